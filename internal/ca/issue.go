@@ -1,0 +1,102 @@
+package ca
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Errors of CSR checks; the service maps them to wire codes.
+var (
+	ErrCSRInvalid    = errors.New("certificate request is not a DER PKCS#10 request")
+	ErrCSRSignature  = errors.New("certificate request signature (proof of possession) does not verify")
+	ErrKeyNotAllowed = errors.New("key type or size not allowed")
+)
+
+// Profile is what an organisation certificate looks like.
+type Profile struct {
+	MinRSABits, MaxRSABits int
+	Backdate               time.Duration // NotBefore = issuance − Backdate
+	ValidityYears          int           // calendar years from issuance
+}
+
+// DefaultProfile: RSA 2048–4096, backdated a minute, two calendar years.
+var DefaultProfile = Profile{MinRSABits: 2048, MaxRSABits: 4096, Backdate: time.Minute, ValidityYears: 2}
+
+// CheckCSR parses a DER PKCS#10 request, checks its proof of possession and
+// that its key fits the profile, and returns it. The subject is ignored: the
+// service sets the subject from its own records.
+func (p Profile) CheckCSR(der []byte) (*x509.CertificateRequest, error) {
+	csr, err := x509.ParseCertificateRequest(der)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCSRInvalid, err)
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCSRSignature, err)
+	}
+	switch k := csr.PublicKey.(type) {
+	case *rsa.PublicKey:
+		if n := k.N.BitLen(); n < p.MinRSABits || n > p.MaxRSABits {
+			return nil, fmt.Errorf("%w: RSA-%d, allowed are RSA %d to %d bits", ErrKeyNotAllowed, n, p.MinRSABits, p.MaxRSABits)
+		}
+		if k.E < 3 || k.E%2 == 0 {
+			return nil, fmt.Errorf("%w: RSA public exponent %d", ErrKeyNotAllowed, k.E)
+		}
+	default:
+		return nil, fmt.Errorf("%w: %T, only RSA is allowed", ErrKeyNotAllowed, csr.PublicKey)
+	}
+	return csr, nil
+}
+
+// Subject is the organisation an issued certificate names.
+type Subject struct {
+	CustomerID string // business ID, the CN
+	Name       string // organisation name, the O
+}
+
+// Issue signs an organisation certificate for pub. NotBefore is now minus
+// the profile's backdate; NotAfter is notAfter if non-zero (a shorter TEST
+// validity), else now plus the profile's calendar years.
+func (h *Hierarchy) Issue(r io.Reader, p Profile, pub crypto.PublicKey, s Subject, now, notAfter time.Time) (*x509.Certificate, error) {
+	if r == nil {
+		r = rand.Reader
+	}
+	if notAfter.IsZero() {
+		notAfter = now.AddDate(p.ValidityYears, 0, 0)
+	}
+	serial, err := RandomSerial(r)
+	if err != nil {
+		return nil, err
+	}
+	name := pkix.Name{CommonName: s.CustomerID, Country: []string{"FI"}}
+	if s.Name != "" {
+		name.Organization = []string{s.Name}
+	}
+	t := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               name,
+		NotBefore:             now.Add(-p.Backdate),
+		NotAfter:              notAfter,
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		BasicConstraintsValid: true,
+		SubjectKeyId:          SubjectKeyID(pub),
+	}
+	der, err := x509.CreateCertificate(r, t, h.Issuing, pub, h.IssuingKey)
+	if err != nil {
+		return nil, fmt.Errorf("ca: issue for %s: %w", s.CustomerID, err)
+	}
+	return x509.ParseCertificate(der)
+}
+
+// IssuedByUs reports whether cert was signed by this hierarchy's issuing CA
+// (same issuer name and a signature that verifies).
+func (h *Hierarchy) IssuedByUs(cert *x509.Certificate) bool {
+	return cert.CheckSignatureFrom(h.Issuing) == nil
+}

@@ -1,0 +1,319 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMs(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return fmt.Errorf("store: %s: %w", what, err)
+}
+
+// InsertOrg adds an organisation; ErrExists if its customer id is taken.
+func (t *Tx) InsertOrg(ctx context.Context, o Org) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO orgs (customer_id, name, contact_email, language, created_at) VALUES (?,?,?,?,?)`,
+		o.CustomerID, o.Name, o.ContactEmail, o.Language, ms(o.CreatedAt))
+	if isUnique(err) {
+		return fmt.Errorf("organisation %s: %w", o.CustomerID, ErrExists)
+	}
+	if err != nil {
+		return fmt.Errorf("store: insert org: %w", err)
+	}
+	return nil
+}
+
+// UpdateOrg rewrites an organisation's name, contact e-mail and language.
+func (t *Tx) UpdateOrg(ctx context.Context, o Org) error {
+	res, err := t.tx.ExecContext(ctx, `UPDATE orgs SET name=?, contact_email=?, language=? WHERE customer_id=?`, o.Name, o.ContactEmail, o.Language, o.CustomerID)
+	if err != nil {
+		return fmt.Errorf("store: update org: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("organisation %s: %w", o.CustomerID, ErrNotFound)
+	}
+	return nil
+}
+
+// Org returns an organisation.
+func (t *Tx) Org(ctx context.Context, customerID string) (Org, error) {
+	var o Org
+	var created int64
+	err := t.tx.QueryRowContext(ctx, `SELECT customer_id, name, contact_email, language, created_at FROM orgs WHERE customer_id=?`, customerID).
+		Scan(&o.CustomerID, &o.Name, &o.ContactEmail, &o.Language, &created)
+	if err != nil {
+		return Org{}, notFound(err, "organisation "+customerID)
+	}
+	o.CreatedAt = fromMs(created)
+	return o, nil
+}
+
+// Orgs lists all organisations by customer id.
+func (t *Tx) Orgs(ctx context.Context) ([]Org, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT customer_id, name, contact_email, language, created_at FROM orgs ORDER BY customer_id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: orgs: %w", err)
+	}
+	defer rows.Close()
+	var out []Org
+	for rows.Next() {
+		var o Org
+		var created int64
+		if err := rows.Scan(&o.CustomerID, &o.Name, &o.ContactEmail, &o.Language, &created); err != nil {
+			return nil, fmt.Errorf("store: orgs: %w", err)
+		}
+		o.CreatedAt = fromMs(created)
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+const orderCols = `transfer_id, customer_id, environment, password_hash, password_salt, created_at, expires_at,
+	validity_seconds, failed_attempts, status, used_at, certificate_serial, purpose, description,
+	contact_name, contact_email, contact_phone, contact_language`
+
+// InsertOrder adds an order; ErrExists if the TransferId is taken.
+func (t *Tx) InsertOrder(ctx context.Context, o Order) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO orders (`+orderCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		o.TransferID, o.CustomerID, o.Environment, o.PasswordHash, o.PasswordSalt, ms(o.CreatedAt), ms(o.ExpiresAt),
+		int64(o.Validity/time.Second), o.FailedAttempts, string(o.Status), ms(o.UsedAt), o.CertificateSerial,
+		o.Purpose, o.Description, o.ContactName, o.ContactEmail, o.ContactPhone, o.ContactLanguage)
+	if isUnique(err) {
+		return fmt.Errorf("order: %w", ErrExists)
+	}
+	if err != nil {
+		return fmt.Errorf("store: insert order: %w", err)
+	}
+	return nil
+}
+
+func scanOrder(sc interface{ Scan(...any) error }) (Order, error) {
+	var o Order
+	var created, expires, validity, used int64
+	var status string
+	err := sc.Scan(&o.TransferID, &o.CustomerID, &o.Environment, &o.PasswordHash, &o.PasswordSalt, &created, &expires,
+		&validity, &o.FailedAttempts, &status, &used, &o.CertificateSerial, &o.Purpose, &o.Description,
+		&o.ContactName, &o.ContactEmail, &o.ContactPhone, &o.ContactLanguage)
+	o.CreatedAt, o.ExpiresAt, o.UsedAt = fromMs(created), fromMs(expires), fromMs(used)
+	o.Validity = time.Duration(validity) * time.Second
+	o.Status = OrderStatus(status)
+	return o, err
+}
+
+// Order returns the order with this TransferId.
+func (t *Tx) Order(ctx context.Context, transferID string) (Order, error) {
+	o, err := scanOrder(t.tx.QueryRowContext(ctx, `SELECT `+orderCols+` FROM orders WHERE transfer_id=?`, transferID))
+	if err != nil {
+		return Order{}, notFound(err, "order")
+	}
+	return o, nil
+}
+
+// Orders lists a customer's orders, newest first.
+func (t *Tx) Orders(ctx context.Context, customerID string) ([]Order, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+orderCols+` FROM orders WHERE customer_id=? ORDER BY created_at DESC`, customerID)
+	if err != nil {
+		return nil, fmt.Errorf("store: orders: %w", err)
+	}
+	defer rows.Close()
+	var out []Order
+	for rows.Next() {
+		o, err := scanOrder(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: orders: %w", err)
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// UpdateOrderState records failed attempts, status, use and certificate.
+func (t *Tx) UpdateOrderState(ctx context.Context, o Order) error {
+	_, err := t.tx.ExecContext(ctx, `UPDATE orders SET failed_attempts=?, status=?, used_at=?, certificate_serial=? WHERE transfer_id=?`,
+		o.FailedAttempts, string(o.Status), ms(o.UsedAt), o.CertificateSerial, o.TransferID)
+	if err != nil {
+		return fmt.Errorf("store: update order: %w", err)
+	}
+	return nil
+}
+
+const certCols = `serial, customer_id, environment, not_before, not_after, der, key_fingerprint, status, revoked_at,
+	revoke_reason, predecessor, order_id, request_hash, retrieval_id, retrieved_at, created_at,
+	contact_name, contact_email, contact_language, purpose, description`
+
+// InsertCertificate records an issued certificate. ErrExists if its key,
+// serial or RetrievalId was seen before, or its predecessor already has a
+// live successor.
+func (t *Tx) InsertCertificate(ctx context.Context, c Certificate) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO certificates (`+certCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		c.Serial, c.CustomerID, c.Environment, ms(c.NotBefore), ms(c.NotAfter), c.DER, c.KeyFingerprint, string(c.Status),
+		ms(c.RevokedAt), c.RevokeReason, c.Predecessor, c.OrderID, c.RequestHash, c.RetrievalID, ms(c.RetrievedAt),
+		ms(c.CreatedAt), c.ContactName, c.ContactEmail, c.ContactLanguage, c.Purpose, c.Description)
+	if isUnique(err) {
+		return fmt.Errorf("certificate: %w: %v", ErrExists, err)
+	}
+	if err != nil {
+		return fmt.Errorf("store: insert certificate: %w", err)
+	}
+	return nil
+}
+
+func scanCert(sc interface{ Scan(...any) error }) (Certificate, error) {
+	var c Certificate
+	var nb, na, rev, retr, created int64
+	var status string
+	err := sc.Scan(&c.Serial, &c.CustomerID, &c.Environment, &nb, &na, &c.DER, &c.KeyFingerprint, &status, &rev,
+		&c.RevokeReason, &c.Predecessor, &c.OrderID, &c.RequestHash, &c.RetrievalID, &retr, &created,
+		&c.ContactName, &c.ContactEmail, &c.ContactLanguage, &c.Purpose, &c.Description)
+	c.NotBefore, c.NotAfter, c.RevokedAt, c.RetrievedAt, c.CreatedAt = fromMs(nb), fromMs(na), fromMs(rev), fromMs(retr), fromMs(created)
+	c.Status = CertStatus(status)
+	return c, err
+}
+
+func (t *Tx) certWhere(ctx context.Context, where string, args ...any) (Certificate, error) {
+	c, err := scanCert(t.tx.QueryRowContext(ctx, `SELECT `+certCols+` FROM certificates WHERE `+where, args...))
+	if err != nil {
+		return Certificate{}, notFound(err, "certificate")
+	}
+	return c, nil
+}
+
+// Certificate returns the certificate with this serial (lower-case hex).
+func (t *Tx) Certificate(ctx context.Context, serial string) (Certificate, error) {
+	return t.certWhere(ctx, `serial=?`, serial)
+}
+
+// CertificateByRetrievalID returns the certificate behind a RetrievalId.
+func (t *Tx) CertificateByRetrievalID(ctx context.Context, id string) (Certificate, error) {
+	return t.certWhere(ctx, `retrieval_id=?`, id)
+}
+
+// CertificateByKey returns the certificate for a key fingerprint.
+func (t *Tx) CertificateByKey(ctx context.Context, fingerprint string) (Certificate, error) {
+	return t.certWhere(ctx, `key_fingerprint=?`, fingerprint)
+}
+
+// Successor returns the live (not superseded) successor of a certificate.
+func (t *Tx) Successor(ctx context.Context, serial string) (Certificate, error) {
+	return t.certWhere(ctx, `predecessor=? AND status != 'superseded'`, serial)
+}
+
+// Certificates lists certificates, oldest first.
+func (t *Tx) Certificates(ctx context.Context, f CertFilter) ([]Certificate, error) {
+	q := `SELECT ` + certCols + ` FROM certificates WHERE 1=1`
+	var args []any
+	if f.CustomerID != "" {
+		q += ` AND customer_id=?`
+		args = append(args, f.CustomerID)
+	}
+	if f.Environment != "" {
+		q += ` AND environment=?`
+		args = append(args, f.Environment)
+	}
+	q += ` ORDER BY created_at, serial`
+	rows, err := t.tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: certificates: %w", err)
+	}
+	defer rows.Close()
+	var out []Certificate
+	for rows.Next() {
+		c, err := scanCert(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: certificates: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// SetCertificateStatus changes status (revocation, supersession) with its
+// time and reason.
+func (t *Tx) SetCertificateStatus(ctx context.Context, serial string, status CertStatus, at time.Time, reason string) error {
+	res, err := t.tx.ExecContext(ctx, `UPDATE certificates SET status=?, revoked_at=?, revoke_reason=? WHERE serial=?`, string(status), ms(at), reason, serial)
+	if err != nil {
+		return fmt.Errorf("store: set status: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("certificate %s: %w", serial, ErrNotFound)
+	}
+	return nil
+}
+
+// MarkRetrieved records the first retrieval of a certificate.
+func (t *Tx) MarkRetrieved(ctx context.Context, serial string, at time.Time) error {
+	_, err := t.tx.ExecContext(ctx, `UPDATE certificates SET retrieved_at=? WHERE serial=? AND retrieved_at=0`, ms(at), serial)
+	if err != nil {
+		return fmt.Errorf("store: mark retrieved: %w", err)
+	}
+	return nil
+}
+
+// SetCertificateContact changes the technical contact of a certificate.
+func (t *Tx) SetCertificateContact(ctx context.Context, serial, name, email, language string) error {
+	res, err := t.tx.ExecContext(ctx, `UPDATE certificates SET contact_name=?, contact_email=?, contact_language=? WHERE serial=?`, name, email, language, serial)
+	if err != nil {
+		return fmt.Errorf("store: set contact: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("certificate %s: %w", serial, ErrNotFound)
+	}
+	return nil
+}
+
+// Audit appends to the audit log.
+func (t *Tx) Audit(ctx context.Context, e AuditEntry) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO audit (at, actor, action, customer_id, serial, outcome, code, detail) VALUES (?,?,?,?,?,?,?,?)`,
+		ms(e.At), e.Actor, e.Action, e.CustomerID, e.Serial, e.Outcome, e.Code, e.Detail)
+	if err != nil {
+		return fmt.Errorf("store: audit: %w", err)
+	}
+	return nil
+}
+
+// AuditLog returns audit entries, newest first; customerID "" for all.
+func (t *Tx) AuditLog(ctx context.Context, customerID string, limit int) ([]AuditEntry, error) {
+	q := `SELECT id, at, actor, action, customer_id, serial, outcome, code, detail FROM audit`
+	var args []any
+	if customerID != "" {
+		q += ` WHERE customer_id=?`
+		args = append(args, customerID)
+	}
+	q += ` ORDER BY id DESC LIMIT ?`
+	args = append(args, limit)
+	rows, err := t.tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: audit log: %w", err)
+	}
+	defer rows.Close()
+	var out []AuditEntry
+	for rows.Next() {
+		var e AuditEntry
+		var at int64
+		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.CustomerID, &e.Serial, &e.Outcome, &e.Code, &e.Detail); err != nil {
+			return nil, fmt.Errorf("store: audit log: %w", err)
+		}
+		e.At = fromMs(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,278 @@
+package wire
+
+import (
+	"crypto"
+	"crypto/rsa"
+	"crypto/x509"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/beevik/etree"
+	dsig "github.com/russellhaering/goxmldsig"
+)
+
+// The one signature profile of protocol.md.
+const (
+	AlgExcC14N     = "http://www.w3.org/2001/10/xml-exc-c14n#"
+	AlgRSASHA256   = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+	AlgSHA256      = "http://www.w3.org/2001/04/xmlenc#sha256"
+	AlgEnvelopedSg = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+)
+
+// Signer makes enveloped signatures of the protocol's profile: exclusive
+// c14n, RSA-SHA256, SHA-256 digest, one Reference with URI="", and the
+// signer's certificate in KeyInfo.
+type Signer struct {
+	ctx *dsig.SigningContext
+}
+
+// NewSigner returns a Signer for key, whose certificate chain (leaf first,
+// DER) goes into KeyInfo. Only RSA keys fit the profile.
+func NewSigner(key crypto.Signer, chain [][]byte) (*Signer, error) {
+	if _, ok := key.Public().(*rsa.PublicKey); !ok {
+		return nil, fmt.Errorf("wire: signing key must be RSA, is %T", key.Public())
+	}
+	if len(chain) == 0 {
+		return nil, fmt.Errorf("wire: signer needs its certificate")
+	}
+	ctx, err := dsig.NewSigningContext(key, chain)
+	if err != nil {
+		return nil, fmt.Errorf("wire: %w", err)
+	}
+	ctx.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
+	ctx.Prefix = "ds"
+	// No element of this schema has an Id; an impossible attribute name keeps
+	// the Reference at URI="".
+	ctx.IdAttribute = "\x00"
+	if err := ctx.SetSignatureMethod(AlgRSASHA256); err != nil {
+		return nil, fmt.Errorf("wire: %w", err)
+	}
+	return &Signer{ctx: ctx}, nil
+}
+
+// Sign signs el as a standalone document and returns the serialized signed
+// element, ready for Envelope. el is not modified.
+func (s *Signer) Sign(el *etree.Element) ([]byte, error) {
+	signed, err := s.ctx.SignEnveloped(el)
+	if err != nil {
+		return nil, fmt.Errorf("wire: sign %s: %w", el.Tag, err)
+	}
+	return Serialize(signed)
+}
+
+// Detach returns a copy of el that stands alone: it carries the namespace
+// declarations it makes itself plus those of its ancestors that it or its
+// descendants actually use, and no others. Verifying this copy is verifying
+// the element as the document its signer signed, whatever envelope it
+// arrived in.
+func Detach(el *etree.Element) *etree.Element {
+	cp := el.Copy()
+	used := map[string]bool{}
+	var walk func(e *etree.Element, declared map[string]bool)
+	walk = func(e *etree.Element, declared map[string]bool) {
+		local, copied := declared, false
+		for _, a := range e.Attr {
+			if a.Space == "xmlns" || (a.Space == "" && a.Key == "xmlns") {
+				if !copied {
+					copied = true
+					local = make(map[string]bool, len(declared)+1)
+					for k := range declared {
+						local[k] = true
+					}
+				}
+				if a.Space == "xmlns" {
+					local[a.Key] = true
+				} else {
+					local[""] = true
+				}
+			}
+		}
+		if !local[e.Space] {
+			used[e.Space] = true
+		}
+		for _, a := range e.Attr {
+			if a.Space != "" && a.Space != "xmlns" && a.Space != "xml" && !local[a.Space] {
+				used[a.Space] = true
+			}
+		}
+		for _, c := range e.ChildElements() {
+			walk(c, local)
+		}
+	}
+	walk(cp, map[string]bool{})
+	for p := range used {
+		uri := lookupNS(el.Parent(), p)
+		if p == "" {
+			if uri != "" {
+				cp.CreateAttr("xmlns", uri)
+			}
+			continue
+		}
+		if uri != "" {
+			cp.CreateAttr("xmlns:"+p, uri)
+		}
+	}
+	return cp
+}
+
+// lookupNS resolves prefix p (or the default namespace for "") from el up.
+func lookupNS(el *etree.Element, p string) string {
+	for e := el; e != nil; e = e.Parent() {
+		for _, a := range e.Attr {
+			if p == "" && a.Space == "" && a.Key == "xmlns" {
+				return a.Value
+			}
+			if p != "" && a.Space == "xmlns" && a.Key == p {
+				return a.Value
+			}
+		}
+	}
+	return ""
+}
+
+// SignatureCertificate checks that the standalone element el carries exactly
+// one signature of the protocol's profile, as its last child, and returns the
+// (not yet trusted) certificate from its KeyInfo. Errors wrap ErrSigMissing,
+// ErrSigAlgorithm or ErrSigInvalid.
+func SignatureCertificate(el *etree.Element) (*x509.Certificate, error) {
+	var sigs []*etree.Element
+	var find func(e *etree.Element)
+	find = func(e *etree.Element) {
+		for _, c := range e.ChildElements() {
+			if isDSig(c, "Signature") {
+				sigs = append(sigs, c)
+			}
+			find(c)
+		}
+	}
+	find(el)
+	switch {
+	case len(sigs) == 0:
+		return nil, fmt.Errorf("%w: no ds:Signature in %s", ErrSigMissing, el.Tag)
+	case len(sigs) > 1:
+		return nil, fmt.Errorf("%w: %d ds:Signature elements, exactly one is allowed", ErrSigInvalid, len(sigs))
+	}
+	sig := sigs[0]
+	kids := el.ChildElements()
+	if sig.Parent() != el || kids[len(kids)-1] != sig {
+		return nil, fmt.Errorf("%w: ds:Signature must be the last child of %s", ErrSigInvalid, el.Tag)
+	}
+	parts, err := dsChildren(sig, "SignedInfo", "SignatureValue", "KeyInfo")
+	if err != nil {
+		return nil, err
+	}
+	si, ki := parts[0], parts[2]
+	siKids := si.ChildElements()
+	if len(siKids) < 3 || !isDSig(siKids[0], "CanonicalizationMethod") || !isDSig(siKids[1], "SignatureMethod") {
+		return nil, fmt.Errorf("%w: SignedInfo must hold CanonicalizationMethod, SignatureMethod and one Reference", ErrSigInvalid)
+	}
+	if len(siKids) != 3 || !isDSig(siKids[2], "Reference") {
+		return nil, fmt.Errorf("%w: exactly one Reference is allowed", ErrSigAlgorithm)
+	}
+	if a := siKids[0].SelectAttrValue("Algorithm", ""); a != AlgExcC14N || len(siKids[0].ChildElements()) != 0 {
+		return nil, fmt.Errorf("%w: CanonicalizationMethod %q, only exclusive c14n is allowed", ErrSigAlgorithm, a)
+	}
+	if a := siKids[1].SelectAttrValue("Algorithm", ""); a != AlgRSASHA256 {
+		return nil, fmt.Errorf("%w: SignatureMethod %q, only rsa-sha256 is allowed", ErrSigAlgorithm, a)
+	}
+	ref := siKids[2]
+	for _, a := range ref.Attr {
+		if a.Key != "URI" || a.Space != "" {
+			return nil, fmt.Errorf("%w: attribute %s is not allowed on Reference", ErrSigAlgorithm, a.FullKey())
+		}
+	}
+	if uri := ref.SelectAttr("URI"); uri == nil || uri.Value != "" {
+		return nil, fmt.Errorf("%w: Reference must have URI=\"\" (the whole request)", ErrSigAlgorithm)
+	}
+	rk, err := dsChildren(ref, "Transforms", "DigestMethod", "DigestValue")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSigAlgorithm, err)
+	}
+	var algs []string
+	for _, t := range rk[0].ChildElements() {
+		if !isDSig(t, "Transform") {
+			return nil, fmt.Errorf("%w: unexpected %s in Transforms", ErrSigAlgorithm, t.Tag)
+		}
+		algs = append(algs, t.SelectAttrValue("Algorithm", ""))
+		for _, tc := range t.ChildElements() {
+			if !(tc.Tag == "InclusiveNamespaces" && tc.NamespaceURI() == AlgExcC14N) {
+				return nil, fmt.Errorf("%w: unexpected %s in Transform", ErrSigAlgorithm, tc.Tag)
+			}
+		}
+	}
+	switch strings.Join(algs, " ") {
+	case AlgEnvelopedSg, AlgEnvelopedSg + " " + AlgExcC14N:
+	default:
+		return nil, fmt.Errorf("%w: transforms %q, allowed are enveloped-signature then optionally exclusive c14n", ErrSigAlgorithm, algs)
+	}
+	if a := rk[1].SelectAttrValue("Algorithm", ""); a != AlgSHA256 {
+		return nil, fmt.Errorf("%w: DigestMethod %q, only SHA-256 is allowed", ErrSigAlgorithm, a)
+	}
+	xd := ki.ChildElements()
+	if len(xd) != 1 || !isDSig(xd[0], "X509Data") {
+		return nil, fmt.Errorf("%w: KeyInfo must hold one X509Data", ErrSigInvalid)
+	}
+	certs := xd[0].ChildElements()
+	if len(certs) == 0 || !isDSig(certs[0], "X509Certificate") {
+		return nil, fmt.Errorf("%w: X509Data must start with the signer's X509Certificate", ErrSigInvalid)
+	}
+	for _, c := range certs {
+		if !isDSig(c, "X509Certificate") {
+			return nil, fmt.Errorf("%w: unexpected %s in X509Data", ErrSigInvalid, c.Tag)
+		}
+	}
+	txt, err := textOf(certs[0])
+	if err != nil {
+		return nil, fmt.Errorf("%w: X509Certificate: %v", ErrSigInvalid, err)
+	}
+	der, err := DecodeBase64(txt)
+	if err != nil {
+		return nil, fmt.Errorf("%w: X509Certificate: %v", ErrSigInvalid, err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("%w: X509Certificate: %v", ErrSigInvalid, err)
+	}
+	return cert, nil
+}
+
+// dsChildren checks that el's child elements are exactly the named ds
+// elements in order and returns them.
+func dsChildren(el *etree.Element, names ...string) ([]*etree.Element, error) {
+	kids, err := elementChildren(el, false)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSigInvalid, err)
+	}
+	if len(kids) != len(names) {
+		return nil, fmt.Errorf("%w: %s must hold %s", ErrSigInvalid, el.Tag, strings.Join(names, ", "))
+	}
+	for i, n := range names {
+		if !isDSig(kids[i], n) {
+			return nil, fmt.Errorf("%w: %s must hold %s, found %s at %d", ErrSigInvalid, el.Tag, strings.Join(names, ", "), kids[i].Tag, i+1)
+		}
+	}
+	return kids, nil
+}
+
+// Verify checks the enveloped signature of the standalone element el with
+// cert (already checked by SignatureCertificate and trusted by the caller)
+// and returns the element that the signature covers, rebuilt from the
+// verified canonical bytes and without its Signature. Callers take every
+// value they use from the returned element, never from el.
+func Verify(el *etree.Element, cert *x509.Certificate, now time.Time) (*etree.Element, error) {
+	if _, err := SignatureCertificate(el); err != nil {
+		return nil, err
+	}
+	vctx := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{cert}})
+	vctx.Clock = dsig.NewFakeClockAt(now)
+	vctx.IdAttribute = "\x00"
+	out, err := vctx.Validate(el)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSigInvalid, err)
+	}
+	if out.Tag != el.Tag || out.NamespaceURI() != el.NamespaceURI() {
+		return nil, fmt.Errorf("%w: signed element is %s, not %s", ErrSigInvalid, out.Tag, el.Tag)
+	}
+	return out, nil
+}

@@ -1,0 +1,495 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/beevik/etree"
+)
+
+// Limits bound what the parser accepts before it builds a tree.
+type Limits struct {
+	MaxBytes      int // whole body
+	MaxDepth      int // element nesting
+	MaxElements   int // elements in the document
+	MaxAttributes int // attributes (namespace declarations included) on one element
+	MaxTokenBytes int // one text node or attribute value
+}
+
+// DefaultLimits fit every valid message with room to spare: the largest
+// valid request (a 10 KiB CSR as base64, a signature with a certificate
+// chain) is well under 64 KiB and has fewer than 40 elements.
+var DefaultLimits = Limits{
+	MaxBytes:      256 << 10,
+	MaxDepth:      24,
+	MaxElements:   512,
+	MaxAttributes: 32,
+	MaxTokenBytes: 96 << 10,
+}
+
+// prescan streams through the document once to refuse what must never reach
+// the tree builder: invalid UTF-8, a DOCTYPE or other directive (entity
+// expansion, external entities), processing instructions, and documents
+// beyond the limits.
+func prescan(body []byte, lim Limits) error {
+	if len(body) > lim.MaxBytes {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(body), lim.MaxBytes)
+	}
+	if !utf8.Valid(body) {
+		return fmt.Errorf("%w: body is not valid UTF-8", ErrMalformed)
+	}
+	d := xml.NewDecoder(bytes.NewReader(body))
+	d.Strict = true
+	d.CharsetReader = func(charset string, _ io.Reader) (io.Reader, error) {
+		return nil, fmt.Errorf("encoding %q is not allowed, use UTF-8", charset)
+	}
+	depth, elements, roots := 0, 0, 0
+	for {
+		tok, err := d.RawToken()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			depth++
+			elements++
+			if depth == 1 {
+				roots++
+			}
+			if depth > lim.MaxDepth {
+				return fmt.Errorf("%w: elements nested deeper than %d", ErrMalformed, lim.MaxDepth)
+			}
+			if elements > lim.MaxElements {
+				return fmt.Errorf("%w: more than %d elements", ErrMalformed, lim.MaxElements)
+			}
+			if len(t.Attr) > lim.MaxAttributes {
+				return fmt.Errorf("%w: element %s has more than %d attributes", ErrMalformed, t.Name.Local, lim.MaxAttributes)
+			}
+			for _, a := range t.Attr {
+				if len(a.Value) > lim.MaxTokenBytes {
+					return fmt.Errorf("%w: attribute %s longer than %d bytes", ErrMalformed, a.Name.Local, lim.MaxTokenBytes)
+				}
+			}
+		case xml.EndElement:
+			depth--
+		case xml.CharData:
+			if len(t) > lim.MaxTokenBytes {
+				return fmt.Errorf("%w: text longer than %d bytes", ErrMalformed, lim.MaxTokenBytes)
+			}
+			if depth == 0 && len(bytes.TrimSpace(t)) > 0 {
+				return fmt.Errorf("%w: text outside the root element", ErrMalformed)
+			}
+		case xml.Directive:
+			return fmt.Errorf("%w: DOCTYPE and other directives are not allowed", ErrMalformed)
+		case xml.ProcInst:
+			if t.Target != "xml" {
+				return fmt.Errorf("%w: processing instruction %q is not allowed", ErrMalformed, t.Target)
+			}
+		case xml.Comment:
+			if len(t) > lim.MaxTokenBytes {
+				return fmt.Errorf("%w: comment longer than %d bytes", ErrMalformed, lim.MaxTokenBytes)
+			}
+		}
+	}
+	if roots != 1 {
+		return fmt.Errorf("%w: expected one root element, found %d", ErrMalformed, roots)
+	}
+	return nil
+}
+
+// ParseEnvelope checks body against the limits, parses it as a SOAP 1.1
+// envelope and returns the single element inside soap:Body. The header, if
+// present, is ignored.
+func ParseEnvelope(body []byte, lim Limits) (*etree.Element, error) {
+	if err := prescan(body, lim); err != nil {
+		return nil, err
+	}
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(body); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	env := doc.Root()
+	if env == nil || env.Tag != "Envelope" || env.NamespaceURI() != SOAPNamespace {
+		return nil, fmt.Errorf("%w: root element is not a SOAP 1.1 Envelope", ErrMalformed)
+	}
+	kids, err := elementChildren(env, false)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if len(kids) > 0 && kids[0].Tag == "Header" && kids[0].NamespaceURI() == SOAPNamespace {
+		kids = kids[1:]
+	}
+	if len(kids) != 1 || kids[0].Tag != "Body" || kids[0].NamespaceURI() != SOAPNamespace {
+		return nil, fmt.Errorf("%w: Envelope must hold an optional Header and one Body", ErrMalformed)
+	}
+	inner, err := elementChildren(kids[0], false)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if len(inner) != 1 {
+		return nil, fmt.Errorf("%w: Body must hold exactly one element, found %d", ErrMalformed, len(inner))
+	}
+	return inner[0], nil
+}
+
+// elementChildren returns el's child elements, refusing non-whitespace text
+// and, when strict, comments and processing instructions between them.
+func elementChildren(el *etree.Element, strict bool) ([]*etree.Element, error) {
+	var out []*etree.Element
+	for _, tok := range el.Child {
+		switch t := tok.(type) {
+		case *etree.Element:
+			out = append(out, t)
+		case *etree.CharData:
+			if strings.TrimSpace(t.Data) != "" {
+				return nil, fmt.Errorf("text %q is not allowed inside %s", truncate(t.Data), el.Tag)
+			}
+		case *etree.Comment:
+			if strict {
+				return nil, fmt.Errorf("comments are not allowed inside %s", el.Tag)
+			}
+		default:
+			if strict {
+				return nil, fmt.Errorf("unexpected %T inside %s", tok, el.Tag)
+			}
+		}
+	}
+	return out, nil
+}
+
+// textOf returns the character content of a simple-typed element, refusing
+// child elements, comments (which canonicalisation would drop, letting a
+// signed value differ from the used one) and processing instructions.
+func textOf(el *etree.Element) (string, error) {
+	var b strings.Builder
+	for _, tok := range el.Child {
+		switch t := tok.(type) {
+		case *etree.CharData:
+			b.WriteString(t.Data)
+		case *etree.Element:
+			return "", fmt.Errorf("%w: %s must hold text, not element %s", ErrSchema, el.Tag, t.Tag)
+		case *etree.Comment:
+			return "", fmt.Errorf("%w: comments are not allowed inside %s", ErrSchema, el.Tag)
+		default:
+			return "", fmt.Errorf("%w: unexpected %T inside %s", ErrSchema, tok, el.Tag)
+		}
+	}
+	if len(el.Attr) > 0 {
+		for _, a := range el.Attr {
+			if a.Space != "xmlns" && a.Key != "xmlns" {
+				return "", fmt.Errorf("%w: attribute %s is not allowed on %s", ErrSchema, a.FullKey(), el.Tag)
+			}
+		}
+	}
+	return b.String(), nil
+}
+
+func truncate(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) > 20 {
+		return s[:20] + "…"
+	}
+	return s
+}
+
+// kind is the simple type of a field.
+type kind int
+
+const (
+	kNormalized kind = iota // xs:normalizedString with max length
+	kEnvironment
+	kStatus
+	kBase64
+)
+
+type field struct {
+	name     string
+	kind     kind
+	max      int // characters for strings, decoded octets for base64
+	optional bool
+	set      func(s string, b []byte)
+}
+
+// decodeSequence checks el's children against fields, in order, each
+// unqualified, at most once, present unless optional, and calls set with the
+// value. A trailing ds:Signature is allowed (and required) when sig is true.
+func decodeSequence(el *etree.Element, fields []field, sig bool) error {
+	if err := checkAttrs(el); err != nil {
+		return err
+	}
+	kids, err := elementChildren(el, true)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrSchema, err)
+	}
+	if sig {
+		n := len(kids)
+		if n == 0 || !isDSig(kids[n-1], "Signature") {
+			return fmt.Errorf("%w: ds:Signature must be the last child of %s", ErrSigMissing, el.Tag)
+		}
+		kids = kids[:n-1]
+	}
+	i := 0
+	for _, f := range fields {
+		if i < len(kids) && kids[i].Tag == f.name {
+			c := kids[i]
+			if ns := c.NamespaceURI(); ns != "" {
+				return fmt.Errorf("%w: %s must be unqualified, has namespace %q", ErrSchema, f.name, ns)
+			}
+			if err := decodeValue(c, f); err != nil {
+				return err
+			}
+			i++
+			continue
+		}
+		if !f.optional {
+			if i < len(kids) {
+				return fmt.Errorf("%w: expected %s in %s, found %s", ErrSchema, f.name, el.Tag, kids[i].Tag)
+			}
+			return fmt.Errorf("%w: %s is missing from %s", ErrSchema, f.name, el.Tag)
+		}
+	}
+	if i < len(kids) {
+		return fmt.Errorf("%w: unexpected element %s in %s", ErrSchema, kids[i].FullTag(), el.Tag)
+	}
+	return nil
+}
+
+func checkAttrs(el *etree.Element) error {
+	for _, a := range el.Attr {
+		if a.Space == "xmlns" || (a.Space == "" && a.Key == "xmlns") {
+			continue
+		}
+		return fmt.Errorf("%w: attribute %s is not allowed on %s", ErrSchema, a.FullKey(), el.Tag)
+	}
+	return nil
+}
+
+func decodeValue(el *etree.Element, f field) error {
+	s, err := textOf(el)
+	if err != nil {
+		return err
+	}
+	switch f.kind {
+	case kNormalized:
+		// xs:normalizedString: tab, CR and LF read as spaces.
+		s = strings.Map(func(r rune) rune {
+			if r == '\t' || r == '\n' || r == '\r' {
+				return ' '
+			}
+			return r
+		}, s)
+		n := utf8.RuneCountInString(s)
+		if n < 1 || n > f.max {
+			return fmt.Errorf("%w: %s must be 1 to %d characters, is %d", ErrSchema, f.name, f.max, n)
+		}
+		f.set(s, nil)
+	case kEnvironment:
+		if s != EnvTest && s != EnvProduction {
+			return fmt.Errorf("%w: %s must be TEST or PRODUCTION", ErrSchema, f.name)
+		}
+		f.set(s, nil)
+	case kStatus:
+		if s != StatusOK && s != StatusFail {
+			return fmt.Errorf("%w: %s must be OK or FAIL", ErrSchema, f.name)
+		}
+		f.set(s, nil)
+	case kBase64:
+		b, err := DecodeBase64(s)
+		if err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrSchema, f.name, err)
+		}
+		if len(b) < 1 || len(b) > f.max {
+			return fmt.Errorf("%w: %s must be 1 to %d octets, is %d", ErrSchema, f.name, f.max, len(b))
+		}
+		f.set("", b)
+	}
+	return nil
+}
+
+// DecodeBase64 decodes xs:base64Binary, ignoring the whitespace (line breaks,
+// &#13;) that real messages put inside values.
+func DecodeBase64(s string) ([]byte, error) {
+	clean := strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '\t', '\n', '\r':
+			return -1
+		}
+		return r
+	}, s)
+	b, err := base64.StdEncoding.Strict().DecodeString(clean)
+	if err != nil {
+		return nil, errors.New("not valid base64")
+	}
+	return b, nil
+}
+
+func isDSig(el *etree.Element, local string) bool {
+	return el.Tag == local && el.NamespaceURI() == DSigNamespace
+}
+
+// checkOperation verifies el is the request element of an operation in the
+// service namespace and returns the operation.
+func checkOperation(el *etree.Element) (Operation, error) {
+	op, ok := OperationOf(el.Tag)
+	if !ok || el.NamespaceURI() != Namespace {
+		return "", fmt.Errorf("%w: {%s}%s", ErrUnknownOp, el.NamespaceURI(), el.Tag)
+	}
+	return op, nil
+}
+
+// RequestOperation returns the operation whose request element el is.
+func RequestOperation(el *etree.Element) (Operation, error) { return checkOperation(el) }
+
+func commonFields(env, cid, cname *string) []field {
+	return []field{
+		{name: "Environment", kind: kEnvironment, set: func(s string, _ []byte) { *env = s }},
+		{name: "CustomerId", kind: kNormalized, max: 30, set: func(s string, _ []byte) { *cid = s }},
+		{name: "CustomerName", kind: kNormalized, max: 100, optional: true, set: func(s string, _ []byte) { *cname = s }},
+	}
+}
+
+// DecodeSignNew decodes a SignNewCertificateRequest element.
+func DecodeSignNew(el *etree.Element) (*SignNewCertificateRequest, error) {
+	if op, err := checkOperation(el); err != nil || op != OpSignNew {
+		return nil, fmt.Errorf("%w: expected SignNewCertificateRequest", ErrUnknownOp)
+	}
+	r := &SignNewCertificateRequest{}
+	fs := append(commonFields(&r.Environment, &r.CustomerID, &r.CustomerName),
+		field{name: "TransferId", kind: kNormalized, max: 32, set: func(s string, _ []byte) { r.TransferID = s }},
+		field{name: "TransferPassword", kind: kNormalized, max: 16, set: func(s string, _ []byte) { r.TransferPassword = s }},
+		field{name: "CertificateRequest", kind: kBase64, max: 10240, set: func(_ string, b []byte) { r.CertificateRequest = b }},
+	)
+	if err := decodeSequence(el, fs, false); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// DecodeRenew decodes a RenewCertificateRequest element. When signed is true
+// the element must end with its ds:Signature (the element as received);
+// when false it must not have one (the verified element that Verify returns).
+func DecodeRenew(el *etree.Element, signed bool) (*RenewCertificateRequest, error) {
+	if op, err := checkOperation(el); err != nil || op != OpRenew {
+		return nil, fmt.Errorf("%w: expected RenewCertificateRequest", ErrUnknownOp)
+	}
+	r := &RenewCertificateRequest{}
+	fs := append(commonFields(&r.Environment, &r.CustomerID, &r.CustomerName),
+		field{name: "CertificateRequest", kind: kBase64, max: 10240, set: func(_ string, b []byte) { r.CertificateRequest = b }},
+	)
+	if err := decodeSequence(el, fs, signed); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// DecodeGet decodes a GetCertificateRequest element.
+func DecodeGet(el *etree.Element) (*GetCertificateRequest, error) {
+	if op, err := checkOperation(el); err != nil || op != OpGet {
+		return nil, fmt.Errorf("%w: expected GetCertificateRequest", ErrUnknownOp)
+	}
+	r := &GetCertificateRequest{}
+	fs := append(commonFields(&r.Environment, &r.CustomerID, &r.CustomerName),
+		field{name: "RetrievalId", kind: kNormalized, max: 32, set: func(s string, _ []byte) { r.RetrievalID = s }},
+	)
+	if err := decodeSequence(el, fs, false); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// DecodeResponse decodes a response element of op. The element must carry
+// its ds:Signature as the last child when signed is true; verifying it is the
+// caller's business (see Verify).
+func DecodeResponse(el *etree.Element, op Operation, signed bool) (*Response, error) {
+	if el.Tag != op.ResponseElement() || el.NamespaceURI() != Namespace {
+		return nil, fmt.Errorf("%w: expected %s, got {%s}%s", ErrResponseFormat, op.ResponseElement(), el.NamespaceURI(), el.Tag)
+	}
+	resp := &Response{Operation: op}
+	var resultEl *etree.Element
+	fs := []field{}
+	if op == OpGet {
+		fs = append(fs, field{name: "Certificate", kind: kBase64, max: 32768, optional: true, set: func(_ string, b []byte) { resp.Certificate = b }})
+	} else {
+		fs = append(fs, field{name: "RetrievalId", kind: kNormalized, max: 32, optional: true, set: func(s string, _ []byte) { resp.RetrievalID = s }})
+	}
+	kids, err := elementChildren(el, true)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrResponseFormat, err)
+	}
+	// Result is complex; decode the simple fields around it by hand.
+	var rest []*etree.Element
+	for _, k := range kids {
+		if k.Tag == "Result" && k.NamespaceURI() == "" {
+			if resultEl != nil {
+				return nil, fmt.Errorf("%w: two Result elements", ErrResponseFormat)
+			}
+			resultEl = k
+			continue
+		}
+		if resultEl != nil && !(signed && isDSig(k, "Signature")) {
+			return nil, fmt.Errorf("%w: unexpected %s after Result", ErrResponseFormat, k.FullTag())
+		}
+		if resultEl == nil {
+			rest = append(rest, k)
+		}
+	}
+	if resultEl == nil {
+		return nil, fmt.Errorf("%w: Result is missing", ErrResponseFormat)
+	}
+	if signed && (len(kids) == 0 || !isDSig(kids[len(kids)-1], "Signature")) {
+		return nil, fmt.Errorf("%w: response is not signed", ErrSigMissing)
+	}
+	tmp := etree.NewElement(el.Tag)
+	for _, k := range rest {
+		tmp.AddChild(k.Copy())
+	}
+	if err := decodeSequence(tmp, fs, false); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrResponseFormat, err)
+	}
+	rkids, err := elementChildren(resultEl, true)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrResponseFormat, err)
+	}
+	if len(rkids) == 0 || rkids[0].Tag != "Status" {
+		return nil, fmt.Errorf("%w: Result/Status is missing", ErrResponseFormat)
+	}
+	st, err := textOf(rkids[0])
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrResponseFormat, err)
+	}
+	st = strings.TrimSpace(st)
+	if st != StatusOK && st != StatusFail {
+		return nil, fmt.Errorf("%w: Result/Status %q", ErrResponseFormat, st)
+	}
+	resp.Result.Status = st
+	for _, ei := range rkids[1:] {
+		if ei.Tag != "ErrorInfo" {
+			return nil, fmt.Errorf("%w: unexpected %s in Result", ErrResponseFormat, ei.Tag)
+		}
+		var info ErrorInfo
+		err := decodeSequence(ei, []field{
+			{name: "ErrorCode", kind: kNormalized, max: 16, set: func(s string, _ []byte) { info.Code = Code(strings.TrimSpace(s)) }},
+			{name: "ErrorMessage", kind: kNormalized, max: 255, set: func(s string, _ []byte) { info.Message = s }},
+		}, false)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrResponseFormat, err)
+		}
+		resp.Result.Errors = append(resp.Result.Errors, info)
+	}
+	if st == StatusOK && op == OpGet && resp.Certificate == nil {
+		return nil, fmt.Errorf("%w: OK without Certificate", ErrResponseFormat)
+	}
+	if st == StatusOK && op != OpGet && resp.RetrievalID == "" {
+		return nil, fmt.Errorf("%w: OK without RetrievalId", ErrResponseFormat)
+	}
+	return resp, nil
+}
