@@ -40,6 +40,7 @@ const (
 	CodeAlreadyRenewed   Code = "ALREADY_RENEWED"  // a successor was already issued and retrieved
 	CodeRetrievalUnknown Code = "RETRIEVAL_ID"     // unknown, foreign or expired RetrievalId
 	CodeSuperseded       Code = "SUPERSEDED"       // RetrievalId replaced by a later renewal request
+	CodeCertRevoked      Code = "CERT_REVOKED"     // certificate revoked before it was retrieved
 	CodeInternal         Code = "INTERNAL"         // the service failed; try again later
 )
 
@@ -53,5 +54,5 @@ var FailCodes = []Code{
 	CodeCSRSignature, CodeKeyNotAllowed, CodeKeyReused, CodeSigMissing, CodeSigAlgorithm,
 	CodeSigInvalid, CodeSignerUnknown, CodeSignerExpired, CodeSignerRevoked,
 	CodeSignerCustomer, CodeWindowNotOpen, CodeAlreadyRenewed, CodeRetrievalUnknown,
-	CodeSuperseded, CodeInternal,
+	CodeSuperseded, CodeCertRevoked, CodeInternal,
 }

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+
+	"github.com/irpki/irpki/internal/ca"
+	"github.com/irpki/irpki/internal/clock"
+	"github.com/irpki/irpki/internal/service"
+	"github.com/irpki/irpki/internal/store"
+	"github.com/irpki/irpki/internal/wire"
+)
+
+// common are the flags every command has.
+type common struct {
+	dataDir     string
+	environment string
+	config      string
+	logLevel    string
+	logFormat   string
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.dataDir, "data-dir", "./irpki-data", "data directory: SQLite database, CA keys, outbox")
+	fs.StringVar(&c.environment, "environment", wire.EnvTest, "environment this instance serves: TEST or PRODUCTION")
+	fs.StringVar(&c.config, "config", "", "JSON config file whose keys are these flags' names")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
+}
+
+// parse parses args, then fills unset flags from the environment and the
+// config file.
+func (c *common) parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))
+		return errUsage
+	}
+	cfg := c.config
+	if cfg == "" {
+		// --config itself may come from IRPKI_CONFIG.
+		if f := fs.Lookup("config"); f != nil {
+			_ = resolveOne(f)
+			cfg = c.config
+		}
+	}
+	if err := resolve(fs, cfg); err != nil {
+		return err
+	}
+	c.environment = strings.ToUpper(c.environment)
+	if c.environment != wire.EnvTest && c.environment != wire.EnvProduction {
+		return fmt.Errorf("--environment %q: use TEST or PRODUCTION", c.environment)
+	}
+	return nil
+}
+
+// app is the wired object graph the commands use.
+type app struct {
+	db  *store.DB
+	ca  *ca.Hierarchy
+	svc *service.Service
+	log *slog.Logger
+}
+
+func (c *common) open(ctx context.Context, stderr io.Writer) (*app, error) {
+	log, err := newLogger(stderr, c.logLevel, c.logFormat)
+	if err != nil {
+		return nil, err
+	}
+	clk := clock.System{}
+	h, created, err := ca.LoadOrCreate(c.dataDir, c.environment, clk.Now(), ca.DefaultOptions)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		log.Info("created CA hierarchy", "environment", c.environment, "dir", filepath.Join(c.dataDir, "ca", c.environment), "root", h.Root.Subject.CommonName)
+	}
+	db, err := store.Open(ctx, filepath.Join(c.dataDir, "irpki.db"))
+	if err != nil {
+		return nil, err
+	}
+	svc, err := service.New(service.DefaultConfig(c.environment), h, db, clk, log)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &app{db: db, ca: h, svc: svc, log: log}, nil
+}
+
+func (a *app) close() { a.db.Close() }
+
+func resolveOne(f *flag.Flag) error {
+	fs := flag.NewFlagSet("", flag.ContinueOnError)
+	fs.Var(f.Value, f.Name, f.Usage)
+	return resolve(fs, "")
+}

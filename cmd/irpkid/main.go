@@ -1,0 +1,116 @@
+// Command irpkid is the certificate service of the Incomes Register as an
+// authority would run it, and as payroll-software vendors run it locally:
+// the CA, the SOAP interface, and the operator commands.
+//
+//	irpkid serve                     start the service (SQLite and a CA in ./irpki-data)
+//	irpkid org add --customer-id …   register an organisation
+//	irpkid order --customer-id …     create a certificate order, print transfer credentials
+//	irpkid certs                     list certificates
+//	irpkid revoke --serial …         revoke a certificate
+//	irpkid trust                     print the PEM trust bundle for clients
+//
+// Every flag has an IRPKI_… environment variable (--data-dir is
+// IRPKI_DATA_DIR) and may be set in a JSON config file given by --config.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `irpkid — the Incomes Register certificate service (CA, SOAP interface, operator tools)
+
+Usage:
+  irpkid serve   [flags]   run the service (creates the data directory and CA on first start)
+  irpkid org add [flags]   register an organisation (business ID, name, contact e-mail)
+  irpkid orgs    [flags]   list organisations
+  irpkid order   [flags]   create a certificate order; prints TransferId and TransferPassword once
+  irpkid certs   [flags]   list certificates
+  irpkid revoke  [flags]   revoke a certificate
+  irpkid trust   [flags]   print the PEM bundle clients use to verify responses and certificates
+  irpkid version           print the version
+
+Run "irpkid COMMAND --help" for a command's flags. Every flag can also be set
+by an environment variable (--data-dir: IRPKI_DATA_DIR) or in a JSON file
+given with --config.
+`
+
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// errUsage marks errors after which usage was already printed.
+var errUsage = errors.New("usage")
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		err = cmdServe(ctx, args[1:], stdout, stderr)
+	case "org":
+		if len(args) < 2 || args[1] != "add" {
+			fmt.Fprintln(stderr, "irpkid org: the subcommand is \"add\": irpkid org add --customer-id ID --name NAME --contact-email ADDR")
+			return 2
+		}
+		err = cmdOrgAdd(ctx, args[2:], stdout, stderr)
+	case "orgs":
+		err = cmdOrgs(ctx, args[1:], stdout, stderr)
+	case "order":
+		err = cmdOrder(ctx, args[1:], stdout, stderr)
+	case "certs":
+		err = cmdCerts(ctx, args[1:], stdout, stderr)
+	case "revoke":
+		err = cmdRevoke(ctx, args[1:], stdout, stderr)
+	case "trust":
+		err = cmdTrust(ctx, args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "irpkid", version)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "irpkid: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	default:
+		fmt.Fprintf(stderr, "irpkid %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
+}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/irpki/irpki/internal/certapi"
+	"github.com/irpki/irpki/internal/wire"
+)
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c common
+	c.register(fs)
+	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on")
+	tlsCert := fs.String("tls-cert", "", "TLS certificate (PEM) to serve HTTPS")
+	tlsKey := fs.String("tls-key", "", "TLS private key (PEM) to serve HTTPS")
+	insecure := fs.Bool("allow-insecure-http", false, "allow plain HTTP on a non-loopback address (behind a TLS-terminating proxy)")
+	maxBody := fs.Int("max-body-bytes", wire.DefaultLimits.MaxBytes, "largest accepted SOAP request body")
+	fs.Usage = usageWithEnv(fs, "irpkid serve [flags]", "Runs the certificate service: SOAP at "+certapi.Path+" (?wsdl, ?xsd), /healthz.\nOn first start it creates the data directory, the SQLite store and a CA for the environment.")
+	if err := c.parse(fs, args); err != nil {
+		return err
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	useTLS := *tlsCert != ""
+	if !useTLS && !*insecure {
+		if err := requireLoopback(*listen); err != nil {
+			return err
+		}
+	}
+	a, err := c.open(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	signer, err := wire.NewSigner(a.ca.SigningKey, a.ca.SigningChain())
+	if err != nil {
+		return err
+	}
+	limits := wire.DefaultLimits
+	limits.MaxBytes = *maxBody
+	mux := http.NewServeMux()
+	api := certapi.New(a.svc, signer, limits, a.log, a.db.Ping)
+	api.Register(mux)
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: certapi.ReadHeaderTimeout,
+		ReadTimeout:       certapi.ReadTimeout,
+		WriteTimeout:      certapi.WriteTimeout,
+		IdleTimeout:       certapi.IdleTimeout,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          nil,
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	scheme := "http"
+	if useTLS {
+		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("TLS: %w", err)
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, srv.TLSConfig)
+		scheme = "https"
+	}
+	a.log.Info("irpkid serving", "environment", c.environment, "endpoint", scheme+"://"+ln.Addr().String()+certapi.Path, "data_dir", c.dataDir)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	a.log.Info("stopped")
+	return nil
+}
+
+func requireLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--listen %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("--listen %s is not a loopback address: serve HTTPS with --tls-cert/--tls-key, or pass --allow-insecure-http behind a TLS-terminating proxy", addr)
+	}
+	return nil
+}

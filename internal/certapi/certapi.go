@@ -1,0 +1,221 @@
+// Package certapi is the HTTP face of the certificate service: the SOAP
+// endpoint at /2017/10/CertificateServices (the real service's path), its
+// WSDL and XSD, and /healthz. It reads a request under the wire package's
+// limits, dispatches on the body element, calls the service, and answers
+// with a response signed by the service signing key; malformed requests get
+// a SOAP Fault. resultFor and faultFor are the one place where errors
+// become wire answers.
+package certapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"github.com/irpki/irpki/internal/service"
+	"github.com/irpki/irpki/internal/wire"
+)
+
+// Path is the SOAP endpoint's path, the same as the real service's.
+const Path = "/2017/10/CertificateServices"
+
+// Service is what the handler needs of the use cases.
+type Service interface {
+	SignNew(ctx context.Context, r *wire.SignNewCertificateRequest) (string, error)
+	Renew(ctx context.Context, el *etree.Element) (string, error)
+	Get(ctx context.Context, r *wire.GetCertificateRequest) ([]byte, error)
+}
+
+var _ Service = (*service.Service)(nil)
+
+// Handler serves the SOAP interface.
+type Handler struct {
+	svc    Service
+	signer *wire.Signer
+	limits wire.Limits
+	log    *slog.Logger
+	health func(context.Context) error
+}
+
+// New returns the handler. health, if not nil, is called by /healthz.
+func New(svc Service, signer *wire.Signer, limits wire.Limits, log *slog.Logger, health func(context.Context) error) *Handler {
+	return &Handler{svc: svc, signer: signer, limits: limits, log: log, health: health}
+}
+
+// Register mounts the endpoint, its WSDL/XSD and /healthz on mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.Handle(Path, h)
+	mux.HandleFunc("/healthz", h.serveHealth)
+}
+
+func (h *Handler) serveHealth(w http.ResponseWriter, r *http.Request) {
+	if h.health != nil {
+		if err := h.health(r.Context()); err != nil {
+			h.log.ErrorContext(r.Context(), "health check failed", "err", err)
+			http.Error(w, "unhealthy", http.StatusServiceUnavailable)
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, "ok\n")
+}
+
+// ServeHTTP answers one SOAP request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		h.serveDescription(w, r)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, POST")
+		h.fault(w, r, http.StatusMethodNotAllowed, &wire.Fault{Client: true, Code: wire.CodeMalformed, String: "Use POST for SOAP requests, GET ?wsdl or ?xsd for the service description."})
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); !isTextXML(ct) {
+		h.fault(w, r, http.StatusUnsupportedMediaType, &wire.Fault{Client: true, Code: wire.CodeContentType, String: fmt.Sprintf("Content-Type %q: send SOAP 1.1 as text/xml; charset=utf-8.", ct)})
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(h.limits.MaxBytes)))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			h.fault(w, r, http.StatusRequestEntityTooLarge, &wire.Fault{Client: true, Code: wire.CodeTooLarge, String: fmt.Sprintf("The request body is larger than %d bytes.", h.limits.MaxBytes)})
+			return
+		}
+		h.fault(w, r, http.StatusBadRequest, &wire.Fault{Client: true, Code: wire.CodeMalformed, String: "The request body could not be read completely."})
+		return
+	}
+	el, err := wire.ParseEnvelope(body, h.limits)
+	if err != nil {
+		f, status := faultFor(err)
+		h.fault(w, r, status, f)
+		return
+	}
+	op, err := wire.RequestOperation(el)
+	if err != nil {
+		f, status := faultFor(err)
+		h.fault(w, r, status, f)
+		return
+	}
+	if a := soapAction(r); a != "" && !strings.EqualFold(a, string(op)) && !strings.HasSuffix(a, "/"+string(op)) {
+		h.fault(w, r, http.StatusInternalServerError, &wire.Fault{Client: true, Code: wire.CodeActionMismatch, String: fmt.Sprintf("SOAPAction %q does not match the body's %s.", a, op.RequestElement())})
+		return
+	}
+	standalone := wire.Detach(el)
+	resp := &wire.Response{Operation: op}
+	var opErr error
+	switch op {
+	case wire.OpSignNew:
+		req, err := wire.DecodeSignNew(standalone)
+		if err != nil {
+			f, status := faultFor(err)
+			h.fault(w, r, status, f)
+			return
+		}
+		resp.RetrievalID, opErr = h.svc.SignNew(r.Context(), req)
+	case wire.OpRenew:
+		if _, err := wire.DecodeRenew(standalone, true); err != nil && !errors.Is(err, wire.ErrSigMissing) {
+			f, status := faultFor(err)
+			h.fault(w, r, status, f)
+			return
+		}
+		resp.RetrievalID, opErr = h.svc.Renew(r.Context(), standalone)
+	case wire.OpGet:
+		req, err := wire.DecodeGet(standalone)
+		if err != nil {
+			f, status := faultFor(err)
+			h.fault(w, r, status, f)
+			return
+		}
+		resp.Certificate, opErr = h.svc.Get(r.Context(), req)
+	}
+	resp.Result = resultFor(opErr)
+	if !resp.Result.OK() {
+		resp.RetrievalID, resp.Certificate = "", nil
+	}
+	h.respond(w, r, resp)
+}
+
+// resultFor maps an operation's error to its Result: the one place where
+// refusals become wire answers.
+func resultFor(err error) wire.Result {
+	if err == nil {
+		return wire.Result{Status: wire.StatusOK}
+	}
+	var e *service.Error
+	if !errors.As(err, &e) {
+		e = &service.Error{Code: wire.CodeInternal, Message: "The service could not complete the request. Try again later."}
+	}
+	msg := e.Message
+	if len(msg) > 255 {
+		msg = msg[:255]
+	}
+	return wire.Result{Status: wire.StatusFail, Errors: []wire.ErrorInfo{{Code: e.Code, Message: msg}}}
+}
+
+// faultFor maps a decoding error to a fault and its HTTP status.
+func faultFor(err error) (*wire.Fault, int) {
+	msg := err.Error()
+	switch {
+	case errors.Is(err, wire.ErrTooLarge):
+		return &wire.Fault{Client: true, Code: wire.CodeTooLarge, String: msg}, http.StatusRequestEntityTooLarge
+	case errors.Is(err, wire.ErrUnknownOp):
+		return &wire.Fault{Client: true, Code: wire.CodeUnknownOp, String: msg + "; the operations are SignNewCertificate, RenewCertificate and GetCertificate"}, http.StatusInternalServerError
+	case errors.Is(err, wire.ErrSchema), errors.Is(err, wire.ErrSigMissing):
+		return &wire.Fault{Client: true, Code: wire.CodeSchema, String: msg}, http.StatusInternalServerError
+	default:
+		return &wire.Fault{Client: true, Code: wire.CodeMalformed, String: msg}, http.StatusInternalServerError
+	}
+}
+
+func (h *Handler) fault(w http.ResponseWriter, r *http.Request, status int, f *wire.Fault) {
+	h.log.InfoContext(r.Context(), "soap fault", "code", f.Code, "status", status, "remote", r.RemoteAddr, "reason", f.String)
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(wire.EncodeFault(f))
+}
+
+func (h *Handler) respond(w http.ResponseWriter, r *http.Request, resp *wire.Response) {
+	signed, err := h.signer.Sign(wire.EncodeResponse(resp))
+	if err != nil {
+		h.log.ErrorContext(r.Context(), "signing response failed", "err", err)
+		h.fault(w, r, http.StatusInternalServerError, &wire.Fault{Code: wire.CodeInternal, String: "The service could not sign its response. Try again later."})
+		return
+	}
+	if !resp.Result.OK() {
+		h.log.InfoContext(r.Context(), "request refused", "op", resp.Operation, "code", resp.Result.Errors[0].Code)
+	}
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	w.Write(wire.Envelope(signed))
+}
+
+func isTextXML(ct string) bool {
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "text/xml" {
+		return false
+	}
+	cs, ok := params["charset"]
+	return !ok || strings.EqualFold(cs, "utf-8")
+}
+
+func soapAction(r *http.Request) string {
+	a := strings.TrimSpace(r.Header.Get("SOAPAction"))
+	return strings.Trim(a, `"`)
+}
+
+// ReadHeaderTimeout and friends bound slow clients; cmd/irpkid applies them.
+const (
+	ReadHeaderTimeout = 10 * time.Second
+	ReadTimeout       = 30 * time.Second
+	WriteTimeout      = 60 * time.Second
+	IdleTimeout       = 120 * time.Second
+)

@@ -1,0 +1,43 @@
+package certapi
+
+import (
+	_ "embed"
+	"html/template"
+	"net/http"
+	"strings"
+	ttemplate "text/template"
+)
+
+//go:embed schema/CertificateServices.xsd
+var xsd []byte
+
+//go:embed schema/CertificateServices.wsdl
+var wsdlText string
+
+var wsdlTmpl = ttemplate.Must(ttemplate.New("wsdl").Parse(wsdlText))
+
+// serveDescription answers GET ?wsdl and ?xsd with this server's address.
+func (h *Handler) serveDescription(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.RawQuery
+	switch {
+	case strings.EqualFold(q, "wsdl"):
+		w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+		wsdlTmpl.Execute(w, template.HTMLEscapeString(endpointURL(r)))
+	case strings.EqualFold(q, "xsd"):
+		w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+		w.Write(xsd)
+	default:
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusOK)
+		w.Write([]byte("irpki certificate service: POST SOAP 1.1 requests here; GET ?wsdl or ?xsd for the service description.\n"))
+	}
+}
+
+// endpointURL is this endpoint's address as the client reached it.
+func endpointURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + Path
+}

@@ -1,0 +1,78 @@
+package service
+
+import (
+	"context"
+	"errors"
+
+	"github.com/irpki/irpki/internal/businessid"
+	"github.com/irpki/irpki/internal/store"
+	"github.com/irpki/irpki/internal/wire"
+)
+
+// Get handles GetCertificate: the certificate behind a RetrievalId of this
+// customer and environment, as often as asked within the retention time.
+// Unknown, foreign and expired ids get the same answer.
+func (s *Service) Get(ctx context.Context, r *wire.GetCertificateRequest) ([]byte, error) {
+	der, serial, err := s.get(ctx, r)
+	if err != nil {
+		outcome, code := auditOutcome(err)
+		s.audit(ctx, store.AuditEntry{Actor: "soap", Action: "get", CustomerID: r.CustomerID, Serial: serial, Outcome: outcome, Code: code})
+	}
+	return der, err
+}
+
+func (s *Service) get(ctx context.Context, r *wire.GetCertificateRequest) ([]byte, string, error) {
+	if err := s.checkEnvironment(r.Environment); err != nil {
+		return nil, "", err
+	}
+	if err := businessid.Validate(r.CustomerID); err != nil {
+		return nil, "", refuse(wire.CodeCustomerInvalid, "CustomerId %q is not a valid business ID (1234567-8 with a correct check digit).", r.CustomerID)
+	}
+	now := s.clock.Now()
+	unknown := refuse(wire.CodeRetrievalUnknown, "No certificate is waiting under this RetrievalId for this customer. Check the RetrievalId, or enrol again.")
+	var refusal error
+	var c store.Certificate
+	err := s.db.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		c, err = tx.CertificateByRetrievalID(ctx, r.RetrievalID)
+		if errors.Is(err, store.ErrNotFound) {
+			refusal = unknown
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if c.CustomerID != r.CustomerID || c.Environment != s.cfg.Environment || now.After(c.CreatedAt.Add(s.cfg.RetrievalRetention)) {
+			refusal = unknown
+			return nil
+		}
+		switch c.Status {
+		case store.CertSuperseded:
+			refusal = refuse(wire.CodeSuperseded, "This certificate was replaced by a later renewal request; retrieve the certificate of that request instead.")
+			return nil
+		case store.CertRevoked:
+			if c.RetrievedAt.IsZero() {
+				refusal = refuse(wire.CodeCertRevoked, "This certificate was revoked before it was retrieved. Order a new certificate in the e-service.")
+				return nil
+			}
+		}
+		if c.RetrievedAt.IsZero() {
+			if err := tx.MarkRetrieved(ctx, c.Serial, now); err != nil {
+				return err
+			}
+			return tx.Audit(ctx, store.AuditEntry{At: now, Actor: "soap", Action: "get", CustomerID: c.CustomerID, Serial: c.Serial, Outcome: "ok"})
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.ErrorContext(ctx, "get certificate failed", "customer", r.CustomerID, "err", err)
+		return nil, "", refuse(wire.CodeInternal, "The service could not complete the request. Try again later.")
+	}
+	if refusal == unknown {
+		return nil, "", refusal // the serial may be another customer's
+	}
+	if refusal != nil {
+		return nil, c.Serial, refusal
+	}
+	return c.DER, c.Serial, nil
+}

@@ -1,0 +1,116 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/irpki/irpki/internal/businessid"
+	"github.com/irpki/irpki/internal/store"
+	"github.com/irpki/irpki/internal/wire"
+)
+
+// OrderRequest asks for a new certificate for an organisation.
+type OrderRequest struct {
+	CustomerID      string
+	Validity        time.Duration // 0 for the default; shorter only in TEST
+	Purpose         string
+	Description     string
+	ContactName     string
+	ContactEmail    string // "" for the organisation's default contact
+	ContactPhone    string
+	ContactLanguage string // "" for the organisation's language
+}
+
+// Credentials are the one-time transfer credentials of an order. The
+// password exists only here, once; the store keeps a hash.
+type Credentials struct {
+	TransferID       string    `json:"transfer_id"`
+	TransferPassword string    `json:"transfer_password"`
+	Expires          time.Time `json:"expires"`
+}
+
+// CreateOrder creates a certificate order and returns its credentials.
+func (s *Service) CreateOrder(ctx context.Context, r OrderRequest, actor string) (Credentials, error) {
+	now := s.clock.Now()
+	if err := businessid.Validate(r.CustomerID); err != nil {
+		return Credentials{}, fmt.Errorf("%w: %v", ErrInput, err)
+	}
+	if r.Validity < 0 {
+		return Credentials{}, fmt.Errorf("%w: validity must be positive", ErrInput)
+	}
+	if r.Validity > 0 {
+		def := now.AddDate(s.cfg.Profile.ValidityYears, 0, 0).Sub(now)
+		switch {
+		case r.Validity > def:
+			return Credentials{}, fmt.Errorf("%w: validity %v is longer than the %d-year maximum", ErrInput, r.Validity, s.cfg.Profile.ValidityYears)
+		case r.Validity < def && s.cfg.Environment != wire.EnvTest:
+			return Credentials{}, fmt.Errorf("%w: a shorter validity is allowed only in the TEST environment", ErrInput)
+		case r.Validity < s.cfg.MinTestValidity:
+			return Credentials{}, fmt.Errorf("%w: validity must be at least %v", ErrInput, s.cfg.MinTestValidity)
+		case r.Validity == def:
+			r.Validity = 0
+		}
+	}
+	if r.ContactEmail != "" {
+		if err := ValidateEmail(r.ContactEmail); err != nil {
+			return Credentials{}, err
+		}
+	}
+	if r.ContactLanguage != "" && !validLanguage(r.ContactLanguage) {
+		return Credentials{}, fmt.Errorf("%w: language must be fi, sv or en", ErrInput)
+	}
+	for _, f := range []struct{ name, v string }{{"purpose", r.Purpose}, {"description", r.Description}, {"contact name", r.ContactName}, {"contact phone", r.ContactPhone}} {
+		if len([]rune(f.v)) > 200 || strings.ContainsAny(f.v, "\r\n\x00") {
+			return Credentials{}, fmt.Errorf("%w: %s must be one line of at most 200 characters", ErrInput, f.name)
+		}
+	}
+	id, err := randomString(s.rand, 32, passwordAlphabet)
+	if err != nil {
+		return Credentials{}, err
+	}
+	pw, err := randomString(s.rand, 16, passwordAlphabet)
+	if err != nil {
+		return Credentials{}, err
+	}
+	salt := make([]byte, 16)
+	if _, err := s.rand.Read(salt); err != nil {
+		return Credentials{}, err
+	}
+	o := store.Order{
+		TransferID: id, CustomerID: r.CustomerID, Environment: s.cfg.Environment,
+		PasswordHash: hashPassword(salt, pw), PasswordSalt: salt,
+		CreatedAt: now, ExpiresAt: now.Add(s.cfg.TransferValidity), Validity: r.Validity,
+		Status: store.OrderOpen, Purpose: r.Purpose, Description: r.Description,
+		ContactName: r.ContactName, ContactEmail: r.ContactEmail, ContactPhone: r.ContactPhone, ContactLanguage: r.ContactLanguage,
+	}
+	err = s.db.Update(ctx, func(tx *store.Tx) error {
+		org, err := tx.Org(ctx, r.CustomerID)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("%w: no organisation %s; add it first", ErrInput, r.CustomerID)
+		}
+		if err != nil {
+			return err
+		}
+		if o.ContactEmail == "" {
+			o.ContactEmail = org.ContactEmail
+		}
+		if o.ContactLanguage == "" {
+			o.ContactLanguage = org.Language
+		}
+		if err := tx.InsertOrder(ctx, o); err != nil {
+			return err
+		}
+		detail := "purpose=" + r.Purpose
+		if r.Validity > 0 {
+			detail += " validity=" + r.Validity.String()
+		}
+		return tx.Audit(ctx, store.AuditEntry{At: now, Actor: actor, Action: "order", CustomerID: r.CustomerID, Outcome: "ok", Detail: detail})
+	})
+	if err != nil {
+		return Credentials{}, err
+	}
+	return Credentials{TransferID: id, TransferPassword: pw, Expires: o.ExpiresAt}, nil
+}

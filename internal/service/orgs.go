@@ -1,0 +1,63 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+
+	"github.com/irpki/irpki/internal/businessid"
+	"github.com/irpki/irpki/internal/store"
+)
+
+// ErrInput is wrapped by operator and e-service input errors.
+var ErrInput = errors.New("invalid input")
+
+// Languages of contacts and of the e-service.
+var Languages = []string{"fi", "sv", "en"}
+
+func validLanguage(l string) bool {
+	for _, x := range Languages {
+		if x == l {
+			return true
+		}
+	}
+	return false
+}
+
+// ValidateEmail checks an e-mail address is a bare addr-spec.
+func ValidateEmail(addr string) error {
+	a, err := mail.ParseAddress(addr)
+	if err != nil || a.Address != addr || a.Name != "" {
+		return fmt.Errorf("%w: %q is not an e-mail address", ErrInput, addr)
+	}
+	return nil
+}
+
+// AddOrg registers an organisation.
+func (s *Service) AddOrg(ctx context.Context, o store.Org, actor string) error {
+	if err := businessid.Validate(o.CustomerID); err != nil {
+		return fmt.Errorf("%w: %v", ErrInput, err)
+	}
+	o.Name = strings.TrimSpace(o.Name)
+	if o.Name == "" || len([]rune(o.Name)) > 100 {
+		return fmt.Errorf("%w: the organisation name must be 1 to 100 characters", ErrInput)
+	}
+	if err := ValidateEmail(o.ContactEmail); err != nil {
+		return err
+	}
+	if o.Language == "" {
+		o.Language = "fi"
+	}
+	if !validLanguage(o.Language) {
+		return fmt.Errorf("%w: language must be fi, sv or en", ErrInput)
+	}
+	o.CreatedAt = s.clock.Now()
+	return s.db.Update(ctx, func(tx *store.Tx) error {
+		if err := tx.InsertOrg(ctx, o); err != nil {
+			return err
+		}
+		return tx.Audit(ctx, store.AuditEntry{At: o.CreatedAt, Actor: actor, Action: "org_add", CustomerID: o.CustomerID, Outcome: "ok", Detail: o.Name})
+	})
+}

@@ -1,0 +1,176 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"github.com/irpki/irpki/internal/businessid"
+	"github.com/irpki/irpki/internal/store"
+	"github.com/irpki/irpki/internal/wire"
+)
+
+// Renew handles RenewCertificate. el is the RenewCertificateRequest as a
+// standalone element (wire.Detach), signature included. The signer must be a
+// certificate of this service in the store, of the same customer, unexpired,
+// unrevoked and inside its renewal window; the CSR must carry a key never
+// certified before. A certificate gets at most one successor: an exact replay
+// returns the same RetrievalId; a new request may replace a successor that
+// was never retrieved, never one that was.
+func (s *Service) Renew(ctx context.Context, el *etree.Element) (string, error) {
+	rid, customer, serial, err := s.renew(ctx, el)
+	if err != nil {
+		outcome, code := auditOutcome(err)
+		s.audit(ctx, store.AuditEntry{Actor: "soap", Action: "renew", CustomerID: customer, Serial: serial, Outcome: outcome, Code: code})
+	}
+	return rid, err
+}
+
+func (s *Service) renew(ctx context.Context, el *etree.Element) (rid, customer, signerSerial string, err error) {
+	cert, err := wire.SignatureCertificate(el)
+	if err != nil {
+		return "", "", "", sigRefusal(err)
+	}
+	signerSerial = SerialHex(cert)
+	var signer store.Certificate
+	err = s.db.View(ctx, func(tx *store.Tx) error {
+		var err error
+		signer, err = tx.Certificate(ctx, signerSerial)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (!bytes.Equal(signer.DER, cert.Raw) || signer.Environment != s.cfg.Environment)) || !s.ca.IssuedByUs(cert) {
+		return "", "", signerSerial, refuse(wire.CodeSignerUnknown, "The request is signed with a certificate that this service did not issue. Sign it with the key of your current certificate from this service.")
+	}
+	if err != nil {
+		s.log.ErrorContext(ctx, "renew: store", "err", err)
+		return "", "", signerSerial, refuse(wire.CodeInternal, "The service could not complete the request. Try again later.")
+	}
+	customer = signer.CustomerID
+	now := s.clock.Now()
+	if now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
+		return "", customer, signerSerial, refuse(wire.CodeSignerExpired, "The signing certificate expired on %s; an expired certificate cannot be renewed. Order a new certificate in the e-service.", cert.NotAfter.UTC().Format("2006-01-02"))
+	}
+	if signer.Status == store.CertRevoked {
+		return "", customer, signerSerial, refuse(wire.CodeSignerRevoked, "The signing certificate has been revoked and cannot be renewed. Order a new certificate in the e-service.")
+	}
+	verified, err := wire.Verify(el, cert, now)
+	if err != nil {
+		return "", customer, signerSerial, sigRefusal(err)
+	}
+	// Every value used from here on comes from the verified element.
+	req, err := wire.DecodeRenew(verified, false)
+	if err != nil {
+		return "", customer, signerSerial, refuse(wire.CodeSigInvalid, "The signed content is not a valid RenewCertificateRequest.")
+	}
+	if err := s.checkEnvironment(req.Environment); err != nil {
+		return "", customer, signerSerial, err
+	}
+	if err := businessid.Validate(req.CustomerID); err != nil {
+		return "", customer, signerSerial, refuse(wire.CodeCustomerInvalid, "CustomerId %q is not a valid business ID (1234567-8 with a correct check digit).", req.CustomerID)
+	}
+	if req.CustomerID != signer.CustomerID {
+		return "", customer, signerSerial, refuse(wire.CodeSignerCustomer, "The signing certificate belongs to another customer than CustomerId %s.", req.CustomerID)
+	}
+	opens := cert.NotAfter.Add(-s.cfg.RenewalWindow)
+	if now.Before(opens) {
+		return "", customer, signerSerial, refuse(wire.CodeWindowNotOpen, "The certificate can be renewed at the earliest %d days before it expires, from %s.", int(s.cfg.RenewalWindow.Hours()/24), opens.UTC().Format("2006-01-02 15:04 MST"))
+	}
+	csr, fp, err := s.checkCSR(req.CertificateRequest)
+	if err != nil {
+		return "", customer, signerSerial, err
+	}
+	canon, err := wire.Serialize(verified)
+	if err != nil {
+		return "", customer, signerSerial, err
+	}
+	sum := sha256.Sum256(canon)
+	reqHash := fmt.Sprintf("%x", sum)
+
+	var refusal error
+	var issued store.Certificate
+	err = s.db.Update(ctx, func(tx *store.Tx) error {
+		refusal = nil
+		cur, err := tx.Certificate(ctx, signerSerial)
+		if err != nil {
+			return err
+		}
+		if cur.Status == store.CertRevoked {
+			refusal = refuse(wire.CodeSignerRevoked, "The signing certificate has been revoked and cannot be renewed. Order a new certificate in the e-service.")
+			return nil
+		}
+		succ, err := tx.Successor(ctx, signerSerial)
+		switch {
+		case err == nil && succ.RequestHash == reqHash:
+			issued = succ // exact replay
+			return nil
+		case err == nil && !succ.RetrievedAt.IsZero():
+			refusal = refuse(wire.CodeAlreadyRenewed, "This certificate has already been renewed and its successor retrieved. Use the successor.")
+			return nil
+		case err == nil:
+			if err := tx.SetCertificateStatus(ctx, succ.Serial, store.CertSuperseded, now, "superseded by a new renewal request"); err != nil {
+				return err
+			}
+			if err := tx.Audit(ctx, store.AuditEntry{At: now, Actor: "soap", Action: "supersede", CustomerID: succ.CustomerID, Serial: succ.Serial, Outcome: "ok", Detail: "never retrieved; replaced by a new renewal request"}); err != nil {
+				return err
+			}
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+		if err := keyUnused(ctx, tx, fp); err != nil {
+			refusal = err
+			return nil
+		}
+		org, err := tx.Org(ctx, cur.CustomerID)
+		if err != nil {
+			return err
+		}
+		// A renewal keeps the validity its predecessor was issued with: two
+		// years, or a TEST order's short validity.
+		validity := s.renewalValidity(cur)
+		issued, err = s.issue(ctx, tx, org, csr, fp, now, validity, store.Certificate{
+			Predecessor: cur.Serial, RequestHash: reqHash, OrderID: cur.OrderID,
+			ContactName: cur.ContactName, ContactEmail: cur.ContactEmail, ContactLanguage: cur.ContactLanguage,
+			Purpose: cur.Purpose, Description: cur.Description,
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Audit(ctx, store.AuditEntry{At: now, Actor: "soap", Action: "renew", CustomerID: cur.CustomerID, Serial: issued.Serial, Outcome: "ok", Detail: "predecessor " + cur.Serial})
+	})
+	if err != nil {
+		s.log.ErrorContext(ctx, "renew failed", "customer", customer, "err", err)
+		return "", customer, signerSerial, refuse(wire.CodeInternal, "The service could not complete the request. Try again later.")
+	}
+	if refusal != nil {
+		return "", customer, signerSerial, refusal
+	}
+	s.log.InfoContext(ctx, "certificate renewed", "customer", issued.CustomerID, "serial", issued.Serial, "predecessor", signerSerial, "not_after", issued.NotAfter)
+	return issued.RetrievalID, customer, issued.Serial, nil
+}
+
+// renewalValidity is the validity a successor of c gets: 0 (the profile's
+// default) unless c was issued shorter, as a TEST order may ask.
+func (s *Service) renewalValidity(c store.Certificate) time.Duration {
+	life := c.NotAfter.Sub(c.NotBefore.Add(s.cfg.Profile.Backdate))
+	def := c.NotBefore.Add(s.cfg.Profile.Backdate).AddDate(s.cfg.Profile.ValidityYears, 0, 0).Sub(c.NotBefore.Add(s.cfg.Profile.Backdate))
+	if s.cfg.Environment == wire.EnvTest && life < def {
+		return life
+	}
+	return 0
+}
+
+func sigRefusal(err error) error {
+	switch {
+	case errors.Is(err, wire.ErrSigMissing):
+		return refuse(wire.CodeSigMissing, "RenewCertificateRequest must be signed: an enveloped ds:Signature as its last child, made with the key of the current certificate.")
+	case errors.Is(err, wire.ErrSigAlgorithm):
+		return refuse(wire.CodeSigAlgorithm, "The signature does not follow the profile: one Reference with URI=\"\", enveloped-signature and exclusive c14n transforms, RSA-SHA256 and SHA-256.")
+	default:
+		return refuse(wire.CodeSigInvalid, "The signature does not verify. Sign the RenewCertificateRequest element as a standalone document before wrapping it in the envelope.")
+	}
+}

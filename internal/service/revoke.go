@@ -1,0 +1,129 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/irpki/irpki/internal/store"
+)
+
+// Revocation reasons an organisation or operator may give.
+const (
+	ReasonKeyCompromise = "key_compromise" // key lost or leaked
+	ReasonNotNeeded     = "no_longer_needed"
+	ReasonMerged        = "organisation_merged"
+)
+
+// RevocationReasons lists the accepted reasons.
+var RevocationReasons = []string{ReasonKeyCompromise, ReasonNotNeeded, ReasonMerged}
+
+// Revoke revokes a valid certificate. customerID, when not "", must own it
+// (the e-service passes the representative's organisation).
+func (s *Service) Revoke(ctx context.Context, serial, reason, customerID, actor string) error {
+	serial = strings.ToLower(strings.TrimPrefix(strings.ReplaceAll(serial, ":", ""), "0x"))
+	ok := false
+	for _, r := range RevocationReasons {
+		ok = ok || r == reason
+	}
+	if !ok {
+		return fmt.Errorf("%w: reason must be one of %s", ErrInput, strings.Join(RevocationReasons, ", "))
+	}
+	now := s.clock.Now()
+	return s.db.Update(ctx, func(tx *store.Tx) error {
+		c, err := tx.Certificate(ctx, serial)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && customerID != "" && c.CustomerID != customerID) {
+			return fmt.Errorf("%w: no certificate with serial %s", ErrInput, serial)
+		}
+		if err != nil {
+			return err
+		}
+		if c.Status != store.CertValid {
+			return fmt.Errorf("%w: certificate %s is %s, not valid", ErrInput, serial, c.Status)
+		}
+		if err := tx.SetCertificateStatus(ctx, serial, store.CertRevoked, now, reason); err != nil {
+			return err
+		}
+		return tx.Audit(ctx, store.AuditEntry{At: now, Actor: actor, Action: "revoke", CustomerID: c.CustomerID, Serial: serial, Outcome: "ok", Detail: "reason=" + reason})
+	})
+}
+
+// State is a certificate's state as people see it.
+type State string
+
+// Certificate states shown in listings.
+const (
+	StateValid      State = "valid"
+	StateWindowOpen State = "renewal_window_open"
+	StateRenewed    State = "renewed"
+	StateExpired    State = "expired"
+	StateRevoked    State = "revoked"
+	StateSuperseded State = "superseded"
+)
+
+// CertificateView is a certificate with its derived state.
+type CertificateView struct {
+	store.Certificate
+	State    State
+	DaysLeft int
+	Renewed  bool // has a live successor
+}
+
+// Certificates lists certificates with their state; customerID "" for all.
+func (s *Service) Certificates(ctx context.Context, customerID string) ([]CertificateView, error) {
+	now := s.clock.Now()
+	var out []CertificateView
+	err := s.db.View(ctx, func(tx *store.Tx) error {
+		cs, err := tx.Certificates(ctx, store.CertFilter{CustomerID: customerID})
+		if err != nil {
+			return err
+		}
+		hasSucc := map[string]bool{}
+		for _, c := range cs {
+			if c.Predecessor != "" && c.Status != store.CertSuperseded {
+				hasSucc[c.Predecessor] = true
+			}
+		}
+		for _, c := range cs {
+			out = append(out, s.view(c, hasSucc[c.Serial], now))
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (s *Service) view(c store.Certificate, renewed bool, now time.Time) CertificateView {
+	v := CertificateView{Certificate: c, Renewed: renewed}
+	left := c.NotAfter.Sub(now)
+	if left > 0 {
+		v.DaysLeft = int(left / (24 * time.Hour))
+	}
+	switch {
+	case c.Status == store.CertRevoked:
+		v.State = StateRevoked
+	case c.Status == store.CertSuperseded:
+		v.State = StateSuperseded
+	case !now.Before(c.NotAfter):
+		v.State = StateExpired
+	case renewed:
+		v.State = StateRenewed
+	case !now.Before(c.NotAfter.Add(-s.cfg.RenewalWindow)):
+		v.State = StateWindowOpen
+	default:
+		v.State = StateValid
+	}
+	return v
+}
+
+// AuditLog returns the newest audit entries; customerID "" for all.
+func (s *Service) AuditLog(ctx context.Context, customerID string, limit int) ([]store.AuditEntry, error) {
+	var out []store.AuditEntry
+	err := s.db.View(ctx, func(tx *store.Tx) error {
+		var err error
+		out, err = tx.AuditLog(ctx, customerID, limit)
+		return err
+	})
+	return out, err
+}

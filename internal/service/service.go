@@ -1,0 +1,128 @@
+// Package service holds the certificate service's use cases: organisations,
+// orders with one-time transfer credentials, SignNewCertificate,
+// GetCertificate, RenewCertificate and revocation, under the rules of
+// ../shared/spec/service.md. It speaks in wire messages but knows nothing of
+// HTTP; refusals are *Error values carrying the catalogue code, which the
+// SOAP layer renders in one place.
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/irpki/irpki/internal/ca"
+	"github.com/irpki/irpki/internal/clock"
+	"github.com/irpki/irpki/internal/store"
+	"github.com/irpki/irpki/internal/wire"
+)
+
+// Store is what the service needs of storage: write and read transactions.
+type Store interface {
+	Update(ctx context.Context, fn func(*store.Tx) error) error
+	View(ctx context.Context, fn func(*store.Tx) error) error
+}
+
+var _ Store = (*store.DB)(nil)
+
+// Config holds the service's rules; DefaultConfig has the seed's values.
+type Config struct {
+	Environment         string        // TEST or PRODUCTION: the one this instance serves
+	Profile             ca.Profile    // organisation certificate profile
+	TransferValidity    time.Duration // how long transfer credentials work
+	MaxPasswordAttempts int           // wrong TransferPasswords before the order locks
+	RenewalWindow       time.Duration // renewal allowed this long before NotAfter
+	RetrievalRetention  time.Duration // how long a RetrievalId answers
+	MinTestValidity     time.Duration // shortest validity a TEST order may ask for
+}
+
+// DefaultConfig returns the rules of the seed: 14-day credentials, 5 tries,
+// a 60 × 24 h window, two-year certificates; RetrievalIds answer 30 days.
+func DefaultConfig(env string) Config {
+	return Config{
+		Environment:         env,
+		Profile:             ca.DefaultProfile,
+		TransferValidity:    14 * 24 * time.Hour,
+		MaxPasswordAttempts: 5,
+		RenewalWindow:       60 * 24 * time.Hour,
+		RetrievalRetention:  30 * 24 * time.Hour,
+		MinTestValidity:     10 * time.Minute,
+	}
+}
+
+// Service runs the use cases.
+type Service struct {
+	cfg   Config
+	ca    *ca.Hierarchy
+	db    Store
+	clock clock.Clock
+	log   *slog.Logger
+	rand  io.Reader
+}
+
+// New returns a Service.
+func New(cfg Config, h *ca.Hierarchy, db Store, clk clock.Clock, log *slog.Logger) (*Service, error) {
+	if cfg.Environment != wire.EnvTest && cfg.Environment != wire.EnvProduction {
+		return nil, fmt.Errorf("service: environment must be TEST or PRODUCTION, not %q", cfg.Environment)
+	}
+	if h.Environment != cfg.Environment {
+		return nil, fmt.Errorf("service: CA is for %s, service for %s", h.Environment, cfg.Environment)
+	}
+	return &Service{cfg: cfg, ca: h, db: db, clock: clk, log: log, rand: rand.Reader}, nil
+}
+
+// Config returns the service's rules.
+func (s *Service) Config() Config { return s.cfg }
+
+// CA returns the service's CA hierarchy.
+func (s *Service) CA() *ca.Hierarchy { return s.ca }
+
+// Error is a refusal with its catalogue code and a message that tells the
+// caller what to do next. Messages never contain secrets.
+type Error struct {
+	Code    wire.Code
+	Message string
+}
+
+func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
+
+func refuse(code wire.Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// CodeOf returns the catalogue code of err: its own for an *Error, INTERNAL
+// for anything else.
+func CodeOf(err error) wire.Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return wire.CodeInternal
+}
+
+func (s *Service) checkEnvironment(env string) error {
+	if env != s.cfg.Environment {
+		return refuse(wire.CodeEnvironment, "This service is the %s environment; the request is for %s. Use the endpoint of that environment.", s.cfg.Environment, env)
+	}
+	return nil
+}
+
+// audit writes an audit entry in its own transaction; used for refusals,
+// whose own transaction (if any) was rolled back.
+func (s *Service) audit(ctx context.Context, e store.AuditEntry) {
+	e.At = s.clock.Now()
+	if err := s.db.Update(ctx, func(tx *store.Tx) error { return tx.Audit(ctx, e) }); err != nil {
+		s.log.ErrorContext(ctx, "audit write failed", "action", e.Action, "err", err)
+	}
+}
+
+func auditOutcome(err error) (string, string) {
+	if err == nil {
+		return "ok", ""
+	}
+	return "fail", string(CodeOf(err))
+}
