@@ -136,6 +136,20 @@ func lookupNS(el *etree.Element, p string) string {
 // (not yet trusted) certificate from its KeyInfo. Errors wrap ErrSigMissing,
 // ErrSigAlgorithm or ErrSigInvalid.
 func SignatureCertificate(el *etree.Element) (*x509.Certificate, error) {
+	return signatureCertificate(el, false)
+}
+
+// ResponseSignatureCertificate is SignatureCertificate for responses, which
+// may also be canonicalised with inclusive Canonical XML 1.0 (the real
+// service may sign that way); everything else of the profile holds.
+func ResponseSignatureCertificate(el *etree.Element) (*x509.Certificate, error) {
+	return signatureCertificate(el, true)
+}
+
+// AlgC14N is inclusive Canonical XML 1.0, accepted in responses only.
+const AlgC14N = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
+
+func signatureCertificate(el *etree.Element, inclusiveOK bool) (*x509.Certificate, error) {
 	var sigs []*etree.Element
 	var find func(e *etree.Element)
 	find = func(e *etree.Element) {
@@ -170,7 +184,7 @@ func SignatureCertificate(el *etree.Element) (*x509.Certificate, error) {
 	if len(siKids) != 3 || !isDSig(siKids[2], "Reference") {
 		return nil, fmt.Errorf("%w: exactly one Reference is allowed", ErrSigAlgorithm)
 	}
-	if a := siKids[0].SelectAttrValue("Algorithm", ""); a != AlgExcC14N || len(siKids[0].ChildElements()) != 0 {
+	if a := siKids[0].SelectAttrValue("Algorithm", ""); !(a == AlgExcC14N || (inclusiveOK && a == AlgC14N)) || len(siKids[0].ChildElements()) != 0 {
 		return nil, fmt.Errorf("%w: CanonicalizationMethod %q, only exclusive c14n is allowed", ErrSigAlgorithm, a)
 	}
 	if a := siKids[1].SelectAttrValue("Algorithm", ""); a != AlgRSASHA256 {
@@ -203,6 +217,10 @@ func SignatureCertificate(el *etree.Element) (*x509.Certificate, error) {
 	}
 	switch strings.Join(algs, " ") {
 	case AlgEnvelopedSg, AlgEnvelopedSg + " " + AlgExcC14N:
+	case AlgEnvelopedSg + " " + AlgC14N:
+		if !inclusiveOK {
+			return nil, fmt.Errorf("%w: transforms %q, allowed are enveloped-signature then optionally exclusive c14n", ErrSigAlgorithm, algs)
+		}
 	default:
 		return nil, fmt.Errorf("%w: transforms %q, allowed are enveloped-signature then optionally exclusive c14n", ErrSigAlgorithm, algs)
 	}
@@ -264,6 +282,18 @@ func Verify(el *etree.Element, cert *x509.Certificate, now time.Time) (*etree.El
 	if _, err := SignatureCertificate(el); err != nil {
 		return nil, err
 	}
+	return verify(el, cert, now)
+}
+
+// VerifyResponse is Verify for responses (see ResponseSignatureCertificate).
+func VerifyResponse(el *etree.Element, cert *x509.Certificate, now time.Time) (*etree.Element, error) {
+	if _, err := ResponseSignatureCertificate(el); err != nil {
+		return nil, err
+	}
+	return verify(el, cert, now)
+}
+
+func verify(el *etree.Element, cert *x509.Certificate, now time.Time) (*etree.Element, error) {
 	vctx := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{cert}})
 	vctx.Clock = dsig.NewFakeClockAt(now)
 	vctx.IdAttribute = "\x00"

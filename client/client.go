@@ -1,0 +1,323 @@
+// Package client is the organisation's side of the Incomes Register
+// certificate service: a typed SOAP client of its three operations that
+// works against irpkid and against the Tax Administration's real endpoints.
+//
+// A Client sends SignNewCertificate, RenewCertificate (signed with the key of
+// the current certificate) and GetCertificate, verifies that every response
+// is signed by a certificate chaining to the configured trust bundle, and
+// returns refusals as *ServiceError carrying the service's ErrorCode, so that
+// callers can use errors.As. It writes nothing to disk; the renewal manager
+// in package renewal owns the state directory.
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"github.com/irpki/irpki/internal/wire"
+)
+
+// Real endpoints of the Tax Administration's certificate service.
+const (
+	EndpointProduction = "https://pkiws.vero.fi/2017/10/CertificateServices"
+	EndpointTest       = "https://pkiws-testi.vero.fi/2017/10/CertificateServices"
+)
+
+// Environments.
+const (
+	EnvTest       = wire.EnvTest
+	EnvProduction = wire.EnvProduction
+)
+
+// Code is an ErrorCode of the service. irpkid's catalogue is in
+// docs/error-codes.md; the real service's codes are not public.
+type Code = wire.Code
+
+// Some codes callers act on.
+const (
+	CodeWindowNotOpen  = wire.CodeWindowNotOpen
+	CodeSignerExpired  = wire.CodeSignerExpired
+	CodeSignerRevoked  = wire.CodeSignerRevoked
+	CodeAlreadyRenewed = wire.CodeAlreadyRenewed
+	CodeKeyReused      = wire.CodeKeyReused
+	CodeTransferUsed   = wire.CodeTransferUsed
+	CodeInternal       = wire.CodeInternal
+)
+
+// ServiceError is a FAIL result: the service understood the request and
+// refused it.
+type ServiceError struct {
+	Operation string
+	Code      Code   // the first ErrorInfo's code
+	Message   string // the first ErrorInfo's message
+	All       []wire.ErrorInfo
+}
+
+func (e *ServiceError) Error() string {
+	return fmt.Sprintf("%s refused: %s: %s", e.Operation, e.Code, e.Message)
+}
+
+// FaultError is a SOAP Fault: the service could not read the request.
+type FaultError struct {
+	Operation  string
+	HTTPStatus int
+	Code       Code
+	Message    string
+}
+
+func (e *FaultError) Error() string {
+	return fmt.Sprintf("%s: SOAP fault (HTTP %d) %s: %s", e.Operation, e.HTTPStatus, e.Code, e.Message)
+}
+
+// ErrUntrustedResponse is wrapped when a response is unsigned, badly signed
+// or signed by a certificate that does not chain to the trust bundle.
+var ErrUntrustedResponse = errors.New("response signature not trusted")
+
+// ErrBadResponse is wrapped when a response cannot be read.
+var ErrBadResponse = errors.New("unreadable response")
+
+// Options configure a Client.
+type Options struct {
+	// Environment is TEST or PRODUCTION, sent in every request.
+	Environment string
+	// Trust is the bundle that response signers and issued certificates
+	// must chain to (irpkid trust, or the Tax Administration's CA chains).
+	Trust []*x509.Certificate
+	// HTTPClient defaults to a client with a 60 s timeout.
+	HTTPClient *http.Client
+	// Now defaults to time.Now; tests inject a clock.
+	Now func() time.Time
+	// CustomerName, if set, is sent as CustomerName.
+	CustomerName string
+}
+
+// Client calls one endpoint of the certificate service.
+type Client struct {
+	endpoint string
+	opt      Options
+	roots    *x509.CertPool
+}
+
+// New returns a Client for endpoint.
+func New(endpoint string, opt Options) (*Client, error) {
+	if endpoint == "" {
+		return nil, errors.New("client: endpoint is required")
+	}
+	if opt.Environment != EnvTest && opt.Environment != EnvProduction {
+		return nil, fmt.Errorf("client: environment must be TEST or PRODUCTION, not %q", opt.Environment)
+	}
+	if len(opt.Trust) == 0 {
+		return nil, errors.New("client: a trust bundle is required to verify the service's responses")
+	}
+	if opt.HTTPClient == nil {
+		opt.HTTPClient = &http.Client{Timeout: 60 * time.Second}
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	roots := x509.NewCertPool()
+	for _, c := range opt.Trust {
+		roots.AddCert(c)
+	}
+	return &Client{endpoint: endpoint, opt: opt, roots: roots}, nil
+}
+
+// Environment returns the environment the client sends.
+func (c *Client) Environment() string { return c.opt.Environment }
+
+// ParseTrustBundle reads PEM certificates.
+func ParseTrustBundle(pemData []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for {
+		var blk *pem.Block
+		blk, pemData = pem.Decode(pemData)
+		if blk == nil {
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("trust bundle: %w", err)
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("trust bundle: no PEM certificates")
+	}
+	return out, nil
+}
+
+// SignNewCertificate sends the one-time transfer credentials and a CSR (DER)
+// and returns the RetrievalId.
+func (c *Client) SignNewCertificate(ctx context.Context, customerID, transferID, transferPassword string, csrDER []byte) (string, error) {
+	el := wire.EncodeSignNew(&wire.SignNewCertificateRequest{
+		Environment: c.opt.Environment, CustomerID: customerID, CustomerName: c.opt.CustomerName,
+		TransferID: transferID, TransferPassword: transferPassword, CertificateRequest: csrDER,
+	})
+	body, err := wire.Serialize(el)
+	if err != nil {
+		return "", err
+	}
+	resp, err := c.call(ctx, wire.OpSignNew, body)
+	if err != nil {
+		return "", err
+	}
+	return resp.RetrievalID, nil
+}
+
+// RenewCertificate sends a CSR (DER) for a new key, signed with key, the
+// private key of the current certificate cert, and returns the RetrievalId.
+func (c *Client) RenewCertificate(ctx context.Context, customerID string, csrDER []byte, key crypto.Signer, cert *x509.Certificate) (string, error) {
+	signed, err := SignRenewRequest(c.opt.Environment, customerID, c.opt.CustomerName, csrDER, key, cert)
+	if err != nil {
+		return "", err
+	}
+	resp, err := c.call(ctx, wire.OpRenew, signed)
+	if err != nil {
+		return "", err
+	}
+	return resp.RetrievalID, nil
+}
+
+// SignRenewRequest builds and signs a RenewCertificateRequest element as a
+// standalone document and returns its bytes, ready for the envelope.
+func SignRenewRequest(env, customerID, customerName string, csrDER []byte, key crypto.Signer, cert *x509.Certificate) ([]byte, error) {
+	signer, err := wire.NewSigner(key, [][]byte{cert.Raw})
+	if err != nil {
+		return nil, err
+	}
+	el := wire.EncodeRenew(&wire.RenewCertificateRequest{Environment: env, CustomerID: customerID, CustomerName: customerName, CertificateRequest: csrDER})
+	return signer.Sign(el)
+}
+
+// GetCertificate fetches the certificate behind a RetrievalId. It does not
+// check whose key it certifies; see VerifyIssued.
+func (c *Client) GetCertificate(ctx context.Context, customerID, retrievalID string) (*x509.Certificate, error) {
+	el := wire.EncodeGet(&wire.GetCertificateRequest{Environment: c.opt.Environment, CustomerID: customerID, CustomerName: c.opt.CustomerName, RetrievalID: retrievalID})
+	body, err := wire.Serialize(el)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.call(ctx, wire.OpGet, body)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := x509.ParseCertificate(resp.Certificate)
+	if err != nil {
+		return nil, fmt.Errorf("%w: GetCertificate: certificate: %v", ErrBadResponse, err)
+	}
+	return cert, nil
+}
+
+// maxResponse bounds what the client reads from the service.
+const maxResponse = 1 << 20
+
+func (c *Client) call(ctx context.Context, op wire.Operation, element []byte) (*wire.Response, error) {
+	name := op.RequestElement()
+	name = strings.TrimSuffix(name, "Request")
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(wire.Envelope(element)))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
+	req.Header.Set("SOAPAction", `"`+string(op)+`"`)
+	hr, err := c.opt.HTTPClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	defer hr.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(hr.Body, maxResponse+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading response: %w", name, err)
+	}
+	if len(raw) > maxResponse {
+		return nil, fmt.Errorf("%w: %s: response larger than %d bytes", ErrBadResponse, name, maxResponse)
+	}
+	return c.decode(name, op, hr.StatusCode, raw)
+}
+
+// decode reads and verifies a response envelope.
+func (c *Client) decode(name string, op wire.Operation, status int, raw []byte) (*wire.Response, error) {
+	lim := wire.DefaultLimits
+	lim.MaxBytes = maxResponse
+	el, err := wire.ParseEnvelope(raw, lim)
+	if err != nil {
+		if status != http.StatusOK {
+			return nil, fmt.Errorf("%w: %s: HTTP %d", ErrBadResponse, name, status)
+		}
+		return nil, fmt.Errorf("%w: %s: %v", ErrBadResponse, name, err)
+	}
+	if f, err := wire.DecodeFault(el); err == nil {
+		return nil, &FaultError{Operation: name, HTTPStatus: status, Code: f.Code, Message: f.String}
+	}
+	if status != http.StatusOK {
+		return nil, fmt.Errorf("%w: %s: HTTP %d", ErrBadResponse, name, status)
+	}
+	verified, err := c.verifyResponse(wire.Detach(el))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	resp, err := wire.DecodeResponse(verified, op, false)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrBadResponse, name, err)
+	}
+	if !resp.Result.OK() {
+		se := &ServiceError{Operation: name, All: resp.Result.Errors}
+		if len(resp.Result.Errors) > 0 {
+			se.Code, se.Message = resp.Result.Errors[0].Code, resp.Result.Errors[0].Message
+		}
+		return nil, se
+	}
+	return resp, nil
+}
+
+// verifyResponse checks the response element's signature and its signer's
+// chain, and returns the verified element.
+func (c *Client) verifyResponse(el *etree.Element) (*etree.Element, error) {
+	now := c.opt.Now()
+	signer, err := wire.ResponseSignatureCertificate(el)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUntrustedResponse, err)
+	}
+	if signer.IsCA {
+		return nil, fmt.Errorf("%w: signed by a CA certificate (%s)", ErrUntrustedResponse, signer.Subject)
+	}
+	if _, err := signer.Verify(x509.VerifyOptions{Roots: c.roots, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+		return nil, fmt.Errorf("%w: signer %s: %v", ErrUntrustedResponse, signer.Subject, err)
+	}
+	verified, err := wire.VerifyResponse(el, signer, now)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUntrustedResponse, err)
+	}
+	return verified, nil
+}
+
+// VerifyIssued checks a certificate the service delivered: it chains to the
+// trust bundle for client authentication, certifies pub, and names
+// customerID as its common name.
+func (c *Client) VerifyIssued(cert *x509.Certificate, pub crypto.PublicKey, customerID string) error {
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: c.roots, CurrentTime: c.opt.Now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		return fmt.Errorf("issued certificate does not chain to the trust bundle: %w", err)
+	}
+	type equaler interface{ Equal(crypto.PublicKey) bool }
+	if k, ok := pub.(equaler); !ok || !k.Equal(cert.PublicKey) {
+		return errors.New("issued certificate is not for our public key")
+	}
+	if cert.Subject.CommonName != customerID {
+		return fmt.Errorf("issued certificate names %q, not customer %s", cert.Subject.CommonName, customerID)
+	}
+	return nil
+}

@@ -1,0 +1,231 @@
+// Package irpkidtest starts a real irpkid certificate service for tests: the
+// real service, store (SQLite in a temp dir) and HTTP handler behind an
+// httptest server, with a settable clock and captured logs. A CA hierarchy
+// is minted once per test binary and shared, since it is immutable.
+package irpkidtest
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/irpki/irpki/client"
+	"github.com/irpki/irpki/internal/ca"
+	"github.com/irpki/irpki/internal/certapi"
+	"github.com/irpki/irpki/internal/clock"
+	"github.com/irpki/irpki/internal/service"
+	"github.com/irpki/irpki/internal/store"
+	"github.com/irpki/irpki/internal/wire"
+)
+
+// Epoch is the time test clocks start at.
+var Epoch = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+
+var (
+	caOnce sync.Once
+	caH    map[string]*ca.Hierarchy
+	caErr  error
+)
+
+// Hierarchy returns the shared test CA for env, valid from well before Epoch.
+func Hierarchy(t testing.TB, env string) *ca.Hierarchy {
+	t.Helper()
+	caOnce.Do(func() {
+		caH = map[string]*ca.Hierarchy{}
+		for _, e := range []string{wire.EnvTest, wire.EnvProduction} {
+			h, _, err := ca.Create(e, Epoch.AddDate(-1, 0, 0), ca.Options{RootBits: 2048, IssuingBits: 2048, SigningBits: 2048})
+			if err != nil {
+				caErr = err
+				return
+			}
+			caH[e] = h
+		}
+	})
+	if caErr != nil {
+		t.Fatal(caErr)
+	}
+	return caH[env]
+}
+
+// Server is a running test service.
+type Server struct {
+	URL     string // the SOAP endpoint
+	Base    string // scheme://host
+	Service *service.Service
+	DB      *store.DB
+	CA      *ca.Hierarchy
+	Clock   *clock.Fixed
+	Logs    *SyncBuffer
+	Log     *slog.Logger
+	Dir     string
+	HTTP    *httptest.Server
+}
+
+// Config adjusts a test server.
+type Config struct {
+	Environment string // default TEST
+	Mutate      func(*service.Config)
+	Limits      *wire.Limits
+}
+
+// Start starts a server; it stops when the test ends.
+func Start(t testing.TB, cfg Config) *Server {
+	t.Helper()
+	if cfg.Environment == "" {
+		cfg.Environment = wire.EnvTest
+	}
+	dir := t.TempDir()
+	logs := &SyncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	db, err := store.Open(context.Background(), filepath.Join(dir, "irpki.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	h := Hierarchy(t, cfg.Environment)
+	clk := clock.NewFixed(Epoch)
+	scfg := service.DefaultConfig(cfg.Environment)
+	if cfg.Mutate != nil {
+		cfg.Mutate(&scfg)
+	}
+	svc, err := service.New(scfg, h, db, clk, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := wire.NewSigner(h.SigningKey, h.SigningChain())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim := wire.DefaultLimits
+	if cfg.Limits != nil {
+		lim = *cfg.Limits
+	}
+	mux := http.NewServeMux()
+	certapi.New(svc, signer, lim, log, db.Ping).Register(mux)
+	hs := httptest.NewServer(mux)
+	t.Cleanup(hs.Close)
+	return &Server{URL: hs.URL + certapi.Path, Base: hs.URL, Service: svc, DB: db, CA: h, Clock: clk, Logs: logs, Log: log, Dir: dir, HTTP: hs}
+}
+
+// Trust returns the client trust bundle.
+func (s *Server) Trust() []*x509.Certificate {
+	return []*x509.Certificate{s.CA.Root, s.CA.Issuing, s.CA.Signing}
+}
+
+// Client returns a client of this server using its clock.
+func (s *Server) Client(t testing.TB) *client.Client {
+	t.Helper()
+	c, err := client.New(s.URL, client.Options{Environment: s.CA.Environment, Trust: s.Trust(), Now: s.Clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// AddOrg registers an organisation.
+func (s *Server) AddOrg(t testing.TB, customerID, name string) {
+	t.Helper()
+	if err := s.Service.AddOrg(context.Background(), store.Org{CustomerID: customerID, Name: name, ContactEmail: "tech@example.fi", Language: "en"}, "test"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Order creates an order and returns its credentials.
+func (s *Server) Order(t testing.TB, customerID string, validity time.Duration) service.Credentials {
+	t.Helper()
+	cred, err := s.Service.CreateOrder(context.Background(), service.OrderRequest{CustomerID: customerID, Validity: validity}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cred
+}
+
+// Enrolled is a certificate and its key, as a client holds them.
+type Enrolled struct {
+	Key  *rsa.PrivateKey
+	Cert *x509.Certificate
+}
+
+// Enroll runs SignNewCertificate and GetCertificate for a new organisation
+// order and returns the key and certificate.
+func (s *Server) Enroll(t testing.TB, customerID string, validity time.Duration) Enrolled {
+	t.Helper()
+	cred := s.Order(t, customerID, validity)
+	key := NewKey(t)
+	c := s.Client(t)
+	ctx := context.Background()
+	rid, err := c.SignNewCertificate(ctx, customerID, cred.TransferID, cred.TransferPassword, CSR(t, key, customerID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := c.GetCertificate(ctx, customerID, rid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Enrolled{Key: key, Cert: cert}
+}
+
+var (
+	keyMu   sync.Mutex
+	keyPool []*rsa.PrivateKey
+)
+
+// NewKey returns a fresh RSA-2048 key, never returned before in this process.
+func NewKey(t testing.TB) *rsa.PrivateKey {
+	t.Helper()
+	keyMu.Lock()
+	if n := len(keyPool); n > 0 {
+		k := keyPool[n-1]
+		keyPool = keyPool[:n-1]
+		keyMu.Unlock()
+		return k
+	}
+	keyMu.Unlock()
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// CSR makes a DER PKCS#10 request for key with CN = customerID.
+func CSR(t testing.TB, key crypto.Signer, customerID string) []byte {
+	t.Helper()
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
+		Subject: pkix.Name{CommonName: customerID, Organization: []string{"Test Oy"}, Country: []string{"FI"}},
+	}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+// SyncBuffer is a bytes.Buffer safe for concurrent writers (log handlers).
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns everything written.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
