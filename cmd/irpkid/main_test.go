@@ -1,0 +1,279 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/irpki/irpki/client"
+	"github.com/irpki/irpki/internal/irpkidtest"
+)
+
+var binPath string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "irpkid-bin-")
+	if err != nil {
+		panic(err)
+	}
+	binPath = filepath.Join(dir, "irpkid")
+	out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build irpkid: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// irpkid runs the built binary and returns stdout, stderr and the exit code.
+func irpkid(t *testing.T, env []string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(binPath, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return so.String(), se.String(), code
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startServe starts irpkid serve and waits until /healthz answers.
+func startServe(t *testing.T, dataDir, addr string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(binPath, "serve", "--data-dir", dataDir, "--listen", addr)
+	var se bytes.Buffer
+	cmd.Stderr = &se
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return cmd
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("irpkid serve did not become healthy: %s", se.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestServeCycle runs the README's path: serve on an empty data dir, add an
+// organisation, order, enrol, retrieve and renew over HTTP, and stop with
+// SIGTERM.
+func TestServeCycle(t *testing.T) {
+	dataDir := filepath.Join(t.TempDir(), "data")
+	addr := freePort(t)
+	cmd := startServe(t, dataDir, addr)
+
+	// Operator commands work on the data dir while the server runs.
+	if out, se, code := irpkid(t, nil, "org", "add", "--data-dir", dataDir, "--customer-id", "1234567-1", "--name", "Acme Oy", "--contact-email", "it@acme.example"); code != 0 {
+		t.Fatalf("org add: %d %s %s", code, out, se)
+	}
+	out, se, code := irpkid(t, nil, "order", "--data-dir", dataDir, "--customer-id", "1234567-1", "--validity", "30d", "--json")
+	if code != 0 {
+		t.Fatalf("order: %d %s", code, se)
+	}
+	var cred struct {
+		TransferID       string    `json:"transfer_id"`
+		TransferPassword string    `json:"transfer_password"`
+		Expires          time.Time `json:"expires"`
+	}
+	if err := json.Unmarshal([]byte(out), &cred); err != nil || cred.TransferID == "" || cred.TransferPassword == "" || cred.Expires.IsZero() {
+		t.Fatalf("order --json: %v %q", err, out)
+	}
+	trustPEM, _, code := irpkid(t, nil, "trust", "--data-dir", dataDir)
+	if code != 0 {
+		t.Fatal("trust failed")
+	}
+	trust, err := client.ParseTrustBundle([]byte(trustPEM))
+	if err != nil || len(trust) != 3 {
+		t.Fatalf("trust bundle: %v, %d certs", err, len(trust))
+	}
+
+	c, err := client.New("http://"+addr+"/2017/10/CertificateServices", client.Options{Environment: "TEST", Trust: trust})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	key := irpkidtest.NewKey(t)
+	rid, err := c.SignNewCertificate(ctx, "1234567-1", cred.TransferID, cred.TransferPassword, irpkidtest.CSR(t, key, "1234567-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := c.GetCertificate(ctx, "1234567-1", rid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.VerifyIssued(cert, &key.PublicKey, "1234567-1"); err != nil {
+		t.Fatal(err)
+	}
+	// A 30-day certificate is inside its 60-day renewal window at once.
+	key2 := irpkidtest.NewKey(t)
+	rid2, err := c.RenewCertificate(ctx, "1234567-1", irpkidtest.CSR(t, key2, "1234567-1"), key, cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	succ, err := c.GetCertificate(ctx, "1234567-1", rid2)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	out, _, code = irpkid(t, nil, "certs", "--data-dir", dataDir, "--json")
+	if code != 0 {
+		t.Fatal("certs failed")
+	}
+	var rows []struct {
+		Serial, Status, Predecessor string
+	}
+	if err := json.Unmarshal([]byte(out), &rows); err != nil || len(rows) != 2 {
+		t.Fatalf("certs --json: %v %s", err, out)
+	}
+	if rows[1].Predecessor != fmt.Sprintf("%x", cert.SerialNumber) || rows[1].Serial != fmt.Sprintf("%x", succ.SerialNumber) || rows[0].Status != "renewed" {
+		t.Errorf("certs: %+v", rows)
+	}
+
+	// Revoke the successor.
+	if _, se, code := irpkid(t, nil, "revoke", "--data-dir", dataDir, "--serial", rows[1].Serial, "--reason", "key_compromise"); code != 0 {
+		t.Fatalf("revoke: %s", se)
+	}
+	// WSDL carries this server's address.
+	resp, err := http.Get("http://" + addr + "/2017/10/CertificateServices?wsdl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wsdl, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(wsdl), `location="http://`+addr+`/2017/10/CertificateServices"`) || !strings.Contains(string(wsdl), "CertificateCervicesPort") {
+		t.Errorf("wsdl lacks this server's address:\n%s", wsdl)
+	}
+
+	// Graceful shutdown.
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve exited with %v after SIGTERM", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop on SIGTERM")
+	}
+
+	// Keys are private; a restart loads the same CA.
+	for _, f := range []string{"root.key", "issuing.key", "signing.key"} {
+		st, err := os.Stat(filepath.Join(dataDir, "ca", "TEST", f))
+		if err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %v", f, err, st.Mode())
+		}
+	}
+	trust2, _, _ := irpkid(t, nil, "trust", "--data-dir", dataDir)
+	if trust2 != trustPEM {
+		t.Error("trust bundle changed across restarts")
+	}
+}
+
+func TestServeRefusesPlainHTTPOffLoopback(t *testing.T) {
+	_, se, code := irpkid(t, nil, "serve", "--data-dir", t.TempDir(), "--listen", "0.0.0.0:0")
+	if code == 0 || !strings.Contains(se, "not a loopback address") {
+		t.Fatalf("exit %d, stderr %q", code, se)
+	}
+}
+
+func TestConfigPrecedenceAndStrictness(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "irpkid.json")
+	os.WriteFile(cfg, []byte(`{"data-dir": "`+filepath.Join(dir, "fromfile")+`", "environment": "PRODUCTION"}`), 0o600)
+	// The config file sets the data dir and environment.
+	if _, se, code := irpkid(t, nil, "trust", "--config", cfg); code != 0 {
+		t.Fatalf("trust with config: %s", se)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "fromfile", "ca", "PRODUCTION", "root.crt")); err != nil {
+		t.Fatalf("config file not applied: %v", err)
+	}
+	// The environment variable beats the file; the flag beats both.
+	if _, se, code := irpkid(t, []string{"IRPKI_ENVIRONMENT=TEST"}, "trust", "--config", cfg); code != 0 {
+		t.Fatal(se)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "fromfile", "ca", "TEST")); err != nil {
+		t.Fatalf("IRPKI_ENVIRONMENT not applied over the file: %v", err)
+	}
+	if _, se, code := irpkid(t, []string{"IRPKI_DATA_DIR=" + filepath.Join(dir, "fromenv")}, "trust", "--data-dir", filepath.Join(dir, "fromflag")); code != 0 {
+		t.Fatal(se)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "fromflag", "ca")); err != nil {
+		t.Fatalf("flag not applied over env: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "fromenv")); err == nil {
+		t.Fatal("env var won over the flag")
+	}
+	// Unknown keys are refused.
+	os.WriteFile(cfg, []byte(`{"data-dir": "x", "listne": "1.2.3.4:80"}`), 0o600)
+	_, se, code := irpkid(t, nil, "serve", "--config", cfg)
+	if code == 0 || !strings.Contains(se, `unknown setting "listne"`) {
+		t.Fatalf("exit %d: %s", code, se)
+	}
+}
+
+func TestOperatorInputErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"org", "add", "--customer-id", "1234567-8", "--name", "X", "--contact-email", "a@b.fi"}, "check digit"},
+		{[]string{"org", "add", "--customer-id", "1234567-1", "--name", "X", "--contact-email", "not-an-address"}, "not an e-mail address"},
+		{[]string{"order", "--customer-id", "2345678-0"}, "no organisation"},
+		{[]string{"order", "--customer-id", "1234567-1", "--validity", "fortnight"}, "use e.g. 50d"},
+		{[]string{"revoke", "--serial", "abcd", "--reason", "bored"}, "reason must be one of"},
+		{[]string{"revoke", "--serial", "abcd", "--reason", "key_compromise"}, "no certificate with serial"},
+		{[]string{"frobnicate"}, "unknown command"},
+	} {
+		_, se, code := irpkid(t, nil, append(tc.args, "--data-dir", dir)...)
+		if code == 0 || !strings.Contains(se, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q, want %q", tc.args, code, se, tc.want)
+		}
+	}
+	// Shorter validity only in TEST.
+	irpkid(t, nil, "org", "add", "--data-dir", dir, "--environment", "PRODUCTION", "--customer-id", "1234567-1", "--name", "Acme", "--contact-email", "a@b.fi")
+	_, se, code := irpkid(t, nil, "order", "--data-dir", dir, "--environment", "PRODUCTION", "--customer-id", "1234567-1", "--validity", "50d")
+	if code == 0 || !strings.Contains(se, "only in the TEST environment") {
+		t.Errorf("PRODUCTION short validity: exit %d %q", code, se)
+	}
+}
