@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -275,5 +277,48 @@ func TestOperatorInputErrors(t *testing.T) {
 	_, se, code := irpkid(t, nil, "order", "--data-dir", dir, "--environment", "PRODUCTION", "--customer-id", "1234567-1", "--validity", "50d")
 	if code == 0 || !strings.Contains(se, "only in the TEST environment") {
 		t.Errorf("PRODUCTION short validity: exit %d %q", code, se)
+	}
+}
+
+func TestServeHTTPS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	out, err := exec.Command("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyFile, "-out", certFile,
+		"-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1").CombinedOutput()
+	if err != nil {
+		t.Fatalf("openssl: %v %s", err, out)
+	}
+	addr := freePort(t)
+	cmd := exec.Command(binPath, "serve", "--data-dir", filepath.Join(dir, "data"), "--listen", addr, "--tls-cert", certFile, "--tls-key", keyFile)
+	var se bytes.Buffer
+	cmd.Stderr = &se
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	pemBytes, _ := os.ReadFile(certFile)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemBytes)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 5 * time.Second}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := hc.Get("https://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("HTTPS serve not healthy: %v %s", err, se.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Plain HTTP to the TLS port gets no service.
+	if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+		if resp.StatusCode == 200 {
+			t.Error("plain HTTP answered on the HTTPS port")
+		}
+		resp.Body.Close()
 	}
 }
