@@ -1,0 +1,255 @@
+package ca_test
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"math/big"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/irpki/irpki/internal/ca"
+	"github.com/irpki/irpki/internal/irpkidtest"
+	"github.com/irpki/irpki/internal/wire"
+)
+
+var now = time.Date(2026, 5, 14, 10, 30, 0, 0, time.UTC)
+
+func TestIssueProfile(t *testing.T) {
+	h := irpkidtest.Hierarchy(t, wire.EnvTest)
+	key := irpkidtest.NewKey(t)
+	cert, err := h.Issue(nil, ca.DefaultProfile, &key.PublicKey, ca.Subject{CustomerID: "1234567-1", Name: "Acme Oy"}, now, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Date(2028, 5, 14, 10, 30, 0, 0, time.UTC); !cert.NotAfter.Equal(want) {
+		t.Errorf("NotAfter = %v, want %v (two calendar years)", cert.NotAfter, want)
+	}
+	if want := now.Add(-time.Minute); !cert.NotBefore.Equal(want) {
+		t.Errorf("NotBefore = %v, want %v (backdated one minute)", cert.NotBefore, want)
+	}
+	if cert.KeyUsage != x509.KeyUsageDigitalSignature {
+		t.Errorf("KeyUsage = %v, want digitalSignature only", cert.KeyUsage)
+	}
+	if len(cert.ExtKeyUsage) != 1 || cert.ExtKeyUsage[0] != x509.ExtKeyUsageClientAuth || len(cert.UnknownExtKeyUsage) != 0 {
+		t.Errorf("ExtKeyUsage = %v %v, want clientAuth only", cert.ExtKeyUsage, cert.UnknownExtKeyUsage)
+	}
+	if cert.IsCA || !cert.BasicConstraintsValid {
+		t.Errorf("IsCA=%v BasicConstraintsValid=%v, want an end-entity certificate", cert.IsCA, cert.BasicConstraintsValid)
+	}
+	if !bytes.Equal(cert.SubjectKeyId, ca.SubjectKeyID(&key.PublicKey)) || len(cert.SubjectKeyId) != 20 {
+		t.Errorf("SubjectKeyId = %x", cert.SubjectKeyId)
+	}
+	if len(h.Issuing.SubjectKeyId) == 0 || !bytes.Equal(cert.AuthorityKeyId, h.Issuing.SubjectKeyId) {
+		t.Errorf("AuthorityKeyId = %x, want the issuing CA's %x", cert.AuthorityKeyId, h.Issuing.SubjectKeyId)
+	}
+	if cert.Subject.CommonName != "1234567-1" || len(cert.Subject.Organization) != 1 || cert.Subject.Organization[0] != "Acme Oy" ||
+		len(cert.Subject.Country) != 1 || cert.Subject.Country[0] != "FI" {
+		t.Errorf("Subject = %v", cert.Subject)
+	}
+	if !h.IssuedByUs(cert) {
+		t.Error("IssuedByUs = false for our own certificate")
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(h.Root)
+	inter := x509.NewCertPool()
+	inter.AddCert(h.Issuing)
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		t.Errorf("chain: %v", err)
+	}
+}
+
+func TestIssueCalendarYearsAndShortValidity(t *testing.T) {
+	h := irpkidtest.Hierarchy(t, wire.EnvTest)
+	key := irpkidtest.NewKey(t)
+	leap := time.Date(2028, 2, 29, 12, 0, 0, 0, time.UTC)
+	c, err := h.Issue(nil, ca.DefaultProfile, &key.PublicKey, ca.Subject{CustomerID: "1234567-1"}, leap, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := leap.AddDate(2, 0, 0); !c.NotAfter.Equal(want) {
+		t.Errorf("NotAfter = %v, want %v", c.NotAfter, want)
+	}
+	if len(c.Subject.Organization) != 0 {
+		t.Errorf("Organization = %v, want none when the name is empty", c.Subject.Organization)
+	}
+	short := now.Add(50 * 24 * time.Hour)
+	c, err = h.Issue(nil, ca.DefaultProfile, &key.PublicKey, ca.Subject{CustomerID: "1234567-1"}, now, short)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.NotAfter.Equal(short) {
+		t.Errorf("NotAfter = %v, want the explicit %v", c.NotAfter, short)
+	}
+}
+
+func TestSerialsRandom128Bit(t *testing.T) {
+	h := irpkidtest.Hierarchy(t, wire.EnvTest)
+	key := irpkidtest.NewKey(t)
+	seen := map[string]bool{}
+	for i := 0; i < 20; i++ {
+		c, err := h.Issue(nil, ca.DefaultProfile, &key.PublicKey, ca.Subject{CustomerID: "1234567-1"}, now, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := c.SerialNumber.BitLen(); n <= 64 || n > 128 || c.SerialNumber.Sign() <= 0 {
+			t.Errorf("serial %x has %d bits, want a positive serial of 65..128 bits", c.SerialNumber, n)
+		}
+		if seen[c.SerialNumber.String()] {
+			t.Fatalf("serial %x repeated", c.SerialNumber)
+		}
+		seen[c.SerialNumber.String()] = true
+	}
+	// RandomSerial draws 16 bytes and retries short draws.
+	r := bytes.NewReader(append(make([]byte, 16), bytes.Repeat([]byte{0xff}, 16)...))
+	s, err := ca.RandomSerial(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 128), big.NewInt(1)); s.Cmp(want) != 0 {
+		t.Errorf("RandomSerial = %x, want the second draw %x", s, want)
+	}
+	if _, err := ca.RandomSerial(bytes.NewReader(make([]byte, 5))); err == nil {
+		t.Error("RandomSerial with a failing reader: no error")
+	}
+}
+
+func csrFor(t *testing.T, key any) []byte {
+	t.Helper()
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "1234567-1"}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+func readFixture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestCheckCSR(t *testing.T) {
+	p := ca.DefaultProfile
+	good := csrFor(t, irpkidtest.NewKey(t))
+	csr, err := p.CheckCSR(good)
+	if err != nil {
+		t.Fatalf("RSA-2048 CSR: %v", err)
+	}
+	if csr.Subject.CommonName != "1234567-1" {
+		t.Errorf("CheckCSR returned subject %v", csr.Subject)
+	}
+	if _, err := p.CheckCSR(readFixture(t, "csr-rsa4096.der")); err != nil {
+		t.Errorf("RSA-4096 CSR (openssl): %v", err)
+	}
+
+	badPOP := bytes.Clone(good)
+	badPOP[len(badPOP)-1] ^= 0x01 // last octet of the signature
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		der  []byte
+		want error
+	}{
+		{"empty", nil, ca.ErrCSRInvalid},
+		{"garbage", []byte("not a certificate request"), ca.ErrCSRInvalid},
+		{"truncated", good[:len(good)/2], ca.ErrCSRInvalid},
+		{"trailing data", append(bytes.Clone(good), 0), ca.ErrCSRInvalid},
+		{"PEM instead of DER", []byte("-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----\n"), ca.ErrCSRInvalid},
+		{"bad proof of possession", badPOP, ca.ErrCSRSignature},
+		{"RSA-1024", readFixture(t, "csr-rsa1024.der"), ca.ErrKeyNotAllowed},
+		{"RSA-8192", readFixture(t, "csr-rsa8192.der"), ca.ErrKeyNotAllowed},
+		{"ECDSA P-256", csrFor(t, ec), ca.ErrKeyNotAllowed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := p.CheckCSR(tc.der)
+			if !errors.Is(err, tc.want) {
+				t.Errorf("CheckCSR = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoadOrCreate(t *testing.T) {
+	dir := t.TempDir()
+	opt := ca.Options{RootBits: 2048, IssuingBits: 2048, SigningBits: 2048}
+	h, created, err := ca.LoadOrCreate(dir, wire.EnvTest, now, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !created {
+		t.Error("first LoadOrCreate: created = false")
+	}
+	caDir := filepath.Join(dir, "ca", wire.EnvTest)
+	for _, f := range []string{"root.key", "issuing.key", "signing.key", "root.crt", "issuing.crt", "signing.crt"} {
+		st, err := os.Stat(filepath.Join(caDir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode %v, want 0600", f, st.Mode().Perm())
+		}
+	}
+	if h.Signing.IsCA || h.Signing.KeyUsage != x509.KeyUsageDigitalSignature {
+		t.Errorf("signing certificate: IsCA=%v KeyUsage=%v", h.Signing.IsCA, h.Signing.KeyUsage)
+	}
+	if !h.Issuing.IsCA || !h.Root.IsCA {
+		t.Error("root and issuing certificates must be CAs")
+	}
+	if h.Signing.CheckSignatureFrom(h.Root) != nil || h.Issuing.CheckSignatureFrom(h.Root) != nil {
+		t.Error("hierarchy not signed by its root")
+	}
+
+	h2, created, err := ca.LoadOrCreate(dir, wire.EnvTest, now.Add(time.Hour), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created {
+		t.Error("second LoadOrCreate: created = true")
+	}
+	if !h2.Root.Equal(h.Root) || !h2.Issuing.Equal(h.Issuing) || !h2.Signing.Equal(h.Signing) {
+		t.Error("reloaded certificates differ")
+	}
+	if !h2.SigningKey.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(h.SigningKey.Public()) ||
+		!h2.IssuingKey.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(h.IssuingKey.Public()) {
+		t.Error("reloaded keys differ")
+	}
+	// The bundle a client gets: root, issuing, signing, in PEM.
+	if b := h2.Bundle(); bytes.Count(b, []byte("BEGIN CERTIFICATE")) != 3 || bytes.Contains(b, []byte("PRIVATE")) {
+		t.Errorf("Bundle:\n%s", b)
+	}
+
+	// A key readable by others is refused, not silently used.
+	if err := os.Chmod(filepath.Join(caDir, "signing.key"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ca.LoadOrCreate(dir, wire.EnvTest, now, opt); err == nil {
+		t.Error("LoadOrCreate accepted a 0644 private key")
+	}
+}
+
+func TestKeyFingerprint(t *testing.T) {
+	k1, k2 := irpkidtest.NewKey(t), irpkidtest.NewKey(t)
+	f1, err := ca.KeyFingerprint(&k1.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f1b, _ := ca.KeyFingerprint(&k1.PublicKey)
+	f2, _ := ca.KeyFingerprint(&k2.PublicKey)
+	if f1 != f1b || f1 == f2 || len(f1) != 64 {
+		t.Errorf("fingerprints %s %s %s", f1, f1b, f2)
+	}
+}

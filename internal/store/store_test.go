@@ -1,0 +1,250 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+
+func open(t *testing.T, path string) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestMigrationsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "sub", "irpki.db")
+	db := open(t, path)
+	v, err := db.SchemaVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v != len(migrations) {
+		t.Fatalf("schema version %d, want %d", v, len(migrations))
+	}
+	if err := db.migrate(ctx); err != nil {
+		t.Fatalf("second migrate: %v", err)
+	}
+	mustOrg(t, db, "1234567-1")
+	db.Close()
+
+	db2 := open(t, path) // reopening migrates again: nothing to do, data kept
+	if v2, err := db2.SchemaVersion(ctx); err != nil || v2 != v {
+		t.Fatalf("after reopen: version %d, %v; want %d", v2, err, v)
+	}
+	var n int
+	if err := db2.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != len(migrations) {
+		t.Fatalf("schema_migrations rows %d, %v", n, err)
+	}
+	if err := db2.View(ctx, func(tx *Tx) error { _, err := tx.Org(ctx, "1234567-1"); return err }); err != nil {
+		t.Fatalf("org lost on reopen: %v", err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("database mode %v, want 0600", st.Mode().Perm())
+	}
+}
+
+func mustOrg(t *testing.T, db *DB, id string) {
+	t.Helper()
+	err := db.Update(context.Background(), func(tx *Tx) error {
+		return tx.InsertOrg(context.Background(), Org{CustomerID: id, Name: "Acme Oy", ContactEmail: "a@example.fi", Language: "fi", CreatedAt: t0})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func cert(serial, key, rid, pred string) Certificate {
+	return Certificate{
+		Serial: serial, CustomerID: "1234567-1", Environment: "TEST", NotBefore: t0, NotAfter: t0.AddDate(2, 0, 0),
+		DER: []byte{1, 2, 3}, KeyFingerprint: key, Status: CertValid, Predecessor: pred, RetrievalID: rid, CreatedAt: t0,
+	}
+}
+
+func insert(db *DB, c Certificate) error {
+	return db.Update(context.Background(), func(tx *Tx) error { return tx.InsertCertificate(context.Background(), c) })
+}
+
+func TestUniqueConstraints(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, filepath.Join(t.TempDir(), "irpki.db"))
+	mustOrg(t, db, "1234567-1")
+	if err := insert(db, cert("a1", "k1", "r1", "")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		c    Certificate
+	}{
+		{"key reuse", cert("a2", "k1", "r2", "")},
+		{"serial reuse", cert("a1", "k2", "r2", "")},
+		{"RetrievalId reuse", cert("a2", "k2", "r1", "")},
+	} {
+		if err := insert(db, tc.c); !errors.Is(err, ErrExists) {
+			t.Errorf("%s: %v, want ErrExists", tc.name, err)
+		}
+	}
+	if err := db.Update(ctx, func(tx *Tx) error { return tx.InsertOrg(ctx, Org{CustomerID: "1234567-1", Name: "x", ContactEmail: "x@example.fi", CreatedAt: t0}) }); !errors.Is(err, ErrExists) {
+		t.Errorf("duplicate org: %v, want ErrExists", err)
+	}
+
+	// One live successor per certificate.
+	if err := insert(db, cert("b1", "k3", "r3", "a1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := insert(db, cert("b2", "k4", "r4", "a1")); !errors.Is(err, ErrExists) {
+		t.Fatalf("second live successor: %v, want ErrExists", err)
+	}
+	// Once the first is superseded, a new successor may take its place,
+	// and the superseded one stays on record.
+	if err := db.Update(ctx, func(tx *Tx) error { return tx.SetCertificateStatus(ctx, "b1", CertSuperseded, t0, "test") }); err != nil {
+		t.Fatal(err)
+	}
+	if err := insert(db, cert("b2", "k4", "r4", "a1")); err != nil {
+		t.Fatalf("successor after supersession: %v", err)
+	}
+	err := db.View(ctx, func(tx *Tx) error {
+		s, err := tx.Successor(ctx, "a1")
+		if err != nil {
+			return err
+		}
+		if s.Serial != "b2" {
+			t.Errorf("Successor = %s, want b2", s.Serial)
+		}
+		old, err := tx.Certificate(ctx, "b1")
+		if err != nil {
+			return err
+		}
+		if old.Status != CertSuperseded {
+			t.Errorf("b1 status %s", old.Status)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The failed inserts left nothing behind.
+	err = db.View(ctx, func(tx *Tx) error {
+		cs, err := tx.Certificates(ctx, CertFilter{})
+		if len(cs) != 3 {
+			t.Errorf("%d certificates, want 3", len(cs))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTransactions(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, filepath.Join(t.TempDir(), "irpki.db"))
+	mustOrg(t, db, "1234567-1")
+	boom := errors.New("boom")
+	err := db.Update(ctx, func(tx *Tx) error {
+		if err := tx.InsertCertificate(ctx, cert("a1", "k1", "r1", "")); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Update = %v, want the function's error", err)
+	}
+	// View always rolls back.
+	if err := db.View(ctx, func(tx *Tx) error { return tx.InsertCertificate(ctx, cert("a2", "k2", "r2", "")) }); err != nil {
+		t.Fatal(err)
+	}
+	err = db.View(ctx, func(tx *Tx) error {
+		for _, s := range []string{"a1", "a2"} {
+			if _, err := tx.Certificate(ctx, s); !errors.Is(err, ErrNotFound) {
+				t.Errorf("certificate %s: %v, want ErrNotFound (rolled back)", s, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRecordsRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, filepath.Join(t.TempDir(), "irpki.db"))
+	mustOrg(t, db, "1234567-1")
+	o := Order{TransferID: "T1", CustomerID: "1234567-1", Environment: "TEST", PasswordHash: []byte{1}, PasswordSalt: []byte{2},
+		CreatedAt: t0, ExpiresAt: t0.Add(14 * 24 * time.Hour), Validity: 50 * 24 * time.Hour, Status: OrderOpen, Purpose: "payroll"}
+	c := cert("a1", "k1", "r1", "")
+	err := db.Update(ctx, func(tx *Tx) error {
+		if err := tx.InsertOrder(ctx, o); err != nil {
+			return err
+		}
+		if err := tx.InsertOrder(ctx, o); !errors.Is(err, ErrExists) {
+			t.Errorf("duplicate order: %v", err)
+		}
+		if err := tx.InsertCertificate(ctx, c); err != nil {
+			return err
+		}
+		o.FailedAttempts, o.Status, o.UsedAt, o.CertificateSerial = 2, OrderUsed, t0.Add(time.Hour), "a1"
+		if err := tx.UpdateOrderState(ctx, o); err != nil {
+			return err
+		}
+		if err := tx.MarkRetrieved(ctx, "a1", t0.Add(time.Hour)); err != nil {
+			return err
+		}
+		if err := tx.MarkRetrieved(ctx, "a1", t0.Add(2*time.Hour)); err != nil { // first retrieval wins
+			return err
+		}
+		return tx.Audit(ctx, AuditEntry{At: t0, Actor: "soap", Action: "sign_new", CustomerID: "1234567-1", Serial: "a1", Outcome: "ok"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.View(ctx, func(tx *Tx) error {
+		got, err := tx.Order(ctx, "T1")
+		if err != nil {
+			return err
+		}
+		if got.Status != OrderUsed || got.FailedAttempts != 2 || !got.UsedAt.Equal(t0.Add(time.Hour)) || got.CertificateSerial != "a1" ||
+			got.Validity != o.Validity || !got.ExpiresAt.Equal(o.ExpiresAt) || got.Purpose != "payroll" {
+			t.Errorf("order = %+v", got)
+		}
+		gc, err := tx.CertificateByRetrievalID(ctx, "r1")
+		if err != nil {
+			return err
+		}
+		if !gc.RetrievedAt.Equal(t0.Add(time.Hour)) || !gc.NotAfter.Equal(c.NotAfter) || string(gc.DER) != string(c.DER) {
+			t.Errorf("certificate = %+v", gc)
+		}
+		if _, err := tx.CertificateByKey(ctx, "k1"); err != nil {
+			return err
+		}
+		if _, err := tx.Order(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("missing order: %v", err)
+		}
+		log, err := tx.AuditLog(ctx, "1234567-1", 10)
+		if err != nil {
+			return err
+		}
+		if len(log) != 1 || log[0].Action != "sign_new" {
+			t.Errorf("audit = %+v", log)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
