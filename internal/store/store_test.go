@@ -98,7 +98,9 @@ func TestUniqueConstraints(t *testing.T) {
 			t.Errorf("%s: %v, want ErrExists", tc.name, err)
 		}
 	}
-	if err := db.Update(ctx, func(tx *Tx) error { return tx.InsertOrg(ctx, Org{CustomerID: "1234567-1", Name: "x", ContactEmail: "x@example.fi", CreatedAt: t0}) }); !errors.Is(err, ErrExists) {
+	if err := db.Update(ctx, func(tx *Tx) error {
+		return tx.InsertOrg(ctx, Org{CustomerID: "1234567-1", Name: "x", ContactEmail: "x@example.fi", CreatedAt: t0})
+	}); !errors.Is(err, ErrExists) {
 		t.Errorf("duplicate org: %v, want ErrExists", err)
 	}
 
