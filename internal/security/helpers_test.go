@@ -74,9 +74,18 @@ func (o outcome) String() string {
 // verifying its signature (the tests trust their own server).
 func post(t testing.TB, url, action, contentType string, body []byte) outcome {
 	t.Helper()
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, url, bytes.NewReader(body))
+	o, err := tryPost(url, action, contentType, body)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return o
+}
+
+// tryPost is post for goroutines: it returns errors instead of failing.
+func tryPost(url, action, contentType string, body []byte) (outcome, error) {
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return outcome{}, err
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
@@ -86,41 +95,48 @@ func post(t testing.TB, url, action, contentType string, body []byte) outcome {
 	}
 	hr, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("POST: %v", err)
+		return outcome{}, fmt.Errorf("POST: %w", err)
 	}
 	defer hr.Body.Close()
 	raw, err := io.ReadAll(hr.Body)
 	if err != nil {
-		t.Fatal(err)
+		return outcome{}, err
 	}
-	return decodeOutcome(t, hr.StatusCode, raw)
+	return tryDecode(hr.StatusCode, raw)
 }
 
 func decodeOutcome(t testing.TB, status int, raw []byte) outcome {
 	t.Helper()
+	o, err := tryDecode(status, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+func tryDecode(status int, raw []byte) (outcome, error) {
 	o := outcome{HTTP: status, Raw: raw}
 	lim := wire.DefaultLimits
 	lim.MaxBytes = 1 << 20
 	el, err := wire.ParseEnvelope(raw, lim)
 	if err != nil {
-		t.Fatalf("answer is not a SOAP envelope (HTTP %d): %v\n%s", status, err, raw)
+		return o, fmt.Errorf("answer is not a SOAP envelope (HTTP %d): %v\n%.500s", status, err, raw)
 	}
 	if f, err := wire.DecodeFault(el); err == nil {
 		o.Fault = f
-		return o
+		return o, nil
 	}
 	for _, op := range []wire.Operation{wire.OpSignNew, wire.OpRenew, wire.OpGet} {
 		if el.Tag == op.ResponseElement() {
 			r, err := wire.DecodeResponse(wire.Detach(el), op, true)
 			if err != nil {
-				t.Fatalf("undecodable response: %v\n%s", err, raw)
+				return o, fmt.Errorf("undecodable response: %v\n%.500s", err, raw)
 			}
 			o.Resp = r
-			return o
+			return o, nil
 		}
 	}
-	t.Fatalf("unexpected answer element %s", el.Tag)
-	return o
+	return o, fmt.Errorf("unexpected answer element %s", el.Tag)
 }
 
 // soap posts an operation element (already serialized) in an envelope with
