@@ -309,15 +309,29 @@ func (c *Client) verifyResponse(el *etree.Element) (*etree.Element, error) {
 // trust bundle for client authentication, certifies pub, and names
 // customerID as its common name.
 func (c *Client) VerifyIssued(cert *x509.Certificate, pub crypto.PublicKey, customerID string) error {
-	if _, err := cert.Verify(x509.VerifyOptions{Roots: c.roots, CurrentTime: c.opt.Now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
-		return fmt.Errorf("issued certificate does not chain to the trust bundle: %w", err)
+	_, err := c.VerifyIssuedChain(cert, pub, customerID)
+	return err
+}
+
+// VerifyIssuedChain is VerifyIssued that also returns the CA certificates
+// the certificate chains through, issuer first, root last.
+func (c *Client) VerifyIssuedChain(cert *x509.Certificate, pub crypto.PublicKey, customerID string) ([]*x509.Certificate, error) {
+	chains, err := cert.Verify(x509.VerifyOptions{Roots: c.roots, Intermediates: c.roots, CurrentTime: c.opt.Now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	if err != nil {
+		return nil, fmt.Errorf("issued certificate does not chain to the trust bundle: %w", err)
 	}
 	type equaler interface{ Equal(crypto.PublicKey) bool }
 	if k, ok := pub.(equaler); !ok || !k.Equal(cert.PublicKey) {
-		return errors.New("issued certificate is not for our public key")
+		return nil, errors.New("issued certificate is not for our public key")
 	}
 	if cert.Subject.CommonName != customerID {
-		return fmt.Errorf("issued certificate names %q, not customer %s", cert.Subject.CommonName, customerID)
+		return nil, fmt.Errorf("issued certificate names %q, not customer %s", cert.Subject.CommonName, customerID)
 	}
-	return nil
+	best := chains[0]
+	for _, ch := range chains {
+		if len(ch) > len(best) {
+			best = ch
+		}
+	}
+	return best[1:], nil
 }

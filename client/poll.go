@@ -1,0 +1,122 @@
+package client
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/irpki/irpki/internal/wire"
+)
+
+// PollOptions configure PollCertificate. The zero value polls like the
+// public clients of the real service, a little more patiently: the first
+// GetCertificate at once, then waits of 5 s doubling up to 60 s, at most 15
+// attempts (about ten minutes).
+type PollOptions struct {
+	Initial  time.Duration // first wait after a not-yet answer; default 5 s
+	Max      time.Duration // longest wait; default 60 s
+	Attempts int           // GetCertificate calls at most; default 15
+	// Sleep waits d or until ctx is done; tests inject one that does not
+	// wait. Default: a timer.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Progress, if set, is called after every attempt that did not yield
+	// the certificate, with the error and the wait before the next attempt
+	// (0 when giving up).
+	Progress func(attempt int, err error, wait time.Duration)
+}
+
+// Sleep waits d or until ctx is done, whichever comes first.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// PollCertificate calls GetCertificate until it yields the certificate or a
+// definite refusal (see Definite), waiting with exponential backoff between
+// attempts. It does not check the certificate; see VerifyIssued.
+func (c *Client) PollCertificate(ctx context.Context, customerID, retrievalID string, opt PollOptions) (*x509.Certificate, error) {
+	if opt.Initial <= 0 {
+		opt.Initial = 5 * time.Second
+	}
+	if opt.Max <= 0 {
+		opt.Max = 60 * time.Second
+	}
+	if opt.Attempts <= 0 {
+		opt.Attempts = 15
+	}
+	if opt.Sleep == nil {
+		opt.Sleep = Sleep
+	}
+	wait := opt.Initial
+	var last error
+	for attempt := 1; attempt <= opt.Attempts; attempt++ {
+		cert, err := c.GetCertificate(ctx, customerID, retrievalID)
+		if err == nil {
+			return cert, nil
+		}
+		last = err
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if Definite(err) || attempt == opt.Attempts {
+			if opt.Progress != nil {
+				opt.Progress(attempt, err, 0)
+			}
+			break
+		}
+		if opt.Progress != nil {
+			opt.Progress(attempt, err, wait)
+		}
+		if err := opt.Sleep(ctx, wait); err != nil {
+			return nil, err
+		}
+		wait = min(2*wait, opt.Max)
+	}
+	if Definite(last) {
+		return nil, last
+	}
+	return nil, fmt.Errorf("GetCertificate: no certificate after %d attempts: %w", opt.Attempts, last)
+}
+
+// definiteCodes are refusals that asking again will not change.
+var definiteCodes = map[Code]bool{
+	wire.CodeEnvironment: true, wire.CodeCustomerInvalid: true, wire.CodeUnknownCustomer: true,
+	wire.CodeRetrievalUnknown: true, wire.CodeSuperseded: true, wire.CodeCertRevoked: true,
+	wire.CodeTransferInvalid: true, wire.CodeTransferExpired: true, wire.CodeTransferUsed: true, wire.CodeTransferLocked: true,
+	wire.CodeCSRInvalid: true, wire.CodeCSRSignature: true, wire.CodeKeyNotAllowed: true, wire.CodeKeyReused: true,
+	wire.CodeSigMissing: true, wire.CodeSigAlgorithm: true, wire.CodeSigInvalid: true,
+	wire.CodeSignerUnknown: true, wire.CodeSignerExpired: true, wire.CodeSignerRevoked: true, wire.CodeSignerCustomer: true,
+	wire.CodeWindowNotOpen: true, wire.CodeAlreadyRenewed: true,
+}
+
+// Definite reports whether err is an answer that asking again will not
+// change: a refusal of irpkid's catalogue other than INTERNAL, a SOAP fault
+// about the request itself (the service could not read it), or a response
+// whose signature is not trusted. Network errors, INTERNAL, unreadable
+// responses (a proxy's error page) and codes outside irpkid's catalogue (the
+// real service's codes are not public; one of them may mean "not ready yet")
+// are worth another try.
+func Definite(err error) bool {
+	var se *ServiceError
+	if errors.As(err, &se) {
+		return definiteCodes[se.Code]
+	}
+	var fe *FaultError
+	if errors.As(err, &fe) {
+		return fe.HTTPStatus >= 400 && fe.HTTPStatus < 500 || faultCodes[fe.Code]
+	}
+	return errors.Is(err, ErrUntrustedResponse)
+}
+
+var faultCodes = map[Code]bool{
+	wire.CodeMalformed: true, wire.CodeTooLarge: true, wire.CodeContentType: true,
+	wire.CodeUnknownOp: true, wire.CodeActionMismatch: true, wire.CodeSchema: true,
+}

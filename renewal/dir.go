@@ -1,0 +1,347 @@
+package renewal
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/irpki/irpki/internal/atomicfile"
+)
+
+// Names in the state directory. See the package documentation.
+const (
+	settingsFile  = "settings.json"
+	stateFile     = "state.json"
+	pendingFile   = "pending.json"
+	lockFile      = "lock"
+	currentLink   = "current"
+	archiveDir    = "archive"
+	abandonedDir  = "abandoned"
+	CertFile      = "cert.pem"      // the certificate
+	KeyFile       = "key.pem"       // its private key, PKCS#8, 0600
+	ChainFile     = "chain.pem"     // the CA certificates above it, issuer first
+	FullChainFile = "fullchain.pem" // the certificate followed by its chain
+)
+
+// Settings are what a state directory remembers about its service and
+// organisation, so that later runs need only the directory.
+type Settings struct {
+	Endpoint     string `json:"endpoint"`
+	Environment  string `json:"environment"`            // TEST or PRODUCTION
+	CustomerID   string `json:"customer_id"`            // business ID, the certificate's CN
+	Organization string `json:"organization,omitempty"` // O of the CSR and CustomerName; optional
+	Trust        string `json:"trust"`                  // path of the PEM trust bundle
+	KeySize      int    `json:"key_size"`               // RSA bits of new keys
+}
+
+// Validate checks the settings for use.
+func (s Settings) Validate() error {
+	switch {
+	case s.Endpoint == "":
+		return errors.New("settings: endpoint is required")
+	case s.Environment != "TEST" && s.Environment != "PRODUCTION":
+		return fmt.Errorf("settings: environment must be TEST or PRODUCTION, not %q", s.Environment)
+	case s.CustomerID == "" || len(s.CustomerID) > 30:
+		return errors.New("settings: customer id (the business ID, e.g. 1234567-8) is required")
+	case len(s.Organization) > 100:
+		return errors.New("settings: organization name is longer than 100 characters")
+	case s.Trust == "":
+		return errors.New("settings: a trust bundle (PEM file of the service's CA chain) is required")
+	case s.KeySize != 2048 && s.KeySize != 3072 && s.KeySize != 4096:
+		return fmt.Errorf("settings: key size must be 2048, 3072 or 4096, not %d", s.KeySize)
+	}
+	return nil
+}
+
+// pending is an enrolment or renewal in flight, written before each step
+// that talks to the service so that a run killed at any point resumes where
+// it stood: with the same key and CSR (so the service recognises the
+// repeated request), the RetrievalId once it is known, and the certificate
+// once it was fetched.
+type pending struct {
+	Operation   string    `json:"operation"` // "enroll" or "renew"
+	Created     time.Time `json:"created"`
+	CustomerID  string    `json:"customer_id"`
+	TransferID  string    `json:"transfer_id,omitempty"` // enroll: the credentials this key was sent with
+	Predecessor string    `json:"predecessor,omitempty"` // renew: serial of the certificate renewed
+	KeyPEM      string    `json:"key_pem"`               // the new private key (file is 0600)
+	CSR         []byte    `json:"csr"`                   // DER, sent as is on every retry
+	RetrievalID string    `json:"retrieval_id,omitempty"`
+	CertPEM     string    `json:"cert_pem,omitempty"` // fetched and verified, not yet installed
+}
+
+// state is what the directory remembers about past runs.
+type state struct {
+	LastAttempt    time.Time `json:"last_attempt,omitzero"`
+	LastResult     string    `json:"last_result,omitempty"` // "ok" or "error"
+	LastError      string    `json:"last_error,omitempty"`
+	LastRenewal    time.Time `json:"last_renewal,omitzero"`
+	RevokedSerial  string    `json:"revoked_serial,omitempty"` // the service refused a renewal: SIGNER_REVOKED
+	RevokedSeen    time.Time `json:"revoked_seen,omitzero"`
+	RevokedMessage string    `json:"revoked_message,omitempty"`
+}
+
+func (m *Manager) path(name ...string) string {
+	return filepath.Join(append([]string{m.dir}, name...)...)
+}
+
+// readJSON reads a JSON file; a missing file leaves v untouched and returns
+// false.
+func readJSON(path string, v any) (bool, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return false, fmt.Errorf("%s: %w", path, err)
+	}
+	return true, nil
+}
+
+func writeJSON(path string, v any, perm os.FileMode) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(path, append(b, '\n'), perm)
+}
+
+func (m *Manager) loadState() (state, error) {
+	var st state
+	_, err := readJSON(m.path(stateFile), &st)
+	return st, err
+}
+
+func (m *Manager) saveState(st state) error { return writeJSON(m.path(stateFile), st, 0o600) }
+
+func (m *Manager) loadPending() (*pending, error) {
+	var p pending
+	ok, err := readJSON(m.path(pendingFile), &p)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &p, nil
+}
+
+func (m *Manager) savePending(p *pending) error { return writeJSON(m.path(pendingFile), p, 0o600) }
+
+// abandon moves the pending file into archive/abandoned: the request it
+// describes was refused for good, but its key is never deleted.
+func (m *Manager) abandon(why string) error {
+	dir := m.path(archiveDir, abandonedDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	name := m.opt.Now().UTC().Format("20060102T150405Z") + "-" + sanitize(why) + ".json"
+	if err := os.Rename(m.path(pendingFile), filepath.Join(dir, name)); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	if err := atomicfile.SyncDir(dir); err != nil {
+		return err
+	}
+	return atomicfile.SyncDir(m.dir)
+}
+
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// Installed is a certificate installed in the state directory.
+type Installed struct {
+	Cert  *x509.Certificate
+	Chain []*x509.Certificate // CA certificates above it, issuer first
+	Key   crypto.Signer
+	Dir   string // archive/<serial>: its immutable files
+}
+
+// Files returns the paths of the installed files.
+func (i *Installed) Files() (cert, key, chain, fullchain string) {
+	return filepath.Join(i.Dir, CertFile), filepath.Join(i.Dir, KeyFile), filepath.Join(i.Dir, ChainFile), filepath.Join(i.Dir, FullChainFile)
+}
+
+// Serial returns the certificate's serial number in lower-case hex.
+func (i *Installed) Serial() string { return serialHex(i.Cert) }
+
+func serialHex(c *x509.Certificate) string { return fmt.Sprintf("%x", c.SerialNumber) }
+
+func certPEM(certs ...*x509.Certificate) []byte {
+	var b bytes.Buffer
+	for _, c := range certs {
+		_ = pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+	}
+	return b.Bytes()
+}
+
+// install makes a verified certificate the current one, in steps that are
+// each safe to repeat after a crash:
+//
+//  1. archive/<serial>/ is created with cert, key and chain files in one
+//     atomic directory rename (atomicfile.WriteDir); an existing one from a
+//     crashed run is checked to hold the same certificate and key;
+//  2. the symlink "current" is pointed at it by renaming a new symlink over
+//     it: the one moment at which certificate and key change, together;
+//  3. the top-level cert.pem, key.pem, chain.pem and fullchain.pem are
+//     symlinks through "current", created once.
+func (m *Manager) install(cert *x509.Certificate, chain []*x509.Certificate, keyPEM []byte) (*Installed, error) {
+	serial := serialHex(cert)
+	rel := filepath.Join(archiveDir, serial)
+	dir := m.path(rel)
+	files := map[string][]byte{
+		CertFile:      certPEM(cert),
+		KeyFile:       keyPEM,
+		ChainFile:     certPEM(chain...),
+		FullChainFile: certPEM(append([]*x509.Certificate{cert}, intermediates(chain)...)...),
+	}
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		if err := atomicfile.WriteDir(dir, files, 0o600); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, err
+	} else {
+		for _, name := range []string{CertFile, KeyFile} {
+			b, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil || !bytes.Equal(b, files[name]) {
+				return nil, fmt.Errorf("%s exists and holds another %s; refusing to overwrite it", dir, name)
+			}
+		}
+	}
+	if err := m.crashPoint(StepArchived); err != nil {
+		return nil, err
+	}
+	if err := m.symlink(rel, currentLink); err != nil {
+		return nil, err
+	}
+	if err := m.crashPoint(StepSwapped); err != nil {
+		return nil, err
+	}
+	for _, name := range []string{CertFile, KeyFile, ChainFile, FullChainFile} {
+		if err := m.symlink(filepath.Join(currentLink, name), name); err != nil {
+			return nil, err
+		}
+	}
+	key, err := parseKey(keyPEM)
+	if err != nil {
+		return nil, err
+	}
+	return &Installed{Cert: cert, Chain: chain, Key: key, Dir: dir}, nil
+}
+
+// intermediates drops a self-signed root from the end of chain: what a TLS
+// client sends with its certificate.
+func intermediates(chain []*x509.Certificate) []*x509.Certificate {
+	if n := len(chain); n > 0 && bytes.Equal(chain[n-1].RawIssuer, chain[n-1].RawSubject) {
+		return chain[:n-1]
+	}
+	return chain
+}
+
+// symlink atomically makes DIR/name a symlink to target (relative to DIR),
+// unless it already is one.
+func (m *Manager) symlink(target, name string) error {
+	p := m.path(name)
+	if cur, err := os.Readlink(p); err == nil && cur == target {
+		return nil
+	}
+	tmp := m.path(fmt.Sprintf(".%s.tmp-%d", name, os.Getpid()))
+	_ = os.Remove(tmp)
+	if err := os.Symlink(target, tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return atomicfile.SyncDir(m.dir)
+}
+
+// current reads the installed certificate through the "current" symlink;
+// nil without error when there is none.
+func (m *Manager) current() (*Installed, error) {
+	target, err := os.Readlink(m.path(currentLink))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	dir := m.path(target)
+	cb, err := os.ReadFile(filepath.Join(dir, CertFile))
+	if err != nil {
+		return nil, err
+	}
+	kb, err := os.ReadFile(filepath.Join(dir, KeyFile))
+	if err != nil {
+		return nil, err
+	}
+	certs, err := parseCerts(cb)
+	if err != nil || len(certs) != 1 {
+		return nil, fmt.Errorf("%s: not one PEM certificate", filepath.Join(dir, CertFile))
+	}
+	key, err := parseKey(kb)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, KeyFile), err)
+	}
+	var chain []*x509.Certificate
+	if b, err := os.ReadFile(filepath.Join(dir, ChainFile)); err == nil {
+		chain, _ = parseCerts(b)
+	}
+	return &Installed{Cert: certs[0], Chain: chain, Key: key, Dir: dir}, nil
+}
+
+func parseCerts(b []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			return out, nil
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+}
+
+func parseKey(b []byte) (crypto.Signer, error) {
+	blk, _ := pem.Decode(b)
+	if blk == nil || blk.Type != "PRIVATE KEY" {
+		return nil, errors.New("not a PEM PKCS#8 private key")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	s, ok := k.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("unsupported key type %T", k)
+	}
+	return s, nil
+}

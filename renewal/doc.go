@@ -1,0 +1,46 @@
+// Package renewal keeps an organisation's Incomes Register certificate
+// renewed. It sits on package client (the typed SOAP client) and owns a
+// state directory on disk; it decides nothing about flags or environment
+// variables, which belong to the irpki command.
+//
+// The renewal decision is a set of pure functions of the certificate's
+// validity and the time: WindowOpens, InWindow, EffectiveWindow and RenewAt.
+// A Manager (Open) enrols with an order's transfer credentials (Enroll),
+// renews inside the window (Renew), reports the state (Status) and exports
+// PKCS#12 and PEM bundles.
+//
+// # The state directory
+//
+//	settings.json        endpoint, environment, customer id, organisation, trust bundle path, key size
+//	state.json           last attempt and result; a revocation the service reported
+//	pending.json  0600   an enrolment or renewal in flight: new key, CSR, RetrievalId, certificate
+//	lock                 flock(2) lock: one enroller or renewer at a time
+//	archive/<serial>/    every certificate installed, never deleted: cert.pem, key.pem (0600),
+//	                     chain.pem (CA certificates, issuer first), fullchain.pem (cert + intermediates)
+//	archive/abandoned/   pending.json files of requests the service refused for good
+//	current -> archive/<serial>            the certificate in use
+//	cert.pem, key.pem, chain.pem, fullchain.pem -> current/…
+//
+// Every file is written atomically (temporary file, fsync, rename, fsync of
+// the directory), archive/<serial> appears whole in one rename, and the
+// certificate and key change together in one rename of the "current"
+// symlink. A program that reads DIR/cert.pem and DIR/key.pem while a renewal
+// installs may, in the instant between its two opens, see the new
+// certificate and the old key; programs that must never see that read
+// through a resolved "current" (os.Readlink) or from the paths the deploy
+// hook is given, which never change.
+//
+// # Safety of a renewal
+//
+// The new key and CSR are in pending.json (0600) before the request is
+// sent; the RetrievalId is saved before polling; the fetched certificate is
+// saved before it is installed. A run killed at any point therefore resumes
+// with the same key and CSR, which the service recognises (a repeated
+// SignNewCertificate with the same credentials and key, or a repeated
+// RenewCertificate with the same content, gets the same RetrievalId), so an
+// interruption never costs a second certificate. A successor is installed
+// only after it is verified: it chains to the trust bundle, certifies our
+// new public key and names our customer id. A request the service refused
+// for good (a FAIL code that asking again cannot change) is moved to
+// archive/abandoned, key included.
+package renewal

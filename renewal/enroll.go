@@ -1,0 +1,191 @@
+package renewal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/irpki/irpki/client"
+)
+
+// Credentials are an order's one-time transfer credentials. The password is
+// sent to the service and never written to disk or logged.
+type Credentials struct {
+	TransferID       string
+	TransferPassword string
+}
+
+// ErrNeedCredentials is returned by Enroll when there is nothing to resume
+// and no transfer credentials were given.
+var ErrNeedCredentials = errors.New("transfer credentials (TransferId and TransferPassword) are required")
+
+// PendingEnrollment reports whether an interrupted enrolment waits in the
+// directory, and whether its RetrievalId is known (then Enroll can finish it
+// without the transfer password).
+func (m *Manager) PendingEnrollment() (transferID string, resumable bool, err error) {
+	p, err := m.loadPending()
+	if err != nil || p == nil || p.Operation != opEnroll {
+		return "", false, err
+	}
+	return p.TransferID, p.RetrievalID != "", nil
+}
+
+const (
+	opEnroll = "enroll"
+	opRenew  = "renew"
+)
+
+// Enroll gets a new certificate with an order's transfer credentials: a new
+// key pair and CSR (saved before anything is sent), SignNewCertificate,
+// GetCertificate polled until the certificate comes, verification, and
+// installation as the current certificate. The settings are saved in the
+// directory first, so that later runs need only the directory.
+//
+// An enrolment interrupted at any point resumes when Enroll is called again:
+// with the same key (the service answers a repeated SignNewCertificate with
+// the same credentials and key with the same RetrievalId) and, once known,
+// the same RetrievalId (then the credentials are not needed). Enrolling
+// with other credentials abandons the interrupted one to archive/abandoned.
+func (m *Manager) Enroll(ctx context.Context, s Settings, cred Credentials) (*Installed, error) {
+	if s.KeySize == 0 {
+		s.KeySize = 2048
+	}
+	if s.Trust != "" {
+		abs, err := filepath.Abs(s.Trust)
+		if err != nil {
+			return nil, err
+		}
+		s.Trust = abs
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	lk, err := m.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer lk.unlock()
+
+	var old Settings
+	if ok, err := readJSON(m.path(settingsFile), &old); err != nil {
+		return nil, err
+	} else if ok && old.CustomerID != s.CustomerID {
+		return nil, fmt.Errorf("%s holds customer %s's certificate, not %s's: use another directory", m.dir, old.CustomerID, s.CustomerID)
+	}
+	c, err := m.newClient(s)
+	if err != nil {
+		return nil, err
+	}
+	p, err := m.loadPending()
+	if err != nil {
+		return nil, err
+	}
+	if p != nil {
+		resume := p.Operation == opEnroll && p.CustomerID == s.CustomerID &&
+			(p.TransferID == cred.TransferID || (cred.TransferID == "" && p.RetrievalID != ""))
+		if !resume {
+			m.opt.Log.Warn("abandoning an interrupted request for a new enrolment", "operation", p.Operation, "created", p.Created)
+			if err := m.abandon(p.Operation + "-replaced-by-enroll"); err != nil {
+				return nil, err
+			}
+			p = nil
+		} else {
+			m.progress(Event{Kind: EventResume, Message: fmt.Sprintf("resuming the enrolment begun %s with the same key", p.Created.UTC().Format(time.RFC3339))})
+		}
+	}
+	if p == nil && (cred.TransferID == "" || cred.TransferPassword == "") {
+		return nil, ErrNeedCredentials
+	}
+	if err := writeJSON(m.path(settingsFile), s, 0o600); err != nil {
+		return nil, err
+	}
+	if p == nil {
+		m.progress(Event{Kind: EventKey, Message: fmt.Sprintf("generating an RSA-%d key pair", s.KeySize)})
+		keyPEM, csr, err := m.newKeyAndCSR(s)
+		if err != nil {
+			return nil, err
+		}
+		p = &pending{Operation: opEnroll, Created: m.opt.Now(), CustomerID: s.CustomerID, TransferID: cred.TransferID, KeyPEM: keyPEM, CSR: csr}
+		if err := m.savePending(p); err != nil {
+			return nil, err
+		}
+		if err := m.crashPoint(StepKeySaved); err != nil {
+			return nil, err
+		}
+	}
+	inst, err := m.enroll(ctx, c, s, cred, p)
+	m.record(err, false)
+	return inst, err
+}
+
+func (m *Manager) enroll(ctx context.Context, c *client.Client, s Settings, cred Credentials, p *pending) (*Installed, error) {
+	if p.RetrievalID == "" {
+		if cred.TransferPassword == "" {
+			return nil, ErrNeedCredentials
+		}
+		m.progress(Event{Kind: EventRequest, Message: "sending SignNewCertificate to " + s.Endpoint})
+		rid, err := c.SignNewCertificate(ctx, s.CustomerID, p.TransferID, cred.TransferPassword, p.CSR)
+		if err != nil {
+			return nil, m.refused(err)
+		}
+		if err := m.crashPoint(StepSent); err != nil {
+			return nil, err
+		}
+		p.RetrievalID = rid
+		if err := m.savePending(p); err != nil {
+			return nil, err
+		}
+		if err := m.crashPoint(StepIDSaved); err != nil {
+			return nil, err
+		}
+	}
+	inst, err := m.finish(ctx, c, s, p)
+	if err != nil {
+		return nil, m.refused(err)
+	}
+	return inst, nil
+}
+
+// refused abandons the pending request if err is a definite refusal by the
+// service (asking again with it cannot succeed), and returns err. An
+// untrusted response keeps it: the trust bundle may be what is wrong.
+func (m *Manager) refused(err error) error {
+	var se *client.ServiceError
+	var fe *client.FaultError
+	if errors.As(err, &se) && client.Definite(err) {
+		if aerr := m.abandon(string(se.Code)); aerr != nil {
+			return errors.Join(err, aerr)
+		}
+	} else if errors.As(err, &fe) && client.Definite(err) {
+		if aerr := m.abandon(string(fe.Code)); aerr != nil {
+			return errors.Join(err, aerr)
+		}
+	}
+	return err
+}
+
+// record notes the outcome of an attempt in state.json.
+func (m *Manager) record(err error, renewal bool) {
+	if errors.Is(err, errCrash) {
+		return // a test's simulated death writes nothing more
+	}
+	st, lerr := m.loadState()
+	if lerr != nil {
+		m.opt.Log.Error("read state", "err", lerr)
+	}
+	now := m.opt.Now()
+	st.LastAttempt = now
+	if err != nil {
+		st.LastResult, st.LastError = "error", err.Error()
+	} else {
+		st.LastResult, st.LastError = "ok", ""
+		if renewal {
+			st.LastRenewal = now
+		}
+	}
+	if werr := m.saveState(st); werr != nil {
+		m.opt.Log.Error("write state", "err", werr)
+	}
+}

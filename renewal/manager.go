@@ -1,0 +1,278 @@
+package renewal
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/irpki/irpki/client"
+	"github.com/irpki/irpki/internal/atomicfile"
+)
+
+// Options configure a Manager. The zero value works: wall clock, real
+// sleeps, no progress reports, no waiting for the lock.
+type Options struct {
+	// Now tells the time; tests inject a clock. Default time.Now.
+	Now func() time.Time
+	// Sleep waits d or until ctx is done; tests inject one that does not
+	// wait. Default client.Sleep.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Progress, if set, receives every step, so that a CLI can show what
+	// it is waiting for. Called on the Manager's goroutine.
+	Progress func(Event)
+	// Log receives diagnostics; default discards.
+	Log *slog.Logger
+	// HTTPClient for the service; default client's.
+	HTTPClient *http.Client
+	// Rand is the source of key material; default crypto/rand.
+	Rand io.Reader
+	// LockWait is how long Enroll and Renew wait for another renewer in the
+	// same directory to finish; 0 fails at once with ErrLocked.
+	LockWait time.Duration
+	// Window is the service's renewal window; default DefaultWindow.
+	Window time.Duration
+	// Poll configures the GetCertificate polling (its Sleep and Progress
+	// are the Manager's).
+	Poll client.PollOptions
+}
+
+// Manager owns a state directory: its settings, the current certificate and
+// key, their archive, the pending request and the lock. Its methods are safe
+// to call from several processes at once (the lock serialises them), and a
+// process killed at any point leaves a directory the next run resumes from.
+type Manager struct {
+	dir string
+	opt Options
+	// crash, in tests, stops a run at a step as if the process died there.
+	crash func(Step) bool
+}
+
+// Step names the points of an enrolment or renewal at which its state on
+// disk changes.
+type Step string
+
+// Steps of Enroll and Renew, in order.
+const (
+	StepKeySaved   Step = "key_saved"   // new key and CSR in pending.json
+	StepSent       Step = "sent"        // the service answered with a RetrievalId, not yet saved
+	StepIDSaved    Step = "id_saved"    // RetrievalId in pending.json
+	StepFetched    Step = "fetched"     // certificate fetched and verified, not yet saved
+	StepCertSaved  Step = "cert_saved"  // certificate in pending.json
+	StepArchived   Step = "archived"    // archive/<serial> written
+	StepSwapped    Step = "swapped"     // "current" points at it
+	StepLinked     Step = "linked"      // cert.pem etc. link through "current"; pending.json not yet removed
+	StepPendingDel Step = "pending_del" // done
+)
+
+// Steps lists the steps in order.
+var Steps = []Step{StepKeySaved, StepSent, StepIDSaved, StepFetched, StepCertSaved, StepArchived, StepSwapped, StepLinked, StepPendingDel}
+
+// errCrash is what a run stopped by a test's crash point returns.
+var errCrash = errors.New("stopped at crash point")
+
+func (m *Manager) crashPoint(s Step) error {
+	if m.crash != nil && m.crash(s) {
+		return fmt.Errorf("%w %s", errCrash, s)
+	}
+	return nil
+}
+
+// EventKind classifies progress events.
+type EventKind string
+
+// Progress event kinds.
+const (
+	EventLockWait EventKind = "lock_wait"
+	EventResume   EventKind = "resume"
+	EventKey      EventKind = "key"
+	EventRequest  EventKind = "request"
+	EventPoll     EventKind = "poll"
+	EventVerified EventKind = "verified"
+	EventInstall  EventKind = "installed"
+)
+
+// Event is a progress report.
+type Event struct {
+	Kind    EventKind
+	Message string        // one line for people
+	Attempt int           // EventPoll: the GetCertificate attempt
+	Wait    time.Duration // EventPoll: wait before the next attempt
+	Err     error         // EventPoll: why there was no certificate yet
+}
+
+func (m *Manager) progress(e Event) {
+	if m.opt.Progress != nil {
+		m.opt.Progress(e)
+	}
+}
+
+// Open returns a Manager of the state directory dir, creating it (0700) if
+// it does not exist. It reads nothing yet.
+func Open(dir string, opt Options) (*Manager, error) {
+	if dir == "" {
+		return nil, errors.New("renewal: a state directory is required")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return nil, fmt.Errorf("renewal: state directory: %w", err)
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Sleep == nil {
+		opt.Sleep = client.Sleep
+	}
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	if opt.Rand == nil {
+		opt.Rand = rand.Reader
+	}
+	if opt.Window <= 0 {
+		opt.Window = DefaultWindow
+	}
+	return &Manager{dir: abs, opt: opt}, nil
+}
+
+// Dir returns the state directory's absolute path.
+func (m *Manager) Dir() string { return m.dir }
+
+// ErrNoSettings is returned when the directory has not been enrolled.
+var ErrNoSettings = errors.New("no settings in the state directory: run irpki enroll first")
+
+// Settings returns the directory's saved settings.
+func (m *Manager) Settings() (Settings, error) {
+	var s Settings
+	ok, err := readJSON(m.path(settingsFile), &s)
+	if err != nil {
+		return s, err
+	}
+	if !ok {
+		return s, fmt.Errorf("%w (%s)", ErrNoSettings, m.dir)
+	}
+	return s, s.Validate()
+}
+
+// Current returns the installed certificate, or nil if there is none.
+func (m *Manager) Current() (*Installed, error) { return m.current() }
+
+// newClient builds a service client from settings.
+func (m *Manager) newClient(s Settings) (*client.Client, error) {
+	b, err := os.ReadFile(s.Trust)
+	if err != nil {
+		return nil, fmt.Errorf("trust bundle: %w", err)
+	}
+	trust, err := client.ParseTrustBundle(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.Trust, err)
+	}
+	return client.New(s.Endpoint, client.Options{Environment: s.Environment, Trust: trust, Now: m.opt.Now, HTTPClient: m.opt.HTTPClient, CustomerName: s.Organization})
+}
+
+// newKeyAndCSR makes the key pair and CSR of a new certificate: CN = the
+// customer id, O = the organisation's name (if known), C = FI.
+func (m *Manager) newKeyAndCSR(s Settings) (keyPEM string, csr []byte, err error) {
+	key, err := rsa.GenerateKey(m.opt.Rand, s.KeySize)
+	if err != nil {
+		return "", nil, fmt.Errorf("generate key: %w", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return "", nil, err
+	}
+	subj := pkix.Name{CommonName: s.CustomerID, Country: []string{"FI"}}
+	if s.Organization != "" {
+		subj.Organization = []string{s.Organization}
+	}
+	csr, err = x509.CreateCertificateRequest(m.opt.Rand, &x509.CertificateRequest{Subject: subj, SignatureAlgorithm: x509.SHA256WithRSA}, key)
+	if err != nil {
+		return "", nil, fmt.Errorf("create CSR: %w", err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})), csr, nil
+}
+
+// finish polls for, verifies and installs the certificate of a pending
+// request whose RetrievalId is known, then removes pending.json.
+func (m *Manager) finish(ctx context.Context, c *client.Client, s Settings, p *pending) (*Installed, error) {
+	key, err := parseKey([]byte(p.KeyPEM))
+	if err != nil {
+		return nil, fmt.Errorf("pending key: %w", err)
+	}
+	var cert *x509.Certificate
+	if p.CertPEM != "" {
+		certs, err := parseCerts([]byte(p.CertPEM))
+		if err != nil || len(certs) != 1 {
+			return nil, errors.New("pending.json: unreadable certificate")
+		}
+		cert = certs[0]
+	} else {
+		po := m.opt.Poll
+		po.Sleep = m.opt.Sleep
+		po.Progress = func(attempt int, err error, wait time.Duration) {
+			msg := fmt.Sprintf("certificate not ready (attempt %d: %v)", attempt, err)
+			if wait > 0 {
+				msg += fmt.Sprintf("; asking again in %v", wait)
+			}
+			m.progress(Event{Kind: EventPoll, Message: msg, Attempt: attempt, Wait: wait, Err: err})
+		}
+		m.progress(Event{Kind: EventPoll, Message: "fetching the certificate (GetCertificate " + p.RetrievalID + ")"})
+		cert, err = c.PollCertificate(ctx, s.CustomerID, p.RetrievalID, po)
+		if err != nil {
+			return nil, err
+		}
+	}
+	chain, err := c.VerifyIssuedChain(cert, key.Public(), s.CustomerID)
+	if err != nil {
+		return nil, fmt.Errorf("the delivered certificate was refused: %w", err)
+	}
+	m.progress(Event{Kind: EventVerified, Message: fmt.Sprintf("certificate %x verified: chains to the trust bundle, certifies our key, names %s", cert.SerialNumber, s.CustomerID)})
+	if p.CertPEM == "" {
+		if err := m.crashPoint(StepFetched); err != nil {
+			return nil, err
+		}
+		p.CertPEM = string(certPEM(cert))
+		if err := m.savePending(p); err != nil {
+			return nil, err
+		}
+		if err := m.crashPoint(StepCertSaved); err != nil {
+			return nil, err
+		}
+	}
+	inst, err := m.install(cert, chain, []byte(p.KeyPEM))
+	if err != nil {
+		return nil, err
+	}
+	if err := m.crashPoint(StepLinked); err != nil {
+		return nil, err
+	}
+	if err := os.Remove(m.path(pendingFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if err := atomicfile.SyncDir(m.dir); err != nil {
+		return nil, err
+	}
+	m.progress(Event{Kind: EventInstall, Message: fmt.Sprintf("installed certificate %s, valid until %s", inst.Serial(), cert.NotAfter.UTC().Format(time.RFC3339))})
+	return inst, nil
+}
+
+// sameKey reports whether signer's public key is pub.
+func sameKey(signer crypto.Signer, pub crypto.PublicKey) bool {
+	type equaler interface{ Equal(crypto.PublicKey) bool }
+	k, ok := signer.Public().(equaler)
+	return ok && k.Equal(pub)
+}

@@ -1,0 +1,174 @@
+package renewal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/irpki/irpki/client"
+)
+
+// Errors after which only a new order helps. They are wrapped with detail;
+// compare with errors.Is.
+var (
+	ErrNoCertificate = errors.New("no certificate in the state directory: order a certificate in the e-service and run irpki enroll")
+	ErrExpired       = errors.New("the certificate has expired and cannot be renewed: order a new certificate in the e-service and run irpki enroll")
+	ErrRevoked       = errors.New("the certificate has been revoked and cannot be renewed: order a new certificate in the e-service and run irpki enroll")
+)
+
+// RenewOptions adjust Renew.
+type RenewOptions struct {
+	// Force renews outside the client's window (the service still refuses
+	// outside its own).
+	Force bool
+}
+
+// RenewResult says what Renew did.
+type RenewResult struct {
+	Renewed     bool
+	Installed   *Installed // the successor, when Renewed
+	Previous    *Installed // the certificate renewed (or not)
+	WindowOpens time.Time  // when not Renewed: when the window opens
+}
+
+// Renew renews the current certificate if it is inside its renewal window
+// (or opt.Force): a new key pair and CSR (saved before anything is sent),
+// RenewCertificate signed with the current key and carrying the current
+// certificate, GetCertificate polled until the successor comes, then
+// verification (chain, our key, our customer id) and installation; the
+// previous certificate and key stay in archive/.
+//
+// Outside the window it does nothing and says when the window opens. An
+// interrupted renewal resumes, whatever the window: with the same key and
+// CSR (the service answers the repeated request with the same RetrievalId)
+// and, once known, the same RetrievalId. An expired certificate gives
+// ErrExpired; one the service reports revoked gives ErrRevoked and is
+// remembered as revoked.
+func (m *Manager) Renew(ctx context.Context, opt RenewOptions) (*RenewResult, error) {
+	s, err := m.Settings()
+	if err != nil {
+		return nil, err
+	}
+	lk, err := m.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer lk.unlock()
+
+	cur, err := m.current()
+	if err != nil {
+		return nil, err
+	}
+	if cur == nil {
+		return nil, ErrNoCertificate
+	}
+	res := &RenewResult{Previous: cur}
+	p, err := m.loadPending()
+	if err != nil {
+		return nil, err
+	}
+	if p != nil && p.Operation == opEnroll {
+		return nil, errors.New("an interrupted enrolment is pending in this directory: run irpki enroll again to finish it")
+	}
+	if p != nil && p.Predecessor != cur.Serial() {
+		m.opt.Log.Warn("abandoning a renewal of another certificate", "predecessor", p.Predecessor, "current", cur.Serial())
+		if err := m.abandon("renew-stale"); err != nil {
+			return nil, err
+		}
+		p = nil
+	}
+	now := m.opt.Now()
+	na := cur.Cert.NotAfter
+	if p == nil {
+		st, err := m.loadState()
+		if err != nil {
+			return nil, err
+		}
+		if st.RevokedSerial == cur.Serial() {
+			return nil, fmt.Errorf("%w (certificate %s; the service refused its renewal on %s)", ErrRevoked, cur.Serial(), st.RevokedSeen.UTC().Format("2006-01-02"))
+		}
+		if !now.Before(na) {
+			return nil, fmt.Errorf("%w (certificate %s expired %s)", ErrExpired, cur.Serial(), na.UTC().Format(time.RFC3339))
+		}
+		w := EffectiveWindow(cur.Cert.NotBefore, na, m.opt.Window)
+		if !InWindow(cur.Cert.NotBefore, na, now, w) && !opt.Force {
+			res.WindowOpens = WindowOpens(na, w)
+			return res, nil
+		}
+	} else {
+		m.progress(Event{Kind: EventResume, Message: fmt.Sprintf("resuming the renewal begun %s with the same key", p.Created.UTC().Format(time.RFC3339))})
+	}
+	c, err := m.newClient(s)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		m.progress(Event{Kind: EventKey, Message: fmt.Sprintf("generating an RSA-%d key pair", s.KeySize)})
+		keyPEM, csr, err := m.newKeyAndCSR(s)
+		if err != nil {
+			return nil, err
+		}
+		p = &pending{Operation: opRenew, Created: now, CustomerID: s.CustomerID, Predecessor: cur.Serial(), KeyPEM: keyPEM, CSR: csr}
+		if err := m.savePending(p); err != nil {
+			return nil, err
+		}
+		if err := m.crashPoint(StepKeySaved); err != nil {
+			return nil, err
+		}
+	}
+	inst, err := m.renew(ctx, c, s, cur, p)
+	m.record(err, true)
+	if err != nil {
+		return nil, err
+	}
+	res.Renewed, res.Installed = true, inst
+	return res, nil
+}
+
+func (m *Manager) renew(ctx context.Context, c *client.Client, s Settings, cur *Installed, p *pending) (*Installed, error) {
+	if p.RetrievalID == "" {
+		m.progress(Event{Kind: EventRequest, Message: fmt.Sprintf("sending RenewCertificate for %s, signed with the current key, to %s", cur.Serial(), s.Endpoint)})
+		rid, err := c.RenewCertificate(ctx, s.CustomerID, p.CSR, cur.Key, cur.Cert)
+		if err != nil {
+			err = m.refused(err)
+			var se *client.ServiceError
+			if errors.As(err, &se) {
+				switch se.Code {
+				case client.CodeSignerRevoked:
+					m.markRevoked(cur, se.Message)
+					return nil, fmt.Errorf("%w (certificate %s): %v", ErrRevoked, cur.Serial(), err)
+				case client.CodeSignerExpired:
+					return nil, fmt.Errorf("%w (certificate %s): %v", ErrExpired, cur.Serial(), err)
+				}
+			}
+			return nil, err
+		}
+		if err := m.crashPoint(StepSent); err != nil {
+			return nil, err
+		}
+		p.RetrievalID = rid
+		if err := m.savePending(p); err != nil {
+			return nil, err
+		}
+		if err := m.crashPoint(StepIDSaved); err != nil {
+			return nil, err
+		}
+	}
+	inst, err := m.finish(ctx, c, s, p)
+	if err != nil {
+		return nil, m.refused(err)
+	}
+	return inst, nil
+}
+
+func (m *Manager) markRevoked(cur *Installed, msg string) {
+	st, err := m.loadState()
+	if err != nil {
+		m.opt.Log.Error("read state", "err", err)
+	}
+	st.RevokedSerial, st.RevokedSeen, st.RevokedMessage = cur.Serial(), m.opt.Now(), msg
+	if err := m.saveState(st); err != nil {
+		m.opt.Log.Error("write state", "err", err)
+	}
+}

@@ -1,0 +1,108 @@
+package renewal
+
+import (
+	"fmt"
+	"path/filepath"
+	"time"
+)
+
+// State is the condition of a state directory's certificate.
+type State string
+
+// States, from best to worst.
+const (
+	StateValid      State = "valid"               // valid, renewal window not open
+	StateWindowOpen State = "renewal_window_open" // renew now
+	StateExpired    State = "expired"
+	StateRevoked    State = "revoked" // the service refused a renewal: SIGNER_REVOKED
+	StateNone       State = "none"    // nothing enrolled
+)
+
+// Status describes the current certificate and the directory's last run.
+type Status struct {
+	State       State     `json:"state"`
+	Dir         string    `json:"dir"`
+	CustomerID  string    `json:"customer_id,omitempty"`
+	Subject     string    `json:"subject,omitempty"`
+	Serial      string    `json:"serial,omitempty"`
+	NotBefore   time.Time `json:"not_before,omitzero"`
+	NotAfter    time.Time `json:"not_after,omitzero"`
+	DaysLeft    int       `json:"days_left"`
+	WindowOpens time.Time `json:"window_opens,omitzero"` // the client's window (see EffectiveWindow)
+	RenewAt     time.Time `json:"renew_at,omitzero"`     // when irpki watch renews (see RenewAt)
+	CertFile    string    `json:"cert_file,omitempty"`
+	KeyFile     string    `json:"key_file,omitempty"`
+	ChainFile   string    `json:"chain_file,omitempty"`
+	Pending     string    `json:"pending,omitempty"` // an interrupted enrol or renew: "renew", "renew (RetrievalId known)"
+	LastAttempt time.Time `json:"last_attempt,omitzero"`
+	LastResult  string    `json:"last_result,omitempty"`
+	LastError   string    `json:"last_error,omitempty"`
+	RevokedSeen time.Time `json:"revoked_seen,omitzero"`
+}
+
+// Status reads the directory's state at the Manager's now. It takes no
+// lock: the files it reads are replaced atomically.
+func (m *Manager) Status() (*Status, error) {
+	st := &Status{State: StateNone, Dir: m.dir}
+	if s, err := m.Settings(); err == nil {
+		st.CustomerID = s.CustomerID
+	}
+	s, err := m.loadState()
+	if err != nil {
+		return nil, err
+	}
+	st.LastAttempt, st.LastResult, st.LastError = s.LastAttempt, s.LastResult, s.LastError
+	if p, err := m.loadPending(); err != nil {
+		return nil, err
+	} else if p != nil {
+		st.Pending = p.Operation
+		if p.RetrievalID != "" {
+			st.Pending += " (RetrievalId known)"
+		}
+	}
+	cur, err := m.current()
+	if err != nil {
+		return nil, err
+	}
+	if cur == nil {
+		return st, nil
+	}
+	now := m.opt.Now()
+	c := cur.Cert
+	w := EffectiveWindow(c.NotBefore, c.NotAfter, m.opt.Window)
+	st.Subject = c.Subject.String()
+	st.Serial = cur.Serial()
+	st.NotBefore, st.NotAfter = c.NotBefore.UTC(), c.NotAfter.UTC()
+	if left := c.NotAfter.Sub(now); left > 0 {
+		st.DaysLeft = int(left / (24 * time.Hour))
+	}
+	st.WindowOpens = WindowOpens(c.NotAfter, w).UTC()
+	st.RenewAt = RenewAt(c.NotBefore, c.NotAfter, c.SerialNumber, m.opt.Window).UTC()
+	st.CertFile, st.KeyFile, st.ChainFile = filepath.Join(m.dir, CertFile), filepath.Join(m.dir, KeyFile), filepath.Join(m.dir, ChainFile)
+	switch {
+	case s.RevokedSerial == st.Serial:
+		st.State, st.RevokedSeen = StateRevoked, s.RevokedSeen
+	case !now.Before(c.NotAfter):
+		st.State = StateExpired
+	case InWindow(c.NotBefore, c.NotAfter, now, w):
+		st.State = StateWindowOpen
+	default:
+		st.State = StateValid
+	}
+	return st, nil
+}
+
+// Message is a one-line explanation of the state for people.
+func (s *Status) Message() string {
+	switch s.State {
+	case StateValid:
+		return fmt.Sprintf("valid for %d more days; the renewal window opens %s", s.DaysLeft, s.WindowOpens.Format("2006-01-02 15:04 MST"))
+	case StateWindowOpen:
+		return fmt.Sprintf("the renewal window is open: renew now (expires %s, in %d days)", s.NotAfter.Format("2006-01-02 15:04 MST"), s.DaysLeft)
+	case StateExpired:
+		return "expired on " + s.NotAfter.Format("2006-01-02 15:04 MST") + ": " + ErrExpired.Error()
+	case StateRevoked:
+		return ErrRevoked.Error()
+	}
+	return ErrNoCertificate.Error()
+}
