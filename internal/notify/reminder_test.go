@@ -2,9 +2,9 @@ package notify_test
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"log/slog"
-	"crypto/tls"
 	"os"
 	"path/filepath"
 	"strings"
