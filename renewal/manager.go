@@ -65,19 +65,18 @@ type Step string
 
 // Steps of Enroll and Renew, in order.
 const (
-	StepKeySaved   Step = "key_saved"   // new key and CSR in pending.json
-	StepSent       Step = "sent"        // the service answered with a RetrievalId, not yet saved
-	StepIDSaved    Step = "id_saved"    // RetrievalId in pending.json
-	StepFetched    Step = "fetched"     // certificate fetched and verified, not yet saved
-	StepCertSaved  Step = "cert_saved"  // certificate in pending.json
-	StepArchived   Step = "archived"    // archive/<serial> written
-	StepSwapped    Step = "swapped"     // "current" points at it
-	StepLinked     Step = "linked"      // cert.pem etc. link through "current"; pending.json not yet removed
-	StepPendingDel Step = "pending_del" // done
+	StepKeySaved  Step = "key_saved"  // new key and CSR in pending.json
+	StepSent      Step = "sent"       // the service answered with a RetrievalId, not yet saved
+	StepIDSaved   Step = "id_saved"   // RetrievalId in pending.json
+	StepFetched   Step = "fetched"    // certificate fetched and verified, not yet saved
+	StepCertSaved Step = "cert_saved" // certificate in pending.json
+	StepArchived  Step = "archived"   // archive/<serial> written
+	StepSwapped   Step = "swapped"    // "current" points at it
+	StepLinked    Step = "linked"     // cert.pem etc. link through "current"; pending.json not yet removed
 )
 
 // Steps lists the steps in order.
-var Steps = []Step{StepKeySaved, StepSent, StepIDSaved, StepFetched, StepCertSaved, StepArchived, StepSwapped, StepLinked, StepPendingDel}
+var Steps = []Step{StepKeySaved, StepSent, StepIDSaved, StepFetched, StepCertSaved, StepArchived, StepSwapped, StepLinked}
 
 // errCrash is what a run stopped by a test's crash point returns.
 var errCrash = errors.New("stopped at crash point")
