@@ -40,6 +40,12 @@ func (s *Service) signNew(ctx context.Context, r *wire.SignNewCertificateRequest
 	invalid := refuse(wire.CodeTransferInvalid, "The TransferId or TransferPassword is wrong. Check the credentials from the e-service delivery.")
 	err = s.db.Update(ctx, func(tx *store.Tx) error {
 		refusal = nil
+		if _, err := tx.Org(ctx, r.CustomerID); errors.Is(err, store.ErrNotFound) {
+			refusal = refuse(wire.CodeUnknownCustomer, "Customer %s is not an organisation of this certificate service. Check the CustomerId, or order a certificate in the e-service first.", r.CustomerID)
+			return nil
+		} else if err != nil {
+			return err
+		}
 		o, err := tx.Order(ctx, r.TransferID)
 		if errors.Is(err, store.ErrNotFound) {
 			refusal = invalid
