@@ -1,7 +1,6 @@
 package wire_test
 
 import (
-	"bytes"
 	"encoding/base64"
 	"errors"
 	"reflect"
@@ -172,8 +171,10 @@ func FuzzVerify(f *testing.F) {
 			}
 			return
 		}
-		if !bytes.Equal(cert.Raw, s.cert.Raw) {
-			t.Fatalf("verified with a certificate that is not the seed signer's")
+		// Fields of the KeyInfo certificate may change (the server pins the
+		// whole certificate to its store); its key cannot.
+		if !s.key.PublicKey.Equal(cert.PublicKey) {
+			t.Fatalf("verified with a key that is not the seed signer's")
 		}
 		r, err := wire.DecodeRenew(v, false)
 		if err != nil {

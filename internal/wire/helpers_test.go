@@ -1,18 +1,17 @@
 package wire_test
 
 import (
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"os"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/beevik/etree"
 
-	"github.com/irpki/irpki/internal/ca"
 	"github.com/irpki/irpki/internal/irpkidtest"
 	"github.com/irpki/irpki/internal/wire"
 )
@@ -21,34 +20,60 @@ const customer = "1234567-1"
 
 var now = irpkidtest.Epoch
 
-// signer is an organisation key with a certificate of the shared test CA.
+// signer is an organisation key with its certificate and a CSR for
+// another key, fixed in testdata so that signatures (PKCS #1 v1.5, hence
+// deterministic) and fuzz seeds are the same in every process.
 type signer struct {
 	key  *rsa.PrivateKey
 	cert *x509.Certificate
-	csr  []byte // a CSR for another key, to put in requests
+	csr  []byte
 }
 
 var (
 	signerOnce sync.Once
 	theSigner  signer
+	signerErr  error
 )
 
 func testSigner(t testing.TB) signer {
 	t.Helper()
 	signerOnce.Do(func() {
-		h := irpkidtest.Hierarchy(t, wire.EnvTest)
-		key := irpkidtest.NewKey(t)
-		cert, err := h.Issue(nil, ca.DefaultProfile, &key.PublicKey, ca.Subject{CustomerID: customer, Name: "Acme Oy"}, now.AddDate(0, -1, 0), time.Time{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: customer}}, irpkidtest.NewKey(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		theSigner = signer{key: key, cert: cert, csr: csr}
+		theSigner, signerErr = loadSigner()
 	})
+	if signerErr != nil {
+		t.Fatal(signerErr)
+	}
 	return theSigner
+}
+
+func loadSigner() (signer, error) {
+	var s signer
+	kb, err := os.ReadFile("testdata/signer.key")
+	if err != nil {
+		return s, err
+	}
+	blk, _ := pem.Decode(kb)
+	if blk == nil {
+		return s, errors.New("testdata/signer.key: no PEM")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		return s, err
+	}
+	s.key = k.(*rsa.PrivateKey)
+	cb, err := os.ReadFile("testdata/signer.crt")
+	if err != nil {
+		return s, err
+	}
+	blk, _ = pem.Decode(cb)
+	if blk == nil {
+		return s, errors.New("testdata/signer.crt: no PEM")
+	}
+	if s.cert, err = x509.ParseCertificate(blk.Bytes); err != nil {
+		return s, err
+	}
+	s.csr, err = os.ReadFile("testdata/csr.der")
+	return s, err
 }
 
 // signedRenew returns a signed RenewCertificateRequest element's bytes.
