@@ -98,7 +98,9 @@ func TestVerifyRefusesTampering(t *testing.T) {
 		name string
 		edit func(string) string
 	}{
-		{"value changed", func(x string) string { return strings.Replace(x, "<CustomerId>1234567-1<", "<CustomerId>7654321-1<", 1) }},
+		{"value changed", func(x string) string {
+			return strings.Replace(x, "<CustomerId>1234567-1<", "<CustomerId>7654321-1<", 1)
+		}},
 		{"element added", func(x string) string {
 			return strings.Replace(x, "<CertificateRequest>", "<CustomerName>Evil</CustomerName><CertificateRequest>", 1)
 		}},
