@@ -1,0 +1,91 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/irpki/irpki/internal/security/irpkidproc"
+)
+
+// TestLoadAgainstRealIrpkid starts irpkid serve as a process and runs the
+// load generator against it at low concurrency for a bounded number of
+// cycles: zero errors, every operation counted, and the store holds exactly
+// the certificates the clients received (one first certificate and one
+// successor per cycle). IRPKI_LONG=1 runs 4 clients for 60 s instead and
+// logs the report (the figures of docs/security.md).
+func TestLoadAgainstRealIrpkid(t *testing.T) {
+	bin := irpkidproc.Build(t, "./cmd/irpkid")
+	dir := filepath.Join(t.TempDir(), "data")
+	p := irpkidproc.Start(t, bin, dir, "")
+	args := []string{"--endpoint", p.Endpoint, "--data-dir", dir, "--irpkid", bin, "--json"}
+	clients, cycles := 2, 2
+	long := os.Getenv("IRPKI_LONG") == "1"
+	if long {
+		clients = 4
+		args = append(args, "--clients", strconv.Itoa(clients), "--duration", "60s")
+	} else {
+		args = append(args, "--clients", strconv.Itoa(clients), "--cycles", strconv.Itoa(cycles))
+	}
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, &stdout, &stderr)
+	var rep Report
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("exit %d, report %q: %v\n%s", code, stdout.String(), err, stderr.String())
+	}
+	if code != 0 || rep.Errors != 0 {
+		t.Fatalf("exit %d, %d errors: %v\n%s", code, rep.Errors, rep.FirstErrors, stderr.String())
+	}
+	var text bytes.Buffer
+	rep.write(&text)
+	t.Logf("\n%s", text.String())
+	if !long && rep.Cycles != clients*cycles {
+		t.Fatalf("%d cycles, want %d", rep.Cycles, clients*cycles)
+	}
+	count := map[string]int{}
+	for _, o := range rep.Ops {
+		count[o.Op] = o.Count
+	}
+	n := rep.Cycles
+	if count[opSignNew] != n || count[opRenew] != n || count[opGet] != 2*n || rep.Requests != 4*n {
+		t.Fatalf("operation counts %v, requests %d for %d cycles", count, rep.Requests, n)
+	}
+	certs := irpkidproc.Certs(t, bin, dir)
+	succ := 0
+	for _, c := range certs {
+		if c.Predecessor != "" {
+			succ++
+		}
+		if !c.Retrieved {
+			t.Errorf("certificate %s was never retrieved", c.Serial)
+		}
+	}
+	if len(certs) != 2*n || succ != n {
+		t.Fatalf("store holds %d certificates, %d successors; want %d and %d", len(certs), succ, 2*n, n)
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	lat := durations(1, 100)
+	for _, c := range []struct{ p, want int }{{50, 50}, {90, 90}, {99, 99}, {100, 100}} {
+		if got := pct(lat, c.p); int(got) != c.want {
+			t.Errorf("p%d = %d, want %d", c.p, got, c.want)
+		}
+	}
+	if got := pct(durations(7, 7), 50); got != 7 {
+		t.Errorf("p50 of one = %d", got)
+	}
+}
+
+func durations(from, to int) []time.Duration {
+	var d []time.Duration
+	for i := from; i <= to; i++ {
+		d = append(d, time.Duration(i))
+	}
+	return d
+}

@@ -1,0 +1,392 @@
+// Command irpkiload is a load generator for a running irpkid: N concurrent
+// clients each run full certificate cycles — order (through the irpkid
+// operator CLI on the server's data directory), new key, SignNewCertificate,
+// GetCertificate, new key, RenewCertificate signed with the first key,
+// GetCertificate — and it reports throughput, latency percentiles per
+// operation, and errors. It exits 1 if any operation failed.
+//
+//	irpkid serve --data-dir ./d &
+//	irpkiload --endpoint http://127.0.0.1:8080/2017/10/CertificateServices \
+//	          --data-dir ./d --clients 8 --duration 60s
+//
+// Orders are made with `irpkid order --validity 30d` so that each new
+// certificate is inside its 60-day renewal window at once (TEST only); each
+// client registers its own organisation first with `irpkid org add`. The
+// trust bundle comes from `irpkid trust` unless --trust is given.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/irpki/irpki/client"
+	"github.com/irpki/irpki/internal/businessid"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// config is the command line.
+type config struct {
+	endpoint, trust, irpkid, dataDir, validity string
+	clients, cycles                            int
+	duration                                   time.Duration
+	asJSON                                     bool
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("irpkiload", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c config
+	fs.StringVar(&c.endpoint, "endpoint", "", "irpkid SOAP endpoint, e.g. http://127.0.0.1:8080/2017/10/CertificateServices")
+	fs.StringVar(&c.dataDir, "data-dir", "", "the server's data directory, for irpkid org add / order / trust")
+	fs.StringVar(&c.irpkid, "irpkid", "irpkid", "the irpkid executable")
+	fs.StringVar(&c.trust, "trust", "", "PEM trust bundle (default: irpkid trust on --data-dir)")
+	fs.StringVar(&c.validity, "validity", "30d", "validity of ordered certificates; under the 60-day window so that renewal is open at once")
+	fs.IntVar(&c.clients, "clients", 4, "concurrent clients")
+	fs.IntVar(&c.cycles, "cycles", 0, "cycles per client (0: run for --duration)")
+	fs.DurationVar(&c.duration, "duration", 30*time.Second, "how long to run when --cycles is 0")
+	fs.BoolVar(&c.asJSON, "json", false, "print the report as JSON")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: irpkiload --endpoint URL --data-dir DIR [--clients N] [--cycles N | --duration D] [--json]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if c.endpoint == "" || c.dataDir == "" || c.clients < 1 || c.cycles < 0 {
+		fs.Usage()
+		return 2
+	}
+	rep, err := load(ctx, c, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "irpkiload: %v\n", err)
+		return 1
+	}
+	if c.asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(rep)
+	} else {
+		rep.write(stdout)
+	}
+	if rep.Errors > 0 {
+		return 1
+	}
+	return 0
+}
+
+// Operations measured.
+const (
+	opSignNew = "sign_new"
+	opGet     = "get"
+	opRenew   = "renew"
+	opOrderCr = "order"  // irpkid order on the data directory (a process start)
+	opCycle   = "cycle"  // the whole cycle, key generation and order included
+	opOther   = "client" // failures of the load generator itself (key generation)
+)
+
+var opOrder = []string{opOrderCr, opSignNew, opGet, opRenew, opCycle, opOther}
+
+// recorded marks an error already counted under its operation.
+type recorded struct{ error }
+
+func (r recorded) Unwrap() error { return r.error }
+
+// OpStats are one operation's figures.
+type OpStats struct {
+	Op     string  `json:"op"`
+	Count  int     `json:"count"`
+	Errors int     `json:"errors"`
+	P50    float64 `json:"p50_ms"`
+	P90    float64 `json:"p90_ms"`
+	P99    float64 `json:"p99_ms"`
+	Max    float64 `json:"max_ms"`
+}
+
+// Report is the result of a run.
+type Report struct {
+	Clients      int       `json:"clients"`
+	Cycles       int       `json:"cycles"`
+	Requests     int       `json:"requests"` // SOAP requests
+	Errors       int       `json:"errors"`
+	Seconds      float64   `json:"seconds"`
+	CyclesPerS   float64   `json:"cycles_per_second"`
+	RequestsPerS float64   `json:"requests_per_second"`
+	Ops          []OpStats `json:"operations"`
+	FirstErrors  []string  `json:"first_errors,omitempty"`
+}
+
+func (r *Report) write(w io.Writer) {
+	fmt.Fprintf(w, "irpkiload: %d clients, %d cycles, %d requests in %.1fs: %.2f cycles/s, %.1f requests/s, %d errors\n",
+		r.Clients, r.Cycles, r.Requests, r.Seconds, r.CyclesPerS, r.RequestsPerS, r.Errors)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "operation\tcount\terrors\tp50 ms\tp90 ms\tp99 ms\tmax ms\t")
+	for _, o := range r.Ops {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t\n", o.Op, o.Count, o.Errors, o.P50, o.P90, o.P99, o.Max)
+	}
+	tw.Flush()
+	for _, e := range r.FirstErrors {
+		fmt.Fprintln(w, "error:", e)
+	}
+}
+
+// recorder collects latencies and errors from the clients.
+type recorder struct {
+	mu     sync.Mutex
+	lat    map[string][]time.Duration
+	errs   map[string]int
+	first  []string
+	cycles int
+}
+
+func (r *recorder) ok(op string, d time.Duration) {
+	r.mu.Lock()
+	r.lat[op] = append(r.lat[op], d)
+	if op == opCycle {
+		r.cycles++
+	}
+	r.mu.Unlock()
+}
+
+func (r *recorder) fail(op string, err error) {
+	r.mu.Lock()
+	r.errs[op]++
+	if len(r.first) < 10 {
+		r.first = append(r.first, op+": "+err.Error())
+	}
+	r.mu.Unlock()
+}
+
+// timed runs f and records its latency or error under op.
+func (r *recorder) timed(op string, f func() error) error {
+	start := time.Now()
+	if err := f(); err != nil {
+		r.fail(op, err)
+		return recorded{err}
+	}
+	r.ok(op, time.Since(start))
+	return nil
+}
+
+func load(ctx context.Context, c config, stderr io.Writer) (*Report, error) {
+	var pemData []byte
+	var err error
+	if c.trust != "" {
+		pemData, err = os.ReadFile(c.trust)
+	} else {
+		pemData, err = irpkid(ctx, c, "trust")
+	}
+	if err != nil {
+		return nil, err
+	}
+	trust, err := client.ParseTrustBundle(pemData)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := client.New(c.endpoint, client.Options{
+		Environment: client.EnvTest, Trust: trust,
+		HTTPClient: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: c.clients}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	rec := &recorder{lat: map[string][]time.Duration{}, errs: map[string]int{}}
+	runCtx := ctx
+	if c.cycles == 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeout(ctx, c.duration)
+		defer cancel()
+	}
+	// Each run uses fresh organisations, so runs against one data
+	// directory do not collide.
+	base, err := rand.Int(rand.Reader, big.NewInt(9_000_000))
+	if err != nil {
+		return nil, err
+	}
+	var customers []string
+	for n := int(base.Int64()) + 1_000_000; len(customers) < c.clients; n++ {
+		id, err := businessid.Complete(fmt.Sprintf("%07d", n%10_000_000))
+		if err != nil {
+			continue
+		}
+		if _, err := irpkid(ctx, c, "org", "add", "--customer-id", id, "--name", "Load "+id, "--contact-email", "load@example.fi"); err != nil {
+			return nil, err
+		}
+		customers = append(customers, id)
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, id := range customers {
+		wg.Add(1)
+		go func(id string) {
+			defer wg.Done()
+			for i := 0; c.cycles == 0 || i < c.cycles; i++ {
+				if runCtx.Err() != nil {
+					return
+				}
+				cycleStart := time.Now()
+				if err := cycle(runCtx, c, cl, rec, id); err != nil {
+					if runCtx.Err() != nil && c.cycles == 0 {
+						return // the run ended mid-cycle; not an error of the service
+					}
+					var done recorded
+					if !errors.As(err, &done) {
+						rec.fail(opOther, err)
+					}
+					rec.fail(opCycle, err)
+					continue
+				}
+				rec.ok(opCycle, time.Since(cycleStart))
+			}
+		}(id)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	return rec.report(c.clients, elapsed), nil
+}
+
+// cycle runs one full enrol + renew cycle for customer.
+func cycle(ctx context.Context, c config, cl *client.Client, rec *recorder, customer string) error {
+	var out []byte
+	if err := rec.timed(opOrderCr, func() (err error) {
+		out, err = irpkid(ctx, c, "order", "--customer-id", customer, "--validity", c.validity, "--json")
+		return err
+	}); err != nil {
+		return err
+	}
+	var cred struct {
+		TransferID       string `json:"transfer_id"`
+		TransferPassword string `json:"transfer_password"`
+	}
+	if err := json.Unmarshal(out, &cred); err != nil {
+		return fmt.Errorf("irpkid order: %w", err)
+	}
+	key1, csr1, err := newCSR(customer)
+	if err != nil {
+		return err
+	}
+	var rid string
+	if err := rec.timed(opSignNew, func() (err error) {
+		rid, err = cl.SignNewCertificate(ctx, customer, cred.TransferID, cred.TransferPassword, csr1)
+		return err
+	}); err != nil {
+		return err
+	}
+	var cert1 *x509.Certificate
+	if err := rec.timed(opGet, func() (err error) {
+		if cert1, err = cl.GetCertificate(ctx, customer, rid); err != nil {
+			return err
+		}
+		return cl.VerifyIssued(cert1, &key1.PublicKey, customer)
+	}); err != nil {
+		return err
+	}
+	key2, csr2, err := newCSR(customer)
+	if err != nil {
+		return err
+	}
+	if err := rec.timed(opRenew, func() (err error) {
+		rid, err = cl.RenewCertificate(ctx, customer, csr2, key1, cert1)
+		return err
+	}); err != nil {
+		return err
+	}
+	return rec.timed(opGet, func() error {
+		cert2, err := cl.GetCertificate(ctx, customer, rid)
+		if err != nil {
+			return err
+		}
+		return cl.VerifyIssued(cert2, &key2.PublicKey, customer)
+	})
+}
+
+func newCSR(customer string) (*rsa.PrivateKey, []byte, error) {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, nil, err
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
+		Subject: pkix.Name{CommonName: customer, Organization: []string{"Load Oy"}, Country: []string{"FI"}},
+	}, k)
+	return k, der, err
+}
+
+// irpkid runs an operator command on the server's data directory.
+func irpkid(ctx context.Context, c config, args ...string) ([]byte, error) {
+	args = append(args, "--data-dir", c.dataDir, "--environment", "TEST")
+	cmd := exec.CommandContext(ctx, c.irpkid, args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("irpkid %s: %v: %s", args[0], err, strings.TrimSpace(stderr.String()))
+	}
+	return out, nil
+}
+
+func (r *recorder) report(clients int, elapsed time.Duration) *Report {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rep := &Report{Clients: clients, Cycles: r.cycles, Seconds: elapsed.Seconds(), FirstErrors: r.first}
+	for _, op := range opOrder {
+		lat := r.lat[op]
+		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+		st := OpStats{Op: op, Count: len(lat), Errors: r.errs[op]}
+		if len(lat) > 0 {
+			st.P50, st.P90, st.P99, st.Max = ms(pct(lat, 50)), ms(pct(lat, 90)), ms(pct(lat, 99)), ms(lat[len(lat)-1])
+		}
+		if op == opOther && st.Errors == 0 {
+			continue
+		}
+		rep.Ops = append(rep.Ops, st)
+		if op != opCycle {
+			rep.Errors += st.Errors // a failed cycle's error is counted at its operation
+		}
+		if op == opSignNew || op == opGet || op == opRenew {
+			rep.Requests += st.Count + st.Errors
+		}
+	}
+	if rep.Seconds > 0 {
+		rep.CyclesPerS = float64(rep.Cycles) / rep.Seconds
+		rep.RequestsPerS = float64(rep.Requests) / rep.Seconds
+	}
+	return rep
+}
+
+// pct is the nearest-rank percentile of sorted durations.
+func pct(sorted []time.Duration, p int) time.Duration {
+	i := (p*len(sorted)+99)/100 - 1
+	if i < 0 {
+		i = 0
+	}
+	return sorted[i]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
