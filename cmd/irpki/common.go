@@ -1,0 +1,125 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/irpki/irpki/client"
+	"github.com/irpki/irpki/internal/cliconfig"
+	"github.com/irpki/irpki/renewal"
+)
+
+// EndpointLocal is irpkid's default address on this machine.
+const EndpointLocal = "http://127.0.0.1:8080/2017/10/CertificateServices"
+
+// common are the flags of every command.
+type common struct {
+	dir    string
+	config string
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.dir, "dir", "", "state directory: settings, certificate, key, archive (required)")
+	fs.StringVar(&c.config, "config", "", "JSON config file whose keys are these flags' names")
+}
+
+// newFlagSet returns a command's flag set with the common flags.
+func (a *app) newFlagSet(name string) (*flag.FlagSet, *common) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(a.stderr)
+	c := &common{}
+	c.register(fs)
+	return fs, c
+}
+
+// parse parses args, then fills unset flags from the environment and the
+// config file, and requires --dir.
+func (a *app) parse(fs *flag.FlagSet, c *common, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(a.stderr, "irpki %s: unexpected argument %q (flags are written --name value)\n", fs.Name(), fs.Arg(0))
+		return errUsage
+	}
+	cfg := c.config
+	if cfg == "" {
+		if v, ok := a.lookupEnv(cliconfig.EnvName("config")); ok {
+			cfg = v
+		}
+	}
+	if err := cliconfig.Resolve(fs, cfg, a.lookupEnv); err != nil {
+		return err
+	}
+	if c.dir == "" {
+		fmt.Fprintf(a.stderr, "irpki %s: --dir is required (the state directory, e.g. /var/lib/irpki)\n", fs.Name())
+		return errUsage
+	}
+	return nil
+}
+
+// manager opens the state directory with the app's clock and a progress
+// printer on stderr.
+func (a *app) manager(c *common, lockWait time.Duration) (*renewal.Manager, error) {
+	return renewal.Open(c.dir, renewal.Options{
+		Now:        a.now,
+		Sleep:      a.sleep,
+		HTTPClient: a.httpClient,
+		LockWait:   lockWait,
+		Progress:   func(e renewal.Event) { fmt.Fprintf(a.stderr, "irpki: %s\n", e.Message) },
+	})
+}
+
+// needsNewOrder reports errors that only a new order and enrolment fix.
+func needsNewOrder(err error) bool {
+	return errors.Is(err, renewal.ErrExpired) || errors.Is(err, renewal.ErrRevoked) ||
+		errors.Is(err, renewal.ErrNoCertificate) || errors.Is(err, renewal.ErrNoSettings)
+}
+
+// service resolves --endpoint, --service and --environment.
+func resolveService(endpoint, svc, environment string) (string, string, error) {
+	environment = strings.ToUpper(environment)
+	if environment != "" && environment != client.EnvTest && environment != client.EnvProduction {
+		return "", "", fmt.Errorf("--environment %q: use TEST or PRODUCTION", environment)
+	}
+	var presetEP, presetEnv string
+	switch strings.ToLower(svc) {
+	case "":
+	case "test":
+		presetEP, presetEnv = client.EndpointTest, client.EnvTest
+	case "production":
+		presetEP, presetEnv = client.EndpointProduction, client.EnvProduction
+	case "local":
+		presetEP, presetEnv = EndpointLocal, client.EnvTest
+	default:
+		return "", "", fmt.Errorf("--service %q: use test, production or local", svc)
+	}
+	if presetEP != "" && endpoint != "" {
+		return "", "", errors.New("give either --endpoint or --service, not both")
+	}
+	if presetEP != "" {
+		endpoint = presetEP
+		if environment == "" {
+			environment = presetEnv
+		} else if environment != presetEnv && svc != "local" {
+			return "", "", fmt.Errorf("--service %s is the %s environment, not %s", svc, presetEnv, environment)
+		}
+	}
+	if endpoint != "" && !strings.HasPrefix(endpoint, "https://") && !strings.HasPrefix(endpoint, "http://") {
+		return "", "", fmt.Errorf("--endpoint %q: must be an http:// or https:// URL", endpoint)
+	}
+	return endpoint, environment, nil
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 MST")
+}

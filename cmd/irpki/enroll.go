@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/irpki/irpki/internal/cliconfig"
+	"github.com/irpki/irpki/renewal"
+)
+
+func (a *app) cmdEnroll(ctx context.Context, args []string) error {
+	fs, c := a.newFlagSet("enroll")
+	customerID := fs.String("customer-id", "", "the organisation's business ID, e.g. 1234567-8 (the certificate's CN)")
+	org := fs.String("organization", "", "the organisation's name, for the CSR's O and CustomerName (optional)")
+	transferID := fs.String("transfer-id", "", "TransferId of the order (from the e-service delivery)")
+	pwFile := fs.String("transfer-password-file", "", "file holding the TransferPassword")
+	pwStdin := fs.Bool("transfer-password-stdin", false, "read the TransferPassword from the first line of standard input")
+	pwArg := fs.String("transfer-password", "", "the TransferPassword (discouraged on the command line: others can see it; prefer the file, stdin or IRPKI_TRANSFER_PASSWORD)")
+	endpoint := fs.String("endpoint", "", "URL of the certificate service")
+	svc := fs.String("service", "", "preset endpoint: test (pkiws-testi.vero.fi), production (pkiws.vero.fi) or local ("+EndpointLocal+")")
+	environment := fs.String("environment", "", "TEST or PRODUCTION (default: the --service's, else TEST)")
+	trust := fs.String("trust", "", "PEM trust bundle: the service's CA chain (irpkid trust; for the real service the Tax Administration's IR Services CA chain)")
+	keySize := fs.Int("key-size", 0, "RSA key size: 2048, 3072 or 4096 (default 2048)")
+	lockWait := fs.Duration("lock-wait", 0, "how long to wait for another irpki working in --dir (0: exit at once)")
+	fs.Usage = cliconfig.Usage(fs,
+		"irpki enroll --dir DIR --customer-id ID --transfer-id X (--transfer-password-file F | --transfer-password-stdin) (--service test|production|local | --endpoint URL) --trust FILE",
+		"Enrols with a certificate order's one-time transfer credentials: makes a new key pair\n"+
+			"(saved before anything is sent), sends SignNewCertificate, fetches the certificate\n"+
+			"with GetCertificate (waiting with backoff until it is ready), verifies it and\n"+
+			"installs it in DIR. The settings are saved in DIR, so later commands need only --dir.\n"+
+			"An interrupted enrolment resumes when run again; once the service has answered,\n"+
+			"only --dir is needed to finish it.")
+	if err := a.parse(fs, c, args); err != nil {
+		return err
+	}
+	argvPassword := false
+	fs.Visit(func(f *flag.Flag) { argvPassword = argvPassword || f.Name == "transfer-password" })
+
+	m, err := a.manager(c, *lockWait)
+	if err != nil {
+		return err
+	}
+	// Start from the saved settings, if any: re-enrolling needs only the
+	// new credentials.
+	s, serr := m.Settings()
+	if serr != nil && !errors.Is(serr, renewal.ErrNoSettings) {
+		return serr
+	}
+	ep, env, err := resolveService(*endpoint, *svc, *environment)
+	if err != nil {
+		return err
+	}
+	if ep != "" {
+		s.Endpoint = ep
+	}
+	if env != "" {
+		s.Environment = env
+	}
+	if s.Environment == "" {
+		s.Environment = "TEST"
+	}
+	if *customerID != "" {
+		s.CustomerID = *customerID
+	}
+	if *org != "" {
+		s.Organization = *org
+	}
+	if *trust != "" {
+		s.Trust = *trust
+	}
+	if *keySize != 0 {
+		s.KeySize = *keySize
+	}
+	if s.KeySize == 0 {
+		s.KeySize = 2048
+	}
+	var missing []string
+	if s.CustomerID == "" {
+		missing = append(missing, "--customer-id")
+	}
+	if s.Endpoint == "" {
+		missing = append(missing, "--service or --endpoint")
+	}
+	if s.Trust == "" {
+		missing = append(missing, "--trust (irpkid trust > trust.pem; for the real service the IR Services CA chain)")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("missing %s", strings.Join(missing, ", "))
+	}
+
+	pendingID, resumable, err := m.PendingEnrollment()
+	if err != nil {
+		return err
+	}
+	cred := renewal.Credentials{TransferID: *transferID}
+	sources := 0
+	for _, set := range []bool{*pwFile != "", *pwStdin, *pwArg != ""} {
+		if set {
+			sources++
+		}
+	}
+	switch {
+	case sources > 1:
+		return errors.New("give the TransferPassword one way: --transfer-password-file, --transfer-password-stdin or --transfer-password")
+	case *pwFile != "":
+		b, err := os.ReadFile(*pwFile)
+		if err != nil {
+			return fmt.Errorf("--transfer-password-file: %w", err)
+		}
+		cred.TransferPassword = strings.TrimSpace(string(b))
+	case *pwStdin:
+		line, err := bufio.NewReader(a.stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return errors.New("--transfer-password-stdin: nothing on standard input")
+		}
+		cred.TransferPassword = strings.TrimSpace(line)
+	case *pwArg != "":
+		if argvPassword {
+			fmt.Fprintln(a.stderr, "irpki: warning: a password on the command line is visible to other users (ps) and kept in shell history; use --transfer-password-file, --transfer-password-stdin or IRPKI_TRANSFER_PASSWORD")
+		}
+		cred.TransferPassword = *pwArg
+	}
+	if resumable && (cred.TransferID == "" || cred.TransferID == pendingID) {
+		fmt.Fprintf(a.stderr, "irpki: an interrupted enrolment (TransferId %s) is waiting for its certificate; finishing it\n", pendingID)
+		cred.TransferID = pendingID
+	} else {
+		if cred.TransferID == "" {
+			return errors.New("--transfer-id is required (the TransferId of the order)")
+		}
+		if cred.TransferPassword == "" {
+			return errors.New("the TransferPassword is required: --transfer-password-file F, --transfer-password-stdin or IRPKI_TRANSFER_PASSWORD")
+		}
+	}
+	inst, err := m.Enroll(ctx, s, cred)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "enrolled: certificate %s for %s, valid until %s\n", inst.Serial(), inst.Cert.Subject.CommonName, inst.Cert.NotAfter.UTC().Format(time.RFC3339))
+	fmt.Fprintf(a.stdout, "files: %s/cert.pem, key.pem, chain.pem, fullchain.pem\n", m.Dir())
+	return nil
+}

@@ -1,0 +1,122 @@
+// Command irpki is the organisation's side of the Incomes Register
+// certificate service: it enrols with an order's one-time transfer
+// credentials, renews the certificate by itself inside the 60-day window,
+// reports its state for monitoring, and exports it for Java and .NET
+// software. It works against irpkid and against the Tax Administration's
+// real endpoints.
+//
+//	irpki enroll --dir DIR --customer-id ID --transfer-id X --transfer-password-file F --service test --trust CA.pem
+//	irpki status --dir DIR [--json]      exit 0 valid, 1 renew now, 2 expired/revoked/none
+//	irpki renew  --dir DIR [--force]
+//	irpki watch  --dir DIR [--deploy-hook CMD] [--metrics ADDR] [--once]
+//	irpki export --dir DIR --pkcs12 FILE --password-file F | --pem-chain FILE
+//
+// Every flag has an IRPKI_… environment variable (--dir is IRPKI_DIR) and
+// may be set in a JSON config file given by --config. The state directory's
+// layout is described in package renewal.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/irpki/irpki/client"
+)
+
+const usage = `irpki — enrol and renew the organisation's Incomes Register certificate
+
+Usage:
+  irpki enroll [flags]   new key pair, CSR, SignNewCertificate with the order's transfer
+                         credentials, fetch, verify and install the certificate
+  irpki renew  [flags]   renew inside the renewal window (60 days before expiry)
+  irpki status [flags]   show the certificate and its state; exit code for monitoring
+  irpki watch  [flags]   keep renewing by itself; deploy hook; Prometheus metrics
+  irpki export [flags]   write PKCS#12 (Java, .NET) or a PEM chain
+  irpki version          print the version
+
+Run "irpki COMMAND --help" for a command's flags. Every flag can also be set
+by an environment variable (--dir: IRPKI_DIR) or in a JSON file given with
+--config. After enroll, the other commands need only --dir.
+`
+
+var version = "dev"
+
+// app is the command's world: its streams, environment and clock. Tests
+// replace the clock and sleeper to move time without waiting.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	lookupEnv      func(string) (string, bool)
+	now            func() time.Time
+	sleep          func(ctx context.Context, d time.Duration) error
+	httpClient     *http.Client
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, lookupEnv: os.LookupEnv, now: time.Now, sleep: client.Sleep}
+	code := a.run(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// Exit codes of enroll, renew, export and watch; status has its own.
+const (
+	exitOK       = 0
+	exitError    = 1 // failed; running again later may succeed (it resumes)
+	exitUsage    = 2 // bad flags
+	exitNewOrder = 3 // expired, revoked or no certificate: order a new one and enroll
+)
+
+// errUsage marks errors after which usage was already printed.
+var errUsage = errors.New("usage")
+
+func (a *app) run(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(a.stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "enroll", "enrol":
+		return a.exit("enroll", a.cmdEnroll(ctx, args[1:]))
+	case "renew":
+		return a.cmdRenew(ctx, args[1:])
+	case "status":
+		return a.cmdStatus(ctx, args[1:])
+	case "watch":
+		return a.cmdWatch(ctx, args[1:])
+	case "export":
+		return a.exit("export", a.cmdExport(ctx, args[1:]))
+	case "version", "--version":
+		fmt.Fprintln(a.stdout, "irpki", version)
+		return exitOK
+	case "help", "-h", "--help":
+		fmt.Fprint(a.stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(a.stderr, "irpki: unknown command %q\n\n%s", args[0], usage)
+	return exitUsage
+}
+
+// exit prints err and maps it to an exit code.
+func (a *app) exit(cmd string, err error) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.Is(err, errUsage):
+		return exitUsage
+	}
+	fmt.Fprintf(a.stderr, "irpki %s: %v\n", cmd, err)
+	if needsNewOrder(err) {
+		return exitNewOrder
+	}
+	return exitError
+}

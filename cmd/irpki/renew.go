@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/irpki/irpki/internal/cliconfig"
+	"github.com/irpki/irpki/renewal"
+)
+
+func (a *app) cmdRenew(ctx context.Context, args []string) int {
+	fs, c := a.newFlagSet("renew")
+	force := fs.Bool("force", false, "renew even outside the renewal window (the service still refuses before its own window opens)")
+	lockWait := fs.Duration("lock-wait", 0, "how long to wait for another irpki working in --dir (0: exit at once)")
+	fs.Usage = cliconfig.Usage(fs, "irpki renew --dir DIR [--force]",
+		"Renews the certificate if its renewal window is open (60 days before expiry): a new key\n"+
+			"pair (saved before anything is sent), RenewCertificate signed with the current key,\n"+
+			"GetCertificate until the successor is ready, verification, installation. The previous\n"+
+			"certificate and key stay in DIR/archive. Outside the window it does nothing and says\n"+
+			"when the window opens. An interrupted renewal resumes with the same key.\n\n"+
+			"Exit codes: 0 renewed or nothing to do; 1 failed (run again later: it resumes);\n"+
+			"2 bad flags; 3 expired, revoked or no certificate: order a new certificate in the\n"+
+			"e-service and run irpki enroll.")
+	if err := a.parse(fs, c, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		if errors.Is(err, errUsage) {
+			return exitUsage
+		}
+		return a.exit("renew", err)
+	}
+	m, err := a.manager(c, *lockWait)
+	if err != nil {
+		return a.exit("renew", err)
+	}
+	res, err := m.Renew(ctx, renewal.RenewOptions{Force: *force})
+	if err != nil {
+		return a.exit("renew", err)
+	}
+	if !res.Renewed {
+		fmt.Fprintf(a.stdout, "not renewed: certificate %s is valid until %s; the renewal window opens %s (use --force to renew now)\n",
+			res.Previous.Serial(), fmtTime(res.Previous.Cert.NotAfter), fmtTime(res.WindowOpens))
+		return exitOK
+	}
+	fmt.Fprintf(a.stdout, "renewed: certificate %s valid until %s replaces %s (archived in %s)\n",
+		res.Installed.Serial(), res.Installed.Cert.NotAfter.UTC().Format(time.RFC3339), res.Previous.Serial(), res.Previous.Dir)
+	return exitOK
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/irpki/irpki/internal/cliconfig"
+	"github.com/irpki/irpki/renewal"
+)
+
+// Exit codes of status, for monitoring.
+const (
+	statusValid   = 0 // valid, renewal window not open
+	statusRenew   = 1 // renewal window open: renew now (irpki watch will)
+	statusInvalid = 2 // expired, revoked or no certificate
+	statusError   = 3 // the state could not be read, or bad flags
+)
+
+// statusCode maps a state to the exit code.
+func statusCode(s renewal.State) int {
+	switch s {
+	case renewal.StateValid:
+		return statusValid
+	case renewal.StateWindowOpen:
+		return statusRenew
+	}
+	return statusInvalid
+}
+
+func (a *app) cmdStatus(ctx context.Context, args []string) int {
+	fs, c := a.newFlagSet("status")
+	asJSON := fs.Bool("json", false, "print JSON")
+	fs.Usage = cliconfig.Usage(fs, "irpki status --dir DIR [--json]",
+		"Shows the certificate in DIR: subject, serial, expiry, days left, when the renewal\n"+
+			"window opens, and its state.\n\n"+
+			"Exit codes for monitoring: 0 valid and outside the renewal window; 1 inside the\n"+
+			"window (renew now); 2 expired, revoked or no certificate; 3 the state could not be\n"+
+			"read (or bad flags).")
+	if err := a.parse(fs, c, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		if !errors.Is(err, errUsage) {
+			fmt.Fprintf(a.stderr, "irpki status: %v\n", err)
+		}
+		return statusError
+	}
+	m, err := a.manager(c, 0)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "irpki status: %v\n", err)
+		return statusError
+	}
+	st, err := m.Status()
+	if err != nil {
+		fmt.Fprintf(a.stderr, "irpki status: %v\n", err)
+		return statusError
+	}
+	if *asJSON {
+		out := struct {
+			*renewal.Status
+			Message  string `json:"message"`
+			ExitCode int    `json:"exit_code"`
+		}{st, st.Message(), statusCode(st.State)}
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return statusError
+		}
+		return statusCode(st.State)
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "Directory:\t%s\n", st.Dir)
+	if st.CustomerID != "" {
+		fmt.Fprintf(tw, "Customer:\t%s\n", st.CustomerID)
+	}
+	if st.Serial != "" {
+		fmt.Fprintf(tw, "Subject:\t%s\n", st.Subject)
+		fmt.Fprintf(tw, "Serial:\t%s\n", st.Serial)
+		fmt.Fprintf(tw, "Not before:\t%s\n", fmtTime(st.NotBefore))
+		fmt.Fprintf(tw, "Not after:\t%s (%d days left)\n", fmtTime(st.NotAfter), st.DaysLeft)
+		fmt.Fprintf(tw, "Window opens:\t%s\n", fmtTime(st.WindowOpens))
+		fmt.Fprintf(tw, "Watch renews at:\t%s\n", fmtTime(st.RenewAt))
+		fmt.Fprintf(tw, "Files:\t%s, %s, %s\n", st.CertFile, st.KeyFile, st.ChainFile)
+	}
+	if st.Pending != "" {
+		fmt.Fprintf(tw, "Pending:\t%s (interrupted; the next run resumes it)\n", st.Pending)
+	}
+	if !st.LastAttempt.IsZero() {
+		res := st.LastResult
+		if st.LastError != "" {
+			res += ": " + st.LastError
+		}
+		fmt.Fprintf(tw, "Last attempt:\t%s %s\n", fmtTime(st.LastAttempt), res)
+	}
+	fmt.Fprintf(tw, "State:\t%s: %s\n", st.State, st.Message())
+	tw.Flush()
+	return statusCode(st.State)
+}

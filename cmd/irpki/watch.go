@@ -1,0 +1,305 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/irpki/irpki/internal/cliconfig"
+	"github.com/irpki/irpki/renewal"
+)
+
+// watchConfig are the watch command's settings.
+type watchConfig struct {
+	hook          string
+	hookTimeout   time.Duration
+	metricsAddr   string
+	checkInterval time.Duration
+	retryInitial  time.Duration
+	retryMax      time.Duration
+	once          bool
+}
+
+func (a *app) cmdWatch(ctx context.Context, args []string) int {
+	fs, c := a.newFlagSet("watch")
+	var wc watchConfig
+	fs.StringVar(&wc.hook, "deploy-hook", "", "shell command run (sh -c) after each successful renewal, with IRPKI_CERT_FILE, IRPKI_KEY_FILE, IRPKI_CHAIN_FILE, IRPKI_FULLCHAIN_FILE, IRPKI_SERIAL, IRPKI_NOT_AFTER in its environment")
+	fs.DurationVar(&wc.hookTimeout, "deploy-hook-timeout", 5*time.Minute, "how long the deploy hook may run")
+	fs.StringVar(&wc.metricsAddr, "metrics", "", "serve Prometheus metrics on this address at /metrics, e.g. 127.0.0.1:9591")
+	fs.DurationVar(&wc.checkInterval, "check-interval", time.Hour, "how often to look at the certificate (it also wakes up at the renewal moment)")
+	fs.DurationVar(&wc.retryInitial, "retry-initial", time.Minute, "wait after a failed renewal; doubles on each failure")
+	fs.DurationVar(&wc.retryMax, "retry-max", time.Hour, "longest wait between failed renewals")
+	fs.BoolVar(&wc.once, "once", false, "check once, renew if due, run the hook, and exit (for a systemd timer or cron)")
+	lockWait := fs.Duration("lock-wait", time.Minute, "how long to wait for another irpki working in --dir")
+	fs.Usage = cliconfig.Usage(fs, "irpki watch --dir DIR [--deploy-hook CMD] [--metrics ADDR] [--check-interval 1h] [--once]",
+		"Keeps the certificate renewed: checks at start and every --check-interval, and renews\n"+
+			"at a moment early in the renewal window that is random per certificate (so that a\n"+
+			"fleet does not renew at once). Failures are retried with exponential backoff from\n"+
+			"--retry-initial up to --retry-max. After each successful renewal it runs\n"+
+			"--deploy-hook. Stops cleanly on SIGTERM or SIGINT.\n\n"+
+			"With --once it checks, renews if due, and exits: 0 nothing to do or renewed;\n"+
+			"1 renewal or deploy hook failed (run again later: it resumes); 2 bad flags;\n"+
+			"3 expired, revoked or no certificate: order a new certificate and run irpki enroll.")
+	if err := a.parse(fs, c, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		if errors.Is(err, errUsage) {
+			return exitUsage
+		}
+		return a.exit("watch", err)
+	}
+	if wc.checkInterval <= 0 || wc.retryInitial <= 0 || wc.retryMax < wc.retryInitial {
+		fmt.Fprintln(a.stderr, "irpki watch: --check-interval and --retry-initial must be positive, --retry-max at least --retry-initial")
+		return exitUsage
+	}
+	log := slog.New(slog.NewTextHandler(a.stderr, nil))
+	m, err := renewal.Open(c.dir, renewal.Options{
+		Now: a.now, Sleep: a.sleep, HTTPClient: a.httpClient, LockWait: *lockWait, Log: log,
+		Progress: func(e renewal.Event) { log.Info(e.Message) },
+	})
+	if err != nil {
+		return a.exit("watch", err)
+	}
+	if _, err := m.Settings(); err != nil {
+		return a.exit("watch", err)
+	}
+	w := &watcher{app: a, m: m, cfg: wc, log: log, met: newMetrics()}
+	if wc.metricsAddr != "" {
+		stop, err := w.serveMetrics(wc.metricsAddr)
+		if err != nil {
+			return a.exit("watch", err)
+		}
+		defer stop()
+	}
+	return w.run(ctx)
+}
+
+type watcher struct {
+	app *app
+	m   *renewal.Manager
+	cfg watchConfig
+	log *slog.Logger
+	met *metrics
+	// hookDue is a renewed certificate whose deploy hook has not yet
+	// succeeded; it is retried with the renewal backoff.
+	hookDue *renewal.Installed
+}
+
+func (w *watcher) run(ctx context.Context) int {
+	w.log.Info("irpki watch started", "dir", w.m.Dir(), "check_interval", w.cfg.checkInterval, "once", w.cfg.once)
+	failures := 0
+	for {
+		wait, code := w.check(ctx, &failures)
+		if w.cfg.once || ctx.Err() != nil {
+			if ctx.Err() != nil {
+				w.log.Info("irpki watch stopping")
+				return exitOK
+			}
+			return code
+		}
+		w.log.Info("next check", "in", wait.Round(time.Second), "at", w.app.now().Add(wait).UTC().Format(time.RFC3339))
+		if err := w.app.sleep(ctx, wait); err != nil {
+			w.log.Info("irpki watch stopping")
+			return exitOK
+		}
+	}
+}
+
+// check looks at the certificate once, renews it if due, and returns how
+// long to wait before the next check and the exit code a one-shot run has.
+func (w *watcher) check(ctx context.Context, failures *int) (time.Duration, int) {
+	backoff := func() time.Duration {
+		*failures++
+		d := w.cfg.retryInitial
+		for i := 1; i < *failures && d < w.cfg.retryMax; i++ {
+			d *= 2
+		}
+		return min(d, w.cfg.retryMax)
+	}
+	if w.hookDue != nil {
+		if err := w.deploy(ctx, w.hookDue); err != nil {
+			return backoff(), exitError
+		}
+		w.hookDue = nil
+	}
+	st, err := w.m.Status()
+	if err != nil {
+		w.log.Error("cannot read the state directory", "err", err)
+		return backoff(), exitError
+	}
+	w.met.observe(st)
+	now := w.app.now()
+	switch st.State {
+	case renewal.StateNone, renewal.StateExpired, renewal.StateRevoked:
+		if st.Pending == "" {
+			w.log.Error("no usable certificate", "state", st.State, "what_to_do", st.Message())
+			return w.cfg.checkInterval, exitNewOrder
+		}
+	}
+	due := st.Pending != "" || !now.Before(st.RenewAt)
+	if !due {
+		w.log.Info("certificate valid; not due", "serial", st.Serial, "not_after", st.NotAfter, "renew_at", st.RenewAt)
+		return min(w.cfg.checkInterval, st.RenewAt.Sub(now)), exitOK
+	}
+	w.log.Info("renewing", "serial", st.Serial, "not_after", st.NotAfter, "pending", st.Pending)
+	w.met.attempt(now)
+	res, err := w.m.Renew(ctx, renewal.RenewOptions{})
+	if err != nil {
+		w.met.result(false)
+		if ctx.Err() != nil {
+			return 0, exitError
+		}
+		if needsNewOrder(err) {
+			w.log.Error("renewal impossible", "err", err)
+			if st, serr := w.m.Status(); serr == nil {
+				w.met.observe(st)
+			}
+			return w.cfg.checkInterval, exitNewOrder
+		}
+		d := backoff()
+		w.log.Error("renewal failed; will retry", "err", err, "failures", *failures, "retry_in", d)
+		return d, exitError
+	}
+	if !res.Renewed {
+		// The window is not open after all (e.g. a fresh certificate was
+		// enrolled meanwhile): look again at the renewal moment.
+		*failures = 0
+		return w.cfg.checkInterval, exitOK
+	}
+	*failures = 0
+	w.met.result(true)
+	w.log.Info("renewed", "serial", res.Installed.Serial(), "not_after", res.Installed.Cert.NotAfter, "previous", res.Previous.Serial())
+	if st, err := w.m.Status(); err == nil {
+		w.met.observe(st)
+	}
+	if err := w.deploy(ctx, res.Installed); err != nil {
+		w.hookDue = res.Installed
+		return backoff(), exitError
+	}
+	return 0, exitOK
+}
+
+// deploy runs the deploy hook for a newly installed certificate.
+func (w *watcher) deploy(ctx context.Context, inst *renewal.Installed) error {
+	if w.cfg.hook == "" {
+		return nil
+	}
+	cert, key, chain, full := inst.Files()
+	hctx, cancel := context.WithTimeout(ctx, w.cfg.hookTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(hctx, "/bin/sh", "-c", w.cfg.hook)
+	cmd.Env = append(os.Environ(),
+		"IRPKI_CERT_FILE="+cert,
+		"IRPKI_KEY_FILE="+key,
+		"IRPKI_CHAIN_FILE="+chain,
+		"IRPKI_FULLCHAIN_FILE="+full,
+		"IRPKI_SERIAL="+inst.Serial(),
+		"IRPKI_NOT_AFTER="+inst.Cert.NotAfter.UTC().Format(time.RFC3339),
+		"IRPKI_DIR="+w.m.Dir(),
+	)
+	cmd.Stdout, cmd.Stderr = w.app.stderr, w.app.stderr
+	err := cmd.Run()
+	w.met.hook(err == nil)
+	if err != nil {
+		w.log.Error("deploy hook failed; will retry", "err", err)
+		return err
+	}
+	w.log.Info("deploy hook done", "serial", inst.Serial())
+	return nil
+}
+
+func (w *watcher) serveMetrics(addr string) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(w.met.reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	w.log.Info("serving metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+	return func() { srv.Close() }, nil
+}
+
+// metrics are the watcher's Prometheus metrics.
+type metrics struct {
+	reg         *prometheus.Registry
+	notAfter    prometheus.Gauge
+	renewAt     prometheus.Gauge
+	state       prometheus.Gauge
+	lastAttempt prometheus.Gauge
+	lastSuccess prometheus.Gauge
+	lastResult  prometheus.Gauge
+	attempts    *prometheus.CounterVec
+	hookResult  prometheus.Gauge
+	attemptAt   time.Time
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		notAfter: prometheus.NewGauge(prometheus.GaugeOpts{Name: "irpki_certificate_not_after_timestamp_seconds",
+			Help: "Expiry (NotAfter) of the current certificate, Unix seconds."}),
+		renewAt: prometheus.NewGauge(prometheus.GaugeOpts{Name: "irpki_certificate_renew_at_timestamp_seconds",
+			Help: "When irpki watch renews the current certificate, Unix seconds."}),
+		state: prometheus.NewGauge(prometheus.GaugeOpts{Name: "irpki_certificate_status",
+			Help: "The irpki status exit code: 0 valid, 1 renewal window open, 2 expired, revoked or none."}),
+		lastAttempt: prometheus.NewGauge(prometheus.GaugeOpts{Name: "irpki_renewal_last_attempt_timestamp_seconds",
+			Help: "Time of the last renewal attempt, Unix seconds."}),
+		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{Name: "irpki_renewal_last_success_timestamp_seconds",
+			Help: "Time of the last successful renewal, Unix seconds."}),
+		lastResult: prometheus.NewGauge(prometheus.GaugeOpts{Name: "irpki_renewal_last_result",
+			Help: "Result of the last renewal attempt: 1 success, 0 failure."}),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "irpki_renewal_attempts_total",
+			Help: "Renewal attempts by result."}, []string{"result"}),
+		hookResult: prometheus.NewGauge(prometheus.GaugeOpts{Name: "irpki_deploy_hook_last_result",
+			Help: "Result of the last deploy hook run: 1 success, 0 failure."}),
+	}
+	m.reg.MustRegister(m.notAfter, m.renewAt, m.state, m.lastAttempt, m.lastSuccess, m.lastResult, m.attempts, m.hookResult)
+	m.attempts.WithLabelValues("success")
+	m.attempts.WithLabelValues("failure")
+	return m
+}
+
+func (m *metrics) observe(st *renewal.Status) {
+	if !st.NotAfter.IsZero() {
+		m.notAfter.Set(float64(st.NotAfter.Unix()))
+		m.renewAt.Set(float64(st.RenewAt.Unix()))
+	}
+	m.state.Set(float64(statusCode(st.State)))
+}
+
+func (m *metrics) attempt(now time.Time) {
+	m.attemptAt = now
+	m.lastAttempt.Set(float64(now.Unix()))
+}
+
+func (m *metrics) result(ok bool) {
+	if ok {
+		m.lastResult.Set(1)
+		m.lastSuccess.Set(float64(m.attemptAt.Unix()))
+		m.attempts.WithLabelValues("success").Inc()
+		return
+	}
+	m.lastResult.Set(0)
+	m.attempts.WithLabelValues("failure").Inc()
+}
+
+func (m *metrics) hook(ok bool) {
+	if ok {
+		m.hookResult.Set(1)
+	} else {
+		m.hookResult.Set(0)
+	}
+}
