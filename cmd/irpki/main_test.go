@@ -1,0 +1,482 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/irpki/irpki/internal/irpkidtest"
+	"github.com/irpki/irpki/internal/service"
+	"github.com/irpki/irpki/renewal"
+)
+
+const customer = "1234567-1"
+
+type harness struct {
+	s     *irpkidtest.Server
+	dir   string
+	trust string
+	env   map[string]string
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	s := irpkidtest.Start(t, irpkidtest.Config{})
+	s.AddOrg(t, customer, "Acme Oy")
+	var b bytes.Buffer
+	for _, c := range s.Trust() {
+		pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+	}
+	trust := filepath.Join(t.TempDir(), "trust.pem")
+	if err := os.WriteFile(trust, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return &harness{s: s, dir: filepath.Join(t.TempDir(), "irpki"), trust: trust, env: map[string]string{}}
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// run runs irpki in-process with the service's clock and no real waits.
+func (h *harness) run(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	return h.runCtx(t, context.Background(), nil, stdin, args...)
+}
+
+func (h *harness) runCtx(t *testing.T, ctx context.Context, sleep func(context.Context, time.Duration) error, stdin string, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if sleep == nil {
+		sleep = func(ctx context.Context, d time.Duration) error { return ctx.Err() }
+	}
+	a := &app{
+		stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb,
+		lookupEnv: func(k string) (string, bool) { v, ok := h.env[k]; return v, ok },
+		now:       h.s.Clock.Now, sleep: sleep,
+	}
+	code := a.run(ctx, args)
+	return result{code, out.String(), errb.String()}
+}
+
+func (h *harness) enroll(t *testing.T, validity time.Duration) {
+	t.Helper()
+	cred := h.s.Order(t, customer, validity)
+	r := h.run(t, cred.TransferPassword+"\n", "enroll", "--dir", h.dir, "--customer-id", customer, "--organization", "Acme Oy",
+		"--transfer-id", cred.TransferID, "--transfer-password-stdin", "--endpoint", h.s.URL, "--trust", h.trust)
+	if r.code != 0 {
+		t.Fatalf("enroll: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if strings.Contains(r.stdout+r.stderr, cred.TransferPassword) {
+		t.Fatal("enroll printed the transfer password")
+	}
+}
+
+func (h *harness) status(t *testing.T) (renewal.Status, int) {
+	t.Helper()
+	r := h.run(t, "", "status", "--dir", h.dir, "--json")
+	var st renewal.Status
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+		t.Fatalf("status --json: %v\n%s%s", err, r.stdout, r.stderr)
+	}
+	return st, r.code
+}
+
+func (h *harness) current(t *testing.T) *renewal.Installed {
+	t.Helper()
+	m, err := renewal.Open(h.dir, renewal.Options{Now: h.s.Clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err := m.Current()
+	if err != nil || cur == nil {
+		t.Fatalf("current: %v", err)
+	}
+	return cur
+}
+
+func TestEnrollStatusRenew(t *testing.T) {
+	h := newHarness(t)
+	if r := h.run(t, "", "status", "--dir", h.dir); r.code != statusInvalid || !strings.Contains(r.stdout, "irpki enroll") {
+		t.Fatalf("status of an empty dir: exit %d\n%s", r.code, r.stdout)
+	}
+	h.enroll(t, 0)
+	st, code := h.status(t)
+	if code != statusValid || st.State != renewal.StateValid || st.DaysLeft < 729 {
+		t.Fatalf("status after enrol: exit %d %+v", code, st)
+	}
+	r := h.run(t, "", "status", "--dir", h.dir)
+	for _, want := range []string{"Subject:", "CN=" + customer, "Serial:", "Not after:", "days left", "Window opens:", "State:"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("status output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	// Renew outside the window: nothing, and says when it opens.
+	r = h.run(t, "", "renew", "--dir", h.dir)
+	if r.code != 0 || !strings.Contains(r.stdout, "renewal window opens "+fmtTime(st.WindowOpens)) {
+		t.Fatalf("renew outside window: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// Inside the window: status 1, renew succeeds, status 0 again.
+	h.s.Clock.Set(st.NotAfter.Add(-59 * 24 * time.Hour))
+	if _, code := h.status(t); code != statusRenew {
+		t.Fatalf("status in window: exit %d", code)
+	}
+	old := h.current(t)
+	r = h.run(t, "", "renew", "--dir", h.dir)
+	if r.code != 0 || !strings.Contains(r.stdout, "renewed:") {
+		t.Fatalf("renew: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "GetCertificate") {
+		t.Errorf("renew shows no progress:\n%s", r.stderr)
+	}
+	if h.current(t).Serial() == old.Serial() {
+		t.Fatal("not renewed")
+	}
+	if _, code := h.status(t); code != statusValid {
+		t.Fatalf("status after renewal: exit %d", code)
+	}
+	// Expired: status 2, renew exit 3 with what to do.
+	h.s.Clock.Set(h.current(t).Cert.NotAfter)
+	if st, code := h.status(t); code != statusInvalid || st.State != renewal.StateExpired {
+		t.Fatalf("status expired: exit %d %s", code, st.State)
+	}
+	r = h.run(t, "", "renew", "--dir", h.dir)
+	if r.code != exitNewOrder || !strings.Contains(r.stderr, "order a new certificate in the e-service and run irpki enroll") {
+		t.Fatalf("renew expired: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+func TestRenewRevoked(t *testing.T) {
+	h := newHarness(t)
+	h.enroll(t, 0)
+	cur := h.current(t)
+	if err := h.s.Service.Revoke(context.Background(), cur.Serial(), service.ReasonKeyCompromise, "", "test"); err != nil {
+		t.Fatal(err)
+	}
+	h.s.Clock.Set(cur.Cert.NotAfter.Add(-30 * 24 * time.Hour))
+	r := h.run(t, "", "renew", "--dir", h.dir)
+	if r.code != exitNewOrder || !strings.Contains(r.stderr, "revoked") || !strings.Contains(r.stderr, "order a new certificate in the e-service and run irpki enroll") {
+		t.Fatalf("renew revoked: exit %d\n%s", r.code, r.stderr)
+	}
+	st, code := h.status(t)
+	if code != statusInvalid || st.State != renewal.StateRevoked {
+		t.Fatalf("status revoked: exit %d %s", code, st.State)
+	}
+	// Re-enrolling needs only the new credentials.
+	cred := h.s.Order(t, customer, 0)
+	h.env["IRPKI_TRANSFER_PASSWORD"] = cred.TransferPassword
+	r = h.run(t, "", "enroll", "--dir", h.dir, "--transfer-id", cred.TransferID)
+	if r.code != 0 {
+		t.Fatalf("re-enrol: exit %d\n%s", r.code, r.stderr)
+	}
+	if strings.Contains(r.stderr, "warning") {
+		t.Errorf("a password from the environment drew a warning:\n%s", r.stderr)
+	}
+	if _, code := h.status(t); code != statusValid {
+		t.Fatalf("status after re-enrol: exit %d", code)
+	}
+}
+
+func TestEnrollPasswordSources(t *testing.T) {
+	h := newHarness(t)
+	cred := h.s.Order(t, customer, 0)
+	base := []string{"enroll", "--dir", h.dir, "--customer-id", customer, "--transfer-id", cred.TransferID, "--endpoint", h.s.URL, "--trust", h.trust}
+	// No password at all.
+	if r := h.run(t, "", base...); r.code != exitError || !strings.Contains(r.stderr, "TransferPassword is required") {
+		t.Fatalf("no password: exit %d\n%s", r.code, r.stderr)
+	}
+	// Two sources.
+	pw := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(pw, []byte(cred.TransferPassword+"\n"), 0o600)
+	if r := h.run(t, "x\n", append(base, "--transfer-password-file", pw, "--transfer-password-stdin")...); r.code != exitError || !strings.Contains(r.stderr, "one way") {
+		t.Fatalf("two sources: exit %d\n%s", r.code, r.stderr)
+	}
+	// On the command line: works, with a warning.
+	r := h.run(t, "", append(base, "--transfer-password", cred.TransferPassword)...)
+	if r.code != 0 || !strings.Contains(r.stderr, "warning: a password on the command line") {
+		t.Fatalf("argv password: exit %d\n%s", r.code, r.stderr)
+	}
+	if strings.Contains(r.stdout+r.stderr, cred.TransferPassword) {
+		t.Error("the password was printed")
+	}
+	// A file, for a second directory and order.
+	h.dir = filepath.Join(t.TempDir(), "second")
+	cred = h.s.Order(t, customer, 0)
+	os.WriteFile(pw, []byte(cred.TransferPassword+"\n"), 0o600)
+	r = h.run(t, "", "enroll", "--dir", h.dir, "--customer-id", customer, "--transfer-id", cred.TransferID, "--transfer-password-file", pw, "--endpoint", h.s.URL, "--trust", h.trust)
+	if r.code != 0 || strings.Contains(r.stderr, "warning") {
+		t.Fatalf("password file: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+func TestServicePresets(t *testing.T) {
+	for _, tc := range []struct {
+		svc, env, wantEP, wantEnv, err string
+	}{
+		{"test", "", "https://pkiws-testi.vero.fi/2017/10/CertificateServices", "TEST", ""},
+		{"production", "", "https://pkiws.vero.fi/2017/10/CertificateServices", "PRODUCTION", ""},
+		{"local", "", EndpointLocal, "TEST", ""},
+		{"local", "production", EndpointLocal, "PRODUCTION", ""},
+		{"test", "PRODUCTION", "", "", "is the TEST environment"},
+		{"staging", "", "", "", "use test, production or local"},
+	} {
+		ep, env, err := resolveService("", tc.svc, tc.env)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s/%s: err %v, want %q", tc.svc, tc.env, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || ep != tc.wantEP || env != tc.wantEnv {
+			t.Errorf("%s/%s = %s %s %v", tc.svc, tc.env, ep, env, err)
+		}
+	}
+	if _, _, err := resolveService("https://x", "test", ""); err == nil {
+		t.Error("--endpoint with --service accepted")
+	}
+}
+
+func TestHelp(t *testing.T) {
+	h := newHarness(t)
+	for _, cmd := range []string{"enroll", "renew", "status", "watch", "export"} {
+		var out, errb bytes.Buffer
+		a := &app{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, lookupEnv: func(string) (string, bool) { return "", false }, now: h.s.Clock.Now}
+		if code := a.run(context.Background(), []string{cmd, "--help"}); code != 0 {
+			t.Errorf("%s --help: exit %d", cmd, code)
+		}
+		if !strings.Contains(errb.String(), "Usage: irpki "+cmd) || !strings.Contains(errb.String(), "[IRPKI_DIR]") {
+			t.Errorf("%s --help:\n%s", cmd, errb.String())
+		}
+	}
+	if r := h.run(t, "", "status"); r.code != statusError || !strings.Contains(r.stderr, "--dir is required") {
+		t.Errorf("status without --dir: exit %d %s", r.code, r.stderr)
+	}
+	if r := h.run(t, "", "renew"); r.code != exitUsage {
+		t.Errorf("renew without --dir: exit %d", r.code)
+	}
+}
+
+func TestWatchOnceDeployHook(t *testing.T) {
+	h := newHarness(t)
+	h.enroll(t, 30*24*time.Hour)
+	old := h.current(t)
+	envFile := filepath.Join(t.TempDir(), "hook.env")
+	hook := "env | grep ^IRPKI_ > " + envFile
+	// Not due yet: nothing happens, exit 0, no hook.
+	r := h.run(t, "", "watch", "--dir", h.dir, "--once", "--deploy-hook", hook)
+	if r.code != 0 {
+		t.Fatalf("watch --once: exit %d\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(envFile); err == nil {
+		t.Fatal("hook ran without a renewal")
+	}
+	st, _ := h.status(t)
+	h.s.Clock.Set(st.RenewAt)
+	r = h.run(t, "", "watch", "--dir", h.dir, "--once", "--deploy-hook", hook)
+	if r.code != 0 {
+		t.Fatalf("watch --once at the renewal moment: exit %d\n%s", r.code, r.stderr)
+	}
+	cur := h.current(t)
+	if cur.Serial() == old.Serial() {
+		t.Fatal("not renewed")
+	}
+	b, err := os.ReadFile(envFile)
+	if err != nil {
+		t.Fatalf("hook did not run: %v\n%s", err, r.stderr)
+	}
+	certF, keyF, chainF, _ := cur.Files()
+	for _, want := range []string{
+		"IRPKI_CERT_FILE=" + certF, "IRPKI_KEY_FILE=" + keyF, "IRPKI_CHAIN_FILE=" + chainF,
+		"IRPKI_SERIAL=" + cur.Serial(), "IRPKI_NOT_AFTER=" + cur.Cert.NotAfter.UTC().Format(time.RFC3339),
+	} {
+		if !strings.Contains(string(b), want+"\n") {
+			t.Errorf("hook environment lacks %s:\n%s", want, b)
+		}
+	}
+	// A failing hook makes the one-shot run fail.
+	h.s.Clock.Set(h.current(t).Cert.NotAfter.Add(-time.Hour))
+	r = h.run(t, "", "watch", "--dir", h.dir, "--once", "--deploy-hook", "exit 7")
+	if r.code != exitError || !strings.Contains(r.stderr, "deploy hook failed") {
+		t.Fatalf("failing hook: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+func TestWatchOnceExpired(t *testing.T) {
+	h := newHarness(t)
+	h.enroll(t, 0)
+	h.s.Clock.Set(h.current(t).Cert.NotAfter.Add(time.Hour))
+	r := h.run(t, "", "watch", "--dir", h.dir, "--once")
+	if r.code != exitNewOrder || !strings.Contains(r.stderr, "irpki enroll") {
+		t.Fatalf("watch --once expired: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestWatchLoop runs the long-running watcher with a sleeper that moves the
+// service's clock: it renews by itself at the certificate's renewal moment,
+// runs the hook, serves metrics, and stops when its context is cancelled
+// (as on SIGTERM).
+func TestWatchLoop(t *testing.T) {
+	h := newHarness(t)
+	h.enroll(t, 30*24*time.Hour)
+	old := h.current(t)
+	st, _ := h.status(t)
+	hookDir := t.TempDir()
+	hook := "echo $IRPKI_SERIAL >> " + filepath.Join(hookDir, "serials")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var errb syncBuffer
+	var metricsBody string
+	var sleeps []time.Duration
+	sleep := func(ctx context.Context, d time.Duration) error {
+		sleeps = append(sleeps, d)
+		if d > time.Hour {
+			t.Errorf("slept %v, more than --check-interval", d)
+		}
+		h.s.Clock.Advance(d)
+		b, _ := os.ReadFile(filepath.Join(hookDir, "serials"))
+		if len(b) > 0 && metricsBody == "" {
+			m := regexp.MustCompile(`url=(http://\S+/metrics)`).FindStringSubmatch(errb.String())
+			if m == nil {
+				t.Error("no metrics address in the log")
+			} else if resp, err := http.Get(m[1]); err == nil {
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				metricsBody = string(body)
+			} else {
+				t.Error(err)
+			}
+			cancel() // SIGTERM
+		}
+		if len(sleeps) > 2000 {
+			t.Error("watch did not renew")
+			cancel()
+		}
+		return ctx.Err()
+	}
+	a := &app{stdin: strings.NewReader(""), stdout: io.Discard, stderr: &errb,
+		lookupEnv: func(string) (string, bool) { return "", false }, now: h.s.Clock.Now, sleep: sleep}
+	code := a.run(ctx, []string{"watch", "--dir", h.dir, "--deploy-hook", hook, "--metrics", "127.0.0.1:0", "--check-interval", "1h"})
+	if code != 0 {
+		t.Fatalf("watch: exit %d\n%s", code, errb.String())
+	}
+	cur := h.current(t)
+	if cur.Serial() == old.Serial() {
+		t.Fatal("watch did not renew")
+	}
+	renewedAt := cur.Cert.NotBefore.Add(time.Minute) // issuance time (NotBefore is backdated a minute)
+	if renewedAt.Before(st.RenewAt.Truncate(time.Second)) || renewedAt.After(st.RenewAt.Add(time.Hour)) {
+		t.Errorf("renewed at %v, want at the renewal moment %v", renewedAt, st.RenewAt)
+	}
+	b, _ := os.ReadFile(filepath.Join(hookDir, "serials"))
+	if strings.TrimSpace(string(b)) != cur.Serial() {
+		t.Errorf("hook ran for %q, want once for %s", b, cur.Serial())
+	}
+	for _, want := range []string{
+		"irpki_certificate_not_after_timestamp_seconds ",
+		"irpki_renewal_last_attempt_timestamp_seconds ",
+		"irpki_renewal_last_result 1",
+		`irpki_renewal_attempts_total{result="success"} 1`,
+		"irpki_certificate_status 0",
+	} {
+		if !strings.Contains(metricsBody, want) {
+			t.Errorf("metrics lack %q:\n%s", want, metricsBody)
+		}
+	}
+	if !strings.Contains(errb.String(), "irpki watch stopping") {
+		t.Error("no clean stop logged")
+	}
+}
+
+func TestExport(t *testing.T) {
+	h := newHarness(t)
+	h.enroll(t, 0)
+	out := t.TempDir()
+	p12, chain := filepath.Join(out, "irpki.p12"), filepath.Join(out, "chain.pem")
+	const pw = "Export-Pass-1"
+	r := h.run(t, pw+"\n", "export", "--dir", h.dir, "--pkcs12", p12, "--password-stdin", "--pem-chain", chain)
+	if r.code != 0 {
+		t.Fatalf("export: exit %d\n%s", r.code, r.stderr)
+	}
+	if fi, err := os.Stat(p12); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("pkcs12 file: %v %v", fi, err)
+	}
+	o, err := exec.Command("openssl", "pkcs12", "-in", p12, "-info", "-nokeys", "-passin", "pass:"+pw).CombinedOutput()
+	if err != nil || !strings.Contains(string(o), "CN = "+customer) {
+		t.Fatalf("openssl pkcs12: %v\n%s", err, o)
+	}
+	b, _ := os.ReadFile(chain)
+	if n := strings.Count(string(b), "BEGIN CERTIFICATE"); n != 3 {
+		t.Errorf("PEM chain holds %d certificates, want 3", n)
+	}
+	if r := h.run(t, "", "export", "--dir", h.dir, "--pkcs12", p12); r.code != exitError || !strings.Contains(r.stderr, "needs a password") {
+		t.Errorf("pkcs12 without password: exit %d %s", r.code, r.stderr)
+	}
+}
+
+// TestBinary builds the real irpki and runs it against the test service:
+// enroll, then status exit codes 0 (valid), 1 (window open) and 2 (none).
+// The binary reads the wall clock, so the service's clock is set near it.
+func TestBinary(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "irpki")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	h := newHarness(t)
+	run := func(stdin string, args ...string) (int, string) {
+		cmd := exec.Command(bin, args...)
+		cmd.Stdin = strings.NewReader(stdin)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode(), string(out)
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return 0, string(out)
+	}
+	enroll := func(dir string, validity time.Duration) {
+		cred := h.s.Order(t, customer, validity)
+		code, out := run(cred.TransferPassword+"\n", "enroll", "--dir", dir, "--customer-id", customer,
+			"--transfer-id", cred.TransferID, "--transfer-password-stdin", "--endpoint", h.s.URL, "--trust", h.trust)
+		if code != 0 || !strings.Contains(out, "enrolled: certificate") {
+			t.Fatalf("irpki enroll: exit %d\n%s", code, out)
+		}
+	}
+	none := filepath.Join(t.TempDir(), "none")
+	if code, out := run("", "status", "--dir", none); code != 2 {
+		t.Errorf("status of an empty dir: exit %d, want 2\n%s", code, out)
+	}
+	// A two-year certificate issued now: valid, outside the window.
+	h.s.Clock.Set(time.Now())
+	valid := filepath.Join(t.TempDir(), "valid")
+	enroll(valid, 0)
+	if code, out := run("", "status", "--dir", valid); code != 0 || !strings.Contains(out, "valid for") {
+		t.Errorf("status valid: exit %d, want 0\n%s", code, out)
+	}
+	// A 30-minute TEST certificate issued 20 minutes ago: its window (the
+	// last third) is open for the next ten minutes.
+	h.s.Clock.Set(time.Now().Add(-20 * time.Minute))
+	window := filepath.Join(t.TempDir(), "window")
+	enroll(window, 30*time.Minute)
+	if code, out := run("", "status", "--dir", window, "--json"); code != 1 || !strings.Contains(out, `"state": "renewal_window_open"`) {
+		t.Errorf("status in window: exit %d, want 1\n%s", code, out)
+	}
+	if code, out := run("", "--help"); code != 0 || !strings.Contains(out, "irpki enroll") {
+		t.Errorf("--help: exit %d\n%s", code, out)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the watcher's and the test's
+// goroutines.
+type syncBuffer = irpkidtest.SyncBuffer
