@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -31,6 +32,7 @@ type crashLedger struct {
 	serials  map[string]bool   // serials clients received
 	cycles   int
 	retries  int
+	secrets  []string // transfer passwords handed to clients
 }
 
 func (l *crashLedger) answer(customer, rid string) {
@@ -81,6 +83,7 @@ func TestCrashServerUnderLoad(t *testing.T) {
 	bin := irpkidproc.Build(t, "./cmd/irpkid")
 	dir := filepath.Join(t.TempDir(), "data")
 	p := irpkidproc.Start(t, bin, dir, "")
+	procs := []*irpkidproc.Proc{p}
 	addr := p.Addr()
 	endpoint := p.Endpoint
 	trust, err := client.ParseTrustBundle(irpkidproc.Run(t, bin, dir, "trust"))
@@ -130,6 +133,7 @@ func TestCrashServerUnderLoad(t *testing.T) {
 		time.Sleep(time.Duration(20+rng.IntN(300)) * time.Millisecond) // a random moment of the load
 		p.Kill()
 		p = irpkidproc.Start(t, bin, dir, addr)
+		procs = append(procs, p)
 	}
 	close(stop)
 	wg.Wait()
@@ -170,6 +174,15 @@ func TestCrashServerUnderLoad(t *testing.T) {
 	}
 	p.Kill()
 	checkOrders(t, filepath.Join(dir, "irpki.db"), customers)
+	// The server's own logs, across all its lives, hold no password.
+	for i, p := range procs {
+		logs := p.Logs()
+		for _, sec := range l.secrets {
+			if strings.Contains(logs, sec) {
+				t.Errorf("irpkid log (life %d) contains a TransferPassword", i)
+			}
+		}
+	}
 }
 
 // crashCycle is one enrol + renew cycle with retries across crashes.
@@ -180,6 +193,9 @@ func crashCycle(ctx context.Context, t *testing.T, l *crashLedger, cl *client.Cl
 	if err != nil {
 		return err
 	}
+	l.mu.Lock()
+	l.secrets = append(l.secrets, cred.TransferPassword)
+	l.mu.Unlock()
 	k1 := irpkidtest.NewKey(t)
 	csr1 := irpkidtest.CSR(t, k1, customer)
 	rid, err := retryUntilAnswered(ctx, l, func() (string, error) {

@@ -105,7 +105,7 @@ func Start(t testing.TB, bin, dataDir, listen string, extra ...string) *Proc {
 	}
 	args := append([]string{"serve", "--data-dir", dataDir, "--listen", listen, "--environment", "TEST"}, extra...)
 	cmd := exec.Command(bin, args...)
-	cmd.Env = cleanEnv()
+	cmd.Env = CleanEnv()
 	logs := &syncBuffer{}
 	pr, pw := io.Pipe()
 	cmd.Stderr = io.MultiWriter(logs, pw)
@@ -185,7 +185,7 @@ func Run(t testing.TB, bin, dataDir string, args ...string) []byte {
 func RunErr(ctx context.Context, bin, dataDir string, args ...string) ([]byte, error) {
 	full := append(append([]string{}, args...), "--data-dir", dataDir, "--environment", "TEST")
 	cmd := exec.CommandContext(ctx, bin, full...)
-	cmd.Env = cleanEnv()
+	cmd.Env = CleanEnv()
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -238,9 +238,9 @@ func Certs(t testing.TB, bin, dataDir string) []Cert {
 	return cs
 }
 
-// cleanEnv is the environment without IRPKI_ variables, so that the
+// CleanEnv is the environment without IRPKI_ variables, so that the
 // caller's settings do not leak into the commands.
-func cleanEnv() []string {
+func CleanEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "IRPKI_") {
