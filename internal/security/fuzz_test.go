@@ -49,12 +49,22 @@ func FuzzCheckCSR(f *testing.F) {
 	f.Add(bad)
 	f.Add([]byte{})
 	f.Add([]byte{0x30, 0x82, 0xff, 0xff})
+	f.Add(csrWithModulus(f, 70000)) // the finding of TestOversizedCSRKeyRefusedFirst
 	p := ca.DefaultProfile
 	f.Fuzz(func(t *testing.T, der []byte) {
 		csr, err := p.CheckCSR(der)
 		if err != nil {
 			if !errors.Is(err, ca.ErrCSRInvalid) && !errors.Is(err, ca.ErrCSRSignature) && !errors.Is(err, ca.ErrKeyNotAllowed) {
 				t.Fatalf("error outside the catalogue: %v", err)
+			}
+			// A key outside the profile is refused as such, before any
+			// (costly) signature verification with it.
+			if errors.Is(err, ca.ErrCSRSignature) {
+				if csr, perr := x509.ParseCertificateRequest(der); perr == nil {
+					if k, ok := csr.PublicKey.(*rsa.PublicKey); !ok || k.N.BitLen() < p.MinRSABits || k.N.BitLen() > p.MaxRSABits {
+						t.Fatalf("a key outside the profile was reported as %v", err)
+					}
+				}
 			}
 			return
 		}
