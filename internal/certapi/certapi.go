@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/beevik/etree"
 
@@ -163,7 +164,7 @@ func resultFor(err error) wire.Result {
 
 // faultFor maps a decoding error to a fault and its HTTP status.
 func faultFor(err error) (*wire.Fault, int) {
-	msg := err.Error()
+	msg := clip(err.Error(), maxFaultString)
 	switch {
 	case errors.Is(err, wire.ErrTooLarge):
 		return &wire.Fault{Client: true, Code: wire.CodeTooLarge, String: msg}, http.StatusRequestEntityTooLarge
@@ -176,7 +177,24 @@ func faultFor(err error) (*wire.Fault, int) {
 	}
 }
 
+// maxFaultString bounds a fault's reason: decoding errors quote names from
+// the request (a namespace URI or an element name can be 90 KiB), which must
+// not be echoed to the caller or into the log line whole.
+const maxFaultString = 300
+
+// clip cuts s to at most n bytes at a UTF-8 boundary, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
 func (h *Handler) fault(w http.ResponseWriter, r *http.Request, status int, f *wire.Fault) {
+	f.String = clip(f.String, 2*maxFaultString) // headers (SOAPAction, Content-Type) are quoted too
 	h.log.InfoContext(r.Context(), "soap fault", "code", f.Code, "status", status, "remote", r.RemoteAddr, "reason", f.String)
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	w.WriteHeader(status)
