@@ -1,0 +1,408 @@
+package eservice
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+
+	"github.com/irpki/irpki/internal/businessid"
+	"github.com/irpki/irpki/internal/service"
+	"github.com/irpki/irpki/internal/store"
+)
+
+// Argon2Params are the argon2id cost parameters for new password hashes;
+// verification reads the parameters stored with each hash.
+type Argon2Params struct {
+	Memory  uint32 // KiB
+	Time    uint32
+	Threads uint8
+}
+
+// DefaultArgon2 follows RFC 9106's second recommended option with fewer
+// lanes: 64 MiB, 3 passes.
+var DefaultArgon2 = Argon2Params{Memory: 64 * 1024, Time: 3, Threads: 2}
+
+const argonKeyLen = 32
+
+// hashPassword returns a PHC-format argon2id hash with a fresh 16-byte salt.
+func hashPassword(p Argon2Params, password string) (string, error) {
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return "", err
+	}
+	key := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, argonKeyLen)
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+}
+
+// checkPassword compares password with a PHC argon2id hash in constant time.
+func checkPassword(encoded, password string) bool {
+	parts := strings.Split(encoded, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" || parts[2] != "v="+strconv.Itoa(argon2.Version) {
+		return false
+	}
+	var p Argon2Params
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &p.Threads); err != nil || p.Memory == 0 || p.Time == 0 || p.Threads == 0 {
+		return false
+	}
+	b64 := base64.RawStdEncoding
+	salt, err1 := b64.DecodeString(parts[4])
+	want, err2 := b64.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || len(want) == 0 {
+		return false
+	}
+	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// User is an e-service account: a representative of one organisation, or
+// an operator of the authority (CustomerID "").
+type User struct {
+	ID         int64
+	Email      string
+	Name       string
+	CustomerID string
+	Operator   bool
+	CreatedAt  time.Time
+}
+
+// NewUser is an account to create.
+type NewUser struct {
+	Email      string
+	Name       string
+	CustomerID string // the organisation represented; "" for an operator
+	Operator   bool
+	Password   string
+}
+
+// MinPasswordLength is the shortest accepted password.
+const MinPasswordLength = 12
+
+// ErrInput wraps invalid account input; the message says what to fix.
+var ErrInput = service.ErrInput
+
+// AddUser creates an account, audited in the same transaction. It is used by
+// the operator pages and by "irpkid user add".
+func AddUser(ctx context.Context, db Store, clk interface{ Now() time.Time }, p Argon2Params, u NewUser, actor string) (User, error) {
+	u.Email = strings.TrimSpace(u.Email)
+	u.Name = strings.TrimSpace(u.Name)
+	if err := service.ValidateEmail(u.Email); err != nil {
+		return User{}, err
+	}
+	if len([]rune(u.Name)) > 100 || strings.ContainsAny(u.Name, "\r\n\x00") {
+		return User{}, fmt.Errorf("%w: the name must be one line of at most 100 characters", ErrInput)
+	}
+	if u.Operator && u.CustomerID != "" {
+		return User{}, fmt.Errorf("%w: an operator does not represent an organisation; leave the customer id out", ErrInput)
+	}
+	if !u.Operator {
+		if err := businessid.Validate(u.CustomerID); err != nil {
+			return User{}, fmt.Errorf("%w: %v", ErrInput, err)
+		}
+	}
+	if n := len([]rune(u.Password)); n < MinPasswordLength || n > 256 {
+		return User{}, fmt.Errorf("%w: the password must be %d to 256 characters", ErrInput, MinPasswordLength)
+	}
+	hash, err := hashPassword(p, u.Password)
+	if err != nil {
+		return User{}, err
+	}
+	now := clk.Now()
+	out := User{Email: u.Email, Name: u.Name, CustomerID: u.CustomerID, Operator: u.Operator, CreatedAt: now}
+	err = db.Update(ctx, func(tx *store.Tx) error {
+		if !u.Operator {
+			if _, err := tx.Org(ctx, u.CustomerID); errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("%w: no organisation %s; add it first", ErrInput, u.CustomerID)
+			} else if err != nil {
+				return err
+			}
+		}
+		res, err := tx.Exec(ctx, `INSERT INTO eservice_users (email, name, customer_id, operator, password_hash, created_at) VALUES (?,?,?,?,?,?)`,
+			u.Email, u.Name, u.CustomerID, u.Operator, hash, now.UnixMilli())
+		if err != nil {
+			if strings.Contains(err.Error(), "UNIQUE") {
+				return fmt.Errorf("%w: an account for %s already exists", ErrInput, u.Email)
+			}
+			return err
+		}
+		out.ID, _ = res.LastInsertId()
+		role := "representative"
+		if u.Operator {
+			role = "operator"
+		}
+		return tx.Audit(ctx, store.AuditEntry{At: now, Actor: actor, Action: "user_add", CustomerID: u.CustomerID, Outcome: "ok", Detail: role + " " + u.Email})
+	})
+	return out, err
+}
+
+// Users lists accounts; customerID "" for all.
+func Users(ctx context.Context, db Store, customerID string) ([]User, error) {
+	var out []User
+	err := db.View(ctx, func(tx *store.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id, email, name, customer_id, operator, created_at FROM eservice_users
+			WHERE ? = '' OR customer_id = ? ORDER BY operator DESC, customer_id, email`, customerID, customerID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var u User
+			var created int64
+			if err := rows.Scan(&u.ID, &u.Email, &u.Name, &u.CustomerID, &u.Operator, &created); err != nil {
+				return err
+			}
+			u.CreatedAt = time.UnixMilli(created).UTC()
+			out = append(out, u)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// limiter counts failures per key in a sliding window, on the injected
+// clock. It lives in one process: with several replicas each enforces its
+// own limit, which multiplies the allowance by the number of replicas.
+type limiter struct {
+	mu     sync.Mutex
+	window time.Duration
+	hits   map[string][]time.Time
+}
+
+func newLimiter(window time.Duration) *limiter {
+	return &limiter{window: window, hits: map[string][]time.Time{}}
+}
+
+// blocked reports whether key has max failures inside the window at now,
+// and when the oldest of them leaves it.
+func (l *limiter) blocked(key string, max int, now time.Time) (bool, time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	h := l.prune(key, now)
+	if len(h) >= max {
+		return true, h[len(h)-max].Add(l.window)
+	}
+	return false, time.Time{}
+}
+
+func (l *limiter) fail(key string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.hits[key] = append(l.prune(key, now), now)
+	if len(l.hits) > 100000 { // bound memory under a spray of keys
+		for k := range l.hits {
+			if len(l.prune(k, now)) == 0 {
+				delete(l.hits, k)
+			}
+		}
+	}
+}
+
+func (l *limiter) reset(key string) {
+	l.mu.Lock()
+	delete(l.hits, key)
+	l.mu.Unlock()
+}
+
+func (l *limiter) prune(key string, now time.Time) []time.Time {
+	h := l.hits[key]
+	i := 0
+	for i < len(h) && !h[i].After(now.Add(-l.window)) {
+		i++
+	}
+	h = h[i:]
+	if len(h) == 0 {
+		delete(l.hits, key)
+		return nil
+	}
+	l.hits[key] = h
+	return h
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// session is a signed-in user's session.
+type session struct {
+	idHash []byte
+	user   User
+	csrf   string
+}
+
+func randomToken() (string, error) {
+	b := make([]byte, 32) // 256 bits
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+func tokenHash(tok string) []byte {
+	h := sha256.Sum256([]byte(tok))
+	return h[:]
+}
+
+const (
+	sessionCookie = "irpki_session"
+	formCookie    = "irpki_form" // double-submit token for forms before sign-in
+	langCookie    = "irpki_lang"
+)
+
+// authenticate checks email and password. Unknown accounts cost the same
+// hash as known ones.
+func (h *Handler) authenticate(ctx context.Context, email, password string) (User, bool, error) {
+	var u User
+	var hash string
+	var created int64
+	var disabled bool
+	err := h.db.View(ctx, func(tx *store.Tx) error {
+		return tx.QueryRow(ctx, `SELECT id, email, name, customer_id, operator, created_at, password_hash, disabled FROM eservice_users WHERE email = ? COLLATE NOCASE`, email).
+			Scan(&u.ID, &u.Email, &u.Name, &u.CustomerID, &u.Operator, &created, &hash, &disabled)
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		hash, disabled = h.dummyHash, true
+	} else if err != nil {
+		return User{}, false, err
+	}
+	h.hashSem <- struct{}{}
+	ok := checkPassword(hash, password)
+	<-h.hashSem
+	u.CreatedAt = time.UnixMilli(created).UTC()
+	return u, ok && !disabled, nil
+}
+
+// newSession stores a session for u and returns its cookie value.
+func (h *Handler) newSession(ctx context.Context, u User) (string, error) {
+	id, err := randomToken()
+	if err != nil {
+		return "", err
+	}
+	csrf, err := randomToken()
+	if err != nil {
+		return "", err
+	}
+	now := h.clock.Now()
+	err = h.db.Update(ctx, func(tx *store.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM eservice_sessions WHERE expires_at <= ? OR last_seen <= ?`, now.UnixMilli(), now.Add(-h.cfg.SessionIdle).UnixMilli()); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO eservice_sessions (id_hash, user_id, csrf, created_at, last_seen, expires_at) VALUES (?,?,?,?,?,?)`,
+			tokenHash(id), u.ID, csrf, now.UnixMilli(), now.UnixMilli(), now.Add(h.cfg.SessionMax).UnixMilli())
+		if err != nil {
+			return err
+		}
+		return tx.Audit(ctx, store.AuditEntry{At: now, Actor: actor(u), Action: "sign_in", CustomerID: u.CustomerID, Outcome: "ok"})
+	})
+	return id, err
+}
+
+// currentSession returns the request's live session, or nil.
+func (h *Handler) currentSession(r *http.Request) (*session, error) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" || len(c.Value) > 100 {
+		return nil, nil
+	}
+	ctx := r.Context()
+	now := h.clock.Now()
+	s := &session{idHash: tokenHash(c.Value)}
+	var lastSeen, expires, created int64
+	var disabled bool
+	err = h.db.View(ctx, func(tx *store.Tx) error {
+		return tx.QueryRow(ctx, `SELECT s.csrf, s.last_seen, s.expires_at, u.id, u.email, u.name, u.customer_id, u.operator, u.created_at, u.disabled
+			FROM eservice_sessions s JOIN eservice_users u ON u.id = s.user_id WHERE s.id_hash = ?`, s.idHash).
+			Scan(&s.csrf, &lastSeen, &expires, &s.user.ID, &s.user.Email, &s.user.Name, &s.user.CustomerID, &s.user.Operator, &created, &disabled)
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.user.CreatedAt = time.UnixMilli(created).UTC()
+	if disabled || now.UnixMilli() >= expires || now.UnixMilli() >= lastSeen+h.cfg.SessionIdle.Milliseconds() {
+		return nil, nil
+	}
+	if now.UnixMilli()-lastSeen > time.Minute.Milliseconds() {
+		err := h.db.Update(ctx, func(tx *store.Tx) error {
+			_, err := tx.Exec(ctx, `UPDATE eservice_sessions SET last_seen = ? WHERE id_hash = ?`, now.UnixMilli(), s.idHash)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (h *Handler) endSession(ctx context.Context, s *session) error {
+	now := h.clock.Now()
+	return h.db.Update(ctx, func(tx *store.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM eservice_sessions WHERE id_hash = ?`, s.idHash); err != nil {
+			return err
+		}
+		return tx.Audit(ctx, store.AuditEntry{At: now, Actor: actor(s.user), Action: "sign_out", CustomerID: s.user.CustomerID, Outcome: "ok"})
+	})
+}
+
+func actor(u User) string { return "eservice:" + u.Email }
+
+func (h *Handler) secure(r *http.Request) bool {
+	return r.TLS != nil || h.cfg.SecureCookies
+}
+
+func (h *Handler) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge time.Duration) {
+	c := &http.Cookie{Name: name, Value: value, Path: Path, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: h.secure(r)}
+	switch {
+	case maxAge < 0:
+		c.MaxAge = -1
+	case maxAge > 0:
+		c.MaxAge = int(maxAge / time.Second)
+	}
+	http.SetCookie(w, c)
+}
+
+// formToken returns the double-submit token for forms shown before sign-in,
+// setting its cookie if the browser has none.
+func (h *Handler) formToken(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(formCookie); err == nil && len(c.Value) == 43 {
+		return c.Value
+	}
+	tok, err := randomToken()
+	if err != nil {
+		return ""
+	}
+	h.setCookie(w, r, formCookie, tok, 0)
+	return tok
+}
+
+// checkFormToken checks a pre-sign-in form's token against its cookie.
+func checkFormToken(r *http.Request) bool {
+	c, err := r.Cookie(formCookie)
+	if err != nil || c.Value == "" {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostFormValue("csrf"))) == 1
+}
+
+// checkCSRF checks a signed-in form's synchronizer token.
+func checkCSRF(r *http.Request, s *session) bool {
+	got := r.PostFormValue("csrf")
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.csrf)) == 1
+}

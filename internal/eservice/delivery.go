@@ -1,0 +1,347 @@
+package eservice
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/irpki/irpki/internal/notify"
+	"github.com/irpki/irpki/internal/service"
+	"github.com/irpki/irpki/internal/store"
+)
+
+// Two-channel delivery of transfer credentials.
+//
+// When a representative orders a certificate, the service returns the
+// TransferId and TransferPassword once. The e-service seals them with
+// AES-256-GCM under a key derived (HKDF-SHA256) from two secrets: a random
+// 256-bit link token, which goes to the technical contact by e-mail as a
+// link, and an 8-digit PIN, which the representative sees on screen once and
+// tells the contact by phone. The store keeps the sealed box, the salt and
+// the SHA-256 of the token, never the token, the PIN or the password. The
+// contact opens the link, types the PIN and sees the credentials; the GCM
+// tag is the PIN check, so a wrong PIN counts as a failed attempt, and
+// PINAttempts failures lock the delivery. The first success erases the
+// sealed box: the link works once, and never after the credentials expire.
+// Neither the mail (no PIN) nor the representative's screen (no link)
+// reveals the password, and neither does a copy of the database.
+
+const pinDigits = 8
+
+// Delivery states.
+const (
+	deliveryOpen   = "open"
+	deliveryOpened = "opened"
+	deliveryLocked = "locked"
+	deliveryFailed = "failed" // the mail could not be sent
+)
+
+type sealedCredentials struct {
+	CustomerID       string    `json:"customer_id"`
+	TransferID       string    `json:"transfer_id"`
+	TransferPassword string    `json:"transfer_password"`
+	Expires          time.Time `json:"expires"`
+}
+
+func deliveryKey(token, pin string, salt []byte) ([]byte, error) {
+	return hkdf.Key(sha256.New, []byte(token+"\x00"+pin), salt, "irpki e-service credential delivery v1", 32)
+}
+
+func gcm(key []byte) (cipher.AEAD, error) {
+	b, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(b)
+}
+
+func newPIN() (string, error) {
+	n, err := rand.Int(rand.Reader, big.NewInt(100_000_000))
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%08d", n), nil
+}
+
+// deliver seals the credentials, records the delivery, mails the link and
+// returns the PIN for the representative's screen.
+func (h *Handler) deliver(ctx context.Context, u User, orgName string, d orderData, cred service.Credentials) (string, error) {
+	token, err := randomToken()
+	if err != nil {
+		return "", err
+	}
+	pin, err := newPIN()
+	if err != nil {
+		return "", err
+	}
+	salt := make([]byte, 16)
+	nonce := make([]byte, 12)
+	if _, err := rand.Read(salt); err != nil {
+		return "", err
+	}
+	if _, err := rand.Read(nonce); err != nil {
+		return "", err
+	}
+	key, err := deliveryKey(token, pin, salt)
+	if err != nil {
+		return "", err
+	}
+	aead, err := gcm(key)
+	if err != nil {
+		return "", err
+	}
+	plain, err := json.Marshal(sealedCredentials{CustomerID: u.CustomerID, TransferID: cred.TransferID, TransferPassword: cred.TransferPassword, Expires: cred.Expires})
+	if err != nil {
+		return "", err
+	}
+	idHash := tokenHash(token)
+	sealed := aead.Seal(nil, nonce, plain, idHash)
+	now := h.clock.Now()
+	err = h.db.Update(ctx, func(tx *store.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO eservice_deliveries (id_hash, customer_id, contact_email, language, salt, nonce, sealed, created_at, expires_at, state)
+			VALUES (?,?,?,?,?,?,?,?,?,?)`, idHash, u.CustomerID, d.Email, d.Language, salt, nonce, sealed, now.UnixMilli(), cred.Expires.UnixMilli(), deliveryOpen)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	link := h.cfg.PublicURL + Path + "delivery/" + token
+	msg, err := deliveryMessage(d.Language, deliveryMail{Name: d.Name, Org: orgName, CustomerID: u.CustomerID, Purpose: translate(d.Language, "purpose."+d.Purpose),
+		Description: d.Description, Link: link, Expires: cred.Expires, Attempts: h.cfg.PINAttempts, Representative: u.Email})
+	if err != nil {
+		return "", err
+	}
+	msg.To = d.Email
+	sendErr := h.mail.Send(ctx, msg)
+	outcome, code, detail := "ok", "", "to="+d.Email
+	if sendErr != nil {
+		outcome, code = "fail", "MAIL_FAILED"
+	}
+	err = h.db.Update(ctx, func(tx *store.Tx) error {
+		if sendErr != nil {
+			// Nobody can open it now: erase the box.
+			if _, err := tx.Exec(ctx, `UPDATE eservice_deliveries SET state=?, sealed=NULL WHERE id_hash=?`, deliveryFailed, idHash); err != nil {
+				return err
+			}
+		}
+		return tx.Audit(ctx, store.AuditEntry{At: h.clock.Now(), Actor: actor(u), Action: "delivery_mail", CustomerID: u.CustomerID, Outcome: outcome, Code: code, Detail: detail})
+	})
+	if sendErr != nil {
+		return "", fmt.Errorf("mail the delivery link: %w", sendErr)
+	}
+	return pin, err
+}
+
+type deliveryData struct {
+	Token    string
+	State    string // open, used, locked, expired, missing
+	Error    string
+	Left     int
+	Expires  time.Time
+	Creds    *sealedCredentials
+	Attempts int
+}
+
+type deliveryRow struct {
+	customerID, email, state string
+	salt, nonce, sealed      []byte
+	expires                  time.Time
+	attempts                 int
+}
+
+func (h *Handler) loadDelivery(ctx context.Context, tx *store.Tx, idHash []byte) (*deliveryRow, error) {
+	var d deliveryRow
+	var exp int64
+	err := tx.QueryRow(ctx, `SELECT customer_id, contact_email, state, salt, nonce, sealed, expires_at, attempts FROM eservice_deliveries WHERE id_hash=?`, idHash).
+		Scan(&d.customerID, &d.email, &d.state, &d.salt, &d.nonce, &d.sealed, &exp, &d.attempts)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	d.expires = time.UnixMilli(exp).UTC()
+	return &d, nil
+}
+
+func (h *Handler) deliveryState(d *deliveryRow, now time.Time) string {
+	switch {
+	case d == nil || d.state == deliveryFailed:
+		return "missing"
+	case d.state == deliveryOpened:
+		return "used"
+	case d.state == deliveryLocked:
+		return "locked"
+	case !now.Before(d.expires):
+		return "expired"
+	}
+	return "open"
+}
+
+func validToken(t string) bool {
+	if len(t) != 43 {
+		return false
+	}
+	for _, c := range t {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// deliveryForm shows the PIN form. A GET never consumes the link, so mail
+// scanners that fetch links do no harm.
+func (h *Handler) deliveryForm(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	token := r.PathValue("token")
+	dd := deliveryData{Token: token, State: "missing", Attempts: h.cfg.PINAttempts}
+	if validToken(token) {
+		var d *deliveryRow
+		if err := h.db.View(ctx, func(tx *store.Tx) error {
+			var err error
+			d, err = h.loadDelivery(ctx, tx, tokenHash(token))
+			return err
+		}); err != nil {
+			h.fail(w, r, nil, err)
+			return
+		}
+		dd.State = h.deliveryState(d, h.clock.Now())
+		if d != nil {
+			dd.Expires, dd.Left = d.expires, h.cfg.PINAttempts-d.attempts
+		}
+	}
+	status := http.StatusOK
+	if dd.State == "missing" {
+		status = http.StatusNotFound
+	}
+	h.render(w, r, &session{csrf: h.formToken(w, r)}, status, "delivery", "delivery.title", dd)
+}
+
+// deliveryOpen checks the PIN and shows the credentials once.
+func (h *Handler) deliveryOpen(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	anon := &session{csrf: h.formToken(w, r)}
+	if !checkFormToken(r) {
+		h.forbidden(w, r, nil)
+		return
+	}
+	token := r.PathValue("token")
+	dd := deliveryData{Token: token, State: "missing", Attempts: h.cfg.PINAttempts}
+	if !validToken(token) {
+		h.render(w, r, anon, http.StatusNotFound, "delivery", "delivery.title", dd)
+		return
+	}
+	now := h.clock.Now()
+	ipKey := "pin-ip:" + clientIP(r)
+	if b, _ := h.limits.blocked(ipKey, h.cfg.IPFailures, now); b {
+		dd.State, dd.Error = "open", "delivery.limited"
+		h.render(w, r, anon, http.StatusTooManyRequests, "delivery", "delivery.title", dd)
+		return
+	}
+	pin := strings.Map(func(c rune) rune {
+		if c == ' ' || c == '-' {
+			return -1
+		}
+		return c
+	}, r.PostFormValue("pin"))
+	idHash := tokenHash(token)
+	var creds *sealedCredentials
+	var row *deliveryRow
+	err := h.db.Update(ctx, func(tx *store.Tx) error {
+		creds = nil
+		var err error
+		row, err = h.loadDelivery(ctx, tx, idHash)
+		if err != nil {
+			return err
+		}
+		dd.State = h.deliveryState(row, now)
+		if dd.State != "open" {
+			return nil
+		}
+		dd.Expires = row.expires
+		if len(pin) == pinDigits {
+			if key, err := deliveryKey(token, pin, row.salt); err == nil {
+				if aead, err := gcm(key); err == nil {
+					if plain, err := aead.Open(nil, row.nonce, row.sealed, idHash); err == nil {
+						var c sealedCredentials
+						if err := json.Unmarshal(plain, &c); err != nil {
+							return err
+						}
+						creds = &c
+					}
+				}
+			}
+		}
+		if creds != nil {
+			if _, err := tx.Exec(ctx, `UPDATE eservice_deliveries SET state=?, sealed=NULL, opened_at=? WHERE id_hash=?`, deliveryOpened, now.UnixMilli(), idHash); err != nil {
+				return err
+			}
+			return tx.Audit(ctx, store.AuditEntry{At: now, Actor: "eservice:contact", Action: "delivery_open", CustomerID: row.customerID, Outcome: "ok", Detail: "contact=" + row.email})
+		}
+		row.attempts++
+		state := deliveryOpen
+		if row.attempts >= h.cfg.PINAttempts {
+			state = deliveryLocked
+			dd.State = "locked"
+		}
+		if _, err := tx.Exec(ctx, `UPDATE eservice_deliveries SET attempts=?, state=?, sealed=CASE WHEN ?='locked' THEN NULL ELSE sealed END WHERE id_hash=?`,
+			row.attempts, state, state, idHash); err != nil {
+			return err
+		}
+		dd.Left = h.cfg.PINAttempts - row.attempts
+		return tx.Audit(ctx, store.AuditEntry{At: now, Actor: "eservice:contact", Action: "delivery_open", CustomerID: row.customerID, Outcome: "fail", Code: "WRONG_PIN",
+			Detail: fmt.Sprintf("contact=%s attempt=%d", row.email, row.attempts)})
+	})
+	if err != nil {
+		h.fail(w, r, nil, err)
+		return
+	}
+	switch {
+	case creds != nil:
+		dd.Creds = creds
+		h.render(w, r, anon, http.StatusOK, "delivery_open", "delivery.openTitle", dd)
+	case dd.State == "open":
+		h.limits.fail(ipKey, now)
+		dd.Error = "delivery.wrongPIN"
+		h.render(w, r, anon, http.StatusUnauthorized, "delivery", "delivery.title", dd)
+	default:
+		if dd.State == "locked" {
+			h.limits.fail(ipKey, now)
+		}
+		status := http.StatusGone
+		if dd.State == "missing" {
+			status = http.StatusNotFound
+		}
+		h.render(w, r, anon, status, "delivery", "delivery.title", dd)
+	}
+}
+
+type deliveryMail struct {
+	Name, Org, CustomerID, Purpose, Description, Link, Representative string
+	Expires                                                           time.Time
+	Attempts                                                          int
+}
+
+func deliveryMessage(lang string, d deliveryMail) (notify.Message, error) {
+	t, ok := deliveryTexts[lang]
+	if !ok {
+		return notify.Message{}, fmt.Errorf("no delivery text in %q", lang)
+	}
+	var b strings.Builder
+	if err := t.Execute(&b, d); err != nil {
+		return notify.Message{}, err
+	}
+	return notify.Message{Subject: translate(lang, "mail.delivery.subject"), Text: b.String(), Language: lang}, nil
+}

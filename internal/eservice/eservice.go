@@ -1,0 +1,406 @@
+// Package eservice is the Incomes Register certificate e-service: the web
+// pages where an organisation's representative signs in, sees the
+// organisation's certificates and their state, orders a new certificate
+// (with the transfer credentials delivered to the technical contact over two
+// channels), changes a certificate's technical contact, revokes a
+// certificate and reads the audit trail; and where the authority's operator
+// manages organisations and their representatives.
+//
+// New builds the handler; Register mounts it at Path ("/eservice/") on the
+// server's mux. The pages are server-rendered HTML (html/template, embedded)
+// in Finnish, Swedish and English, work without JavaScript, and are
+// protected by session cookies (HttpOnly, SameSite=Lax, Secure over TLS),
+// per-session CSRF tokens on every form, argon2id password hashes and
+// rate-limited sign-in. The use cases themselves are the service package's;
+// this package adds the accounts, sessions and credential deliveries it
+// keeps in tables of its own.
+package eservice
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/irpki/irpki/internal/clock"
+	"github.com/irpki/irpki/internal/notify"
+	"github.com/irpki/irpki/internal/service"
+	"github.com/irpki/irpki/internal/store"
+)
+
+// Path is where the e-service is mounted.
+const Path = "/eservice/"
+
+func init() {
+	// This package imports notify, so notify's migration is always
+	// registered before this one: the order is the same in every binary.
+	store.RegisterMigration(`CREATE TABLE IF NOT EXISTS eservice_users (
+		id            INTEGER PRIMARY KEY AUTOINCREMENT,
+		email         TEXT NOT NULL UNIQUE COLLATE NOCASE,
+		name          TEXT NOT NULL DEFAULT '',
+		customer_id   TEXT NOT NULL DEFAULT '',
+		operator      INTEGER NOT NULL DEFAULT 0,
+		password_hash TEXT NOT NULL,
+		created_at    INTEGER NOT NULL,
+		disabled      INTEGER NOT NULL DEFAULT 0
+	);
+	CREATE INDEX IF NOT EXISTS eservice_users_customer ON eservice_users(customer_id);
+	CREATE TABLE IF NOT EXISTS eservice_sessions (
+		id_hash    BLOB PRIMARY KEY,
+		user_id    INTEGER NOT NULL REFERENCES eservice_users(id),
+		csrf       TEXT NOT NULL,
+		created_at INTEGER NOT NULL,
+		last_seen  INTEGER NOT NULL,
+		expires_at INTEGER NOT NULL
+	);
+	CREATE TABLE IF NOT EXISTS eservice_deliveries (
+		id_hash       BLOB PRIMARY KEY,
+		customer_id   TEXT NOT NULL,
+		contact_email TEXT NOT NULL,
+		language      TEXT NOT NULL,
+		salt          BLOB NOT NULL,
+		nonce         BLOB NOT NULL,
+		sealed        BLOB,
+		created_at    INTEGER NOT NULL,
+		expires_at    INTEGER NOT NULL,
+		attempts      INTEGER NOT NULL DEFAULT 0,
+		state         TEXT NOT NULL,
+		opened_at     INTEGER NOT NULL DEFAULT 0
+	);`)
+}
+
+// Service is what the e-service needs of the certificate service.
+type Service interface {
+	Config() service.Config
+	Certificates(ctx context.Context, customerID string) ([]service.CertificateView, error)
+	CreateOrder(ctx context.Context, r service.OrderRequest, actor string) (service.Credentials, error)
+	ChangeContact(ctx context.Context, c service.ContactChange, actor string) error
+	Revoke(ctx context.Context, serial, reason, customerID, actor string) error
+	AuditLog(ctx context.Context, customerID string, limit int) ([]store.AuditEntry, error)
+	AddOrg(ctx context.Context, o store.Org, actor string) error
+}
+
+var _ Service = (*service.Service)(nil)
+
+// Store is what the e-service needs of storage.
+type Store interface {
+	Update(ctx context.Context, fn func(*store.Tx) error) error
+	View(ctx context.Context, fn func(*store.Tx) error) error
+}
+
+// Config holds the e-service's settings; DefaultConfig has sensible values.
+type Config struct {
+	// PublicURL is the scheme://host[:port] the e-service is reached at; the
+	// credential-delivery links in e-mail point there. Required.
+	PublicURL string
+	// SecureCookies marks cookies Secure even on plain HTTP, for a server
+	// behind a TLS-terminating proxy. Over TLS they are Secure anyway.
+	SecureCookies bool
+	SessionIdle   time.Duration // a session ends after this long unused
+	SessionMax    time.Duration // and this long after sign-in in any case
+	Argon2        Argon2Params  // cost of new password hashes
+	// Sign-in limits: failures per account and per client IP inside
+	// LimitWindow after which sign-in is refused until the window passes.
+	AccountFailures, IPFailures int
+	LimitWindow                 time.Duration
+	// PINAttempts is how many wrong PINs lock a credential delivery.
+	PINAttempts int
+}
+
+// DefaultConfig returns the default settings for a public URL.
+func DefaultConfig(publicURL string) Config {
+	return Config{
+		PublicURL:       publicURL,
+		SessionIdle:     30 * time.Minute,
+		SessionMax:      8 * time.Hour,
+		Argon2:          DefaultArgon2,
+		AccountFailures: 5,
+		IPFailures:      20,
+		LimitWindow:     15 * time.Minute,
+		PINAttempts:     5,
+	}
+}
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Handler serves the e-service.
+type Handler struct {
+	cfg       Config
+	svc       Service
+	db        Store
+	mail      notify.Mailer
+	clock     clock.Clock
+	log       *slog.Logger
+	pages     map[string]*template.Template
+	limits    *limiter
+	hashSem   chan struct{}
+	dummyHash string
+	mux       *http.ServeMux
+}
+
+// New returns the e-service handler.
+func New(cfg Config, svc Service, db Store, m notify.Mailer, clk clock.Clock, log *slog.Logger) (*Handler, error) {
+	u, err := url.Parse(cfg.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return nil, fmt.Errorf("eservice: public URL %q: give scheme://host[:port], e.g. https://irpki.example.fi", cfg.PublicURL)
+	}
+	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
+	if cfg.SessionIdle <= 0 || cfg.SessionMax <= 0 || cfg.AccountFailures <= 0 || cfg.IPFailures <= 0 || cfg.LimitWindow <= 0 || cfg.PINAttempts <= 0 {
+		return nil, errors.New("eservice: session lengths and limits must be positive")
+	}
+	if cfg.Argon2.Memory == 0 || cfg.Argon2.Time == 0 || cfg.Argon2.Threads == 0 {
+		return nil, errors.New("eservice: argon2 parameters must be positive")
+	}
+	dummy, err := hashPassword(cfg.Argon2, "no such account: equal work for unknown names")
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{cfg: cfg, svc: svc, db: db, mail: m, clock: clk, log: log, limits: newLimiter(cfg.LimitWindow),
+		hashSem: make(chan struct{}, 4), dummyHash: dummy, pages: map[string]*template.Template{}}
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		base := strings.TrimPrefix(n, "templates/")
+		if base == "layout.html" {
+			continue
+		}
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n)
+		if err != nil {
+			return nil, fmt.Errorf("eservice: template %s: %w", n, err)
+		}
+		h.pages[strings.TrimSuffix(base, ".html")] = t
+	}
+	h.routes()
+	return h, nil
+}
+
+// Register mounts the e-service at Path on mux.
+func (h *Handler) Register(mux *http.ServeMux) { mux.Handle(Path, h) }
+
+func (h *Handler) routes() {
+	m := http.NewServeMux()
+	static, _ := fs.Sub(staticFS, "static")
+	m.Handle("GET "+Path+"static/", http.StripPrefix(Path+"static/", http.FileServerFS(static)))
+	m.HandleFunc("GET "+Path+"{$}", h.home)
+	m.HandleFunc("GET "+Path+"lang", h.setLanguage)
+	m.HandleFunc("GET "+Path+"signin", h.signinForm)
+	m.HandleFunc("POST "+Path+"signin", h.signin)
+	m.HandleFunc("POST "+Path+"signout", h.signed(h.signout))
+	m.HandleFunc("GET "+Path+"certificates", h.rep(h.certificates))
+	m.HandleFunc("GET "+Path+"certificates/{serial}", h.rep(h.certificate))
+	m.HandleFunc("POST "+Path+"certificates/{serial}/contact", h.rep(h.changeContact))
+	m.HandleFunc("POST "+Path+"certificates/{serial}/revoke", h.rep(h.revoke))
+	m.HandleFunc("GET "+Path+"order", h.rep(h.orderForm))
+	m.HandleFunc("POST "+Path+"order", h.rep(h.order))
+	m.HandleFunc("GET "+Path+"audit", h.rep(h.auditTrail))
+	m.HandleFunc("GET "+Path+"delivery/{token}", h.deliveryForm)
+	m.HandleFunc("POST "+Path+"delivery/{token}", h.deliveryOpen)
+	m.HandleFunc("GET "+Path+"admin/orgs", h.op(h.adminOrgs))
+	m.HandleFunc("POST "+Path+"admin/orgs", h.op(h.adminAddOrg))
+	m.HandleFunc("GET "+Path+"admin/orgs/{id}", h.op(h.adminOrg))
+	m.HandleFunc("POST "+Path+"admin/orgs/{id}/users", h.op(h.adminAddUser))
+	h.mux = m
+}
+
+// ServeHTTP serves the e-service with its security headers; cross-origin
+// form posts are refused before any handler runs, and every POST carries a
+// CSRF token that the handlers check.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("X-Frame-Options", "DENY")
+	if !strings.HasPrefix(r.URL.Path, Path+"static/") {
+		hd.Set("Cache-Control", "no-store")
+	}
+	if r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	}
+	csrfGuard.Handler(h.mux).ServeHTTP(w, r)
+}
+
+var csrfGuard = http.NewCrossOriginProtection()
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request, s *session)
+
+// signed requires a session, and a valid CSRF token on POST.
+func (h *Handler) signed(fn handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s, err := h.currentSession(r)
+		if err != nil {
+			h.fail(w, r, nil, err)
+			return
+		}
+		if s == nil {
+			if r.Method == http.MethodPost {
+				h.forbidden(w, r, nil)
+				return
+			}
+			http.Redirect(w, r, Path+"signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		if r.Method == http.MethodPost && !checkCSRF(r, s) {
+			h.log.WarnContext(r.Context(), "e-service form without a valid CSRF token refused", "path", r.URL.Path, "user", s.user.Email)
+			h.forbidden(w, r, s)
+			return
+		}
+		fn(w, r, s)
+	}
+}
+
+// rep requires a representative's session.
+func (h *Handler) rep(fn handlerFunc) http.HandlerFunc {
+	return h.signed(func(w http.ResponseWriter, r *http.Request, s *session) {
+		if s.user.CustomerID == "" {
+			http.Redirect(w, r, Path+"admin/orgs", http.StatusSeeOther)
+			return
+		}
+		fn(w, r, s)
+	})
+}
+
+// op requires an operator's session.
+func (h *Handler) op(fn handlerFunc) http.HandlerFunc {
+	return h.signed(func(w http.ResponseWriter, r *http.Request, s *session) {
+		if !s.user.Operator {
+			h.render(w, r, s, http.StatusForbidden, "error", "error.title", errorData{Message: "error.operatorOnly"})
+			return
+		}
+		fn(w, r, s)
+	})
+}
+
+func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
+	s, err := h.currentSession(r)
+	switch {
+	case err != nil:
+		h.fail(w, r, nil, err)
+	case s == nil:
+		http.Redirect(w, r, Path+"signin", http.StatusSeeOther)
+	case s.user.Operator && s.user.CustomerID == "":
+		http.Redirect(w, r, Path+"admin/orgs", http.StatusSeeOther)
+	default:
+		http.Redirect(w, r, Path+"certificates", http.StatusSeeOther)
+	}
+}
+
+// page is what every template gets.
+type page struct {
+	Lang      string
+	TitleKey  string
+	User      *User
+	OrgName   string
+	CSRF      string
+	Path      string // this page's path and query, for the language switch
+	Nav       string
+	Env       string
+	Done      string // a translation key of a completed action's notice
+	Data      any
+	Languages []langLink
+}
+
+type langLink struct {
+	Code, Name, Href string
+	Current          bool
+}
+
+// T translates key into the page's language; args fill %s/%d verbs.
+func (p page) T(key string, args ...any) string { return translate(p.Lang, key, args...) }
+
+type errorData struct {
+	Message string // translation key
+	Detail  string
+}
+
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, s *session, status int, name, titleKey string, data any) {
+	t, ok := h.pages[name]
+	if !ok {
+		http.Error(w, "no such page", http.StatusInternalServerError)
+		return
+	}
+	lang := language(r)
+	p := page{Lang: lang, TitleKey: titleKey, Path: r.URL.RequestURI(), Env: h.svc.Config().Environment, Data: data}
+	if r.Method != http.MethodGet {
+		p.Path = Path
+	}
+	if s != nil {
+		u := s.user
+		p.User, p.CSRF = &u, s.csrf
+		if u.CustomerID != "" {
+			p.OrgName = h.orgName(r.Context(), u.CustomerID)
+		}
+	}
+	if d := r.URL.Query().Get("done"); d != "" && hasKey("done."+d) {
+		p.Done = "done." + d
+	}
+	for _, l := range languages {
+		p.Languages = append(p.Languages, langLink{Code: l, Name: languageNames[l], Current: l == lang,
+			Href: Path + "lang?set=" + l + "&next=" + url.QueryEscape(p.Path)})
+	}
+	for _, n := range []string{"certificates", "order", "audit", "admin"} {
+		if strings.HasPrefix(r.URL.Path, Path+n) {
+			p.Nav = n
+		}
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Language", lang)
+	w.WriteHeader(status)
+	if err := t.Execute(w, p); err != nil {
+		h.log.ErrorContext(r.Context(), "e-service template failed", "page", name, "err", err)
+	}
+}
+
+func (h *Handler) orgName(ctx context.Context, id string) string {
+	var name string
+	_ = h.db.View(ctx, func(tx *store.Tx) error {
+		o, err := tx.Org(ctx, id)
+		name = o.Name
+		return err
+	})
+	return name
+}
+
+func (h *Handler) forbidden(w http.ResponseWriter, r *http.Request, s *session) {
+	h.render(w, r, s, http.StatusForbidden, "error", "error.title", errorData{Message: "error.csrf"})
+}
+
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request, s *session) {
+	h.render(w, r, s, http.StatusNotFound, "error", "error.title", errorData{Message: "error.notFound"})
+}
+
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, s *session, err error) {
+	h.log.ErrorContext(r.Context(), "e-service request failed", "path", r.URL.Path, "err", err)
+	h.render(w, r, s, http.StatusInternalServerError, "error", "error.title", errorData{Message: "error.internal"})
+}
+
+// inputError returns the message of an input error for showing to the
+// user, or "" if err is not one.
+func inputError(err error) string {
+	if errors.Is(err, service.ErrInput) {
+		return strings.TrimPrefix(err.Error(), service.ErrInput.Error()+": ")
+	}
+	return ""
+}
+
+// localPath returns next if it is a path inside the e-service, else Path:
+// redirects never leave the site.
+func localPath(next string) string {
+	if !strings.HasPrefix(next, Path) || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+		return Path
+	}
+	return next
+}

@@ -1,0 +1,394 @@
+package eservice_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/irpki/irpki/internal/eservice"
+	"github.com/irpki/irpki/internal/store"
+)
+
+func orderForm(csrf string) url.Values {
+	return url.Values{"csrf": {csrf}, "purpose": {"reports_ws"}, "description": {"Palkkajärjestelmä"}, "name": {"Tea Tekninen"},
+		"email": {"tea@palkat.test"}, "phone": {"+358 40 123 4567"}, "language": {"fi"}, "validity": {""}}
+}
+
+func orderCount(t *testing.T, e *env) int {
+	t.Helper()
+	var n int
+	ctx := context.Background()
+	e.S.DB.View(ctx, func(tx *store.Tx) error {
+		os, err := tx.Orders(ctx, customer)
+		n = len(os)
+		return err
+	})
+	return n
+}
+
+func TestFormWithoutCSRFTokenIsRefused(t *testing.T) {
+	e := start(t, envOptions{})
+	c := e.client(t)
+	csrf := e.signIn(t, c, repEmail, repPassword)
+
+	for name, tok := range map[string][]string{"missing": nil, "wrong": {"x" + csrf[1:]}, "empty": {""}} {
+		f := orderForm(csrf)
+		if tok == nil {
+			f.Del("csrf")
+		} else {
+			f["csrf"] = tok
+		}
+		resp, body := post(t, c, e.URL+"order", f)
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "security token") {
+			t.Errorf("%s token: %d, want 403 with an explanation", name, resp.StatusCode)
+		}
+	}
+	if n := orderCount(t, e); n != 0 {
+		t.Fatalf("%d orders created by refused forms", n)
+	}
+	// Sign-out and sign-in forms are protected too.
+	if resp, _ := post(t, c, e.URL+"signout", url.Values{}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("sign-out without token: %d", resp.StatusCode)
+	}
+	if resp, _ := post(t, e.client(t), e.URL+"signin", url.Values{"email": {repEmail}, "password": {repPassword}}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("sign-in without token: %d", resp.StatusCode)
+	}
+	// A cross-site browser post is refused even with a token.
+	req, _ := http.NewRequest(http.MethodPost, e.URL+"order", strings.NewReader(orderForm(csrf).Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site post: %d", resp.StatusCode)
+	}
+	// With the token, the same form works.
+	if resp, body := post(t, c, e.URL+"order", orderForm(csrf)); resp.StatusCode != http.StatusOK || !strings.Contains(body, `id="pin"`) {
+		t.Fatalf("order with token: %d\n%s", resp.StatusCode, body)
+	}
+	if n := orderCount(t, e); n != 1 {
+		t.Fatalf("%d orders, want 1", n)
+	}
+}
+
+func TestSessionCookieAttributes(t *testing.T) {
+	for _, tls := range []bool{false, true} {
+		e := start(t, envOptions{TLS: tls})
+		c := e.client(t)
+		_, page := get(t, c, e.URL+"signin")
+		resp, _ := post(t, c, e.URL+"signin", url.Values{"csrf": {csrfOf(t, page)}, "email": {repEmail}, "password": {repPassword}})
+		var sc *http.Cookie
+		for _, ck := range resp.Cookies() {
+			if ck.Name == "irpki_session" {
+				sc = ck
+			}
+		}
+		if sc == nil {
+			t.Fatal("no session cookie")
+		}
+		if !sc.HttpOnly || sc.SameSite != http.SameSiteLaxMode || sc.Secure != tls || sc.Path != eservice.Path {
+			t.Errorf("TLS=%v: cookie %+v: want HttpOnly, SameSite=Lax, Secure=%v, Path=%s", tls, sc, tls, eservice.Path)
+		}
+		if len(sc.Value) != 43 { // 256 bits, base64url
+			t.Errorf("session id %d characters, want 43", len(sc.Value))
+		}
+		// The store keeps a hash, not the id.
+		var n int
+		ctx := context.Background()
+		e.S.DB.View(ctx, func(tx *store.Tx) error {
+			return tx.QueryRow(ctx, `SELECT COUNT(*) FROM eservice_sessions WHERE id_hash = ?`, []byte(sc.Value)).Scan(&n)
+		})
+		if n != 0 {
+			t.Error("the session id is stored in clear")
+		}
+	}
+}
+
+func TestSignInIsRateLimited(t *testing.T) {
+	e := start(t, envOptions{})
+	c := e.client(t)
+	_, page := get(t, c, e.URL+"signin")
+	tok := csrfOf(t, page)
+	try := func(pw string) int {
+		resp, _ := post(t, c, e.URL+"signin", url.Values{"csrf": {tok}, "email": {repEmail}, "password": {pw}})
+		return resp.StatusCode
+	}
+	for i := 0; i < 5; i++ {
+		if code := try("wrong password " + string(rune('a'+i))); code != http.StatusUnauthorized {
+			t.Fatalf("attempt %d: %d, want 401", i, code)
+		}
+	}
+	// The right password is refused too while the account is limited.
+	if code := try(repPassword); code != http.StatusTooManyRequests {
+		t.Fatalf("after 5 failures: %d, want 429", code)
+	}
+	e.S.Clock.Advance(15*time.Minute + time.Second)
+	if code := try(repPassword); code != http.StatusSeeOther {
+		t.Fatalf("after the window: %d, want 303", code)
+	}
+	// Per IP: failures spread over many accounts.
+	e2 := start(t, envOptions{Mutate: func(c *eservice.Config) { c.IPFailures = 3 }})
+	c2 := e2.client(t)
+	_, page = get(t, c2, e2.URL+"signin")
+	tok = csrfOf(t, page)
+	for i := 0; i < 3; i++ {
+		post(t, c2, e2.URL+"signin", url.Values{"csrf": {tok}, "email": {"nobody" + string(rune('a'+i)) + "@x.test"}, "password": {"whatever"}})
+	}
+	if resp, _ := post(t, c2, e2.URL+"signin", url.Values{"csrf": {tok}, "email": {repEmail}, "password": {repPassword}}); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("IP limit: %d, want 429", resp.StatusCode)
+	}
+}
+
+func TestSessionExpiresAndSignOutEndsIt(t *testing.T) {
+	e := start(t, envOptions{})
+	c := e.client(t)
+	e.signIn(t, c, repEmail, repPassword)
+	e.S.Clock.Advance(29 * time.Minute)
+	if code, _ := get(t, c, e.URL+"certificates"); code != http.StatusOK {
+		t.Fatalf("within idle time: %d", code)
+	}
+	e.S.Clock.Advance(31 * time.Minute)
+	if code, _ := get(t, c, e.URL+"certificates"); code != http.StatusSeeOther {
+		t.Fatalf("after idle time: %d, want a redirect to sign-in", code)
+	}
+	csrf := e.signIn(t, c, repEmail, repPassword)
+	if resp, _ := post(t, c, e.URL+"signout", url.Values{"csrf": {csrf}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-out: %d", resp.StatusCode)
+	}
+	if code, _ := get(t, c, e.URL+"certificates"); code != http.StatusSeeOther {
+		t.Fatalf("after sign-out: %d, want a redirect", code)
+	}
+}
+
+var pinRE = regexp.MustCompile(`id="pin"[^>]*>(\d{4}) (\d{4})<`)
+
+func TestDeliveryPINIsAttemptLimitedAndSingleUse(t *testing.T) {
+	e := start(t, envOptions{})
+	c := e.client(t)
+	csrf := e.signIn(t, c, repEmail, repPassword)
+	resp, body := post(t, c, e.URL+"order", orderForm(csrf))
+	m := pinRE.FindStringSubmatch(body)
+	if resp.StatusCode != http.StatusOK || m == nil {
+		t.Fatalf("order: %d\n%s", resp.StatusCode, body)
+	}
+	pin := m[1] + m[2]
+	mails := e.mails(t)
+	if len(mails) != 1 || mails[0].To != "tea@palkat.test" || mails[0].Lang != "fi" {
+		t.Fatalf("mails %+v", mails)
+	}
+	if strings.Contains(mails[0].Body, pin) {
+		t.Fatal("the mail contains the PIN")
+	}
+	link := linkIn(t, mails[0].Body)
+
+	contact := e.client(t)
+	_, page := get(t, contact, link)
+	tok := csrfOf(t, page)
+	wrong := "00000000"
+	if wrong == pin {
+		wrong = "11111111"
+	}
+	for i := 1; i <= 5; i++ {
+		resp, body := post(t, contact, link, url.Values{"csrf": {tok}, "pin": {wrong}})
+		if strings.Contains(body, "TransferPassword") {
+			t.Fatal("credentials shown for a wrong PIN")
+		}
+		if i < 5 && resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong PIN %d: %d", i, resp.StatusCode)
+		}
+		if i == 5 && resp.StatusCode != http.StatusGone {
+			t.Fatalf("fifth wrong PIN: %d, want 410 (locked)", resp.StatusCode)
+		}
+	}
+	resp, body = post(t, contact, link, url.Values{"csrf": {tok}, "pin": {pin}})
+	if resp.StatusCode != http.StatusGone || strings.Contains(body, "TransferPassword") {
+		t.Fatalf("right PIN after lock: %d", resp.StatusCode)
+	}
+	// The sealed credentials are gone from the store.
+	var n int
+	ctx := context.Background()
+	e.S.DB.View(ctx, func(tx *store.Tx) error {
+		return tx.QueryRow(ctx, `SELECT COUNT(*) FROM eservice_deliveries WHERE sealed IS NOT NULL`).Scan(&n)
+	})
+	if n != 0 {
+		t.Error("a locked delivery keeps its sealed credentials")
+	}
+}
+
+func TestDeliveryExpires(t *testing.T) {
+	e := start(t, envOptions{})
+	c := e.client(t)
+	csrf := e.signIn(t, c, repEmail, repPassword)
+	_, body := post(t, c, e.URL+"order", orderForm(csrf))
+	m := pinRE.FindStringSubmatch(body)
+	link := linkIn(t, e.mails(t)[0].Body)
+	e.S.Clock.Advance(14*24*time.Hour + time.Second)
+	contact := e.client(t)
+	_, page := get(t, contact, link)
+	resp, body := post(t, contact, link, url.Values{"csrf": {csrfOf(t, page)}, "pin": {m[1] + m[2]}})
+	if resp.StatusCode != http.StatusGone || !strings.Contains(body, "expired") {
+		t.Fatalf("expired link: %d", resp.StatusCode)
+	}
+	if code, _ := get(t, contact, e.URL+"delivery/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"); code != http.StatusNotFound {
+		t.Fatalf("unknown link: %d", code)
+	}
+}
+
+func TestOrderFormValidation(t *testing.T) {
+	e := start(t, envOptions{})
+	c := e.client(t)
+	csrf := e.signIn(t, c, repEmail, repPassword)
+	f := orderForm(csrf)
+	f.Set("email", "not-an-address")
+	f.Set("phone", "call me")
+	f.Set("purpose", "")
+	resp, body := post(t, c, e.URL+"order", f)
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("%d", resp.StatusCode)
+	}
+	for _, want := range []string{`id="email-error"`, `id="phone-error"`, `id="purpose-error"`, `aria-invalid="true"`, `value="Tea Tekninen"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("form lacks %s", want)
+		}
+	}
+	if orderCount(t, e) != 0 || len(e.mails(t)) != 0 {
+		t.Fatal("an invalid form created an order or sent mail")
+	}
+}
+
+func TestOperatorPagesAndRoles(t *testing.T) {
+	e := start(t, envOptions{})
+	op := e.client(t)
+	csrf := e.signIn(t, op, opEmail, opPassword)
+	resp, body := post(t, op, e.URL+"admin/orgs", url.Values{"csrf": {csrf}, "customer_id": {"7654321-2"}, "name": {"Lönetjänst Ab"}, "contact_email": {"it@lon.test"}, "language": {"sv"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("add org: %d\n%s", resp.StatusCode, body)
+	}
+	resp, body = post(t, op, e.URL+"admin/orgs", url.Values{"csrf": {csrf}, "customer_id": {"7654321-0"}, "name": {"Bad"}, "contact_email": {"it@lon.test"}, "language": {"sv"}})
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("bad business id: %d", resp.StatusCode)
+	}
+	resp, _ = post(t, op, e.URL+"admin/orgs/7654321-2/users", url.Values{"csrf": {csrf}, "email": {"rep@lon.test"}, "name": {"Rep"}, "password": {"long enough pass"}, "password2": {"long enough pass"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("add user: %d", resp.StatusCode)
+	}
+	_, page := get(t, op, e.URL+"admin/orgs/7654321-2")
+	if !strings.Contains(page, "rep@lon.test") {
+		t.Fatal("new representative not listed")
+	}
+	// The new representative signs in and sees its own organisation only.
+	rep := e.client(t)
+	e.signIn(t, rep, "rep@lon.test", "long enough pass")
+	_, page = get(t, rep, e.URL+"certificates")
+	if !strings.Contains(page, "Lönetjänst Ab") {
+		t.Fatal("representative does not see its organisation")
+	}
+	if code, _ := get(t, rep, e.URL+"admin/orgs"); code != http.StatusForbidden {
+		t.Fatalf("representative on operator page: %d, want 403", code)
+	}
+	users, _ := eservice.Users(context.Background(), e.S.DB, "")
+	if len(users) != 3 {
+		t.Fatalf("%d users", len(users))
+	}
+}
+
+func TestRevokeNeedsConfirmationAndOwnership(t *testing.T) {
+	e := start(t, envOptions{})
+	en := e.S.Enroll(t, customer, 0)
+	serial := en.Cert.SerialNumber.Text(16)
+	c := e.client(t)
+	csrf := e.signIn(t, c, repEmail, repPassword)
+	resp, body := post(t, c, e.URL+"certificates/"+serial+"/revoke", url.Values{"csrf": {csrf}, "reason": {"key_compromise"}})
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Confirm revocation") {
+		t.Fatalf("first step: %d", resp.StatusCode)
+	}
+	views, _ := e.S.Service.Certificates(context.Background(), customer)
+	if views[0].State != "valid" {
+		t.Fatal("revoked without confirmation")
+	}
+	// Another organisation's representative cannot touch it.
+	e.S.AddOrg(t, "7654321-2", "Other Oy")
+	eservice.AddUser(context.Background(), e.S.DB, e.S.Clock, cheap, eservice.NewUser{Email: "other@x.test", CustomerID: "7654321-2", Password: "other password 1"}, "test")
+	other := e.client(t)
+	ocsrf := e.signIn(t, other, "other@x.test", "other password 1")
+	if resp, _ := post(t, other, e.URL+"certificates/"+serial+"/revoke", url.Values{"csrf": {ocsrf}, "reason": {"key_compromise"}, "confirm": {"yes"}}); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("other org: %d, want 404", resp.StatusCode)
+	}
+	resp, body = post(t, c, e.URL+"certificates/"+serial+"/revoke", url.Values{"csrf": {csrf}, "reason": {"key_compromise"}, "confirm": {"yes"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("confirm: %d %s", resp.StatusCode, body)
+	}
+	views, _ = e.S.Service.Certificates(context.Background(), customer)
+	if views[0].State != "revoked" || views[0].RevokeReason != "key_compromise" {
+		t.Fatalf("state %s reason %s", views[0].State, views[0].RevokeReason)
+	}
+}
+
+func TestLanguageNegotiationAndSwitch(t *testing.T) {
+	e := start(t, envOptions{})
+	c := e.client(t)
+	for hdr, want := range map[string]string{"": "fi", "sv-FI,sv;q=0.9,en;q=0.8": "sv", "de-DE,en;q=0.5,fi;q=0.7": "fi", "de": "en", "en-GB": "en"} {
+		req, _ := http.NewRequest(http.MethodGet, e.URL+"signin", nil)
+		if hdr != "" {
+			req.Header.Set("Accept-Language", hdr)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Content-Language"); got != want {
+			t.Errorf("Accept-Language %q: %s, want %s", hdr, got, want)
+		}
+	}
+	resp, err := c.Get(e.URL + "lang?set=sv&next=" + url.QueryEscape(eservice.Path+"signin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); loc != eservice.Path+"signin" {
+		t.Errorf("redirect to %q", loc)
+	}
+	_, body := get(t, c, e.URL+"signin") // Accept-Language en, but the cookie says sv
+	if !strings.Contains(body, `<html lang="sv">`) || !strings.Contains(body, "Logga in") {
+		t.Error("the chosen language is not remembered")
+	}
+	// No open redirects.
+	resp, _ = c.Get(e.URL + "lang?set=fi&next=https://evil.test/")
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); loc != eservice.Path {
+		t.Errorf("open redirect to %q", loc)
+	}
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	e := start(t, envOptions{})
+	resp, err := e.Web.Client().Get(e.URL + "signin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for h, want := range map[string]string{"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"} {
+		if got := resp.Header.Get(h); got != want {
+			t.Errorf("%s = %q, want %q", h, got, want)
+		}
+	}
+	if !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") {
+		t.Error("no CSP")
+	}
+	resp, err = e.Web.Client().Get(e.URL + "static/style.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/css") {
+		t.Errorf("style.css: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}

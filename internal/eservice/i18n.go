@@ -1,0 +1,367 @@
+package eservice
+
+import (
+	"fmt"
+	"html/template"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/irpki/irpki/internal/notify"
+)
+
+// The e-service's languages, in the order of the language switch; Finnish
+// is the default.
+var languages = []string{"fi", "sv", "en"}
+
+var languageNames = map[string]string{"fi": "Suomeksi", "sv": "På svenska", "en": "In English"}
+
+func validLang(l string) bool { return l == "fi" || l == "sv" || l == "en" }
+
+// language is the request's language: the remembered choice, else the
+// best of Accept-Language, else Finnish.
+func language(r *http.Request) string {
+	if c, err := r.Cookie(langCookie); err == nil && validLang(c.Value) {
+		return c.Value
+	}
+	return negotiate(r.Header.Get("Accept-Language"))
+}
+
+// negotiate picks fi, sv or en from an Accept-Language header by quality,
+// earlier entries winning ties; no header means Finnish, no match English.
+func negotiate(header string) string {
+	if strings.TrimSpace(header) == "" {
+		return "fi"
+	}
+	type cand struct {
+		lang string
+		q    float64
+		i    int
+	}
+	var cs []cand
+	for i, part := range strings.Split(header, ",") {
+		fields := strings.Split(strings.TrimSpace(part), ";")
+		tag := strings.ToLower(strings.TrimSpace(fields[0]))
+		q := 1.0
+		for _, f := range fields[1:] {
+			f = strings.TrimSpace(f)
+			if v, ok := strings.CutPrefix(f, "q="); ok {
+				if x, err := strconv.ParseFloat(v, 64); err == nil {
+					q = x
+				}
+			}
+		}
+		base, _, _ := strings.Cut(tag, "-")
+		if validLang(base) && q > 0 {
+			cs = append(cs, cand{base, q, i})
+		}
+	}
+	if len(cs) == 0 {
+		return "en"
+	}
+	sort.SliceStable(cs, func(a, b int) bool { return cs[a].q > cs[b].q })
+	return cs[0].lang
+}
+
+// setLanguage remembers the chosen language for a year and goes back.
+func (h *Handler) setLanguage(w http.ResponseWriter, r *http.Request) {
+	l := r.URL.Query().Get("set")
+	if validLang(l) {
+		h.setCookie(w, r, langCookie, l, 365*24*time.Hour)
+	}
+	http.Redirect(w, r, localPath(r.URL.Query().Get("next")), http.StatusSeeOther)
+}
+
+var messages = func() map[string]map[string]string {
+	m := map[string]map[string]string{"fi": {}, "sv": {}, "en": {}}
+	for _, e := range catalog {
+		if _, dup := m["en"][e.key]; dup {
+			panic("eservice: duplicate message " + e.key)
+		}
+		m["fi"][e.key], m["sv"][e.key], m["en"][e.key] = e.fi, e.sv, e.en
+	}
+	return m
+}()
+
+func hasKey(key string) bool { _, ok := messages["en"][key]; return ok }
+
+// translate returns key's text in lang, formatted with args; an unknown key
+// shows as itself, so that a missing text is visible and never a crash.
+func translate(lang, key string, args ...any) string {
+	s, ok := messages[lang][key]
+	if !ok {
+		return key
+	}
+	if len(args) > 0 {
+		return fmt.Sprintf(s, args...)
+	}
+	return s
+}
+
+// Label translates a code of a kind (state, purpose, reason, lang, action,
+// outcome, validity), showing an unknown code as itself.
+func (p page) Label(kind string, code any) string {
+	c := fmt.Sprint(code)
+	if hasKey(kind + "." + c) {
+		return translate(p.Lang, kind+"."+c)
+	}
+	return c
+}
+
+func translateTime(lang string, t time.Time) string {
+	return notify.FormatDate(lang, t) + " " + notify.FormatTime(lang, t)
+}
+
+var funcs = template.FuncMap{
+	"date": func(lang string, t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return notify.FormatDate(lang, t)
+	},
+	"datetime": func(lang string, t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		sep := " klo "
+		switch lang {
+		case "sv":
+			sep = " kl. "
+		case "en":
+			sep = " at "
+		}
+		return notify.FormatDate(lang, t) + sep + notify.FormatTime(lang, t)
+	},
+	"short": func(serial string) string {
+		if len(serial) > 14 {
+			return serial[:12] + "…"
+		}
+		return serial
+	},
+	"pin": func(p string) string {
+		if len(p) == 8 {
+			return p[:4] + " " + p[4:]
+		}
+		return p
+	},
+}
+
+type msg struct{ key, fi, sv, en string }
+
+var catalog = []msg{
+	{"app.name", "Tulorekisterin varmennepalvelu", "Inkomstregistrets certifikattjänst", "Incomes Register certificate service"},
+	{"app.test", "TESTI", "TEST", "TEST"},
+	{"footer.text", "Tulorekisterin teknisen rajapinnan varmenteet. Varmenne on voimassa kaksi vuotta, ja se uusitaan organisaation omasta ohjelmistosta.", "Certifikat för inkomstregistrets tekniska gränssnitt. Ett certifikat är giltigt i två år och förnyas från organisationens egen programvara.", "Certificates for the Incomes Register's technical interface. A certificate is valid for two years and is renewed from the organisation's own software."},
+
+	{"nav.skip", "Siirry sisältöön", "Hoppa till innehållet", "Skip to content"},
+	{"nav.language", "Kieli", "Språk", "Language"},
+	{"nav.main", "Päävalikko", "Huvudmeny", "Main menu"},
+	{"nav.certificates", "Varmenteet", "Certifikat", "Certificates"},
+	{"nav.order", "Tilaa varmenne", "Beställ certifikat", "Order a certificate"},
+	{"nav.audit", "Tapahtumaloki", "Händelselogg", "Audit trail"},
+	{"nav.orgs", "Organisaatiot", "Organisationer", "Organisations"},
+	{"nav.signout", "Kirjaudu ulos", "Logga ut", "Sign out"},
+	{"role.operator", "ylläpitäjä", "administratör", "operator"},
+
+	{"signin.title", "Kirjaudu sisään", "Logga in", "Sign in"},
+	{"signin.intro", "Kirjaudu organisaatiosi edustajana hallinnoidaksesi tulorekisterin varmenteita.", "Logga in som företrädare för din organisation för att hantera inkomstregistrets certifikat.", "Sign in as your organisation's representative to manage its Incomes Register certificates."},
+	{"signin.email", "Sähköpostiosoite", "E-postadress", "E-mail address"},
+	{"signin.password", "Salasana", "Lösenord", "Password"},
+	{"signin.submit", "Kirjaudu", "Logga in", "Sign in"},
+	{"signin.help", "Tunnukset saat varmennepalvelun ylläpitäjältä.", "Du får inloggningsuppgifterna av certifikattjänstens administratör.", "Your account is created by the certificate service's operator."},
+	{"signin.failed", "Sähköpostiosoite tai salasana on väärä.", "E-postadressen eller lösenordet är fel.", "The e-mail address or password is wrong."},
+	{"signin.missing", "Anna sähköpostiosoite ja salasana.", "Ange e-postadress och lösenord.", "Enter your e-mail address and password."},
+	{"signin.limited", "Liian monta epäonnistunutta kirjautumisyritystä. Yritä uudelleen %s jälkeen.", "För många misslyckade inloggningsförsök. Försök igen efter %s.", "Too many failed sign-in attempts. Try again after %s."},
+
+	{"certs.title", "Varmenteet", "Certifikat", "Certificates"},
+	{"certs.intro", "Organisaation %s varmenteet tulorekisterin tekniseen rajapintaan.", "Certifikat för inkomstregistrets tekniska gränssnitt som tillhör %s.", "Certificates of %s for the Incomes Register's technical interface."},
+	{"certs.caption", "Organisaation varmenteet, voimassaoloajan mukaan uusin ensin", "Organisationens certifikat, det som gäller längst först", "The organisation's certificates, latest expiry first"},
+	{"certs.orderNew", "Tilaa uusi varmenne", "Beställ ett nytt certifikat", "Order a new certificate"},
+	{"certs.none", "Organisaatiolla ei ole vielä varmenteita. Tilaa ensimmäinen varmenne.", "Organisationen har ännu inga certifikat. Beställ det första certifikatet.", "The organisation has no certificates yet. Order the first one."},
+
+	{"cert.title", "Varmenne", "Certifikat", "Certificate"},
+	{"cert.back", "Kaikki varmenteet", "Alla certifikat", "All certificates"},
+	{"cert.open", "Avaa varmenne %s", "Öppna certifikat %s", "Open certificate %s"},
+	{"cert.details", "Tiedot", "Uppgifter", "Details"},
+	{"cert.serial", "Sarjanumero", "Serienummer", "Serial number"},
+	{"cert.purpose", "Käyttötarkoitus ja kanava", "Användningsändamål och kanal", "Purpose and channel"},
+	{"cert.description", "Kuvaus", "Beskrivning", "Description"},
+	{"cert.contact", "Tekninen yhteyshenkilö", "Teknisk kontaktperson", "Technical contact"},
+	{"cert.notBefore", "Voimassa alkaen", "Giltigt från", "Valid from"},
+	{"cert.notAfter", "Voimassa asti", "Giltigt till", "Valid until"},
+	{"cert.daysLeft", "Päiviä jäljellä", "Dagar kvar", "Days left"},
+	{"cert.daysLeftN", "%d päivää jäljellä", "%d dagar kvar", "%d days left"},
+	{"cert.state", "Tila", "Status", "State"},
+	{"cert.environment", "Ympäristö", "Miljö", "Environment"},
+
+	{"state.valid", "Voimassa", "Giltigt", "Valid"},
+	{"state.renewal_window_open", "Uusittavissa", "Kan förnyas", "Renewal window open"},
+	{"state.renewed", "Uusittu", "Förnyat", "Renewed"},
+	{"state.expired", "Vanhentunut", "Har gått ut", "Expired"},
+	{"state.revoked", "Peruutettu", "Återkallat", "Revoked"},
+
+	{"purpose.reports_ws", "Ilmoittaminen – Web Service -rajapinta", "Anmälan – Web Service-gränssnitt", "Reporting – Web Service interface"},
+	{"purpose.reports_sftp", "Ilmoittaminen – SFTP", "Anmälan – SFTP", "Reporting – SFTP"},
+	{"purpose.datause_ws", "Tietojen käyttö – Web Service -rajapinta", "Användning av uppgifter – Web Service-gränssnitt", "Use of data – Web Service interface"},
+	{"purpose.datause_sftp", "Tietojen käyttö – SFTP", "Användning av uppgifter – SFTP", "Use of data – SFTP"},
+
+	{"reason.key_compromise", "Avain on kadonnut tai joutunut vääriin käsiin", "Nyckeln har förkommit eller röjts", "The key was lost or leaked"},
+	{"reason.no_longer_needed", "Varmennetta ei enää tarvita", "Certifikatet behövs inte längre", "The certificate is no longer needed"},
+	{"reason.organisation_merged", "Organisaatio on sulautunut", "Organisationen har fusionerats", "The organisation has merged"},
+
+	{"lang.fi", "suomi", "finska", "Finnish"},
+	{"lang.sv", "ruotsi", "svenska", "Swedish"},
+	{"lang.en", "englanti", "engelska", "English"},
+
+	{"validity.", "Normaali (2 vuotta)", "Normal (2 år)", "Standard (2 years)"},
+	{"validity.90d", "90 päivää", "90 dagar", "90 days"},
+	{"validity.30d", "30 päivää", "30 dagar", "30 days"},
+	{"validity.7d", "7 päivää", "7 dagar", "7 days"},
+	{"validity.1d", "1 päivä", "1 dag", "1 day"},
+	{"validity.1h", "1 tunti", "1 timme", "1 hour"},
+
+	{"renewal.title", "Näin varmenne uusitaan", "Så förnyas certifikatet", "How renewal works"},
+	{"renewal.p1", "Varmenne on voimassa %d vuotta. Sen voi uusia aikaisintaan %d päivää ennen voimassaolon päättymistä; tekninen yhteyshenkilö saa silloin muistutuksen sähköpostiin.", "Ett certifikat är giltigt i %d år. Det kan förnyas tidigast %d dagar innan det går ut; den tekniska kontaktpersonen får då en påminnelse per e-post.", "A certificate is valid for %d years. It can be renewed at the earliest %d days before it expires; the technical contact then gets a reminder by e-mail."},
+	{"renewal.p2", "Varmenne uusitaan organisaation omasta ohjelmistosta RenewCertificate-palvelukutsulla, joka allekirjoitetaan nykyisen varmenteen avaimella. Tässä palvelussa varmennetta ei voi uusia.", "Certifikatet förnyas från organisationens egen programvara med tjänsteanropet RenewCertificate, som undertecknas med nyckeln till det nuvarande certifikatet. Certifikat kan inte förnyas i den här tjänsten.", "A certificate is renewed from the organisation's own software with the RenewCertificate service call, signed with the key of the current certificate. Certificates cannot be renewed in this service."},
+	{"renewal.p3", "Jos varmenne on jo vanhentunut tai ohjelmisto ei osaa uusia sitä, tilaa uusi varmenne täällä. Uusi varmenne noudetaan samalla tavalla kuin ensimmäinen, kertakäyttöisillä siirtotunnuksilla.", "Om certifikatet redan har gått ut eller programvaran inte kan förnya det, beställ ett nytt certifikat här. Det nya certifikatet hämtas på samma sätt som det första, med engångsöverföringskoder.", "If the certificate has expired, or your software cannot renew it, order a new certificate here. The new certificate is retrieved the same way as the first one, with one-time transfer credentials."},
+
+	{"contact.title", "Tekninen yhteyshenkilö", "Teknisk kontaktperson", "Technical contact"},
+	{"contact.intro", "Vanhenemismuistutus lähetetään tähän osoitteeseen. Pidä tieto ajan tasalla: seuraava muistutus menee uuteen osoitteeseen.", "Påminnelsen om att certifikatet går ut skickas till den här adressen. Håll uppgiften aktuell: nästa påminnelse går till den nya adressen.", "The expiry reminder is sent to this address. Keep it current: the next reminder goes to the new address."},
+	{"contact.email", "Yhteyshenkilön sähköpostiosoite", "Kontaktpersonens e-postadress", "Contact's e-mail address"},
+	{"contact.name", "Yhteyshenkilön nimi", "Kontaktpersonens namn", "Contact's name"},
+	{"contact.phone", "Yhteyshenkilön puhelinnumero", "Kontaktpersonens telefonnummer", "Contact's phone number"},
+	{"contact.language", "Viestien kieli", "Meddelandenas språk", "Language of messages"},
+	{"contact.submit", "Tallenna yhteyshenkilö", "Spara kontaktperson", "Save contact"},
+
+	{"revoke.heading", "Peruuta varmenne", "Återkalla certifikatet", "Revoke the certificate"},
+	{"revoke.intro", "Peruutettua varmennetta ei voi enää käyttää eikä uusia. Peruuta varmenne, jos sen avain on kadonnut tai joutunut vääriin käsiin tai jos varmennetta ei enää tarvita.", "Ett återkallat certifikat kan inte längre användas eller förnyas. Återkalla certifikatet om dess nyckel har förkommit eller röjts eller om certifikatet inte längre behövs.", "A revoked certificate can no longer be used or renewed. Revoke a certificate if its key was lost or leaked, or if it is no longer needed."},
+	{"revoke.reason", "Peruutuksen syy", "Orsak till återkallelsen", "Reason for revocation"},
+	{"revoke.continue", "Jatka peruutukseen", "Fortsätt till återkallelsen", "Continue to revocation"},
+	{"revoke.title", "Vahvista peruutus", "Bekräfta återkallelsen", "Confirm revocation"},
+	{"revoke.warning", "Olet peruuttamassa alla olevan varmenteen. Peruutusta ei voi perua: ohjelmisto, joka käyttää varmennetta, lakkaa toimimasta rajapinnassa.", "Du håller på att återkalla certifikatet nedan. Återkallelsen kan inte ångras: programvara som använder certifikatet slutar fungera i gränssnittet.", "You are about to revoke the certificate below. This cannot be undone: software that uses the certificate stops working with the interface."},
+	{"revoke.confirm", "Peruuta varmenne", "Återkalla certifikatet", "Revoke certificate"},
+	{"revoke.cancel", "Älä peruuta", "Avbryt", "Cancel"},
+	{"revoke.noReason", "Valitse peruutuksen syy.", "Välj orsak till återkallelsen.", "Choose a reason for the revocation."},
+	{"revoke.notValid", "Varmennetta ei voi peruuttaa, koska se ei ole voimassa.", "Certifikatet kan inte återkallas eftersom det inte är giltigt.", "The certificate cannot be revoked because it is not valid."},
+
+	{"order.title", "Tilaa varmenne", "Beställ certifikat", "Order a certificate"},
+	{"order.intro", "Tilaa varmenne tulorekisterin tekniseen rajapintaan. Siirtotunnukset toimitetaan teknisen yhteyshenkilön käyttöön kahta kanavaa pitkin.", "Beställ ett certifikat för inkomstregistrets tekniska gränssnitt. Överföringskoderna levereras till den tekniska kontaktpersonen via två kanaler.", "Order a certificate for the Incomes Register's technical interface. The transfer credentials reach the technical contact over two channels."},
+	{"order.certificate", "Varmenne", "Certifikat", "Certificate"},
+	{"order.choose", "Valitse…", "Välj…", "Choose…"},
+	{"order.descriptionHint", "Esimerkiksi järjestelmän nimi, jossa varmennetta käytetään.", "Till exempel namnet på systemet där certifikatet används.", "For example the name of the system that uses the certificate."},
+	{"order.validity", "Voimassaoloaika (vain testiympäristö)", "Giltighetstid (endast testmiljön)", "Validity (TEST environment only)"},
+	{"order.validityHint", "Lyhyellä voimassaololla voit kokeilla uusimista odottamatta kahta vuotta.", "Med kort giltighetstid kan du prova förnyelsen utan att vänta i två år.", "A short validity lets you try renewal without waiting two years."},
+	{"order.contact", "Tekninen yhteyshenkilö", "Teknisk kontaktperson", "Technical contact"},
+	{"order.contactHint", "Henkilö, joka asentaa varmenteen ohjelmistoon. Hän saa siirtotunnukset ja vanhenemismuistutukset.", "Personen som installerar certifikatet i programvaran. Hen får överföringskoderna och påminnelserna om att certifikatet går ut.", "The person who installs the certificate in the software. They receive the transfer credentials and the expiry reminders."},
+	{"order.phoneHint", "Kerrot PIN-koodin yhteyshenkilölle puhelimitse.", "Du ger kontaktpersonen PIN-koden per telefon.", "You will tell the contact the PIN by phone."},
+	{"order.deliveryTitle", "Kaksi kanavaa", "Två kanaler", "Two channels"},
+	{"order.deliveryText", "Yhteyshenkilö saa sähköpostiin kertakäyttöisen linkin. Sinä näet tilauksen jälkeen PIN-koodin, jonka kerrot hänelle puhelimitse. Siirtotunnukset näkyvät vain, kun linkki avataan ja PIN-koodi syötetään: kumpikaan yksin ei riitä.", "Kontaktpersonen får en engångslänk per e-post. Efter beställningen ser du en PIN-kod som du ger hen per telefon. Överföringskoderna visas bara när länken öppnas och PIN-koden anges: det ena räcker inte utan det andra.", "The contact gets a one-time link by e-mail. After ordering you see a PIN, which you tell them by phone. The transfer credentials are shown only when the link is opened and the PIN entered: neither alone is enough."},
+	{"order.submit", "Tilaa varmenne", "Beställ certifikatet", "Order certificate"},
+	{"order.err.purpose", "Valitse käyttötarkoitus ja kanava.", "Välj användningsändamål och kanal.", "Choose the purpose and channel."},
+	{"order.err.name", "Anna yhteyshenkilön nimi.", "Ange kontaktpersonens namn.", "Enter the contact's name."},
+	{"order.err.phone", "Anna puhelinnumero numeroina, esimerkiksi +358 40 123 4567.", "Ange telefonnumret med siffror, till exempel +358 40 123 4567.", "Enter the phone number in digits, for example +358 40 123 4567."},
+	{"order.err.language", "Valitse viestien kieli.", "Välj meddelandenas språk.", "Choose the language of messages."},
+	{"order.err.validity", "Valitse voimassaoloaika listasta.", "Välj giltighetstid i listan.", "Choose a validity from the list."},
+	{"order.mailFailed", "Sähköpostia yhteyshenkilölle ei voitu lähettää, joten tilausta ei voi toimittaa. Yritä hetken kuluttua uudelleen.", "E-postmeddelandet till kontaktpersonen kunde inte skickas, så beställningen kan inte levereras. Försök igen om en stund.", "The e-mail to the contact could not be sent, so the order cannot be delivered. Try again in a while."},
+
+	{"orderDone.title", "Varmenne tilattu", "Certifikatet har beställts", "Certificate ordered"},
+	{"orderDone.sent", "Kertakäyttöinen linkki on lähetetty osoitteeseen %s.", "En engångslänk har skickats till %s.", "A one-time link has been sent to %s."},
+	{"orderDone.pinTitle", "PIN-koodi yhteyshenkilölle", "PIN-kod till kontaktpersonen", "PIN for the contact"},
+	{"orderDone.pinText", "Soita yhteyshenkilölle %s (%s) ja kerro tämä PIN-koodi. Hän tarvitsee sen avatakseen siirtotunnukset sähköpostin linkistä.", "Ring kontaktpersonen %s (%s) och ge hen den här PIN-koden. Hen behöver den för att öppna överföringskoderna via länken i e-postmeddelandet.", "Call the contact %s (%s) and tell them this PIN. They need it to open the transfer credentials from the link in the e-mail."},
+	{"orderDone.pinLabel", "PIN-koodi", "PIN-kod", "PIN"},
+	{"orderDone.once", "PIN-koodi näytetään vain nyt. Älä lähetä sitä sähköpostilla.", "PIN-koden visas bara nu. Skicka den inte per e-post.", "The PIN is shown only now. Do not send it by e-mail."},
+	{"orderDone.expires", "Linkki ja siirtotunnukset ovat voimassa %s asti.", "Länken och överföringskoderna gäller till %s.", "The link and the transfer credentials are valid until %s."},
+	{"orderDone.attempts", "Jos PIN-koodi syötetään väärin liian monta kertaa, linkki lukittuu ja varmenne on tilattava uudelleen.", "Om PIN-koden anges fel för många gånger låses länken och certifikatet måste beställas på nytt.", "If the PIN is entered wrongly too many times, the link locks and the certificate must be ordered again."},
+	{"orderDone.back", "Takaisin varmenteisiin", "Tillbaka till certifikaten", "Back to certificates"},
+
+	{"delivery.title", "Varmenteen siirtotunnukset", "Överföringskoder för certifikatet", "Certificate transfer credentials"},
+	{"delivery.intro", "Syötä PIN-koodi, jonka varmenteen tilaaja kertoi sinulle puhelimessa. Siirtotunnukset näytetään sen jälkeen kerran.", "Ange PIN-koden som den som beställde certifikatet gav dig per telefon. Överföringskoderna visas därefter en gång.", "Enter the PIN that the person who ordered the certificate told you by phone. The transfer credentials are then shown once."},
+	{"delivery.pin", "PIN-koodi", "PIN-kod", "PIN"},
+	{"delivery.pinHint", "8 numeroa. Koodin voi syöttää väärin enintään %d kertaa.", "8 siffror. Koden kan anges fel högst %d gånger.", "8 digits. It can be entered wrongly at most %d times."},
+	{"delivery.submit", "Näytä siirtotunnukset", "Visa överföringskoderna", "Show the credentials"},
+	{"delivery.validUntil", "Linkki on voimassa %s asti.", "Länken gäller till %s.", "The link is valid until %s."},
+	{"delivery.wrongPIN", "PIN-koodi on väärä. Yrityksiä jäljellä: %d.", "PIN-koden är fel. Återstående försök: %d.", "The PIN is wrong. Attempts left: %d."},
+	{"delivery.limited", "Liian monta väärää PIN-koodia tästä osoitteesta. Yritä myöhemmin uudelleen.", "För många felaktiga PIN-koder från den här adressen. Försök igen senare.", "Too many wrong PINs from this address. Try again later."},
+	{"delivery.state.used", "Tämä linkki on jo käytetty. Siirtotunnukset näytetään vain kerran.", "Den här länken har redan använts. Överföringskoderna visas bara en gång.", "This link has already been used. The credentials are shown only once."},
+	{"delivery.state.locked", "Linkki on lukittu, koska PIN-koodi syötettiin väärin liian monta kertaa.", "Länken är låst eftersom PIN-koden angavs fel för många gånger.", "The link is locked because the PIN was entered wrongly too many times."},
+	{"delivery.state.expired", "Linkki on vanhentunut.", "Länken har gått ut.", "The link has expired."},
+	{"delivery.state.missing", "Linkkiä ei löydy. Tarkista, että kopioit koko osoitteen sähköpostista.", "Länken hittades inte. Kontrollera att du kopierade hela adressen från e-postmeddelandet.", "The link was not found. Check that you copied the whole address from the e-mail."},
+	{"delivery.orderNew", "Pyydä organisaatiosi edustajaa tilaamaan uusi varmenne.", "Be din organisations företrädare att beställa ett nytt certifikat.", "Ask your organisation's representative to order a new certificate."},
+	{"delivery.openTitle", "Siirtotunnuksesi", "Dina överföringskoder", "Your transfer credentials"},
+	{"delivery.onlyNow", "Tunnukset näytetään vain nyt. Kopioi ne ohjelmistoosi ennen kuin suljet sivun.", "Koderna visas bara nu. Kopiera dem till programvaran innan du stänger sidan.", "The credentials are shown only now. Copy them into your software before you close this page."},
+	{"delivery.customerId", "Asiakastunnus (Y-tunnus)", "Kundnummer (FO-nummer)", "Customer ID (business ID)"},
+	{"delivery.expires", "Voimassa asti", "Giltiga till", "Valid until"},
+	{"delivery.nextTitle", "Näin jatkat", "Så här fortsätter du", "What next"},
+	{"delivery.step1", "Luo ohjelmistossa uusi avainpari ja varmennepyyntö.", "Skapa ett nytt nyckelpar och en certifikatbegäran i programvaran.", "Create a new key pair and certificate signing request in your software."},
+	{"delivery.step2", "Lähetä pyyntö näillä tunnuksilla SignNewCertificate-kutsulla (esimerkiksi irpki enroll).", "Skicka begäran med de här koderna i anropet SignNewCertificate (till exempel irpki enroll).", "Send the request with these credentials in a SignNewCertificate call (for example irpki enroll)."},
+	{"delivery.step3", "Nouda varmenne GetCertificate-kutsulla. Tunnukset toimivat vain kerran.", "Hämta certifikatet med anropet GetCertificate. Koderna fungerar bara en gång.", "Retrieve the certificate with GetCertificate. The credentials work only once."},
+	{"mail.delivery.subject", "Tulorekisterin varmenteen siirtotunnukset", "Överföringskoder för inkomstregistrets certifikat", "Transfer credentials for an Incomes Register certificate"},
+
+	{"audit.title", "Tapahtumaloki", "Händelselogg", "Audit trail"},
+	{"audit.intro", "Organisaation varmenteisiin liittyvät tapahtumat, uusin ensin.", "Händelser som gäller organisationens certifikat, den senaste först.", "Events concerning the organisation's certificates, newest first."},
+	{"audit.caption", "Viimeisimmät 200 tapahtumaa", "De senaste 200 händelserna", "The latest 200 events"},
+	{"audit.time", "Aika", "Tid", "Time"},
+	{"audit.actor", "Tekijä", "Utförare", "Actor"},
+	{"audit.action", "Tapahtuma", "Händelse", "Action"},
+	{"audit.outcome", "Tulos", "Resultat", "Outcome"},
+	{"audit.detail", "Lisätiedot", "Detaljer", "Details"},
+	{"audit.none", "Ei tapahtumia.", "Inga händelser.", "No events."},
+	{"outcome.ok", "Onnistui", "Lyckades", "Succeeded"},
+	{"outcome.fail", "Epäonnistui", "Misslyckades", "Failed"},
+	{"action.order", "Varmenteen tilaus", "Beställning av certifikat", "Certificate ordered"},
+	{"action.sign_new", "Uuden varmenteen myöntäminen", "Utfärdande av nytt certifikat", "New certificate issued"},
+	{"action.renew", "Uusiminen", "Förnyelse", "Renewal"},
+	{"action.get", "Varmenteen nouto", "Hämtning av certifikat", "Certificate retrieved"},
+	{"action.revoke", "Peruutus", "Återkallelse", "Revocation"},
+	{"action.org_add", "Organisaation lisäys", "Organisation tillagd", "Organisation added"},
+	{"action.user_add", "Edustajan lisäys", "Företrädare tillagd", "Representative added"},
+	{"action.contact_change", "Yhteyshenkilön muutos", "Ändring av kontaktperson", "Contact changed"},
+	{"action.reminder", "Vanhenemismuistutus", "Påminnelse om utgång", "Expiry reminder"},
+	{"action.sign_in", "Kirjautuminen", "Inloggning", "Sign-in"},
+	{"action.sign_out", "Uloskirjautuminen", "Utloggning", "Sign-out"},
+	{"action.delivery_mail", "Siirtotunnuslinkin lähetys", "Länk till överföringskoder skickad", "Credential link mailed"},
+	{"action.delivery_open", "Siirtotunnusten avaus", "Öppning av överföringskoder", "Credentials opened"},
+
+	{"admin.orgs.title", "Organisaatiot", "Organisationer", "Organisations"},
+	{"admin.orgs.caption", "Rekisteröidyt organisaatiot", "Registrerade organisationer", "Registered organisations"},
+	{"admin.orgs.none", "Organisaatioita ei ole vielä lisätty.", "Inga organisationer har lagts till ännu.", "No organisations yet."},
+	{"admin.org.title", "Organisaatio", "Organisation", "Organisation"},
+	{"admin.customerId", "Y-tunnus", "FO-nummer", "Business ID"},
+	{"admin.customerIdHint", "Muodossa 1234567-8; tarkiste tarkistetaan.", "I formen 1234567-8; kontrollsiffran kontrolleras.", "In the form 1234567-8; the check digit is verified."},
+	{"admin.name", "Nimi", "Namn", "Name"},
+	{"admin.contactEmail", "Oletusyhteyshenkilön sähköposti", "Standardkontaktpersonens e-post", "Default contact e-mail"},
+	{"admin.representatives", "Edustajat", "Företrädare", "Representatives"},
+	{"admin.addOrg", "Lisää organisaatio", "Lägg till organisation", "Add an organisation"},
+	{"admin.addOrgSubmit", "Lisää organisaatio", "Lägg till organisationen", "Add organisation"},
+	{"admin.back", "Kaikki organisaatiot", "Alla organisationer", "All organisations"},
+	{"admin.noUsers", "Organisaatiolla ei ole vielä edustajia.", "Organisationen har ännu inga företrädare.", "The organisation has no representatives yet."},
+	{"admin.addUser", "Lisää edustaja", "Lägg till företrädare", "Add a representative"},
+	{"admin.addUserSubmit", "Lisää edustaja", "Lägg till företrädaren", "Add representative"},
+	{"admin.personName", "Nimi", "Namn", "Name"},
+	{"admin.password", "Alkusalasana", "Startlösenord", "Initial password"},
+	{"admin.password2", "Alkusalasana uudelleen", "Startlösenordet igen", "Initial password again"},
+	{"admin.passwordHint", "Vähintään 12 merkkiä. Toimita salasana edustajalle turvallisesti.", "Minst 12 tecken. Ge lösenordet till företrädaren på ett säkert sätt.", "At least 12 characters. Give it to the representative securely."},
+	{"admin.err.exists", "Organisaatio on jo rekisteröity.", "Organisationen är redan registrerad.", "The organisation is already registered."},
+	{"admin.err.mismatch", "Salasanat eivät täsmää.", "Lösenorden stämmer inte överens.", "The passwords do not match."},
+
+	{"form.optional", "(vapaaehtoinen)", "(frivillig)", "(optional)"},
+	{"form.badEmail", "Anna sähköpostiosoite muodossa nimi@esimerkki.fi.", "Ange e-postadressen i formen namn@exempel.fi.", "Enter an e-mail address such as name@example.fi."},
+	{"form.tooLong", "Teksti on liian pitkä (enintään 200 merkkiä).", "Texten är för lång (högst 200 tecken).", "The text is too long (at most 200 characters)."},
+	{"form.fix", "Korjaa merkityt kentät.", "Rätta de markerade fälten.", "Correct the marked fields."},
+	{"form.invalid", "Tiedoissa on virhe. Tarkista ne ja yritä uudelleen.", "Uppgifterna innehåller ett fel. Kontrollera dem och försök igen.", "The information has an error. Check it and try again."},
+
+	{"done.contact", "Yhteyshenkilö on päivitetty. Seuraava muistutus lähetetään uuteen osoitteeseen.", "Kontaktpersonen har uppdaterats. Nästa påminnelse skickas till den nya adressen.", "The contact has been updated. The next reminder goes to the new address."},
+	{"done.revoked", "Varmenne on peruutettu.", "Certifikatet har återkallats.", "The certificate has been revoked."},
+	{"done.signout", "Olet kirjautunut ulos.", "Du har loggat ut.", "You have signed out."},
+	{"done.orgAdded", "Organisaatio on lisätty.", "Organisationen har lagts till.", "The organisation has been added."},
+	{"done.userAdded", "Edustaja on lisätty.", "Företrädaren har lagts till.", "The representative has been added."},
+
+	{"error.title", "Toimintoa ei voitu suorittaa", "Åtgärden kunde inte utföras", "The action could not be completed"},
+	{"error.csrf", "Lomakkeen turvatunniste puuttuu tai on vanhentunut. Palaa sivulle, lataa se uudelleen ja yritä uudestaan.", "Formulärets säkerhetskod saknas eller har gått ut. Gå tillbaka, ladda om sidan och försök igen.", "The form's security token is missing or out of date. Go back, reload the page and try again."},
+	{"error.notFound", "Sivua tai varmennetta ei löydy.", "Sidan eller certifikatet hittades inte.", "The page or certificate was not found."},
+	{"error.internal", "Palvelussa tapahtui virhe. Yritä hetken kuluttua uudelleen.", "Ett fel inträffade i tjänsten. Försök igen om en stund.", "The service ran into an error. Try again in a while."},
+	{"error.operatorOnly", "Sivu on vain varmennepalvelun ylläpitäjille.", "Sidan är endast för certifikattjänstens administratörer.", "This page is for the certificate service's operators only."},
+	{"error.home", "Etusivulle", "Till startsidan", "To the front page"},
+}

@@ -1,0 +1,73 @@
+package eservice
+
+import (
+	"strings"
+	"text/template"
+
+	"github.com/irpki/irpki/internal/notify"
+)
+
+func mailTemplate(lang, s string) *template.Template {
+	return template.Must(template.New(lang).Funcs(template.FuncMap{
+		"date": notify.FormatDate, "time": notify.FormatTime,
+	}).Parse(strings.TrimLeft(s, "\n")))
+}
+
+// deliveryTexts are the credential-link e-mails. They carry the link, never
+// the PIN or the credentials.
+var deliveryTexts = map[string]*template.Template{
+	"fi": mailTemplate("fi", `
+Hei{{with .Name}} {{.}}{{end}},
+
+Organisaation {{.Org}} ({{.CustomerID}}) edustaja ({{.Representative}}) on tilannut tulorekisterin teknisen rajapinnan varmenteen ja nimennyt teidät sen tekniseksi yhteyshenkilöksi.
+
+Käyttötarkoitus: {{.Purpose}}{{with .Description}}
+Kuvaus: {{.}}{{end}}
+
+Avatkaa varmenteen siirtotunnukset (TransferId ja TransferPassword) tästä linkistä:
+
+{{.Link}}
+
+Sivulla tarvitsette PIN-koodin, jonka tilaaja kertoo teille puhelimitse. PIN-koodia ei lähetetä sähköpostilla. Linkki toimii kerran ja on voimassa {{date "fi" .Expires}} klo {{time "fi" .Expires}} asti; väärä PIN-koodi {{.Attempts}} kertaa lukitsee sen.
+
+Älkää välittäkö tätä viestiä eteenpäin. Jos ette odottanut tätä viestiä, ilmoittakaa siitä organisaationne edustajalle.
+
+Tulorekisterin varmennepalvelu
+`),
+	"sv": mailTemplate("sv", `
+Hej{{with .Name}} {{.}}{{end}},
+
+En företrädare ({{.Representative}}) för {{.Org}} ({{.CustomerID}}) har beställt ett certifikat för inkomstregistrets tekniska gränssnitt och angett er som teknisk kontaktperson.
+
+Användningsändamål: {{.Purpose}}{{with .Description}}
+Beskrivning: {{.}}{{end}}
+
+Öppna certifikatets överföringskoder (TransferId och TransferPassword) via den här länken:
+
+{{.Link}}
+
+På sidan behöver ni en PIN-kod som beställaren ger er per telefon. PIN-koden skickas inte per e-post. Länken fungerar en gång och gäller till {{date "sv" .Expires}} kl. {{time "sv" .Expires}}; {{.Attempts}} felaktiga PIN-koder låser den.
+
+Vidarebefordra inte detta meddelande. Om ni inte väntade er detta meddelande, meddela er organisations företrädare.
+
+Inkomstregistrets certifikattjänst
+`),
+	"en": mailTemplate("en", `
+Hello{{with .Name}} {{.}}{{end}},
+
+A representative ({{.Representative}}) of {{.Org}} ({{.CustomerID}}) has ordered a certificate for the Incomes Register's technical interface and named you as its technical contact.
+
+Purpose: {{.Purpose}}{{with .Description}}
+Description: {{.}}{{end}}
+
+Open the certificate's transfer credentials (TransferId and TransferPassword) from this link:
+
+{{.Link}}
+
+On the page you need a PIN, which the person who ordered the certificate tells you by phone. The PIN is never sent by e-mail. The link works once and is valid until {{date "en" .Expires}} at {{time "en" .Expires}}; {{.Attempts}} wrong PINs lock it.
+
+Do not forward this message. If you did not expect it, tell your organisation's representative.
+
+The Incomes Register certificate service
+`),
+}

@@ -1,0 +1,537 @@
+package eservice
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/irpki/irpki/internal/service"
+	"github.com/irpki/irpki/internal/store"
+	"github.com/irpki/irpki/internal/wire"
+)
+
+// --- sign-in ---
+
+type signinData struct {
+	Email, Next, Error string
+	RetryAt            string
+}
+
+func (h *Handler) signinForm(w http.ResponseWriter, r *http.Request) {
+	if s, err := h.currentSession(r); err == nil && s != nil {
+		http.Redirect(w, r, Path, http.StatusSeeOther)
+		return
+	}
+	tok := h.formToken(w, r)
+	h.render(w, r, &session{csrf: tok}, http.StatusOK, "signin", "signin.title", signinData{Next: localPath(r.URL.Query().Get("next"))})
+}
+
+func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	tok := h.formToken(w, r)
+	anon := &session{csrf: tok}
+	if !checkFormToken(r) {
+		h.log.WarnContext(ctx, "sign-in form without a valid CSRF token refused", "ip", clientIP(r))
+		h.forbidden(w, r, nil)
+		return
+	}
+	email := strings.TrimSpace(r.PostFormValue("email"))
+	password := r.PostFormValue("password")
+	d := signinData{Email: email, Next: localPath(r.PostFormValue("next"))}
+	now := h.clock.Now()
+	acctKey, ipKey := "acct:"+strings.ToLower(email), "ip:"+clientIP(r)
+	if email == "" || password == "" || len(email) > 254 || len(password) > 256 {
+		d.Error = "signin.missing"
+		h.render(w, r, anon, http.StatusBadRequest, "signin", "signin.title", d)
+		return
+	}
+	b1, t1 := h.limits.blocked(acctKey, h.cfg.AccountFailures, now)
+	b2, t2 := h.limits.blocked(ipKey, h.cfg.IPFailures, now)
+	if b1 || b2 {
+		until := t1
+		if t2.After(until) {
+			until = t2
+		}
+		d.Error, d.RetryAt = "signin.limited", translateTime(language(r), until)
+		h.audit(r, store.AuditEntry{Actor: "eservice:" + email, Action: "sign_in", Outcome: "fail", Code: "RATE_LIMITED"})
+		w.Header().Set("Retry-After", strconv.Itoa(max(0, int(until.Sub(now)/time.Second))+1))
+		h.render(w, r, anon, http.StatusTooManyRequests, "signin", "signin.title", d)
+		return
+	}
+	u, ok, err := h.authenticate(ctx, email, password)
+	if err != nil {
+		h.fail(w, r, nil, err)
+		return
+	}
+	if !ok {
+		h.limits.fail(acctKey, now)
+		h.limits.fail(ipKey, now)
+		h.audit(r, store.AuditEntry{Actor: "eservice:" + email, Action: "sign_in", CustomerID: u.CustomerID, Outcome: "fail", Code: "BAD_CREDENTIALS"})
+		d.Error = "signin.failed"
+		h.render(w, r, anon, http.StatusUnauthorized, "signin", "signin.title", d)
+		return
+	}
+	h.limits.reset(acctKey)
+	// A fresh session id at every sign-in: no fixation. An old session of
+	// this browser ends.
+	if old, _ := h.currentSession(r); old != nil {
+		_ = h.endSession(ctx, old)
+	}
+	id, err := h.newSession(ctx, u)
+	if err != nil {
+		h.fail(w, r, nil, err)
+		return
+	}
+	h.setCookie(w, r, sessionCookie, id, 0)
+	next := d.Next
+	if next == Path || next == Path+"signin" {
+		next = Path
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (h *Handler) signout(w http.ResponseWriter, r *http.Request, s *session) {
+	if err := h.endSession(r.Context(), s); err != nil {
+		h.fail(w, r, s, err)
+		return
+	}
+	h.setCookie(w, r, sessionCookie, "", -1)
+	http.Redirect(w, r, Path+"signin?done=signout", http.StatusSeeOther)
+}
+
+// audit writes an entry in its own transaction (for refusals).
+func (h *Handler) audit(r *http.Request, e store.AuditEntry) {
+	ctx := r.Context()
+	e.At = h.clock.Now()
+	if err := h.db.Update(ctx, func(tx *store.Tx) error { return tx.Audit(ctx, e) }); err != nil {
+		h.log.ErrorContext(ctx, "audit write failed", "action", e.Action, "err", err)
+	}
+}
+
+// --- certificates ---
+
+type certRow struct {
+	service.CertificateView
+	Revocable bool
+}
+
+type certsData struct {
+	Certs     []certRow
+	Window    int // days
+	Validity  int // years
+	Reasons   []string
+	Cert      *certRow // the detail page's certificate
+	Error     string
+	Email     string
+	Name      string
+	Language  string
+	Reason    string
+	Languages []string
+}
+
+func revocable(v service.CertificateView) bool {
+	return v.Status == store.CertValid && v.State != service.StateExpired
+}
+
+func (h *Handler) certData() certsData {
+	c := h.svc.Config()
+	return certsData{Window: int(c.RenewalWindow / (24 * time.Hour)), Validity: c.Profile.ValidityYears, Reasons: service.RevocationReasons, Languages: languages}
+}
+
+func (h *Handler) certificates(w http.ResponseWriter, r *http.Request, s *session) {
+	views, err := h.svc.Certificates(r.Context(), s.user.CustomerID)
+	if err != nil {
+		h.fail(w, r, s, err)
+		return
+	}
+	d := h.certData()
+	for _, v := range views {
+		if v.State == service.StateSuperseded {
+			continue // a replaced, never retrieved renewal: nothing to act on
+		}
+		d.Certs = append(d.Certs, certRow{CertificateView: v, Revocable: revocable(v)})
+	}
+	// Newest first: the one in use is usually at the top.
+	sort.SliceStable(d.Certs, func(i, j int) bool { return d.Certs[i].NotAfter.After(d.Certs[j].NotAfter) })
+	h.render(w, r, s, http.StatusOK, "certificates", "certs.title", d)
+}
+
+// findCert returns the representative's certificate with serial, or nil.
+func (h *Handler) findCert(r *http.Request, s *session, serial string) (*certRow, error) {
+	views, err := h.svc.Certificates(r.Context(), s.user.CustomerID)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range views {
+		if v.Serial == serial && v.State != service.StateSuperseded {
+			return &certRow{CertificateView: v, Revocable: revocable(v)}, nil
+		}
+	}
+	return nil, nil
+}
+
+func (h *Handler) certificate(w http.ResponseWriter, r *http.Request, s *session) {
+	c, err := h.findCert(r, s, r.PathValue("serial"))
+	if err != nil {
+		h.fail(w, r, s, err)
+		return
+	}
+	if c == nil {
+		h.notFound(w, r, s)
+		return
+	}
+	d := h.certData()
+	d.Cert = c
+	d.Email, d.Name, d.Language = c.ContactEmail, c.ContactName, c.ContactLanguage
+	h.render(w, r, s, http.StatusOK, "certificate", "cert.title", d)
+}
+
+func (h *Handler) changeContact(w http.ResponseWriter, r *http.Request, s *session) {
+	serial := r.PathValue("serial")
+	c, err := h.findCert(r, s, serial)
+	if err != nil {
+		h.fail(w, r, s, err)
+		return
+	}
+	if c == nil {
+		h.notFound(w, r, s)
+		return
+	}
+	d := h.certData()
+	d.Cert = c
+	d.Email = strings.TrimSpace(r.PostFormValue("email"))
+	d.Name = strings.TrimSpace(r.PostFormValue("name"))
+	d.Language = r.PostFormValue("language")
+	if !validLang(d.Language) {
+		d.Language = ""
+	}
+	if service.ValidateEmail(d.Email) != nil {
+		d.Error = "form.badEmail"
+		h.render(w, r, s, http.StatusBadRequest, "certificate", "cert.title", d)
+		return
+	}
+	err = h.svc.ChangeContact(r.Context(), service.ContactChange{Serial: serial, CustomerID: s.user.CustomerID, Name: d.Name, Email: d.Email, Language: d.Language}, actor(s.user))
+	if msg := inputError(err); msg != "" {
+		d.Error = "form.invalid"
+		h.render(w, r, s, http.StatusBadRequest, "certificate", "cert.title", d)
+		return
+	}
+	if err != nil {
+		h.fail(w, r, s, err)
+		return
+	}
+	http.Redirect(w, r, Path+"certificates/"+url.PathEscape(serial)+"?done=contact", http.StatusSeeOther)
+}
+
+// revoke is two steps: without confirm=yes it shows what will happen and
+// asks again; with it, it revokes.
+func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, s *session) {
+	serial := r.PathValue("serial")
+	c, err := h.findCert(r, s, serial)
+	if err != nil {
+		h.fail(w, r, s, err)
+		return
+	}
+	if c == nil {
+		h.notFound(w, r, s)
+		return
+	}
+	d := h.certData()
+	d.Cert = c
+	d.Email, d.Name, d.Language = c.ContactEmail, c.ContactName, c.ContactLanguage
+	d.Reason = r.PostFormValue("reason")
+	valid := false
+	for _, x := range service.RevocationReasons {
+		valid = valid || x == d.Reason
+	}
+	if !valid {
+		d.Error = "revoke.noReason"
+		h.render(w, r, s, http.StatusBadRequest, "certificate", "cert.title", d)
+		return
+	}
+	if !c.Revocable {
+		d.Error = "revoke.notValid"
+		h.render(w, r, s, http.StatusConflict, "certificate", "cert.title", d)
+		return
+	}
+	if r.PostFormValue("confirm") != "yes" {
+		h.render(w, r, s, http.StatusOK, "revoke_confirm", "revoke.title", d)
+		return
+	}
+	err = h.svc.Revoke(r.Context(), serial, d.Reason, s.user.CustomerID, actor(s.user))
+	if inputError(err) != "" {
+		d.Error = "revoke.notValid"
+		h.render(w, r, s, http.StatusConflict, "certificate", "cert.title", d)
+		return
+	}
+	if err != nil {
+		h.fail(w, r, s, err)
+		return
+	}
+	http.Redirect(w, r, Path+"certificates?done=revoked", http.StatusSeeOther)
+}
+
+// --- order ---
+
+// Purposes are the channel/purpose choices of an order.
+var Purposes = []string{"reports_ws", "reports_sftp", "datause_ws", "datause_sftp"}
+
+// TestValidities are the validity choices in the TEST environment ("" is
+// the default two years).
+var TestValidities = []string{"", "90d", "30d", "7d", "1d", "1h"}
+
+type orderData struct {
+	Purposes, Validities, Languages []string
+	Test                            bool
+	Purpose, Description            string
+	Name, Email, Phone, Language    string
+	Validity                        string
+	Errors                          map[string]string // field → translation key
+	Error                           string
+	// After ordering:
+	PIN     string
+	Expires time.Time
+}
+
+func (h *Handler) newOrderData(r *http.Request) orderData {
+	return orderData{Purposes: Purposes, Validities: TestValidities, Languages: languages,
+		Test: h.svc.Config().Environment == wire.EnvTest, Language: language(r), Errors: map[string]string{}}
+}
+
+func (h *Handler) orderForm(w http.ResponseWriter, r *http.Request, s *session) {
+	h.render(w, r, s, http.StatusOK, "order", "order.title", h.newOrderData(r))
+}
+
+func parseValidity(v string) (time.Duration, bool) {
+	switch v {
+	case "":
+		return 0, true
+	case "1h":
+		return time.Hour, true
+	}
+	if strings.HasSuffix(v, "d") {
+		for _, x := range TestValidities {
+			if x == v {
+				n := 0
+				for _, c := range strings.TrimSuffix(v, "d") {
+					n = n*10 + int(c-'0')
+				}
+				return time.Duration(n) * 24 * time.Hour, true
+			}
+		}
+	}
+	return 0, false
+}
+
+func (h *Handler) order(w http.ResponseWriter, r *http.Request, s *session) {
+	d := h.newOrderData(r)
+	f := func(k string) string { return strings.TrimSpace(r.PostFormValue(k)) }
+	d.Purpose, d.Description, d.Name, d.Email, d.Phone, d.Language, d.Validity =
+		f("purpose"), f("description"), f("name"), f("email"), f("phone"), f("language"), f("validity")
+	ok := false
+	for _, p := range Purposes {
+		ok = ok || p == d.Purpose
+	}
+	if !ok {
+		d.Errors["purpose"] = "order.err.purpose"
+	}
+	if len([]rune(d.Description)) > 200 {
+		d.Errors["description"] = "form.tooLong"
+	}
+	if d.Name == "" || len([]rune(d.Name)) > 200 {
+		d.Errors["name"] = "order.err.name"
+	}
+	if service.ValidateEmail(d.Email) != nil {
+		d.Errors["email"] = "form.badEmail"
+	}
+	if !validPhone(d.Phone) {
+		d.Errors["phone"] = "order.err.phone"
+	}
+	if !validLang(d.Language) {
+		d.Errors["language"] = "order.err.language"
+	}
+	validity, vok := parseValidity(d.Validity)
+	if !vok || (!d.Test && validity != 0) {
+		d.Errors["validity"] = "order.err.validity"
+	}
+	for _, v := range []string{d.Description, d.Name, d.Phone} {
+		if strings.ContainsAny(v, "\r\n\x00") {
+			d.Error = "form.invalid"
+		}
+	}
+	if len(d.Errors) > 0 || d.Error != "" {
+		if d.Error == "" {
+			d.Error = "form.fix"
+		}
+		h.render(w, r, s, http.StatusBadRequest, "order", "order.title", d)
+		return
+	}
+	ctx := r.Context()
+	cred, err := h.svc.CreateOrder(ctx, service.OrderRequest{CustomerID: s.user.CustomerID, Validity: validity, Purpose: d.Purpose, Description: d.Description,
+		ContactName: d.Name, ContactEmail: d.Email, ContactPhone: d.Phone, ContactLanguage: d.Language}, actor(s.user))
+	if inputError(err) != "" {
+		d.Error = "form.invalid"
+		h.render(w, r, s, http.StatusBadRequest, "order", "order.title", d)
+		return
+	}
+	if err != nil {
+		h.fail(w, r, s, err)
+		return
+	}
+	pin, err := h.deliver(ctx, s.user, h.orgName(ctx, s.user.CustomerID), d, cred)
+	if err != nil {
+		h.log.ErrorContext(ctx, "credential delivery failed", "customer", s.user.CustomerID, "err", err)
+		h.render(w, r, s, http.StatusBadGateway, "error", "error.title", errorData{Message: "order.mailFailed"})
+		return
+	}
+	d.PIN, d.Expires = pin, cred.Expires
+	h.render(w, r, s, http.StatusOK, "order_done", "orderDone.title", d)
+}
+
+func validPhone(p string) bool {
+	digits := 0
+	for _, c := range p {
+		switch {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '+' || c == ' ' || c == '-' || c == '(' || c == ')':
+		default:
+			return false
+		}
+	}
+	return digits >= 5 && digits <= 15
+}
+
+// --- audit ---
+
+func (h *Handler) auditTrail(w http.ResponseWriter, r *http.Request, s *session) {
+	entries, err := h.svc.AuditLog(r.Context(), s.user.CustomerID, 200)
+	if err != nil {
+		h.fail(w, r, s, err)
+		return
+	}
+	h.render(w, r, s, http.StatusOK, "audit", "audit.title", entries)
+}
+
+// --- operator ---
+
+type adminData struct {
+	Orgs      []orgRow
+	Org       store.Org
+	Users     []User
+	Languages []string
+	Error     string
+	Detail    string
+	Form      map[string]string
+}
+
+type orgRow struct {
+	store.Org
+	Representatives int
+}
+
+func (h *Handler) adminOrgs(w http.ResponseWriter, r *http.Request, s *session) {
+	h.renderOrgs(w, r, s, http.StatusOK, adminData{Form: map[string]string{"language": language(r)}})
+}
+
+func (h *Handler) renderOrgs(w http.ResponseWriter, r *http.Request, s *session, status int, d adminData) {
+	ctx := r.Context()
+	var orgs []store.Org
+	if err := h.db.View(ctx, func(tx *store.Tx) error {
+		var err error
+		orgs, err = tx.Orgs(ctx)
+		return err
+	}); err != nil {
+		h.fail(w, r, s, err)
+		return
+	}
+	users, err := Users(ctx, h.db, "")
+	if err != nil {
+		h.fail(w, r, s, err)
+		return
+	}
+	count := map[string]int{}
+	for _, u := range users {
+		count[u.CustomerID]++
+	}
+	for _, o := range orgs {
+		d.Orgs = append(d.Orgs, orgRow{Org: o, Representatives: count[o.CustomerID]})
+	}
+	d.Languages = languages
+	h.render(w, r, s, status, "admin_orgs", "admin.orgs.title", d)
+}
+
+func (h *Handler) adminAddOrg(w http.ResponseWriter, r *http.Request, s *session) {
+	f := func(k string) string { return strings.TrimSpace(r.PostFormValue(k)) }
+	o := store.Org{CustomerID: f("customer_id"), Name: f("name"), ContactEmail: f("contact_email"), Language: f("language")}
+	err := h.svc.AddOrg(r.Context(), o, actor(s.user))
+	if err != nil {
+		d := adminData{Form: map[string]string{"customer_id": o.CustomerID, "name": o.Name, "contact_email": o.ContactEmail, "language": o.Language}}
+		switch {
+		case errors.Is(err, store.ErrExists):
+			d.Error = "admin.err.exists"
+		case inputError(err) != "":
+			d.Error, d.Detail = "form.invalid", inputError(err)
+		default:
+			h.fail(w, r, s, err)
+			return
+		}
+		h.renderOrgs(w, r, s, http.StatusBadRequest, d)
+		return
+	}
+	http.Redirect(w, r, Path+"admin/orgs/"+url.PathEscape(o.CustomerID)+"?done=orgAdded", http.StatusSeeOther)
+}
+
+func (h *Handler) adminOrg(w http.ResponseWriter, r *http.Request, s *session) {
+	h.renderOrg(w, r, s, http.StatusOK, adminData{Form: map[string]string{}})
+}
+
+func (h *Handler) renderOrg(w http.ResponseWriter, r *http.Request, s *session, status int, d adminData) {
+	ctx := r.Context()
+	id := r.PathValue("id")
+	err := h.db.View(ctx, func(tx *store.Tx) error {
+		var err error
+		d.Org, err = tx.Org(ctx, id)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		h.notFound(w, r, s)
+		return
+	}
+	if err != nil {
+		h.fail(w, r, s, err)
+		return
+	}
+	if d.Users, err = Users(ctx, h.db, id); err != nil {
+		h.fail(w, r, s, err)
+		return
+	}
+	h.render(w, r, s, status, "admin_org", "admin.org.title", d)
+}
+
+func (h *Handler) adminAddUser(w http.ResponseWriter, r *http.Request, s *session) {
+	id := r.PathValue("id")
+	email, name := strings.TrimSpace(r.PostFormValue("email")), strings.TrimSpace(r.PostFormValue("name"))
+	pw, pw2 := r.PostFormValue("password"), r.PostFormValue("password2")
+	d := adminData{Form: map[string]string{"email": email, "name": name}}
+	if pw != pw2 {
+		d.Error = "admin.err.mismatch"
+		h.renderOrg(w, r, s, http.StatusBadRequest, d)
+		return
+	}
+	_, err := AddUser(r.Context(), h.db, h.clock, h.cfg.Argon2, NewUser{Email: email, Name: name, CustomerID: id, Password: pw}, actor(s.user))
+	if msg := inputError(err); msg != "" {
+		d.Error, d.Detail = "form.invalid", msg
+		h.renderOrg(w, r, s, http.StatusBadRequest, d)
+		return
+	}
+	if err != nil {
+		h.fail(w, r, s, err)
+		return
+	}
+	http.Redirect(w, r, Path+"admin/orgs/"+url.PathEscape(id)+"?done=userAdded", http.StatusSeeOther)
+}
