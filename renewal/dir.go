@@ -79,6 +79,18 @@ type pending struct {
 	CertPEM     string    `json:"cert_pem,omitempty"` // fetched and verified, not yet installed
 }
 
+// certSerial returns the serial of the fetched certificate, or "".
+func (p *pending) certSerial() string {
+	if p.CertPEM == "" {
+		return ""
+	}
+	certs, err := parseCerts([]byte(p.CertPEM))
+	if err != nil || len(certs) != 1 {
+		return ""
+	}
+	return serialHex(certs[0])
+}
+
 // state is what the directory remembers about past runs.
 type state struct {
 	LastAttempt    time.Time `json:"last_attempt,omitzero"`
@@ -287,7 +299,11 @@ func (m *Manager) current() (*Installed, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir := m.path(target)
+	return readInstalled(m.path(target))
+}
+
+// readInstalled reads an archive/<serial> directory.
+func readInstalled(dir string) (*Installed, error) {
 	cb, err := os.ReadFile(filepath.Join(dir, CertFile))
 	if err != nil {
 		return nil, err

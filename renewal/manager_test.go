@@ -381,6 +381,12 @@ func TestRenewCrashAtEachStep(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(e.dir, pendingFile)); !errors.Is(err, os.ErrNotExist) {
 				t.Error("pending.json left after the resumed run")
 			}
+			if _, err := os.Stat(filepath.Join(e.dir, archiveDir, abandonedDir)); !errors.Is(err, os.ErrNotExist) {
+				t.Error("the resumed run abandoned the interrupted request instead of finishing it")
+			}
+			if !res.Renewed || res.Previous.Serial() != old.Serial() {
+				t.Errorf("resumed result: renewed=%v previous=%v", res.Renewed, res.Previous)
+			}
 		})
 	}
 }
@@ -406,6 +412,12 @@ func TestEnrollCrashAtEachStep(t *testing.T) {
 			}
 			if n := len(e.certs(t)); n != 1 {
 				t.Errorf("service issued %d certificates, want 1", n)
+			}
+			if _, err := os.Stat(filepath.Join(e.dir, archiveDir, abandonedDir)); !errors.Is(err, os.ErrNotExist) {
+				t.Error("the resumed run abandoned the interrupted enrolment")
+			}
+			if cur, err := e.manager(t).Current(); err != nil || cur == nil || !sameKey(cur.Key, cur.Cert.PublicKey) {
+				t.Errorf("no consistent certificate after resume: %v", err)
 			}
 		})
 	}

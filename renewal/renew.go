@@ -72,6 +72,25 @@ func (m *Manager) Renew(ctx context.Context, opt RenewOptions) (*RenewResult, er
 		return nil, errors.New("an interrupted enrolment is pending in this directory: run irpki enroll again to finish it")
 	}
 	if p != nil && p.Predecessor != cur.Serial() {
+		if p.certSerial() == cur.Serial() {
+			// The previous run died after making the successor current
+			// and before removing pending.json: finish its last steps.
+			prev, err := readInstalled(m.path(archiveDir, p.Predecessor))
+			if err != nil {
+				return nil, err
+			}
+			c, err := m.newClient(s)
+			if err != nil {
+				return nil, err
+			}
+			m.progress(Event{Kind: EventResume, Message: "finishing the installation of " + cur.Serial()})
+			inst, err := m.finish(ctx, c, s, p)
+			m.record(err, true)
+			if err != nil {
+				return nil, err
+			}
+			return &RenewResult{Renewed: true, Installed: inst, Previous: prev}, nil
+		}
 		m.opt.Log.Warn("abandoning a renewal of another certificate", "predecessor", p.Predecessor, "current", cur.Serial())
 		if err := m.abandon("renew-stale"); err != nil {
 			return nil, err

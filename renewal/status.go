@@ -38,12 +38,14 @@ type Status struct {
 	LastResult  string    `json:"last_result,omitempty"`
 	LastError   string    `json:"last_error,omitempty"`
 	RevokedSeen time.Time `json:"revoked_seen,omitzero"`
+
+	at time.Time // the time the status was taken
 }
 
 // Status reads the directory's state at the Manager's now. It takes no
 // lock: the files it reads are replaced atomically.
 func (m *Manager) Status() (*Status, error) {
-	st := &Status{State: StateNone, Dir: m.dir}
+	st := &Status{State: StateNone, Dir: m.dir, at: m.opt.Now()}
 	if s, err := m.Settings(); err == nil {
 		st.CustomerID = s.CustomerID
 	}
@@ -96,13 +98,22 @@ func (m *Manager) Status() (*Status, error) {
 func (s *Status) Message() string {
 	switch s.State {
 	case StateValid:
-		return fmt.Sprintf("valid for %d more days; the renewal window opens %s", s.DaysLeft, s.WindowOpens.Format("2006-01-02 15:04 MST"))
+		return fmt.Sprintf("valid for %s; the renewal window opens %s", s.left(), s.WindowOpens.Format("2006-01-02 15:04 MST"))
 	case StateWindowOpen:
-		return fmt.Sprintf("the renewal window is open: renew now (expires %s, in %d days)", s.NotAfter.Format("2006-01-02 15:04 MST"), s.DaysLeft)
+		return fmt.Sprintf("the renewal window is open: renew now (expires %s, in %s)", s.NotAfter.Format("2006-01-02 15:04 MST"), s.left())
 	case StateExpired:
 		return "expired on " + s.NotAfter.Format("2006-01-02 15:04 MST") + ": " + ErrExpired.Error()
 	case StateRevoked:
 		return ErrRevoked.Error()
 	}
 	return ErrNoCertificate.Error()
+}
+
+// left says how long the certificate is still valid: in days, or for a
+// short-lived TEST certificate in hours and minutes.
+func (s *Status) left() string {
+	if s.DaysLeft >= 2 {
+		return fmt.Sprintf("%d more days", s.DaysLeft)
+	}
+	return s.NotAfter.Sub(s.at).Round(time.Minute).String()
 }

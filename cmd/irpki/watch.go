@@ -260,15 +260,17 @@ func newMetrics() *metrics {
 		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{Name: "irpki_renewal_last_success_timestamp_seconds",
 			Help: "Time of the last successful renewal, Unix seconds."}),
 		lastResult: prometheus.NewGauge(prometheus.GaugeOpts{Name: "irpki_renewal_last_result",
-			Help: "Result of the last renewal attempt: 1 success, 0 failure."}),
+			Help: "Result of the last renewal attempt: 1 success (or none yet), 0 failure."}),
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "irpki_renewal_attempts_total",
 			Help: "Renewal attempts by result."}, []string{"result"}),
 		hookResult: prometheus.NewGauge(prometheus.GaugeOpts{Name: "irpki_deploy_hook_last_result",
-			Help: "Result of the last deploy hook run: 1 success, 0 failure."}),
+			Help: "Result of the last deploy hook run: 1 success (or none yet), 0 failure."}),
 	}
 	m.reg.MustRegister(m.notAfter, m.renewAt, m.state, m.lastAttempt, m.lastSuccess, m.lastResult, m.attempts, m.hookResult)
 	m.attempts.WithLabelValues("success")
 	m.attempts.WithLabelValues("failure")
+	m.lastResult.Set(1)
+	m.hookResult.Set(1)
 	return m
 }
 
@@ -278,6 +280,13 @@ func (m *metrics) observe(st *renewal.Status) {
 		m.renewAt.Set(float64(st.RenewAt.Unix()))
 	}
 	m.state.Set(float64(statusCode(st.State)))
+	if m.attemptAt.IsZero() && !st.LastAttempt.IsZero() {
+		// No attempt in this process yet: report the directory's last one.
+		m.lastAttempt.Set(float64(st.LastAttempt.Unix()))
+		if st.LastResult == "error" {
+			m.lastResult.Set(0)
+		}
+	}
 }
 
 func (m *metrics) attempt(now time.Time) {
