@@ -7,11 +7,13 @@ import (
 	"encoding/pem"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -480,3 +482,112 @@ func TestBinary(t *testing.T) {
 // syncBuffer is a bytes.Buffer safe for the watcher's and the test's
 // goroutines.
 type syncBuffer = irpkidtest.SyncBuffer
+
+// TestBinaryKilled kills the real irpki renew with SIGKILL while the
+// service holds its answer (the request processed, the response not yet
+// delivered), first at RenewCertificate, then at GetCertificate; a second
+// renewer meanwhile exits because of the lock; the third run finishes with
+// the same key, and the service holds exactly one successor.
+func TestBinaryKilled(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "irpki")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	h := newHarness(t)
+	h.s.Clock.Set(time.Now().Add(-20 * time.Minute))
+
+	// A proxy that can hold the answer to one operation until released.
+	var holdOp syncString
+	held := make(chan struct{}, 1)
+	release := make(chan struct{})
+	proxy := httptestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		req, _ := http.NewRequest(r.Method, h.s.URL, bytes.NewReader(body))
+		req.Header = r.Header.Clone()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		out, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if op := holdOp.get(); op != "" && bytes.Contains(body, []byte(op)) {
+			held <- struct{}{}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		w.WriteHeader(resp.StatusCode)
+		w.Write(out)
+	})
+	cred := h.s.Order(t, customer, 30*time.Minute)
+	dir := filepath.Join(t.TempDir(), "irpki")
+	cmd := exec.Command(bin, "enroll", "--dir", dir, "--customer-id", customer, "--transfer-id", cred.TransferID,
+		"--transfer-password-stdin", "--endpoint", proxy, "--trust", h.trust)
+	cmd.Stdin = strings.NewReader(cred.TransferPassword + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("enroll: %v\n%s", err, out)
+	}
+	old := func() string {
+		m, _ := renewal.Open(dir, renewal.Options{})
+		cur, _ := m.Current()
+		return cur.Serial()
+	}()
+
+	killAt := func(op string) {
+		t.Helper()
+		holdOp.set(op)
+		cmd := exec.Command(bin, "renew", "--dir", dir)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		<-held
+		// A second renewer meanwhile exits: the directory is locked.
+		o, err := exec.Command(bin, "renew", "--dir", dir).CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != exitError || !strings.Contains(string(o), "another irpki is enrolling or renewing") {
+			t.Errorf("concurrent renew: %v\n%s", err, o)
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Logf("killed while waiting for %s:\n%s", op, out.String())
+	}
+	killAt("RenewCertificateRequest")
+	killAt("GetCertificateRequest")
+	holdOp.set("")
+	close(release)
+	out, err := exec.Command(bin, "renew", "--dir", dir).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "resuming the renewal") || !strings.Contains(string(out), "renewed:") {
+		t.Fatalf("resumed renew: %v\n%s", err, out)
+	}
+	n := 0
+	cs, _ := h.s.Service.Certificates(context.Background(), customer)
+	for _, c := range cs {
+		if c.Predecessor == old {
+			n++
+			if c.Status != "valid" {
+				t.Errorf("successor %s is %s", c.Serial, c.Status)
+			}
+		}
+	}
+	if n != 1 || len(cs) != 2 {
+		t.Errorf("service holds %d certificates, %d successors; want 2 and 1", len(cs), n)
+	}
+}
+
+type syncString struct {
+	mu sync.Mutex
+	s  string
+}
+
+func (s *syncString) get() string { s.mu.Lock(); defer s.mu.Unlock(); return s.s }
+func (s *syncString) set(v string) { s.mu.Lock(); s.s = v; s.mu.Unlock() }
+
+func httptestServer(t *testing.T, h http.HandlerFunc) string {
+	hs := httptest.NewServer(h)
+	t.Cleanup(hs.Close)
+	return hs.URL
+}
