@@ -583,7 +583,7 @@ type syncString struct {
 	s  string
 }
 
-func (s *syncString) get() string { s.mu.Lock(); defer s.mu.Unlock(); return s.s }
+func (s *syncString) get() string  { s.mu.Lock(); defer s.mu.Unlock(); return s.s }
 func (s *syncString) set(v string) { s.mu.Lock(); s.s = v; s.mu.Unlock() }
 
 func httptestServer(t *testing.T, h http.HandlerFunc) string {
