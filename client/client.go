@@ -25,6 +25,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/irpki/irpki/internal/businessid"
 	"github.com/irpki/irpki/internal/wire"
 )
 
@@ -295,6 +296,18 @@ func (c *Client) verifyResponse(el *etree.Element) (*etree.Element, error) {
 	if signer.IsCA {
 		return nil, fmt.Errorf("%w: signed by a CA certificate (%s)", ErrUntrustedResponse, signer.Subject)
 	}
+	// Organisation certificates chain to the same bundle (irpkid's root
+	// issues both them and the signing certificate), so a chain alone would
+	// let any customer sign responses for the others. A bundle that names the
+	// service's signing certificates (as irpkid trust does) pins them; and a
+	// certificate naming a customer (CN = a business ID) is never the
+	// service's.
+	if pinned := c.pinnedSigners(); len(pinned) > 0 && !containsCert(pinned, signer) {
+		return nil, fmt.Errorf("%w: signer %s is not the service signing certificate of the trust bundle", ErrUntrustedResponse, signer.Subject)
+	}
+	if businessid.Validate(signer.Subject.CommonName) == nil {
+		return nil, fmt.Errorf("%w: signed by the organisation certificate of %s, not by the service", ErrUntrustedResponse, signer.Subject.CommonName)
+	}
 	if _, err := signer.Verify(x509.VerifyOptions{Roots: c.roots, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
 		return nil, fmt.Errorf("%w: signer %s: %v", ErrUntrustedResponse, signer.Subject, err)
 	}
@@ -303,6 +316,27 @@ func (c *Client) verifyResponse(el *etree.Element) (*etree.Element, error) {
 		return nil, fmt.Errorf("%w: %v", ErrUntrustedResponse, err)
 	}
 	return verified, nil
+}
+
+// pinnedSigners returns the trust bundle's non-CA certificates: the
+// service's own response signing certificates.
+func (c *Client) pinnedSigners() []*x509.Certificate {
+	var out []*x509.Certificate
+	for _, t := range c.opt.Trust {
+		if !t.IsCA {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func containsCert(list []*x509.Certificate, c *x509.Certificate) bool {
+	for _, l := range list {
+		if l.Equal(c) {
+			return true
+		}
+	}
+	return false
 }
 
 // VerifyIssued checks a certificate the service delivered: it chains to the
