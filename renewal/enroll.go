@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -61,6 +62,9 @@ func (m *Manager) Enroll(ctx context.Context, s Settings, cred Credentials) (*In
 	}
 	if err := s.Validate(); err != nil {
 		return nil, err
+	}
+	if err := os.MkdirAll(m.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
 	}
 	lk, err := m.lock(ctx)
 	if err != nil {

@@ -117,8 +117,8 @@ func (m *Manager) progress(e Event) {
 	}
 }
 
-// Open returns a Manager of the state directory dir, creating it (0700) if
-// it does not exist. It reads nothing yet.
+// Open returns a Manager of the state directory dir. It reads nothing yet;
+// Enroll creates the directory (0700) if it does not exist.
 func Open(dir string, opt Options) (*Manager, error) {
 	if dir == "" {
 		return nil, errors.New("renewal: a state directory is required")
@@ -126,9 +126,6 @@ func Open(dir string, opt Options) (*Manager, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
-	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
-		return nil, fmt.Errorf("renewal: state directory: %w", err)
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now

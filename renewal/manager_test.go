@@ -189,6 +189,9 @@ func TestStatusStates(t *testing.T) {
 	if err != nil || st.State != StateNone {
 		t.Fatalf("empty dir: %v %v", st, err)
 	}
+	if _, err := os.Stat(e.dir); !errors.Is(err, os.ErrNotExist) {
+		t.Error("Status created the state directory")
+	}
 	inst := e.enroll(t, 0)
 	na := inst.Cert.NotAfter
 	check := func(want State) *Status {

@@ -111,6 +111,9 @@ func resolveService(endpoint, svc, environment string) (string, string, error) {
 			return "", "", fmt.Errorf("--service %s is the %s environment, not %s", svc, presetEnv, environment)
 		}
 	}
+	if endpoint == client.EndpointProduction && environment == "" {
+		environment = client.EnvProduction
+	}
 	if endpoint != "" && !strings.HasPrefix(endpoint, "https://") && !strings.HasPrefix(endpoint, "http://") {
 		return "", "", fmt.Errorf("--endpoint %q: must be an http:// or https:// URL", endpoint)
 	}
