@@ -31,7 +31,7 @@ func notFound(err error, what string) error {
 
 // InsertOrg adds an organisation; ErrExists if its customer id is taken.
 func (t *Tx) InsertOrg(ctx context.Context, o Org) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO orgs (customer_id, name, contact_email, language, created_at) VALUES (?,?,?,?,?)`,
+	_, err := t.exec(ctx, `INSERT INTO orgs (customer_id, name, contact_email, language, created_at) VALUES (?,?,?,?,?)`,
 		o.CustomerID, o.Name, o.ContactEmail, o.Language, ms(o.CreatedAt))
 	if isUnique(err) {
 		return fmt.Errorf("organisation %s: %w", o.CustomerID, ErrExists)
@@ -44,7 +44,7 @@ func (t *Tx) InsertOrg(ctx context.Context, o Org) error {
 
 // UpdateOrg rewrites an organisation's name, contact e-mail and language.
 func (t *Tx) UpdateOrg(ctx context.Context, o Org) error {
-	res, err := t.tx.ExecContext(ctx, `UPDATE orgs SET name=?, contact_email=?, language=? WHERE customer_id=?`, o.Name, o.ContactEmail, o.Language, o.CustomerID)
+	res, err := t.exec(ctx, `UPDATE orgs SET name=?, contact_email=?, language=? WHERE customer_id=?`, o.Name, o.ContactEmail, o.Language, o.CustomerID)
 	if err != nil {
 		return fmt.Errorf("store: update org: %w", err)
 	}
@@ -58,7 +58,7 @@ func (t *Tx) UpdateOrg(ctx context.Context, o Org) error {
 func (t *Tx) Org(ctx context.Context, customerID string) (Org, error) {
 	var o Org
 	var created int64
-	err := t.tx.QueryRowContext(ctx, `SELECT customer_id, name, contact_email, language, created_at FROM orgs WHERE customer_id=?`, customerID).
+	err := t.queryRow(ctx, qOrg, customerID).
 		Scan(&o.CustomerID, &o.Name, &o.ContactEmail, &o.Language, &created)
 	if err != nil {
 		return Org{}, notFound(err, "organisation "+customerID)
@@ -93,7 +93,7 @@ const orderCols = `transfer_id, customer_id, environment, password_hash, passwor
 
 // InsertOrder adds an order; ErrExists if the TransferId is taken.
 func (t *Tx) InsertOrder(ctx context.Context, o Order) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO orders (`+orderCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	_, err := t.exec(ctx, qInsertOrder,
 		o.TransferID, o.CustomerID, o.Environment, o.PasswordHash, o.PasswordSalt, ms(o.CreatedAt), ms(o.ExpiresAt),
 		int64(o.Validity/time.Second), o.FailedAttempts, string(o.Status), ms(o.UsedAt), o.CertificateSerial,
 		o.Purpose, o.Description, o.ContactName, o.ContactEmail, o.ContactPhone, o.ContactLanguage)
@@ -121,7 +121,7 @@ func scanOrder(sc interface{ Scan(...any) error }) (Order, error) {
 
 // Order returns the order with this TransferId.
 func (t *Tx) Order(ctx context.Context, transferID string) (Order, error) {
-	o, err := scanOrder(t.tx.QueryRowContext(ctx, `SELECT `+orderCols+` FROM orders WHERE transfer_id=?`, transferID))
+	o, err := scanOrder(t.queryRow(ctx, qOrder, transferID))
 	if err != nil {
 		return Order{}, notFound(err, "order")
 	}
@@ -148,7 +148,7 @@ func (t *Tx) Orders(ctx context.Context, customerID string) ([]Order, error) {
 
 // UpdateOrderState records failed attempts, status, use and certificate.
 func (t *Tx) UpdateOrderState(ctx context.Context, o Order) error {
-	_, err := t.tx.ExecContext(ctx, `UPDATE orders SET failed_attempts=?, status=?, used_at=?, certificate_serial=? WHERE transfer_id=?`,
+	_, err := t.exec(ctx, qUpdateOrder,
 		o.FailedAttempts, string(o.Status), ms(o.UsedAt), o.CertificateSerial, o.TransferID)
 	if err != nil {
 		return fmt.Errorf("store: update order: %w", err)
@@ -164,7 +164,7 @@ const certCols = `serial, customer_id, environment, not_before, not_after, der, 
 // serial or RetrievalId was seen before, or its predecessor already has a
 // live successor.
 func (t *Tx) InsertCertificate(ctx context.Context, c Certificate) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO certificates (`+certCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+	_, err := t.exec(ctx, qInsertCert,
 		c.Serial, c.CustomerID, c.Environment, ms(c.NotBefore), ms(c.NotAfter), c.DER, c.KeyFingerprint, string(c.Status),
 		ms(c.RevokedAt), c.RevokeReason, c.Predecessor, c.OrderID, c.RequestHash, c.RetrievalID, ms(c.RetrievedAt),
 		ms(c.CreatedAt), c.ContactName, c.ContactEmail, c.ContactLanguage, c.Purpose, c.Description)
@@ -190,7 +190,7 @@ func scanCert(sc interface{ Scan(...any) error }) (Certificate, error) {
 }
 
 func (t *Tx) certWhere(ctx context.Context, where string, args ...any) (Certificate, error) {
-	c, err := scanCert(t.tx.QueryRowContext(ctx, `SELECT `+certCols+` FROM certificates WHERE `+where, args...))
+	c, err := scanCert(t.queryRow(ctx, qCertWhere+where, args...))
 	if err != nil {
 		return Certificate{}, notFound(err, "certificate")
 	}
@@ -199,24 +199,22 @@ func (t *Tx) certWhere(ctx context.Context, where string, args ...any) (Certific
 
 // Certificate returns the certificate with this serial (lower-case hex).
 func (t *Tx) Certificate(ctx context.Context, serial string) (Certificate, error) {
-	return t.certWhere(ctx, `serial=?`, serial)
+	return t.certWhere(ctx, whereSerial, serial)
 }
 
 // CertificateByRetrievalID returns the certificate behind a RetrievalId.
 func (t *Tx) CertificateByRetrievalID(ctx context.Context, id string) (Certificate, error) {
-	return t.certWhere(ctx, `retrieval_id=?`, id)
+	return t.certWhere(ctx, whereRetrievalID, id)
 }
 
 // CertificateByKey returns the certificate for a key fingerprint.
 func (t *Tx) CertificateByKey(ctx context.Context, fingerprint string) (Certificate, error) {
-	return t.certWhere(ctx, `key_fingerprint=?`, fingerprint)
+	return t.certWhere(ctx, whereKey, fingerprint)
 }
 
 // Successor returns the live (not superseded) successor of a certificate.
 func (t *Tx) Successor(ctx context.Context, serial string) (Certificate, error) {
-	// predecessor != '' repeats the partial index's condition so that
-	// SQLite may use certificates_one_successor instead of a table scan.
-	return t.certWhere(ctx, `predecessor=? AND predecessor != '' AND status != 'superseded'`, serial)
+	return t.certWhere(ctx, whereSuccessor, serial)
 }
 
 // Certificates lists certificates, oldest first.
@@ -251,7 +249,7 @@ func (t *Tx) Certificates(ctx context.Context, f CertFilter) ([]Certificate, err
 // SetCertificateStatus changes status (revocation, supersession) with its
 // time and reason.
 func (t *Tx) SetCertificateStatus(ctx context.Context, serial string, status CertStatus, at time.Time, reason string) error {
-	res, err := t.tx.ExecContext(ctx, `UPDATE certificates SET status=?, revoked_at=?, revoke_reason=? WHERE serial=?`, string(status), ms(at), reason, serial)
+	res, err := t.exec(ctx, qSetStatus, string(status), ms(at), reason, serial)
 	if err != nil {
 		return fmt.Errorf("store: set status: %w", err)
 	}
@@ -263,7 +261,7 @@ func (t *Tx) SetCertificateStatus(ctx context.Context, serial string, status Cer
 
 // MarkRetrieved records the first retrieval of a certificate.
 func (t *Tx) MarkRetrieved(ctx context.Context, serial string, at time.Time) error {
-	_, err := t.tx.ExecContext(ctx, `UPDATE certificates SET retrieved_at=? WHERE serial=? AND retrieved_at=0`, ms(at), serial)
+	_, err := t.exec(ctx, qMarkRetrieved, ms(at), serial)
 	if err != nil {
 		return fmt.Errorf("store: mark retrieved: %w", err)
 	}
@@ -272,7 +270,7 @@ func (t *Tx) MarkRetrieved(ctx context.Context, serial string, at time.Time) err
 
 // SetCertificateContact changes the technical contact of a certificate.
 func (t *Tx) SetCertificateContact(ctx context.Context, serial, name, email, language string) error {
-	res, err := t.tx.ExecContext(ctx, `UPDATE certificates SET contact_name=?, contact_email=?, contact_language=? WHERE serial=?`, name, email, language, serial)
+	res, err := t.exec(ctx, `UPDATE certificates SET contact_name=?, contact_email=?, contact_language=? WHERE serial=?`, name, email, language, serial)
 	if err != nil {
 		return fmt.Errorf("store: set contact: %w", err)
 	}
@@ -284,7 +282,7 @@ func (t *Tx) SetCertificateContact(ctx context.Context, serial, name, email, lan
 
 // Audit appends to the audit log.
 func (t *Tx) Audit(ctx context.Context, e AuditEntry) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO audit (at, actor, action, customer_id, serial, outcome, code, detail) VALUES (?,?,?,?,?,?,?,?)`,
+	_, err := t.exec(ctx, qAudit,
 		ms(e.At), e.Actor, e.Action, e.CustomerID, e.Serial, e.Outcome, e.Code, e.Detail)
 	if err != nil {
 		return fmt.Errorf("store: audit: %w", err)
@@ -319,3 +317,29 @@ func (t *Tx) AuditLog(ctx context.Context, customerID string, limit int) ([]Audi
 	}
 	return out, rows.Err()
 }
+
+// The statements of the hot paths (SignNewCertificate, RenewCertificate,
+// GetCertificate), prepared once at Open.
+var (
+	qOrg           = `SELECT customer_id, name, contact_email, language, created_at FROM orgs WHERE customer_id=?`
+	qInsertOrder   = `INSERT INTO orders (` + orderCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+	qOrder         = `SELECT ` + orderCols + ` FROM orders WHERE transfer_id=?`
+	qUpdateOrder   = `UPDATE orders SET failed_attempts=?, status=?, used_at=?, certificate_serial=? WHERE transfer_id=?`
+	qInsertCert    = `INSERT INTO certificates (` + certCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+	qSetStatus     = `UPDATE certificates SET status=?, revoked_at=?, revoke_reason=? WHERE serial=?`
+	qMarkRetrieved = `UPDATE certificates SET retrieved_at=? WHERE serial=? AND retrieved_at=0`
+	qAudit         = `INSERT INTO audit (at, actor, action, customer_id, serial, outcome, code, detail) VALUES (?,?,?,?,?,?,?,?)`
+	qCertWhere     = `SELECT ` + certCols + ` FROM certificates WHERE `
+
+	whereSerial      = `serial=?`
+	whereRetrievalID = `retrieval_id=?`
+	whereKey         = `key_fingerprint=?`
+	// predecessor != '' repeats the partial index's condition so that
+	// SQLite may use certificates_one_successor instead of a table scan.
+	whereSuccessor = `predecessor=? AND predecessor != '' AND status != 'superseded'`
+
+	preparedQueries = []string{
+		qOrg, qInsertOrder, qOrder, qUpdateOrder, qInsertCert, qSetStatus, qMarkRetrieved, qAudit,
+		qCertWhere + whereSerial, qCertWhere + whereRetrievalID, qCertWhere + whereKey, qCertWhere + whereSuccessor,
+	}
+)

@@ -16,6 +16,9 @@ import (
 // DB is the store.
 type DB struct {
 	db *sql.DB
+	// stmts holds the statements of the hot paths, prepared once at Open
+	// and reused by every transaction; read-only after Open.
+	stmts map[string]*sql.Stmt
 }
 
 // Open opens (creating if needed) the SQLite database at path and migrates
@@ -39,6 +42,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	db.SetMaxOpenConns(1)
 	s := &DB{db: db}
 	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := s.prepare(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -77,7 +84,7 @@ func (s *DB) run(ctx context.Context, fn func(*Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	tx := &Tx{tx: sqlTx}
+	tx := &Tx{tx: sqlTx, stmts: s.stmts}
 	if err := fn(tx); err != nil {
 		sqlTx.Rollback()
 		if errors.Is(err, errReadOnly) {
@@ -93,7 +100,38 @@ func (s *DB) run(ctx context.Context, fn func(*Tx) error) error {
 
 // Tx is a transaction; its methods are the store's operations.
 type Tx struct {
-	tx *sql.Tx
+	tx    *sql.Tx
+	stmts map[string]*sql.Stmt
+}
+
+// prepare prepares the statements of preparedQueries.
+func (s *DB) prepare(ctx context.Context) error {
+	s.stmts = make(map[string]*sql.Stmt, len(preparedQueries))
+	for _, q := range preparedQueries {
+		st, err := s.db.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("store: prepare: %w", err)
+		}
+		s.stmts[q] = st
+	}
+	return nil
+}
+
+// exec runs a statement, prepared once if it is one of preparedQueries.
+func (t *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st, ok := t.stmts[q]; ok {
+		return t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return t.tx.ExecContext(ctx, q, args...)
+}
+
+// queryRow runs a one-row query, prepared once if it is one of
+// preparedQueries.
+func (t *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if st, ok := t.stmts[q]; ok {
+		return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return t.tx.QueryRowContext(ctx, q, args...)
 }
 
 // Exec runs a statement; for migrations of other packages' tables.
