@@ -21,7 +21,8 @@
 //	current -> archive/<serial>            the certificate in use
 //	cert.pem, key.pem, chain.pem, fullchain.pem -> current/…
 //
-// Every file is written atomically (temporary file, fsync, rename, fsync of
+// Every file (but the lock, which holds only the holder's pid for messages)
+// is written atomically (temporary file, fsync, rename, fsync of
 // the directory), archive/<serial> appears whole in one rename, and the
 // certificate and key change together in one rename of the "current"
 // symlink. A program that reads DIR/cert.pem and DIR/key.pem while a renewal

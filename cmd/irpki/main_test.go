@@ -430,10 +430,7 @@ func TestExport(t *testing.T) {
 // enroll, then status exit codes 0 (valid), 1 (window open) and 2 (none).
 // The binary reads the wall clock, so the service's clock is set near it.
 func TestBinary(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "irpki")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	h := newHarness(t)
 	run := func(stdin string, args ...string) (int, string) {
 		cmd := exec.Command(bin, args...)
@@ -489,10 +486,7 @@ type syncBuffer = irpkidtest.SyncBuffer
 // renewer meanwhile exits because of the lock; the third run finishes with
 // the same key, and the service holds exactly one successor.
 func TestBinaryKilled(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "irpki")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	h := newHarness(t)
 	h.s.Clock.Set(time.Now().Add(-20 * time.Minute))
 
@@ -590,4 +584,37 @@ func httptestServer(t *testing.T, h http.HandlerFunc) string {
 	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
 	return hs.URL
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+	buildOut  []byte
+)
+
+// buildBinary builds the real irpki once per test run.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "irpki-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "irpki")
+		buildOut, buildErr = exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+	})
+	if buildErr != nil {
+		t.Fatalf("go build: %v\n%s", buildErr, buildOut)
+	}
+	return binPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
 }
