@@ -218,11 +218,11 @@ func load(ctx context.Context, c config, stderr io.Writer) (*Report, error) {
 		return nil, err
 	}
 	rec := &recorder{lat: map[string][]time.Duration{}, errs: map[string]int{}}
-	runCtx := ctx
+	// --duration bounds when cycles start; a cycle in flight at the end
+	// completes, so that the end of the run is no error of the service.
+	var deadline time.Time
 	if c.cycles == 0 {
-		var cancel context.CancelFunc
-		runCtx, cancel = context.WithTimeout(ctx, c.duration)
-		defer cancel()
+		deadline = time.Now().Add(c.duration)
 	}
 	// Each run uses fresh organisations, so runs against one data
 	// directory do not collide.
@@ -248,13 +248,13 @@ func load(ctx context.Context, c config, stderr io.Writer) (*Report, error) {
 		go func(id string) {
 			defer wg.Done()
 			for i := 0; c.cycles == 0 || i < c.cycles; i++ {
-				if runCtx.Err() != nil {
+				if ctx.Err() != nil || (!deadline.IsZero() && time.Now().After(deadline)) {
 					return
 				}
 				cycleStart := time.Now()
-				if err := cycle(runCtx, c, cl, rec, id); err != nil {
-					if runCtx.Err() != nil && c.cycles == 0 {
-						return // the run ended mid-cycle; not an error of the service
+				if err := cycle(ctx, c, cl, rec, id); err != nil {
+					if ctx.Err() != nil {
+						return // interrupted
 					}
 					var done recorded
 					if !errors.As(err, &done) {
