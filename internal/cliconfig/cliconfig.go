@@ -78,7 +78,7 @@ func Usage(fs *flag.FlagSet, synopsis, about string) func() {
 		fmt.Fprintf(w, "Usage: %s\n\n%s\n\nFlags (each also from its environment variable, or from --config):\n", synopsis, about)
 		fs.VisitAll(func(f *flag.Flag) {
 			def := ""
-			if f.DefValue != "" && f.DefValue != "false" {
+			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
 				def = fmt.Sprintf(" (default %s)", f.DefValue)
 			}
 			fmt.Fprintf(w, "  --%s\n        %s%s\n        [%s]\n", f.Name, f.Usage, def, EnvName(f.Name))
