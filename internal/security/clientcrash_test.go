@@ -103,7 +103,7 @@ func TestCrashClientRenew(t *testing.T) {
 			t.Fatalf("trial %d: %s has successors %v in the store; %s is installed", trial, first, succ, installed)
 		}
 	}
-	t.Logf("%d trials, %d kills of irpki renew (%d trials finished by a run that was then killed or ended), exactly one successor each", trials, kills, completedByKilled)
+	t.Logf("%d trials, %d kills of irpki renew (in %d trials one of the interrupted runs got to the end first), exactly one successor each", trials, kills, completedByKilled)
 }
 
 func order(t *testing.T, bin, data, customer string) irpkidproc.Credentials {
