@@ -42,6 +42,8 @@ func TestCrashClientRenew(t *testing.T) {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
+	var outputs bytes.Buffer // everything irpki printed, scanned for secrets at the end
+	var passwords []string
 	kills, completedByKilled := 0, 0
 	for trial := 0; trial < trials; trial++ {
 		customer, err := businessid.Complete(fmt.Sprint(3000000 + trial*7))
@@ -50,14 +52,15 @@ func TestCrashClientRenew(t *testing.T) {
 		}
 		irpkidproc.Run(t, irpkid, data, "org", "add", "--customer-id", customer, "--name", "Client "+customer, "--contact-email", "c@example.fi")
 		cred := order(t, irpkid, data, customer)
+		passwords = append(passwords, cred.TransferPassword)
 		dir := filepath.Join(base, "state", customer)
 		pwFile := filepath.Join(base, customer+".pw")
 		if err := os.WriteFile(pwFile, []byte(cred.TransferPassword+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		enrollStart := time.Now()
-		runIrpki(t, irpki, "enroll", "--dir", dir, "--customer-id", customer, "--transfer-id", cred.TransferID,
-			"--transfer-password-file", pwFile, "--endpoint", p.Endpoint, "--environment", "TEST", "--trust", trustFile)
+		outputs.Write(runIrpki(t, irpki, "enroll", "--dir", dir, "--customer-id", customer, "--transfer-id", cred.TransferID,
+			"--transfer-password-file", pwFile, "--endpoint", p.Endpoint, "--environment", "TEST", "--trust", trustFile))
 		first := installedSerial(t, dir)
 		// A renewal does about the work of an enrolment: kill points are
 		// drawn from the enrolment's duration.
@@ -78,17 +81,19 @@ func TestCrashClientRenew(t *testing.T) {
 				if err != nil {
 					t.Fatalf("irpki renew: %v\n%s", err, out.String())
 				}
-			case <-time.After(time.Duration(rng.Int64N(int64(span)))): // a random point of the run
+				outputs.Write(out.Bytes())
+			case <-time.After(time.Duration(rng.Int64N(int64(span) * 2 / 3))): // a random point of the run
 				cmd.Process.Signal(syscall.SIGKILL)
 				<-done
 				kills++
+				outputs.Write(out.Bytes())
 			}
 			if installedSerial(t, dir) != first {
 				break // a run got to the end: renewing again would renew the successor
 			}
 		}
 		if installedSerial(t, dir) == first {
-			runIrpki(t, irpki, "renew", "--dir", dir, "--force")
+			outputs.Write(runIrpki(t, irpki, "renew", "--dir", dir, "--force"))
 		} else {
 			completedByKilled++
 		}
@@ -103,6 +108,18 @@ func TestCrashClientRenew(t *testing.T) {
 			t.Fatalf("trial %d: %s has successors %v in the store; %s is installed", trial, first, succ, installed)
 		}
 	}
+	// Nothing irpki printed holds a password or a key.
+	if bytes.Contains(outputs.Bytes(), []byte("PRIVATE KEY")) {
+		t.Error("irpki printed private key material")
+	}
+	for _, pw := range passwords {
+		if bytes.Contains(outputs.Bytes(), []byte(pw)) {
+			t.Error("irpki printed a TransferPassword")
+		}
+	}
+	if outputs.Len() == 0 {
+		t.Error("irpki printed nothing: the scan proves nothing")
+	}
 	t.Logf("%d trials, %d kills of irpki renew (in %d trials one of the interrupted runs got to the end first), exactly one successor each", trials, kills, completedByKilled)
 }
 
@@ -115,13 +132,15 @@ func order(t *testing.T, bin, data, customer string) irpkidproc.Credentials {
 	return c
 }
 
-func runIrpki(t *testing.T, bin string, args ...string) {
+func runIrpki(t *testing.T, bin string, args ...string) []byte {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = irpkidproc.CleanEnv()
-	if out, err := cmd.CombinedOutput(); err != nil {
+	out, err := cmd.CombinedOutput()
+	if err != nil {
 		t.Fatalf("irpki %s: %v\n%s", args[0], err, out)
 	}
+	return out
 }
 
 // installedSerial is the serial of DIR/cert.pem, as irpkid prints serials.
