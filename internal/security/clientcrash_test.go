@@ -26,9 +26,9 @@ import (
 // old certificate ends up with exactly one successor in the service's store
 // (no second certificate was minted by the interruptions), and it is the
 // one installed in the state directory. IRPKI_LONG=1 (or -long) runs 12
-// trials instead of 3.
+// trials instead of 2.
 func TestCrashClientRenew(t *testing.T) {
-	trials, killsPerTrial := 3, 4
+	trials, killsPerTrial := 2, 4
 	if isLong() {
 		trials = 12
 	}

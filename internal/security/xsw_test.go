@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"math/big"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -478,6 +479,39 @@ func TestSignatureWrapping(t *testing.T) {
 	}
 	if !cert.PublicKey.(*rsa.PublicKey).Equal(&goodKey.PublicKey) {
 		t.Fatal("the successor certifies another key than the signed CSR's")
+	}
+
+	// Replays: the same signed request, sent again (also concurrently),
+	// mints nothing new and answers the same RetrievalId; a new request
+	// from the same certificate after its successor was retrieved is
+	// ALREADY_RENEWED.
+	before := certCount(t, s)
+	var wg sync.WaitGroup
+	rids := make([]string, 6)
+	for i := range rids {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if o, err := tryPost(s.URL, `"renewCertificate"`, "text/xml; charset=utf-8", wire.Envelope([]byte(origS))); err == nil && o.Resp != nil {
+				rids[i] = o.Resp.RetrievalID
+			}
+		}(i)
+	}
+	wg.Wait()
+	for i, rid := range rids {
+		if rid != o.Resp.RetrievalID {
+			t.Errorf("replay %d answered %q, want %q", i, rid, o.Resp.RetrievalID)
+		}
+	}
+	if n := certCount(t, s); n != before {
+		t.Errorf("replays issued %d certificates", n-before)
+	}
+	again := soap(t, s.URL, wire.OpRenew, ser(t, signedRenew(t, env, custA, evilCSR, f.a.Key, f.a.Cert)))
+	if again.Code() != wire.CodeAlreadyRenewed {
+		t.Errorf("a second renewal after retrieval: %v, want %s", again, wire.CodeAlreadyRenewed)
+	}
+	if n := certCount(t, s); n != before {
+		t.Errorf("%d certificates issued by the second renewal", n-before)
 	}
 }
 
