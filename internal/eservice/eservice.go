@@ -338,8 +338,11 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, s *session, sta
 		p.Path = Path
 	}
 	if s != nil {
+		p.CSRF = s.csrf // also the pre-sign-in forms' token
+	}
+	if s != nil && s.user.ID != 0 {
 		u := s.user
-		p.User, p.CSRF = &u, s.csrf
+		p.User = &u
 		if u.CustomerID != "" {
 			p.OrgName = h.orgName(r.Context(), u.CustomerID)
 		}

@@ -229,12 +229,15 @@ func TestDeliveryExpires(t *testing.T) {
 	_, body := post(t, c, e.URL+"order", orderForm(csrf))
 	m := pinRE.FindStringSubmatch(body)
 	link := linkIn(t, e.mails(t)[0].Body)
-	e.S.Clock.Advance(14*24*time.Hour + time.Second)
 	contact := e.client(t)
-	_, page := get(t, contact, link)
+	_, page := get(t, contact, link) // opened in time, submitted too late
+	e.S.Clock.Advance(14*24*time.Hour + time.Second)
 	resp, body := post(t, contact, link, url.Values{"csrf": {csrfOf(t, page)}, "pin": {m[1] + m[2]}})
 	if resp.StatusCode != http.StatusGone || !strings.Contains(body, "expired") {
 		t.Fatalf("expired link: %d", resp.StatusCode)
+	}
+	if code, body := get(t, contact, link); code != http.StatusOK || !strings.Contains(body, "The link has expired") || strings.Contains(body, `name="pin"`) {
+		t.Fatalf("expired link page: %d", code)
 	}
 	if code, _ := get(t, contact, e.URL+"delivery/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"); code != http.StatusNotFound {
 		t.Fatalf("unknown link: %d", code)
