@@ -31,6 +31,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -52,7 +53,7 @@ func main() {
 // config is the command line.
 type config struct {
 	endpoint, trust, irpkid, dataDir, validity string
-	clients, cycles                            int
+	clients, cycles, pregen                    int
 	duration                                   time.Duration
 	asJSON                                     bool
 }
@@ -70,6 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.cycles, "cycles", 0, "cycles per client (0: run for --duration)")
 	fs.DurationVar(&c.duration, "duration", 30*time.Second, "how long to run when --cycles is 0")
 	fs.BoolVar(&c.asJSON, "json", false, "print the report as JSON")
+	fs.IntVar(&c.pregen, "pregen-keys", 0, "generate this many RSA keys before the clock starts, so that the run measures the service rather than the load generator's key generation (cycles take keys from the pool, then generate their own)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: irpkiload --endpoint URL --data-dir DIR [--clients N] [--cycles N | --duration D] [--json]")
 		fs.PrintDefaults()
@@ -133,6 +135,7 @@ type OpStats struct {
 // Report is the result of a run.
 type Report struct {
 	Clients      int       `json:"clients"`
+	PregenKeys   int       `json:"pregenerated_keys"`
 	Cycles       int       `json:"cycles"`
 	Requests     int       `json:"requests"` // SOAP requests
 	Errors       int       `json:"errors"`
@@ -144,8 +147,8 @@ type Report struct {
 }
 
 func (r *Report) write(w io.Writer) {
-	fmt.Fprintf(w, "irpkiload: %d clients, %d cycles, %d requests in %.1fs: %.2f cycles/s, %.1f requests/s, %d errors\n",
-		r.Clients, r.Cycles, r.Requests, r.Seconds, r.CyclesPerS, r.RequestsPerS, r.Errors)
+	fmt.Fprintf(w, "irpkiload: %d clients, %d cycles, %d requests in %.1fs: %.2f cycles/s, %.1f requests/s, %d errors (%d keys pregenerated)\n",
+		r.Clients, r.Cycles, r.Requests, r.Seconds, r.CyclesPerS, r.RequestsPerS, r.Errors, r.PregenKeys)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "operation\tcount\terrors\tp50 ms\tp90 ms\tp99 ms\tmax ms\t")
 	for _, o := range r.Ops {
@@ -159,6 +162,7 @@ func (r *Report) write(w io.Writer) {
 
 // recorder collects latencies and errors from the clients.
 type recorder struct {
+	keys   *keyPool
 	mu     sync.Mutex
 	lat    map[string][]time.Duration
 	errs   map[string]int
@@ -217,7 +221,13 @@ func load(ctx context.Context, c config, stderr io.Writer) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rec := &recorder{lat: map[string][]time.Duration{}, errs: map[string]int{}}
+	rec := &recorder{lat: map[string][]time.Duration{}, errs: map[string]int{}, keys: &keyPool{}}
+	if c.pregen > 0 {
+		fmt.Fprintf(stderr, "irpkiload: generating %d RSA-2048 keys before the run\n", c.pregen)
+		if err := rec.keys.fill(ctx, c.pregen); err != nil {
+			return nil, err
+		}
+	}
 	// --duration bounds when cycles start; a cycle in flight at the end
 	// completes, so that the end of the run is no error of the service.
 	var deadline time.Time
@@ -269,7 +279,9 @@ func load(ctx context.Context, c config, stderr io.Writer) (*Report, error) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	return rec.report(c.clients, elapsed), nil
+	rep := rec.report(c.clients, elapsed)
+	rep.PregenKeys = c.pregen
+	return rep, nil
 }
 
 // cycle runs one full enrol + renew cycle for customer.
@@ -288,7 +300,7 @@ func cycle(ctx context.Context, c config, cl *client.Client, rec *recorder, cust
 	if err := json.Unmarshal(out, &cred); err != nil {
 		return fmt.Errorf("irpkid order: %w", err)
 	}
-	key1, csr1, err := newCSR(customer)
+	key1, csr1, err := rec.keys.csr(customer)
 	if err != nil {
 		return err
 	}
@@ -308,7 +320,7 @@ func cycle(ctx context.Context, c config, cl *client.Client, rec *recorder, cust
 	}); err != nil {
 		return err
 	}
-	key2, csr2, err := newCSR(customer)
+	key2, csr2, err := rec.keys.csr(customer)
 	if err != nil {
 		return err
 	}
@@ -327,8 +339,63 @@ func cycle(ctx context.Context, c config, cl *client.Client, rec *recorder, cust
 	})
 }
 
-func newCSR(customer string) (*rsa.PrivateKey, []byte, error) {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
+// keyPool hands out pre-generated keys, then fresh ones.
+type keyPool struct {
+	mu   sync.Mutex
+	keys []*rsa.PrivateKey
+}
+
+// fill generates n keys on all CPUs.
+func (p *keyPool) fill(ctx context.Context, n int) error {
+	work := make(chan struct{}, n)
+	for i := 0; i < n; i++ {
+		work <- struct{}{}
+	}
+	close(work)
+	var wg sync.WaitGroup
+	var firstErr error
+	for w := 0; w < runtime.NumCPU(); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range work {
+				if ctx.Err() != nil {
+					return
+				}
+				k, err := rsa.GenerateKey(rand.Reader, 2048)
+				p.mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				if err == nil {
+					p.keys = append(p.keys, k)
+				}
+				p.mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}
+
+func (p *keyPool) key() (*rsa.PrivateKey, error) {
+	p.mu.Lock()
+	if n := len(p.keys); n > 0 {
+		k := p.keys[n-1]
+		p.keys = p.keys[:n-1]
+		p.mu.Unlock()
+		return k, nil
+	}
+	p.mu.Unlock()
+	return rsa.GenerateKey(rand.Reader, 2048)
+}
+
+// csr returns a new key (each used once) and its CSR.
+func (p *keyPool) csr(customer string) (*rsa.PrivateKey, []byte, error) {
+	k, err := p.key()
 	if err != nil {
 		return nil, nil, err
 	}
