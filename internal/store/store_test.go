@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -248,5 +249,36 @@ func TestRecordsRoundTrip(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The hot-path lookups search an index; none scans the certificates table
+// (the successor lookup once did, on every renewal).
+func TestHotQueriesUseIndexes(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, filepath.Join(t.TempDir(), "irpki.db"))
+	for _, where := range []string{whereSerial, whereRetrievalID, whereKey, whereSuccessor} {
+		rows, err := db.db.QueryContext(ctx, `EXPLAIN QUERY PLAN `+qCertWhere+where, "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		for _, p := range plan {
+			if !strings.HasPrefix(p, "SEARCH") {
+				t.Errorf("WHERE %s: plan %q, want an index search", where, plan)
+			}
+		}
+	}
+	if len(db.stmts) != len(preparedQueries) {
+		t.Errorf("%d prepared statements, want %d", len(db.stmts), len(preparedQueries))
 	}
 }
