@@ -8,6 +8,8 @@
 //	irpkid certs                     list certificates
 //	irpkid revoke --serial …         revoke a certificate
 //	irpkid trust                     print the PEM trust bundle for clients
+//	irpkid user add --email …        add an e-service account (password on stdin)
+//	irpkid remind --once             send due expiry reminders (cron)
 //
 // Every flag has an IRPKI_… environment variable (--data-dir is
 // IRPKI_DATA_DIR) and may be set in a JSON config file given by --config.
@@ -35,6 +37,9 @@ Usage:
   irpkid certs   [flags]   list certificates
   irpkid revoke  [flags]   revoke a certificate
   irpkid trust   [flags]   print the PEM bundle clients use to verify responses and certificates
+  irpkid user add [flags]  add an e-service account (representative or operator); password on stdin
+  irpkid users   [flags]   list e-service accounts
+  irpkid remind --once     send the expiry reminders that are due (for cron; serve also runs them)
   irpkid version           print the version
 
 Run "irpkid COMMAND --help" for a command's flags. Every flag can also be set
@@ -79,6 +84,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdRevoke(ctx, args[1:], stdout, stderr)
 	case "trust":
 		err = cmdTrust(ctx, args[1:], stdout, stderr)
+	case "user":
+		if len(args) < 2 || args[1] != "add" {
+			fmt.Fprintln(stderr, "irpkid user: the subcommand is \"add\": irpkid user add --email ADDR (--customer-id ID | --operator) < password")
+			return 2
+		}
+		err = cmdUserAdd(ctx, args[2:], stdout, stderr)
+	case "users":
+		err = cmdUsers(ctx, args[1:], stdout, stderr)
+	case "remind":
+		err = cmdRemind(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "irpkid", version)
 	case "help", "-h", "--help":

@@ -20,12 +20,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	var c common
 	c.register(fs)
+	var extras serveExtras // the e-service and the reminder job (eservice.go)
+	extras.register(fs)
 	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on")
 	tlsCert := fs.String("tls-cert", "", "TLS certificate (PEM) to serve HTTPS")
 	tlsKey := fs.String("tls-key", "", "TLS private key (PEM) to serve HTTPS")
 	insecure := fs.Bool("allow-insecure-http", false, "allow plain HTTP on a non-loopback address (behind a TLS-terminating proxy)")
 	maxBody := fs.Int("max-body-bytes", wire.DefaultLimits.MaxBytes, "largest accepted SOAP request body")
-	fs.Usage = usageWithEnv(fs, "irpkid serve [flags]", "Runs the certificate service: SOAP at "+certapi.Path+" (?wsdl, ?xsd), /healthz.\nOn first start it creates the data directory, the SQLite store and a CA for the environment.")
+	fs.Usage = usageWithEnv(fs, "irpkid serve [flags]", "Runs the certificate service: SOAP at "+certapi.Path+" (?wsdl, ?xsd), /healthz, the e-service at /eservice/\nand the expiry reminder job.\nOn first start it creates the data directory, the SQLite store and a CA for the environment.")
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
@@ -52,6 +54,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	mux := http.NewServeMux()
 	api := certapi.New(a.svc, signer, limits, a.log, a.db.Ping)
 	api.Register(mux)
+	stopExtras, err := extras.start(ctx, a, c.dataDir, mux, useTLS, *listen)
+	if err != nil {
+		return err
+	}
+	defer stopExtras()
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: certapi.ReadHeaderTimeout,

@@ -114,7 +114,7 @@ func AddUser(ctx context.Context, db Store, clk interface{ Now() time.Time }, p 
 		}
 	}
 	if n := len([]rune(u.Password)); n < MinPasswordLength || n > 256 {
-		return User{}, fmt.Errorf("%w: the password must be %d to 256 characters", ErrInput, MinPasswordLength)
+		return User{}, fmt.Errorf("%w: the password must have at least %d characters (and at most 256)", ErrInput, MinPasswordLength)
 	}
 	hash, err := hashPassword(p, u.Password)
 	if err != nil {

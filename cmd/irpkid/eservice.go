@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/irpki/irpki/internal/clock"
+	"github.com/irpki/irpki/internal/eservice"
+	"github.com/irpki/irpki/internal/notify"
+)
+
+// mailFlags say where mail goes: an SMTP server, or with no --smtp-host the
+// outbox directory in the data directory.
+type mailFlags struct {
+	host, tlsMode, user, password, passwordFile, from string
+	port                                              int
+}
+
+func (m *mailFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&m.host, "smtp-host", "", "SMTP server for outgoing mail; empty: write each message as an .eml file to <data-dir>/outbox")
+	fs.IntVar(&m.port, "smtp-port", 0, "SMTP port (default 587 for starttls, 465 for tls, 25 for none)")
+	fs.StringVar(&m.tlsMode, "smtp-tls", notify.TLSStartTLS, "SMTP TLS mode: starttls (required), tls (implicit, SMTPS) or none (trusted relay only)")
+	fs.StringVar(&m.user, "smtp-user", "", "SMTP user name for AUTH PLAIN; empty: no authentication")
+	fs.StringVar(&m.password, "smtp-password", "", "SMTP password (prefer --smtp-password-file or the environment variable)")
+	fs.StringVar(&m.passwordFile, "smtp-password-file", "", "file holding the SMTP password")
+	fs.StringVar(&m.from, "mail-from", "Tulorekisteri <no-reply@irpki.invalid>", "sender address of reminders and credential links")
+}
+
+// mailer builds the Mailer the flags describe.
+func (m *mailFlags) mailer(dataDir string, clk clock.Clock, log *slog.Logger) (notify.Mailer, error) {
+	if m.host == "" {
+		ob, err := notify.Outbox(filepath.Join(dataDir, "outbox"), m.from, clk, log)
+		if err != nil {
+			return nil, err
+		}
+		log.Info("no SMTP server configured: mail goes to the outbox directory", "dir", ob.Dir())
+		return ob, nil
+	}
+	pw := m.password
+	if m.passwordFile != "" {
+		b, err := os.ReadFile(m.passwordFile)
+		if err != nil {
+			return nil, fmt.Errorf("--smtp-password-file: %w", err)
+		}
+		pw = strings.TrimRight(string(b), "\r\n")
+	}
+	if m.user != "" && pw == "" {
+		return nil, errors.New("--smtp-user needs a password: --smtp-password-file, IRPKI_SMTP_PASSWORD or --smtp-password")
+	}
+	return notify.SMTP(notify.SMTPConfig{Host: m.host, Port: m.port, TLS: m.tlsMode, Username: m.user, Password: pw, From: m.from}, log)
+}
+
+// reminderFlags are the reminder job's rules.
+type reminderFlags struct {
+	days     string
+	interval time.Duration
+}
+
+func (r *reminderFlags) register(fs *flag.FlagSet, withInterval bool) {
+	fs.StringVar(&r.days, "remind-days", "60", "days before expiry at which the technical contact is mailed, e.g. 60 or 60,14,3")
+	if withInterval {
+		fs.DurationVar(&r.interval, "remind-interval", time.Hour, "how often the reminder job runs inside serve; 0 disables it (run irpkid remind --once from cron instead)")
+	}
+}
+
+func (r *reminderFlags) job(a *app, m notify.Mailer, publicURL string) (*notify.Reminder, error) {
+	days, err := notify.ParseDays(r.days)
+	if err != nil {
+		return nil, fmt.Errorf("--remind-days: %w", err)
+	}
+	cfg := notify.DefaultReminderConfig()
+	cfg.Days = days
+	cfg.RenewalWindow = a.svc.Config().RenewalWindow
+	if publicURL != "" {
+		cfg.EServiceURL = strings.TrimSuffix(publicURL, "/") + eservice.Path
+	}
+	return notify.NewReminder(cfg, a.db, clock.System{}, m, a.log)
+}
+
+// serveExtras are what irpkid serve runs besides the SOAP interface: the
+// e-service at /eservice/ and the reminder job.
+type serveExtras struct {
+	mail      mailFlags
+	remind    reminderFlags
+	publicURL string
+	noEserv   bool
+}
+
+func (x *serveExtras) register(fs *flag.FlagSet) {
+	x.mail.register(fs)
+	x.remind.register(fs, true)
+	fs.StringVar(&x.publicURL, "public-url", "", "scheme://host[:port] users reach this server at, for the links in e-mail (default: from --listen)")
+	fs.BoolVar(&x.noEserv, "no-eservice", false, "do not serve the e-service at "+eservice.Path)
+}
+
+// start mounts the e-service on mux and starts the reminder job; the
+// returned func stops the job and waits for it.
+func (x *serveExtras) start(ctx context.Context, a *app, dataDir string, mux *http.ServeMux, useTLS bool, listen string) (func(), error) {
+	publicURL := x.publicURL
+	if publicURL == "" {
+		publicURL = defaultPublicURL(useTLS, listen)
+	}
+	m, err := x.mail.mailer(dataDir, clock.System{}, a.log)
+	if err != nil {
+		return nil, err
+	}
+	if !x.noEserv {
+		cfg := eservice.DefaultConfig(publicURL)
+		cfg.SecureCookies = strings.HasPrefix(publicURL, "https://")
+		h, err := eservice.New(cfg, a.svc, a.db, m, clock.System{}, a.log)
+		if err != nil {
+			return nil, err
+		}
+		h.Register(mux)
+		a.log.Info("e-service", "url", strings.TrimSuffix(publicURL, "/")+eservice.Path)
+	}
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(ctx)
+	stop := func() { cancel(); wg.Wait() }
+	if x.remind.interval > 0 {
+		job, err := x.remind.job(a, m, publicURL)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			job.Run(ctx, x.remind.interval)
+		}()
+	} else if x.remind.interval < 0 {
+		cancel()
+		return nil, errors.New("--remind-interval must not be negative")
+	}
+	return stop, nil
+}
+
+func defaultPublicURL(useTLS bool, listen string) string {
+	scheme := "http"
+	if useTLS {
+		scheme = "https"
+	}
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return scheme + "://" + listen
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}

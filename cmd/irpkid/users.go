@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/irpki/irpki/internal/clock"
+	"github.com/irpki/irpki/internal/eservice"
+)
+
+// stdin is where "irpkid user add" reads the password; a variable for tests.
+var stdin io.Reader = os.Stdin
+
+func cmdUserAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, c := newFlagSet("user add", stderr)
+	email := fs.String("email", "", "the account's e-mail address (its sign-in name)")
+	name := fs.String("name", "", "the person's name")
+	cid := fs.String("customer-id", "", "business ID of the organisation the representative acts for")
+	operator := fs.Bool("operator", false, "an operator of the authority (manages organisations and representatives) instead of a representative")
+	pwFile := fs.String("password-file", "", "read the password from this file instead of standard input")
+	fs.Usage = usageWithEnv(fs, "irpkid user add --email ADDR (--customer-id ID | --operator) [--name NAME] < password",
+		fmt.Sprintf("Creates an e-service account. The password (at least %d characters) is read from the first line\nof standard input or from --password-file, never from the command line.", eservice.MinPasswordLength))
+	if err := c.parse(fs, args); err != nil {
+		return err
+	}
+	if *email == "" || (*cid == "") == !*operator {
+		return errors.New("--email and exactly one of --customer-id or --operator are required")
+	}
+	var src io.Reader = stdin
+	if *pwFile != "" {
+		f, err := os.Open(*pwFile)
+		if err != nil {
+			return fmt.Errorf("--password-file: %w", err)
+		}
+		defer f.Close()
+		src = f
+	}
+	line, err := bufio.NewReader(io.LimitReader(src, 4096)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read password: %w", err)
+	}
+	password := strings.TrimRight(line, "\r\n")
+	if password == "" {
+		return errors.New("no password: give it on standard input (echo … | irpkid user add …) or with --password-file")
+	}
+	a, err := c.open(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	u, err := eservice.AddUser(ctx, a.db, clock.System{}, eservice.DefaultArgon2,
+		eservice.NewUser{Email: *email, Name: *name, CustomerID: *cid, Operator: *operator, Password: password}, operatorActor)
+	if err != nil {
+		return err
+	}
+	role := "representative of " + u.CustomerID
+	if u.Operator {
+		role = "operator"
+	}
+	fmt.Fprintf(stdout, "account %s added (%s)\n", u.Email, role)
+	return nil
+}
+
+func cmdUsers(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, c := newFlagSet("users", stderr)
+	cid := fs.String("customer-id", "", "only this organisation's representatives")
+	asJSON := fs.Bool("json", false, "print JSON")
+	fs.Usage = usageWithEnv(fs, "irpkid users [--customer-id ID] [--json]", "Lists e-service accounts: operators and representatives.")
+	if err := c.parse(fs, args); err != nil {
+		return err
+	}
+	a, err := c.open(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	users, err := eservice.Users(ctx, a.db, *cid)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		type row struct {
+			Email      string `json:"email"`
+			Name       string `json:"name"`
+			CustomerID string `json:"customer_id,omitempty"`
+			Operator   bool   `json:"operator"`
+		}
+		rows := []row{}
+		for _, u := range users {
+			rows = append(rows, row{u.Email, u.Name, u.CustomerID, u.Operator})
+		}
+		return writeJSON(stdout, rows)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "EMAIL\tNAME\tROLE\tCUSTOMER ID")
+	for _, u := range users {
+		role, id := "representative", u.CustomerID
+		if u.Operator {
+			role, id = "operator", "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Email, u.Name, role, id)
+	}
+	return tw.Flush()
+}
