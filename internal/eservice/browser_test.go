@@ -117,8 +117,8 @@ func screenshotDir(t *testing.T) string {
 	return t.TempDir()
 }
 
-// shot saves a full-page PNG screenshot and checks it is a real, non-empty
-// image.
+// shot saves a full-page PNG screenshot, checks it is a real, non-empty
+// image, and checks the page for accessibility problems (a11yJS).
 func shot(t *testing.T, dir, name string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		// Background tabs do not paint: bring this one to the front.
@@ -138,6 +138,11 @@ func shot(t *testing.T, dir, name string) chromedp.Action[chromedp.Void] {
 		}
 		if b := img.Bounds(); b.Dx() < 300 || b.Dy() < 200 {
 			return fmt.Errorf("screenshot %s is only %v", name, b)
+		}
+		if p, err := chromedp.Evaluate[string](a11yJS)(ctx, tg); err != nil {
+			return err
+		} else if p != "" {
+			t.Errorf("page %s: accessibility: %s", name, p)
 		}
 		return os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644)
 	})
@@ -390,6 +395,27 @@ func TestBrowserRepresentativeJourney(t *testing.T) {
 	}
 }
 
+// a11yJS lists accessibility problems of the page: no lang, not exactly one
+// h1, no main landmark, a form control without a label, an unnamed button
+// or link, a table without a caption or column headers.
+const a11yJS = `(() => {
+  const p = [];
+  if (!document.documentElement.lang) p.push('no lang attribute');
+  const h1 = document.querySelectorAll('h1').length;
+  if (h1 !== 1) p.push(h1 + ' h1 elements');
+  if (!document.querySelector('main')) p.push('no main landmark');
+  for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+    if (!(el.id && document.querySelector('label[for="' + el.id + '"]')) && !el.getAttribute('aria-label')) p.push('unlabelled control ' + el.name);
+  }
+  for (const el of document.querySelectorAll('button, a')) {
+    if (!el.textContent.trim() && !el.getAttribute('aria-label')) p.push('unnamed ' + el.tagName);
+  }
+  for (const t of document.querySelectorAll('table')) {
+    if (!t.querySelector('caption') || !t.querySelector('th[scope=col]')) p.push('table without caption or headers');
+  }
+  return p.join('; ');
+})()`
+
 // nav clicks an element that loads a new page and waits for that page, so
 // that the next query cannot see the old one.
 func nav(sel string) chromedp.Action[chromedp.Void] {
@@ -410,13 +436,25 @@ func TestBrowserOperatorAddsOrganisationAndRepresentative(t *testing.T) {
 	e := start(t, envOptions{})
 	ctx := tab(t)
 	dir := screenshotDir(t)
-	run(t, ctx, "operator sign-in",
+	// Keyboard only: the e-mail field has the focus, Tab moves to the
+	// password, Enter submits; on the next page Tab reaches the skip link.
+	run(t, ctx, "operator sign-in with the keyboard",
 		chromedp.Navigate(e.URL+"signin"),
 		chromedp.WaitVisible(chromedp.CSS(`input#email`)),
-		chromedp.SendKeys(chromedp.CSS(`input#email`), opEmail),
-		chromedp.SendKeys(chromedp.CSS(`input#password`), opPassword),
-		nav(`form button[type=submit].primary`),
+		chromedp.KeyEvent(opEmail),
+		chromedp.KeyEvent("\t"),
+		chromedp.KeyEvent(opPassword),
+		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			_, err := chromedp.RunResponse(ctx, chromedp.KeyEvent("\r"))
+			return err
+		}),
 		chromedp.WaitVisible(chromedp.CSS(`input#customer_id`)),
+		chromedp.KeyEvent("\t"),
+	)
+	if cls, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.className`)); err != nil || cls != "skip" {
+		t.Errorf("first Tab focuses %q, want the skip link", cls)
+	}
+	run(t, ctx, "add organisation",
 		chromedp.SendKeys(chromedp.CSS(`input#customer_id`), "7654321-2"),
 		chromedp.SendKeys(chromedp.CSS(`input#org-name`), "Lönetjänst Ab"),
 		chromedp.SendKeys(chromedp.CSS(`input#contact_email`), "it@lon.test"),

@@ -1,0 +1,80 @@
+package eservice
+
+import (
+	"io/fs"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// Every text the templates and handlers use exists in all three languages,
+// and the Finnish and Swedish texts are real translations, not copies of
+// the English one.
+func TestCatalogIsComplete(t *testing.T) {
+	used := map[string]bool{}
+	re := regexp.MustCompile(`\.T "([^"]+)"`)
+	names, _ := fs.Glob(templateFS, "templates/*.html")
+	for _, n := range names {
+		b, _ := fs.ReadFile(templateFS, n)
+		for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+			used[m[1]] = true
+		}
+	}
+	for _, k := range []string{"signin.failed", "signin.limited", "signin.missing", "error.csrf", "error.notFound", "error.internal",
+		"error.operatorOnly", "form.badEmail", "form.fix", "form.invalid", "form.tooLong", "order.mailFailed", "revoke.noReason",
+		"revoke.notValid", "delivery.wrongPIN", "delivery.limited", "admin.err.exists", "admin.err.mismatch", "mail.delivery.subject",
+		"delivery.state.used", "delivery.state.locked", "delivery.state.expired", "delivery.state.missing"} {
+		used[k] = true
+	}
+	for _, kinds := range [][]string{{"state", "valid", "renewal_window_open", "renewed", "expired", "revoked"}, append([]string{"purpose"}, Purposes...),
+		{"reason", "key_compromise", "no_longer_needed", "organisation_merged"}, {"lang", "fi", "sv", "en"}, append([]string{"validity"}, TestValidities...),
+		{"action", "order", "sign_new", "renew", "get", "revoke", "org_add", "user_add", "contact_change", "reminder", "sign_in", "sign_out", "delivery_mail", "delivery_open"}} {
+		for _, c := range kinds[1:] {
+			used[kinds[0]+"."+c] = true
+		}
+	}
+	for k := range used {
+		if !hasKey(k) {
+			t.Errorf("no text for %q", k)
+		}
+	}
+	same := 0
+	for _, e := range catalog {
+		if e.fi == "" || e.sv == "" || e.en == "" {
+			t.Errorf("%s: a translation is empty", e.key)
+		}
+		if strings.Count(e.fi, "%") != strings.Count(e.en, "%") || strings.Count(e.sv, "%") != strings.Count(e.en, "%") {
+			t.Errorf("%s: the translations take different arguments", e.key)
+		}
+		if e.fi == e.en || e.sv == e.en {
+			same++
+		}
+	}
+	if same > 3 { // "TEST" and the like
+		t.Errorf("%d texts are not translated", same)
+	}
+}
+
+func TestNegotiate(t *testing.T) {
+	for hdr, want := range map[string]string{"": "fi", "fi": "fi", "sv-SE": "sv", "en-US,en;q=0.9": "en", "de,sv;q=0.5,en;q=0.4": "sv",
+		"fi;q=0.2,en;q=0.8": "en", "fr": "en", "sv;q=0": "en", "garbage;;;": "en"} {
+		if got := negotiate(hdr); got != want {
+			t.Errorf("negotiate(%q) = %s, want %s", hdr, got, want)
+		}
+	}
+}
+
+func TestPasswordHash(t *testing.T) {
+	p := Argon2Params{Memory: 1024, Time: 1, Threads: 1}
+	h1, _ := hashPassword(p, "correct horse")
+	h2, _ := hashPassword(p, "correct horse")
+	if h1 == h2 {
+		t.Fatal("two hashes of one password are equal: no per-user salt")
+	}
+	if !strings.HasPrefix(h1, "$argon2id$v=19$m=1024,t=1,p=1$") {
+		t.Fatalf("hash %q", h1)
+	}
+	if !checkPassword(h1, "correct horse") || checkPassword(h1, "correct horsE") || checkPassword("", "x") || checkPassword("$argon2id$v=19$m=0,t=1,p=1$AA$AA", "x") {
+		t.Fatal("checkPassword")
+	}
+}
