@@ -104,11 +104,12 @@ func (b bodyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // FuzzClientResponse feeds arbitrary response bodies (and HTTP statuses)
 // to the client's decoder, through the client's real call path with an
 // in-memory transport. It must never panic; every failure must be one of
-// the client's typed errors; and a success must carry exactly the values
-// of the response element that an independent verification (wire.Detach,
+// the client's typed errors; and a success, or a FAIL the client reports as
+// the service's (*client.ServiceError), must carry exactly the values of the
+// response element that an independent verification (wire.Detach,
 // wire.VerifyResponse with the service's signing certificate,
-// wire.DecodeResponse) finds signed — a wrapped or unsigned value never
-// comes back as a result. The seeds are genuine signed responses (OK and
+// wire.DecodeResponse) finds signed — a wrapped, unsigned or foreign-signed
+// value never comes back as a result. The seeds are genuine signed responses (OK and
 // FAIL) of a real test service and a fault.
 func FuzzClientResponse(f *testing.F) {
 	s := irpkidtest.Start(f, irpkidtest.Config{})
@@ -129,10 +130,24 @@ func FuzzClientResponse(f *testing.F) {
 	get := capture(wire.OpGet, ser(f, wire.EncodeGet(&wire.GetCertificateRequest{Environment: wire.EnvTest, CustomerID: custA, RetrievalID: rid})))
 	getFail := capture(wire.OpGet, ser(f, wire.EncodeGet(&wire.GetCertificateRequest{Environment: wire.EnvTest, CustomerID: custA, RetrievalID: "nope"})))
 	fault := post(f, s.URL, "", "application/json", []byte("{}")).Raw
+	// The finding of TestClientRefusesForgedResponses: a FAIL properly signed
+	// by an organisation certificate of the same service.
+	orgCert, err := s.Client(f).GetCertificate(context.Background(), custA, rid)
+	if err != nil {
+		f.Fatal(err)
+	}
+	orgSigner, err := wire.NewSigner(key, [][]byte{orgCert.Raw})
+	if err != nil {
+		f.Fatal(err)
+	}
+	orgFail, err := orgSigner.Sign(wire.EncodeResponse(&wire.Response{Operation: wire.OpRenew, Result: wire.Result{Status: wire.StatusFail, Errors: []wire.ErrorInfo{{Code: wire.CodeSignerRevoked, Message: "forged"}}}}))
+	if err != nil {
+		f.Fatal(err)
+	}
 	for _, seed := range []struct {
 		status, op byte
 		body       []byte
-	}{{0, 0, signNew}, {0, 2, get}, {0, 2, getFail}, {1, 1, fault}, {0, 1, signNew}, {0, 0, []byte("<x/>")}} {
+	}{{0, 0, signNew}, {0, 2, get}, {0, 2, getFail}, {1, 1, fault}, {0, 1, signNew}, {0, 0, []byte("<x/>")}, {0, 1, wire.Envelope(orgFail)}} {
 		f.Add(seed.status, seed.op, seed.body)
 	}
 	trust := s.Trust()
@@ -162,10 +177,10 @@ func FuzzClientResponse(f *testing.F) {
 			wop = wire.OpGet
 			gotCert, err = c.GetCertificate(ctx, custA, "R")
 		}
-		if err != nil {
-			var se *client.ServiceError
+		var se *client.ServiceError
+		if err != nil && !errors.As(err, &se) {
 			var fe *client.FaultError
-			if !errors.As(err, &se) && !errors.As(err, &fe) && !errors.Is(err, client.ErrBadResponse) && !errors.Is(err, client.ErrUntrustedResponse) {
+			if !errors.As(err, &fe) && !errors.Is(err, client.ErrBadResponse) && !errors.Is(err, client.ErrUntrustedResponse) {
 				t.Fatalf("untyped error: %v", err)
 			}
 			return
@@ -182,8 +197,17 @@ func FuzzClientResponse(f *testing.F) {
 			t.Fatalf("client accepted a response that does not verify: %v", verr)
 		}
 		resp, derr := wire.DecodeResponse(verified, wop, false)
-		if derr != nil || !resp.Result.OK() {
-			t.Fatalf("client accepted %v / %+v", derr, resp)
+		if derr != nil {
+			t.Fatalf("client accepted %v", derr)
+		}
+		if se != nil { // an accepted FAIL must be the service's signed FAIL
+			if resp.Result.OK() || len(resp.Result.Errors) == 0 || resp.Result.Errors[0].Code != se.Code {
+				t.Fatalf("client returned %v; the signed result is %+v", se, resp.Result)
+			}
+			return
+		}
+		if !resp.Result.OK() {
+			t.Fatalf("client accepted %+v as success", resp.Result)
 		}
 		if wop == wire.OpGet {
 			if !bytes.Equal(gotCert.Raw, resp.Certificate) {
