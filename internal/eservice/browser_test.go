@@ -201,7 +201,6 @@ func TestBrowserRepresentativeJourney(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`select#purpose`)),
 		chromedp.SetValue(chromedp.CSS(`select#purpose`), "reports_ws"),
 		chromedp.SendKeys(chromedp.CSS(`input#description`), "Palkkajärjestelmä / payroll"),
-		chromedp.SetValue(chromedp.CSS(`select#validity`), ""),
 		chromedp.SendKeys(chromedp.CSS(`input#name`), "Tea Tekninen"),
 		chromedp.SendKeys(chromedp.CSS(`input#email`), "tea@palkat.test"),
 		chromedp.SendKeys(chromedp.CSS(`input#phone`), "+358 40 123 4567"),
