@@ -28,7 +28,7 @@ type mailFlags struct {
 
 func (m *mailFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&m.host, "smtp-host", "", "SMTP server for outgoing mail; empty: write each message as an .eml file to <data-dir>/outbox")
-	fs.IntVar(&m.port, "smtp-port", 0, "SMTP port (default 587 for starttls, 465 for tls, 25 for none)")
+	fs.IntVar(&m.port, "smtp-port", 0, "SMTP port; 0 means 587 for starttls, 465 for tls, 25 for none")
 	fs.StringVar(&m.tlsMode, "smtp-tls", notify.TLSStartTLS, "SMTP TLS mode: starttls (required), tls (implicit, SMTPS) or none (trusted relay only)")
 	fs.StringVar(&m.user, "smtp-user", "", "SMTP user name for AUTH PLAIN; empty: no authentication")
 	fs.StringVar(&m.password, "smtp-password", "", "SMTP password (prefer --smtp-password-file or the environment variable)")
