@@ -3,6 +3,7 @@ package security_test
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"io"
@@ -201,3 +202,13 @@ func getOK(t testing.TB, s *irpkidtest.Server, customer, rid string) {
 
 var _ = client.New
 var _ = strings.Contains
+
+// fmtSerialDER is the store's serial of a DER certificate.
+func fmtSerialDER(t testing.TB, der []byte) string {
+	t.Helper()
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmtSerial(c)
+}
