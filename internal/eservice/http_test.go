@@ -2,6 +2,7 @@ package eservice_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/irpki/irpki/internal/eservice"
+	"github.com/irpki/irpki/internal/notify"
+	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/store"
 )
 
@@ -393,5 +396,72 @@ func TestSecurityHeaders(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/css") {
 		t.Errorf("style.css: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}
+
+type failingMailer struct{}
+
+func (failingMailer) Send(context.Context, notify.Message) error {
+	return errors.New("451 mail server unavailable")
+}
+
+func TestOrderWhenMailFails(t *testing.T) {
+	e := start(t, envOptions{Mailer: failingMailer{}})
+	c := e.client(t)
+	csrf := e.signIn(t, c, repEmail, repPassword)
+	resp, body := post(t, c, e.URL+"order", orderForm(csrf))
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "could not be sent") || pinRE.MatchString(body) {
+		t.Fatalf("order with failing mail: %d, want 502 without a PIN", resp.StatusCode)
+	}
+	ctx := context.Background()
+	var state string
+	var sealed []byte
+	e.S.DB.View(ctx, func(tx *store.Tx) error {
+		return tx.QueryRow(ctx, `SELECT state, sealed FROM eservice_deliveries`).Scan(&state, &sealed)
+	})
+	if state != "failed" || sealed != nil {
+		t.Fatalf("delivery %s, sealed %d bytes; want failed and erased", state, len(sealed))
+	}
+	log, _ := e.S.Service.AuditLog(ctx, customer, 10)
+	if log[0].Action != "delivery_mail" || log[0].Outcome != "fail" {
+		t.Fatalf("audit %+v", log[0])
+	}
+}
+
+// A contact changed in the e-service gets the next reminder, in the new
+// language.
+func TestContactChangeReachesReminder(t *testing.T) {
+	e := start(t, envOptions{})
+	en := e.S.Enroll(t, customer, 0)
+	serial := service.SerialHex(en.Cert)
+	c := e.client(t)
+	csrf := e.signIn(t, c, repEmail, repPassword)
+	resp, _ := post(t, c, e.URL+"certificates/"+serial+"/contact", url.Values{"csrf": {csrf}, "email": {"new.contact@palkat.test"}, "name": {"Nils Ny"}, "language": {"sv"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("change contact: %d", resp.StatusCode)
+	}
+	if resp, body := post(t, c, e.URL+"certificates/"+serial+"/contact", url.Values{"csrf": {csrf}, "email": {"bad address"}}); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `role="alert"`) {
+		t.Fatalf("bad address: %d", resp.StatusCode)
+	}
+	ob, _ := notify.Outbox(e.Outbox, "no-reply@irpki.test", e.S.Clock, e.S.Log)
+	r, err := notify.NewReminder(notify.DefaultReminderConfig(), e.S.DB, e.S.Clock, ob, e.S.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.S.Clock.Set(en.Cert.NotAfter.Add(-59 * 24 * time.Hour))
+	if res, err := r.RunOnce(context.Background()); err != nil || res.Sent != 1 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	m := e.mails(t)
+	if len(m) != 1 || m[0].To != "new.contact@palkat.test" || m[0].Lang != "sv" || !strings.HasPrefix(m[0].Body, "Hej Nils Ny") {
+		t.Fatalf("reminder %+v", m)
+	}
+	log, _ := e.S.Service.AuditLog(context.Background(), customer, 10)
+	found := false
+	for _, x := range log {
+		found = found || (x.Action == "contact_change" && x.Actor == "eservice:"+repEmail && strings.Contains(x.Detail, "to=new.contact@palkat.test"))
+	}
+	if !found {
+		t.Error("the contact change is not audited")
 	}
 }
