@@ -28,7 +28,7 @@ Avatkaa varmenteen siirtotunnukset (TransferId ja TransferPassword) tästä link
 
 {{.Link}}
 
-Sivulla tarvitsette PIN-koodin, jonka tilaaja kertoo teille puhelimitse. PIN-koodia ei lähetetä sähköpostilla. Linkki toimii kerran ja on voimassa {{date "fi" .Expires}} klo {{time "fi" .Expires}} asti; väärä PIN-koodi {{.Attempts}} kertaa lukitsee sen.
+Sivulla tarvitsette PIN-koodin, jonka tilaaja kertoo teille puhelimitse. PIN-koodia ei lähetetä sähköpostilla. Linkki toimii kerran ja on voimassa {{date "fi" .Expires}} klo {{time "fi" .Expires}} asti. Jos PIN-koodi syötetään väärin {{.Attempts}} kertaa, linkki lukittuu.
 
 Älkää välittäkö tätä viestiä eteenpäin. Jos ette odottanut tätä viestiä, ilmoittakaa siitä organisaationne edustajalle.
 
@@ -46,7 +46,7 @@ Beskrivning: {{.}}{{end}}
 
 {{.Link}}
 
-På sidan behöver ni en PIN-kod som beställaren ger er per telefon. PIN-koden skickas inte per e-post. Länken fungerar en gång och gäller till {{date "sv" .Expires}} kl. {{time "sv" .Expires}}; {{.Attempts}} felaktiga PIN-koder låser den.
+På sidan behöver ni en PIN-kod som beställaren ger er per telefon. PIN-koden skickas inte per e-post. Länken fungerar en gång och gäller till {{date "sv" .Expires}} kl. {{time "sv" .Expires}}. Om PIN-koden anges fel {{.Attempts}} gånger låses länken.
 
 Vidarebefordra inte detta meddelande. Om ni inte väntade er detta meddelande, meddela er organisations företrädare.
 
@@ -64,7 +64,7 @@ Open the certificate's transfer credentials (TransferId and TransferPassword) fr
 
 {{.Link}}
 
-On the page you need a PIN, which the person who ordered the certificate tells you by phone. The PIN is never sent by e-mail. The link works once and is valid until {{date "en" .Expires}} at {{time "en" .Expires}}; {{.Attempts}} wrong PINs lock it.
+On the page you need a PIN, which the person who ordered the certificate tells you by phone. The PIN is never sent by e-mail. The link works once and is valid until {{date "en" .Expires}} at {{time "en" .Expires}}. If the PIN is entered wrongly {{.Attempts}} times, the link locks.
 
 Do not forward this message. If you did not expect it, tell your organisation's representative.
 

@@ -119,6 +119,14 @@ type certRow struct {
 	Revocable bool
 }
 
+// Days is the days left for a certificate in use, "–" for one that is not.
+func (c certRow) Days() string {
+	if c.State == service.StateRevoked || c.State == service.StateExpired {
+		return "–"
+	}
+	return strconv.Itoa(c.DaysLeft)
+}
+
 type certsData struct {
 	Certs     []certRow
 	Window    int // days
