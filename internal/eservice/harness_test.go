@@ -43,6 +43,7 @@ type env struct {
 }
 
 type envOptions struct {
+	Env    string // TEST (default) or PRODUCTION
 	TLS    bool
 	Mailer notify.Mailer
 	Mutate func(*eservice.Config)
@@ -50,7 +51,7 @@ type envOptions struct {
 
 func start(t *testing.T, o envOptions) *env {
 	t.Helper()
-	s := irpkidtest.Start(t, irpkidtest.Config{})
+	s := irpkidtest.Start(t, irpkidtest.Config{Environment: o.Env})
 	s.AddOrg(t, customer, "Palkat Oy")
 	outbox := filepath.Join(s.Dir, "outbox")
 	m := o.Mailer

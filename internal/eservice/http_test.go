@@ -465,3 +465,31 @@ func TestContactChangeReachesReminder(t *testing.T) {
 		t.Error("the contact change is not audited")
 	}
 }
+
+func TestValidityChoiceOnlyInTest(t *testing.T) {
+	e := start(t, envOptions{Env: "PRODUCTION"})
+	c := e.client(t)
+	csrf := e.signIn(t, c, repEmail, repPassword)
+	if _, page := get(t, c, e.URL+"order"); strings.Contains(page, `name="validity"`) {
+		t.Fatal("PRODUCTION order form offers a validity")
+	}
+	f := orderForm(csrf)
+	f.Set("validity", "1d")
+	if resp, _ := post(t, c, e.URL+"order", f); resp.StatusCode != http.StatusBadRequest || orderCount(t, e) != 0 {
+		t.Fatalf("PRODUCTION order with a validity: %d", resp.StatusCode)
+	}
+	e2 := start(t, envOptions{})
+	c2 := e2.client(t)
+	csrf = e2.signIn(t, c2, repEmail, repPassword)
+	f = orderForm(csrf)
+	f.Set("validity", "1d")
+	if resp, _ := post(t, c2, e2.URL+"order", f); resp.StatusCode != http.StatusOK {
+		t.Fatalf("TEST order with 1d: %d", resp.StatusCode)
+	}
+	ctx := context.Background()
+	var o []store.Order
+	e2.S.DB.View(ctx, func(tx *store.Tx) error { var err error; o, err = tx.Orders(ctx, customer); return err })
+	if len(o) != 1 || o[0].Validity != 24*time.Hour {
+		t.Fatalf("orders %+v", o)
+	}
+}

@@ -78,3 +78,17 @@ func TestPasswordHash(t *testing.T) {
 		t.Fatal("checkPassword")
 	}
 }
+
+// BenchmarkPasswordCheck measures one sign-in's password check with the
+// production parameters (64 MiB, 3 passes, 2 lanes).
+func BenchmarkPasswordCheck(b *testing.B) {
+	h, err := hashPassword(DefaultArgon2, "a long enough password")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if !checkPassword(h, "a long enough password") {
+			b.Fatal("mismatch")
+		}
+	}
+}
