@@ -27,6 +27,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	// The database holds password hashes and contacts. SQLite gives its WAL
+	// and shared-memory files the database file's mode, so the file is made
+	// 0600 before SQLite first opens it, not after.
+	if err := restrict(path, true); err != nil {
+		return nil, err
+	}
 	q := url.Values{}
 	for _, p := range []string{"busy_timeout(15000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)"} {
 		q.Add("_pragma", p)
@@ -49,11 +55,30 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("store: %w", err)
+	// Files left by an older version or another umask.
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := restrict(p, false); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	return s, nil
+}
+
+// restrict makes the file at p mode 0600, creating it if create is true
+// and ignoring its absence otherwise.
+func restrict(p string, create bool) error {
+	if create {
+		f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		f.Close()
+	}
+	if err := os.Chmod(p, 0o600); err != nil && !(errors.Is(err, os.ErrNotExist) && !create) {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
 }
 
 // Close closes the database.
