@@ -5,10 +5,12 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -107,6 +109,33 @@ func TestCrashClientRenew(t *testing.T) {
 		if len(succ) != 1 || installed == first || succ[0] != installed+"/"+statusOf(t, irpkid, data, installed) {
 			t.Fatalf("trial %d: %s has successors %v in the store; %s is installed", trial, first, succ, installed)
 		}
+	}
+	// Keys and pending requests (which hold the new key) are 0600 in every
+	// state directory, whatever the kills interrupted.
+	keyFiles := 0
+	err := filepath.WalkDir(filepath.Join(base, "state"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		name := d.Name()
+		if !strings.Contains(name, "key") && !strings.Contains(name, "pending") {
+			return nil
+		}
+		info, err := os.Stat(path) // through the symlinks
+		if err != nil {
+			return err
+		}
+		keyFiles++
+		if info.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s is %o, want 0600", path, info.Mode().Perm())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keyFiles < 2*trials {
+		t.Errorf("only %d key files found", keyFiles)
 	}
 	// Nothing irpki printed holds a password or a key.
 	if bytes.Contains(outputs.Bytes(), []byte("PRIVATE KEY")) {
