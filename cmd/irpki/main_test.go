@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -473,6 +475,33 @@ func TestBinary(t *testing.T) {
 	}
 	if code, out := run("", "--help"); code != 0 || !strings.Contains(out, "irpki enroll") {
 		t.Errorf("--help: exit %d\n%s", code, out)
+	}
+
+	// watch as a process stops cleanly on SIGTERM.
+	cmd := exec.Command(bin, "watch", "--dir", valid, "--check-interval", "1h")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	var log strings.Builder
+	for sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+		if strings.Contains(sc.Text(), "next check") {
+			break
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	rest, _ := io.ReadAll(stderr) // until the process exits
+	log.Write(rest)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("watch after SIGTERM: %v\n%s", err, log.String())
+	}
+	if !strings.Contains(log.String(), "irpki watch stopping") {
+		t.Errorf("watch log:\n%s", log.String())
 	}
 }
 
