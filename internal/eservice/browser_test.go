@@ -28,6 +28,7 @@ var (
 	browserOnce   sync.Once
 	browserCtx    context.Context
 	browserCancel context.CancelFunc
+	allocCancel   context.CancelFunc
 	browserErr    error
 	browserDir    string
 )
@@ -35,7 +36,10 @@ var (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if browserCancel != nil {
-		browserCancel()
+		browserCancel() // stops Chromium
+	}
+	if allocCancel != nil {
+		allocCancel()
 	}
 	if browserDir != "" {
 		os.RemoveAll(browserDir)
@@ -85,7 +89,8 @@ func tab(t *testing.T) context.Context {
 			chromedp.Flag("accept-lang", "en-US,en"),
 			chromedp.WindowSize(1280, 900),
 		}
-		actx, _ := chromedp.NewExecAllocator(context.Background(), opts...)
+		actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+		allocCancel = acancel
 		bctx, cancel := chromedp.NewContext(actx)
 		if err := chromedp.Do(bctx); err != nil {
 			cancel()
