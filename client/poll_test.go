@@ -1,0 +1,74 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/irpki/irpki/client"
+	"github.com/irpki/irpki/internal/irpkidtest"
+)
+
+func TestPollDefiniteStopsAtOnce(t *testing.T) {
+	s := irpkidtest.Start(t, irpkidtest.Config{})
+	s.AddOrg(t, goldenCustomer, "Acme Oy")
+	slept := 0
+	_, err := s.Client(t).PollCertificate(context.Background(), goldenCustomer, "00000000000000000000000000000000", client.PollOptions{
+		Sleep: func(context.Context, time.Duration) error { slept++; return nil },
+	})
+	var se *client.ServiceError
+	if !errors.As(err, &se) || se.Code != "RETRIEVAL_ID" {
+		t.Fatalf("err = %v, want RETRIEVAL_ID", err)
+	}
+	if slept != 0 {
+		t.Errorf("slept %d times after a definite refusal", slept)
+	}
+}
+
+func TestPollGivesUpAfterAttempts(t *testing.T) {
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "maintenance", http.StatusServiceUnavailable)
+	}))
+	defer hs.Close()
+	s := irpkidtest.Start(t, irpkidtest.Config{})
+	c, err := client.New(hs.URL, client.Options{Environment: client.EnvTest, Trust: s.Trust()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var waits []time.Duration
+	var reports []int
+	_, err = c.PollCertificate(context.Background(), goldenCustomer, "rid", client.PollOptions{
+		Initial: time.Second, Max: 3 * time.Second, Attempts: 4,
+		Sleep:    func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil },
+		Progress: func(attempt int, err error, wait time.Duration) { reports = append(reports, attempt) },
+	})
+	if !errors.Is(err, client.ErrBadResponse) || !strings.Contains(err.Error(), "no certificate after 4 attempts") {
+		t.Fatalf("err = %v", err)
+	}
+	if want := []time.Duration{time.Second, 2 * time.Second, 3 * time.Second}; len(waits) != 3 || waits[0] != want[0] || waits[1] != want[1] || waits[2] != want[2] {
+		t.Errorf("waits = %v, want %v", waits, want)
+	}
+	if len(reports) != 4 {
+		t.Errorf("progress reports = %v", reports)
+	}
+}
+
+func TestPollCancelled(t *testing.T) {
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+	}))
+	defer hs.Close()
+	s := irpkidtest.Start(t, irpkidtest.Config{})
+	c, _ := client.New(hs.URL, client.Options{Environment: client.EnvTest, Trust: s.Trust()})
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err := c.PollCertificate(ctx, goldenCustomer, "rid", client.PollOptions{
+		Sleep: func(ctx context.Context, d time.Duration) error { cancel(); return ctx.Err() },
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+}
