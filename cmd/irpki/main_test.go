@@ -647,3 +647,49 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+// TestWatchHookRetried: a deploy hook that fails is retried with the
+// backoff, for the same certificate, without renewing again.
+func TestWatchHookRetried(t *testing.T) {
+	h := newHarness(t)
+	h.enroll(t, 30*24*time.Hour)
+	st, _ := h.status(t)
+	h.s.Clock.Set(st.RenewAt)
+	d := t.TempDir()
+	log := filepath.Join(d, "runs")
+	// Fails on its first run, succeeds after.
+	hook := "echo $IRPKI_SERIAL >> " + log + "; [ $(wc -l < " + log + ") -ge 2 ]"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var waits []time.Duration
+	sleep := func(ctx context.Context, dur time.Duration) error {
+		waits = append(waits, dur)
+		h.s.Clock.Advance(dur)
+		if b, _ := os.ReadFile(log); strings.Count(string(b), "\n") >= 2 || len(waits) > 50 {
+			cancel()
+		}
+		return ctx.Err()
+	}
+	r := h.runCtx(t, ctx, sleep, "", "watch", "--dir", h.dir, "--deploy-hook", hook, "--retry-initial", "2m")
+	if r.code != 0 {
+		t.Fatalf("watch: exit %d\n%s", r.code, r.stderr)
+	}
+	b, _ := os.ReadFile(log)
+	lines := strings.Fields(string(b))
+	if len(lines) != 2 || lines[0] != lines[1] || lines[0] != h.current(t).Serial() {
+		t.Fatalf("hook runs = %q, want the new serial twice\n%s", lines, r.stderr)
+	}
+	if waits[0] != 2*time.Minute {
+		t.Errorf("first wait after the failed hook %v, want the retry backoff 2m", waits[0])
+	}
+	n := 0
+	cs, _ := h.s.Service.Certificates(context.Background(), customer)
+	for _, c := range cs {
+		if c.Predecessor != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d renewals, want 1", n)
+	}
+}
