@@ -436,6 +436,10 @@ func TestContactChangeReachesReminder(t *testing.T) {
 	serial := service.SerialHex(en.Cert)
 	c := e.client(t)
 	csrf := e.signIn(t, c, repEmail, repPassword)
+	_, page := get(t, c, e.URL+"certificates/"+serial)
+	if want := "Renewal possible from</dt><dd>" + notify.FormatDate("en", en.Cert.NotAfter.Add(-60*24*time.Hour)); !strings.Contains(page, want) {
+		t.Errorf("detail page lacks %q", want)
+	}
 	resp, _ := post(t, c, e.URL+"certificates/"+serial+"/contact", url.Values{"csrf": {csrf}, "email": {"new.contact@palkat.test"}, "name": {"Nils Ny"}, "language": {"sv"}})
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("change contact: %d", resp.StatusCode)

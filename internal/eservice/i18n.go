@@ -194,6 +194,7 @@ var catalog = []msg{
 	{"cert.daysLeft", "Päiviä jäljellä", "Dagar kvar", "Days left"},
 	{"cert.daysLeftN", "%d päivää jäljellä", "%d dagar kvar", "%d days left"},
 	{"cert.state", "Tila", "Status", "State"},
+	{"cert.windowOpens", "Uusittavissa alkaen", "Kan förnyas från", "Renewal possible from"},
 	{"cert.environment", "Ympäristö", "Miljö", "Environment"},
 
 	{"state.valid", "Voimassa", "Giltigt", "Valid"},

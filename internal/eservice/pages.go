@@ -116,7 +116,8 @@ func (h *Handler) audit(r *http.Request, e store.AuditEntry) {
 
 type certRow struct {
 	service.CertificateView
-	Revocable bool
+	Revocable   bool
+	WindowOpens time.Time // when renewal becomes possible
 }
 
 // Days is the days left for a certificate in use, "–" for one that is not.
@@ -145,6 +146,10 @@ func revocable(v service.CertificateView) bool {
 	return v.Status == store.CertValid && v.State != service.StateExpired
 }
 
+func (h *Handler) row(v service.CertificateView) certRow {
+	return certRow{CertificateView: v, Revocable: revocable(v), WindowOpens: v.NotAfter.Add(-h.svc.Config().RenewalWindow)}
+}
+
 func (h *Handler) certData() certsData {
 	c := h.svc.Config()
 	return certsData{Window: int(c.RenewalWindow / (24 * time.Hour)), Validity: c.Profile.ValidityYears, Reasons: service.RevocationReasons, Languages: languages}
@@ -161,7 +166,7 @@ func (h *Handler) certificates(w http.ResponseWriter, r *http.Request, s *sessio
 		if v.State == service.StateSuperseded {
 			continue // a replaced, never retrieved renewal: nothing to act on
 		}
-		d.Certs = append(d.Certs, certRow{CertificateView: v, Revocable: revocable(v)})
+		d.Certs = append(d.Certs, h.row(v))
 	}
 	// Newest first: the one in use is usually at the top.
 	sort.SliceStable(d.Certs, func(i, j int) bool { return d.Certs[i].NotAfter.After(d.Certs[j].NotAfter) })
@@ -176,7 +181,8 @@ func (h *Handler) findCert(r *http.Request, s *session, serial string) (*certRow
 	}
 	for _, v := range views {
 		if v.Serial == serial && v.State != service.StateSuperseded {
-			return &certRow{CertificateView: v, Revocable: revocable(v)}, nil
+			r := h.row(v)
+			return &r, nil
 		}
 	}
 	return nil, nil

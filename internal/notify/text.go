@@ -57,6 +57,9 @@ type mailData struct {
 
 func (d mailData) WindowOpen() bool { return !d.Now.Before(d.WindowOpens) }
 
+// WindowDays is the length of the renewal window in days.
+func (d mailData) WindowDays() int { return int(d.Cert.NotAfter.Sub(d.WindowOpens) / (24 * time.Hour)) }
+
 type reminderText struct {
 	subject string
 	body    *template.Template
@@ -85,7 +88,7 @@ Varmenne
   Voimassa asti:   {{date "fi" .Cert.NotAfter}} klo {{time "fi" .Cert.NotAfter}}
 
 Näin uusitte varmenteen
-Varmenne uusitaan organisaation omasta ohjelmistosta RenewCertificate-palvelukutsulla: ohjelmisto luo uuden avainparin, muodostaa varmennepyynnön, allekirjoittaa kutsun nykyisen, yhä voimassa olevan varmenteen avaimella ja lähettää sen varmennepalveluun. Varmenteen voi uusia aikaisintaan 60 päivää ennen sen vanhenemista{{if .WindowOpen}}, joten uusiminen on mahdollista nyt{{else}}, eli {{date "fi" .WindowOpens}} alkaen{{end}}. Asiointipalvelussa varmennetta ei voi uusia. Jos ohjelmistonne ei osaa uusia varmennetta, kääntykää ohjelmiston toimittajan puoleen.
+Varmenne uusitaan organisaation omasta ohjelmistosta RenewCertificate-palvelukutsulla: ohjelmisto luo uuden avainparin, muodostaa varmennepyynnön, allekirjoittaa kutsun nykyisen, yhä voimassa olevan varmenteen avaimella ja lähettää sen varmennepalveluun. Varmenteen voi uusia aikaisintaan {{.WindowDays}} päivää ennen sen vanhenemista{{if .WindowOpen}}, joten uusiminen on mahdollista nyt{{else}}, eli {{date "fi" .WindowOpens}} alkaen{{end}}. Asiointipalvelussa varmennetta ei voi uusia. Jos ohjelmistonne ei osaa uusia varmennetta, kääntykää ohjelmiston toimittajan puoleen.
 
 Jos varmenne on jo vanhentunut
 Vanhentunutta varmennetta ei voi käyttää rajapinnassa eikä uusia. Tilatkaa silloin uusi varmenne asiointipalvelussa{{with .EServiceURL}} ({{.}}){{end}}. Uusi varmenne noudetaan samalla tavalla kuin ensimmäinen: kertakäyttöisillä siirtotunnuksilla (SignNewCertificate) ja sen jälkeen GetCertificate-kutsulla.
@@ -110,7 +113,7 @@ Certifikat
   Giltigt till:        {{date "sv" .Cert.NotAfter}} kl. {{time "sv" .Cert.NotAfter}}
 
 Så här förnyar ni certifikatet
-Certifikatet förnyas från organisationens egen programvara med tjänsteanropet RenewCertificate: programvaran skapar ett nytt nyckelpar, bildar en certifikatbegäran, undertecknar anropet med nyckeln till det nuvarande, fortfarande giltiga certifikatet och skickar det till certifikattjänsten. Certifikatet kan förnyas tidigast 60 dagar innan det går ut{{if .WindowOpen}}, så det går att förnya det nu{{else}}, alltså från och med {{date "sv" .WindowOpens}}{{end}}. Certifikatet kan inte förnyas i e-tjänsten. Om er programvara inte kan förnya certifikat, kontakta programvaruleverantören.
+Certifikatet förnyas från organisationens egen programvara med tjänsteanropet RenewCertificate: programvaran skapar ett nytt nyckelpar, bildar en certifikatbegäran, undertecknar anropet med nyckeln till det nuvarande, fortfarande giltiga certifikatet och skickar det till certifikattjänsten. Certifikatet kan förnyas tidigast {{.WindowDays}} dagar innan det går ut{{if .WindowOpen}}, så det går att förnya det nu{{else}}, alltså från och med {{date "sv" .WindowOpens}}{{end}}. Certifikatet kan inte förnyas i e-tjänsten. Om er programvara inte kan förnya certifikat, kontakta programvaruleverantören.
 
 Om certifikatet redan har gått ut
 Ett certifikat som har gått ut kan inte användas i gränssnittet och inte heller förnyas. Beställ då ett nytt certifikat i e-tjänsten{{with .EServiceURL}} ({{.}}){{end}}. Det nya certifikatet hämtas på samma sätt som det första: med engångsöverföringskoderna (SignNewCertificate) och därefter med anropet GetCertificate.
@@ -135,7 +138,7 @@ Certificate
   Valid until:   {{date "en" .Cert.NotAfter}} at {{time "en" .Cert.NotAfter}}
 
 How to renew
-The certificate is renewed from your organisation's own software with the RenewCertificate service call: the software creates a new key pair, forms a certificate signing request, signs the call with the key of the current, still valid certificate and sends it to the certificate service. A certificate can be renewed at the earliest 60 days before it expires{{if .WindowOpen}}, so it can be renewed now{{else}}, that is from {{date "en" .WindowOpens}}{{end}}. Certificates cannot be renewed in the e-service. If your software cannot renew certificates, contact its vendor.
+The certificate is renewed from your organisation's own software with the RenewCertificate service call: the software creates a new key pair, forms a certificate signing request, signs the call with the key of the current, still valid certificate and sends it to the certificate service. A certificate can be renewed at the earliest {{.WindowDays}} days before it expires{{if .WindowOpen}}, so it can be renewed now{{else}}, that is from {{date "en" .WindowOpens}}{{end}}. Certificates cannot be renewed in the e-service. If your software cannot renew certificates, contact its vendor.
 
 If the certificate has already expired
 An expired certificate cannot be used with the interface or renewed. Order a new certificate in the e-service{{with .EServiceURL}} ({{.}}){{end}}. The new certificate is retrieved the same way as the first one: with one-time transfer credentials (SignNewCertificate) and then GetCertificate.
