@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -691,5 +692,64 @@ func TestWatchHookRetried(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("%d renewals, want 1", n)
+	}
+}
+
+// TestWatchBackoff: failed renewals are retried after --retry-initial,
+// doubling up to --retry-max, then the renewal succeeds with one successor.
+func TestWatchBackoff(t *testing.T) {
+	h := newHarness(t)
+	var fails atomic.Int32
+	fails.Store(4)
+	proxy := httptestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if bytes.Contains(body, []byte("RenewCertificateRequest")) && fails.Add(-1) >= 0 {
+			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		req, _ := http.NewRequest(r.Method, h.s.URL, bytes.NewReader(body))
+		req.Header = r.Header.Clone()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		w.WriteHeader(resp.StatusCode)
+		io.Copy(w, resp.Body)
+	})
+	cred := h.s.Order(t, customer, 30*24*time.Hour)
+	if r := h.run(t, cred.TransferPassword+"\n", "enroll", "--dir", h.dir, "--customer-id", customer, "--transfer-id", cred.TransferID,
+		"--transfer-password-stdin", "--endpoint", proxy, "--trust", h.trust); r.code != 0 {
+		t.Fatalf("enroll: %s", r.stderr)
+	}
+	old := h.current(t).Serial()
+	st, _ := h.status(t)
+	h.s.Clock.Set(st.RenewAt)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var waits []time.Duration
+	sleep := func(ctx context.Context, d time.Duration) error {
+		waits = append(waits, d)
+		h.s.Clock.Advance(d)
+		if h.current(t).Serial() != old || len(waits) > 20 {
+			cancel()
+		}
+		return ctx.Err()
+	}
+	r := h.runCtx(t, ctx, sleep, "", "watch", "--dir", h.dir, "--retry-initial", "1m", "--retry-max", "5m")
+	if r.code != 0 || h.current(t).Serial() == old {
+		t.Fatalf("watch: exit %d, renewed %v\n%s", r.code, h.current(t).Serial() != old, r.stderr)
+	}
+	want := []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute, 5 * time.Minute}
+	if len(waits) < 4 || waits[0] != want[0] || waits[1] != want[1] || waits[2] != want[2] || waits[3] != want[3] {
+		t.Errorf("waits = %v, want %v then the success", waits, want)
+	}
+	if !strings.Contains(r.stderr, "renewal failed; will retry") {
+		t.Errorf("failures not logged:\n%s", r.stderr)
+	}
+	st, _ = h.status(t)
+	if st.LastResult != "ok" {
+		t.Errorf("last result %q", st.LastResult)
 	}
 }
