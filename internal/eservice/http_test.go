@@ -327,6 +327,17 @@ func TestRevokeNeedsConfirmationAndOwnership(t *testing.T) {
 	if resp, _ := post(t, other, e.URL+"certificates/"+serial+"/revoke", url.Values{"csrf": {ocsrf}, "reason": {"key_compromise"}, "confirm": {"yes"}}); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("other org: %d, want 404", resp.StatusCode)
 	}
+	if resp, _ := post(t, other, e.URL+"certificates/"+serial+"/contact", url.Values{"csrf": {ocsrf}, "email": {"thief@x.test"}}); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("other org changes the contact: %d, want 404", resp.StatusCode)
+	}
+	if code, _ := get(t, other, e.URL+"certificates/"+serial); code != http.StatusNotFound {
+		t.Fatalf("other org sees the certificate: %d", code)
+	}
+	// The service refuses it too, whatever the page does.
+	err := e.S.Service.ChangeContact(context.Background(), service.ContactChange{Serial: serial, CustomerID: "7654321-2", Email: "thief@x.test"}, "test")
+	if !errors.Is(err, service.ErrInput) {
+		t.Fatalf("ChangeContact for another organisation: %v", err)
+	}
 	resp, body = post(t, c, e.URL+"certificates/"+serial+"/revoke", url.Values{"csrf": {csrf}, "reason": {"key_compromise"}, "confirm": {"yes"}})
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("confirm: %d %s", resp.StatusCode, body)
