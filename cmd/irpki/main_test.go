@@ -753,3 +753,23 @@ func TestWatchBackoff(t *testing.T) {
 		t.Errorf("last result %q", st.LastResult)
 	}
 }
+
+// TestConfigAndEnv: --dir from a JSON config file, from IRPKI_DIR, and an
+// unknown config key refused.
+func TestConfigAndEnv(t *testing.T) {
+	h := newHarness(t)
+	h.enroll(t, 0)
+	cfg := filepath.Join(t.TempDir(), "irpki.json")
+	os.WriteFile(cfg, []byte(`{"dir": "`+h.dir+`", "json": true}`), 0o600)
+	if r := h.run(t, "", "status", "--config", cfg); r.code != statusValid || !strings.Contains(r.stdout, `"state": "valid"`) {
+		t.Errorf("status --config: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	h.env["IRPKI_DIR"] = h.dir
+	if r := h.run(t, "", "status"); r.code != statusValid {
+		t.Errorf("status with IRPKI_DIR: exit %d\n%s", r.code, r.stderr)
+	}
+	os.WriteFile(cfg, []byte(`{"dri": "/x"}`), 0o600)
+	if r := h.run(t, "", "status", "--config", cfg); r.code != statusError || !strings.Contains(r.stderr, `unknown setting "dri"`) {
+		t.Errorf("unknown key: exit %d\n%s", r.code, r.stderr)
+	}
+}
