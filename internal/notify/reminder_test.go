@@ -56,6 +56,9 @@ func smtpMailer(t *testing.T, m *smtpServer) notify.Mailer {
 	cfg := notify.SMTPConfig{Host: m.Host, Port: m.Port, TLS: notify.TLSNone, From: "Tulorekisteri <no-reply@irpki.test>", Timeout: 10 * time.Second}
 	if m.Pool != nil {
 		cfg.TLS = notify.TLSStartTLS
+		if m.implicit {
+			cfg.TLS = notify.TLSImplicit
+		}
 		cfg.TLSConfig = &tls.Config{RootCAs: m.Pool, ServerName: "127.0.0.1"}
 	}
 	if m.user != "" {
@@ -411,12 +414,41 @@ func TestSMTPStartTLSWithAuth(t *testing.T) {
 	if len(msgs) != 1 || msgs[0].Subject != "Hei – testi" || !strings.Contains(msgs[0].Body, "Hyvää päivää") {
 		t.Fatalf("mails %+v", msgs)
 	}
+	// A server without STARTTLS is refused in starttls mode: no silent
+	// downgrade to plain text.
+	plain := startSMTP(t, smtpOptions{})
+	pm, err := notify.SMTP(notify.SMTPConfig{Host: plain.Host, Port: plain.Port, TLS: notify.TLSStartTLS, From: "a@b.test", Timeout: 5 * time.Second}, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pm.Send(context.Background(), notify.Message{To: "x@palkat.test", Subject: "x", Text: "x"}); err == nil || len(plain.messages()) != 0 {
+		t.Fatal("mail sent in clear although STARTTLS was required")
+	}
 	// Wrong password: an error, not a silent success.
 	srv.mu.Lock()
 	srv.pass = "other"
 	srv.mu.Unlock()
 	if err := m.Send(context.Background(), notify.Message{To: "x@palkat.test", Subject: "x", Text: "x"}); err == nil {
 		t.Fatal("send with a wrong password succeeded")
+	}
+}
+
+func TestSMTPImplicitTLS(t *testing.T) {
+	srv := startSMTP(t, smtpOptions{Implicit: true, User: "irpkid", Password: "pw-over-tls"})
+	if err := smtpMailer(t, srv).Send(context.Background(), notify.Message{To: "x@palkat.test", Subject: "SMTPS", Text: "hej"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(srv.messages()); n != 1 {
+		t.Fatalf("%d mails", n)
+	}
+	// A server whose certificate is not trusted is refused.
+	cfg := notify.SMTPConfig{Host: srv.Host, Port: srv.Port, TLS: notify.TLSImplicit, From: "a@b.test", Timeout: 5 * time.Second}
+	m, err := notify.SMTP(cfg, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Send(context.Background(), notify.Message{To: "x@palkat.test", Subject: "x", Text: "x"}); err == nil {
+		t.Fatal("an untrusted server certificate was accepted")
 	}
 }
 

@@ -39,6 +39,8 @@ type smtpServer struct {
 	Port int
 	Pool *x509.CertPool // trusts the server's TLS certificate
 
+	implicit bool
+
 	mu       sync.Mutex
 	msgs     []received
 	failNext int // DATA commands still to refuse with 451
@@ -53,6 +55,7 @@ type smtpServer struct {
 
 type smtpOptions struct {
 	TLS      bool   // offer STARTTLS
+	Implicit bool   // TLS from the first byte (SMTPS)
 	User     string // require AUTH PLAIN with this user and password
 	Password string
 }
@@ -65,7 +68,7 @@ func startSMTP(t *testing.T, o smtpOptions) *smtpServer {
 	srv.ReadTimeout = 10 * time.Second
 	srv.WriteTimeout = 10 * time.Second
 	srv.MaxMessageBytes = 1 << 20
-	if o.TLS {
+	if o.TLS || o.Implicit {
 		cert, pool := selfSigned(t)
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
 		s.Pool = pool
@@ -75,6 +78,10 @@ func startSMTP(t *testing.T, o smtpOptions) *smtpServer {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.Implicit {
+		ln = tls.NewListener(ln, srv.TLSConfig)
+		s.implicit = true
 	}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
