@@ -131,7 +131,7 @@ func DefaultConfig(publicURL string) Config {
 //go:embed templates/*.html
 var templateFS embed.FS
 
-//go:embed static
+//go:embed static/style.css
 var staticFS embed.FS
 
 // Handler serves the e-service.
@@ -192,8 +192,12 @@ func (h *Handler) Register(mux *http.ServeMux) { mux.Handle(Path, h) }
 
 func (h *Handler) routes() {
 	m := http.NewServeMux()
-	static, _ := fs.Sub(staticFS, "static")
-	m.Handle("GET "+Path+"static/", http.StripPrefix(Path+"static/", http.FileServerFS(static)))
+	css, _ := fs.ReadFile(staticFS, "static/style.css")
+	m.HandleFunc("GET "+Path+"static/style.css", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Write(css)
+	})
 	m.HandleFunc("GET "+Path+"{$}", h.home)
 	m.HandleFunc("GET "+Path+"lang", h.setLanguage)
 	m.HandleFunc("GET "+Path+"signin", h.signinForm)
