@@ -7,12 +7,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/irpki/irpki/internal/certapi"
 	"github.com/irpki/irpki/internal/irpkidtest"
+	"github.com/irpki/irpki/internal/security/irpkidproc"
 	"github.com/irpki/irpki/internal/wire"
 )
 
@@ -209,47 +211,8 @@ func TestSlowClientsCutOff(t *testing.T) {
 	url := "http://" + addr + certapi.Path
 	get := getBody(t, rid)
 
-	// trickle opens a connection, writes head at once, then one byte of
-	// tail every tick until the server closes the connection. It returns
-	// how many tail bytes got through and the response, if any, the server
-	// wrote before closing.
 	trickle := func(t *testing.T, head, tail string) (int, string) {
-		t.Helper()
-		conn, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		guard := time.AfterFunc(60*deadline, func() { conn.Close() })
-		defer guard.Stop()
-		if _, err := io.WriteString(conn, head); err != nil {
-			t.Fatal(err)
-		}
-		respc := make(chan string, 1)
-		go func() {
-			b, _ := io.ReadAll(bufio.NewReader(conn))
-			respc <- string(b)
-		}()
-		sent := 0
-		tick := time.NewTicker(deadline / 10)
-		defer tick.Stop()
-	loop:
-		for sent < len(tail) {
-			select {
-			case resp := <-respc:
-				respc <- resp
-				break loop
-			case <-tick.C:
-				if _, err := conn.Write([]byte{tail[sent]}); err != nil {
-					break loop
-				}
-				sent++
-			}
-		}
-		if sent == len(tail) {
-			t.Fatalf("the server read all %d trickled bytes without cutting the client off", sent)
-		}
-		return sent, <-respc
+		return trickleTo(t, addr, deadline, head, tail)
 	}
 
 	t.Run("slow body", func(t *testing.T) {
@@ -298,4 +261,70 @@ func TestSlowClientsCutOff(t *testing.T) {
 	if o := post(t, url, "", "text/xml; charset=utf-8", []byte(get)); o.Code() != "OK" {
 		t.Fatalf("normal request after the slow ones: %v", o)
 	}
+}
+
+// trickleTo opens a connection, writes head at once, then one byte of
+// tail every deadline/10 until the server closes the connection. It returns
+// how many tail bytes got through and the response, if any, the server
+// wrote before closing.
+func trickleTo(t *testing.T, addr string, deadline time.Duration, head, tail string) (int, string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	guard := time.AfterFunc(60*deadline, func() { conn.Close() })
+	defer guard.Stop()
+	if _, err := io.WriteString(conn, head); err != nil {
+		t.Fatal(err)
+	}
+	respc := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(bufio.NewReader(conn))
+		respc <- string(b)
+	}()
+	sent := 0
+	tick := time.NewTicker(deadline / 10)
+	defer tick.Stop()
+loop:
+	for sent < len(tail) {
+		select {
+		case resp := <-respc:
+			respc <- resp
+			break loop
+		case <-tick.C:
+			if _, err := conn.Write([]byte{tail[sent]}); err != nil {
+				break loop
+			}
+			sent++
+		}
+	}
+	if sent == len(tail) {
+		t.Fatalf("the server read all %d trickled bytes without cutting the client off", sent)
+	}
+	return sent, <-respc
+}
+
+// TestSlowClientRealIrpkid checks the real binary's settings: `irpkid
+// serve` cuts off a client that trickles its headers (ReadHeaderTimeout,
+// 10 s) and one that trickles its body (ReadTimeout, 30 s). It takes about
+// 40 s, so it runs only with IRPKI_LONG=1 (or -long); TestSlowClientsCutOff
+// is the quick version with the same server settings scaled down.
+func TestSlowClientRealIrpkid(t *testing.T) {
+	if !isLong() {
+		t.Skip("about 40 s: runs with IRPKI_LONG=1; TestSlowClientsCutOff covers the behaviour quickly")
+	}
+	bin := irpkidproc.Build(t, "./cmd/irpkid")
+	p := irpkidproc.Start(t, bin, filepath.Join(t.TempDir(), "data"), "")
+	t.Run("slow headers", func(t *testing.T) {
+		sent, _ := trickleTo(t, p.Addr(), certapi.ReadHeaderTimeout, "POST "+certapi.Path+" HTTP/1.1\r\n", "Host: x\r\nX-Slow: "+strings.Repeat("a", 100)+"\r\n\r\n")
+		t.Logf("cut off after %d header bytes", sent)
+	})
+	t.Run("slow body", func(t *testing.T) {
+		body := strings.Repeat("x", 100)
+		head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml; charset=utf-8\r\nContent-Length: %d\r\n\r\n", certapi.Path, len(body))
+		sent, resp := trickleTo(t, p.Addr(), certapi.ReadTimeout, head, body)
+		t.Logf("cut off after %d body bytes; answer %.60q", sent, resp)
+	})
 }
