@@ -9,13 +9,11 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/beevik/etree"
 
-	"github.com/irpki/irpki/client"
 	"github.com/irpki/irpki/internal/irpkidtest"
 	"github.com/irpki/irpki/internal/store"
 	"github.com/irpki/irpki/internal/wire"
@@ -191,8 +189,8 @@ func ser(t testing.TB, el *etree.Element) []byte {
 // serS is ser as a string.
 func serS(t testing.TB, el *etree.Element) string { return string(ser(t, el)) }
 
-// okRenew checks that a normal renewal with a fresh key still works, i.e.
-// the service still serves after whatever came before.
+// getOK checks that a normal GetCertificate still works, i.e. the service
+// still serves after whatever came before.
 func getOK(t testing.TB, s *irpkidtest.Server, customer, rid string) {
 	t.Helper()
 	if _, err := s.Client(t).GetCertificate(context.Background(), customer, rid); err != nil {
@@ -200,8 +198,6 @@ func getOK(t testing.TB, s *irpkidtest.Server, customer, rid string) {
 	}
 }
 
-var _ = client.New
-var _ = strings.Contains
 
 // fmtSerialDER is the store's serial of a DER certificate.
 func fmtSerialDER(t testing.TB, der []byte) string {
