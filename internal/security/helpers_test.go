@@ -198,7 +198,6 @@ func getOK(t testing.TB, s *irpkidtest.Server, customer, rid string) {
 	}
 }
 
-
 // fmtSerialDER is the store's serial of a DER certificate.
 func fmtSerialDER(t testing.TB, der []byte) string {
 	t.Helper()
