@@ -463,6 +463,15 @@ func TestSignatureWrapping(t *testing.T) {
 			if o.Fault == nil && o.HTTP != 200 {
 				t.Errorf("FAIL answered with HTTP %d", o.HTTP)
 			}
+			if o.Fault == nil { // a refused renewal is on the audit trail with its code
+				last, err := s.Service.AuditLog(context.Background(), "", 1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(last) != 1 || last[0].Action != "renew" || last[0].Outcome != "fail" || last[0].Code != string(o.Code()) {
+					t.Errorf("newest audit record %+v, want a failed renew with %s", last, o.Code())
+				}
+			}
 		})
 	}
 
