@@ -73,6 +73,10 @@ func init() {
 		attempts      INTEGER NOT NULL DEFAULT 0,
 		state         TEXT NOT NULL,
 		opened_at     INTEGER NOT NULL DEFAULT 0
+	);
+	CREATE TABLE IF NOT EXISTS eservice_form_nonces (
+		nonce      TEXT PRIMARY KEY,
+		created_at INTEGER NOT NULL
 	);`)
 }
 

@@ -2,6 +2,8 @@ package eservice_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/url"
@@ -17,7 +19,9 @@ import (
 )
 
 func orderForm(csrf string) url.Values {
-	return url.Values{"csrf": {csrf}, "purpose": {"reports_ws"}, "description": {"Palkkajärjestelmä"}, "name": {"Tea Tekninen"},
+	n := make([]byte, 32)
+	rand.Read(n)
+	return url.Values{"csrf": {csrf}, "nonce": {base64.RawURLEncoding.EncodeToString(n)}, "purpose": {"reports_ws"}, "description": {"Palkkajärjestelmä"}, "name": {"Tea Tekninen"},
 		"email": {"tea@palkat.test"}, "phone": {"+358 40 123 4567"}, "language": {"fi"}, "validity": {""}}
 }
 
@@ -506,5 +510,26 @@ func TestValidityChoiceOnlyInTest(t *testing.T) {
 	e2.S.DB.View(ctx, func(tx *store.Tx) error { var err error; o, err = tx.Orders(ctx, customer); return err })
 	if len(o) != 1 || o[0].Validity != 24*time.Hour {
 		t.Fatalf("orders %+v", o)
+	}
+}
+
+func TestResubmittedOrderIsNotOrderedTwice(t *testing.T) {
+	e := start(t, envOptions{})
+	c := e.client(t)
+	csrf := e.signIn(t, c, repEmail, repPassword)
+	f := orderForm(csrf)
+	if resp, _ := post(t, c, e.URL+"order", f); resp.StatusCode != http.StatusOK {
+		t.Fatalf("order: %d", resp.StatusCode)
+	}
+	resp, body := post(t, c, e.URL+"order", f) // reload of the result page
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "already been sent") || pinRE.MatchString(body) {
+		t.Fatalf("resubmission: %d", resp.StatusCode)
+	}
+	if n, m := orderCount(t, e), len(e.mails(t)); n != 1 || m != 1 {
+		t.Fatalf("%d orders, %d mails; want 1 and 1", n, m)
+	}
+	f.Del("nonce")
+	if resp, _ := post(t, c, e.URL+"order", f); resp.StatusCode != http.StatusBadRequest || orderCount(t, e) != 1 {
+		t.Fatalf("order without a form nonce: %d", resp.StatusCode)
 	}
 }

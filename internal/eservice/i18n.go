@@ -267,6 +267,7 @@ var catalog = []msg{
 	{"order.err.validity", "Valitse voimassaoloaika listasta.", "Välj giltighetstid i listan.", "Choose a validity from the list."},
 	{"order.mailFailed", "Sähköpostia yhteyshenkilölle ei voitu lähettää, joten tilausta ei voi toimittaa. Yritä hetken kuluttua uudelleen.", "E-postmeddelandet till kontaktpersonen kunde inte skickas, så beställningen kan inte levereras. Försök igen om en stund.", "The e-mail to the contact could not be sent, so the order cannot be delivered. Try again in a while."},
 
+	{"order.resubmitted", "Tämä tilaus on jo lähetetty, eikä sitä tilattu uudelleen. PIN-koodi näytettiin vain kerran: jos se ei ole tallessa, tilaa uusi varmenne.", "Den här beställningen har redan skickats och beställdes inte på nytt. PIN-koden visades bara en gång: om du inte har den kvar, beställ ett nytt certifikat.", "This order has already been sent and was not ordered again. The PIN was shown only once: if you no longer have it, order a new certificate."},
 	{"orderDone.title", "Varmenne tilattu", "Certifikatet har beställts", "Certificate ordered"},
 	{"orderDone.sent", "Kertakäyttöinen linkki on lähetetty osoitteeseen %s.", "En engångslänk har skickats till %s.", "A one-time link has been sent to %s."},
 	{"orderDone.pinTitle", "PIN-koodi yhteyshenkilölle", "PIN-kod till kontaktpersonen", "PIN for the contact"},

@@ -306,14 +306,37 @@ type orderData struct {
 	Validity                        string
 	Errors                          map[string]string // field → translation key
 	Error                           string
+	Nonce                           string // one per form: a resubmitted order is not ordered twice
 	// After ordering:
 	PIN     string
 	Expires time.Time
 }
 
 func (h *Handler) newOrderData(r *http.Request) orderData {
-	return orderData{Purposes: Purposes, Validities: TestValidities, Languages: languages,
+	nonce, _ := randomToken()
+	return orderData{Purposes: Purposes, Validities: TestValidities, Languages: languages, Nonce: nonce,
 		Test: h.svc.Config().Environment == wire.EnvTest, Language: language(r), Errors: map[string]string{}}
+}
+
+// useNonce records a form's nonce; false if it was used before (the browser
+// resubmitted the form, e.g. on reload or back).
+func (h *Handler) useNonce(r *http.Request, nonce string) (bool, error) {
+	ctx := r.Context()
+	fresh := false
+	now := h.clock.Now()
+	err := h.db.Update(ctx, func(tx *store.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM eservice_form_nonces WHERE created_at < ?`, now.Add(-24*time.Hour).UnixMilli()); err != nil {
+			return err
+		}
+		res, err := tx.Exec(ctx, `INSERT OR IGNORE INTO eservice_form_nonces (nonce, created_at) VALUES (?, ?)`, nonce, now.UnixMilli())
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		fresh = n == 1
+		return nil
+	})
+	return fresh, err
 }
 
 func (h *Handler) orderForm(w http.ResponseWriter, r *http.Request, s *session) {
@@ -385,6 +408,21 @@ func (h *Handler) order(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	ctx := r.Context()
+	nonce := r.PostFormValue("nonce")
+	if len(nonce) != 43 {
+		d.Error = "form.invalid"
+		h.render(w, r, s, http.StatusBadRequest, "order", "order.title", d)
+		return
+	}
+	fresh, err := h.useNonce(r, nonce)
+	if err != nil {
+		h.fail(w, r, s, err)
+		return
+	}
+	if !fresh {
+		h.render(w, r, s, http.StatusConflict, "error", "error.title", errorData{Message: "order.resubmitted"})
+		return
+	}
 	cred, err := h.svc.CreateOrder(ctx, service.OrderRequest{CustomerID: s.user.CustomerID, Validity: validity, Purpose: d.Purpose, Description: d.Description,
 		ContactName: d.Name, ContactEmail: d.Email, ContactPhone: d.Phone, ContactLanguage: d.Language}, actor(s.user))
 	if inputError(err) != "" {
