@@ -533,3 +533,61 @@ func TestResubmittedOrderIsNotOrderedTwice(t *testing.T) {
 		t.Fatalf("order without a form nonce: %d", resp.StatusCode)
 	}
 }
+
+func TestSessionEndsAfterEightHoursEvenWhenUsed(t *testing.T) {
+	e := start(t, envOptions{})
+	c := e.client(t)
+	e.signIn(t, c, repEmail, repPassword)
+	for i := 1; ; i++ {
+		e.S.Clock.Advance(29 * time.Minute)
+		code, _ := get(t, c, e.URL+"certificates")
+		elapsed := time.Duration(i) * 29 * time.Minute
+		if code == http.StatusSeeOther {
+			if elapsed < 8*time.Hour {
+				t.Fatalf("session ended after %v of use", elapsed)
+			}
+			break
+		}
+		if elapsed >= 8*time.Hour {
+			t.Fatalf("session still alive after %v", elapsed)
+		}
+	}
+}
+
+func TestPINGuessesAreLimitedPerIP(t *testing.T) {
+	e := start(t, envOptions{Mutate: func(c *eservice.Config) { c.IPFailures = 3 }})
+	c := e.client(t)
+	csrf := e.signIn(t, c, repEmail, repPassword)
+	var pins []string
+	for i := 0; i < 2; i++ {
+		_, body := post(t, c, e.URL+"order", orderForm(csrf))
+		m := pinRE.FindStringSubmatch(body)
+		pins = append(pins, m[1]+m[2])
+		e.S.Clock.Advance(time.Second) // outbox files sort by time
+	}
+	mails := e.mails(t)
+	contact := e.client(t)
+	link0, link1 := linkIn(t, mails[0].Body), linkIn(t, mails[1].Body)
+	_, page := get(t, contact, link0)
+	tok := csrfOf(t, page)
+	for _, l := range []string{link0, link0, link1} { // three wrong PINs over two links
+		post(t, contact, l, url.Values{"csrf": {tok}, "pin": {"99999999"}})
+	}
+	// Now even a right PIN from this address waits.
+	for i, l := range []string{link0, link1} {
+		resp, body := post(t, contact, l, url.Values{"csrf": {tok}, "pin": {pins[i]}})
+		if resp.StatusCode != http.StatusTooManyRequests || strings.Contains(body, "transfer-password") {
+			t.Fatalf("link %d after the IP limit: %d", i, resp.StatusCode)
+		}
+	}
+	e.S.Clock.Advance(16 * time.Minute)
+	opened := 0
+	for i, l := range []string{link0, link1} {
+		if resp, body := post(t, contact, l, url.Values{"csrf": {tok}, "pin": {pins[i]}}); resp.StatusCode == http.StatusOK && strings.Contains(body, `id="transfer-password"`) {
+			opened++
+		}
+	}
+	if opened != 2 {
+		t.Fatalf("%d deliveries opened after the window, want 2", opened)
+	}
+}
