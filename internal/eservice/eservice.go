@@ -341,9 +341,15 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, s *session, sta
 		return
 	}
 	lang := language(r)
-	p := page{Lang: lang, TitleKey: titleKey, Path: r.URL.RequestURI(), Env: h.svc.Config().Environment, Data: data}
-	if r.Method != http.MethodGet {
-		p.Path = Path
+	p := page{Lang: lang, TitleKey: titleKey, Path: Path, Env: h.svc.Config().Environment, Data: data}
+	if r.Method == http.MethodGet {
+		// The language switch comes back here, without a one-off notice.
+		q := r.URL.Query()
+		q.Del("done")
+		p.Path = r.URL.Path
+		if len(q) > 0 {
+			p.Path += "?" + q.Encode()
+		}
 	}
 	if s != nil {
 		p.CSRF = s.csrf // also the pre-sign-in forms' token
