@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/irpki/irpki/internal/ca"
+	"github.com/irpki/irpki/internal/cliconfig"
 	"github.com/irpki/irpki/internal/clock"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/store"
@@ -49,12 +51,9 @@ func (c *common) parse(fs *flag.FlagSet, args []string) error {
 	cfg := c.config
 	if cfg == "" {
 		// --config itself may come from IRPKI_CONFIG.
-		if f := fs.Lookup("config"); f != nil {
-			_ = resolveOne(f)
-			cfg = c.config
-		}
+		cfg = os.Getenv(cliconfig.EnvName("config"))
 	}
-	if err := resolve(fs, cfg); err != nil {
+	if err := cliconfig.Resolve(fs, cfg, nil); err != nil {
 		return err
 	}
 	c.environment = strings.ToUpper(c.environment)
@@ -98,9 +97,3 @@ func (c *common) open(ctx context.Context, stderr io.Writer) (*app, error) {
 }
 
 func (a *app) close() { a.db.Close() }
-
-func resolveOne(f *flag.Flag) error {
-	fs := flag.NewFlagSet("", flag.ContinueOnError)
-	fs.Var(f.Value, f.Name, f.Usage)
-	return resolve(fs, "")
-}

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/irpki/irpki/internal/cliconfig"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/store"
 )
@@ -31,7 +32,7 @@ func cmdOrgAdd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	name := fs.String("name", "", "organisation name")
 	email := fs.String("contact-email", "", "default technical contact's e-mail")
 	lang := fs.String("language", "fi", "language of mail to the contact: fi, sv or en")
-	fs.Usage = usageWithEnv(fs, "irpkid org add --customer-id ID --name NAME --contact-email ADDR", "Registers an organisation so that certificates can be ordered for it.")
+	fs.Usage = cliconfig.Usage(fs, "irpkid org add --customer-id ID --name NAME --contact-email ADDR", "Registers an organisation so that certificates can be ordered for it.")
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
@@ -53,7 +54,7 @@ func cmdOrgAdd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 func cmdOrgs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, c := newFlagSet("orgs", stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
-	fs.Usage = usageWithEnv(fs, "irpkid orgs [--json]", "Lists organisations.")
+	fs.Usage = cliconfig.Usage(fs, "irpkid orgs [--json]", "Lists organisations.")
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
@@ -117,7 +118,7 @@ func cmdOrder(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cemail := fs.String("contact-email", "", "technical contact's e-mail (default: the organisation's)")
 	cphone := fs.String("contact-phone", "", "technical contact's phone")
 	asJSON := fs.Bool("json", false, "print {transfer_id, transfer_password, expires} as JSON")
-	fs.Usage = usageWithEnv(fs, "irpkid order --customer-id ID [--validity 50d] [--json]", "Creates a certificate order and prints its one-time TransferId and TransferPassword.\nThe password is shown once and stored only as a hash.")
+	fs.Usage = cliconfig.Usage(fs, "irpkid order --customer-id ID [--validity 50d] [--json]", "Creates a certificate order and prints its one-time TransferId and TransferPassword.\nThe password is shown once and stored only as a hash.")
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
@@ -152,7 +153,7 @@ func cmdCerts(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs, c := newFlagSet("certs", stderr)
 	id := fs.String("customer-id", "", "only this organisation's certificates")
 	asJSON := fs.Bool("json", false, "print JSON")
-	fs.Usage = usageWithEnv(fs, "irpkid certs [--customer-id ID] [--json]", "Lists certificates with serial, customer, validity, state and predecessor.")
+	fs.Usage = cliconfig.Usage(fs, "irpkid certs [--customer-id ID] [--json]", "Lists certificates with serial, customer, validity, state and predecessor.")
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
@@ -198,7 +199,7 @@ func cmdRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs, c := newFlagSet("revoke", stderr)
 	serial := fs.String("serial", "", "certificate serial, hex (as irpkid certs prints it)")
 	reason := fs.String("reason", "", "reason: "+strings.Join(service.RevocationReasons, ", "))
-	fs.Usage = usageWithEnv(fs, "irpkid revoke --serial HEX --reason REASON", "Revokes a certificate. A revoked certificate cannot be renewed.")
+	fs.Usage = cliconfig.Usage(fs, "irpkid revoke --serial HEX --reason REASON", "Revokes a certificate. A revoked certificate cannot be renewed.")
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
@@ -219,7 +220,7 @@ func cmdRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 func cmdTrust(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, c := newFlagSet("trust", stderr)
-	fs.Usage = usageWithEnv(fs, "irpkid trust > trust.pem", "Prints the PEM bundle a client needs: the root CA, the issuing CA and the service signing certificate.")
+	fs.Usage = cliconfig.Usage(fs, "irpkid trust > trust.pem", "Prints the PEM bundle a client needs: the root CA, the issuing CA and the service signing certificate.")
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/irpki/irpki/internal/cliconfig"
 	"github.com/irpki/irpki/internal/clock"
 )
 
@@ -18,7 +19,7 @@ func cmdRemind(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	once := fs.Bool("once", false, "send the reminders that are due now and exit (for cron)")
 	interval := fs.Duration("interval", time.Hour, "without --once: how often to run until stopped")
 	publicURL := fs.String("public-url", "", "scheme://host[:port] of the e-service, named in the mail")
-	fs.Usage = usageWithEnv(fs, "irpkid remind --once [flags]",
+	fs.Usage = cliconfig.Usage(fs, "irpkid remind --once [flags]",
 		"E-mails the technical contact of each certificate the configured days before it expires (60 by default),\n"+
 			"once per certificate and reminder, also when several servers or cron jobs share the store;\n"+
 			"none for renewed or revoked certificates. Without --smtp-host the mail goes to <data-dir>/outbox.")

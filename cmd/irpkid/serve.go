@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/irpki/irpki/internal/certapi"
+	"github.com/irpki/irpki/internal/cliconfig"
 	"github.com/irpki/irpki/internal/wire"
 )
 
@@ -27,7 +28,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	tlsKey := fs.String("tls-key", "", "TLS private key (PEM) to serve HTTPS")
 	insecure := fs.Bool("allow-insecure-http", false, "allow plain HTTP on a non-loopback address (behind a TLS-terminating proxy)")
 	maxBody := fs.Int("max-body-bytes", wire.DefaultLimits.MaxBytes, "largest accepted SOAP request body")
-	fs.Usage = usageWithEnv(fs, "irpkid serve [flags]", "Runs the certificate service: SOAP at "+certapi.Path+" (?wsdl, ?xsd), /healthz, the e-service at /eservice/\nand the expiry reminder job.\nOn first start it creates the data directory, the SQLite store and a CA for the environment.")
+	fs.Usage = cliconfig.Usage(fs, "irpkid serve [flags]", "Runs the certificate service: SOAP at "+certapi.Path+" (?wsdl, ?xsd), /healthz, the e-service at /eservice/\nand the expiry reminder job.\nOn first start it creates the data directory, the SQLite store and a CA for the environment.")
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/irpki/irpki/internal/cliconfig"
 	"github.com/irpki/irpki/internal/clock"
 	"github.com/irpki/irpki/internal/eservice"
 )
@@ -24,7 +25,7 @@ func cmdUserAdd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	cid := fs.String("customer-id", "", "business ID of the organisation the representative acts for")
 	operator := fs.Bool("operator", false, "an operator of the authority (manages organisations and representatives) instead of a representative")
 	pwFile := fs.String("password-file", "", "read the password from this file instead of standard input")
-	fs.Usage = usageWithEnv(fs, "irpkid user add --email ADDR (--customer-id ID | --operator) [--name NAME] < password",
+	fs.Usage = cliconfig.Usage(fs, "irpkid user add --email ADDR (--customer-id ID | --operator) [--name NAME] < password",
 		fmt.Sprintf("Creates an e-service account. The password (at least %d characters) is read from the first line\nof standard input or from --password-file, never from the command line.", eservice.MinPasswordLength))
 	if err := c.parse(fs, args); err != nil {
 		return err
@@ -71,7 +72,7 @@ func cmdUsers(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs, c := newFlagSet("users", stderr)
 	cid := fs.String("customer-id", "", "only this organisation's representatives")
 	asJSON := fs.Bool("json", false, "print JSON")
-	fs.Usage = usageWithEnv(fs, "irpkid users [--customer-id ID] [--json]", "Lists e-service accounts: operators and representatives.")
+	fs.Usage = cliconfig.Usage(fs, "irpkid users [--customer-id ID] [--json]", "Lists e-service accounts: operators and representatives.")
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
