@@ -623,13 +623,13 @@ func TestExportPKCS12(t *testing.T) {
 		if err != nil || !strings.Contains(string(out), "PRIVATE KEY") {
 			t.Fatalf("openssl pkcs12 -nocerts: %v\n%s", err, out)
 		}
-		if kt, err := exec.LookPath("keytool"); err == nil {
-			out, err := exec.Command(kt, "-list", "-storetype", "PKCS12", "-keystore", f, "-storepass", pw).CombinedOutput()
-			if err != nil || !strings.Contains(string(out), "PrivateKeyEntry") {
-				t.Errorf("keytool -list (legacy=%v): %v\n%s", legacy, err, out)
-			}
-		} else {
-			t.Log("keytool not installed; PKCS#12 checked with openssl only")
+		kt, err := exec.LookPath("keytool")
+		if err != nil {
+			t.Fatal("keytool not found: install a JRE (.ci/run installs default-jre-headless)")
+		}
+		out, err = exec.Command(kt, "-list", "-storetype", "PKCS12", "-keystore", f, "-storepass", pw).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "PrivateKeyEntry") {
+			t.Errorf("keytool -list (legacy=%v): %v\n%s", legacy, err, out)
 		}
 	}
 	chain, err := m.PEMChain()
