@@ -1,0 +1,202 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/irpki/irpki/internal/ca"
+	"github.com/irpki/irpki/internal/clock"
+	"github.com/irpki/irpki/internal/store"
+	"github.com/irpki/irpki/internal/wire"
+)
+
+var epoch = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+
+var testCA = func() map[string]*ca.Hierarchy {
+	m := map[string]*ca.Hierarchy{}
+	for _, env := range []string{wire.EnvTest, wire.EnvProduction} {
+		h, _, err := ca.Create(env, epoch.AddDate(-1, 0, 0), ca.Options{RootBits: 2048, IssuingBits: 2048, SigningBits: 2048})
+		if err != nil {
+			panic(err)
+		}
+		m[env] = h
+	}
+	return m
+}()
+
+func newService(t *testing.T, env string) (*Service, *store.DB, *clock.Fixed) {
+	t.Helper()
+	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "irpki.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	clk := clock.NewFixed(epoch)
+	s, err := New(DefaultConfig(env), testCA[env], db, clk, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddOrg(context.Background(), store.Org{CustomerID: "1234567-1", Name: "Acme Oy", ContactEmail: "it@acme.example"}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	return s, db, clk
+}
+
+func TestNewRefusesMismatchedEnvironment(t *testing.T) {
+	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "irpki.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := New(DefaultConfig(wire.EnvProduction), testCA[wire.EnvTest], db, clock.System{}, slog.Default()); err == nil {
+		t.Error("a PRODUCTION service accepted a TEST CA")
+	}
+	if _, err := New(DefaultConfig("STAGING"), testCA[wire.EnvTest], db, clock.System{}, slog.Default()); err == nil {
+		t.Error("environment STAGING accepted")
+	}
+}
+
+func TestAddOrgValidation(t *testing.T) {
+	s, _, _ := newService(t, wire.EnvTest)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		org  store.Org
+		want string
+	}{
+		{store.Org{CustomerID: "1234567-8", Name: "X", ContactEmail: "a@b.fi"}, "check digit"},
+		{store.Org{CustomerID: "2345678-0", Name: "  ", ContactEmail: "a@b.fi"}, "name"},
+		{store.Org{CustomerID: "2345678-0", Name: "X", ContactEmail: "Bob <a@b.fi>"}, "not an e-mail address"},
+		{store.Org{CustomerID: "2345678-0", Name: "X", ContactEmail: "a@b.fi", Language: "de"}, "language"},
+	} {
+		err := s.AddOrg(ctx, tc.org, "test")
+		if !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want ErrInput mentioning %q", tc.org, err, tc.want)
+		}
+	}
+	if err := s.AddOrg(ctx, store.Org{CustomerID: "1234567-1", Name: "Again", ContactEmail: "a@b.fi"}, "test"); !errors.Is(err, store.ErrExists) {
+		t.Errorf("duplicate organisation: %v", err)
+	}
+}
+
+func TestCreateOrderValidity(t *testing.T) {
+	ctx := context.Background()
+	test, _, _ := newService(t, wire.EnvTest)
+	prod, _, _ := newService(t, wire.EnvProduction)
+	twoYears := epoch.AddDate(2, 0, 0).Sub(epoch)
+	for _, tc := range []struct {
+		name     string
+		s        *Service
+		validity time.Duration
+		want     string // "" for success
+	}{
+		{"default", prod, 0, ""},
+		{"exactly two years in PRODUCTION", prod, twoYears, ""},
+		{"short in PRODUCTION", prod, 50 * 24 * time.Hour, "only in the TEST environment"},
+		{"short in TEST", test, 50 * 24 * time.Hour, ""},
+		{"too short", test, time.Minute, "at least"},
+		{"longer than two years", test, twoYears + time.Hour, "longer than"},
+		{"negative", test, -time.Hour, "positive"},
+	} {
+		cred, err := tc.s.CreateOrder(ctx, OrderRequest{CustomerID: "1234567-1", Validity: tc.validity}, "test")
+		if tc.want == "" {
+			if err != nil || len(cred.TransferID) != 32 || len(cred.TransferPassword) != 16 || !cred.Expires.Equal(epoch.Add(14*24*time.Hour)) {
+				t.Errorf("%s: %+v %v", tc.name, cred, err)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	if _, err := test.CreateOrder(ctx, OrderRequest{CustomerID: "2345678-0"}, "test"); !errors.Is(err, ErrInput) {
+		t.Errorf("order for an unknown organisation: %v", err)
+	}
+}
+
+func TestOrderStoresOnlyAHash(t *testing.T) {
+	s, db, _ := newService(t, wire.EnvTest)
+	ctx := context.Background()
+	cred, err := s.CreateOrder(ctx, OrderRequest{CustomerID: "1234567-1"}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var o store.Order
+	db.View(ctx, func(tx *store.Tx) error { o, err = tx.Order(ctx, cred.TransferID); return err })
+	if strings.Contains(string(o.PasswordHash), cred.TransferPassword) || !passwordMatches(o.PasswordSalt, o.PasswordHash, cred.TransferPassword) || passwordMatches(o.PasswordSalt, o.PasswordHash, cred.TransferPassword+"x") {
+		t.Error("the stored hash does not check the password as it should")
+	}
+	for _, c := range cred.TransferPassword + cred.TransferID {
+		if !strings.ContainsRune(passwordAlphabet, c) {
+			t.Errorf("credential character %q outside the alphabet", c)
+		}
+	}
+}
+
+func TestViewStates(t *testing.T) {
+	s, _, _ := newService(t, wire.EnvTest)
+	na := epoch.AddDate(2, 0, 0)
+	c := store.Certificate{NotBefore: epoch, NotAfter: na, Status: store.CertValid}
+	for _, tc := range []struct {
+		name    string
+		c       store.Certificate
+		renewed bool
+		now     time.Time
+		want    State
+		days    int
+	}{
+		{"fresh (two calendar years span 29 February 2028)", c, false, epoch, StateValid, 731},
+		{"one second before the window", c, false, na.Add(-60*24*time.Hour - time.Second), StateValid, 60},
+		{"window opens", c, false, na.Add(-60 * 24 * time.Hour), StateWindowOpen, 60},
+		{"renewed", c, true, na.Add(-30 * 24 * time.Hour), StateRenewed, 30},
+		{"at expiry", c, false, na, StateExpired, 0},
+		{"revoked", store.Certificate{NotAfter: na, Status: store.CertRevoked}, false, epoch, StateRevoked, 731},
+		{"superseded", store.Certificate{NotAfter: na, Status: store.CertSuperseded}, false, epoch, StateSuperseded, 731},
+	} {
+		v := s.view(tc.c, tc.renewed, tc.now)
+		if v.State != tc.want || v.DaysLeft != tc.days {
+			t.Errorf("%s: state %s, %d days; want %s, %d", tc.name, v.State, v.DaysLeft, tc.want, tc.days)
+		}
+	}
+}
+
+func TestRenewalValidityKeepsShortTestLifetimes(t *testing.T) {
+	test, _, _ := newService(t, wire.EnvTest)
+	prod, _, _ := newService(t, wire.EnvProduction)
+	short := store.Certificate{NotBefore: epoch.Add(-time.Minute), NotAfter: epoch.Add(30 * 24 * time.Hour)}
+	if got := test.renewalValidity(short); got != 30*24*time.Hour {
+		t.Errorf("TEST 30-day certificate renews for %v", got)
+	}
+	full := store.Certificate{NotBefore: epoch.Add(-time.Minute), NotAfter: epoch.AddDate(2, 0, 0)}
+	if got := test.renewalValidity(full); got != 0 {
+		t.Errorf("two-year certificate renews for %v, want the default", got)
+	}
+	if got := prod.renewalValidity(short); got != 0 {
+		t.Errorf("PRODUCTION renews a short certificate for %v, want the default", got)
+	}
+}
+
+func TestRevokeInput(t *testing.T) {
+	s, _, _ := newService(t, wire.EnvTest)
+	ctx := context.Background()
+	if err := s.Revoke(ctx, "ab", "because", "", "test"); !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "reason must be one of") {
+		t.Errorf("bad reason: %v", err)
+	}
+	if err := s.Revoke(ctx, "AB:CD", ReasonNotNeeded, "", "test"); !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "serial abcd") {
+		t.Errorf("unknown serial (normalised from AB:CD): %v", err)
+	}
+}
+
+func TestCodeOf(t *testing.T) {
+	if CodeOf(refuse(wire.CodeKeyReused, "x")) != wire.CodeKeyReused {
+		t.Error("CodeOf lost the refusal's code")
+	}
+	if CodeOf(errors.New("disk on fire")) != wire.CodeInternal {
+		t.Error("a plain error is not INTERNAL")
+	}
+}
