@@ -134,14 +134,7 @@ func (m *Manager) enroll(ctx context.Context, c *client.Client, s Settings, cred
 		if err != nil {
 			return nil, m.refused(err)
 		}
-		if err := m.crashPoint(StepSent); err != nil {
-			return nil, err
-		}
-		p.RetrievalID = rid
-		if err := m.savePending(p); err != nil {
-			return nil, err
-		}
-		if err := m.crashPoint(StepIDSaved); err != nil {
+		if err := m.saveRetrievalID(p, rid); err != nil {
 			return nil, err
 		}
 	}
@@ -150,6 +143,20 @@ func (m *Manager) enroll(ctx context.Context, c *client.Client, s Settings, cred
 		return nil, m.refused(err)
 	}
 	return inst, nil
+}
+
+// saveRetrievalID puts the RetrievalId the service answered on disk before
+// any polling, so that a run killed from here on resumes with it instead of
+// asking again.
+func (m *Manager) saveRetrievalID(p *pending, rid string) error {
+	if err := m.crashPoint(StepSent); err != nil {
+		return err
+	}
+	p.RetrievalID = rid
+	if err := m.savePending(p); err != nil {
+		return err
+	}
+	return m.crashPoint(StepIDSaved)
 }
 
 // refused abandons the pending request if err is a definite refusal by the

@@ -163,14 +163,7 @@ func (m *Manager) renew(ctx context.Context, c *client.Client, s Settings, cur *
 			}
 			return nil, err
 		}
-		if err := m.crashPoint(StepSent); err != nil {
-			return nil, err
-		}
-		p.RetrievalID = rid
-		if err := m.savePending(p); err != nil {
-			return nil, err
-		}
-		if err := m.crashPoint(StepIDSaved); err != nil {
+		if err := m.saveRetrievalID(p, rid); err != nil {
 			return nil, err
 		}
 	}
