@@ -188,35 +188,40 @@ func (h *Handler) findCert(r *http.Request, s *session, serial string) (*certRow
 	return nil, nil
 }
 
-func (h *Handler) certificate(w http.ResponseWriter, r *http.Request, s *session) {
-	c, err := h.findCert(r, s, r.PathValue("serial"))
+// certPageData finds the signed-in organisation's certificate serial and
+// returns the page data around it; when it cannot (an error, or no such
+// certificate of this organisation) it has answered and returns false.
+func (h *Handler) certPageData(w http.ResponseWriter, r *http.Request, s *session, serial string) (certsData, bool) {
+	c, err := h.findCert(r, s, serial)
 	if err != nil {
 		h.fail(w, r, s, err)
-		return
+		return certsData{}, false
 	}
 	if c == nil {
 		h.notFound(w, r, s)
-		return
+		return certsData{}, false
 	}
 	d := h.certData()
 	d.Cert = c
+	return d, true
+}
+
+func (h *Handler) certificate(w http.ResponseWriter, r *http.Request, s *session) {
+	d, ok := h.certPageData(w, r, s, r.PathValue("serial"))
+	if !ok {
+		return
+	}
+	c := d.Cert
 	d.Email, d.Name, d.Language = c.ContactEmail, c.ContactName, c.ContactLanguage
 	h.render(w, r, s, http.StatusOK, "certificate", "cert.title", d)
 }
 
 func (h *Handler) changeContact(w http.ResponseWriter, r *http.Request, s *session) {
 	serial := r.PathValue("serial")
-	c, err := h.findCert(r, s, serial)
-	if err != nil {
-		h.fail(w, r, s, err)
+	d, ok := h.certPageData(w, r, s, serial)
+	if !ok {
 		return
 	}
-	if c == nil {
-		h.notFound(w, r, s)
-		return
-	}
-	d := h.certData()
-	d.Cert = c
 	d.Email = strings.TrimSpace(r.PostFormValue("email"))
 	d.Name = strings.TrimSpace(r.PostFormValue("name"))
 	d.Language = r.PostFormValue("language")
@@ -228,7 +233,7 @@ func (h *Handler) changeContact(w http.ResponseWriter, r *http.Request, s *sessi
 		h.render(w, r, s, http.StatusBadRequest, "certificate", "cert.title", d)
 		return
 	}
-	err = h.svc.ChangeContact(r.Context(), service.ContactChange{Serial: serial, CustomerID: s.user.CustomerID, Name: d.Name, Email: d.Email, Language: d.Language}, actor(s.user))
+	err := h.svc.ChangeContact(r.Context(), service.ContactChange{Serial: serial, CustomerID: s.user.CustomerID, Name: d.Name, Email: d.Email, Language: d.Language}, actor(s.user))
 	if msg := inputError(err); msg != "" {
 		d.Error = "form.invalid"
 		h.render(w, r, s, http.StatusBadRequest, "certificate", "cert.title", d)
@@ -245,17 +250,11 @@ func (h *Handler) changeContact(w http.ResponseWriter, r *http.Request, s *sessi
 // asks again; with it, it revokes.
 func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, s *session) {
 	serial := r.PathValue("serial")
-	c, err := h.findCert(r, s, serial)
-	if err != nil {
-		h.fail(w, r, s, err)
+	d, ok := h.certPageData(w, r, s, serial)
+	if !ok {
 		return
 	}
-	if c == nil {
-		h.notFound(w, r, s)
-		return
-	}
-	d := h.certData()
-	d.Cert = c
+	c := d.Cert
 	d.Email, d.Name, d.Language = c.ContactEmail, c.ContactName, c.ContactLanguage
 	d.Reason = r.PostFormValue("reason")
 	valid := false
@@ -276,7 +275,7 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, s *session) {
 		h.render(w, r, s, http.StatusOK, "revoke_confirm", "revoke.title", d)
 		return
 	}
-	err = h.svc.Revoke(r.Context(), serial, d.Reason, s.user.CustomerID, actor(s.user))
+	err := h.svc.Revoke(r.Context(), serial, d.Reason, s.user.CustomerID, actor(s.user))
 	if inputError(err) != "" {
 		d.Error = "revoke.notValid"
 		h.render(w, r, s, http.StatusConflict, "certificate", "cert.title", d)
