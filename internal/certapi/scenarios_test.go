@@ -359,3 +359,34 @@ func TestDescriptionAndHealth(t *testing.T) {
 }
 
 var _ = client.New
+
+// A renewal request that is refused (here: its key was certified before)
+// changes nothing: the successor an earlier request got, never retrieved
+// yet, is not superseded by a request that issued nothing.
+func TestRefusedRenewalKeepsUnretrievedSuccessor(t *testing.T) {
+	s := start(t)
+	e := s.Enroll(t, customer, 0)
+	s.Clock.Set(e.Cert.NotAfter.Add(-30 * 24 * time.Hour))
+	c := s.Client(t)
+	ok := renewBody(t, customer, irpkidtest.CSR(t, irpkidtest.NewKey(t), customer), e.Key, e.Cert)
+	r1 := response(t, s, wire.OpRenew, post(t, s.URL, "renewCertificate", textXML, ok))
+	if !r1.Result.OK() {
+		t.Fatalf("renewal: %+v", r1.Result)
+	}
+	reused := renewBody(t, customer, irpkidtest.CSR(t, e.Key, customer), e.Key, e.Cert)
+	if got := failCode(t, s, wire.OpRenew, post(t, s.URL, "renewCertificate", textXML, reused)); got != wire.CodeKeyReused {
+		t.Fatalf("renewal with the current key: %s, want %s", got, wire.CodeKeyReused)
+	}
+	if _, err := c.GetCertificate(context.Background(), customer, r1.RetrievalID); err != nil {
+		t.Fatalf("the successor of the first request after a refused one: %v", err)
+	}
+	log, err := s.Service.AuditLog(context.Background(), customer, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range log {
+		if a.Action == "supersede" {
+			t.Errorf("audit says %+v, but nothing was superseded", a)
+		}
+	}
+}

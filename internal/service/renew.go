@@ -111,19 +111,23 @@ func (s *Service) renew(ctx context.Context, el *etree.Element) (rid, customer, 
 		case err == nil && !succ.RetrievedAt.IsZero():
 			refusal = refuse(wire.CodeAlreadyRenewed, "This certificate has already been renewed and its successor retrieved. Use the successor.")
 			return nil
-		case err == nil:
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+		hasSuccessor := err == nil
+		// Every refusal comes before the first change: a refused request
+		// commits nothing, in particular supersedes nothing.
+		if err := keyUnused(ctx, tx, fp); err != nil {
+			refusal = err
+			return nil
+		}
+		if hasSuccessor {
 			if err := tx.SetCertificateStatus(ctx, succ.Serial, store.CertSuperseded, now, "superseded by a new renewal request"); err != nil {
 				return err
 			}
 			if err := tx.Audit(ctx, store.AuditEntry{At: now, Actor: "soap", Action: "supersede", CustomerID: succ.CustomerID, Serial: succ.Serial, Outcome: "ok", Detail: "never retrieved; replaced by a new renewal request"}); err != nil {
 				return err
 			}
-		case !errors.Is(err, store.ErrNotFound):
-			return err
-		}
-		if err := keyUnused(ctx, tx, fp); err != nil {
-			refusal = err
-			return nil
 		}
 		org, err := tx.Org(ctx, cur.CustomerID)
 		if err != nil {
