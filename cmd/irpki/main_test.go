@@ -773,3 +773,42 @@ func TestConfigAndEnv(t *testing.T) {
 		t.Errorf("unknown key: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// TestWatchOnceHookRetriedNextRun: with the timer form (watch --once), a
+// deploy hook that failed after a renewal runs again at the next run, for
+// the renewed certificate, without renewing again. Before, the pending hook
+// lived only in the process's memory and the next run never deployed it.
+func TestWatchOnceHookRetriedNextRun(t *testing.T) {
+	h := newHarness(t)
+	h.enroll(t, 30*24*time.Hour)
+	old := h.current(t)
+	st, _ := h.status(t)
+	h.s.Clock.Set(st.RenewAt)
+	r := h.run(t, "", "watch", "--dir", h.dir, "--once", "--deploy-hook", "exit 7")
+	if r.code != exitError {
+		t.Fatalf("failing hook: exit %d\n%s", r.code, r.stderr)
+	}
+	renewed := h.current(t)
+	if renewed.Serial() == old.Serial() {
+		t.Fatal("not renewed")
+	}
+	log := filepath.Join(t.TempDir(), "runs")
+	hook := "echo $IRPKI_SERIAL >> " + log
+	h.s.Clock.Advance(12 * time.Hour)
+	r = h.run(t, "", "watch", "--dir", h.dir, "--once", "--deploy-hook", hook)
+	if r.code != 0 {
+		t.Fatalf("next run: exit %d\n%s", r.code, r.stderr)
+	}
+	b, _ := os.ReadFile(log)
+	if strings.TrimSpace(string(b)) != renewed.Serial() {
+		t.Fatalf("hook runs on the next run = %q, want %s once\n%s", b, renewed.Serial(), r.stderr)
+	}
+	if h.current(t).Serial() != renewed.Serial() {
+		t.Fatal("renewed again instead of deploying")
+	}
+	// Deployed: a further run does not run the hook again.
+	r = h.run(t, "", "watch", "--dir", h.dir, "--once", "--deploy-hook", hook)
+	if b, _ := os.ReadFile(log); r.code != 0 || strings.Count(string(b), "\n") != 1 {
+		t.Fatalf("third run: exit %d, hook runs %q\n%s", r.code, b, r.stderr)
+	}
+}

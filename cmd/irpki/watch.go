@@ -5,16 +5,20 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/irpki/irpki/internal/atomicfile"
 	"github.com/irpki/irpki/internal/cliconfig"
 	"github.com/irpki/irpki/renewal"
 )
@@ -91,9 +95,35 @@ type watcher struct {
 	cfg watchConfig
 	log *slog.Logger
 	met *metrics
-	// hookDue is a renewed certificate whose deploy hook has not yet
-	// succeeded; it is retried with the renewal backoff.
-	hookDue *renewal.Installed
+}
+
+// deployedFile is DIR/deployed: the serial of the last certificate the
+// deploy hook succeeded for. A certificate installed since (by watch, by
+// irpki renew, or by a re-enrolment) gets the hook at the next check, so a
+// hook that failed, or a run killed between the renewal and the hook, is
+// retried by the next run, also with --once.
+const deployedFile = "deployed"
+
+// deployCurrent runs the deploy hook for the current certificate unless it
+// already succeeded for it. A directory without the file is taken as
+// deployed as it stands: the certificate it was enrolled with was put in
+// place by hand.
+func (w *watcher) deployCurrent(ctx context.Context) error {
+	cur, err := w.m.Current()
+	if err != nil || cur == nil {
+		return err
+	}
+	path := filepath.Join(w.m.Dir(), deployedFile)
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return atomicfile.WriteFile(path, []byte(cur.Serial()+"\n"), 0o600)
+	case err != nil:
+		return err
+	case strings.TrimSpace(string(b)) == cur.Serial():
+		return nil
+	}
+	return w.deploy(ctx, cur)
 }
 
 func (w *watcher) run(ctx context.Context) int {
@@ -127,11 +157,9 @@ func (w *watcher) check(ctx context.Context, failures *int) (time.Duration, int)
 		}
 		return min(d, w.cfg.retryMax)
 	}
-	if w.hookDue != nil {
-		if err := w.deploy(ctx, w.hookDue); err != nil {
-			return backoff(), exitError
-		}
-		w.hookDue = nil
+	if err := w.deployCurrent(ctx); err != nil {
+		w.log.Error("deploy", "err", err)
+		return backoff(), exitError
 	}
 	st, err := w.m.Status()
 	if err != nil {
@@ -184,16 +212,16 @@ func (w *watcher) check(ctx context.Context, failures *int) (time.Duration, int)
 		w.met.observe(st)
 	}
 	if err := w.deploy(ctx, res.Installed); err != nil {
-		w.hookDue = res.Installed
 		return backoff(), exitError
 	}
 	return 0, exitOK
 }
 
-// deploy runs the deploy hook for a newly installed certificate.
+// deploy runs the deploy hook for a newly installed certificate and, once
+// it succeeded, records the certificate as deployed.
 func (w *watcher) deploy(ctx context.Context, inst *renewal.Installed) error {
 	if w.cfg.hook == "" {
-		return nil
+		return w.markDeployed(inst)
 	}
 	cert, key, chain, full := inst.Files()
 	hctx, cancel := context.WithTimeout(ctx, w.cfg.hookTimeout)
@@ -216,7 +244,11 @@ func (w *watcher) deploy(ctx context.Context, inst *renewal.Installed) error {
 		return err
 	}
 	w.log.Info("deploy hook done", "serial", inst.Serial())
-	return nil
+	return w.markDeployed(inst)
+}
+
+func (w *watcher) markDeployed(inst *renewal.Installed) error {
+	return atomicfile.WriteFile(filepath.Join(w.m.Dir(), deployedFile), []byte(inst.Serial()+"\n"), 0o600)
 }
 
 func (w *watcher) serveMetrics(addr string) (func(), error) {
