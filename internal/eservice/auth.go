@@ -197,10 +197,62 @@ func (l *limiter) blocked(key string, max int, now time.Time) (bool, time.Time) 
 	return false, time.Time{}
 }
 
+// take reserves one attempt on every key at once, before the attempt is
+// made: unless one of them already has its max failures inside the window,
+// it counts the attempt as a failure on each key and returns true;
+// otherwise it counts nothing and returns false and when the last of the
+// blocking failures leaves the window. Counting before the slow check is
+// what keeps a burst of parallel attempts within the limit. A successful
+// attempt gives its reservation back with giveBack.
+func (l *limiter) take(now time.Time, keys []string, maxes []int) (bool, time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var until time.Time
+	blocked := false
+	for i, k := range keys {
+		if h := l.prune(k, now); len(h) >= maxes[i] {
+			blocked = true
+			if t := h[len(h)-maxes[i]].Add(l.window); t.After(until) {
+				until = t
+			}
+		}
+	}
+	if blocked {
+		return false, until
+	}
+	for _, k := range keys {
+		l.hits[k] = append(l.hits[k], now)
+	}
+	l.bound(now)
+	return true, time.Time{}
+}
+
+// giveBack removes one failure counted at at from key: the reservation of
+// an attempt that succeeded.
+func (l *limiter) giveBack(key string, at time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	h := l.hits[key]
+	for i := len(h) - 1; i >= 0; i-- {
+		if h[i].Equal(at) {
+			l.hits[key] = append(h[:i:i], h[i+1:]...)
+			break
+		}
+	}
+	if len(l.hits[key]) == 0 {
+		delete(l.hits, key)
+	}
+}
+
 func (l *limiter) fail(key string, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.hits[key] = append(l.prune(key, now), now)
+	l.bound(now)
+}
+
+// bound drops keys without live failures once there are many; l.mu held.
+func (l *limiter) bound(now time.Time) {
 	if len(l.hits) > 100000 { // bound memory under a spray of keys
 		for k := range l.hits {
 			if len(l.prune(k, now)) == 0 {

@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -589,5 +591,50 @@ func TestPINGuessesAreLimitedPerIP(t *testing.T) {
 	}
 	if opened != 2 {
 		t.Fatalf("%d deliveries opened after the window, want 2", opened)
+	}
+}
+
+// Concurrent wrong passwords get no more password checks than sequential
+// ones: the limit is taken before the (slow) hash, not counted after it, so
+// a burst of parallel guesses cannot slip past it.
+func TestSignInLimitHoldsUnderConcurrentGuesses(t *testing.T) {
+	e := start(t, envOptions{Mutate: func(c *eservice.Config) {
+		c.Argon2 = eservice.Argon2Params{Memory: 8 * 1024, Time: 1, Threads: 1} // a hash that takes a moment
+	}})
+	c := e.client(t)
+	_, page := get(t, c, e.URL+"signin")
+	tok := csrfOf(t, page)
+	const n = 24
+	codes := make(chan int, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest(http.MethodPost, e.URL+"signin", strings.NewReader(url.Values{"csrf": {tok}, "email": {repEmail}, "password": {"wrong guess " + strconv.Itoa(i)}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			resp, err := c.Do(req)
+			if err != nil {
+				codes <- 0
+				return
+			}
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	checked := 0
+	for code := range codes {
+		switch code {
+		case http.StatusUnauthorized:
+			checked++
+		case http.StatusTooManyRequests:
+		default:
+			t.Errorf("guess answered %d", code)
+		}
+	}
+	if checked > e.Cfg.AccountFailures {
+		t.Fatalf("%d of %d concurrent guesses had their password checked, the limit is %d", checked, n, e.Cfg.AccountFailures)
 	}
 }

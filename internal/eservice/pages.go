@@ -49,13 +49,10 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, anon, http.StatusBadRequest, "signin", "signin.title", d)
 		return
 	}
-	b1, t1 := h.limits.blocked(acctKey, h.cfg.AccountFailures, now)
-	b2, t2 := h.limits.blocked(ipKey, h.cfg.IPFailures, now)
-	if b1 || b2 {
-		until := t1
-		if t2.After(until) {
-			until = t2
-		}
+	// The attempt is counted as a failure before the password is checked
+	// and given back if it succeeds: parallel guesses cannot all pass a
+	// check made before any of them has failed.
+	if ok, until := h.limits.take(now, []string{acctKey, ipKey}, []int{h.cfg.AccountFailures, h.cfg.IPFailures}); !ok {
 		d.Error, d.RetryAt = "signin.limited", translateTime(language(r), until)
 		h.audit(r, store.AuditEntry{Actor: "eservice:" + email, Action: "sign_in", Outcome: "fail", Code: "RATE_LIMITED"})
 		w.Header().Set("Retry-After", strconv.Itoa(max(0, int(until.Sub(now)/time.Second))+1))
@@ -68,14 +65,13 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ok {
-		h.limits.fail(acctKey, now)
-		h.limits.fail(ipKey, now)
 		h.audit(r, store.AuditEntry{Actor: "eservice:" + email, Action: "sign_in", CustomerID: u.CustomerID, Outcome: "fail", Code: "BAD_CREDENTIALS"})
 		d.Error = "signin.failed"
 		h.render(w, r, anon, http.StatusUnauthorized, "signin", "signin.title", d)
 		return
 	}
 	h.limits.reset(acctKey)
+	h.limits.giveBack(ipKey, now)
 	// A fresh session id at every sign-in: no fixation. An old session of
 	// this browser ends.
 	if old, _ := h.currentSession(r); old != nil {
