@@ -270,6 +270,26 @@ func intermediates(chain []*x509.Certificate) []*x509.Certificate {
 	return chain
 }
 
+// checkLinks refuses a directory in which a name that install points
+// through symlinks holds something else (say, a certificate and key
+// installed by hand before irpki): install would rename the symlink over
+// it and delete it. It runs before any request is sent.
+func (m *Manager) checkLinks() error {
+	for _, name := range []string{currentLink, CertFile, KeyFile, ChainFile, FullChainFile} {
+		fi, err := os.Lstat(m.path(name))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			return fmt.Errorf("%s is not a symlink made by irpki; it would be replaced: move it out of the state directory (or use another directory) and run again", m.path(name))
+		}
+	}
+	return nil
+}
+
 // symlink atomically makes DIR/name a symlink to target (relative to DIR),
 // unless it already is one.
 func (m *Manager) symlink(target, name string) error {

@@ -71,6 +71,9 @@ func (m *Manager) Enroll(ctx context.Context, s Settings, cred Credentials) (*In
 		return nil, err
 	}
 	defer lk.unlock()
+	if err := m.checkLinks(); err != nil {
+		return nil, err
+	}
 
 	var old Settings
 	if ok, err := readJSON(m.path(settingsFile), &old); err != nil {

@@ -640,3 +640,61 @@ func TestExportPKCS12(t *testing.T) {
 		t.Errorf("PEM chain has %d certificates (chain %d)", got, len(inst.Chain))
 	}
 }
+
+// TestEnrollKeepsForeignFiles: a directory that already holds a key.pem
+// irpki did not make (say, the certificate installed by hand before irpki)
+// is refused before anything is sent; the symlink used to be renamed over
+// it, deleting the user's key.
+func TestEnrollKeepsForeignFiles(t *testing.T) {
+	e := newEnv(t)
+	if err := os.MkdirAll(e.dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	mine := filepath.Join(e.dir, KeyFile)
+	if err := os.WriteFile(mine, []byte("the user's old key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cred := e.s.Order(t, customer, 0)
+	_, err := e.manager(t).Enroll(context.Background(), e.settings(), Credentials{cred.TransferID, cred.TransferPassword})
+	if err == nil || !strings.Contains(err.Error(), KeyFile) {
+		t.Fatalf("enrol over a foreign key.pem = %v, want a refusal naming it", err)
+	}
+	if b, _ := os.ReadFile(mine); string(b) != "the user's old key\n" {
+		t.Fatalf("the user's key.pem was replaced: %q", b)
+	}
+	if n := len(e.certs(t)); n != 0 {
+		t.Errorf("service issued %d certificates, want none", n)
+	}
+	// Moved away, the same credentials enrol.
+	if err := os.Rename(mine, mine+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.manager(t).Enroll(context.Background(), e.settings(), Credentials{cred.TransferID, cred.TransferPassword}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRenewKeepsForeignFiles: the same for a renewal, if cert.pem was
+// replaced by a regular file after enrolment.
+func TestRenewKeepsForeignFiles(t *testing.T) {
+	e := newEnv(t)
+	inst := e.enroll(t, 30*24*time.Hour)
+	e.s.Clock.Set(inst.Cert.NotAfter.Add(-time.Hour))
+	p := filepath.Join(e.dir, CertFile)
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte("copied by hand\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.manager(t).Renew(context.Background(), RenewOptions{})
+	if err == nil || !strings.Contains(err.Error(), CertFile) {
+		t.Fatalf("renew over a foreign cert.pem = %v, want a refusal naming it", err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "copied by hand\n" {
+		t.Fatalf("the user's cert.pem was replaced: %q", b)
+	}
+	if n := e.successors(t, inst.Serial()); n != 0 {
+		t.Errorf("%d successors issued, want none", n)
+	}
+}

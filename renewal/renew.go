@@ -55,6 +55,9 @@ func (m *Manager) Renew(ctx context.Context, opt RenewOptions) (*RenewResult, er
 		return nil, err
 	}
 	defer lk.unlock()
+	if err := m.checkLinks(); err != nil {
+		return nil, err
+	}
 
 	cur, err := m.current()
 	if err != nil {
