@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,6 +26,9 @@ type common struct {
 	config      string
 	logLevel    string
 	logFormat   string
+	// createCA lets open create the CA of an environment beside another
+	// environment's CA (serve does; the operator commands do not).
+	createCA bool
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -77,6 +81,9 @@ func (c *common) open(ctx context.Context, stderr io.Writer) (*app, error) {
 		return nil, err
 	}
 	clk := clock.System{}
+	if err := c.checkEnvironmentCA(); err != nil {
+		return nil, err
+	}
 	h, created, err := ca.LoadOrCreate(c.dataDir, c.environment, clk.Now(), ca.DefaultOptions)
 	if err != nil {
 		return nil, err
@@ -97,3 +104,27 @@ func (c *common) open(ctx context.Context, stderr io.Writer) (*app, error) {
 }
 
 func (a *app) close() { a.db.Close() }
+
+// checkEnvironmentCA refuses, for an operator command, a data directory
+// that holds only another environment's CA: without it, "irpkid trust" or
+// "irpkid order" run without the server's --environment would quietly
+// create a second CA and print its bundle, or make an order the server
+// refuses as wrong credentials.
+func (c *common) checkEnvironmentCA() error {
+	if c.createCA {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(c.dataDir, "ca", c.environment)); !errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	for _, other := range []string{wire.EnvTest, wire.EnvProduction} {
+		if other == c.environment {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(c.dataDir, "ca", other)); err == nil {
+			return fmt.Errorf("%s holds the %s environment, not %s: pass --environment %s (or IRPKI_ENVIRONMENT=%s) as the server runs; irpkid serve --environment %s creates the %s CA",
+				c.dataDir, other, c.environment, other, other, c.environment, c.environment)
+		}
+	}
+	return nil
+}

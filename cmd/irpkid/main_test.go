@@ -229,12 +229,11 @@ func TestConfigPrecedenceAndStrictness(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "fromfile", "ca", "PRODUCTION", "root.crt")); err != nil {
 		t.Fatalf("config file not applied: %v", err)
 	}
-	// The environment variable beats the file; the flag beats both.
-	if _, se, code := irpkid(t, []string{"IRPKI_ENVIRONMENT=TEST"}, "trust", "--config", cfg); code != 0 {
-		t.Fatal(se)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "fromfile", "ca", "TEST")); err != nil {
-		t.Fatalf("IRPKI_ENVIRONMENT not applied over the file: %v", err)
+	// The environment variable beats the file; the flag beats both. (An
+	// operator command does not create a TEST CA beside the PRODUCTION one:
+	// it says which environment it was asked for.)
+	if out, se, code := irpkid(t, []string{"IRPKI_ENVIRONMENT=TEST"}, "trust", "--config", cfg); code == 0 || !strings.Contains(se, "not TEST") {
+		t.Fatalf("IRPKI_ENVIRONMENT not applied over the file: exit %d, stdout %q, stderr %q", code, out, se)
 	}
 	if _, se, code := irpkid(t, []string{"IRPKI_DATA_DIR=" + filepath.Join(dir, "fromenv")}, "trust", "--data-dir", filepath.Join(dir, "fromflag")); code != 0 {
 		t.Fatal(se)
@@ -272,9 +271,11 @@ func TestOperatorInputErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q, want %q", tc.args, code, se, tc.want)
 		}
 	}
-	// Shorter validity only in TEST.
-	irpkid(t, nil, "org", "add", "--data-dir", dir, "--environment", "PRODUCTION", "--customer-id", "1234567-1", "--name", "Acme", "--contact-email", "a@b.fi")
-	_, se, code := irpkid(t, nil, "order", "--data-dir", dir, "--environment", "PRODUCTION", "--customer-id", "1234567-1", "--validity", "50d")
+	// Shorter validity only in TEST (a data directory of its own: this one
+	// holds the TEST environment).
+	prod := t.TempDir()
+	irpkid(t, nil, "org", "add", "--data-dir", prod, "--environment", "PRODUCTION", "--customer-id", "1234567-1", "--name", "Acme", "--contact-email", "a@b.fi")
+	_, se, code := irpkid(t, nil, "order", "--data-dir", prod, "--environment", "PRODUCTION", "--customer-id", "1234567-1", "--validity", "50d")
 	if code == 0 || !strings.Contains(se, "only in the TEST environment") {
 		t.Errorf("PRODUCTION short validity: exit %d %q", code, se)
 	}
@@ -320,5 +321,33 @@ func TestServeHTTPS(t *testing.T) {
 			t.Error("plain HTTP answered on the HTTPS port")
 		}
 		resp.Body.Close()
+	}
+}
+
+// An operator command run without the server's --environment on a data
+// directory of the other environment says so, instead of creating a second
+// CA and printing a trust bundle the server does not use.
+func TestOperatorCommandsRefuseTheOtherEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	prodBundle, se, code := irpkid(t, nil, "trust", "--data-dir", dir, "--environment", "PRODUCTION")
+	if code != 0 {
+		t.Fatalf("trust PRODUCTION: %d %s", code, se)
+	}
+	for _, args := range [][]string{
+		{"trust"},
+		{"order", "--customer-id", "1234567-1"},
+		{"certs"},
+	} {
+		out, se, code := irpkid(t, nil, append(args, "--data-dir", dir)...)
+		if code == 0 || !strings.Contains(se, "--environment PRODUCTION") {
+			t.Errorf("%v on a PRODUCTION data directory: exit %d, stdout %q, stderr %q", args, code, out, se)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ca", "TEST")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a TEST CA was created beside the PRODUCTION one: %v", err)
+	}
+	// IRPKI_ENVIRONMENT is the other way to say it.
+	if out, se, code := irpkid(t, []string{"IRPKI_ENVIRONMENT=PRODUCTION"}, "trust", "--data-dir", dir); code != 0 || out != prodBundle {
+		t.Errorf("trust with IRPKI_ENVIRONMENT=PRODUCTION: exit %d %s", code, se)
 	}
 }

@@ -19,7 +19,7 @@ import (
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var c common
+	c := common{createCA: true}
 	c.register(fs)
 	var extras serveExtras // the e-service and the reminder job (eservice.go)
 	extras.register(fs)
