@@ -52,7 +52,9 @@ func (m *Manager) lock(ctx context.Context) (*dirLock, error) {
 			f.Close()
 			return nil, fmt.Errorf("%w%s: %s; try again when it has finished", ErrLocked, holder, m.dir)
 		}
-		m.progress(Event{Kind: EventLockWait, Message: "waiting for another irpki to finish in " + m.dir})
+		if i == 0 {
+			m.progress(Event{Kind: EventLockWait, Message: fmt.Sprintf("waiting up to %v for another irpki to finish in %s", m.opt.LockWait, m.dir)})
+		}
 		if err := m.opt.Sleep(ctx, lockPoll); err != nil {
 			f.Close()
 			return nil, err

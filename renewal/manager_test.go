@@ -698,3 +698,31 @@ func TestRenewKeepsForeignFiles(t *testing.T) {
 		t.Errorf("%d successors issued, want none", n)
 	}
 }
+
+// TestLockWaitReportedOnce: a Manager waiting for the lock says so once,
+// not at every retry (four times a second: a minute's wait filled the
+// watcher's log with 240 identical lines).
+func TestLockWaitReportedOnce(t *testing.T) {
+	e := newEnv(t)
+	e.enroll(t, 30*24*time.Hour)
+	lk, err := e.manager(t).lock(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lk.unlock()
+	n := 0
+	m := e.manager(t, func(o *Options) {
+		o.LockWait = 10 * time.Second
+		o.Progress = func(ev Event) {
+			if ev.Kind == EventLockWait {
+				n++
+			}
+		}
+	})
+	if _, err := m.Renew(context.Background(), RenewOptions{}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("renew while locked = %v, want ErrLocked", err)
+	}
+	if n != 1 {
+		t.Errorf("%d lock-wait reports, want 1", n)
+	}
+}
