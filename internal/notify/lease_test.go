@@ -89,3 +89,60 @@ func TestNewReminderValidates(t *testing.T) {
 		}
 	}
 }
+
+// cancelMailer accepts the message and then the job's context ends, as when
+// irpkid serve gets SIGTERM while the mail server answers "250 OK".
+type cancelMailer struct {
+	countMailer
+	cancel context.CancelFunc
+}
+
+func (c *cancelMailer) Send(ctx context.Context, m Message) error {
+	err := c.countMailer.Send(ctx, m)
+	c.cancel()
+	return err
+}
+
+// A reminder the mail server accepted is recorded as sent even if the job
+// is being stopped at that moment: otherwise the claim stays open and the
+// contact gets the mail again after the lease.
+func TestAcceptedReminderIsRecordedWhenStopping(t *testing.T) {
+	bg := context.Background()
+	db, err := store.Open(bg, filepath.Join(t.TempDir(), "irpki.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	clk := clock.NewFixed(now)
+	err = db.Update(bg, func(tx *store.Tx) error {
+		if err := tx.InsertOrg(bg, store.Org{CustomerID: "1234567-1", Name: "Palkat Oy", ContactEmail: "org@palkat.test", Language: "fi", CreatedAt: now}); err != nil {
+			return err
+		}
+		return tx.InsertCertificate(bg, store.Certificate{Serial: "abc1", CustomerID: "1234567-1", Environment: "TEST", NotBefore: now.AddDate(-2, 0, 0),
+			NotAfter: now.Add(30 * 24 * time.Hour), DER: []byte{1}, KeyFingerprint: "fp1", Status: store.CertValid, RetrievalID: "r1", CreatedAt: now})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(bg)
+	defer cancel()
+	m := &cancelMailer{cancel: cancel}
+	r, err := NewReminder(DefaultReminderConfig(), db, clk, m, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.RunOnce(ctx)
+	st, err := Statuses(bg, db, "abc1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.sent) != 1 || len(st) != 1 || st[0].State != stateSent {
+		t.Fatalf("%d mails sent, reminder states %+v; want one, recorded as sent", len(m.sent), st)
+	}
+	// And so, after the lease, no second mail.
+	clk.Advance(DefaultReminderConfig().Lease + time.Minute)
+	if res, err := r.RunOnce(bg); err != nil || len(m.sent) != 1 {
+		t.Fatalf("after the lease: %+v %v, %d mails", res, err, len(m.sent))
+	}
+}

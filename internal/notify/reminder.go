@@ -303,10 +303,14 @@ func (r *Reminder) remind(ctx context.Context, serial string) (outcome, error) {
 	sctx, cancel := context.WithTimeout(ctx, r.cfg.SendTimeout)
 	sendErr := r.mail.Send(sctx, cl.msg)
 	cancel()
+	// What happened is recorded even if ctx ended meanwhile (serve
+	// stopping): a mail the server accepted but not marked sent would go
+	// out again after the lease.
+	rctx := context.WithoutCancel(ctx)
 	if sendErr != nil {
-		return outcomeFailed, r.release(ctx, cl, sendErr)
+		return outcomeFailed, r.release(rctx, cl, sendErr)
 	}
-	return outcomeSent, r.markSent(ctx, cl)
+	return outcomeSent, r.markSent(rctx, cl)
 }
 
 // claim takes the due reminder of a certificate for this job, or returns
