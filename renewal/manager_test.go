@@ -726,3 +726,39 @@ func TestLockWaitReportedOnce(t *testing.T) {
 		t.Errorf("%d lock-wait reports, want 1", n)
 	}
 }
+
+// TestRenewAfterEnrollKilledAfterInstall: an enrolment killed after its
+// certificate became current, before pending.json was removed, no longer
+// blocks renewals (irpki watch from a timer failed on every run until the
+// user ran irpki enroll again): Renew finishes its clean-up.
+func TestRenewAfterEnrollKilledAfterInstall(t *testing.T) {
+	for _, step := range []Step{StepSwapped, StepLinked} {
+		t.Run(string(step), func(t *testing.T) {
+			e := newEnv(t)
+			cred := e.s.Order(t, customer, 30*24*time.Hour)
+			m := e.manager(t)
+			m.crash = func(s Step) bool { return s == step }
+			if _, err := m.Enroll(context.Background(), e.settings(), Credentials{cred.TransferID, cred.TransferPassword}); !errors.Is(err, errCrash) {
+				t.Fatalf("run 1: %v", err)
+			}
+			res, err := e.manager(t).Renew(context.Background(), RenewOptions{})
+			if err != nil {
+				t.Fatalf("renew after the interrupted enrolment: %v", err)
+			}
+			if res.Renewed {
+				t.Error("renewed outside the window")
+			}
+			if _, err := os.Stat(filepath.Join(e.dir, pendingFile)); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("pending.json left behind: %v", err)
+			}
+			for _, l := range []string{CertFile, KeyFile} {
+				if _, err := os.Stat(filepath.Join(e.dir, l)); err != nil {
+					t.Errorf("%s: %v", l, err)
+				}
+			}
+			if n := len(e.certs(t)); n != 1 {
+				t.Errorf("service has %d certificates, want 1", n)
+			}
+		})
+	}
+}

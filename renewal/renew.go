@@ -72,7 +72,20 @@ func (m *Manager) Renew(ctx context.Context, opt RenewOptions) (*RenewResult, er
 		return nil, err
 	}
 	if p != nil && p.Operation == opEnroll {
-		return nil, errors.New("an interrupted enrolment is pending in this directory: run irpki enroll again to finish it")
+		if p.certSerial() != cur.Serial() {
+			return nil, errors.New("an interrupted enrolment is pending in this directory: run irpki enroll again to finish it")
+		}
+		// The enrolment died after making its certificate current and
+		// before removing pending.json: finish its last steps.
+		c, err := m.newClient(s)
+		if err != nil {
+			return nil, err
+		}
+		m.progress(Event{Kind: EventResume, Message: "finishing the installation of " + cur.Serial()})
+		if _, err := m.finish(ctx, c, s, p); err != nil {
+			return nil, err
+		}
+		p = nil
 	}
 	if p != nil && p.Predecessor != cur.Serial() {
 		if p.certSerial() == cur.Serial() {
