@@ -4,6 +4,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
+	"net/url"
 	"strings"
 	"time"
 
@@ -117,7 +119,24 @@ func resolveService(endpoint, svc, environment string) (string, string, error) {
 	if endpoint != "" && !strings.HasPrefix(endpoint, "https://") && !strings.HasPrefix(endpoint, "http://") {
 		return "", "", fmt.Errorf("--endpoint %q: must be an http:// or https:// URL", endpoint)
 	}
+	if strings.HasPrefix(endpoint, "http://") && !loopbackURL(endpoint) {
+		return "", "", fmt.Errorf("--endpoint %q: use https:// — plain http:// would carry the TransferPassword and the certificates unencrypted; it is only for irpkid on this machine (127.0.0.1, ::1, localhost)", endpoint)
+	}
 	return endpoint, environment, nil
+}
+
+// loopbackURL reports whether rawURL's host is this machine.
+func loopbackURL(rawURL string) bool {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return false
+	}
+	h := u.Hostname()
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 func fmtTime(t time.Time) string {

@@ -22,7 +22,7 @@ func (a *app) cmdEnroll(ctx context.Context, args []string) error {
 	pwFile := fs.String("transfer-password-file", "", "file holding the TransferPassword")
 	pwStdin := fs.Bool("transfer-password-stdin", false, "read the TransferPassword from the first line of standard input")
 	pwArg := fs.String("transfer-password", "", "the TransferPassword (discouraged on the command line: others can see it; prefer the file, stdin or IRPKI_TRANSFER_PASSWORD)")
-	endpoint := fs.String("endpoint", "", "URL of the certificate service")
+	endpoint := fs.String("endpoint", "", "URL of the certificate service: https://, or http:// to irpkid on this machine")
 	svc := fs.String("service", "", "preset endpoint: test (pkiws-testi.vero.fi), production (pkiws.vero.fi) or local ("+EndpointLocal+")")
 	environment := fs.String("environment", "", "TEST or PRODUCTION (default: the --service's, else TEST)")
 	trust := fs.String("trust", "", "PEM trust bundle: the service's CA chain (irpkid trust; for the real service the Tax Administration's IR Services CA chain)")

@@ -812,3 +812,20 @@ func TestWatchOnceHookRetriedNextRun(t *testing.T) {
 		t.Fatalf("third run: exit %d, hook runs %q\n%s", r.code, b, r.stderr)
 	}
 }
+
+// TestPlainHTTPOnlyToThisMachine: an http:// endpoint on another host would
+// carry the one-time TransferPassword (with which anyone on the path can
+// enrol their own key in the organisation's name) unencrypted: refused;
+// http:// to irpkid on this machine stays allowed.
+func TestPlainHTTPOnlyToThisMachine(t *testing.T) {
+	for _, ep := range []string{"http://irpki.example/2017/10/CertificateServices", "http://10.0.0.5:8080/x", "http://127.0.0.1.example/x"} {
+		if _, _, err := resolveService(ep, "", ""); err == nil || !strings.Contains(err.Error(), "https://") {
+			t.Errorf("%s: err %v, want a refusal asking for https://", ep, err)
+		}
+	}
+	for _, ep := range []string{"http://127.0.0.1:8080/x", "http://localhost:8080/x", "http://[::1]:8080/x", "https://irpki.example/x"} {
+		if _, _, err := resolveService(ep, "", ""); err != nil {
+			t.Errorf("%s: %v", ep, err)
+		}
+	}
+}
