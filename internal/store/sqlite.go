@@ -110,6 +110,10 @@ func (s *DB) run(ctx context.Context, fn func(*Tx) error) error {
 		return fmt.Errorf("store: begin: %w", err)
 	}
 	tx := &Tx{tx: sqlTx, stmts: s.stmts}
+	// A panic in fn must not leave the transaction open on the store's one
+	// connection, which would stall every later transaction. (After the
+	// Rollback or Commit below this is a no-op.)
+	defer sqlTx.Rollback()
 	if err := fn(tx); err != nil {
 		sqlTx.Rollback()
 		if errors.Is(err, errReadOnly) {

@@ -282,3 +282,34 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 		t.Errorf("%d prepared statements, want %d", len(db.stmts), len(preparedQueries))
 	}
 }
+
+// A transaction whose function panics is rolled back: the store has one
+// connection, and a transaction left open on it would stall every later
+// request of the process (net/http recovers a handler's panic and goes on).
+func TestPanicInTransactionRollsBack(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "irpki.db"))
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("the panic did not reach the caller")
+			}
+		}()
+		db.Update(context.Background(), func(tx *Tx) error {
+			if err := tx.InsertOrg(context.Background(), Org{CustomerID: "1234567-1", Name: "A", ContactEmail: "a@b.fi", Language: "fi", CreatedAt: t0}); err != nil {
+				return err
+			}
+			panic("bug")
+		})
+	}()
+	// A guard, not a timing assertion: without the rollback the next
+	// transaction waits for the connection forever.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := db.View(ctx, func(tx *Tx) error {
+		_, err := tx.Org(ctx, "1234567-1")
+		return err
+	})
+	if !errors.Is(err, ErrNotFound) {
+		t.Fatalf("after a panicking transaction: %v, want the insert rolled back (not found)", err)
+	}
+}
