@@ -112,8 +112,11 @@ func (s *Service) checkEnvironment(env string) error {
 }
 
 // audit writes an audit entry in its own transaction; used for refusals,
-// whose own transaction (if any) was rolled back.
+// whose own transaction (if any) was rolled back or has committed (a
+// counted wrong password). It is written even if the caller has hung up
+// meanwhile.
 func (s *Service) audit(ctx context.Context, e store.AuditEntry) {
+	ctx = context.WithoutCancel(ctx)
 	e.At = s.clock.Now()
 	if err := s.db.Update(ctx, func(tx *store.Tx) error { return tx.Audit(ctx, e) }); err != nil {
 		s.log.ErrorContext(ctx, "audit write failed", "action", e.Action, "err", err)

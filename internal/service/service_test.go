@@ -2,6 +2,10 @@ package service
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"io"
 	"log/slog"
@@ -199,4 +203,56 @@ func TestCodeOf(t *testing.T) {
 	if CodeOf(errors.New("disk on fire")) != wire.CodeInternal {
 		t.Error("a plain error is not INTERNAL")
 	}
+}
+
+// cancelAfterUpdate cancels the request's context once its first write
+// transaction has committed, as a client that hangs up meanwhile does.
+type cancelAfterUpdate struct {
+	Store
+	cancel context.CancelFunc
+	n      int
+}
+
+func (c *cancelAfterUpdate) Update(ctx context.Context, fn func(*store.Tx) error) error {
+	err := c.Store.Update(ctx, fn)
+	if c.n++; c.n == 1 {
+		c.cancel()
+	}
+	return err
+}
+
+// A refusal is audited even if the caller has gone by the time it is
+// written: the wrong password was counted, so its audit line must exist.
+func TestRefusalAuditedAfterCallerLeft(t *testing.T) {
+	s, db, _ := newService(t, wire.EnvTest)
+	bg := context.Background()
+	cred, err := s.CreateOrder(bg, OrderRequest{CustomerID: "1234567-1"}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "1234567-1"}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(bg)
+	defer cancel()
+	s.db = &cancelAfterUpdate{Store: db, cancel: cancel}
+	_, err = s.SignNew(ctx, &wire.SignNewCertificateRequest{Environment: wire.EnvTest, CustomerID: "1234567-1", TransferID: cred.TransferID, TransferPassword: "WRONGPASSWORD234", CertificateRequest: csr})
+	if CodeOf(err) != wire.CodeTransferInvalid {
+		t.Fatalf("SignNew with a wrong password: %v", err)
+	}
+	log, err := s.AuditLog(bg, "1234567-1", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range log {
+		if e.Action == "sign_new" && e.Outcome == "fail" && e.Code == string(wire.CodeTransferInvalid) {
+			return
+		}
+	}
+	t.Fatalf("no audit entry for the refused SignNew: %+v", log)
 }
