@@ -42,7 +42,9 @@ const (
 // key pair and CSR (saved before anything is sent), SignNewCertificate,
 // GetCertificate polled until the certificate comes, verification, and
 // installation as the current certificate. The settings are saved in the
-// directory first, so that later runs need only the directory.
+// directory first, so that later runs need only the directory; if the
+// directory had settings and the service refuses the enrolment for good,
+// they are put back.
 //
 // An enrolment interrupted at any point resumes when Enroll is called again:
 // with the same key (the service answers a repeated SignNewCertificate with
@@ -76,9 +78,10 @@ func (m *Manager) Enroll(ctx context.Context, s Settings, cred Credentials) (*In
 	}
 
 	var old Settings
-	if ok, err := readJSON(m.path(settingsFile), &old); err != nil {
+	hadOld, err := readJSON(m.path(settingsFile), &old)
+	if err != nil {
 		return nil, err
-	} else if ok && old.CustomerID != s.CustomerID {
+	} else if hadOld && old.CustomerID != s.CustomerID {
 		return nil, fmt.Errorf("%s holds customer %s's certificate, not %s's: use another directory", m.dir, old.CustomerID, s.CustomerID)
 	}
 	c, err := m.newClient(s)
@@ -124,6 +127,16 @@ func (m *Manager) Enroll(ctx context.Context, s Settings, cred Credentials) (*In
 	}
 	inst, err := m.enroll(ctx, c, s, cred, p)
 	m.record(err, false)
+	if err != nil && hadOld && old != s && !errors.Is(err, errCrash) {
+		// Refused for good (nothing left to resume with these settings):
+		// the certificate in place keeps renewing with the settings it
+		// was enrolled with, not with a mistyped endpoint or environment.
+		if left, perr := m.loadPending(); perr == nil && left == nil {
+			if werr := writeJSON(m.path(settingsFile), old, 0o600); werr != nil {
+				return nil, errors.Join(err, werr)
+			}
+		}
+	}
 	return inst, err
 }
 

@@ -762,3 +762,24 @@ func TestRenewAfterEnrollKilledAfterInstall(t *testing.T) {
 		})
 	}
 }
+
+// TestFailedReenrolKeepsSettings: a re-enrolment the service refuses for
+// good (here: the wrong environment) leaves the directory's settings as they
+// were, so its renewals keep going to the right service. They used to be
+// overwritten before the request was sent.
+func TestFailedReenrolKeepsSettings(t *testing.T) {
+	e := newEnv(t)
+	e.enroll(t, 30*24*time.Hour)
+	cred := e.s.Order(t, customer, 0)
+	bad := e.settings()
+	bad.Environment = "PRODUCTION"
+	_, err := e.manager(t).Enroll(context.Background(), bad, Credentials{cred.TransferID, cred.TransferPassword})
+	var se *client.ServiceError
+	if !errors.As(err, &se) {
+		t.Fatalf("enrol in the wrong environment = %v, want a refusal", err)
+	}
+	got, err := e.manager(t).Settings()
+	if err != nil || got != e.settings() {
+		t.Fatalf("settings after the refused enrolment = %+v, %v; want %+v", got, err, e.settings())
+	}
+}
