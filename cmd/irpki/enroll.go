@@ -54,7 +54,7 @@ func (a *app) cmdEnroll(ctx context.Context, args []string) error {
 	}
 	ep, env, err := resolveService(*endpoint, *svc, *environment)
 	if err != nil {
-		return err
+		return badFlags{err}
 	}
 	if ep != "" {
 		s.Endpoint = ep
@@ -91,7 +91,10 @@ func (a *app) cmdEnroll(ctx context.Context, args []string) error {
 		missing = append(missing, "--trust (irpkid trust > trust.pem; for the real service the IR Services CA chain)")
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("missing %s", strings.Join(missing, ", "))
+		return badFlags{fmt.Errorf("missing %s", strings.Join(missing, ", "))}
+	}
+	if s.KeySize != 2048 && s.KeySize != 3072 && s.KeySize != 4096 {
+		return badFlags{fmt.Errorf("--key-size %d: use 2048, 3072 or 4096", s.KeySize)}
 	}
 
 	pendingID, resumable, err := m.PendingEnrollment()
@@ -107,7 +110,7 @@ func (a *app) cmdEnroll(ctx context.Context, args []string) error {
 	}
 	switch {
 	case sources > 1:
-		return errors.New("give the TransferPassword one way: --transfer-password-file, --transfer-password-stdin or --transfer-password")
+		return badFlags{errors.New("give the TransferPassword one way: --transfer-password-file, --transfer-password-stdin or --transfer-password")}
 	case *pwFile != "":
 		b, err := os.ReadFile(*pwFile)
 		if err != nil {
@@ -131,10 +134,10 @@ func (a *app) cmdEnroll(ctx context.Context, args []string) error {
 		cred.TransferID = pendingID
 	} else {
 		if cred.TransferID == "" {
-			return errors.New("--transfer-id is required (the TransferId of the order)")
+			return badFlags{errors.New("--transfer-id is required (the TransferId of the order)")}
 		}
 		if cred.TransferPassword == "" {
-			return errors.New("the TransferPassword is required: --transfer-password-file F, --transfer-password-stdin or IRPKI_TRANSFER_PASSWORD")
+			return badFlags{errors.New("the TransferPassword is required: --transfer-password-file F, --transfer-password-stdin or IRPKI_TRANSFER_PASSWORD")}
 		}
 	}
 	inst, err := m.Enroll(ctx, s, cred)

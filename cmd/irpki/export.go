@@ -38,7 +38,7 @@ func (a *app) cmdExport(ctx context.Context, args []string) error {
 		var pw string
 		switch {
 		case *pwFile != "" && *pwStdin:
-			return errors.New("give the password one way: --password-file or --password-stdin")
+			return badFlags{errors.New("give the password one way: --password-file or --password-stdin")}
 		case *pwFile != "":
 			b, err := os.ReadFile(*pwFile)
 			if err != nil {
@@ -49,7 +49,7 @@ func (a *app) cmdExport(ctx context.Context, args []string) error {
 			line, _ := bufio.NewReader(a.stdin).ReadString('\n')
 			pw = strings.TrimRight(line, "\r\n")
 		default:
-			return errors.New("--pkcs12 needs a password: --password-file F or --password-stdin")
+			return badFlags{errors.New("--pkcs12 needs a password: --password-file F or --password-stdin")}
 		}
 		if pw == "" {
 			return errors.New("the PKCS#12 password is empty")

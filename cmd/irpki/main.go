@@ -79,6 +79,11 @@ const (
 // errUsage marks errors after which usage was already printed.
 var errUsage = errors.New("usage")
 
+// badFlags marks a mistake in the flags: printed, then exit code 2.
+type badFlags struct{ error }
+
+func (e badFlags) Unwrap() error { return e.error }
+
 func (a *app) run(ctx context.Context, args []string) int {
 	if len(args) == 0 {
 		fmt.Fprint(a.stderr, usage)
@@ -115,6 +120,9 @@ func (a *app) exit(cmd string, err error) int {
 		return exitUsage
 	}
 	fmt.Fprintf(a.stderr, "irpki %s: %v\n", cmd, err)
+	if errors.As(err, new(badFlags)) {
+		return exitUsage
+	}
 	if needsNewOrder(err) {
 		return exitNewOrder
 	}

@@ -198,13 +198,13 @@ func TestEnrollPasswordSources(t *testing.T) {
 	cred := h.s.Order(t, customer, 0)
 	base := []string{"enroll", "--dir", h.dir, "--customer-id", customer, "--transfer-id", cred.TransferID, "--endpoint", h.s.URL, "--trust", h.trust}
 	// No password at all.
-	if r := h.run(t, "", base...); r.code != exitError || !strings.Contains(r.stderr, "TransferPassword is required") {
+	if r := h.run(t, "", base...); r.code != exitUsage || !strings.Contains(r.stderr, "TransferPassword is required") {
 		t.Fatalf("no password: exit %d\n%s", r.code, r.stderr)
 	}
 	// Two sources.
 	pw := filepath.Join(t.TempDir(), "pw")
 	os.WriteFile(pw, []byte(cred.TransferPassword+"\n"), 0o600)
-	if r := h.run(t, "x\n", append(base, "--transfer-password-file", pw, "--transfer-password-stdin")...); r.code != exitError || !strings.Contains(r.stderr, "one way") {
+	if r := h.run(t, "x\n", append(base, "--transfer-password-file", pw, "--transfer-password-stdin")...); r.code != exitUsage || !strings.Contains(r.stderr, "one way") {
 		t.Fatalf("two sources: exit %d\n%s", r.code, r.stderr)
 	}
 	// On the command line: works, with a warning.
@@ -424,7 +424,7 @@ func TestExport(t *testing.T) {
 	if n := strings.Count(string(b), "BEGIN CERTIFICATE"); n != 3 {
 		t.Errorf("PEM chain holds %d certificates, want 3", n)
 	}
-	if r := h.run(t, "", "export", "--dir", h.dir, "--pkcs12", p12); r.code != exitError || !strings.Contains(r.stderr, "needs a password") {
+	if r := h.run(t, "", "export", "--dir", h.dir, "--pkcs12", p12); r.code != exitUsage || !strings.Contains(r.stderr, "needs a password") {
 		t.Errorf("pkcs12 without password: exit %d %s", r.code, r.stderr)
 	}
 }
@@ -827,5 +827,27 @@ func TestPlainHTTPOnlyToThisMachine(t *testing.T) {
 		if _, _, err := resolveService(ep, "", ""); err != nil {
 			t.Errorf("%s: %v", ep, err)
 		}
+	}
+}
+
+// TestBadFlagsExitTwo: flag mistakes exit 2 ("bad flags", as documented),
+// with a message, not 1 ("failed; running again later resumes").
+func TestBadFlagsExitTwo(t *testing.T) {
+	h := newHarness(t)
+	for _, args := range [][]string{
+		{"enroll", "--dir", h.dir, "--customer-id", customer, "--transfer-id", "X", "--transfer-password", "Y", "--service", "staging", "--trust", h.trust},
+		{"enroll", "--dir", h.dir, "--customer-id", customer, "--transfer-id", "X", "--transfer-password", "Y", "--endpoint", h.s.URL, "--environment", "PROD", "--trust", h.trust},
+		{"enroll", "--dir", h.dir, "--customer-id", customer, "--transfer-id", "X", "--transfer-password", "Y", "--endpoint", h.s.URL, "--trust", h.trust, "--key-size", "1024"},
+		{"enroll", "--dir", h.dir, "--customer-id", customer, "--transfer-id", "X", "--transfer-password", "Y"},
+		{"enroll", "--dir", h.dir, "--customer-id", customer, "--transfer-id", "X", "--transfer-password", "Y", "--transfer-password-stdin", "--endpoint", h.s.URL, "--trust", h.trust},
+		{"export", "--dir", h.dir, "--pkcs12", filepath.Join(t.TempDir(), "x.p12")},
+	} {
+		r := h.run(t, "", args...)
+		if r.code != exitUsage || !strings.Contains(r.stderr, "irpki "+args[0]+": ") {
+			t.Errorf("%q: exit %d, want %d with a message\n%s", args, r.code, exitUsage, r.stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(h.dir, "archive")); err == nil {
+		t.Error("a bad-flags run sent a request")
 	}
 }
