@@ -72,6 +72,13 @@ func LoadOrCreate(dir, env string, now time.Time, opt Options) (h *Hierarchy, cr
 		return nil, false, err
 	}
 	if err := atomicfile.WriteDir(path, files, 0o600); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			// Another process on the same data directory (serve and an
+			// operator command started together) made it first: the
+			// directory appeared whole, so use that one.
+			h, err := Load(path, env)
+			return h, false, err
+		}
 		return nil, false, fmt.Errorf("ca: %w", err)
 	}
 	return h, true, nil

@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -251,5 +252,45 @@ func TestKeyFingerprint(t *testing.T) {
 	f2, _ := ca.KeyFingerprint(&k2.PublicKey)
 	if f1 != f1b || f1 == f2 || len(f1) != 64 {
 		t.Errorf("fingerprints %s %s %s", f1, f1b, f2)
+	}
+}
+
+// Two processes starting together on a fresh data directory (irpkid serve
+// and an operator command) both find no CA and make one; exactly one
+// hierarchy lands, and both use it instead of one of them failing.
+func TestLoadOrCreateConcurrentFirstStart(t *testing.T) {
+	dir := t.TempDir()
+	opt := ca.Options{RootBits: 2048, IssuingBits: 2048, SigningBits: 2048}
+	const n = 4
+	var wg sync.WaitGroup
+	roots := make([][]byte, n)
+	errs := make([]error, n)
+	created := make([]bool, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h, c, err := ca.LoadOrCreate(dir, wire.EnvTest, now, opt)
+			errs[i], created[i] = err, c
+			if err == nil {
+				roots[i] = h.Root.Raw
+			}
+		}()
+	}
+	wg.Wait()
+	winners := 0
+	for i := 0; i < n; i++ {
+		if errs[i] != nil {
+			t.Fatalf("start %d: %v", i, errs[i])
+		}
+		if !bytes.Equal(roots[i], roots[0]) {
+			t.Fatalf("start %d got another root than start 0", i)
+		}
+		if created[i] {
+			winners++
+		}
+	}
+	if winners != 1 {
+		t.Errorf("%d starts say they created the CA, want 1", winners)
 	}
 }
