@@ -851,3 +851,28 @@ func TestBadFlagsExitTwo(t *testing.T) {
 		t.Error("a bad-flags run sent a request")
 	}
 }
+
+// TestDeployHookEnvironment: the hook gets exactly the documented IRPKI_
+// variables, not the watcher's own settings: an inherited IRPKI_CONFIG (a
+// config file of watch's flags) made the documented hook
+// "irpki export --dir $IRPKI_DIR …" fail on watch's keys.
+func TestDeployHookEnvironment(t *testing.T) {
+	h := newHarness(t)
+	h.enroll(t, 30*24*time.Hour)
+	cfg := filepath.Join(t.TempDir(), "watch.json")
+	os.WriteFile(cfg, []byte(`{"check-interval": "2h"}`), 0o600)
+	t.Setenv("IRPKI_CONFIG", cfg)
+	t.Setenv("IRPKI_CHECK_INTERVAL", "2h")
+	out := filepath.Join(t.TempDir(), "hook.env")
+	st, _ := h.status(t)
+	h.s.Clock.Set(st.RenewAt)
+	r := h.run(t, "", "watch", "--dir", h.dir, "--once", "--deploy-hook", "env | grep ^IRPKI_ | cut -d= -f1 | sort > "+out)
+	if r.code != 0 {
+		t.Fatalf("watch --once: exit %d\n%s", r.code, r.stderr)
+	}
+	b, _ := os.ReadFile(out)
+	want := "IRPKI_CERT_FILE IRPKI_CHAIN_FILE IRPKI_DIR IRPKI_FULLCHAIN_FILE IRPKI_KEY_FILE IRPKI_NOT_AFTER IRPKI_SERIAL"
+	if got := strings.Join(strings.Fields(string(b)), " "); got != want {
+		t.Errorf("hook's IRPKI_ variables = %s, want %s", got, want)
+	}
+}

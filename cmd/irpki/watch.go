@@ -227,7 +227,16 @@ func (w *watcher) deploy(ctx context.Context, inst *renewal.Installed) error {
 	hctx, cancel := context.WithTimeout(ctx, w.cfg.hookTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(hctx, "/bin/sh", "-c", w.cfg.hook)
-	cmd.Env = append(os.Environ(),
+	// The watcher's own IRPKI_ settings are not passed on: they would be
+	// read as the flags of an irpki command the hook runs (an IRPKI_CONFIG
+	// of watch's flags makes irpki export refuse its unknown keys).
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "IRPKI_") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(env,
 		"IRPKI_CERT_FILE="+cert,
 		"IRPKI_KEY_FILE="+key,
 		"IRPKI_CHAIN_FILE="+chain,
