@@ -23,7 +23,7 @@ type ContactChange struct {
 // expiry reminder goes to the new address, in the new language. The change
 // and the old and new address are audited in the same transaction.
 func (s *Service) ChangeContact(ctx context.Context, c ContactChange, actor string) error {
-	serial := strings.ToLower(strings.TrimSpace(c.Serial))
+	serial := NormalizeSerial(c.Serial)
 	c.Email = strings.TrimSpace(c.Email)
 	c.Name = strings.TrimSpace(c.Name)
 	if err := ValidateEmail(c.Email); err != nil {

@@ -20,10 +20,22 @@ const (
 // RevocationReasons lists the accepted reasons.
 var RevocationReasons = []string{ReasonKeyCompromise, ReasonNotNeeded, ReasonMerged}
 
+// NormalizeSerial turns a serial as people and tools write it (openssl's
+// upper case with a leading zero, 0x…, colon-separated) into the store's
+// key: lower-case hex without leading zeros, as irpkid certs prints it.
+func NormalizeSerial(serial string) string {
+	s := strings.ToLower(strings.TrimSpace(serial))
+	s = strings.TrimPrefix(strings.ReplaceAll(s, ":", ""), "0x")
+	if t := strings.TrimLeft(s, "0"); t != "" {
+		s = t
+	}
+	return s
+}
+
 // Revoke revokes a valid certificate. customerID, when not "", must own it
 // (the e-service passes the representative's organisation).
 func (s *Service) Revoke(ctx context.Context, serial, reason, customerID, actor string) error {
-	serial = strings.ToLower(strings.TrimPrefix(strings.ReplaceAll(serial, ":", ""), "0x"))
+	serial = NormalizeSerial(serial)
 	ok := false
 	for _, r := range RevocationReasons {
 		ok = ok || r == reason

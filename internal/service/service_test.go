@@ -256,3 +256,23 @@ func TestRefusalAuditedAfterCallerLeft(t *testing.T) {
 	}
 	t.Fatalf("no audit entry for the refused SignNew: %+v", log)
 }
+
+// A serial written as other tools print it (openssl's "0A1B…" with a
+// leading zero and upper case, or 0X…) finds the certificate that irpkid
+// certs lists as "a1b…".
+func TestRevokeSerialAsOtherToolsPrintIt(t *testing.T) {
+	for _, in := range []string{"0A1B2C", "0X0A1B2C", "0a:1b:2c", " a1b2c "} {
+		s, db, _ := newService(t, wire.EnvTest)
+		ctx := context.Background()
+		err := db.Update(ctx, func(tx *store.Tx) error {
+			return tx.InsertCertificate(ctx, store.Certificate{Serial: "a1b2c", CustomerID: "1234567-1", Environment: wire.EnvTest, NotBefore: epoch,
+				NotAfter: epoch.AddDate(2, 0, 0), DER: []byte{1}, KeyFingerprint: "fp", Status: store.CertValid, RetrievalID: "r", CreatedAt: epoch})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Revoke(ctx, in, ReasonNotNeeded, "", "test"); err != nil {
+			t.Errorf("revoke %q: %v", in, err)
+		}
+	}
+}
