@@ -400,8 +400,17 @@ func (h *Handler) notFound(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, s *session, err error) {
-	h.log.ErrorContext(r.Context(), "e-service request failed", "path", r.URL.Path, "err", err)
+	h.log.ErrorContext(r.Context(), "e-service request failed", "path", logPath(r.URL.Path), "err", err)
 	h.render(w, r, s, http.StatusInternalServerError, "error", "error.title", errorData{Message: "error.internal"})
+}
+
+// logPath is a request path fit for the log: a credential-delivery link's
+// token is a secret and is left out.
+func logPath(p string) string {
+	if strings.HasPrefix(p, Path+"delivery/") {
+		return Path + "delivery/…"
+	}
+	return p
 }
 
 // inputError returns the message of an input error for showing to the

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -636,5 +637,42 @@ func TestSignInLimitHoldsUnderConcurrentGuesses(t *testing.T) {
 	}
 	if checked > e.Cfg.AccountFailures {
 		t.Fatalf("%d of %d concurrent guesses had their password checked, the limit is %d", checked, n, e.Cfg.AccountFailures)
+	}
+}
+
+// brokenViews is a store whose reads fail.
+type brokenViews struct{ eservice.Store }
+
+func (brokenViews) View(context.Context, func(*store.Tx) error) error {
+	return errors.New("disk on fire")
+}
+
+// The delivery link's token is one of the two secrets that open the
+// credentials: a failing request for it is logged without it.
+func TestDeliveryTokenNotLogged(t *testing.T) {
+	e := start(t, envOptions{})
+	h, err := eservice.New(e.Cfg, e.S.Service, brokenViews{e.S.DB}, nil, e.S.Clock, e.S.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	h.Register(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	token := strings.Repeat("Tk", 21) + "x" // 43 characters of the token alphabet
+	resp, err := http.Get(srv.URL + eservice.Path + "delivery/" + token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("with a failing store: %d", resp.StatusCode)
+	}
+	logs := e.S.Logs.String()
+	if !strings.Contains(logs, "e-service request failed") {
+		t.Fatalf("the failure was not logged:\n%s", logs)
+	}
+	if strings.Contains(logs, token) {
+		t.Fatalf("the delivery token is in the log:\n%s", logs)
 	}
 }
