@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"unicode"
 
 	"github.com/irpki/irpki/internal/businessid"
 	"github.com/irpki/irpki/internal/store"
@@ -43,6 +44,10 @@ func (s *Service) AddOrg(ctx context.Context, o store.Org, actor string) error {
 	o.Name = strings.TrimSpace(o.Name)
 	if o.Name == "" || len([]rune(o.Name)) > 100 {
 		return fmt.Errorf("%w: the organisation name must be 1 to 100 characters", ErrInput)
+	}
+	// It becomes the O of every certificate's subject and goes into mail.
+	if strings.IndexFunc(o.Name, unicode.IsControl) >= 0 {
+		return fmt.Errorf("%w: the organisation name must be one line without control characters", ErrInput)
 	}
 	if err := ValidateEmail(o.ContactEmail); err != nil {
 		return err

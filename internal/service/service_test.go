@@ -276,3 +276,16 @@ func TestRevokeSerialAsOtherToolsPrintIt(t *testing.T) {
 		}
 	}
 }
+
+// The organisation name goes into every certificate's subject (O) and into
+// mail: like the other one-line fields it may not hold line breaks or
+// control characters.
+func TestAddOrgNameIsOneLine(t *testing.T) {
+	s, _, _ := newService(t, wire.EnvTest)
+	for _, name := range []string{"Acme\nOy", "Acme\rOy", "Acme\x00Oy", "Acme\tOy\x1b[2J"} {
+		err := s.AddOrg(context.Background(), store.Org{CustomerID: "2345678-0", Name: name, ContactEmail: "a@b.fi"}, "test")
+		if !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "name") {
+			t.Errorf("name %q: %v, want ErrInput about the name", name, err)
+		}
+	}
+}
