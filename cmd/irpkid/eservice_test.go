@@ -142,3 +142,24 @@ func TestServeEServiceAndRemindOnce(t *testing.T) {
 		t.Errorf("bad --remind-days: %d %s", code, se)
 	}
 }
+
+// Run at a terminal (a character device on standard input), user add says
+// that it waits for the password instead of hanging silently.
+func TestUserAddPromptsAtATerminal(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	tty, err := os.Open(os.DevNull) // a character device, as a terminal is
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tty.Close()
+	cmd := exec.Command(binPath, "user", "add", "--data-dir", dir, "--email", "op@vero.example", "--operator")
+	cmd.Stdin = tty
+	var se bytes.Buffer
+	cmd.Stderr = &se
+	if err := cmd.Run(); err == nil {
+		t.Fatal("no password read, but user add succeeded")
+	}
+	if !strings.Contains(se.String(), "Password for op@vero.example") {
+		t.Fatalf("no prompt on standard error: %q", se.String())
+	}
+}

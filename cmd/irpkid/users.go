@@ -41,6 +41,11 @@ func cmdUserAdd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		defer f.Close()
 		src = f
+	} else if f, ok := src.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			// At a terminal: say what the command waits for.
+			fmt.Fprintf(stderr, "Password for %s (at least %d characters; the typing is shown): ", *email, eservice.MinPasswordLength)
+		}
 	}
 	line, err := bufio.NewReader(io.LimitReader(src, 4096)).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
