@@ -158,7 +158,18 @@ func (m *Manager) abandon(why string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	name := m.opt.Now().UTC().Format("20060102T150405Z") + "-" + sanitize(why) + ".json"
+	base := m.opt.Now().UTC().Format("20060102T150405Z") + "-" + sanitize(why)
+	name := base + ".json"
+	// Never rename over an earlier abandoned request (and its key): the
+	// lock keeps other renewers out between this check and the rename.
+	for i := 2; ; i++ {
+		if _, err := os.Lstat(filepath.Join(dir, name)); errors.Is(err, fs.ErrNotExist) {
+			break
+		} else if err != nil {
+			return err
+		}
+		name = fmt.Sprintf("%s-%d.json", base, i)
+	}
 	if err := os.Rename(m.path(pendingFile), filepath.Join(dir, name)); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil

@@ -783,3 +783,22 @@ func TestFailedReenrolKeepsSettings(t *testing.T) {
 		t.Fatalf("settings after the refused enrolment = %+v, %v; want %+v", got, err, e.settings())
 	}
 }
+
+// TestAbandonKeepsEveryKey: two requests refused for the same reason in the
+// same second both keep their pending file (and key) in archive/abandoned;
+// the second used to be renamed over the first.
+func TestAbandonKeepsEveryKey(t *testing.T) {
+	e := newEnv(t)
+	cred := e.s.Order(t, customer, 0)
+	for range 2 {
+		_, err := e.manager(t).Enroll(context.Background(), e.settings(), Credentials{cred.TransferID, "wrong-password1"})
+		var se *client.ServiceError
+		if !errors.As(err, &se) {
+			t.Fatalf("err = %v, want a refusal", err)
+		}
+	}
+	ents, err := os.ReadDir(filepath.Join(e.dir, archiveDir, abandonedDir))
+	if err != nil || len(ents) != 2 {
+		t.Fatalf("archive/abandoned holds %d files (%v), want 2", len(ents), err)
+	}
+}
