@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/irpki/irpki/internal/ca"
 	"github.com/irpki/irpki/internal/cliconfig"
@@ -42,6 +43,10 @@ func (c *common) register(fs *flag.FlagSet) {
 // parse parses args, then fills unset flags from the environment and the
 // config file.
 func (c *common) parse(fs *flag.FlagSet, args []string) error {
+	if collectFlags != nil {
+		collectFlags(fs)
+		return flag.ErrHelp
+	}
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return err
@@ -57,7 +62,9 @@ func (c *common) parse(fs *flag.FlagSet, args []string) error {
 		// --config itself may come from IRPKI_CONFIG.
 		cfg = os.Getenv(cliconfig.EnvName("config"))
 	}
-	if err := cliconfig.Resolve(fs, cfg, nil); err != nil {
+	// One config file serves every command: serve's settings in it are
+	// skipped by the operator commands, misspelt ones refused by all.
+	if err := cliconfig.ResolveShared(fs, cfg, nil, irpkidSetting); err != nil {
 		return err
 	}
 	c.environment = strings.ToUpper(c.environment)
@@ -65,6 +72,31 @@ func (c *common) parse(fs *flag.FlagSet, args []string) error {
 		return fmt.Errorf("--environment %q: use TEST or PRODUCTION", c.environment)
 	}
 	return nil
+}
+
+// collectFlags, while set, makes parse hand a command's flag set over and
+// stop there: how irpkidSetting learns the flags of every command.
+var collectFlags func(*flag.FlagSet)
+
+var (
+	settingsOnce sync.Once
+	settings     map[string]bool
+)
+
+// irpkidSetting reports whether name is a flag of some irpkid command, and
+// so a key that a config file shared by all commands may hold.
+func irpkidSetting(name string) bool {
+	settingsOnce.Do(func() {
+		settings = map[string]bool{}
+		collectFlags = func(fs *flag.FlagSet) { fs.VisitAll(func(f *flag.Flag) { settings[f.Name] = true }) }
+		defer func() { collectFlags = nil }()
+		for _, cmd := range []func(context.Context, []string, io.Writer, io.Writer) error{
+			cmdServe, cmdOrgAdd, cmdOrgs, cmdOrder, cmdCerts, cmdRevoke, cmdTrust, cmdUserAdd, cmdUsers, cmdRemind,
+		} {
+			cmd(context.Background(), nil, io.Discard, io.Discard)
+		}
+	})
+	return settings[name]
 }
 
 // app is the wired object graph the commands use.

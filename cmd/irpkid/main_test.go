@@ -351,3 +351,24 @@ func TestOperatorCommandsRefuseTheOtherEnvironment(t *testing.T) {
 		t.Errorf("trust with IRPKI_ENVIRONMENT=PRODUCTION: exit %d %s", code, se)
 	}
 }
+
+// One config file serves irpkid serve and the operator commands: serve's
+// settings in it (listen, SMTP, reminders) do not stop "irpkid orgs" from
+// taking the data directory and environment from it, while a misspelt key
+// is still refused by every command.
+func TestOneConfigFileForAllCommands(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "irpkid.json")
+	os.WriteFile(cfg, []byte(`{"data-dir": "`+filepath.Join(dir, "data")+`", "environment": "TEST", "listen": "127.0.0.1:8443",
+		"max-body-bytes": 100000, "smtp-tls": "tls", "remind-days": "60,14", "public-url": "https://irpki.example"}`), 0o600)
+	if _, se, code := irpkid(t, nil, "org", "add", "--config", cfg, "--customer-id", "1234567-1", "--name", "Acme Oy", "--contact-email", "it@acme.example"); code != 0 {
+		t.Fatalf("org add with serve's config file: %d %s", code, se)
+	}
+	if out, se, code := irpkid(t, []string{"IRPKI_CONFIG=" + cfg}, "orgs"); code != 0 || !strings.Contains(out, "Acme Oy") {
+		t.Fatalf("orgs with IRPKI_CONFIG of serve's file: %d %q %s", code, out, se)
+	}
+	os.WriteFile(cfg, []byte(`{"data-dir": "`+filepath.Join(dir, "data")+`", "listne": "127.0.0.1:8443"}`), 0o600)
+	if _, se, code := irpkid(t, nil, "orgs", "--config", cfg); code == 0 || !strings.Contains(se, `unknown setting "listne"`) {
+		t.Fatalf("misspelt key: exit %d %s", code, se)
+	}
+}

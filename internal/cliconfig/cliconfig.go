@@ -24,6 +24,15 @@ func EnvName(flagName string) string {
 // flag name, decoded strictly: unknown keys are errors). lookupEnv is
 // os.LookupEnv in programs; tests pass their own.
 func Resolve(fs *flag.FlagSet, configPath string, lookupEnv func(string) (string, bool)) error {
+	return ResolveShared(fs, configPath, lookupEnv, nil)
+}
+
+// ResolveShared is Resolve for a config file that several commands of one
+// program share (serve's listen address beside the data directory that
+// every command needs): a key for which otherCommand is true is a setting
+// of another command and is skipped, not refused. Keys that are no
+// command's flag are still errors.
+func ResolveShared(fs *flag.FlagSet, configPath string, lookupEnv func(string) (string, bool), otherCommand func(name string) bool) error {
 	if lookupEnv == nil {
 		lookupEnv = os.LookupEnv
 	}
@@ -40,6 +49,9 @@ func Resolve(fs *flag.FlagSet, configPath string, lookupEnv func(string) (string
 			return fmt.Errorf("config %s: not a JSON object: %w", configPath, err)
 		}
 		for k, v := range raw {
+			if k != "config" && fs.Lookup(k) == nil && otherCommand != nil && otherCommand(k) {
+				continue
+			}
 			if k == "config" || fs.Lookup(k) == nil {
 				return fmt.Errorf("config %s: unknown setting %q (settings are the flags of %q: see --help)", configPath, k, fs.Name())
 			}

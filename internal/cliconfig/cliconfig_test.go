@@ -47,3 +47,21 @@ func TestBadEnvValue(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestSharedFileSkipsOtherCommandsSettings(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "c.json")
+	os.WriteFile(cfg, []byte(`{"dir":"/x","listen":"127.0.0.1:1"}`), 0o600)
+	noEnv := func(string) (string, bool) { return "", false }
+	other := func(k string) bool { return k == "listen" }
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	dir := fs.String("dir", "", "")
+	if err := ResolveShared(fs, cfg, noEnv, other); err != nil || *dir != "/x" {
+		t.Fatalf("dir=%q err=%v", *dir, err)
+	}
+	os.WriteFile(cfg, []byte(`{"dir":"/x","lisen":"127.0.0.1:1"}`), 0o600)
+	fs = flag.NewFlagSet("x", flag.ContinueOnError)
+	fs.String("dir", "", "")
+	if err := ResolveShared(fs, cfg, noEnv, other); err == nil || !strings.Contains(err.Error(), `unknown setting "lisen"`) {
+		t.Fatalf("err = %v", err)
+	}
+}
