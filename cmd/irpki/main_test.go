@@ -876,3 +876,30 @@ func TestDeployHookEnvironment(t *testing.T) {
 		t.Errorf("hook's IRPKI_ variables = %s, want %s", got, want)
 	}
 }
+
+// TestWatchFailingHookDoesNotStopRenewals: a deploy hook that keeps failing
+// is retried, but does not keep the next renewal from happening: the check
+// used to return at the failed hook, so the certificate would have expired.
+func TestWatchFailingHookDoesNotStopRenewals(t *testing.T) {
+	h := newHarness(t)
+	h.enroll(t, 30*24*time.Hour)
+	old := h.current(t)
+	st, _ := h.status(t)
+	h.s.Clock.Set(st.RenewAt)
+	if r := h.run(t, "", "watch", "--dir", h.dir, "--once", "--deploy-hook", "exit 7"); r.code != exitError {
+		t.Fatalf("failing hook: exit %d\n%s", r.code, r.stderr)
+	}
+	first := h.current(t)
+	if first.Serial() == old.Serial() {
+		t.Fatal("not renewed")
+	}
+	st, _ = h.status(t)
+	h.s.Clock.Set(st.RenewAt)
+	r := h.run(t, "", "watch", "--dir", h.dir, "--once", "--deploy-hook", "exit 7")
+	if r.code != exitError {
+		t.Errorf("still failing hook: exit %d, want %d", r.code, exitError)
+	}
+	if h.current(t).Serial() == first.Serial() {
+		t.Fatalf("the failing hook kept the due renewal from happening\n%s", r.stderr)
+	}
+}

@@ -157,9 +157,17 @@ func (w *watcher) check(ctx context.Context, failures *int) (time.Duration, int)
 		}
 		return min(d, w.cfg.retryMax)
 	}
-	if err := w.deployCurrent(ctx); err != nil {
-		w.log.Error("deploy", "err", err)
-		return backoff(), exitError
+	// A hook that keeps failing is retried with the backoff, but does not
+	// keep a due renewal from happening.
+	hookErr := w.deployCurrent(ctx)
+	if hookErr != nil {
+		w.log.Error("deploy", "err", hookErr)
+	}
+	ok := func(wait time.Duration) (time.Duration, int) {
+		if hookErr != nil {
+			return min(wait, backoff()), exitError
+		}
+		return wait, exitOK
 	}
 	st, err := w.m.Status()
 	if err != nil {
@@ -178,7 +186,7 @@ func (w *watcher) check(ctx context.Context, failures *int) (time.Duration, int)
 	due := st.Pending != "" || !now.Before(st.RenewAt)
 	if !due {
 		w.log.Info("certificate valid; not due", "serial", st.Serial, "not_after", st.NotAfter, "renew_at", st.RenewAt)
-		return min(w.cfg.checkInterval, st.RenewAt.Sub(now)), exitOK
+		return ok(min(w.cfg.checkInterval, st.RenewAt.Sub(now)))
 	}
 	w.log.Info("renewing", "serial", st.Serial, "not_after", st.NotAfter, "pending", st.Pending)
 	w.met.attempt(now)
@@ -203,7 +211,7 @@ func (w *watcher) check(ctx context.Context, failures *int) (time.Duration, int)
 		// The window is not open after all (e.g. a fresh certificate was
 		// enrolled meanwhile): look again at the renewal moment.
 		*failures = 0
-		return w.cfg.checkInterval, exitOK
+		return ok(w.cfg.checkInterval)
 	}
 	*failures = 0
 	w.met.result(true)
