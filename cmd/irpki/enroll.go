@@ -129,7 +129,12 @@ func (a *app) cmdEnroll(ctx context.Context, args []string) error {
 		}
 		cred.TransferPassword = *pwArg
 	}
-	if resumable && (cred.TransferID == "" || cred.TransferID == pendingID) {
+	if cred.TransferID == "" && pendingID != "" {
+		// An interrupted enrolment names its TransferId: resuming it
+		// needs at most the password.
+		cred.TransferID = pendingID
+	}
+	if resumable && cred.TransferID == pendingID {
 		fmt.Fprintf(a.stderr, "irpki: an interrupted enrolment (TransferId %s) is waiting for its certificate; finishing it\n", pendingID)
 		cred.TransferID = pendingID
 	} else {
@@ -137,6 +142,9 @@ func (a *app) cmdEnroll(ctx context.Context, args []string) error {
 			return badFlags{errors.New("--transfer-id is required (the TransferId of the order)")}
 		}
 		if cred.TransferPassword == "" {
+			if cred.TransferID == pendingID {
+				return badFlags{fmt.Errorf("an interrupted enrolment (TransferId %s) was sent without an answer; run again with its TransferPassword (--transfer-password-file F, --transfer-password-stdin or IRPKI_TRANSFER_PASSWORD): the same key is sent again, no second certificate is issued", pendingID)}
+			}
 			return badFlags{errors.New("the TransferPassword is required: --transfer-password-file F, --transfer-password-stdin or IRPKI_TRANSFER_PASSWORD")}
 		}
 	}

@@ -903,3 +903,44 @@ func TestWatchFailingHookDoesNotStopRenewals(t *testing.T) {
 		t.Fatalf("the failing hook kept the due renewal from happening\n%s", r.stderr)
 	}
 }
+
+// TestEnrollResumeNeedsOnlyPassword: an enrolment whose answer was lost
+// (the service issued, the RetrievalId never arrived) resumes with --dir
+// and the password alone: the TransferId is in the pending request.
+func TestEnrollResumeNeedsOnlyPassword(t *testing.T) {
+	h := newHarness(t)
+	var lose atomic.Bool
+	lose.Store(true)
+	proxy := httptestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		req, _ := http.NewRequest(r.Method, h.s.URL, bytes.NewReader(body))
+		req.Header = r.Header.Clone()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		out, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if lose.Load() {
+			http.Error(w, "gateway timeout", http.StatusGatewayTimeout)
+			return
+		}
+		w.WriteHeader(resp.StatusCode)
+		w.Write(out)
+	})
+	cred := h.s.Order(t, customer, 0)
+	r := h.run(t, cred.TransferPassword+"\n", "enroll", "--dir", h.dir, "--customer-id", customer, "--transfer-id", cred.TransferID,
+		"--transfer-password-stdin", "--endpoint", proxy, "--trust", h.trust)
+	if r.code != exitError {
+		t.Fatalf("lost answer: exit %d\n%s", r.code, r.stderr)
+	}
+	lose.Store(false)
+	r = h.run(t, cred.TransferPassword+"\n", "enroll", "--dir", h.dir, "--transfer-password-stdin")
+	if r.code != 0 {
+		t.Fatalf("resume with --dir and the password: exit %d\n%s", r.code, r.stderr)
+	}
+	if cs, _ := h.s.Service.Certificates(context.Background(), customer); len(cs) != 1 {
+		t.Errorf("service has %d certificates, want 1", len(cs))
+	}
+}
