@@ -944,3 +944,22 @@ func TestEnrollResumeNeedsOnlyPassword(t *testing.T) {
 		t.Errorf("service has %d certificates, want 1", len(cs))
 	}
 }
+
+// TestRenewOutsideServiceWindowNoForceHint: before the service's own 60-day
+// window, renew does not suggest --force, which the service would only
+// refuse (WINDOW_NOT_OPEN); inside it (a short TEST certificate before the
+// client's window) the hint stays.
+func TestRenewOutsideServiceWindowNoForceHint(t *testing.T) {
+	h := newHarness(t)
+	h.enroll(t, 0) // two years
+	r := h.run(t, "", "renew", "--dir", h.dir)
+	if r.code != 0 || strings.Contains(r.stdout, "--force") || !strings.Contains(r.stdout, "not renewed") {
+		t.Errorf("renew two years before expiry: exit %d\n%s", r.code, r.stdout)
+	}
+	h.dir = filepath.Join(t.TempDir(), "short")
+	h.enroll(t, 30*24*time.Hour)
+	r = h.run(t, "", "renew", "--dir", h.dir)
+	if r.code != 0 || !strings.Contains(r.stdout, "--force") {
+		t.Errorf("renew of a 30-day certificate: exit %d\n%s", r.code, r.stdout)
+	}
+}
