@@ -127,7 +127,9 @@ func (m *Manager) Enroll(ctx context.Context, s Settings, cred Credentials) (*In
 	}
 	inst, err := m.enroll(ctx, c, s, cred, p)
 	m.record(err, false)
-	if err != nil && hadOld && old != s && !errors.Is(err, errCrash) {
+	var se *client.ServiceError
+	var fe *client.FaultError
+	if err != nil && hadOld && old != s && (errors.As(err, &se) || errors.As(err, &fe)) {
 		// Refused for good (nothing left to resume with these settings):
 		// the certificate in place keeps renewing with the settings it
 		// was enrolled with, not with a mistyped endpoint or environment.
