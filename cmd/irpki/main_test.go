@@ -963,3 +963,14 @@ func TestRenewOutsideServiceWindowNoForceHint(t *testing.T) {
 		t.Errorf("renew of a 30-day certificate: exit %d\n%s", r.code, r.stdout)
 	}
 }
+
+// TestWatchHookTimeoutMustBePositive: --deploy-hook-timeout 0 killed every
+// hook at once, so it could never succeed; it is a flag error.
+func TestWatchHookTimeoutMustBePositive(t *testing.T) {
+	h := newHarness(t)
+	h.enroll(t, 30*24*time.Hour)
+	r := h.run(t, "", "watch", "--dir", h.dir, "--once", "--deploy-hook", "true", "--deploy-hook-timeout", "0")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "--deploy-hook-timeout") {
+		t.Fatalf("exit %d, want %d naming the flag\n%s", r.code, exitUsage, r.stderr)
+	}
+}

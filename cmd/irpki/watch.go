@@ -63,8 +63,8 @@ func (a *app) cmdWatch(ctx context.Context, args []string) int {
 		}
 		return a.exit("watch", err)
 	}
-	if wc.checkInterval <= 0 || wc.retryInitial <= 0 || wc.retryMax < wc.retryInitial {
-		fmt.Fprintln(a.stderr, "irpki watch: --check-interval and --retry-initial must be positive, --retry-max at least --retry-initial")
+	if wc.checkInterval <= 0 || wc.retryInitial <= 0 || wc.retryMax < wc.retryInitial || wc.hookTimeout <= 0 {
+		fmt.Fprintln(a.stderr, "irpki watch: --check-interval, --retry-initial and --deploy-hook-timeout must be positive, --retry-max at least --retry-initial")
 		return exitUsage
 	}
 	log := slog.New(slog.NewTextHandler(a.stderr, nil))
