@@ -802,3 +802,39 @@ func TestAbandonKeepsEveryKey(t *testing.T) {
 		t.Fatalf("archive/abandoned holds %d files (%v), want 2", len(ents), err)
 	}
 }
+
+// TestRenewReadsSettingsUnderLock: a renewer that waited for the lock uses
+// the settings as the holder left them (say, an enrolment that corrected the
+// endpoint), not those it read before waiting.
+func TestRenewReadsSettingsUnderLock(t *testing.T) {
+	e := newEnv(t)
+	inst := e.enroll(t, 30*24*time.Hour)
+	e.s.Clock.Set(inst.Cert.NotAfter.Add(-time.Hour))
+	stale := e.settings()
+	stale.Endpoint = "http://127.0.0.1:1/2017/10/CertificateServices"
+	if err := writeJSON(filepath.Join(e.dir, settingsFile), stale, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lk, err := e.manager(t).lock(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	released := false
+	m := e.manager(t, func(o *Options) {
+		o.LockWait = time.Minute
+		o.Sleep = func(ctx context.Context, d time.Duration) error {
+			if !released {
+				released = true
+				if err := writeJSON(filepath.Join(e.dir, settingsFile), e.settings(), 0o600); err != nil {
+					t.Error(err)
+				}
+				lk.unlock()
+			}
+			return nil
+		}
+	})
+	res, err := m.Renew(context.Background(), RenewOptions{})
+	if err != nil || !res.Renewed {
+		t.Fatalf("renew after waiting for the lock: %v", err)
+	}
+}

@@ -46,15 +46,20 @@ type RenewResult struct {
 // ErrExpired; one the service reports revoked gives ErrRevoked and is
 // remembered as revoked.
 func (m *Manager) Renew(ctx context.Context, opt RenewOptions) (*RenewResult, error) {
-	s, err := m.Settings()
-	if err != nil {
-		return nil, err
+	if _, err := m.Settings(); err != nil {
+		return nil, err // before creating the lock file in a directory never enrolled
 	}
 	lk, err := m.lock(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer lk.unlock()
+	// Read again under the lock: the holder we waited for may have changed
+	// them.
+	s, err := m.Settings()
+	if err != nil {
+		return nil, err
+	}
 	if err := m.checkLinks(); err != nil {
 		return nil, err
 	}
