@@ -372,3 +372,19 @@ func TestOneConfigFileForAllCommands(t *testing.T) {
 		t.Fatalf("misspelt key: exit %d %s", code, se)
 	}
 }
+
+// A body limit below what valid requests need is refused at start, not
+// discovered when every request is answered "too large".
+func TestServeRefusesTooSmallBodyLimit(t *testing.T) {
+	for _, v := range []string{"0", "-1", "1000"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a guard: a server that starts would run on
+		cmd := exec.CommandContext(ctx, binPath, "serve", "--data-dir", t.TempDir(), "--listen", freePort(t), "--max-body-bytes", v)
+		var se bytes.Buffer
+		cmd.Stderr = &se
+		err := cmd.Run()
+		cancel()
+		if err == nil || !strings.Contains(se.String(), "--max-body-bytes "+v) {
+			t.Errorf("--max-body-bytes %s: %v, stderr %q", v, err, se.String())
+		}
+	}
+}

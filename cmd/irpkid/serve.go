@@ -32,6 +32,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
+	if *maxBody < minBodyLimit {
+		return fmt.Errorf("--max-body-bytes %d: at least %d, or valid requests (a CSR of up to 10 KiB, a signature with its certificate) are refused as too large", *maxBody, minBodyLimit)
+	}
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
 	}
@@ -101,6 +104,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	a.log.Info("stopped")
 	return nil
 }
+
+// minBodyLimit is the smallest --max-body-bytes: the largest valid request
+// (a 10 KiB CSR as base64, a signature with a certificate chain) stays
+// below it.
+const minBodyLimit = 32 << 10
 
 func requireLoopback(addr string) error {
 	host, _, err := net.SplitHostPort(addr)
