@@ -28,6 +28,27 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.config, "config", "", "JSON config file whose keys are these flags' names")
 }
 
+// irpkiFlags are the flags of every irpki command, so that one config file
+// (or IRPKI_CONFIG) serves them all: a key that is another command's flag
+// is skipped, a key that is no command's flag is still refused.
+// TestAllFlagsKnown keeps the list complete.
+var irpkiFlags = map[string]bool{
+	"config": true, "dir": true, "lock-wait": true,
+	// enroll
+	"customer-id": true, "organization": true, "transfer-id": true, "transfer-password": true,
+	"transfer-password-file": true, "transfer-password-stdin": true, "endpoint": true,
+	"service": true, "environment": true, "trust": true, "key-size": true,
+	// renew
+	"force": true,
+	// status
+	"json": true,
+	// watch
+	"deploy-hook": true, "deploy-hook-timeout": true, "metrics": true, "check-interval": true,
+	"retry-initial": true, "retry-max": true, "once": true,
+	// export
+	"pkcs12": true, "password-file": true, "password-stdin": true, "legacy": true, "pem-chain": true,
+}
+
 // newFlagSet returns a command's flag set with the common flags.
 func (a *app) newFlagSet(name string) (*flag.FlagSet, *common) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -56,7 +77,8 @@ func (a *app) parse(fs *flag.FlagSet, c *common, args []string) error {
 			cfg = v
 		}
 	}
-	if err := cliconfig.Resolve(fs, cfg, a.lookupEnv); err != nil {
+	other := func(name string) bool { return irpkiFlags[name] }
+	if err := cliconfig.ResolveShared(fs, cfg, a.lookupEnv, other); err != nil {
 		return err
 	}
 	if c.dir == "" {

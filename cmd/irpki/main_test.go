@@ -974,3 +974,38 @@ func TestWatchHookTimeoutMustBePositive(t *testing.T) {
 		t.Fatalf("exit %d, want %d naming the flag\n%s", r.code, exitUsage, r.stderr)
 	}
 }
+
+// TestSharedConfigFile: one config file (or IRPKI_CONFIG) serves every
+// irpki command: watch's settings in it no longer make status, the
+// monitoring check, fail with "unknown setting"; misspelt keys still do.
+func TestSharedConfigFile(t *testing.T) {
+	h := newHarness(t)
+	h.enroll(t, 0)
+	cfg := filepath.Join(t.TempDir(), "irpki.json")
+	os.WriteFile(cfg, []byte(`{"dir": "`+h.dir+`", "deploy-hook": "true", "metrics": "127.0.0.1:0", "check-interval": "2h"}`), 0o600)
+	h.env["IRPKI_CONFIG"] = cfg
+	if r := h.run(t, "", "status"); r.code != statusValid {
+		t.Errorf("status with watch's config file: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := h.run(t, "", "renew"); r.code != exitOK {
+		t.Errorf("renew with watch's config file: exit %d\n%s", r.code, r.stderr)
+	}
+	os.WriteFile(cfg, []byte(`{"dir": "`+h.dir+`", "deploy-hok": "true"}`), 0o600)
+	if r := h.run(t, "", "status"); r.code != statusError || !strings.Contains(r.stderr, `unknown setting "deploy-hok"`) {
+		t.Errorf("misspelt key: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestAllFlagsKnown: the list of every command's flags that lets commands
+// share a config file names each flag of each command.
+func TestAllFlagsKnown(t *testing.T) {
+	h := newHarness(t)
+	for _, cmd := range []string{"enroll", "renew", "status", "watch", "export"} {
+		r := h.run(t, "", cmd, "--help")
+		for _, m := range regexp.MustCompile(`(?m)^  --([a-z0-9-]+)$`).FindAllStringSubmatch(r.stderr, -1) {
+			if !irpkiFlags[m[1]] {
+				t.Errorf("irpki %s --%s is missing from irpkiFlags", cmd, m[1])
+			}
+		}
+	}
+}
