@@ -676,3 +676,55 @@ func TestDeliveryTokenNotLogged(t *testing.T) {
 		t.Fatalf("the delivery token is in the log:\n%s", logs)
 	}
 }
+
+// failAfterSend makes the store's next write fail once the mail has gone.
+type failAfterSend struct {
+	eservice.Store
+	mail notify.Mailer
+	fail bool
+}
+
+func (f *failAfterSend) Send(ctx context.Context, m notify.Message) error {
+	err := f.mail.Send(ctx, m)
+	f.fail = err == nil
+	return err
+}
+
+func (f *failAfterSend) Update(ctx context.Context, fn func(*store.Tx) error) error {
+	if f.fail {
+		f.fail = false
+		return errors.New("disk full")
+	}
+	return f.Store.Update(ctx, fn)
+}
+
+// Once the link has been mailed, the representative gets the PIN even if
+// recording the mail's audit line fails: without it the mailed link can
+// never be opened.
+func TestOrderShowsPINWhenOnlyTheMailAuditFails(t *testing.T) {
+	e := start(t, envOptions{})
+	ob, err := notify.Outbox(e.Outbox, "Tulorekisteri <no-reply@irpki.test>", e.S.Clock, e.S.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := &failAfterSend{Store: e.S.DB, mail: ob}
+	h, err := eservice.New(e.Cfg, e.S.Service, fs, fs, e.S.Clock, e.S.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	h.Register(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	e2 := *e
+	e2.Web, e2.URL = srv, srv.URL+eservice.Path
+	c := e2.client(t)
+	csrf := e2.signIn(t, c, repEmail, repPassword)
+	resp, body := post(t, c, e2.URL+"order", orderForm(csrf))
+	if resp.StatusCode != http.StatusOK || !pinRE.MatchString(body) {
+		t.Fatalf("order whose mail went out: %d, PIN shown %v", resp.StatusCode, pinRE.MatchString(body))
+	}
+	if n := len(e.mails(t)); n != 1 {
+		t.Fatalf("%d mails, want the one link", n)
+	}
+}
