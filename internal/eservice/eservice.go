@@ -39,9 +39,8 @@ import (
 const Path = "/eservice/"
 
 func init() {
-	// This package imports notify, so notify's migration is always
-	// registered before this one: the order is the same in every binary.
-	store.RegisterMigration(`CREATE TABLE IF NOT EXISTS eservice_users (
+	// The e-service's accounts, sessions and deliveries.
+	store.RegisterMigration("eservice/1", `CREATE TABLE IF NOT EXISTS eservice_users (
 		id            INTEGER PRIMARY KEY AUTOINCREMENT,
 		email         TEXT NOT NULL UNIQUE COLLATE NOCASE,
 		name          TEXT NOT NULL DEFAULT '',

@@ -20,7 +20,7 @@ import (
 func init() {
 	// The reminders table: one row per (certificate, reminder kind), the
 	// unique key that makes a reminder claimable by exactly one sender.
-	store.RegisterMigration(`CREATE TABLE IF NOT EXISTS reminders (
+	store.RegisterMigration("notify/1", `CREATE TABLE IF NOT EXISTS reminders (
 		serial        TEXT NOT NULL,
 		kind          TEXT NOT NULL,
 		state         TEXT NOT NULL,

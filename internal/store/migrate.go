@@ -5,11 +5,18 @@ import (
 	"fmt"
 )
 
+// Migration is one schema change, known by a name that never changes
+// (package/number, e.g. "store/1"): the store records names, not positions,
+// so a migration added to one package never renumbers another's.
+type Migration struct {
+	Name string
+	SQL  string
+}
+
 // migrations are applied in order, each once, each in its own transaction.
-// Never edit one that has shipped: append a new one.
-var migrations = []string{
-	// 1: the certificate service.
-	`CREATE TABLE orgs (
+// Never edit one that has shipped: append a new one with the next name.
+var migrations = []Migration{
+	{Name: "store/1", SQL: `CREATE TABLE orgs (
 		customer_id   TEXT PRIMARY KEY,
 		name          TEXT NOT NULL,
 		contact_email TEXT NOT NULL,
@@ -76,44 +83,61 @@ var migrations = []string{
 		code        TEXT NOT NULL DEFAULT '',
 		detail      TEXT NOT NULL DEFAULT ''
 	);
-	CREATE INDEX audit_customer ON audit(customer_id, id);`,
+	CREATE INDEX audit_customer ON audit(customer_id, id);`},
 }
 
 // RegisterMigration appends a migration; packages that own tables of their
-// own (the e-service, the reminder job) call it from an init function. The
-// order of registration is the order of application, so it must not vary.
-func RegisterMigration(sql string) { migrations = append(migrations, sql) }
+// own (the e-service, the reminder job) call it from an init function. Names
+// must be unique; a duplicate is a programming error and panics.
+func RegisterMigration(name, sql string) {
+	for _, m := range migrations {
+		if m.Name == name {
+			panic("store: migration " + name + " registered twice")
+		}
+	}
+	migrations = append(migrations, Migration{Name: name, SQL: sql})
+}
 
 func (s *DB) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
-	for i, m := range migrations {
-		v := i + 1
+	for _, m := range migrations {
 		err := s.Update(ctx, func(tx *Tx) error {
 			var n int
-			if err := tx.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, v).Scan(&n); err != nil {
+			if err := tx.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE name = ?`, m.Name).Scan(&n); err != nil {
 				return err
 			}
 			if n > 0 {
 				return nil
 			}
-			if _, err := tx.tx.ExecContext(ctx, m); err != nil {
+			if _, err := tx.tx.ExecContext(ctx, m.SQL); err != nil {
 				return err
 			}
-			_, err := tx.tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, strftime('%s','now'))`, v)
+			_, err := tx.tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES (?, strftime('%s','now'))`, m.Name)
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("store: migration %d: %w", v, err)
+			return fmt.Errorf("store: migration %s: %w", m.Name, err)
 		}
 	}
 	return nil
 }
 
-// SchemaVersion returns the number of applied migrations.
-func (s *DB) SchemaVersion(ctx context.Context) (int, error) {
-	var v int
-	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
-	return v, err
+// Applied returns the names of the applied migrations, in name order.
+func (s *DB) Applied(ctx context.Context) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT name FROM schema_migrations ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("store: migrations: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
 }
