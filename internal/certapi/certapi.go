@@ -170,6 +170,8 @@ func faultFor(err error) (*wire.Fault, int) {
 		return &wire.Fault{Client: true, Code: wire.CodeTooLarge, String: msg}, http.StatusRequestEntityTooLarge
 	case errors.Is(err, wire.ErrUnknownOp):
 		return &wire.Fault{Client: true, Code: wire.CodeUnknownOp, String: msg + "; the operations are SignNewCertificate, RenewCertificate and GetCertificate"}, http.StatusInternalServerError
+	case errors.Is(err, wire.ErrMustUnderstand):
+		return &wire.Fault{Client: true, Code: wire.CodeMustUnderstand, String: msg}, http.StatusInternalServerError
 	case errors.Is(err, wire.ErrSchema), errors.Is(err, wire.ErrSigMissing):
 		return &wire.Fault{Client: true, Code: wire.CodeSchema, String: msg}, http.StatusInternalServerError
 	default:

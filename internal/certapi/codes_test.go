@@ -60,6 +60,9 @@ var faultCases = map[wire.Code]struct {
 	wire.CodeActionMismatch: {http.StatusInternalServerError, `"renewCertificate"`, textXML, func(t *testing.T) []byte {
 		return getBody(t, customer, "abc")
 	}},
+	wire.CodeMustUnderstand: {http.StatusInternalServerError, "getCertificate", textXML, func(t *testing.T) []byte {
+		return withHeader(getBody(t, customer, "abc"), `<t:Transaction xmlns:t="urn:example:tx" SOAP-ENV:mustUnderstand="1">42</t:Transaction>`)
+	}},
 	wire.CodeSchema: {http.StatusInternalServerError, "getCertificate", textXML, func(t *testing.T) []byte {
 		return envelope([]byte(`<cer:GetCertificateRequest xmlns:cer="` + wire.Namespace + `"><CustomerId>1234567-1</CustomerId><Environment>TEST</Environment><RetrievalId>a</RetrievalId></cer:GetCertificateRequest>`))
 	}},
@@ -555,3 +558,39 @@ var (
 	_ = etree.NewDocument
 	_ = x509.ParseCertificate
 )
+
+// withHeader puts header entries into an envelope made by wire.Envelope.
+func withHeader(env []byte, entries string) []byte {
+	return []byte(strings.Replace(string(env), "<SOAP-ENV:Header/>", "<SOAP-ENV:Header>"+entries+"</SOAP-ENV:Header>", 1))
+}
+
+// Header entries the service may ignore are ignored; one it must understand
+// is a MustUnderstand fault, with SOAP 1.1's own faultcode.
+func TestMustUnderstandHeaders(t *testing.T) {
+	s := irpkidtest.Start(t, irpkidtest.Config{})
+	for _, tc := range []struct {
+		name    string
+		entries string
+		fault   bool
+	}{
+		{"optional entry", `<t:Trace xmlns:t="urn:example:t">1</t:Trace>`, false},
+		{"mustUnderstand 0", `<t:Trace xmlns:t="urn:example:t" SOAP-ENV:mustUnderstand="0">1</t:Trace>`, false},
+		{"for another actor", `<t:Trace xmlns:t="urn:example:t" SOAP-ENV:mustUnderstand="1" SOAP-ENV:actor="urn:example:gateway">1</t:Trace>`, false},
+		{"unqualified mustUnderstand attribute", `<t:Trace xmlns:t="urn:example:t" mustUnderstand="1">1</t:Trace>`, false},
+		{"mustUnderstand 1", `<t:Tx xmlns:t="urn:example:t" SOAP-ENV:mustUnderstand="1">1</t:Tx>`, true},
+		{"mustUnderstand 1 for the next actor", `<t:Tx xmlns:t="urn:example:t" SOAP-ENV:mustUnderstand="1" SOAP-ENV:actor="http://schemas.xmlsoap.org/soap/actor/next">1</t:Tx>`, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := post(t, s.URL, "getCertificate", textXML, withHeader(getBody(t, customer, "abc"), tc.entries))
+			if !tc.fault {
+				if r.status != http.StatusOK {
+					t.Fatalf("HTTP %d, want a normal (FAIL) answer\n%s", r.status, r.body)
+				}
+				return
+			}
+			if got := faultCode(t, r); got != wire.CodeMustUnderstand || !strings.Contains(string(r.body), "<faultcode>SOAP-ENV:MustUnderstand</faultcode>") {
+				t.Errorf("code %s, want %s with faultcode MustUnderstand\n%s", got, wire.CodeMustUnderstand, r.body)
+			}
+		})
+	}
+}

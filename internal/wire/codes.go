@@ -13,6 +13,7 @@ const (
 	CodeUnknownOp      Code = "UNKNOWN_OP"      // the body element is no operation of this service
 	CodeActionMismatch Code = "ACTION_MISMATCH" // SOAPAction header names another operation than the body
 	CodeSchema         Code = "SCHEMA_INVALID"  // element order, cardinality, length, enumeration or base64 wrong
+	CodeMustUnderstand Code = "MUST_UNDERSTAND" // a SOAP header entry with mustUnderstand="1" that this service does not process
 )
 
 // Codes answered inside a signed response with Result FAIL: the request was
@@ -45,7 +46,7 @@ const (
 )
 
 // FaultCodes lists the codes answered as SOAP Faults.
-var FaultCodes = []Code{CodeMalformed, CodeTooLarge, CodeContentType, CodeUnknownOp, CodeActionMismatch, CodeSchema}
+var FaultCodes = []Code{CodeMalformed, CodeTooLarge, CodeContentType, CodeUnknownOp, CodeActionMismatch, CodeSchema, CodeMustUnderstand}
 
 // FailCodes lists the codes answered with Result FAIL.
 var FailCodes = []Code{

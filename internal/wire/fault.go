@@ -2,6 +2,7 @@ package wire
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/beevik/etree"
 )
@@ -24,7 +25,10 @@ func EncodeFault(f *Fault) []byte {
 	fe.Space = "SOAP-ENV"
 	fe.CreateAttr("xmlns:SOAP-ENV", SOAPNamespace)
 	who := "SOAP-ENV:Server"
-	if f.Client {
+	switch {
+	case f.Code == CodeMustUnderstand:
+		who = "SOAP-ENV:MustUnderstand"
+	case f.Client:
 		who = "SOAP-ENV:Client"
 	}
 	fe.CreateElement("faultcode").SetText(who)
@@ -47,7 +51,13 @@ func DecodeFault(el *etree.Element) (*Fault, error) {
 	}
 	f := &Fault{}
 	if fc := el.SelectElement("faultcode"); fc != nil {
-		f.Client = fc.Text() == "SOAP-ENV:Client" || fc.Text() == "soap:Client" || fc.Text() == "Client"
+		// The sender's fault: Client, or MustUnderstand and VersionMismatch,
+		// whatever prefix the envelope namespace has.
+		code := strings.TrimSpace(fc.Text())
+		if i := strings.LastIndexByte(code, ':'); i >= 0 {
+			code = code[i+1:]
+		}
+		f.Client = code == "Client" || code == "MustUnderstand" || code == "VersionMismatch"
 	}
 	if fs := el.SelectElement("faultstring"); fs != nil {
 		f.String = fs.Text()

@@ -126,6 +126,9 @@ func ParseEnvelope(body []byte, lim Limits) (*etree.Element, error) {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if len(kids) > 0 && kids[0].Tag == "Header" && kids[0].NamespaceURI() == SOAPNamespace {
+		if err := checkHeader(kids[0]); err != nil {
+			return nil, err
+		}
 		kids = kids[1:]
 	}
 	if len(kids) != 1 || kids[0].Tag != "Body" || kids[0].NamespaceURI() != SOAPNamespace {
@@ -139,6 +142,34 @@ func ParseEnvelope(body []byte, lim Limits) (*etree.Element, error) {
 		return nil, fmt.Errorf("%w: Body must hold exactly one element, found %d", ErrMalformed, len(inner))
 	}
 	return inner[0], nil
+}
+
+// actorNext is the SOAP 1.1 actor URI meaning "the next recipient".
+const actorNext = "http://schemas.xmlsoap.org/soap/actor/next"
+
+// checkHeader refuses a header entry meant for this service (no actor, or
+// the "next" actor) with mustUnderstand="1": the service processes no
+// header entries, and SOAP 1.1 (4.2.3) requires a MustUnderstand fault
+// rather than silently ignoring one. Other entries are ignored.
+func checkHeader(h *etree.Element) error {
+	for _, e := range h.ChildElements() {
+		mu, actor := "", ""
+		for _, a := range e.Attr {
+			if a.Space == "" || a.NamespaceURI() != SOAPNamespace {
+				continue
+			}
+			switch a.Key {
+			case "mustUnderstand":
+				mu = strings.TrimSpace(a.Value)
+			case "actor":
+				actor = strings.TrimSpace(a.Value)
+			}
+		}
+		if mu == "1" && (actor == "" || actor == actorNext) {
+			return fmt.Errorf("%w: header entry {%s}%s has mustUnderstand=\"1\"; this service processes no SOAP header entries", ErrMustUnderstand, e.NamespaceURI(), e.Tag)
+		}
+	}
+	return nil
 }
 
 // elementChildren returns el's child elements, refusing non-whitespace text

@@ -140,6 +140,7 @@ var (
 	ErrTooLarge       = errors.New("request body too large")
 	ErrUnknownOp      = errors.New("unknown operation")
 	ErrSchema         = errors.New("schema violation")
+	ErrMustUnderstand = errors.New("header entry must be understood")
 	ErrSigMissing     = errors.New("signature missing")
 	ErrSigAlgorithm   = errors.New("signature algorithm or profile not allowed")
 	ErrSigInvalid     = errors.New("signature invalid")
