@@ -13,6 +13,7 @@ import (
 	"github.com/irpki/irpki/client"
 	"github.com/irpki/irpki/internal/irpkidtest"
 	"github.com/irpki/irpki/internal/service"
+	"github.com/irpki/irpki/internal/store"
 	"github.com/irpki/irpki/internal/wire"
 )
 
@@ -388,5 +389,40 @@ func TestRefusedRenewalKeepsUnretrievedSuccessor(t *testing.T) {
 		if a.Action == "supersede" {
 			t.Errorf("audit says %+v, but nothing was superseded", a)
 		}
+	}
+}
+
+// A successor revoked before anyone retrieved it may still be replaced by a
+// new renewal request (it was never in use); it keeps the time and reason of
+// its revocation beside the supersession.
+func TestSupersedeRevokedSuccessorKeepsRevocation(t *testing.T) {
+	s := start(t)
+	e := s.Enroll(t, customer, 0)
+	s.Clock.Set(e.Cert.NotAfter.Add(-30 * 24 * time.Hour))
+	ctx := context.Background()
+	r1 := response(t, s, wire.OpRenew, post(t, s.URL, "renewCertificate", textXML, renewBody(t, customer, irpkidtest.CSR(t, irpkidtest.NewKey(t), customer), e.Key, e.Cert)))
+	if !r1.Result.OK() {
+		t.Fatalf("first renewal: %+v", r1)
+	}
+	views, err := s.Service.Certificates(ctx, customer)
+	if err != nil || len(views) != 2 {
+		t.Fatalf("%d certificates, %v", len(views), err)
+	}
+	succ := views[1].Certificate
+	revokedAt := s.Clock.Now()
+	if err := s.Service.Revoke(ctx, succ.Serial, service.ReasonKeyCompromise, "", "test"); err != nil {
+		t.Fatal(err)
+	}
+	s.Clock.Advance(time.Hour)
+	r2 := response(t, s, wire.OpRenew, post(t, s.URL, "renewCertificate", textXML, renewBody(t, customer, irpkidtest.CSR(t, irpkidtest.NewKey(t), customer), e.Key, e.Cert)))
+	if !r2.Result.OK() {
+		t.Fatalf("renewal after the unretrieved successor was revoked: %+v", r2)
+	}
+	var got store.Certificate
+	if err := s.DB.View(ctx, func(tx *store.Tx) error { got, err = tx.Certificate(ctx, succ.Serial); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != store.CertSuperseded || !got.RevokedAt.Equal(revokedAt.Truncate(time.Millisecond)) || !strings.Contains(got.RevokeReason, service.ReasonKeyCompromise) {
+		t.Errorf("replaced revoked successor: status %s, at %v (revoked %v), reason %q", got.Status, got.RevokedAt, revokedAt, got.RevokeReason)
 	}
 }

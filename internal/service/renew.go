@@ -122,7 +122,13 @@ func (s *Service) renew(ctx context.Context, el *etree.Element) (rid, customer, 
 			return nil
 		}
 		if hasSuccessor {
-			if err := tx.SetCertificateStatus(ctx, succ.Serial, store.CertSuperseded, now, "superseded by a new renewal request"); err != nil {
+			// A successor revoked before anyone retrieved it keeps the time
+			// and reason of its revocation beside the supersession.
+			at, reason := now, "superseded by a new renewal request"
+			if succ.Status == store.CertRevoked {
+				at, reason = succ.RevokedAt, "revoked ("+succ.RevokeReason+"), then "+reason
+			}
+			if err := tx.SetCertificateStatus(ctx, succ.Serial, store.CertSuperseded, at, reason); err != nil {
 				return err
 			}
 			if err := tx.Audit(ctx, store.AuditEntry{At: now, Actor: "soap", Action: "supersede", CustomerID: succ.CustomerID, Serial: succ.Serial, Outcome: "ok", Detail: "never retrieved; replaced by a new renewal request"}); err != nil {
