@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,6 +95,7 @@ type serveExtras struct {
 	remind    reminderFlags
 	publicURL string
 	noEserv   bool
+	proxies   string
 }
 
 func (x *serveExtras) register(fs *flag.FlagSet) {
@@ -101,6 +103,28 @@ func (x *serveExtras) register(fs *flag.FlagSet) {
 	x.remind.register(fs, true)
 	fs.StringVar(&x.publicURL, "public-url", "", "scheme://host[:port] users reach this server at, for the links in e-mail (default: from --listen)")
 	fs.BoolVar(&x.noEserv, "no-eservice", false, "do not serve the e-service at "+eservice.Path)
+	fs.StringVar(&x.proxies, "trusted-proxies", "", "comma-separated addresses or CIDRs of reverse proxies in front of the server, whose X-Forwarded-For names the client for the e-service's per-IP sign-in limits")
+}
+
+// parsePrefixes reads a comma-separated list of IP addresses and CIDRs.
+func parsePrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-proxies: %q is neither an IP address nor a CIDR", f)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }
 
 // start mounts the e-service on mux and starts the reminder job; the
@@ -117,6 +141,9 @@ func (x *serveExtras) start(ctx context.Context, a *app, dataDir string, mux *ht
 	if !x.noEserv {
 		cfg := eservice.DefaultConfig(publicURL)
 		cfg.SecureCookies = strings.HasPrefix(publicURL, "https://")
+		if cfg.TrustedProxies, err = parsePrefixes(x.proxies); err != nil {
+			return nil, err
+		}
 		h, err := eservice.New(cfg, a.svc, a.db, m, clock.System{}, a.log)
 		if err != nil {
 			return nil, err

@@ -388,3 +388,25 @@ func TestServeRefusesTooSmallBodyLimit(t *testing.T) {
 		}
 	}
 }
+
+func TestParseTrustedProxies(t *testing.T) {
+	got, err := parsePrefixes(" 10.0.0.1, 192.168.0.0/16,::1 ,2001:db8::/32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"10.0.0.1/32", "192.168.0.0/16", "::1/128", "2001:db8::/32"}
+	if len(got) != len(want) {
+		t.Fatalf("%v", got)
+	}
+	for i := range want {
+		if got[i].String() != want[i] {
+			t.Errorf("%d: %s, want %s", i, got[i], want[i])
+		}
+	}
+	if _, err := parsePrefixes("10.0.0.1,proxy.example"); err == nil || !strings.Contains(err.Error(), `"proxy.example"`) {
+		t.Errorf("a host name accepted: %v", err)
+	}
+	if _, se, code := irpkid(t, nil, "serve", "--data-dir", t.TempDir(), "--listen", freePort(t), "--trusted-proxies", "nonsense"); code == 0 || !strings.Contains(se, "--trusted-proxies") {
+		t.Errorf("serve with a bad --trusted-proxies: exit %d, %s", code, se)
+	}
+}

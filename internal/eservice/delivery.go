@@ -249,7 +249,7 @@ func (h *Handler) deliveryOpen(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := h.clock.Now()
-	ipKey := "pin-ip:" + clientIP(r)
+	ipKey := "pin-ip:" + h.clientIP(r)
 	if b, _ := h.limits.blocked(ipKey, h.cfg.IPFailures, now); b {
 		dd.State, dd.Error = "open", "delivery.limited"
 		h.render(w, r, anon, http.StatusTooManyRequests, "delivery", "delivery.title", dd)

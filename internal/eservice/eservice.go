@@ -25,6 +25,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -115,6 +116,13 @@ type Config struct {
 	LimitWindow                 time.Duration
 	// PINAttempts is how many wrong PINs lock a credential delivery.
 	PINAttempts int
+	// TrustedProxies are the reverse proxies (TLS terminators) in front of
+	// the server. A request from one of them is counted against the client
+	// address it reports in X-Forwarded-For, so that the per-IP limits do
+	// not lump every user behind the proxy together. Empty: the peer
+	// address is the client, and X-Forwarded-For is ignored (it is forged
+	// as easily as any header).
+	TrustedProxies []netip.Prefix
 }
 
 // DefaultConfig returns the default settings for a public URL.

@@ -35,7 +35,7 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 	tok := h.formToken(w, r)
 	anon := &session{csrf: tok}
 	if !checkFormToken(r) {
-		h.log.WarnContext(ctx, "sign-in form without a valid CSRF token refused", "ip", clientIP(r))
+		h.log.WarnContext(ctx, "sign-in form without a valid CSRF token refused", "ip", h.clientIP(r))
 		h.forbidden(w, r, nil)
 		return
 	}
@@ -43,7 +43,7 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 	password := r.PostFormValue("password")
 	d := signinData{Email: email, Next: localPath(r.PostFormValue("next"))}
 	now := h.clock.Now()
-	acctKey, ipKey := "acct:"+strings.ToLower(email), "ip:"+clientIP(r)
+	acctKey, ipKey := "acct:"+strings.ToLower(email), "ip:"+h.clientIP(r)
 	if email == "" || password == "" || len(email) > 254 || len(password) > 256 {
 		d.Error = "signin.missing"
 		h.render(w, r, anon, http.StatusBadRequest, "signin", "signin.title", d)
