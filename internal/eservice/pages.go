@@ -1,6 +1,7 @@
 package eservice
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -101,7 +102,9 @@ func (h *Handler) signout(w http.ResponseWriter, r *http.Request, s *session) {
 
 // audit writes an entry in its own transaction (for refusals).
 func (h *Handler) audit(r *http.Request, e store.AuditEntry) {
-	ctx := r.Context()
+	// The record is written even if the user's browser has gone away by now,
+	// as service.audit does for refusals.
+	ctx := context.WithoutCancel(r.Context())
 	e.At = h.clock.Now()
 	if err := h.db.Update(ctx, func(tx *store.Tx) error { return tx.Audit(ctx, e) }); err != nil {
 		h.log.ErrorContext(ctx, "audit write failed", "action", e.Action, "err", err)
