@@ -37,26 +37,17 @@ func (s *Service) renew(ctx context.Context, el *etree.Element) (rid, customer, 
 		return "", "", "", sigRefusal(err)
 	}
 	signerSerial = SerialHex(cert)
-	var signer store.Certificate
-	err = s.db.View(ctx, func(tx *store.Tx) error {
-		var err error
-		signer, err = tx.Certificate(ctx, signerSerial)
-		return err
-	})
-	if errors.Is(err, store.ErrNotFound) || (err == nil && (!bytes.Equal(signer.DER, cert.Raw) || signer.Environment != s.cfg.Environment)) || !s.ca.IssuedByUs(cert) {
-		return "", "", signerSerial, refuse(wire.CodeSignerUnknown, "The request is signed with a certificate that this service did not issue. Sign it with the key of your current certificate from this service.")
+	// The signer is checked against the store (its exact DER, its status
+	// and owner) inside the write transaction below; before that, only what
+	// the certificate itself tells: that our issuing CA signed it, and its
+	// dates. Its CN is the customer it was issued to.
+	if !s.ca.IssuedByUs(cert) {
+		return "", "", signerSerial, signerUnknown()
 	}
-	if err != nil {
-		s.log.ErrorContext(ctx, "renew: store", "err", err)
-		return "", "", signerSerial, refuse(wire.CodeInternal, "The service could not complete the request. Try again later.")
-	}
-	customer = signer.CustomerID
+	customer = cert.Subject.CommonName
 	now := s.clock.Now()
 	if now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
 		return "", customer, signerSerial, refuse(wire.CodeSignerExpired, "The signing certificate expired on %s; an expired certificate cannot be renewed. Order a new certificate in the e-service.", cert.NotAfter.UTC().Format("2006-01-02"))
-	}
-	if signer.Status == store.CertRevoked {
-		return "", customer, signerSerial, refuse(wire.CodeSignerRevoked, "The signing certificate has been revoked and cannot be renewed. Order a new certificate in the e-service.")
 	}
 	verified, err := wire.Verify(el, cert, now)
 	if err != nil {
@@ -73,8 +64,8 @@ func (s *Service) renew(ctx context.Context, el *etree.Element) (rid, customer, 
 	if err := businessid.Validate(req.CustomerID); err != nil {
 		return "", customer, signerSerial, refuse(wire.CodeCustomerInvalid, "CustomerId %q is not a valid business ID (1234567-8 with a correct check digit).", req.CustomerID)
 	}
-	if req.CustomerID != signer.CustomerID {
-		return "", customer, signerSerial, refuse(wire.CodeSignerCustomer, "The signing certificate belongs to another customer than CustomerId %s.", req.CustomerID)
+	if req.CustomerID != customer {
+		return "", customer, signerSerial, signerCustomer(req.CustomerID)
 	}
 	opens := cert.NotAfter.Add(-s.cfg.RenewalWindow)
 	if now.Before(opens) {
@@ -96,8 +87,16 @@ func (s *Service) renew(ctx context.Context, el *etree.Element) (rid, customer, 
 	err = s.db.Update(ctx, func(tx *store.Tx) error {
 		refusal = nil
 		cur, err := tx.Certificate(ctx, signerSerial)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && (!bytes.Equal(cur.DER, cert.Raw) || cur.Environment != s.cfg.Environment)) {
+			refusal = signerUnknown()
+			return nil
+		}
 		if err != nil {
 			return err
+		}
+		if cur.CustomerID != req.CustomerID {
+			refusal = signerCustomer(req.CustomerID)
+			return nil
 		}
 		if cur.Status == store.CertRevoked {
 			refusal = refuse(wire.CodeSignerRevoked, "The signing certificate has been revoked and cannot be renewed. Order a new certificate in the e-service.")
@@ -172,6 +171,14 @@ func (s *Service) renewalValidity(c store.Certificate) time.Duration {
 		return life
 	}
 	return 0
+}
+
+func signerUnknown() error {
+	return refuse(wire.CodeSignerUnknown, "The request is signed with a certificate that this service did not issue. Sign it with the key of your current certificate from this service.")
+}
+
+func signerCustomer(customerID string) error {
+	return refuse(wire.CodeSignerCustomer, "The signing certificate belongs to another customer than CustomerId %s.", customerID)
 }
 
 func sigRefusal(err error) error {
