@@ -3,7 +3,6 @@ package renewal
 import (
 	"bytes"
 	"context"
-	"encoding/pem"
 	"errors"
 	"io"
 	"net/http"
@@ -39,14 +38,7 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	s := irpkidtest.Start(t, irpkidtest.Config{})
 	s.AddOrg(t, customer, "Acme Oy")
-	var b bytes.Buffer
-	for _, c := range s.Trust() {
-		pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
-	}
-	trust := filepath.Join(t.TempDir(), "trust.pem")
-	if err := os.WriteFile(trust, b.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	trust := s.TrustFile(t)
 	return &env{s: s, dir: filepath.Join(t.TempDir(), "state"), trust: trust, url: s.URL}
 }
 

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -38,14 +37,7 @@ func newHarness(t *testing.T) *harness {
 	t.Helper()
 	s := irpkidtest.Start(t, irpkidtest.Config{})
 	s.AddOrg(t, customer, "Acme Oy")
-	var b bytes.Buffer
-	for _, c := range s.Trust() {
-		pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
-	}
-	trust := filepath.Join(t.TempDir(), "trust.pem")
-	if err := os.WriteFile(trust, b.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	trust := s.TrustFile(t)
 	return &harness{s: s, dir: filepath.Join(t.TempDir(), "irpki"), trust: trust, env: map[string]string{}}
 }
 

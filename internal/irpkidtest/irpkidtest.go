@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -121,6 +122,17 @@ func Start(t testing.TB, cfg Config) *Server {
 // Trust returns the client trust bundle.
 func (s *Server) Trust() []*x509.Certificate {
 	return []*x509.Certificate{s.CA.Root, s.CA.Issuing, s.CA.Signing}
+}
+
+// TrustFile writes the PEM trust bundle (what irpkid trust prints) to a
+// file in a test temp dir and returns its path.
+func (s *Server) TrustFile(t testing.TB) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "trust.pem")
+	if err := os.WriteFile(p, s.CA.Bundle(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // Client returns a client of this server using its clock.
