@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/rsa"
 	"crypto/x509"
@@ -150,6 +151,20 @@ func ResponseSignatureCertificate(el *etree.Element) (*x509.Certificate, error) 
 const AlgC14N = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
 
 func signatureCertificate(el *etree.Element, inclusiveOK bool) (*x509.Certificate, error) {
+	der, err := signatureProfile(el, inclusiveOK)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("%w: X509Certificate: %v", ErrSigInvalid, err)
+	}
+	return cert, nil
+}
+
+// signatureProfile checks the signature profile of el and returns the DER
+// of the signer certificate in its KeyInfo, not yet parsed.
+func signatureProfile(el *etree.Element, inclusiveOK bool) ([]byte, error) {
 	var sigs []*etree.Element
 	var find func(e *etree.Element)
 	find = func(e *etree.Element) {
@@ -248,11 +263,7 @@ func signatureCertificate(el *etree.Element, inclusiveOK bool) (*x509.Certificat
 	if err != nil {
 		return nil, fmt.Errorf("%w: X509Certificate: %v", ErrSigInvalid, err)
 	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, fmt.Errorf("%w: X509Certificate: %v", ErrSigInvalid, err)
-	}
-	return cert, nil
+	return der, nil
 }
 
 // dsChildren checks that el's child elements are exactly the named ds
@@ -279,21 +290,25 @@ func dsChildren(el *etree.Element, names ...string) ([]*etree.Element, error) {
 // verified canonical bytes and without its Signature. Callers take every
 // value they use from the returned element, never from el.
 func Verify(el *etree.Element, cert *x509.Certificate, now time.Time) (*etree.Element, error) {
-	if _, err := SignatureCertificate(el); err != nil {
-		return nil, err
-	}
-	return verify(el, cert, now)
+	return verify(el, cert, now, false)
 }
 
 // VerifyResponse is Verify for responses (see ResponseSignatureCertificate).
 func VerifyResponse(el *etree.Element, cert *x509.Certificate, now time.Time) (*etree.Element, error) {
-	if _, err := ResponseSignatureCertificate(el); err != nil {
-		return nil, err
-	}
-	return verify(el, cert, now)
+	return verify(el, cert, now, true)
 }
 
-func verify(el *etree.Element, cert *x509.Certificate, now time.Time) (*etree.Element, error) {
+// verify checks the profile again (callers may have skipped
+// SignatureCertificate), that cert is the one in KeyInfo, and the signature.
+// The KeyInfo certificate is compared as bytes, not parsed a second time.
+func verify(el *etree.Element, cert *x509.Certificate, now time.Time, inclusiveOK bool) (*etree.Element, error) {
+	der, err := signatureProfile(el, inclusiveOK)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(der, cert.Raw) {
+		return nil, fmt.Errorf("%w: the certificate given is not the one in KeyInfo", ErrSigInvalid)
+	}
 	vctx := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{cert}})
 	vctx.Clock = dsig.NewFakeClockAt(now)
 	vctx.IdAttribute = "\x00"
