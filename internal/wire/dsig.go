@@ -309,10 +309,21 @@ func verify(el *etree.Element, cert *x509.Certificate, now time.Time, inclusiveO
 	if !bytes.Equal(der, cert.Raw) {
 		return nil, fmt.Errorf("%w: the certificate given is not the one in KeyInfo", ErrSigInvalid)
 	}
+	// goxmldsig is given the one trusted certificate as its only root and
+	// the element without KeyInfo, so it verifies with that certificate's
+	// key instead of decoding, parsing and comparing KeyInfo a second time.
+	// KeyInfo is outside what the signature covers (the enveloped-signature
+	// transform removes the whole Signature, and SignedInfo does not
+	// contain it), so removing it changes no signed byte; what it held has
+	// just been compared with cert.
+	work := el.Copy()
+	sig := work.ChildElements()
+	sigEl := sig[len(sig)-1]
+	sigEl.RemoveChildAt(sigEl.ChildElements()[2].Index())
 	vctx := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{cert}})
 	vctx.Clock = dsig.NewFakeClockAt(now)
 	vctx.IdAttribute = "\x00"
-	out, err := vctx.Validate(el)
+	out, err := vctx.Validate(work)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSigInvalid, err)
 	}
