@@ -15,9 +15,9 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -28,6 +28,7 @@ import (
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/store"
 	"github.com/irpki/irpki/internal/wire"
+	"golang.org/x/sys/unix"
 )
 
 // benchKeys hands out distinct RSA-2048 keys for benchmark setup. Each key
@@ -180,28 +181,21 @@ func (rb *renewBench) post(b *testing.B, i int) {
 	}
 }
 
-// cpuTime is the process's user+system CPU time so far.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+// cpuTime is the process's CPU time so far, all threads, user and system.
+// clock_gettime, not getrusage: getrusage leaves out what a running thread
+// has used since the scheduler last accounted for it (up to a tick, 4 ms),
+// which is more than a signature.
+func cpuTime(b *testing.B) time.Duration { return clockTime(b, unix.CLOCK_PROCESS_CPUTIME_ID) }
+
+// threadCPUTime is the calling OS thread's CPU time so far.
+func threadCPUTime(b *testing.B) time.Duration { return clockTime(b, unix.CLOCK_THREAD_CPUTIME_ID) }
+
+func clockTime(b *testing.B, clock int32) time.Duration {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(clock, &ts); err != nil {
 		b.Fatal(err)
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// signCost measures the process CPU time of one RSA-2048 PKCS #1 v1.5
-// SHA-256 signature, as BenchmarkRSA2048Sign does, for the ratio below. CPU
-// time, not wall time: the machine may be busy with other work.
-func signCost(b *testing.B, key *rsa.PrivateKey) time.Duration {
-	const n = 200
-	sum := sha256.Sum256([]byte("irpki"))
-	start := cpuTime(b)
-	for i := 0; i < n; i++ {
-		if _, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:]); err != nil {
-			b.Fatal(err)
-		}
-	}
-	return (cpuTime(b) - start) / n
+	return time.Duration(ts.Nano())
 }
 
 // BenchmarkRenewRoundTrip is one RenewCertificate through the real HTTP
@@ -210,22 +204,49 @@ func signCost(b *testing.B, key *rsa.PrivateKey) time.Duration {
 // the CSR, issue (one RSA-2048 signature by the issuing CA), record it with
 // its audit entry (a durable commit), and sign the response (one RSA-2048
 // signature by the service key). Each iteration renews another certificate
-// with another fresh key. It reports cpu-ns/op (process CPU time per
-// request, all goroutines) and sig-share: two signatures' cost over the
-// request's CPU cost (issue #2 asks for ≥ 0.75), with the signature's
-// cost measured in the same process just before.
+// with another fresh key.
+//
+// It reports cpu-ns/op, the process CPU time (all threads, so garbage
+// collection too) per request, and sig-share: two signatures' cost over a
+// request's (issue #2 asks for ≥ 0.75). The unit signature is measured in
+// the same run, interleaved: after every 16 requests the timer stops and 8
+// RSA-2048 signatures with the service key are timed on their own thread,
+// so that the machine's speed, which drifts on a shared host, is the same
+// for both sides of the ratio. Whatever other threads do meanwhile (the
+// collector finishing the requests' garbage) is charged to the requests.
 func BenchmarkRenewRoundTrip(b *testing.B) {
 	rb := newRenewBench(b, b.N)
-	sig := signCost(b, irpkidtest.Hierarchy(b, wire.EnvTest).SigningKey.(*rsa.PrivateKey))
+	key := irpkidtest.Hierarchy(b, wire.EnvTest).SigningKey.(*rsa.PrivateKey)
+	sum := sha256.Sum256([]byte("irpki"))
+	const block, sigsPerBlock = 16, 8
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var reqCPU, sigCPU time.Duration
+	sigs := 0
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime(b)
-	for i := 0; i < b.N; i++ {
-		rb.post(b, i)
+	for i := 0; i < b.N; {
+		c0 := cpuTime(b)
+		for end := min(i+block, b.N); i < end; i++ {
+			rb.post(b, i)
+		}
+		reqCPU += cpuTime(b) - c0
+		b.StopTimer()
+		p0, t0 := cpuTime(b), threadCPUTime(b)
+		for range sigsPerBlock {
+			if _, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		t1 := threadCPUTime(b)
+		p1 := cpuTime(b)
+		sigCPU += t1 - t0
+		reqCPU += (p1 - p0) - (t1 - t0)
+		sigs += sigsPerBlock
+		b.StartTimer()
 	}
-	cpu := cpuTime(b) - cpu0
-	b.StopTimer()
-	perReq := cpu / time.Duration(b.N)
+	perReq := reqCPU / time.Duration(b.N)
+	sig := sigCPU / time.Duration(sigs)
 	b.ReportMetric(float64(perReq.Nanoseconds()), "cpu-ns/op")
 	b.ReportMetric(float64(2*sig)/float64(perReq), "sig-share")
 	b.ReportMetric(float64(sig.Nanoseconds()), "sign-cpu-ns")

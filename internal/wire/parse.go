@@ -3,7 +3,6 @@ package wire
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -33,72 +32,91 @@ var DefaultLimits = Limits{
 	MaxTokenBytes: 96 << 10,
 }
 
-// prescan streams through the document once to refuse what must never reach
-// the tree builder: invalid UTF-8, a DOCTYPE or other directive (entity
-// expansion, external entities), processing instructions, and documents
-// beyond the limits.
-func prescan(body []byte, lim Limits) error {
+// maxMarkup bounds the markup ('<') in a body before any tree is built:
+// every element, end tag, comment, CDATA section and processing instruction
+// starts with one, so a body within it cannot make the tree builder
+// allocate more than about this many nodes, whatever the input. Valid
+// messages use under a hundred.
+func (lim Limits) maxMarkup() int { return 2*lim.MaxElements + 64 }
+
+// precheck refuses, before any parsing, a body that is too large, is not
+// UTF-8 or holds more markup than the limits allow.
+func precheck(body []byte, lim Limits) error {
 	if len(body) > lim.MaxBytes {
 		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(body), lim.MaxBytes)
 	}
 	if !utf8.Valid(body) {
 		return fmt.Errorf("%w: body is not valid UTF-8", ErrMalformed)
 	}
-	d := xml.NewDecoder(bytes.NewReader(body))
-	d.Strict = true
-	d.CharsetReader = func(charset string, _ io.Reader) (io.Reader, error) {
-		return nil, fmt.Errorf("encoding %q is not allowed, use UTF-8", charset)
+	if n := bytes.Count(body, []byte{'<'}); n > lim.maxMarkup() {
+		return fmt.Errorf("%w: more than %d elements (%d tags)", ErrMalformed, lim.MaxElements, n)
 	}
-	depth, elements, roots := 0, 0, 0
-	for {
-		tok, err := d.RawToken()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrMalformed, err)
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			depth++
-			elements++
-			if depth == 1 {
-				roots++
-			}
-			if depth > lim.MaxDepth {
-				return fmt.Errorf("%w: elements nested deeper than %d", ErrMalformed, lim.MaxDepth)
-			}
-			if elements > lim.MaxElements {
-				return fmt.Errorf("%w: more than %d elements", ErrMalformed, lim.MaxElements)
-			}
-			if len(t.Attr) > lim.MaxAttributes {
-				return fmt.Errorf("%w: element %s has more than %d attributes", ErrMalformed, t.Name.Local, lim.MaxAttributes)
-			}
-			for _, a := range t.Attr {
-				if len(a.Value) > lim.MaxTokenBytes {
-					return fmt.Errorf("%w: attribute %s longer than %d bytes", ErrMalformed, a.Name.Local, lim.MaxTokenBytes)
+	return nil
+}
+
+// readSettings parse with encoding/xml's strict rules, refuse any declared
+// encoding but UTF-8 and stop at the depth limit while the tree is built.
+func (lim Limits) readSettings() etree.ReadSettings {
+	return etree.ReadSettings{
+		MaxDepth: lim.MaxDepth,
+		CharsetReader: func(charset string, _ io.Reader) (io.Reader, error) {
+			return nil, fmt.Errorf("encoding %q is not allowed, use UTF-8", charset)
+		},
+	}
+}
+
+// checkTree refuses what the tree must not hold: a DOCTYPE or other
+// directive (encoding/xml expands no entities, but none belongs in a
+// message), processing instructions other than the XML declaration, text
+// outside the root, and anything beyond the limits.
+func checkTree(doc *etree.Document, lim Limits) error {
+	elements, roots := 0, 0
+	var walk func(tokens []etree.Token, depth int) error
+	walk = func(tokens []etree.Token, depth int) error {
+		for _, tok := range tokens {
+			switch t := tok.(type) {
+			case *etree.Element:
+				elements++
+				if depth == 0 {
+					roots++
+				}
+				if elements > lim.MaxElements {
+					return fmt.Errorf("%w: more than %d elements", ErrMalformed, lim.MaxElements)
+				}
+				if len(t.Attr) > lim.MaxAttributes {
+					return fmt.Errorf("%w: element %s has more than %d attributes", ErrMalformed, t.Tag, lim.MaxAttributes)
+				}
+				for _, a := range t.Attr {
+					if len(a.Value) > lim.MaxTokenBytes {
+						return fmt.Errorf("%w: attribute %s longer than %d bytes", ErrMalformed, a.Key, lim.MaxTokenBytes)
+					}
+				}
+				if err := walk(t.Child, depth+1); err != nil {
+					return err
+				}
+			case *etree.CharData:
+				if len(t.Data) > lim.MaxTokenBytes {
+					return fmt.Errorf("%w: text longer than %d bytes", ErrMalformed, lim.MaxTokenBytes)
+				}
+				if depth == 0 && strings.TrimSpace(t.Data) != "" {
+					return fmt.Errorf("%w: text outside the root element", ErrMalformed)
+				}
+			case *etree.Directive:
+				return fmt.Errorf("%w: DOCTYPE and other directives are not allowed", ErrMalformed)
+			case *etree.ProcInst:
+				if t.Target != "xml" || depth > 0 {
+					return fmt.Errorf("%w: processing instruction %q is not allowed", ErrMalformed, t.Target)
+				}
+			case *etree.Comment:
+				if len(t.Data) > lim.MaxTokenBytes {
+					return fmt.Errorf("%w: comment longer than %d bytes", ErrMalformed, lim.MaxTokenBytes)
 				}
 			}
-		case xml.EndElement:
-			depth--
-		case xml.CharData:
-			if len(t) > lim.MaxTokenBytes {
-				return fmt.Errorf("%w: text longer than %d bytes", ErrMalformed, lim.MaxTokenBytes)
-			}
-			if depth == 0 && len(bytes.TrimSpace(t)) > 0 {
-				return fmt.Errorf("%w: text outside the root element", ErrMalformed)
-			}
-		case xml.Directive:
-			return fmt.Errorf("%w: DOCTYPE and other directives are not allowed", ErrMalformed)
-		case xml.ProcInst:
-			if t.Target != "xml" {
-				return fmt.Errorf("%w: processing instruction %q is not allowed", ErrMalformed, t.Target)
-			}
-		case xml.Comment:
-			if len(t) > lim.MaxTokenBytes {
-				return fmt.Errorf("%w: comment longer than %d bytes", ErrMalformed, lim.MaxTokenBytes)
-			}
 		}
+		return nil
+	}
+	if err := walk(doc.Child, 0); err != nil {
+		return err
 	}
 	if roots != 1 {
 		return fmt.Errorf("%w: expected one root element, found %d", ErrMalformed, roots)
@@ -110,12 +128,19 @@ func prescan(body []byte, lim Limits) error {
 // envelope and returns the single element inside soap:Body. The header, if
 // present, is ignored.
 func ParseEnvelope(body []byte, lim Limits) (*etree.Element, error) {
-	if err := prescan(body, lim); err != nil {
+	if err := precheck(body, lim); err != nil {
 		return nil, err
 	}
 	doc := etree.NewDocument()
+	doc.ReadSettings = lim.readSettings()
 	if err := doc.ReadFromBytes(body); err != nil {
+		if errors.Is(err, etree.ErrMaxDepth) {
+			return nil, fmt.Errorf("%w: elements nested deeper than %d", ErrMalformed, lim.MaxDepth)
+		}
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if err := checkTree(doc, lim); err != nil {
+		return nil, err
 	}
 	env := doc.Root()
 	if env == nil || env.Tag != "Envelope" || env.NamespaceURI() != SOAPNamespace {

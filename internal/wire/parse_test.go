@@ -38,6 +38,9 @@ func TestParseEnvelopeLimits(t *testing.T) {
 		{"too deep", nested(lim.MaxDepth), wire.ErrMalformed}, // plus Envelope and Body
 		{"too many elements", many(lim.MaxElements), wire.ErrMalformed},
 		{"too many attributes", attrs(lim.MaxAttributes + 1), wire.ErrMalformed},
+		// Refused by counting '<' before any tree is built: comments are
+		// not elements, but each would be a node.
+		{"too much markup", envelope(strings.Repeat("<!---->", 2*lim.MaxElements+64) + getInner), wire.ErrMalformed},
 		{"huge text", envelope("<ser:GetCertificateRequest>" + strings.Repeat("A", lim.MaxTokenBytes+1) + "</ser:GetCertificateRequest>"), wire.ErrMalformed},
 		{"huge attribute", envelope(`<ser:GetCertificateRequest a="` + strings.Repeat("A", lim.MaxTokenBytes+1) + `"/>`), wire.ErrMalformed},
 		{"huge comment", envelope("<!--" + strings.Repeat("A", lim.MaxTokenBytes+1) + "-->" + getInner), wire.ErrMalformed},
