@@ -55,8 +55,11 @@ func TestIssueProfile(t *testing.T) {
 		len(cert.Subject.Country) != 1 || cert.Subject.Country[0] != "FI" {
 		t.Errorf("Subject = %v", cert.Subject)
 	}
-	if !h.IssuedByUs(cert) {
-		t.Error("IssuedByUs = false for our own certificate")
+	if !h.NamesUsAsIssuer(cert) {
+		t.Error("NamesUsAsIssuer = false for our own certificate")
+	}
+	if h.NamesUsAsIssuer(h.Issuing) {
+		t.Error("NamesUsAsIssuer = true for the issuing CA itself (issued by the root)")
 	}
 	roots := x509.NewCertPool()
 	roots.AddCert(h.Root)

@@ -1,6 +1,7 @@
 package ca
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -98,8 +99,13 @@ func (h *Hierarchy) Issue(r io.Reader, p Profile, pub crypto.PublicKey, s Subjec
 	return x509.ParseCertificate(der)
 }
 
-// IssuedByUs reports whether cert was signed by this hierarchy's issuing CA
-// (same issuer name and a signature that verifies).
-func (h *Hierarchy) IssuedByUs(cert *x509.Certificate) bool {
-	return cert.CheckSignatureFrom(h.Issuing) == nil
+// NamesUsAsIssuer reports whether cert names this hierarchy's issuing CA as
+// its issuer: the same issuer name and authority key identifier. It does not
+// verify cert's signature and so is no proof that the CA issued it; it
+// sorts out certificates of other CAs early. The proof is elsewhere: the
+// service trusts a signer only if its exact DER is a certificate it stored
+// when it issued it.
+func (h *Hierarchy) NamesUsAsIssuer(cert *x509.Certificate) bool {
+	return bytes.Equal(cert.RawIssuer, h.Issuing.RawSubject) &&
+		len(h.Issuing.SubjectKeyId) > 0 && bytes.Equal(cert.AuthorityKeyId, h.Issuing.SubjectKeyId)
 }

@@ -310,7 +310,7 @@ func BenchmarkRenewParts(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if !s.CA.IssuedByUs(c) {
+			if !s.CA.NamesUsAsIssuer(c) {
 				b.Fatal("not ours")
 			}
 			v, err := wire.Verify(st, c, irpkidtest.Epoch)

@@ -115,6 +115,17 @@ func TestSignatureWrapping(t *testing.T) {
 	// public key: the attacker cannot sign with it, so sign with the
 	// victim's key as a stand-in for the strongest case.
 	victimPubOtherCA := mintCert(t, other.Issuing, other.IssuingKey, f.a.Cert, &f.a.Key.PublicKey, f.a.Cert.SerialNumber)
+	// An impostor of our issuing CA: its exact name and key identifier, so
+	// that the certificates it makes name our CA as their issuer, but
+	// another key. Only the store's pin on the signer's exact DER stands
+	// between these and a renewal.
+	impostor := *s.CA.Issuing
+	impostor.PublicKey = &otherKey.PublicKey
+	impostorSameSerial := mintCert(t, &impostor, otherKey, f.a.Cert, &otherKey.PublicKey, f.a.Cert.SerialNumber)
+	impostorNewSerial := mintCert(t, &impostor, otherKey, f.a.Cert, &otherKey.PublicKey, nil)
+	if !s.CA.NamesUsAsIssuer(impostorSameSerial) || !s.CA.NamesUsAsIssuer(impostorNewSerial) {
+		t.Fatal("the impostor's certificates do not name our issuing CA")
+	}
 
 	type tc struct {
 		name string
@@ -434,6 +445,12 @@ func TestSignatureWrapping(t *testing.T) {
 		}, wire.CodeSignerUnknown},
 		{"victim's key under another CA's certificate, same serial", func(t testing.TB) []byte {
 			return body(t, signedRenew(t, env, custA, evilCSR, f.a.Key, victimPubOtherCA))
+		}, wire.CodeSignerUnknown},
+		{"signed by an impostor of our issuing CA (its name and key id), the victim's serial", func(t testing.TB) []byte {
+			return body(t, signedRenew(t, env, custA, evilCSR, otherKey, impostorSameSerial))
+		}, wire.CodeSignerUnknown},
+		{"signed by an impostor of our issuing CA (its name and key id), a new serial", func(t testing.TB) []byte {
+			return body(t, signedRenew(t, env, custA, evilCSR, otherKey, impostorNewSerial))
 		}, wire.CodeSignerUnknown},
 		{"signed by the service's own response signing certificate", func(t testing.TB) []byte {
 			return body(t, signedRenew(t, env, custA, evilCSR, s.CA.SigningKey, s.CA.Signing))

@@ -37,11 +37,14 @@ func (s *Service) renew(ctx context.Context, el *etree.Element) (rid, customer, 
 		return "", "", "", sigRefusal(err)
 	}
 	signerSerial = SerialHex(cert)
-	// The signer is checked against the store (its exact DER, its status
-	// and owner) inside the write transaction below; before that, only what
-	// the certificate itself tells: that our issuing CA signed it, and its
-	// dates. Its CN is the customer it was issued to.
-	if !s.ca.IssuedByUs(cert) {
+	// The signer is trusted only as a certificate this service issued: its
+	// exact DER must be in the store (checked, with its status and owner,
+	// inside the write transaction below), which is a stronger proof than
+	// its signature by our CA and makes checking that signature redundant.
+	// Before that, only what the certificate itself tells sorts requests
+	// out early: that it names our issuing CA, and its dates. Its CN is the
+	// customer it was issued to.
+	if !s.ca.NamesUsAsIssuer(cert) {
 		return "", "", signerSerial, signerUnknown()
 	}
 	customer = cert.Subject.CommonName
