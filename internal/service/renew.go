@@ -3,9 +3,8 @@ package service
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
+	"encoding/hex"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/beevik/etree"
@@ -78,12 +77,13 @@ func (s *Service) renew(ctx context.Context, el *etree.Element) (rid, customer, 
 	if err != nil {
 		return "", customer, signerSerial, err
 	}
-	canon, err := wire.Serialize(verified)
+	// An exact replay is the same signed content: the verified digest of
+	// the canonical request identifies it.
+	digest, err := wire.SignedDigest(el)
 	if err != nil {
-		return "", customer, signerSerial, err
+		return "", customer, signerSerial, sigRefusal(err)
 	}
-	sum := sha256.Sum256(canon)
-	reqHash := fmt.Sprintf("%x", sum)
+	reqHash := hex.EncodeToString(digest)
 
 	var refusal error
 	var issued store.Certificate

@@ -89,7 +89,7 @@ type Certificate struct {
 	RevokeReason    string
 	Predecessor     string // serial of the certificate this one renewed, or ""
 	OrderID         string // TransferId of the order it came from, or ""
-	RequestHash     string // SHA-256 of the renewal request's signature value, for replay detection
+	RequestHash     string // the renewal request's verified SHA-256 digest (hex), for replay detection
 	RetrievalID     string
 	RetrievedAt     time.Time // first GetCertificate, zero if never
 	CreatedAt       time.Time

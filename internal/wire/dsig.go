@@ -266,6 +266,31 @@ func signatureProfile(el *etree.Element, inclusiveOK bool) ([]byte, error) {
 	return der, nil
 }
 
+// SignedDigest returns the SHA-256 digest in the signature of the
+// standalone element el (its Reference's DigestValue). After Verify has
+// accepted el it is the digest of exactly the canonical bytes the signature
+// covers, so two requests with the same signed content have the same one,
+// however they were formatted; before that it is an unverified claim.
+func SignedDigest(el *etree.Element) ([]byte, error) {
+	kids := el.ChildElements()
+	if len(kids) == 0 || !isDSig(kids[len(kids)-1], "Signature") {
+		return nil, fmt.Errorf("%w: no ds:Signature in %s", ErrSigMissing, el.Tag)
+	}
+	dv := kids[len(kids)-1].FindElement("./SignedInfo/Reference/DigestValue")
+	if dv == nil || !isDSig(dv, "DigestValue") {
+		return nil, fmt.Errorf("%w: no DigestValue", ErrSigInvalid)
+	}
+	txt, err := textOf(dv)
+	if err != nil {
+		return nil, fmt.Errorf("%w: DigestValue: %v", ErrSigInvalid, err)
+	}
+	d, err := DecodeBase64(txt)
+	if err != nil || len(d) != 32 {
+		return nil, fmt.Errorf("%w: DigestValue is not a SHA-256 digest in base64", ErrSigInvalid)
+	}
+	return d, nil
+}
+
 // dsChildren checks that el's child elements are exactly the named ds
 // elements in order and returns them.
 func dsChildren(el *etree.Element, names ...string) ([]*etree.Element, error) {

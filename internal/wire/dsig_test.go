@@ -1,12 +1,15 @@
 package wire_test
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
 
 	"github.com/beevik/etree"
+	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/irpki/irpki/internal/irpkidtest"
 	"github.com/irpki/irpki/internal/wire"
@@ -338,5 +341,32 @@ func TestCodesCatalogue(t *testing.T) {
 		if len(c) < 1 || len(c) > 16 {
 			t.Errorf("code %s: %d characters, ErrorCode is String16", c, len(c))
 		}
+	}
+}
+
+// TestSignedDigest: the digest is that of the exclusive-canonical request
+// without its signature (as goxmldsig canonicalises it), and there is none
+// without a signature.
+func TestSignedDigest(t *testing.T) {
+	el := parse(t, wire.Envelope(signedRenew(t)))
+	got, err := wire.SignedDigest(el)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare := el.Copy()
+	bare.RemoveChildAt(bare.ChildElements()[len(bare.ChildElements())-1].Index())
+	canon, err := dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("").Canonicalize(bare)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := sha256.Sum256(canon); !bytes.Equal(got, want[:]) {
+		t.Errorf("SignedDigest = %x, want SHA-256 of the canonical request %x", got, want)
+	}
+	if _, err := wire.Verify(el, testSigner(t).cert, now); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := wire.SignedDigest(parse(t, envelope(`<ser:RenewCertificateRequest><Environment>TEST</Environment></ser:RenewCertificateRequest>`))); !errors.Is(err, wire.ErrSigMissing) {
+		t.Errorf("unsigned: %v, want ErrSigMissing", err)
 	}
 }
