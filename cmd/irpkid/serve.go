@@ -101,6 +101,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	// Leave the data in the database file alone, ready to back up. Not
+	// fatal: the log is as durable, and the next start reads it.
+	if err := a.db.Checkpoint(sctx); err != nil {
+		a.log.Warn("could not fold the write-ahead log into the database at shutdown", "err", err)
+	}
 	a.log.Info("stopped")
 	return nil
 }

@@ -167,6 +167,11 @@ func newRenewBench(b *testing.B, n int) *renewBench {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// The setup's own writes are copied into the database file now, not by
+	// a checkpoint during the measured requests.
+	if err := s.DB.Checkpoint(ctx); err != nil {
+		b.Fatal(err)
+	}
 	return rb
 }
 
@@ -339,13 +344,10 @@ func BenchmarkRenewParts(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Run("store", func(b *testing.B) {
-		// The renewal's transactions: the signer lookup, then in one write
-		// transaction the signer, its successor, the key, the organisation,
-		// the new certificate and its audit entry (a durable commit).
+		// The renewal's transaction: the signer, its successor, the key,
+		// the organisation, the new certificate and its audit entry (a
+		// durable commit).
 		cpuMetric(b, func(i int) {
-			if err := s.DB.View(ctx, func(tx *store.Tx) error { _, err := tx.Certificate(ctx, serial); return err }); err != nil {
-				b.Fatal(err)
-			}
 			id := fmt.Sprintf("%d-%d", time.Now().UnixNano(), i)
 			err := s.DB.Update(ctx, func(tx *store.Tx) error {
 				if _, err := tx.Certificate(ctx, serial); err != nil {

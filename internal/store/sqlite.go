@@ -84,6 +84,21 @@ func restrict(p string, create bool) error {
 // Close closes the database.
 func (s *DB) Close() error { return s.db.Close() }
 
+// Checkpoint copies every committed transaction from the write-ahead log
+// into the database file and empties the log. SQLite also does this by
+// itself as the log grows; this is for after a bulk load, before a backup
+// or at shutdown.
+func (s *DB) Checkpoint(ctx context.Context) error {
+	var busy, logPages, done int
+	if err := s.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logPages, &done); err != nil {
+		return fmt.Errorf("store: checkpoint: %w", err)
+	}
+	if busy != 0 {
+		return fmt.Errorf("store: checkpoint: the database is busy (%d of %d pages copied)", done, logPages)
+	}
+	return nil
+}
+
 // Ping checks the database answers.
 func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 

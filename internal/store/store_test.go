@@ -336,3 +336,31 @@ func TestPanicInTransactionRollsBack(t *testing.T) {
 		t.Fatalf("after a panicking transaction: %v, want the insert rolled back (not found)", err)
 	}
 }
+
+// TestCheckpoint: after a checkpoint the write-ahead log is empty and the
+// database file alone holds the data, as a fresh open shows.
+func TestCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "irpki.db")
+	db := open(t, path)
+	mustOrg(t, db, "1234567-1")
+	if err := db.Update(ctx, func(tx *Tx) error { return tx.InsertCertificate(ctx, cert("a1", "k1", "r1", "")) }); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path + "-wal"); err != nil || fi.Size() == 0 {
+		t.Fatalf("before: WAL %v, %v; want a non-empty log", fi, err)
+	}
+	if err := db.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path + "-wal"); err != nil || fi.Size() != 0 {
+		t.Fatalf("after: WAL %v, %v; want an empty log", fi, err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db2 := open(t, path)
+	if err := db2.View(ctx, func(tx *Tx) error { _, err := tx.Certificate(ctx, "a1"); return err }); err != nil {
+		t.Fatalf("after reopening: %v", err)
+	}
+}
