@@ -297,3 +297,27 @@ func TestLoadOrCreateConcurrentFirstStart(t *testing.T) {
 		t.Errorf("%d starts say they created the CA, want 1", winners)
 	}
 }
+
+// TestIssueDERDescribesTheCertificate: what IssueDER reports is what the
+// certificate encodes, also for times with fractions of a second and in
+// another zone.
+func TestIssueDERDescribesTheCertificate(t *testing.T) {
+	h := irpkidtest.Hierarchy(t, wire.EnvTest)
+	key := irpkidtest.NewKey(t)
+	now := time.Date(2026, 3, 2, 11, 4, 5, 987654321, time.FixedZone("EET", 2*3600))
+	for _, notAfter := range []time.Time{{}, now.Add(50*24*time.Hour + 123*time.Millisecond)} {
+		got, err := h.IssueDER(nil, ca.DefaultProfile, &key.PublicKey, ca.Subject{CustomerID: "1234567-1", Name: "Acme Oy"}, now, notAfter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := x509.ParseCertificate(got.DER)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.SerialNumber.Cmp(got.Serial) != 0 || !c.NotBefore.Equal(got.NotBefore) || !c.NotAfter.Equal(got.NotAfter) ||
+			got.NotBefore.Location() != time.UTC || got.NotAfter.Location() != time.UTC {
+			t.Errorf("IssueDER says serial %x, %v – %v; the certificate has %x, %v – %v",
+				got.Serial, got.NotBefore, got.NotAfter, c.SerialNumber, c.NotBefore, c.NotAfter)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"time"
 )
 
@@ -64,10 +65,27 @@ type Subject struct {
 	Name       string // organisation name, the O
 }
 
+// Issued is a certificate just signed, described by what went into it so
+// that the service need not parse back what it has just encoded.
+type Issued struct {
+	DER                 []byte
+	Serial              *big.Int
+	NotBefore, NotAfter time.Time // as encoded: UTC, whole seconds
+}
+
 // Issue signs an organisation certificate for pub. NotBefore is now minus
 // the profile's backdate; NotAfter is notAfter if non-zero (a shorter TEST
 // validity), else now plus the profile's calendar years.
 func (h *Hierarchy) Issue(r io.Reader, p Profile, pub crypto.PublicKey, s Subject, now, notAfter time.Time) (*x509.Certificate, error) {
+	c, err := h.IssueDER(r, p, pub, s, now, notAfter)
+	if err != nil {
+		return nil, err
+	}
+	return x509.ParseCertificate(c.DER)
+}
+
+// IssueDER is Issue without parsing the result.
+func (h *Hierarchy) IssueDER(r io.Reader, p Profile, pub crypto.PublicKey, s Subject, now, notAfter time.Time) (Issued, error) {
 	if r == nil {
 		r = rand.Reader
 	}
@@ -76,7 +94,7 @@ func (h *Hierarchy) Issue(r io.Reader, p Profile, pub crypto.PublicKey, s Subjec
 	}
 	serial, err := RandomSerial(r)
 	if err != nil {
-		return nil, err
+		return Issued{}, err
 	}
 	name := pkix.Name{CommonName: s.CustomerID, Country: []string{"FI"}}
 	if s.Name != "" {
@@ -85,8 +103,8 @@ func (h *Hierarchy) Issue(r io.Reader, p Profile, pub crypto.PublicKey, s Subjec
 	t := &x509.Certificate{
 		SerialNumber:          serial,
 		Subject:               name,
-		NotBefore:             now.Add(-p.Backdate),
-		NotAfter:              notAfter,
+		NotBefore:             now.Add(-p.Backdate).UTC().Truncate(time.Second),
+		NotAfter:              notAfter.UTC().Truncate(time.Second),
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 		BasicConstraintsValid: true,
@@ -94,9 +112,9 @@ func (h *Hierarchy) Issue(r io.Reader, p Profile, pub crypto.PublicKey, s Subjec
 	}
 	der, err := x509.CreateCertificate(r, t, h.Issuing, pub, h.IssuingKey)
 	if err != nil {
-		return nil, fmt.Errorf("ca: issue for %s: %w", s.CustomerID, err)
+		return Issued{}, fmt.Errorf("ca: issue for %s: %w", s.CustomerID, err)
 	}
-	return x509.ParseCertificate(der)
+	return Issued{DER: der, Serial: serial, NotBefore: t.NotBefore, NotAfter: t.NotAfter}, nil
 }
 
 // NamesUsAsIssuer reports whether cert names this hierarchy's issuing CA as

@@ -52,7 +52,7 @@ func (s *Service) issue(ctx context.Context, tx *store.Tx, org store.Org, csr *x
 	if validity > 0 {
 		notAfter = now.Add(validity)
 	}
-	cert, err := s.ca.Issue(s.rand, s.cfg.Profile, csr.PublicKey, ca.Subject{CustomerID: org.CustomerID, Name: org.Name}, now, notAfter)
+	cert, err := s.ca.IssueDER(s.rand, s.cfg.Profile, csr.PublicKey, ca.Subject{CustomerID: org.CustomerID, Name: org.Name}, now, notAfter)
 	if err != nil {
 		return store.Certificate{}, err
 	}
@@ -60,12 +60,12 @@ func (s *Service) issue(ctx context.Context, tx *store.Tx, org store.Org, csr *x
 	if err != nil {
 		return store.Certificate{}, err
 	}
-	c.Serial = SerialHex(cert)
+	c.Serial = fmt.Sprintf("%x", cert.Serial)
 	c.CustomerID = org.CustomerID
 	c.Environment = s.cfg.Environment
 	c.NotBefore = cert.NotBefore
 	c.NotAfter = cert.NotAfter
-	c.DER = cert.Raw
+	c.DER = cert.DER
 	c.KeyFingerprint = fp
 	c.Status = store.CertValid
 	c.RetrievalID = rid
