@@ -69,7 +69,7 @@ func (t *Tx) Org(ctx context.Context, customerID string) (Org, error) {
 
 // Orgs lists all organisations by customer id.
 func (t *Tx) Orgs(ctx context.Context) ([]Org, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT customer_id, name, contact_email, language, created_at FROM orgs ORDER BY customer_id`)
+	rows, err := t.query(ctx, `SELECT customer_id, name, contact_email, language, created_at FROM orgs ORDER BY customer_id`)
 	if err != nil {
 		return nil, fmt.Errorf("store: orgs: %w", err)
 	}
@@ -130,7 +130,7 @@ func (t *Tx) Order(ctx context.Context, transferID string) (Order, error) {
 
 // Orders lists a customer's orders, newest first.
 func (t *Tx) Orders(ctx context.Context, customerID string) ([]Order, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT `+orderCols+` FROM orders WHERE customer_id=? ORDER BY created_at DESC`, customerID)
+	rows, err := t.query(ctx, `SELECT `+orderCols+` FROM orders WHERE customer_id=? ORDER BY created_at DESC`, customerID)
 	if err != nil {
 		return nil, fmt.Errorf("store: orders: %w", err)
 	}
@@ -230,7 +230,7 @@ func (t *Tx) Certificates(ctx context.Context, f CertFilter) ([]Certificate, err
 		args = append(args, f.Environment)
 	}
 	q += ` ORDER BY created_at, serial`
-	rows, err := t.tx.QueryContext(ctx, q, args...)
+	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: certificates: %w", err)
 	}
@@ -300,7 +300,7 @@ func (t *Tx) AuditLog(ctx context.Context, customerID string, limit int) ([]Audi
 	}
 	q += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, limit)
-	rows, err := t.tx.QueryContext(ctx, q, args...)
+	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: audit log: %w", err)
 	}

@@ -14,10 +14,20 @@ import (
 )
 
 // DB is the store.
+//
+// It holds one SQLite connection for its lifetime and runs one transaction
+// at a time on it: SQLite has one writer anyway, and in-process writers
+// queue here instead of spinning on busy_timeout. Transactions are begun
+// and ended with plain BEGIN/COMMIT on that connection rather than through
+// database/sql's Tx, which watches every transaction and every query with a
+// goroutine of its own (five per renewal, each waking a thread).
 type DB struct {
-	db *sql.DB
-	// stmts holds the statements of the hot paths, prepared once at Open
-	// and reused by every transaction; read-only after Open.
+	db   *sql.DB
+	conn *sql.Conn
+	// sem, of capacity one, is held while conn is in use.
+	sem chan struct{}
+	// stmts holds the statements of the hot paths, prepared on conn once
+	// at Open and reused by every transaction; read-only after Open.
 	stmts map[string]*sql.Stmt
 }
 
@@ -37,28 +47,30 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	for _, p := range []string{"busy_timeout(15000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)"} {
 		q.Add("_pragma", p)
 	}
-	q.Set("_txlock", "immediate")
 	dsn := "file:" + path + "?" + q.Encode()
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	// One connection: SQLite has one writer anyway, and this keeps
-	// in-process writers queued in Go instead of spinning on busy_timeout.
 	db.SetMaxOpenConns(1)
-	s := &DB{db: db}
-	if err := s.migrate(ctx); err != nil {
+	conn, err := db.Conn(ctx)
+	if err != nil {
 		db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	s := &DB{db: db, conn: conn, sem: make(chan struct{}, 1)}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
 		return nil, err
 	}
 	if err := s.prepare(ctx); err != nil {
-		db.Close()
+		s.Close()
 		return nil, err
 	}
 	// Files left by an older version or another umask.
 	for _, p := range []string{path, path + "-wal", path + "-shm"} {
 		if err := restrict(p, false); err != nil {
-			db.Close()
+			s.Close()
 			return nil, err
 		}
 	}
@@ -82,15 +94,36 @@ func restrict(p string, create bool) error {
 }
 
 // Close closes the database.
-func (s *DB) Close() error { return s.db.Close() }
+func (s *DB) Close() error {
+	for _, st := range s.stmts {
+		st.Close()
+	}
+	return errors.Join(s.conn.Close(), s.db.Close())
+}
+
+// acquire waits for the connection, or for ctx to end.
+func (s *DB) acquire(ctx context.Context) error {
+	select {
+	case s.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("store: %w", ctx.Err())
+	}
+}
+
+func (s *DB) release() { <-s.sem }
 
 // Checkpoint copies every committed transaction from the write-ahead log
 // into the database file and empties the log. SQLite also does this by
 // itself as the log grows; this is for after a bulk load, before a backup
 // or at shutdown.
 func (s *DB) Checkpoint(ctx context.Context) error {
+	if err := s.acquire(ctx); err != nil {
+		return err
+	}
+	defer s.release()
 	var busy, logPages, done int
-	if err := s.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logPages, &done); err != nil {
+	if err := s.conn.QueryRowContext(context.WithoutCancel(ctx), `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logPages, &done); err != nil {
 		return fmt.Errorf("store: checkpoint: %w", err)
 	}
 	if busy != 0 {
@@ -100,16 +133,24 @@ func (s *DB) Checkpoint(ctx context.Context) error {
 }
 
 // Ping checks the database answers.
-func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+func (s *DB) Ping(ctx context.Context) error {
+	if err := s.acquire(ctx); err != nil {
+		return err
+	}
+	defer s.release()
+	return s.conn.PingContext(ctx)
+}
 
 // Update runs fn in a write transaction and commits if fn returns nil.
 func (s *DB) Update(ctx context.Context, fn func(*Tx) error) error {
-	return s.run(ctx, fn)
+	// IMMEDIATE takes the write lock at once, so that the transaction
+	// never fails half-way because another process wrote meanwhile.
+	return s.run(ctx, "BEGIN IMMEDIATE", fn)
 }
 
 // View runs fn in a transaction that is always rolled back.
 func (s *DB) View(ctx context.Context, fn func(*Tx) error) error {
-	return s.run(ctx, func(tx *Tx) error {
+	return s.run(ctx, "BEGIN", func(tx *Tx) error {
 		if err := fn(tx); err != nil {
 			return err
 		}
@@ -119,32 +160,50 @@ func (s *DB) View(ctx context.Context, fn func(*Tx) error) error {
 
 var errReadOnly = errors.New("read-only")
 
-func (s *DB) run(ctx context.Context, fn func(*Tx) error) error {
-	sqlTx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
+// run runs fn in a transaction begun with begin. ctx bounds the wait for
+// the connection and for another process's write lock (busy_timeout);
+// once begun, the transaction runs to its end whatever happens to ctx, so
+// that a client that hangs up never leaves half a decision behind.
+func (s *DB) run(ctx context.Context, begin string, fn func(*Tx) error) error {
+	if err := s.acquire(ctx); err != nil {
+		return err
+	}
+	defer s.release()
+	if _, err := s.conn.ExecContext(ctx, begin); err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	tx := &Tx{tx: sqlTx, stmts: s.stmts}
+	bg := context.WithoutCancel(ctx)
+	open := true
 	// A panic in fn must not leave the transaction open on the store's one
-	// connection, which would stall every later transaction. (After the
-	// Rollback or Commit below this is a no-op.)
-	defer sqlTx.Rollback()
-	if err := fn(tx); err != nil {
-		sqlTx.Rollback()
+	// connection, which would stall every later transaction.
+	defer func() {
+		if open {
+			s.conn.ExecContext(bg, "ROLLBACK")
+		}
+	}()
+	if err := fn(&Tx{conn: s.conn, stmts: s.stmts}); err != nil {
+		open = false
+		if _, rerr := s.conn.ExecContext(bg, "ROLLBACK"); rerr != nil && !errors.Is(err, errReadOnly) {
+			return errors.Join(err, fmt.Errorf("store: rollback: %w", rerr))
+		}
 		if errors.Is(err, errReadOnly) {
 			return nil
 		}
 		return err
 	}
-	if err := sqlTx.Commit(); err != nil {
+	if _, err := s.conn.ExecContext(bg, "COMMIT"); err != nil {
+		// A COMMIT that failed may leave the transaction open (SQLITE_BUSY).
 		return fmt.Errorf("store: commit: %w", err)
 	}
+	open = false
 	return nil
 }
 
-// Tx is a transaction; its methods are the store's operations.
+// Tx is a transaction; its methods are the store's operations. Its
+// statements run to their end once started: they get their context without
+// its cancellation (see DB.run).
 type Tx struct {
-	tx    *sql.Tx
+	conn  *sql.Conn
 	stmts map[string]*sql.Stmt
 }
 
@@ -152,7 +211,7 @@ type Tx struct {
 func (s *DB) prepare(ctx context.Context) error {
 	s.stmts = make(map[string]*sql.Stmt, len(preparedQueries))
 	for _, q := range preparedQueries {
-		st, err := s.db.PrepareContext(ctx, q)
+		st, err := s.conn.PrepareContext(ctx, q)
 		if err != nil {
 			return fmt.Errorf("store: prepare: %w", err)
 		}
@@ -163,34 +222,41 @@ func (s *DB) prepare(ctx context.Context) error {
 
 // exec runs a statement, prepared once if it is one of preparedQueries.
 func (t *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	ctx = context.WithoutCancel(ctx)
 	if st, ok := t.stmts[q]; ok {
-		return t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+		return st.ExecContext(ctx, args...)
 	}
-	return t.tx.ExecContext(ctx, q, args...)
+	return t.conn.ExecContext(ctx, q, args...)
 }
 
 // queryRow runs a one-row query, prepared once if it is one of
 // preparedQueries.
 func (t *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	ctx = context.WithoutCancel(ctx)
 	if st, ok := t.stmts[q]; ok {
-		return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+		return st.QueryRowContext(ctx, args...)
 	}
-	return t.tx.QueryRowContext(ctx, q, args...)
+	return t.conn.QueryRowContext(ctx, q, args...)
+}
+
+// query runs a query.
+func (t *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return t.conn.QueryContext(context.WithoutCancel(ctx), q, args...)
 }
 
 // Exec runs a statement; for migrations of other packages' tables.
 func (t *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return t.tx.ExecContext(ctx, query, args...)
+	return t.exec(ctx, query, args...)
 }
 
 // Query runs a query; for other packages' tables.
 func (t *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(ctx, query, args...)
+	return t.query(ctx, query, args...)
 }
 
 // QueryRow runs a query returning one row; for other packages' tables.
 func (t *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(ctx, query, args...)
+	return t.queryRow(ctx, query, args...)
 }
 
 func isUnique(err error) bool {

@@ -34,7 +34,7 @@ func TestMigrationAddedLaterRuns(t *testing.T) {
 	migrations = append([]Migration{}, saved...)
 	RegisterMigration("storetest/1", `CREATE TABLE later (x INTEGER)`)
 	db := open(t, path)
-	if _, err := db.db.ExecContext(ctx, `INSERT INTO later (x) VALUES (1)`); err != nil {
+	if _, err := db.conn.ExecContext(ctx, `INSERT INTO later (x) VALUES (1)`); err != nil {
 		t.Fatalf("the later migration did not run: %v", err)
 	}
 	defer func() {
@@ -67,7 +67,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 		t.Fatalf("after reopen: applied %v, %v; want %v", v2, err, v)
 	}
 	var n int
-	if err := db2.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != len(migrations) {
+	if err := db2.conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != len(migrations) {
 		t.Fatalf("schema_migrations rows %d, %v", n, err)
 	}
 	if err := db2.View(ctx, func(tx *Tx) error { _, err := tx.Org(ctx, "1234567-1"); return err }); err != nil {
@@ -281,7 +281,7 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 	ctx := context.Background()
 	db := open(t, filepath.Join(t.TempDir(), "irpki.db"))
 	for _, where := range []string{whereSerial, whereRetrievalID, whereKey, whereSuccessor} {
-		rows, err := db.db.QueryContext(ctx, `EXPLAIN QUERY PLAN `+qCertWhere+where, "x")
+		rows, err := db.conn.QueryContext(ctx, `EXPLAIN QUERY PLAN `+qCertWhere+where, "x")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -362,5 +362,41 @@ func TestCheckpoint(t *testing.T) {
 	db2 := open(t, path)
 	if err := db2.View(ctx, func(tx *Tx) error { _, err := tx.Certificate(ctx, "a1"); return err }); err != nil {
 		t.Fatalf("after reopening: %v", err)
+	}
+}
+
+// TestTransactionLifecycle: a caller that gives up while another
+// transaction runs gets its context's error; a transaction whose context
+// ends after it began still commits.
+func TestTransactionLifecycle(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, filepath.Join(t.TempDir(), "irpki.db"))
+	mustOrg(t, db, "1234567-1")
+
+	started, finish := make(chan struct{}), make(chan struct{})
+	go db.Update(ctx, func(tx *Tx) error {
+		close(started)
+		<-finish
+		return nil
+	})
+	<-started
+	waitCtx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	err := db.View(waitCtx, func(*Tx) error { return nil })
+	cancel()
+	close(finish)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("waiting behind a running transaction: %v, want DeadlineExceeded", err)
+	}
+
+	runCtx, stop := context.WithCancel(ctx)
+	err = db.Update(runCtx, func(tx *Tx) error {
+		stop()
+		return tx.InsertCertificate(runCtx, cert("c1", "ck1", "cr1", ""))
+	})
+	if err != nil {
+		t.Fatalf("a transaction whose context ended after BEGIN: %v", err)
+	}
+	if err := db.View(ctx, func(tx *Tx) error { _, err := tx.Certificate(ctx, "c1"); return err }); err != nil {
+		t.Errorf("its insert: %v, want committed", err)
 	}
 }
