@@ -329,14 +329,14 @@ func BenchmarkRenewParts(b *testing.B) {
 		// verification (one RSA verification), the verified request and
 		// its digest.
 		cpuMetric(b, func(int) {
-			c, err := wire.SignatureCertificate(st)
+			sg, err := wire.ParseSigned(st)
 			if err != nil {
 				b.Fatal(err)
 			}
-			if !s.CA.NamesUsAsIssuer(c) {
+			if !s.CA.NamesUsAsIssuer(sg.Cert) {
 				b.Fatal("not ours")
 			}
-			v, err := wire.Verify(st, c, irpkidtest.Epoch)
+			v, err := sg.Verify(irpkidtest.Epoch)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -31,10 +31,11 @@ func (s *Service) Renew(ctx context.Context, el *etree.Element) (string, error) 
 }
 
 func (s *Service) renew(ctx context.Context, el *etree.Element) (rid, customer, signerSerial string, err error) {
-	cert, err := wire.SignatureCertificate(el)
+	signed, err := wire.ParseSigned(el)
 	if err != nil {
 		return "", "", "", sigRefusal(err)
 	}
+	cert := signed.Cert
 	signerSerial = SerialHex(cert)
 	// The signer is trusted only as a certificate this service issued: its
 	// exact DER must be in the store (checked, with its status and owner,
@@ -51,7 +52,7 @@ func (s *Service) renew(ctx context.Context, el *etree.Element) (rid, customer, 
 	if now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
 		return "", customer, signerSerial, refuse(wire.CodeSignerExpired, "The signing certificate expired on %s; an expired certificate cannot be renewed. Order a new certificate in the e-service.", cert.NotAfter.UTC().Format("2006-01-02"))
 	}
-	verified, err := wire.Verify(el, cert, now)
+	verified, err := signed.Verify(now)
 	if err != nil {
 		return "", customer, signerSerial, sigRefusal(err)
 	}

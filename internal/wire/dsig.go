@@ -309,6 +309,33 @@ func dsChildren(el *etree.Element, names ...string) ([]*etree.Element, error) {
 	return kids, nil
 }
 
+// Signed is a standalone element whose signature follows the protocol's
+// profile, with the signer's certificate from KeyInfo: parsed, not yet
+// trusted and not yet verified.
+type Signed struct {
+	Cert        *x509.Certificate
+	el          *etree.Element
+	inclusiveOK bool
+}
+
+// ParseSigned is SignatureCertificate keeping what it found, so that
+// Verify need not check the profile a second time.
+func ParseSigned(el *etree.Element) (*Signed, error) {
+	cert, err := signatureCertificate(el, false)
+	if err != nil {
+		return nil, err
+	}
+	return &Signed{Cert: cert, el: el}, nil
+}
+
+// Verify checks the signature with s.Cert, which the caller has decided to
+// trust, and returns the element the signature covers, as Verify does. The
+// element must not change between ParseSigned and Verify, nor be read by
+// another goroutine during Verify.
+func (s *Signed) Verify(now time.Time) (*etree.Element, error) {
+	return validate(s.el, s.Cert, now)
+}
+
 // Verify checks the enveloped signature of the standalone element el with
 // cert (already checked by SignatureCertificate and trusted by the caller)
 // and returns the element that the signature covers, rebuilt from the
@@ -334,21 +361,29 @@ func verify(el *etree.Element, cert *x509.Certificate, now time.Time, inclusiveO
 	if !bytes.Equal(der, cert.Raw) {
 		return nil, fmt.Errorf("%w: the certificate given is not the one in KeyInfo", ErrSigInvalid)
 	}
-	// goxmldsig is given the one trusted certificate as its only root and
-	// the element without KeyInfo, so it verifies with that certificate's
-	// key instead of decoding, parsing and comparing KeyInfo a second time.
-	// KeyInfo is outside what the signature covers (the enveloped-signature
-	// transform removes the whole Signature, and SignedInfo does not
-	// contain it), so removing it changes no signed byte; what it held has
-	// just been compared with cert.
-	work := el.Copy()
-	sig := work.ChildElements()
-	sigEl := sig[len(sig)-1]
-	sigEl.RemoveChildAt(sigEl.ChildElements()[2].Index())
+	return validate(el.Copy(), cert, now)
+}
+
+// validate has goxmldsig verify el, whose profile has been checked and
+// whose KeyInfo holds cert, with cert.
+//
+// goxmldsig is given cert as its only root and el without KeyInfo, so it
+// verifies with that certificate's key instead of decoding, parsing and
+// comparing KeyInfo a second time. KeyInfo is outside what the signature
+// covers (the enveloped-signature transform removes the whole Signature,
+// and SignedInfo does not contain it), so removing it changes no signed
+// byte. It is put back before validate returns; goxmldsig works on a copy.
+func validate(el *etree.Element, cert *x509.Certificate, now time.Time) (*etree.Element, error) {
+	kids := el.ChildElements()
+	sigEl := kids[len(kids)-1]
+	keyInfo := sigEl.ChildElements()[2]
+	at := keyInfo.Index()
+	sigEl.RemoveChildAt(at)
+	defer sigEl.InsertChildAt(at, keyInfo)
 	vctx := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{cert}})
 	vctx.Clock = dsig.NewFakeClockAt(now)
 	vctx.IdAttribute = "\x00"
-	out, err := vctx.Validate(work)
+	out, err := vctx.Validate(el)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSigInvalid, err)
 	}

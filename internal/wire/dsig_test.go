@@ -370,3 +370,37 @@ func TestSignedDigest(t *testing.T) {
 		t.Errorf("unsigned: %v, want ErrSigMissing", err)
 	}
 }
+
+// TestParseSignedVerify: the two-step path the service takes verifies like
+// Verify, refuses a tampered request, and leaves the element as it was.
+func TestParseSignedVerify(t *testing.T) {
+	el := parse(t, wire.Envelope(signedRenew(t)))
+	before := serialize(t, el)
+	sg, err := wire.ParseSigned(el)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sg.Cert.Equal(testSigner(t).cert) {
+		t.Fatal("ParseSigned returned another certificate than KeyInfo's")
+	}
+	v, err := sg.Verify(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := wire.DecodeRenew(v, false); err != nil || r.CustomerID != customer {
+		t.Errorf("verified request: %+v, %v", r, err)
+	}
+	if after := serialize(t, el); !bytes.Equal(before, after) {
+		t.Errorf("Verify changed the element:\n%s\n%s", before, after)
+	}
+
+	tampered := parse(t, wire.Envelope(signedRenew(t)))
+	tampered.FindElement("./CustomerId").SetText("7654321-6")
+	sg, err = wire.ParseSigned(tampered)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sg.Verify(now); !errors.Is(err, wire.ErrSigInvalid) {
+		t.Errorf("tampered: %v, want ErrSigInvalid", err)
+	}
+}

@@ -374,6 +374,13 @@ func decodeValue(el *etree.Element, f field) error {
 // DecodeBase64 decodes xs:base64Binary, ignoring the whitespace (line breaks,
 // &#13;) that real messages put inside values.
 func DecodeBase64(s string) ([]byte, error) {
+	if !strings.ContainsAny(s, " \t\n\r") {
+		b, err := base64.StdEncoding.Strict().DecodeString(s)
+		if err != nil {
+			return nil, errors.New("not valid base64")
+		}
+		return b, nil
+	}
 	clean := strings.Map(func(r rune) rune {
 		switch r {
 		case ' ', '\t', '\n', '\r':
