@@ -139,26 +139,35 @@ func (c *Client) Environment() string { return c.opt.Environment }
 
 // ParseTrustBundle reads PEM certificates.
 func ParseTrustBundle(pemData []byte) ([]*x509.Certificate, error) {
+	out, err := ParseCertificates(pemData)
+	if err != nil {
+		return nil, fmt.Errorf("trust bundle: %w", err)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("trust bundle: no PEM certificates")
+	}
+	return out, nil
+}
+
+// ParseCertificates returns the certificates of every PEM CERTIFICATE
+// block in pemData, in order, skipping other blocks; none is no error.
+func ParseCertificates(pemData []byte) ([]*x509.Certificate, error) {
 	var out []*x509.Certificate
 	for {
 		var blk *pem.Block
 		blk, pemData = pem.Decode(pemData)
 		if blk == nil {
-			break
+			return out, nil
 		}
 		if blk.Type != "CERTIFICATE" {
 			continue
 		}
 		c, err := x509.ParseCertificate(blk.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("trust bundle: %w", err)
+			return nil, err
 		}
 		out = append(out, c)
 	}
-	if len(out) == 0 {
-		return nil, errors.New("trust bundle: no PEM certificates")
-	}
-	return out, nil
 }
 
 // SignNewCertificate sends the one-time transfer credentials and a CSR (DER)

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/irpki/irpki/client"
 	"github.com/irpki/irpki/internal/atomicfile"
 )
 
@@ -84,7 +85,7 @@ func (p *pending) certSerial() string {
 	if p.CertPEM == "" {
 		return ""
 	}
-	certs, err := parseCerts([]byte(p.CertPEM))
+	certs, err := client.ParseCertificates([]byte(p.CertPEM))
 	if err != nil || len(certs) != 1 {
 		return ""
 	}
@@ -343,7 +344,7 @@ func readInstalled(dir string) (*Installed, error) {
 	if err != nil {
 		return nil, err
 	}
-	certs, err := parseCerts(cb)
+	certs, err := client.ParseCertificates(cb)
 	if err != nil || len(certs) != 1 {
 		return nil, fmt.Errorf("%s: not one PEM certificate", filepath.Join(dir, CertFile))
 	}
@@ -353,28 +354,9 @@ func readInstalled(dir string) (*Installed, error) {
 	}
 	var chain []*x509.Certificate
 	if b, err := os.ReadFile(filepath.Join(dir, ChainFile)); err == nil {
-		chain, _ = parseCerts(b)
+		chain, _ = client.ParseCertificates(b)
 	}
 	return &Installed{Cert: certs[0], Chain: chain, Key: key, Dir: dir}, nil
-}
-
-func parseCerts(b []byte) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			return out, nil
-		}
-		if blk.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
 }
 
 func parseKey(b []byte) (crypto.Signer, error) {

@@ -211,7 +211,7 @@ func (m *Manager) finish(ctx context.Context, c *client.Client, s Settings, p *p
 	}
 	var cert *x509.Certificate
 	if p.CertPEM != "" {
-		certs, err := parseCerts([]byte(p.CertPEM))
+		certs, err := client.ParseCertificates([]byte(p.CertPEM))
 		if err != nil || len(certs) != 1 {
 			return nil, errors.New("pending.json: unreadable certificate")
 		}

@@ -118,7 +118,7 @@ func TestEnroll(t *testing.T) {
 	// Files a consumer reads are consistent: the key is the certificate's.
 	cb, _ := os.ReadFile(filepath.Join(e.dir, CertFile))
 	kb, _ := os.ReadFile(filepath.Join(e.dir, KeyFile))
-	certs, _ := parseCerts(cb)
+	certs, _ := client.ParseCertificates(cb)
 	key, err := parseKey(kb)
 	if err != nil || len(certs) != 1 || !sameKey(key, certs[0].PublicKey) {
 		t.Fatalf("cert.pem/key.pem are not a pair: %v", err)
