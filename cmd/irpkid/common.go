@@ -137,6 +137,16 @@ func (c *common) open(ctx context.Context, stderr io.Writer) (*app, error) {
 
 func (a *app) close() { a.db.Close() }
 
+// withApp opens the data directory, runs fn with it and closes it.
+func (c *common) withApp(ctx context.Context, stderr io.Writer, fn func(*app) error) error {
+	a, err := c.open(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	return fn(a)
+}
+
 // checkEnvironmentCA refuses, for an operator command, a data directory
 // that holds only another environment's CA: without it, "irpkid trust" or
 // "irpkid order" run without the server's --environment would quietly

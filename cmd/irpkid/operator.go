@@ -39,16 +39,13 @@ func cmdOrgAdd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *id == "" || *name == "" || *email == "" {
 		return errors.New("--customer-id, --name and --contact-email are required")
 	}
-	a, err := c.open(ctx, stderr)
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	if err := a.svc.AddOrg(ctx, store.Org{CustomerID: *id, Name: *name, ContactEmail: *email, Language: *lang}, operatorActor); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "organisation %s (%s) added\n", *id, *name)
-	return nil
+	return c.withApp(ctx, stderr, func(a *app) error {
+		if err := a.svc.AddOrg(ctx, store.Org{CustomerID: *id, Name: *name, ContactEmail: *email, Language: *lang}, operatorActor); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "organisation %s (%s) added\n", *id, *name)
+		return nil
+	})
 }
 
 func cmdOrgs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -58,38 +55,26 @@ func cmdOrgs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
-	a, err := c.open(ctx, stderr)
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	var orgs []store.Org
-	if err := a.db.View(ctx, func(tx *store.Tx) error {
-		var err error
-		orgs, err = tx.Orgs(ctx)
-		return err
-	}); err != nil {
-		return err
-	}
-	if *asJSON {
+	return c.withApp(ctx, stderr, func(a *app) error {
+		var orgs []store.Org
+		if err := a.db.View(ctx, func(tx *store.Tx) error {
+			var err error
+			orgs, err = tx.Orgs(ctx)
+			return err
+		}); err != nil {
+			return err
+		}
 		type row struct {
 			CustomerID   string `json:"customer_id"`
 			Name         string `json:"name"`
 			ContactEmail string `json:"contact_email"`
 			Language     string `json:"language"`
 		}
-		rows := []row{}
-		for _, o := range orgs {
-			rows = append(rows, row{o.CustomerID, o.Name, o.ContactEmail, o.Language})
-		}
-		return writeJSON(stdout, rows)
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CUSTOMER ID\tNAME\tCONTACT\tLANGUAGE")
-	for _, o := range orgs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", o.CustomerID, o.Name, o.ContactEmail, o.Language)
-	}
-	return tw.Flush()
+		return printList(stdout, *asJSON, orgs,
+			func(o store.Org) row { return row{o.CustomerID, o.Name, o.ContactEmail, o.Language} },
+			[]string{"CUSTOMER ID", "NAME", "CONTACT", "LANGUAGE"},
+			func(o store.Org) []string { return []string{o.CustomerID, o.Name, o.ContactEmail, o.Language} })
+	})
 }
 
 // parseDuration accepts Go durations and a days suffix: 50d, 36h, 90m.
@@ -132,21 +117,18 @@ func cmdOrder(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("--validity %v", err)
 		}
 	}
-	a, err := c.open(ctx, stderr)
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	cred, err := a.svc.CreateOrder(ctx, service.OrderRequest{CustomerID: *id, Validity: v, Purpose: *purpose, Description: *desc, ContactName: *cname, ContactEmail: *cemail, ContactPhone: *cphone}, operatorActor)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return writeJSON(stdout, cred)
-	}
-	fmt.Fprintf(stdout, "TransferId:       %s\nTransferPassword: %s\nExpires:          %s\n", cred.TransferID, cred.TransferPassword, cred.Expires.UTC().Format(time.RFC3339))
-	fmt.Fprintln(stderr, "The password is shown only now. Deliver it to the technical contact over a separate channel from the TransferId.")
-	return nil
+	return c.withApp(ctx, stderr, func(a *app) error {
+		cred, err := a.svc.CreateOrder(ctx, service.OrderRequest{CustomerID: *id, Validity: v, Purpose: *purpose, Description: *desc, ContactName: *cname, ContactEmail: *cemail, ContactPhone: *cphone}, operatorActor)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(stdout, cred)
+		}
+		fmt.Fprintf(stdout, "TransferId:       %s\nTransferPassword: %s\nExpires:          %s\n", cred.TransferID, cred.TransferPassword, cred.Expires.UTC().Format(time.RFC3339))
+		fmt.Fprintln(stderr, "The password is shown only now. Deliver it to the technical contact over a separate channel from the TransferId.")
+		return nil
+	})
 }
 
 func cmdCerts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -157,16 +139,11 @@ func cmdCerts(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
-	a, err := c.open(ctx, stderr)
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	certs, err := a.svc.Certificates(ctx, *id)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
+	return c.withApp(ctx, stderr, func(a *app) error {
+		certs, err := a.svc.Certificates(ctx, *id)
+		if err != nil {
+			return err
+		}
 		type row struct {
 			Serial      string    `json:"serial"`
 			CustomerID  string    `json:"customer_id"`
@@ -177,22 +154,19 @@ func cmdCerts(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			Predecessor string    `json:"predecessor,omitempty"`
 			Retrieved   bool      `json:"retrieved"`
 		}
-		rows := []row{}
-		for _, v := range certs {
-			rows = append(rows, row{v.Serial, v.CustomerID, v.Environment, v.NotBefore, v.NotAfter, string(v.State), v.Predecessor, !v.RetrievedAt.IsZero()})
-		}
-		return writeJSON(stdout, rows)
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SERIAL\tCUSTOMER\tNOT BEFORE\tNOT AFTER\tSTATUS\tPREDECESSOR")
-	for _, v := range certs {
-		pred := v.Predecessor
-		if pred == "" {
-			pred = "-"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", v.Serial, v.CustomerID, v.NotBefore.UTC().Format(time.RFC3339), v.NotAfter.UTC().Format(time.RFC3339), v.State, pred)
-	}
-	return tw.Flush()
+		return printList(stdout, *asJSON, certs,
+			func(v service.CertificateView) row {
+				return row{v.Serial, v.CustomerID, v.Environment, v.NotBefore, v.NotAfter, string(v.State), v.Predecessor, !v.RetrievedAt.IsZero()}
+			},
+			[]string{"SERIAL", "CUSTOMER", "NOT BEFORE", "NOT AFTER", "STATUS", "PREDECESSOR"},
+			func(v service.CertificateView) []string {
+				pred := v.Predecessor
+				if pred == "" {
+					pred = "-"
+				}
+				return []string{v.Serial, v.CustomerID, v.NotBefore.UTC().Format(time.RFC3339), v.NotAfter.UTC().Format(time.RFC3339), string(v.State), pred}
+			})
+	})
 }
 
 func cmdRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -206,16 +180,13 @@ func cmdRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *serial == "" || *reason == "" {
 		return fmt.Errorf("--serial and --reason are required (reasons: %s)", strings.Join(service.RevocationReasons, ", "))
 	}
-	a, err := c.open(ctx, stderr)
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	if err := a.svc.Revoke(ctx, *serial, *reason, "", operatorActor); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "certificate %s revoked (%s)\n", *serial, *reason)
-	return nil
+	return c.withApp(ctx, stderr, func(a *app) error {
+		if err := a.svc.Revoke(ctx, *serial, *reason, "", operatorActor); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "certificate %s revoked (%s)\n", *serial, *reason)
+		return nil
+	})
 }
 
 func cmdTrust(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -224,13 +195,28 @@ func cmdTrust(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
-	a, err := c.open(ctx, stderr)
-	if err != nil {
+	return c.withApp(ctx, stderr, func(a *app) error {
+		_, err := stdout.Write(a.ca.Bundle())
 		return err
+	})
+}
+
+// printList prints items as an indented JSON array of toJSON's values, or
+// as a table under header with toRow's cells.
+func printList[T, J any](w io.Writer, asJSON bool, items []T, toJSON func(T) J, header []string, toRow func(T) []string) error {
+	if asJSON {
+		rows := make([]J, 0, len(items))
+		for _, it := range items {
+			rows = append(rows, toJSON(it))
+		}
+		return writeJSON(w, rows)
 	}
-	defer a.close()
-	_, err = stdout.Write(a.ca.Bundle())
-	return err
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, it := range items {
+		fmt.Fprintln(tw, strings.Join(toRow(it), "\t"))
+	}
+	return tw.Flush()
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -29,30 +29,27 @@ func cmdRemind(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if !*once && *interval <= 0 {
 		return fmt.Errorf("--interval must be positive")
 	}
-	a, err := c.open(ctx, stderr)
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	m, err := mf.mailer(c.dataDir, clock.System{}, a.log)
-	if err != nil {
-		return err
-	}
-	job, err := rf.job(a, m, *publicURL)
-	if err != nil {
-		return err
-	}
-	if !*once {
-		job.Run(ctx, *interval)
+	return c.withApp(ctx, stderr, func(a *app) error {
+		m, err := mf.mailer(c.dataDir, clock.System{}, a.log)
+		if err != nil {
+			return err
+		}
+		job, err := rf.job(a, m, *publicURL)
+		if err != nil {
+			return err
+		}
+		if !*once {
+			job.Run(ctx, *interval)
+			return nil
+		}
+		res, err := job.RunOnce(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "reminders: %d sent, %d failed (will be retried), %d skipped (held by another sender or waiting to retry)\n", res.Sent, res.Failed, res.Skipped)
+		if res.Failed > 0 {
+			return fmt.Errorf("%d reminders could not be delivered; they are retried by the next run", res.Failed)
+		}
 		return nil
-	}
-	res, err := job.RunOnce(ctx)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "reminders: %d sent, %d failed (will be retried), %d skipped (held by another sender or waiting to retry)\n", res.Sent, res.Failed, res.Skipped)
-	if res.Failed > 0 {
-		return fmt.Errorf("%d reminders could not be delivered; they are retried by the next run", res.Failed)
-	}
-	return nil
+	})
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/irpki/irpki/internal/cliconfig"
 	"github.com/irpki/irpki/internal/clock"
@@ -55,22 +54,19 @@ func cmdUserAdd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if password == "" {
 		return errors.New("no password: give it on standard input (echo … | irpkid user add …) or with --password-file")
 	}
-	a, err := c.open(ctx, stderr)
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	u, err := eservice.AddUser(ctx, a.db, clock.System{}, eservice.DefaultArgon2,
-		eservice.NewUser{Email: *email, Name: *name, CustomerID: *cid, Operator: *operator, Password: password}, operatorActor)
-	if err != nil {
-		return err
-	}
-	role := "representative of " + u.CustomerID
-	if u.Operator {
-		role = "operator"
-	}
-	fmt.Fprintf(stdout, "account %s added (%s)\n", u.Email, role)
-	return nil
+	return c.withApp(ctx, stderr, func(a *app) error {
+		u, err := eservice.AddUser(ctx, a.db, clock.System{}, eservice.DefaultArgon2,
+			eservice.NewUser{Email: *email, Name: *name, CustomerID: *cid, Operator: *operator, Password: password}, operatorActor)
+		if err != nil {
+			return err
+		}
+		role := "representative of " + u.CustomerID
+		if u.Operator {
+			role = "operator"
+		}
+		fmt.Fprintf(stdout, "account %s added (%s)\n", u.Email, role)
+		return nil
+	})
 }
 
 func cmdUsers(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -81,36 +77,25 @@ func cmdUsers(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
-	a, err := c.open(ctx, stderr)
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	users, err := eservice.Users(ctx, a.db, *cid)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
+	return c.withApp(ctx, stderr, func(a *app) error {
+		users, err := eservice.Users(ctx, a.db, *cid)
+		if err != nil {
+			return err
+		}
 		type row struct {
 			Email      string `json:"email"`
 			Name       string `json:"name"`
 			CustomerID string `json:"customer_id,omitempty"`
 			Operator   bool   `json:"operator"`
 		}
-		rows := []row{}
-		for _, u := range users {
-			rows = append(rows, row{u.Email, u.Name, u.CustomerID, u.Operator})
-		}
-		return writeJSON(stdout, rows)
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "EMAIL\tNAME\tROLE\tCUSTOMER ID")
-	for _, u := range users {
-		role, id := "representative", u.CustomerID
-		if u.Operator {
-			role, id = "operator", "-"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Email, u.Name, role, id)
-	}
-	return tw.Flush()
+		return printList(stdout, *asJSON, users,
+			func(u eservice.User) row { return row{u.Email, u.Name, u.CustomerID, u.Operator} },
+			[]string{"EMAIL", "NAME", "ROLE", "CUSTOMER ID"},
+			func(u eservice.User) []string {
+				if u.Operator {
+					return []string{u.Email, u.Name, "operator", "-"}
+				}
+				return []string{u.Email, u.Name, "representative", u.CustomerID}
+			})
+	})
 }
