@@ -161,18 +161,24 @@ func (s *DB) View(ctx context.Context, fn func(*Tx) error) error {
 var errReadOnly = errors.New("read-only")
 
 // run runs fn in a transaction begun with begin. ctx bounds the wait for
-// the connection and for another process's write lock (busy_timeout);
-// once begun, the transaction runs to its end whatever happens to ctx, so
-// that a client that hangs up never leaves half a decision behind.
+// the connection; once that is taken, the transaction runs to its end
+// whatever happens to ctx, so that a client that hangs up never leaves half
+// a decision behind.
 func (s *DB) run(ctx context.Context, begin string, fn func(*Tx) error) error {
 	if err := s.acquire(ctx); err != nil {
 		return err
 	}
 	defer s.release()
-	if _, err := s.conn.ExecContext(ctx, begin); err != nil {
+	// BEGIN too runs without ctx's cancellation: the driver reports a
+	// context that ended while a statement ran as that statement's error,
+	// even when BEGIN had succeeded, which would leave the one connection
+	// inside a transaction holding the write lock (found in review). Its
+	// wait for another process's lock is bounded by busy_timeout.
+	bg := context.WithoutCancel(ctx)
+	if _, err := s.conn.ExecContext(bg, begin); err != nil {
+		s.conn.ExecContext(bg, "ROLLBACK") // in case; fails harmlessly without a transaction
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	bg := context.WithoutCancel(ctx)
 	open := true
 	// A panic in fn must not leave the transaction open on the store's one
 	// connection, which would stall every later transaction.

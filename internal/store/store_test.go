@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -398,5 +399,30 @@ func TestTransactionLifecycle(t *testing.T) {
 	}
 	if err := db.View(ctx, func(tx *Tx) error { _, err := tx.Certificate(ctx, "c1"); return err }); err != nil {
 		t.Errorf("its insert: %v, want committed", err)
+	}
+}
+
+// TestCancelledCallersNeverStallTheStore: callers whose contexts end at
+// any moment (a client hanging up) never leave the store's one connection
+// inside a transaction. In review, a context that ended while BEGIN ran
+// made the driver report an error for a BEGIN that had succeeded, and every
+// later transaction failed; the reviewer's loop hit it within 1300
+// iterations.
+func TestCancelledCallersNeverStallTheStore(t *testing.T) {
+	bg := context.Background()
+	db := open(t, filepath.Join(t.TempDir(), "irpki.db"))
+	for i := 0; i < 10000; i++ {
+		ctx, cancel := context.WithCancel(bg)
+		d := time.Duration(rand.Intn(40000)) * time.Nanosecond
+		go func() { time.Sleep(d); cancel() }()
+		begin := db.Update
+		if i%2 == 1 {
+			begin = db.View
+		}
+		first := begin(ctx, func(*Tx) error { return nil })
+		cancel()
+		if err := db.Update(bg, func(*Tx) error { return nil }); err != nil {
+			t.Fatalf("iteration %d (its own result %v): the next transaction fails: %v", i, first, err)
+		}
 	}
 }
