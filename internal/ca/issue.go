@@ -42,21 +42,31 @@ func (p Profile) CheckCSR(der []byte) (*x509.CertificateRequest, error) {
 	// The key is checked before the signature: verifying with an oversized
 	// key (a 10 KiB CSR can carry a 70000-bit modulus) costs hundreds of
 	// times a normal verification, and its refusal is KEY_NOT_ALLOWED.
-	switch k := csr.PublicKey.(type) {
-	case *rsa.PublicKey:
-		if n := k.N.BitLen(); n < p.MinRSABits || n > p.MaxRSABits {
-			return nil, fmt.Errorf("%w: RSA-%d, allowed are RSA %d to %d bits", ErrKeyNotAllowed, n, p.MinRSABits, p.MaxRSABits)
-		}
-		if k.E < 3 || k.E%2 == 0 {
-			return nil, fmt.Errorf("%w: RSA public exponent %d", ErrKeyNotAllowed, k.E)
-		}
-	default:
-		return nil, fmt.Errorf("%w: %T, only RSA is allowed", ErrKeyNotAllowed, csr.PublicKey)
+	if err := p.CheckKey(csr.PublicKey); err != nil {
+		return nil, err
 	}
 	if err := csr.CheckSignature(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCSRSignature, err)
 	}
 	return csr, nil
+}
+
+// CheckKey reports whether the profile allows pub: RSA of MinRSABits to
+// MaxRSABits with an odd public exponent of at least 3. Errors wrap
+// ErrKeyNotAllowed. Only such keys are ever certified, so it also bounds
+// the cost of verifying with a key a request claims as ours.
+func (p Profile) CheckKey(pub crypto.PublicKey) error {
+	k, ok := pub.(*rsa.PublicKey)
+	if !ok {
+		return fmt.Errorf("%w: %T, only RSA is allowed", ErrKeyNotAllowed, pub)
+	}
+	if n := k.N.BitLen(); n < p.MinRSABits || n > p.MaxRSABits {
+		return fmt.Errorf("%w: RSA-%d, allowed are RSA %d to %d bits", ErrKeyNotAllowed, n, p.MinRSABits, p.MaxRSABits)
+	}
+	if k.E < 3 || k.E%2 == 0 {
+		return fmt.Errorf("%w: RSA public exponent %d", ErrKeyNotAllowed, k.E)
+	}
+	return nil
 }
 
 // Subject is the organisation an issued certificate names.

@@ -123,7 +123,23 @@ func TestSignatureWrapping(t *testing.T) {
 	impostor.PublicKey = &otherKey.PublicKey
 	impostorSameSerial := mintCert(t, &impostor, otherKey, f.a.Cert, &otherKey.PublicKey, f.a.Cert.SerialNumber)
 	impostorNewSerial := mintCert(t, &impostor, otherKey, f.a.Cert, &otherKey.PublicKey, nil)
-	if !s.CA.NamesUsAsIssuer(impostorSameSerial) || !s.CA.NamesUsAsIssuer(impostorNewSerial) {
+	// The impostor's certificates for keys the service never certifies: a
+	// 16384-bit key would cost about 60 normal verifications, and nothing
+	// but the key check stands before verification (found in review; a
+	// 65536-bit key cost 178 ms). These moduli are random odd numbers: no
+	// one needs their private keys, the request is signed with otherKey.
+	fakeRSA := func(bits int) *rsa.PublicKey {
+		n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), uint(bits)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.SetBit(n, bits-1, 1)
+		n.SetBit(n, 0, 1)
+		return &rsa.PublicKey{N: n, E: 65537}
+	}
+	impostorHugeKey := mintCert(t, &impostor, otherKey, f.a.Cert, fakeRSA(16384), nil)
+	impostorSmallKey := mintCert(t, &impostor, otherKey, f.a.Cert, fakeRSA(1024), nil)
+	if !s.CA.NamesUsAsIssuer(impostorSameSerial) || !s.CA.NamesUsAsIssuer(impostorNewSerial) || !s.CA.NamesUsAsIssuer(impostorHugeKey) {
 		t.Fatal("the impostor's certificates do not name our issuing CA")
 	}
 
@@ -451,6 +467,12 @@ func TestSignatureWrapping(t *testing.T) {
 		}, wire.CodeSignerUnknown},
 		{"signed by an impostor of our issuing CA (its name and key id), a new serial", func(t testing.TB) []byte {
 			return body(t, signedRenew(t, env, custA, evilCSR, otherKey, impostorNewSerial))
+		}, wire.CodeSignerUnknown},
+		{"an impostor of our issuing CA's certificate for a 16384-bit key in KeyInfo", func(t testing.TB) []byte {
+			return body(t, signWith(t, unsignedRenew(env, custA, evilCSR), profile(otherKey, impostorHugeKey)))
+		}, wire.CodeSignerUnknown},
+		{"an impostor of our issuing CA's certificate for a 1024-bit key in KeyInfo", func(t testing.TB) []byte {
+			return body(t, signWith(t, unsignedRenew(env, custA, evilCSR), profile(otherKey, impostorSmallKey)))
 		}, wire.CodeSignerUnknown},
 		{"signed by the service's own response signing certificate", func(t testing.TB) []byte {
 			return body(t, signedRenew(t, env, custA, evilCSR, s.CA.SigningKey, s.CA.Signing))
