@@ -51,14 +51,27 @@ func precheck(body []byte, lim Limits) error {
 	if n := bytes.Count(body, []byte{'<'}); n > lim.maxMarkup() {
 		return fmt.Errorf("%w: more than %d elements (%d tags)", ErrMalformed, lim.MaxElements, n)
 	}
+	// Every attribute has its '=': this bounds the attributes any body can
+	// make, which hold no '<', as the elements' limits would.
+	if n := bytes.Count(body, []byte{'='}); n > lim.maxEquals() {
+		return fmt.Errorf("%w: more than %d attributes in all (%d '=')", ErrMalformed, lim.MaxElements*lim.MaxAttributes, n)
+	}
 	return nil
 }
+
+// maxEquals bounds the '=' in a body: the attributes the element limits
+// allow, plus room for base64 padding and '=' in values.
+func (lim Limits) maxEquals() int { return lim.MaxElements*lim.MaxAttributes + 64 }
 
 // readSettings parse with encoding/xml's strict rules, refuse any declared
 // encoding but UTF-8 and stop at the depth limit while the tree is built.
 func (lim Limits) readSettings() etree.ReadSettings {
 	return etree.ReadSettings{
 		MaxDepth: lim.MaxDepth,
+		// Kept so that checkTree refuses them: etree would otherwise keep
+		// the last of two equal attributes, and a reader that kept the
+		// first would see another document.
+		PreserveDuplicateAttrs: true,
 		CharsetReader: func(charset string, _ io.Reader) (io.Reader, error) {
 			return nil, fmt.Errorf("encoding %q is not allowed, use UTF-8", charset)
 		},
@@ -86,9 +99,14 @@ func checkTree(doc *etree.Document, lim Limits) error {
 				if len(t.Attr) > lim.MaxAttributes {
 					return fmt.Errorf("%w: element %s has more than %d attributes", ErrMalformed, t.Tag, lim.MaxAttributes)
 				}
-				for _, a := range t.Attr {
+				for i, a := range t.Attr {
 					if len(a.Value) > lim.MaxTokenBytes {
 						return fmt.Errorf("%w: attribute %s longer than %d bytes", ErrMalformed, a.Key, lim.MaxTokenBytes)
+					}
+					for _, b := range t.Attr[:i] {
+						if a.Space == b.Space && a.Key == b.Key {
+							return fmt.Errorf("%w: element %s has attribute %s twice", ErrMalformed, t.Tag, a.FullKey())
+						}
 					}
 				}
 				if err := walk(t.Child, depth+1); err != nil {

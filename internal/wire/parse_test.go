@@ -41,6 +41,7 @@ func TestParseEnvelopeLimits(t *testing.T) {
 		// Refused by counting '<' before any tree is built: comments are
 		// not elements, but each would be a node.
 		{"too much markup", envelope(strings.Repeat("<!---->", 2*lim.MaxElements+64) + getInner), wire.ErrMalformed},
+
 		{"huge text", envelope("<ser:GetCertificateRequest>" + strings.Repeat("A", lim.MaxTokenBytes+1) + "</ser:GetCertificateRequest>"), wire.ErrMalformed},
 		{"huge attribute", envelope(`<ser:GetCertificateRequest a="` + strings.Repeat("A", lim.MaxTokenBytes+1) + `"/>`), wire.ErrMalformed},
 		{"huge comment", envelope("<!--" + strings.Repeat("A", lim.MaxTokenBytes+1) + "-->" + getInner), wire.ErrMalformed},
@@ -226,5 +227,37 @@ func TestDecodeRenewSignaturePlacement(t *testing.T) {
 	moved := signed[:k] + signed[i:j] + signed[k:i] + signed[j:]
 	if _, err := wire.DecodeRenew(parse(t, envelope(moved)), true); !errors.Is(err, wire.ErrSigMissing) {
 		t.Errorf("signature first: %v, want ErrSigMissing", err)
+	}
+}
+
+// attrList is n distinct attributes.
+func attrList(n int) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, ` a%d=""`, i)
+	}
+	return b.String()
+}
+
+// TestParseEnvelopeAttributes: which check refuses what (found in review:
+// etree keeps only the last of equal attributes, so thousands of copies of
+// one passed the per-element limit, and attributes hold no '<' to count).
+func TestParseEnvelopeAttributes(t *testing.T) {
+	lim := wire.DefaultLimits
+	for _, tc := range []struct {
+		name, body, want string
+	}{
+		{"duplicate attribute", `<ser:GetCertificateRequest a="1" a="2"/>`, "has attribute a twice"},
+		{"duplicate namespace declaration", `<ser:GetCertificateRequest xmlns:p="urn:a" xmlns:p="urn:b"/>`, "has attribute xmlns:p twice"},
+		{"many copies of one attribute", "<ser:GetCertificateRequest" + strings.Repeat(` a=""`, 50000) + "/>", "attributes in all"},
+		{"many distinct attributes", "<ser:GetCertificateRequest" + attrList(lim.MaxElements*lim.MaxAttributes+100) + "/>", "attributes in all"},
+		{"too many on one element", "<ser:GetCertificateRequest" + attrList(lim.MaxAttributes+1) + "/>", "more than 32 attributes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := wire.ParseEnvelope(envelope(tc.body), lim)
+			if !errors.Is(err, wire.ErrMalformed) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("ParseEnvelope = %v, want ErrMalformed saying %q", err, tc.want)
+			}
+		})
 	}
 }
