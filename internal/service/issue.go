@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math/big"
 	"time"
 
 	"github.com/irpki/irpki/internal/ca"
@@ -60,7 +61,7 @@ func (s *Service) issue(ctx context.Context, tx *store.Tx, org store.Org, csr *x
 	if err != nil {
 		return store.Certificate{}, err
 	}
-	c.Serial = fmt.Sprintf("%x", cert.Serial)
+	c.Serial = serialHex(cert.Serial)
 	c.CustomerID = org.CustomerID
 	c.Environment = s.cfg.Environment
 	c.NotBefore = cert.NotBefore
@@ -80,4 +81,6 @@ func (s *Service) issue(ctx context.Context, tx *store.Tx, org store.Org, csr *x
 }
 
 // SerialHex is the store's key of a certificate: its serial, lower-case hex.
-func SerialHex(c *x509.Certificate) string { return fmt.Sprintf("%x", c.SerialNumber) }
+func SerialHex(c *x509.Certificate) string { return serialHex(c.SerialNumber) }
+
+func serialHex(n *big.Int) string { return fmt.Sprintf("%x", n) }

@@ -313,9 +313,8 @@ func dsChildren(el *etree.Element, names ...string) ([]*etree.Element, error) {
 // profile, with the signer's certificate from KeyInfo: parsed, not yet
 // trusted and not yet verified.
 type Signed struct {
-	Cert        *x509.Certificate
-	el          *etree.Element
-	inclusiveOK bool
+	Cert *x509.Certificate
+	el   *etree.Element
 }
 
 // ParseSigned is SignatureCertificate keeping what it found, so that
