@@ -479,15 +479,12 @@ func tamperProxy(t *testing.T, target string, tamper *atomic.Bool) string {
 	t.Helper()
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		req, _ := http.NewRequestWithContext(r.Context(), r.Method, target, bytes.NewReader(body))
-		req.Header = r.Header.Clone()
-		resp, err := http.DefaultClient.Do(req)
+		a, err := irpkidtest.Forward(r.Context(), r, target, body)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
-		defer resp.Body.Close()
-		out, _ := io.ReadAll(resp.Body)
+		out := a.Body
 		if tamper.Load() {
 			for _, tag := range []string{"<RetrievalId>", "<Certificate>"} {
 				if i := bytes.Index(out, []byte(tag)); i >= 0 {
@@ -500,9 +497,8 @@ func tamperProxy(t *testing.T, target string, tamper *atomic.Bool) string {
 				}
 			}
 		}
-		w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
-		w.WriteHeader(resp.StatusCode)
-		w.Write(out)
+		w.Header().Set("Content-Type", a.Header.Get("Content-Type"))
+		a.Send(w)
 	}))
 	t.Cleanup(hs.Close)
 	return hs.URL
@@ -553,16 +549,12 @@ func TestPollBackoff(t *testing.T) {
 			http.Error(w, "busy", http.StatusServiceUnavailable)
 			return
 		}
-		req, _ := http.NewRequestWithContext(r.Context(), r.Method, e.s.URL, bytes.NewReader(body))
-		req.Header = r.Header.Clone()
-		resp, err := http.DefaultClient.Do(req)
+		a, err := irpkidtest.Forward(r.Context(), r, e.s.URL, body)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
-		defer resp.Body.Close()
-		w.WriteHeader(resp.StatusCode)
-		io.Copy(w, resp.Body)
+		a.Send(w)
 	}))
 	defer hs.Close()
 	e.url = hs.URL

@@ -518,15 +518,11 @@ func TestBinaryKilled(t *testing.T) {
 	release := make(chan struct{})
 	proxy := httptestServer(t, func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		req, _ := http.NewRequest(r.Method, h.s.URL, bytes.NewReader(body))
-		req.Header = r.Header.Clone()
-		resp, err := http.DefaultClient.Do(req)
+		a, err := irpkidtest.Forward(context.Background(), r, h.s.URL, body)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
-		out, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
 		if op := holdOp.get(); op != "" && bytes.Contains(body, []byte(op)) {
 			held <- struct{}{}
 			select {
@@ -535,8 +531,7 @@ func TestBinaryKilled(t *testing.T) {
 			}
 			return
 		}
-		w.WriteHeader(resp.StatusCode)
-		w.Write(out)
+		a.Send(w)
 	})
 	cred := h.s.Order(t, customer, 30*time.Minute)
 	dir := filepath.Join(t.TempDir(), "irpki")
@@ -699,16 +694,12 @@ func TestWatchBackoff(t *testing.T) {
 			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
 			return
 		}
-		req, _ := http.NewRequest(r.Method, h.s.URL, bytes.NewReader(body))
-		req.Header = r.Header.Clone()
-		resp, err := http.DefaultClient.Do(req)
+		a, err := irpkidtest.Forward(context.Background(), r, h.s.URL, body)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
-		defer resp.Body.Close()
-		w.WriteHeader(resp.StatusCode)
-		io.Copy(w, resp.Body)
+		a.Send(w)
 	})
 	cred := h.s.Order(t, customer, 30*24*time.Hour)
 	if r := h.run(t, cred.TransferPassword+"\n", "enroll", "--dir", h.dir, "--customer-id", customer, "--transfer-id", cred.TransferID,
@@ -905,21 +896,16 @@ func TestEnrollResumeNeedsOnlyPassword(t *testing.T) {
 	lose.Store(true)
 	proxy := httptestServer(t, func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		req, _ := http.NewRequest(r.Method, h.s.URL, bytes.NewReader(body))
-		req.Header = r.Header.Clone()
-		resp, err := http.DefaultClient.Do(req)
+		a, err := irpkidtest.Forward(context.Background(), r, h.s.URL, body)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
-		out, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
 		if lose.Load() {
 			http.Error(w, "gateway timeout", http.StatusGatewayTimeout)
 			return
 		}
-		w.WriteHeader(resp.StatusCode)
-		w.Write(out)
+		a.Send(w)
 	})
 	cred := h.s.Order(t, customer, 0)
 	r := h.run(t, cred.TransferPassword+"\n", "enroll", "--dir", h.dir, "--customer-id", customer, "--transfer-id", cred.TransferID,

@@ -12,6 +12,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -240,4 +241,34 @@ func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// Answer is what the service answered a request a test proxy forwarded.
+type Answer struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Forward sends body to url with r's method and headers, as a test proxy in
+// front of the service does, and returns the whole answer.
+func Forward(ctx context.Context, r *http.Request, url string, body []byte) (Answer, error) {
+	req, err := http.NewRequestWithContext(ctx, r.Method, url, bytes.NewReader(body))
+	if err != nil {
+		return Answer{}, err
+	}
+	req.Header = r.Header.Clone()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return Answer{}, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	return Answer{Status: resp.StatusCode, Header: resp.Header, Body: out}, err
+}
+
+// Send sends the answer's status and body on to w.
+func (a Answer) Send(w http.ResponseWriter) {
+	w.WriteHeader(a.Status)
+	w.Write(a.Body)
 }
