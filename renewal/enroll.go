@@ -112,16 +112,8 @@ func (m *Manager) Enroll(ctx context.Context, s Settings, cred Credentials) (*In
 		return nil, err
 	}
 	if p == nil {
-		m.progress(Event{Kind: EventKey, Message: fmt.Sprintf("generating an RSA-%d key pair", s.KeySize)})
-		keyPEM, csr, err := m.newKeyAndCSR(s)
-		if err != nil {
-			return nil, err
-		}
-		p = &pending{Operation: opEnroll, Created: m.opt.Now(), CustomerID: s.CustomerID, TransferID: cred.TransferID, KeyPEM: keyPEM, CSR: csr}
-		if err := m.savePending(p); err != nil {
-			return nil, err
-		}
-		if err := m.crashPoint(StepKeySaved); err != nil {
+		var err error
+		if p, err = m.beginPending(s, &pending{Operation: opEnroll, Created: m.opt.Now(), CustomerID: s.CustomerID, TransferID: cred.TransferID}); err != nil {
 			return nil, err
 		}
 	}

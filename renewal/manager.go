@@ -182,6 +182,25 @@ func (m *Manager) newClient(s Settings) (*client.Client, error) {
 
 // newKeyAndCSR makes the key pair and CSR of a new certificate: CN = the
 // customer id, O = the organisation's name (if known), C = FI.
+// beginPending makes p's key pair and CSR, saves p with them before any
+// request is sent (a crash from here on resumes with the same key), and
+// passes StepKeySaved.
+func (m *Manager) beginPending(s Settings, p *pending) (*pending, error) {
+	m.progress(Event{Kind: EventKey, Message: fmt.Sprintf("generating an RSA-%d key pair", s.KeySize)})
+	keyPEM, csr, err := m.newKeyAndCSR(s)
+	if err != nil {
+		return nil, err
+	}
+	p.KeyPEM, p.CSR = keyPEM, csr
+	if err := m.savePending(p); err != nil {
+		return nil, err
+	}
+	if err := m.crashPoint(StepKeySaved); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
 func (m *Manager) newKeyAndCSR(s Settings) (keyPEM string, csr []byte, err error) {
 	key, err := rsa.GenerateKey(m.opt.Rand, s.KeySize)
 	if err != nil {

@@ -144,16 +144,8 @@ func (m *Manager) Renew(ctx context.Context, opt RenewOptions) (*RenewResult, er
 		return nil, err
 	}
 	if p == nil {
-		m.progress(Event{Kind: EventKey, Message: fmt.Sprintf("generating an RSA-%d key pair", s.KeySize)})
-		keyPEM, csr, err := m.newKeyAndCSR(s)
-		if err != nil {
-			return nil, err
-		}
-		p = &pending{Operation: opRenew, Created: now, CustomerID: s.CustomerID, Predecessor: cur.Serial(), KeyPEM: keyPEM, CSR: csr}
-		if err := m.savePending(p); err != nil {
-			return nil, err
-		}
-		if err := m.crashPoint(StepKeySaved); err != nil {
+		var err error
+		if p, err = m.beginPending(s, &pending{Operation: opRenew, Created: now, CustomerID: s.CustomerID, Predecessor: cur.Serial()}); err != nil {
 			return nil, err
 		}
 	}
