@@ -404,6 +404,31 @@ func TestFailingSMTPIsRetriedNotLost(t *testing.T) {
 	}
 }
 
+// A mail server may accept a message (250 after DATA) and lose the
+// connection before RSET or QUIT are answered. The message is on its way:
+// counting it as failed would send the reminder again at every retry.
+func TestMailAcceptedBeforeTheConnectionFailsIsNotSentAgain(t *testing.T) {
+	s := newServer(t)
+	srv := startSMTP(t, smtpOptions{DropOnReset: true})
+	e := enroll(t, s, "once@palkat.test", "fi")
+	s.Clock.Set(e.Cert.NotAfter.Add(-59 * 24 * time.Hour))
+	r := newReminder(t, s, s.DB, smtpMailer(t, srv))
+	if res := run(t, r); res.Sent != 1 || res.Failed != 0 {
+		t.Fatalf("first run %+v, want 1 sent", res)
+	}
+	for range 3 {
+		s.Clock.Advance(time.Hour)
+		run(t, r)
+	}
+	if msgs := srv.messages(); len(msgs) != 1 {
+		t.Fatalf("the mail server accepted %d copies of one reminder, want 1", len(msgs))
+	}
+	st, _ := notify.Statuses(context.Background(), s.DB, "")
+	if len(st) != 1 || st[0].State != "sent" {
+		t.Errorf("reminder %+v, want sent", st)
+	}
+}
+
 func TestSMTPStartTLSWithAuth(t *testing.T) {
 	srv := startSMTP(t, smtpOptions{TLS: true, User: "irpkid", Password: "s3cret-pass"})
 	m := smtpMailer(t, srv)

@@ -110,9 +110,17 @@ func (s *SMTPMailer) Send(ctx context.Context, m Message) error {
 	if err != nil {
 		return fmt.Errorf("notify: SMTP client: %w", err)
 	}
+	server := fmt.Sprintf("%s:%d", s.cfg.Host, s.cfg.Port)
 	if err := c.DialAndSendWithContext(ctx, g); err != nil {
-		return fmt.Errorf("notify: SMTP %s:%d: %w", s.cfg.Host, s.cfg.Port, err)
+		if !g.IsDelivered() {
+			return fmt.Errorf("notify: SMTP %s: %w", server, err)
+		}
+		// The server answered 250 to the message's DATA: it has taken the
+		// message. What failed came after (RSET or QUIT); reporting a
+		// failure would have the caller send the same mail again.
+		s.log.WarnContext(ctx, "mail sent; the connection failed after the server accepted it", "to", m.To, "message_id", g.GetMessageID(), "smtp", server, "err", err)
+		return nil
 	}
-	s.log.InfoContext(ctx, "mail sent", "to", m.To, "message_id", g.GetMessageID(), "smtp", fmt.Sprintf("%s:%d", s.cfg.Host, s.cfg.Port))
+	s.log.InfoContext(ctx, "mail sent", "to", m.To, "message_id", g.GetMessageID(), "smtp", server)
 	return nil
 }

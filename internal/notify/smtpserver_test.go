@@ -58,6 +58,10 @@ type smtpOptions struct {
 	Implicit bool   // TLS from the first byte (SMTPS)
 	User     string // require AUTH PLAIN with this user and password
 	Password string
+	// DropOnReset cuts the connection when the client sends RSET or QUIT:
+	// a message accepted with 250 is queued, but the client sees the
+	// connection fail right after.
+	DropOnReset bool
 }
 
 func startSMTP(t *testing.T, o smtpOptions) *smtpServer {
@@ -82,6 +86,9 @@ func startSMTP(t *testing.T, o smtpOptions) *smtpServer {
 	if o.Implicit {
 		ln = tls.NewListener(ln, srv.TLSConfig)
 		s.implicit = true
+	}
+	if o.DropOnReset {
+		ln = dropOnResetListener{ln}
 	}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
@@ -190,6 +197,41 @@ func (x *smtpSession) Data(r io.Reader) error {
 
 func (x *smtpSession) Reset()        { x.from, x.to = "", nil }
 func (x *smtpSession) Logout() error { return nil }
+
+// dropOnResetListener's connections close themselves when the client's
+// next command is RSET or QUIT.
+type dropOnResetListener struct{ net.Listener }
+
+func (l dropOnResetListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &dropOnResetConn{Conn: c}, nil
+}
+
+type dropOnResetConn struct {
+	net.Conn
+	line []byte // the start of the line being read
+}
+
+func (c *dropOnResetConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	for _, b := range p[:n] {
+		if b == '\n' {
+			c.line = c.line[:0]
+			continue
+		}
+		if len(c.line) < 4 {
+			c.line = append(c.line, b)
+			if cmd := strings.ToUpper(string(c.line)); cmd == "RSET" || cmd == "QUIT" {
+				c.Conn.Close()
+				return 0, io.EOF
+			}
+		}
+	}
+	return n, err
+}
 
 func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
