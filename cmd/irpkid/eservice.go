@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,7 +141,7 @@ func (x *serveExtras) start(ctx context.Context, a *app, dataDir string, mux *ht
 	}
 	if !x.noEserv {
 		cfg := eservice.DefaultConfig(publicURL)
-		cfg.SecureCookies = strings.HasPrefix(publicURL, "https://")
+		cfg.SecureCookies = secureScheme(publicURL)
 		if cfg.TrustedProxies, err = parsePrefixes(x.proxies); err != nil {
 			return nil, err
 		}
@@ -170,6 +171,14 @@ func (x *serveExtras) start(ctx context.Context, a *app, dataDir string, mux *ht
 		return nil, errors.New("--remind-interval must not be negative")
 	}
 	return stop, nil
+}
+
+// secureScheme tells whether the public URL is https, however its scheme
+// is written: schemes are case-insensitive, and a browser sends a cookie
+// marked Secure only over HTTPS.
+func secureScheme(publicURL string) bool {
+	u, err := url.Parse(publicURL)
+	return err == nil && u.Scheme == "https"
 }
 
 func defaultPublicURL(useTLS bool, listen string) string {

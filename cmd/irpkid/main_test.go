@@ -70,9 +70,9 @@ func freePort(t *testing.T) string {
 }
 
 // startServe starts irpkid serve and waits until /healthz answers.
-func startServe(t *testing.T, dataDir, addr string) *exec.Cmd {
+func startServe(t *testing.T, dataDir, addr string, extra ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(binPath, "serve", "--data-dir", dataDir, "--listen", addr)
+	cmd := exec.Command(binPath, append([]string{"serve", "--data-dir", dataDir, "--listen", addr}, extra...)...)
 	var se bytes.Buffer
 	cmd.Stderr = &se
 	if err := cmd.Start(); err != nil {
@@ -385,6 +385,35 @@ func TestServeRefusesTooSmallBodyLimit(t *testing.T) {
 		cancel()
 		if err == nil || !strings.Contains(se.String(), "--max-body-bytes "+v) {
 			t.Errorf("--max-body-bytes %s: %v, stderr %q", v, err, se.String())
+		}
+	}
+}
+
+// Cookies are marked Secure when the public URL is https, in any case:
+// behind a TLS proxy, HTTPS://… is the same address as https://….
+func TestSecureCookiesFollowThePublicURLScheme(t *testing.T) {
+	for u, want := range map[string]bool{
+		"https://irpki.example.fi": true, "HTTPS://irpki.example.fi": true, "Https://irpki.example.fi:8443/": true,
+		"http://irpki.example.fi": false, "HTTP://localhost:8080": false, "irpki.example.fi": false,
+	} {
+		if got := secureScheme(u); got != want {
+			t.Errorf("secureScheme(%q) = %v, want %v", u, got, want)
+		}
+	}
+	addr := freePort(t)
+	startServe(t, t.TempDir(), addr, "--public-url", "HTTPS://irpki.example.fi")
+	resp, err := http.Get("http://" + addr + "/eservice/signin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cookies := resp.Cookies()
+	if len(cookies) == 0 {
+		t.Fatal("the sign-in page set no cookie")
+	}
+	for _, c := range cookies {
+		if !c.Secure {
+			t.Errorf("cookie %s is not Secure with --public-url HTTPS://…", c.Name)
 		}
 	}
 }
