@@ -127,7 +127,10 @@ func TestSignInIsRateLimited(t *testing.T) {
 	_, page := get(t, c, e.URL+"signin")
 	tok := csrfOf(t, page)
 	try := func(pw string) int {
-		resp, _ := post(t, c, e.URL+"signin", url.Values{"csrf": {tok}, "email": {repEmail}, "password": {pw}})
+		resp, body := post(t, c, e.URL+"signin", url.Values{"csrf": {tok}, "email": {repEmail}, "password": {pw}})
+		if strings.Contains(body, "%!") {
+			t.Errorf("the sign-in page shows a formatting error: %s", body)
+		}
 		return resp.StatusCode
 	}
 	for i := 0; i < 5; i++ {

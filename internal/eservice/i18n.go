@@ -94,7 +94,9 @@ func translate(lang, key string, args ...any) string {
 	if !ok {
 		return key
 	}
-	if len(args) > 0 {
+	// A page may pass an argument that only some of the messages it can
+	// show use (the sign-in error passes the retry time to every error).
+	if len(args) > 0 && strings.Contains(s, "%") {
 		return fmt.Sprintf(s, args...)
 	}
 	return s
