@@ -262,6 +262,10 @@ func TestOperatorInputErrors(t *testing.T) {
 		{[]string{"org", "add", "--customer-id", "1234567-1", "--name", "X", "--contact-email", "not-an-address"}, "not an e-mail address"},
 		{[]string{"order", "--customer-id", "2345678-0"}, "no organisation"},
 		{[]string{"order", "--customer-id", "1234567-1", "--validity", "fortnight"}, "use e.g. 50d"},
+		// 213505 days overflow a Duration to about one day (found in review).
+		{[]string{"order", "--customer-id", "1234567-1", "--validity", "213505d"}, "at most 36525d"},
+		{[]string{"order", "--customer-id", "1234567-1", "--validity", "800d"}, "longer than the 2-year maximum"},
+		{[]string{"order", "--customer-id", "1234567-1", "--purpose", "whatever I like"}, "use one of reports_ws"},
 		{[]string{"revoke", "--serial", "abcd", "--reason", "bored"}, "reason must be one of"},
 		{[]string{"revoke", "--serial", "abcd", "--reason", "key_compromise"}, "no certificate with serial"},
 		{[]string{"frobnicate"}, "unknown command"},

@@ -77,12 +77,20 @@ func cmdOrgs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	})
 }
 
+// maxDays bounds a validity given in days: 100 years.
+const maxDays = 36525
+
 // parseDuration accepts Go durations and a days suffix: 50d, 36h, 90m.
 func parseDuration(s string) (time.Duration, error) {
 	if strings.HasSuffix(s, "d") {
 		var n int
 		if _, err := fmt.Sscanf(s, "%dd", &n); err != nil || n <= 0 || fmt.Sprintf("%dd", n) != s {
 			return 0, fmt.Errorf("%q: use e.g. 50d, 36h or 90m", s)
+		}
+		// More days than a Duration holds would wrap around to a short
+		// validity; anything near that is far beyond any certificate's.
+		if n > maxDays {
+			return 0, fmt.Errorf("%q: at most %dd", s, maxDays)
 		}
 		return time.Duration(n) * 24 * time.Hour, nil
 	}
@@ -97,7 +105,7 @@ func cmdOrder(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs, c := newFlagSet("order", stderr)
 	id := fs.String("customer-id", "", "organisation's business ID")
 	validity := fs.String("validity", "", "certificate validity, e.g. 50d or 2h (shorter than two years only in TEST)")
-	purpose := fs.String("purpose", "", "channel / purpose of use")
+	purpose := fs.String("purpose", "", "channel and purpose of use: "+strings.Join(service.Purposes, ", "))
 	desc := fs.String("description", "", "description")
 	cname := fs.String("contact-name", "", "technical contact's name")
 	cemail := fs.String("contact-email", "", "technical contact's e-mail (default: the organisation's)")

@@ -290,7 +290,7 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, s *session) {
 // --- order ---
 
 // Purposes are the channel/purpose choices of an order.
-var Purposes = []string{"reports_ws", "reports_sftp", "datause_ws", "datause_sftp"}
+var Purposes = service.Purposes
 
 // TestValidities are the validity choices in the TEST environment ("" is
 // the default two years).
@@ -367,11 +367,7 @@ func (h *Handler) order(w http.ResponseWriter, r *http.Request, s *session) {
 	f := func(k string) string { return strings.TrimSpace(r.PostFormValue(k)) }
 	d.Purpose, d.Description, d.Name, d.Email, d.Phone, d.Language, d.Validity =
 		f("purpose"), f("description"), f("name"), f("email"), f("phone"), f("language"), f("validity")
-	ok := false
-	for _, p := range Purposes {
-		ok = ok || p == d.Purpose
-	}
-	if !ok {
+	if !service.ValidPurpose(d.Purpose) {
 		d.Errors["purpose"] = "order.err.purpose"
 	}
 	if len([]rune(d.Description)) > 200 {

@@ -25,7 +25,7 @@ const customer = "1234567-1"
 func enroll(t *testing.T, s *irpkidtest.Server, email, lang string) irpkidtest.Enrolled {
 	t.Helper()
 	ctx := context.Background()
-	cred, err := s.Service.CreateOrder(ctx, service.OrderRequest{CustomerID: customer, Purpose: "payroll", Description: "Palkat Oy integration",
+	cred, err := s.Service.CreateOrder(ctx, service.OrderRequest{CustomerID: customer, Purpose: "reports_ws", Description: "Palkat Oy integration",
 		ContactName: "Tea Tekninen", ContactEmail: email, ContactLanguage: lang}, "test")
 	if err != nil {
 		t.Fatal(err)

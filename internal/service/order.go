@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,6 +32,13 @@ type Credentials struct {
 	TransferPassword string    `json:"transfer_password"`
 	Expires          time.Time `json:"expires"`
 }
+
+// Purposes are the codes of an order's channel and purpose of use: reports
+// or data use, through the web service or SFTP.
+var Purposes = []string{"reports_ws", "reports_sftp", "datause_ws", "datause_sftp"}
+
+// ValidPurpose tells whether p is one of Purposes.
+func ValidPurpose(p string) bool { return slices.Contains(Purposes, p) }
 
 // CreateOrder creates a certificate order and returns its credentials.
 func (s *Service) CreateOrder(ctx context.Context, r OrderRequest, actor string) (Credentials, error) {
@@ -62,7 +70,10 @@ func (s *Service) CreateOrder(ctx context.Context, r OrderRequest, actor string)
 	if r.ContactLanguage != "" && !validLanguage(r.ContactLanguage) {
 		return Credentials{}, fmt.Errorf("%w: language must be fi, sv or en", ErrInput)
 	}
-	for _, f := range []struct{ name, v string }{{"purpose", r.Purpose}, {"description", r.Description}, {"contact name", r.ContactName}, {"contact phone", r.ContactPhone}} {
+	if r.Purpose != "" && !ValidPurpose(r.Purpose) {
+		return Credentials{}, fmt.Errorf("%w: purpose %q: use one of %s", ErrInput, r.Purpose, strings.Join(Purposes, ", "))
+	}
+	for _, f := range []struct{ name, v string }{{"description", r.Description}, {"contact name", r.ContactName}, {"contact phone", r.ContactPhone}} {
 		if len([]rune(f.v)) > 200 || strings.ContainsAny(f.v, "\r\n\x00") {
 			return Credentials{}, fmt.Errorf("%w: %s must be one line of at most 200 characters", ErrInput, f.name)
 		}

@@ -121,6 +121,17 @@ func TestCreateOrderValidity(t *testing.T) {
 	if _, err := test.CreateOrder(ctx, OrderRequest{CustomerID: "2345678-0"}, "test"); !errors.Is(err, ErrInput) {
 		t.Errorf("order for an unknown organisation: %v", err)
 	}
+	// The purpose is one of the codes the e-service offers, or none.
+	for _, p := range append([]string{""}, Purposes...) {
+		if _, err := test.CreateOrder(ctx, OrderRequest{CustomerID: "1234567-1", Purpose: p}, "test"); err != nil {
+			t.Errorf("purpose %q: %v", p, err)
+		}
+	}
+	for _, p := range []string{"payroll", "REPORTS_WS", "reports_ws "} {
+		if _, err := test.CreateOrder(ctx, OrderRequest{CustomerID: "1234567-1", Purpose: p}, "test"); !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "use one of") {
+			t.Errorf("purpose %q: %v, want refused", p, err)
+		}
+	}
 }
 
 func TestOrderStoresOnlyAHash(t *testing.T) {
