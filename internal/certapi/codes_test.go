@@ -148,6 +148,15 @@ var failCases = map[wire.Code]func(t *testing.T){
 		wantCode(t, err, wire.CodeEnvironment)
 		_, err = c.GetCertificate(context.Background(), customer, "0123")
 		wantCode(t, err, wire.CodeEnvironment)
+		// A PRODUCTION certificate renewing at the TEST endpoint: the
+		// certificate is not this service's, but the request says which
+		// endpoint it was meant for (found in review: SIGNER_UNKNOWN).
+		p := irpkidtest.Start(t, irpkidtest.Config{Environment: wire.EnvProduction})
+		p.AddOrg(t, customer, "Acme Oy")
+		e := p.Enroll(t, customer, 0)
+		s.Clock.Set(e.Cert.NotAfter.AddDate(0, 0, -1))
+		_, err = c.RenewCertificate(context.Background(), customer, irpkidtest.CSR(t, irpkidtest.NewKey(t), customer), e.Key, e.Cert)
+		wantCode(t, err, wire.CodeEnvironment)
 	},
 	wire.CodeCustomerInvalid: func(t *testing.T) {
 		s := start(t)

@@ -139,6 +139,19 @@ func TestSignatureWrapping(t *testing.T) {
 	}
 	impostorHugeKey := mintCert(t, &impostor, otherKey, f.a.Cert, fakeRSA(16384), nil)
 	impostorSmallKey := mintCert(t, &impostor, otherKey, f.a.Cert, fakeRSA(1024), nil)
+	// The impostor's copies of the victim's certificate with other dates:
+	// what such a certificate says of itself (expired, not yet renewable)
+	// must not be answered, nor filed under the victim, before the store
+	// has it (found in review: SIGNER_EXPIRED, audited under the victim's
+	// customer and serial).
+	redated := func(nb, na time.Time) *x509.Certificate {
+		m := *f.a.Cert
+		m.NotBefore, m.NotAfter = nb, na
+		return mintCert(t, &impostor, otherKey, &m, &otherKey.PublicKey, f.a.Cert.SerialNumber)
+	}
+	now := s.Clock.Now()
+	impostorExpired := redated(now.AddDate(-3, 0, 0), now.AddDate(-1, 0, 0))
+	impostorNotYet := redated(now.AddDate(0, 0, -1), now.AddDate(1, 0, 0))
 	if !s.CA.NamesUsAsIssuer(impostorSameSerial) || !s.CA.NamesUsAsIssuer(impostorNewSerial) || !s.CA.NamesUsAsIssuer(impostorHugeKey) {
 		t.Fatal("the impostor's certificates do not name our issuing CA")
 	}
@@ -468,6 +481,12 @@ func TestSignatureWrapping(t *testing.T) {
 		{"signed by an impostor of our issuing CA (its name and key id), a new serial", func(t testing.TB) []byte {
 			return body(t, signedRenew(t, env, custA, evilCSR, otherKey, impostorNewSerial))
 		}, wire.CodeSignerUnknown},
+		{"an impostor's expired copy of the victim's certificate", func(t testing.TB) []byte {
+			return body(t, signedRenew(t, env, custA, evilCSR, otherKey, impostorExpired))
+		}, wire.CodeSignerUnknown},
+		{"an impostor's copy of the victim's certificate, a year from expiry", func(t testing.TB) []byte {
+			return body(t, signedRenew(t, env, custA, evilCSR, otherKey, impostorNotYet))
+		}, wire.CodeSignerUnknown},
 		{"an impostor of our issuing CA's certificate for a 16384-bit key in KeyInfo", func(t testing.TB) []byte {
 			return body(t, signWith(t, unsignedRenew(env, custA, evilCSR), profile(otherKey, impostorHugeKey)))
 		}, wire.CodeSignerUnknown},
@@ -509,6 +528,11 @@ func TestSignatureWrapping(t *testing.T) {
 				}
 				if len(last) != 1 || last[0].Action != "renew" || last[0].Outcome != "fail" || last[0].Code != string(o.Code()) {
 					t.Errorf("newest audit record %+v, want a failed renew with %s", last, o.Code())
+				}
+				// A signer the store does not have names nobody: what it
+				// claims is not filed under a customer or a serial.
+				if o.Code() == wire.CodeSignerUnknown && len(last) == 1 && (last[0].CustomerID != "" || last[0].Serial != "") {
+					t.Errorf("refusal of an unknown signer filed under %q, serial %q", last[0].CustomerID, last[0].Serial)
 				}
 			}
 		})

@@ -3,6 +3,7 @@ package service
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"time"
@@ -36,7 +37,6 @@ func (s *Service) renew(ctx context.Context, el *etree.Element) (rid, customer, 
 		return "", "", "", sigRefusal(err)
 	}
 	cert := signed.Cert
-	signerSerial = SerialHex(cert)
 	// The signer is trusted only as a certificate this service issued: its
 	// exact DER must be in the store (checked, with its status and owner,
 	// inside the write transaction below), which is a stronger proof than
@@ -47,44 +47,60 @@ func (s *Service) renew(ctx context.Context, el *etree.Element) (rid, customer, 
 	// copy our CA's name into a certificate for a 65536-bit key), and its
 	// dates. Its CN is the customer it was issued to.
 	if !s.ca.NamesUsAsIssuer(cert) || s.cfg.Profile.CheckKey(cert.PublicKey) != nil {
-		return "", "", signerSerial, signerUnknown()
+		return "", "", "", s.foreignSigner(el)
 	}
-	customer = cert.Subject.CommonName
+	customer, signerSerial = cert.Subject.CommonName, SerialHex(cert)
+	// Until the store has the signer's exact DER, its customer and serial
+	// are only what the request claims; anyone can copy our CA's name and
+	// a victim's name and serial into a certificate of their own. A refusal
+	// before then is filed under them (and answered with the certificate's
+	// own faults, such as its expiry) only if the certificate is ours.
+	early := func(refusal error) (string, string, string, error) {
+		ours, err := s.issuedHere(ctx, cert)
+		switch {
+		case err != nil:
+			s.log.ErrorContext(ctx, "renew: signer lookup failed", "err", err)
+			return "", "", "", refuse(wire.CodeInternal, "The service could not complete the request. Try again later.")
+		case !ours:
+			return "", "", "", s.foreignSigner(el)
+		}
+		return "", customer, signerSerial, refusal
+	}
 	now := s.clock.Now()
 	if now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
-		return "", customer, signerSerial, refuse(wire.CodeSignerExpired, "The signing certificate expired on %s; an expired certificate cannot be renewed. Order a new certificate in the e-service.", cert.NotAfter.UTC().Format("2006-01-02"))
+		return early(refuse(wire.CodeSignerExpired, "The signing certificate expired on %s; an expired certificate cannot be renewed. Order a new certificate in the e-service.", cert.NotAfter.UTC().Format("2006-01-02")))
 	}
 	verified, err := signed.Verify(now)
 	if err != nil {
-		return "", customer, signerSerial, sigRefusal(err)
+		return early(sigRefusal(err))
 	}
 	// Every value used from here on comes from the verified element.
 	req, err := wire.DecodeRenew(verified, false)
 	if err != nil {
-		return "", customer, signerSerial, refuse(wire.CodeSigInvalid, "The signed content is not a valid RenewCertificateRequest.")
+		return early(refuse(wire.CodeSigInvalid, "The signed content is not a valid RenewCertificateRequest."))
 	}
 	if err := s.checkEnvironment(req.Environment); err != nil {
-		return "", customer, signerSerial, err
+		return early(err)
 	}
 	if err := businessid.Validate(req.CustomerID); err != nil {
-		return "", customer, signerSerial, refuse(wire.CodeCustomerInvalid, "CustomerId %q is not a valid business ID (1234567-8 with a correct check digit).", req.CustomerID)
+		return early(refuse(wire.CodeCustomerInvalid, "CustomerId %q is not a valid business ID (1234567-8 with a correct check digit).", req.CustomerID))
 	}
 	if req.CustomerID != customer {
-		return "", customer, signerSerial, signerCustomer(req.CustomerID)
+		return early(signerCustomer(req.CustomerID))
 	}
 	opens := cert.NotAfter.Add(-s.cfg.RenewalWindow)
 	if now.Before(opens) {
-		return "", customer, signerSerial, refuse(wire.CodeWindowNotOpen, "The certificate can be renewed at the earliest %d days before it expires, from %s.", int(s.cfg.RenewalWindow.Hours()/24), opens.UTC().Format("2006-01-02 15:04 MST"))
+		return early(refuse(wire.CodeWindowNotOpen, "The certificate can be renewed at the earliest %d days before it expires, from %s.", int(s.cfg.RenewalWindow.Hours()/24), opens.UTC().Format("2006-01-02 15:04 MST")))
 	}
 	csr, fp, err := s.checkCSR(req.CertificateRequest)
 	if err != nil {
-		return "", customer, signerSerial, err
+		return early(err)
 	}
 	// An exact replay is the same signed content: the verified digest of
 	// the canonical request identifies it.
 	digest, err := wire.SignedDigest(el)
 	if err != nil {
-		return "", customer, signerSerial, sigRefusal(err)
+		return early(sigRefusal(err))
 	}
 	reqHash := hex.EncodeToString(digest)
 
@@ -162,6 +178,9 @@ func (s *Service) renew(ctx context.Context, el *etree.Element) (rid, customer, 
 		return "", customer, signerSerial, refuse(wire.CodeInternal, "The service could not complete the request. Try again later.")
 	}
 	if refusal != nil {
+		if CodeOf(refusal) == wire.CodeSignerUnknown {
+			return "", "", "", refusal // not ours: its names are a claim
+		}
 		return "", customer, signerSerial, refusal
 	}
 	s.log.InfoContext(ctx, "certificate renewed", "customer", issued.CustomerID, "serial", issued.Serial, "predecessor", signerSerial, "not_after", issued.NotAfter)
@@ -177,6 +196,35 @@ func (s *Service) renewalValidity(c store.Certificate) time.Duration {
 		return life
 	}
 	return 0
+}
+
+// issuedHere tells whether cert is, byte for byte, a certificate this
+// service issued in its environment.
+func (s *Service) issuedHere(ctx context.Context, cert *x509.Certificate) (bool, error) {
+	var ours bool
+	err := s.db.View(ctx, func(tx *store.Tx) error {
+		c, err := tx.Certificate(ctx, SerialHex(cert))
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		ours = bytes.Equal(c.DER, cert.Raw) && c.Environment == s.cfg.Environment
+		return nil
+	})
+	return ours, err
+}
+
+// foreignSigner is the refusal of a request signed with a certificate this
+// service did not issue. One meant for the other environment (whose CA is
+// another) is told to use that environment's endpoint: its Environment is
+// unverified, but the answer is a refusal either way.
+func (s *Service) foreignSigner(el *etree.Element) error {
+	if req, err := wire.DecodeRenew(el, true); err == nil && req.Environment != s.cfg.Environment {
+		return s.checkEnvironment(req.Environment)
+	}
+	return signerUnknown()
 }
 
 func signerUnknown() error {
