@@ -15,8 +15,13 @@ import (
 func (s *Service) Get(ctx context.Context, r *wire.GetCertificateRequest) ([]byte, error) {
 	der, serial, err := s.get(ctx, r)
 	if err != nil {
+		// A serial means the RetrievalId was this customer's.
+		owner := ""
+		if serial != "" {
+			owner = r.CustomerID
+		}
 		outcome, code := auditOutcome(err)
-		s.audit(ctx, store.AuditEntry{Actor: "soap", Action: "get", CustomerID: r.CustomerID, Serial: serial, Outcome: outcome, Code: code})
+		s.audit(ctx, refusalEntry("get", owner, r.CustomerID, serial, outcome, code))
 	}
 	return der, err
 }

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/irpki/irpki/internal/businessid"
 	"github.com/irpki/irpki/internal/ca"
 	"github.com/irpki/irpki/internal/clock"
 	"github.com/irpki/irpki/internal/store"
@@ -121,6 +122,20 @@ func (s *Service) audit(ctx context.Context, e store.AuditEntry) {
 	if err := s.db.Update(ctx, func(tx *store.Tx) error { return tx.Audit(ctx, e) }); err != nil {
 		s.log.ErrorContext(ctx, "audit write failed", "action", e.Action, "err", err)
 	}
+}
+
+// refusalEntry is the audit entry of a refused SOAP request. It is filed
+// under owner, the customer whose order or certificate the request
+// matched. A request that matched nothing is anybody's claim (business IDs
+// are public), so it is filed under no customer, lest anyone could fill an
+// organisation's audit trail; the claimed business ID, if it is one, goes
+// in the detail for the operator.
+func refusalEntry(action, owner, claimed, serial, outcome, code string) store.AuditEntry {
+	e := store.AuditEntry{Actor: "soap", Action: action, CustomerID: owner, Serial: serial, Outcome: outcome, Code: code}
+	if owner == "" && businessid.Validate(claimed) == nil {
+		e.Detail = "claimed customer " + claimed + "; matched no order or certificate of it"
+	}
+	return e
 }
 
 func auditOutcome(err error) (string, string) {

@@ -300,3 +300,65 @@ func TestAddOrgNameIsOneLine(t *testing.T) {
 		}
 	}
 }
+
+// Business IDs are public: a refused request that matched none of a
+// customer's orders or certificates is anybody's claim and must not land
+// in that customer's audit trail, where a flood of them would push the
+// real entries out of the e-service's view (found in review). A refusal
+// that did match (a wrong password for its order) is the customer's.
+func TestUnmatchedRefusalsAreNotFiledUnderTheClaimedCustomer(t *testing.T) {
+	s, _, _ := newService(t, wire.EnvTest)
+	bg := context.Background()
+	cred, err := s.CreateOrder(bg, OrderRequest{CustomerID: "1234567-1"}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "1234567-1"}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := s.Get(bg, &wire.GetCertificateRequest{Environment: wire.EnvTest, CustomerID: "1234567-1", RetrievalID: "made-up"}); CodeOf(err) != wire.CodeRetrievalUnknown {
+			t.Fatalf("Get with a made-up RetrievalId: %v", err)
+		}
+	}
+	if _, err := s.SignNew(bg, &wire.SignNewCertificateRequest{Environment: wire.EnvTest, CustomerID: "1234567-1", TransferID: "NOSUCHTRANSFERID", TransferPassword: "WRONGPASSWORD234", CertificateRequest: csr}); CodeOf(err) != wire.CodeTransferInvalid {
+		t.Fatalf("SignNew with a made-up TransferId: %v", err)
+	}
+	if _, err := s.SignNew(bg, &wire.SignNewCertificateRequest{Environment: wire.EnvTest, CustomerID: "1234567-1", TransferID: cred.TransferID, TransferPassword: "WRONGPASSWORD234", CertificateRequest: csr}); CodeOf(err) != wire.CodeTransferInvalid {
+		t.Fatalf("SignNew with a wrong password: %v", err)
+	}
+	mine, err := s.AuditLog(bg, "1234567-1", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fails []string
+	for _, e := range mine {
+		if e.Outcome == "fail" {
+			fails = append(fails, e.Action+" "+e.Code)
+		}
+	}
+	if len(fails) != 1 || fails[0] != "sign_new TRANSFER_INVALID" {
+		t.Errorf("the customer's audit trail holds the refusals %v, want only the wrong password for its order", fails)
+	}
+	all, err := s.AuditLog(bg, "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unmatched := 0
+	for _, e := range all {
+		if e.Outcome == "fail" && e.CustomerID == "" {
+			unmatched++
+			if !strings.Contains(e.Detail, "claimed customer 1234567-1") {
+				t.Errorf("unmatched refusal %+v does not name the claimed customer for the operator", e)
+			}
+		}
+	}
+	if unmatched != 4 {
+		t.Errorf("%d unmatched refusals in the operator's audit log, want 4", unmatched)
+	}
+}

@@ -15,15 +15,17 @@ import (
 // wins. A retry with the same credentials and the same key after a success
 // (a client that lost the answer) gets the same RetrievalId back.
 func (s *Service) SignNew(ctx context.Context, r *wire.SignNewCertificateRequest) (string, error) {
-	rid, serial, err := s.signNew(ctx, r)
-	outcome, code := auditOutcome(err)
+	rid, owner, err := s.signNew(ctx, r)
 	if err != nil {
-		s.audit(ctx, store.AuditEntry{Actor: "soap", Action: "sign_new", CustomerID: r.CustomerID, Serial: serial, Outcome: outcome, Code: code})
+		outcome, code := auditOutcome(err)
+		s.audit(ctx, refusalEntry("sign_new", owner, r.CustomerID, "", outcome, code))
 	}
 	return rid, err
 }
 
-func (s *Service) signNew(ctx context.Context, r *wire.SignNewCertificateRequest) (string, string, error) {
+// signNew returns the RetrievalId, and the customer whose order the
+// request named ("" when it named none of this service's orders).
+func (s *Service) signNew(ctx context.Context, r *wire.SignNewCertificateRequest) (rid, owner string, err error) {
 	if err := s.checkEnvironment(r.Environment); err != nil {
 		return "", "", err
 	}
@@ -54,6 +56,7 @@ func (s *Service) signNew(ctx context.Context, r *wire.SignNewCertificateRequest
 		if err != nil {
 			return err
 		}
+		owner = o.CustomerID
 		if o.Status == store.OrderLocked {
 			refusal = refuse(wire.CodeTransferLocked, "These transfer credentials are locked after too many wrong passwords. Order a new certificate in the e-service.")
 			return nil
@@ -113,8 +116,8 @@ func (s *Service) signNew(ctx context.Context, r *wire.SignNewCertificateRequest
 		return "", "", refuse(wire.CodeInternal, "The service could not complete the request. Try again later.")
 	}
 	if refusal != nil {
-		return "", "", refusal
+		return "", owner, refusal
 	}
 	s.log.InfoContext(ctx, "certificate issued", "customer", issued.CustomerID, "serial", issued.Serial, "not_after", issued.NotAfter)
-	return issued.RetrievalID, issued.Serial, nil
+	return issued.RetrievalID, owner, nil
 }
