@@ -146,6 +146,10 @@ func checkTree(doc *etree.Document, lim Limits) error {
 // envelope and returns the single element inside soap:Body. The header, if
 // present, is ignored.
 func ParseEnvelope(body []byte, lim Limits) (*etree.Element, error) {
+	// XML allows UTF-8 text to begin with a byte order mark (XML 1.0,
+	// 4.3.3), and .NET writes one by default; etree would keep it as text
+	// before the root.
+	body = bytes.TrimPrefix(body, []byte("\uFEFF"))
 	if err := precheck(body, lim); err != nil {
 		return nil, err
 	}

@@ -261,3 +261,22 @@ func TestParseEnvelopeAttributes(t *testing.T) {
 		})
 	}
 }
+
+// A UTF-8 byte order mark may begin an XML document (XML 1.0, 4.3.3), with
+// or without an XML declaration after it; .NET writes one by default (found
+// in review: refused as text outside the root). Only at the very start.
+func TestParseEnvelopeByteOrderMark(t *testing.T) {
+	inner := `<ser:GetCertificateRequest><Environment>TEST</Environment><CustomerId>1234567-1</CustomerId><RetrievalId>abc</RetrievalId></ser:GetCertificateRequest>`
+	for name, body := range map[string][]byte{
+		"BOM":                 append([]byte("\uFEFF"), envelope(inner)...),
+		"BOM and declaration": append([]byte("\uFEFF<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"), envelope(inner)...),
+	} {
+		r, err := wire.DecodeGet(parse(t, body))
+		if err != nil || r.RetrievalID != "abc" {
+			t.Errorf("%s: %+v, %v", name, r, err)
+		}
+	}
+	if _, err := wire.ParseEnvelope(append([]byte(" \uFEFF"), envelope(inner)...), wire.DefaultLimits); !errors.Is(err, wire.ErrMalformed) {
+		t.Errorf("a byte order mark after a space: %v, want malformed", err)
+	}
+}
