@@ -731,3 +731,37 @@ func TestOrderShowsPINWhenOnlyTheMailAuditFails(t *testing.T) {
 		t.Fatalf("%d mails, want the one link", n)
 	}
 }
+
+// What is typed as the e-mail address of a failed sign-in to no account is
+// not written to the audit log: people paste their password there (found
+// in review). A known account's failures name the account.
+func TestFailedSignInAuditsNoTypedSecret(t *testing.T) {
+	e := start(t, envOptions{Mutate: func(c *eservice.Config) { c.IPFailures = 3 }})
+	c := e.client(t)
+	_, page := get(t, c, e.URL+"signin")
+	tok := csrfOf(t, page)
+	for _, typed := range []string{"my secret password 123", "another secret 456", "third secret 789", "fourth secret 000"} {
+		post(t, c, e.URL+"signin", url.Values{"csrf": {tok}, "email": {typed}, "password": {"whatever it is"}})
+	}
+	post(t, c, e.URL+"signin", url.Values{"csrf": {tok}, "email": {strings.ToUpper(repEmail)}, "password": {"wrong password"}})
+	log, err := e.S.Service.AuditLog(context.Background(), "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signins, named := 0, 0
+	for _, a := range log {
+		if a.Action != "sign_in" {
+			continue
+		}
+		signins++
+		if strings.Contains(a.Actor, "secret") {
+			t.Errorf("audit actor %q holds what was typed", a.Actor)
+		}
+		if a.Actor == "eservice:"+repEmail {
+			named++
+		}
+	}
+	if signins != 5 || named != 1 {
+		t.Errorf("%d sign-in records, %d naming %s; want 5 and 1 (the last one rate limited)", signins, named, repEmail)
+	}
+}

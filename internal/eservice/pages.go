@@ -55,7 +55,7 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 	// check made before any of them has failed.
 	if ok, until := h.limits.take(now, []string{acctKey, ipKey}, []int{h.cfg.AccountFailures, h.cfg.IPFailures}); !ok {
 		d.Error, d.RetryAt = "signin.limited", translateTime(language(r), until)
-		h.audit(r, store.AuditEntry{Actor: "eservice:" + email, Action: "sign_in", Outcome: "fail", Code: "RATE_LIMITED"})
+		h.audit(r, store.AuditEntry{Actor: h.signinActor(ctx, email), Action: "sign_in", Outcome: "fail", Code: "RATE_LIMITED"})
 		w.Header().Set("Retry-After", strconv.Itoa(max(0, int(until.Sub(now)/time.Second))+1))
 		h.render(w, r, anon, http.StatusTooManyRequests, "signin", "signin.title", d)
 		return
@@ -66,7 +66,11 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ok {
-		h.audit(r, store.AuditEntry{Actor: "eservice:" + email, Action: "sign_in", CustomerID: u.CustomerID, Outcome: "fail", Code: "BAD_CREDENTIALS"})
+		actor := unknownAccount
+		if u.Email != "" {
+			actor = "eservice:" + u.Email
+		}
+		h.audit(r, store.AuditEntry{Actor: actor, Action: "sign_in", CustomerID: u.CustomerID, Outcome: "fail", Code: "BAD_CREDENTIALS"})
 		d.Error = "signin.failed"
 		h.render(w, r, anon, http.StatusUnauthorized, "signin", "signin.title", d)
 		return
@@ -89,6 +93,23 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		next = Path
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// unknownAccount is the actor of a failed sign-in to no account. What was
+// typed is not recorded: people paste passwords into the e-mail field.
+const unknownAccount = "eservice:(unknown account)"
+
+// signinActor is the audit actor of a sign-in attempt for what was typed
+// as the e-mail address: the account's address, or unknownAccount.
+func (h *Handler) signinActor(ctx context.Context, typed string) string {
+	var email string
+	err := h.db.View(ctx, func(tx *store.Tx) error {
+		return tx.QueryRow(ctx, `SELECT email FROM eservice_users WHERE email = ? COLLATE NOCASE`, typed).Scan(&email)
+	})
+	if err != nil {
+		return unknownAccount
+	}
+	return "eservice:" + email
 }
 
 func (h *Handler) signout(w http.ResponseWriter, r *http.Request, s *session) {
