@@ -95,7 +95,11 @@ type Options struct {
 	// Trust is the bundle that response signers and issued certificates
 	// must chain to (irpkid trust, or the Tax Administration's CA chains).
 	Trust []*x509.Certificate
-	// HTTPClient defaults to a client with a 60 s timeout.
+	// HTTPClient defaults to a client with a 60 s timeout. The Client uses
+	// a copy that never follows redirects, whatever its CheckRedirect: a
+	// followed 307 or 308 would resend the request (with the
+	// TransferPassword, or the signed renewal) to whatever host and scheme
+	// the Location names. A redirect is returned as an error naming it.
 	HTTPClient *http.Client
 	// Now defaults to time.Now; tests inject a clock.
 	Now func() time.Time
@@ -121,9 +125,13 @@ func New(endpoint string, opt Options) (*Client, error) {
 	if len(opt.Trust) == 0 {
 		return nil, errors.New("client: a trust bundle is required to verify the service's responses")
 	}
-	if opt.HTTPClient == nil {
-		opt.HTTPClient = &http.Client{Timeout: 60 * time.Second}
+	hc := &http.Client{Timeout: 60 * time.Second}
+	if opt.HTTPClient != nil {
+		cp := *opt.HTTPClient // the caller's client stays as it was
+		hc = &cp
 	}
+	hc.CheckRedirect = noRedirects
+	opt.HTTPClient = hc
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
@@ -249,6 +257,9 @@ func (c *Client) call(ctx context.Context, op wire.Operation, element []byte) (*
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	defer hr.Body.Close()
+	if hr.StatusCode >= 300 && hr.StatusCode < 400 {
+		return nil, redirectError(name, hr)
+	}
 	raw, err := io.ReadAll(io.LimitReader(hr.Body, maxResponse+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading response: %w", name, err)
@@ -257,6 +268,23 @@ func (c *Client) call(ctx context.Context, op wire.Operation, element []byte) (*
 		return nil, fmt.Errorf("%w: %s: response larger than %d bytes", ErrBadResponse, name, maxResponse)
 	}
 	return c.decode(name, op, hr.StatusCode, raw)
+}
+
+// noRedirects makes an http.Client return a redirect response as it is:
+// SOAP has no use for redirects, and following one would send the request
+// body, secrets included, wherever the Location points.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// redirectError describes a redirect answer, naming where it points.
+func redirectError(name string, hr *http.Response) error {
+	loc := hr.Header.Get("Location")
+	if u, err := hr.Location(); err == nil {
+		loc = u.String()
+	}
+	if loc == "" {
+		return fmt.Errorf("%s: the service answered HTTP %d (a redirect without a Location); irpki does not follow redirects: check the endpoint", name, hr.StatusCode)
+	}
+	return fmt.Errorf("%s: the service answered with a redirect (HTTP %d) to %s; irpki does not follow redirects: if that is the service's address, give it as --endpoint", name, hr.StatusCode, loc)
 }
 
 // decode reads and verifies a response envelope.
