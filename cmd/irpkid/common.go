@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/irpki/irpki/internal/businessid"
 	"github.com/irpki/irpki/internal/ca"
 	"github.com/irpki/irpki/internal/cliconfig"
 	"github.com/irpki/irpki/internal/clock"
@@ -30,6 +31,10 @@ type common struct {
 	// createCA lets open create the CA of an environment beside another
 	// environment's CA (serve does; the operator commands do not).
 	createCA bool
+	// mayCreate lets open make a data directory that does not exist yet
+	// (serve, org add and user add do; the other commands, which read or
+	// need what is there, would only make a stray CA in a mistyped one).
+	mayCreate bool
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -116,6 +121,9 @@ func (c *common) open(ctx context.Context, stderr io.Writer) (*app, error) {
 	if err := c.checkEnvironmentCA(); err != nil {
 		return nil, err
 	}
+	if err := c.checkExists(); err != nil {
+		return nil, err
+	}
 	h, created, err := ca.LoadOrCreate(c.dataDir, c.environment, clk.Now(), ca.DefaultOptions)
 	if err != nil {
 		return nil, err
@@ -137,6 +145,25 @@ func (c *common) open(ctx context.Context, stderr io.Writer) (*app, error) {
 
 func (a *app) close() { a.db.Close() }
 
+// checkCustomerFilter refuses a --customer-id filter that is no business
+// ID or no organisation here, which would otherwise list nothing, silently.
+func (a *app) checkCustomerFilter(ctx context.Context, id string) error {
+	if id == "" {
+		return nil
+	}
+	if err := businessid.Validate(id); err != nil {
+		return fmt.Errorf("--customer-id: %w", err)
+	}
+	err := a.db.View(ctx, func(tx *store.Tx) error {
+		_, err := tx.Org(ctx, id)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("--customer-id: no organisation %s here (irpkid orgs lists them)", id)
+	}
+	return err
+}
+
 // withApp opens the data directory, runs fn with it and closes it.
 func (c *common) withApp(ctx context.Context, stderr io.Writer, fn func(*app) error) error {
 	a, err := c.open(ctx, stderr)
@@ -145,6 +172,20 @@ func (c *common) withApp(ctx context.Context, stderr io.Writer, fn func(*app) er
 	}
 	defer a.close()
 	return fn(a)
+}
+
+// checkExists refuses, for a command that may not create one, a data
+// directory with neither this environment's CA nor a database.
+func (c *common) checkExists() error {
+	if c.createCA || c.mayCreate {
+		return nil
+	}
+	for _, p := range []string{filepath.Join(c.dataDir, "ca", c.environment), filepath.Join(c.dataDir, "irpki.db")} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s is not an irpkid data directory (no %s CA, no database): give the --data-dir the server uses, or create it with irpkid serve --data-dir %s (or irpkid org add)", c.dataDir, c.environment, c.dataDir)
 }
 
 // checkEnvironmentCA refuses, for an operator command, a data directory

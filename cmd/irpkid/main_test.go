@@ -223,6 +223,9 @@ func TestConfigPrecedenceAndStrictness(t *testing.T) {
 	cfg := filepath.Join(dir, "irpkid.json")
 	os.WriteFile(cfg, []byte(`{"data-dir": "`+filepath.Join(dir, "fromfile")+`", "environment": "PRODUCTION"}`), 0o600)
 	// The config file sets the data dir and environment.
+	if _, se, code := irpkid(t, nil, "org", "add", "--config", cfg, "--customer-id", "1234567-1", "--name", "Acme", "--contact-email", "a@b.fi"); code != 0 {
+		t.Fatalf("org add with config: %s", se)
+	}
 	if _, se, code := irpkid(t, nil, "trust", "--config", cfg); code != 0 {
 		t.Fatalf("trust with config: %s", se)
 	}
@@ -235,7 +238,8 @@ func TestConfigPrecedenceAndStrictness(t *testing.T) {
 	if out, se, code := irpkid(t, []string{"IRPKI_ENVIRONMENT=TEST"}, "trust", "--config", cfg); code == 0 || !strings.Contains(se, "not TEST") {
 		t.Fatalf("IRPKI_ENVIRONMENT not applied over the file: exit %d, stdout %q, stderr %q", code, out, se)
 	}
-	if _, se, code := irpkid(t, []string{"IRPKI_DATA_DIR=" + filepath.Join(dir, "fromenv")}, "trust", "--data-dir", filepath.Join(dir, "fromflag")); code != 0 {
+	if _, se, code := irpkid(t, []string{"IRPKI_DATA_DIR=" + filepath.Join(dir, "fromenv")}, "org", "add", "--data-dir", filepath.Join(dir, "fromflag"),
+		"--customer-id", "1234567-1", "--name", "Acme", "--contact-email", "a@b.fi"); code != 0 {
 		t.Fatal(se)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "fromflag", "ca")); err != nil {
@@ -254,6 +258,23 @@ func TestConfigPrecedenceAndStrictness(t *testing.T) {
 
 func TestOperatorInputErrors(t *testing.T) {
 	dir := t.TempDir()
+	// A refused org add on a new directory leaves nothing behind, and the
+	// commands that read one do not make a CA in a mistyped one (found in
+	// review: irpkid trust printed a new CA's bundle).
+	if _, se, code := irpkid(t, nil, "org", "add", "--data-dir", dir, "--customer-id", "1234567-8", "--name", "X", "--contact-email", "a@b.fi"); code == 0 || !strings.Contains(se, "check digit") {
+		t.Errorf("org add with a wrong check digit: exit %d, %s", code, se)
+	}
+	for _, args := range [][]string{{"trust"}, {"certs"}, {"orgs"}, {"users"}, {"order", "--customer-id", "1234567-1"}, {"revoke", "--serial", "ab", "--reason", "key_compromise"}} {
+		if _, se, code := irpkid(t, nil, append(args, "--data-dir", filepath.Join(dir, "typo"))...); code == 0 || !strings.Contains(se, "is not an irpkid data directory") {
+			t.Errorf("%v on a directory that does not exist: exit %d, %s", args, code, se)
+		}
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Fatalf("refused commands left %v in the data directory", left)
+	}
+	if _, se, code := irpkid(t, nil, "org", "add", "--data-dir", dir, "--customer-id", "1234567-1", "--name", "Acme", "--contact-email", "a@b.fi"); code != 0 {
+		t.Fatalf("org add: %s", se)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -266,6 +287,9 @@ func TestOperatorInputErrors(t *testing.T) {
 		{[]string{"order", "--customer-id", "1234567-1", "--validity", "213505d"}, "at most 36525d"},
 		{[]string{"order", "--customer-id", "1234567-1", "--validity", "800d"}, "longer than the 2-year maximum"},
 		{[]string{"order", "--customer-id", "1234567-1", "--purpose", "whatever I like"}, "use one of reports_ws"},
+		{[]string{"certs", "--customer-id", "1234567-2"}, "check digit"},
+		{[]string{"certs", "--customer-id", "2345678-0"}, "no organisation 2345678-0"},
+		{[]string{"users", "--customer-id", "2345678-0"}, "no organisation 2345678-0"},
 		{[]string{"revoke", "--serial", "abcd", "--reason", "bored"}, "reason must be one of"},
 		{[]string{"revoke", "--serial", "abcd", "--reason", "key_compromise"}, "no certificate with serial"},
 		{[]string{"frobnicate"}, "unknown command"},
@@ -333,6 +357,9 @@ func TestServeHTTPS(t *testing.T) {
 // CA and printing a trust bundle the server does not use.
 func TestOperatorCommandsRefuseTheOtherEnvironment(t *testing.T) {
 	dir := t.TempDir()
+	if _, se, code := irpkid(t, nil, "org", "add", "--data-dir", dir, "--environment", "PRODUCTION", "--customer-id", "1234567-1", "--name", "Acme", "--contact-email", "a@b.fi"); code != 0 {
+		t.Fatalf("org add PRODUCTION: %d %s", code, se)
+	}
 	prodBundle, se, code := irpkid(t, nil, "trust", "--data-dir", dir, "--environment", "PRODUCTION")
 	if code != 0 {
 		t.Fatalf("trust PRODUCTION: %d %s", code, se)

@@ -39,8 +39,15 @@ func cmdOrgAdd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *id == "" || *name == "" || *email == "" {
 		return errors.New("--customer-id, --name and --contact-email are required")
 	}
+	// Checked before the data directory is opened, which creates it (and
+	// a CA) when it does not exist yet: a typo must leave nothing behind.
+	org, err := service.CheckOrg(store.Org{CustomerID: *id, Name: *name, ContactEmail: *email, Language: *lang})
+	if err != nil {
+		return err
+	}
+	c.mayCreate = true
 	return c.withApp(ctx, stderr, func(a *app) error {
-		if err := a.svc.AddOrg(ctx, store.Org{CustomerID: *id, Name: *name, ContactEmail: *email, Language: *lang}, operatorActor); err != nil {
+		if err := a.svc.AddOrg(ctx, org, operatorActor); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "organisation %s (%s) added\n", *id, *name)
@@ -148,6 +155,9 @@ func cmdCerts(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	return c.withApp(ctx, stderr, func(a *app) error {
+		if err := a.checkCustomerFilter(ctx, *id); err != nil {
+			return err
+		}
 		certs, err := a.svc.Certificates(ctx, *id)
 		if err != nil {
 			return err

@@ -12,6 +12,7 @@ import (
 	"github.com/irpki/irpki/internal/cliconfig"
 	"github.com/irpki/irpki/internal/clock"
 	"github.com/irpki/irpki/internal/eservice"
+	"github.com/irpki/irpki/internal/service"
 )
 
 // stdin is where "irpkid user add" reads the password; a variable for tests.
@@ -54,6 +55,12 @@ func cmdUserAdd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if password == "" {
 		return errors.New("no password: give it on standard input (echo … | irpkid user add …) or with --password-file")
 	}
+	if err := service.ValidateEmail(*email); err != nil {
+		return err
+	}
+	// The first operator account may come before the server's first start;
+	// a representative needs its organisation, so the directory exists.
+	c.mayCreate = *operator
 	return c.withApp(ctx, stderr, func(a *app) error {
 		u, err := eservice.AddUser(ctx, a.db, clock.System{}, eservice.DefaultArgon2,
 			eservice.NewUser{Email: *email, Name: *name, CustomerID: *cid, Operator: *operator, Password: password}, operatorActor)
@@ -78,6 +85,9 @@ func cmdUsers(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	return c.withApp(ctx, stderr, func(a *app) error {
+		if err := a.checkCustomerFilter(ctx, *cid); err != nil {
+			return err
+		}
 		users, err := eservice.Users(ctx, a.db, *cid)
 		if err != nil {
 			return err

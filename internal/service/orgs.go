@@ -36,27 +36,37 @@ func ValidateEmail(addr string) error {
 	return nil
 }
 
-// AddOrg registers an organisation.
-func (s *Service) AddOrg(ctx context.Context, o store.Org, actor string) error {
+// CheckOrg checks a new organisation's fields and returns it tidied (the
+// name trimmed, the language defaulted to fi), without storing it.
+func CheckOrg(o store.Org) (store.Org, error) {
 	if err := businessid.Validate(o.CustomerID); err != nil {
-		return fmt.Errorf("%w: %v", ErrInput, err)
+		return o, fmt.Errorf("%w: %v", ErrInput, err)
 	}
 	o.Name = strings.TrimSpace(o.Name)
 	if o.Name == "" || len([]rune(o.Name)) > 100 {
-		return fmt.Errorf("%w: the organisation name must be 1 to 100 characters", ErrInput)
+		return o, fmt.Errorf("%w: the organisation name must be 1 to 100 characters", ErrInput)
 	}
 	// It becomes the O of every certificate's subject and goes into mail.
 	if strings.IndexFunc(o.Name, unicode.IsControl) >= 0 {
-		return fmt.Errorf("%w: the organisation name must be one line without control characters", ErrInput)
+		return o, fmt.Errorf("%w: the organisation name must be one line without control characters", ErrInput)
 	}
 	if err := ValidateEmail(o.ContactEmail); err != nil {
-		return err
+		return o, err
 	}
 	if o.Language == "" {
 		o.Language = "fi"
 	}
 	if !validLanguage(o.Language) {
-		return fmt.Errorf("%w: language must be fi, sv or en", ErrInput)
+		return o, fmt.Errorf("%w: language must be fi, sv or en", ErrInput)
+	}
+	return o, nil
+}
+
+// AddOrg registers an organisation.
+func (s *Service) AddOrg(ctx context.Context, o store.Org, actor string) error {
+	o, err := CheckOrg(o)
+	if err != nil {
+		return err
 	}
 	o.CreatedAt = s.clock.Now()
 	return s.db.Update(ctx, func(tx *store.Tx) error {
