@@ -91,7 +91,7 @@ func (s *Service) CreateOrder(ctx context.Context, r OrderRequest, actor string)
 		return Credentials{}, err
 	}
 	o := store.Order{
-		TransferID: id, CustomerID: r.CustomerID, Environment: s.cfg.Environment,
+		TransferID: transferKey(id), CustomerID: r.CustomerID, Environment: s.cfg.Environment,
 		PasswordHash: hashPassword(salt, pw), PasswordSalt: salt,
 		CreatedAt: now, ExpiresAt: now.Add(s.cfg.TransferValidity), Validity: r.Validity,
 		Status: store.OrderOpen, Purpose: r.Purpose, Description: r.Description,

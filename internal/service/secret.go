@@ -43,6 +43,16 @@ func hashPassword(salt []byte, password string) []byte {
 	return m.Sum(nil)
 }
 
+// transferKey is what the store keeps of a TransferId and finds its order
+// by: its SHA-256, hex (64 characters). The spec keeps both transfer
+// credentials only as hashes, so that whoever reads the database learns no
+// TransferId (with which one could lock the order). A TransferId holds 160
+// random bits, so an unsalted hash cannot be reversed by guessing.
+func transferKey(transferID string) string {
+	sum := sha256.Sum256([]byte("irpki transfer id\x00" + transferID))
+	return hex.EncodeToString(sum[:])
+}
+
 func passwordMatches(salt, want []byte, password string) bool {
 	return subtle.ConstantTimeCompare(hashPassword(salt, password), want) == 1
 }

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -36,7 +38,13 @@ var testCA = func() map[string]*ca.Hierarchy {
 
 func newService(t *testing.T, env string) (*Service, *store.DB, *clock.Fixed) {
 	t.Helper()
-	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "irpki.db"))
+	return newServiceIn(t, env, t.TempDir())
+}
+
+// newServiceIn is newService with its database in dir.
+func newServiceIn(t *testing.T, env, dir string) (*Service, *store.DB, *clock.Fixed) {
+	t.Helper()
+	db, err := store.Open(context.Background(), filepath.Join(dir, "irpki.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,14 +143,26 @@ func TestCreateOrderValidity(t *testing.T) {
 }
 
 func TestOrderStoresOnlyAHash(t *testing.T) {
-	s, db, _ := newService(t, wire.EnvTest)
+	dir := t.TempDir()
+	s, db, _ := newServiceIn(t, wire.EnvTest, dir)
 	ctx := context.Background()
 	cred, err := s.CreateOrder(ctx, OrderRequest{CustomerID: "1234567-1"}, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var o store.Order
-	db.View(ctx, func(tx *store.Tx) error { o, err = tx.Order(ctx, cred.TransferID); return err })
+	db.View(ctx, func(tx *store.Tx) error { o, err = tx.Order(ctx, transferKey(cred.TransferID)); return err })
+	if err != nil {
+		t.Fatalf("no order under the TransferId's hash: %v", err)
+	}
+	// Neither credential is anywhere in the database (found in review:
+	// the TransferId was the orders' primary key in plain text).
+	for _, f := range []string{"irpki.db", "irpki.db-wal"} {
+		raw, _ := os.ReadFile(filepath.Join(dir, f))
+		if bytes.Contains(raw, []byte(cred.TransferID)) || bytes.Contains(raw, []byte(cred.TransferPassword)) {
+			t.Errorf("%s holds a transfer credential in plain text", f)
+		}
+	}
 	if strings.Contains(string(o.PasswordHash), cred.TransferPassword) || !passwordMatches(o.PasswordSalt, o.PasswordHash, cred.TransferPassword) || passwordMatches(o.PasswordSalt, o.PasswordHash, cred.TransferPassword+"x") {
 		t.Error("the stored hash does not check the password as it should")
 	}
@@ -360,5 +380,32 @@ func TestUnmatchedRefusalsAreNotFiledUnderTheClaimedCustomer(t *testing.T) {
 	}
 	if unmatched != 4 {
 		t.Errorf("%d unmatched refusals in the operator's audit log, want 4", unmatched)
+	}
+}
+
+// Orders made before TransferIds were stored hashed are still found by
+// their plain TransferId until they expire.
+func TestOrderWithPlainTransferIDStillWorks(t *testing.T) {
+	s, db, clk := newService(t, wire.EnvTest)
+	ctx := context.Background()
+	salt := []byte("0123456789abcdef")
+	const tid, pw = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789", "PLAINOLDPASSWORD"
+	err := db.Update(ctx, func(tx *store.Tx) error {
+		return tx.InsertOrder(ctx, store.Order{TransferID: tid, CustomerID: "1234567-1", Environment: wire.EnvTest,
+			PasswordHash: hashPassword(salt, pw), PasswordSalt: salt, CreatedAt: clk.Now(), ExpiresAt: clk.Now().Add(14 * 24 * time.Hour), Status: store.OrderOpen})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "1234567-1"}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rid, err := s.SignNew(ctx, &wire.SignNewCertificateRequest{Environment: wire.EnvTest, CustomerID: "1234567-1", TransferID: tid, TransferPassword: pw, CertificateRequest: csr}); err != nil || rid == "" {
+		t.Fatalf("SignNew with an order stored the old way: %q, %v", rid, err)
 	}
 }

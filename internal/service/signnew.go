@@ -48,7 +48,13 @@ func (s *Service) signNew(ctx context.Context, r *wire.SignNewCertificateRequest
 		} else if err != nil {
 			return err
 		}
-		o, err := tx.Order(ctx, r.TransferID)
+		o, err := tx.Order(ctx, transferKey(r.TransferID))
+		if errors.Is(err, store.ErrNotFound) {
+			// An order made before TransferIds were stored hashed. The
+			// wire allows at most 32 characters, so this never matches a
+			// stored hash (64).
+			o, err = tx.Order(ctx, r.TransferID)
+		}
 		if errors.Is(err, store.ErrNotFound) {
 			refusal = invalid
 			return nil

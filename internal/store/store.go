@@ -41,10 +41,11 @@ const (
 	OrderLocked OrderStatus = "locked"
 )
 
-// Order is a certificate order with its one-time transfer credentials. The
-// password is kept only as a salted hash.
+// Order is a certificate order with its one-time transfer credentials,
+// kept only as hashes: the password salted, the TransferId as the key the
+// service derives from it.
 type Order struct {
-	TransferID        string
+	TransferID        string // the service's hash of the TransferId (older orders: the TransferId)
 	CustomerID        string
 	Environment       string
 	PasswordHash      []byte
@@ -88,7 +89,7 @@ type Certificate struct {
 	RevokedAt       time.Time
 	RevokeReason    string
 	Predecessor     string // serial of the certificate this one renewed, or ""
-	OrderID         string // TransferId of the order it came from, or ""
+	OrderID         string // Order.TransferID of the order it came from, or ""
 	RequestHash     string // the renewal request's verified SHA-256 digest (hex), for replay detection
 	RetrievalID     string
 	RetrievedAt     time.Time // first GetCertificate, zero if never
