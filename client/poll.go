@@ -103,7 +103,9 @@ var definiteCodes = map[Code]bool{
 // whose signature is not trusted. Network errors, INTERNAL, unreadable
 // responses (a proxy's error page) and codes outside irpkid's catalogue (the
 // real service's codes are not public; one of them may mean "not ready yet")
-// are worth another try.
+// are worth another try. (Package renewal still tells a signed refusal with
+// such a code from a lost answer: it sends a refused request again only
+// inside the renewal window and after a backoff.)
 func Definite(err error) bool {
 	var se *ServiceError
 	if errors.As(err, &se) {

@@ -78,6 +78,61 @@ type pending struct {
 	CSR         []byte    `json:"csr"`                   // DER, sent as is on every retry
 	RetrievalID string    `json:"retrieval_id,omitempty"`
 	CertPEM     string    `json:"cert_pem,omitempty"` // fetched and verified, not yet installed
+
+	// The last attempt to send the request got a signed FAIL answer whose
+	// code is not one of irpkid's definite ones (the real service's codes
+	// are not public, so it is kept, not abandoned): when, the code and
+	// message, and how many such refusals in a row. Unlike a lost answer
+	// (no response, a transport error, an untrusted response, INTERNAL),
+	// which resumes at once, a refused request is sent again only inside
+	// the renewal window and after a backoff (see retryAt), unless forced.
+	// Zero in files written before these fields existed.
+	Refused        time.Time `json:"refused,omitzero"`
+	RefusedCode    string    `json:"refused_code,omitempty"`
+	RefusedMessage string    `json:"refused_message,omitempty"`
+	Refusals       int       `json:"refusals,omitempty"`
+}
+
+// Backoff between sending again a request the service refused: doubling
+// from refusalRetryInitial per refusal in a row, at most refusalRetryMax.
+const (
+	refusalRetryInitial = time.Hour
+	refusalRetryMax     = 24 * time.Hour
+)
+
+// refusal returns the last refusal of the request, or nil.
+func (p *pending) refusal() *Refusal {
+	if p == nil || p.Refused.IsZero() || p.RetrievalID != "" {
+		return nil
+	}
+	return &Refusal{At: p.Refused, Code: p.RefusedCode, Message: p.RefusedMessage, Count: p.Refusals, RetryAt: p.retryAt()}
+}
+
+// retryAt returns the earliest moment the refused request is sent again
+// without --force; zero when it was not refused.
+func (p *pending) retryAt() time.Time {
+	if p.Refused.IsZero() {
+		return time.Time{}
+	}
+	d := refusalRetryInitial
+	for i := 1; i < p.Refusals && d < refusalRetryMax; i++ {
+		d *= 2
+	}
+	return p.Refused.Add(min(d, refusalRetryMax))
+}
+
+// Refusal is a signed FAIL answer of the service to a pending request that
+// was kept because its code may not be final.
+type Refusal struct {
+	At      time.Time `json:"at"`
+	Code    string    `json:"code"`
+	Message string    `json:"message,omitempty"`
+	Count   int       `json:"count"`    // refusals in a row
+	RetryAt time.Time `json:"retry_at"` // not sent again before this without --force (nor outside the window)
+}
+
+func (r *Refusal) String() string {
+	return fmt.Sprintf("the service refused the request on %s (%s: %s)", r.At.UTC().Format("2006-01-02 15:04 MST"), r.Code, r.Message)
 }
 
 // certSerial returns the serial of the fetched certificate, or "".

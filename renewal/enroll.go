@@ -142,7 +142,9 @@ func (m *Manager) enroll(ctx context.Context, c *client.Client, s Settings, cred
 		m.progress(Event{Kind: EventRequest, Message: "sending SignNewCertificate to " + s.Endpoint})
 		rid, err := c.SignNewCertificate(ctx, s.CustomerID, p.TransferID, cred.TransferPassword, p.CSR)
 		if err != nil {
-			return nil, m.refused(err)
+			err = m.refused(err)
+			m.noteRequestFailure(ctx, p, err)
+			return nil, err
 		}
 		if err := m.saveRetrievalID(p, rid); err != nil {
 			return nil, err
@@ -163,6 +165,7 @@ func (m *Manager) saveRetrievalID(p *pending, rid string) error {
 		return err
 	}
 	p.RetrievalID = rid
+	p.Refused, p.RefusedCode, p.RefusedMessage, p.Refusals = time.Time{}, "", "", 0
 	if err := m.savePending(p); err != nil {
 		return err
 	}
@@ -185,6 +188,33 @@ func (m *Manager) refused(err error) error {
 		}
 	}
 	return err
+}
+
+// noteRequestFailure records in the pending request p how sending it
+// failed, when it is kept: a signed FAIL answer (other than INTERNAL) is a
+// refusal, after which the request is sent again only inside the window and
+// after a backoff; a lost answer (transport error, no or an untrusted
+// response, a SOAP fault, INTERNAL) clears an earlier refusal, since the
+// service may have accepted the request, and the next run resumes at once.
+func (m *Manager) noteRequestFailure(ctx context.Context, p *pending, err error) {
+	var se *client.ServiceError
+	var fe *client.FaultError
+	switch {
+	case errors.Is(err, errCrash) || ctx.Err() != nil:
+		return // nothing was learnt
+	case (errors.As(err, &se) || errors.As(err, &fe)) && client.Definite(err):
+		return // abandoned
+	case errors.As(err, &se) && se.Code != client.CodeInternal:
+		p.Refused, p.RefusedCode, p.RefusedMessage = m.opt.Now(), string(se.Code), se.Message
+		p.Refusals++
+	case !p.Refused.IsZero():
+		p.Refused, p.RefusedCode, p.RefusedMessage = time.Time{}, "", ""
+	default:
+		return
+	}
+	if werr := m.savePending(p); werr != nil {
+		m.opt.Log.Error("write pending request", "err", werr)
+	}
 }
 
 // record notes the outcome of an attempt in state.json.

@@ -29,7 +29,13 @@ type RenewResult struct {
 	Renewed     bool
 	Installed   *Installed // the successor, when Renewed
 	Previous    *Installed // the certificate renewed (or not)
-	WindowOpens time.Time  // when not Renewed: when the window opens
+	WindowOpens time.Time  // when not Renewed outside the window: when it opens
+	// Refused is the service's refusal of the pending renewal request, when
+	// its last attempt was refused (see Renew).
+	Refused *Refusal
+	// RetryAt, when not Renewed inside the window, is when the refused
+	// request may be sent again (Force sends it now).
+	RetryAt time.Time
 }
 
 // Renew renews the current certificate if it is inside its renewal window
@@ -40,9 +46,15 @@ type RenewResult struct {
 // previous certificate and key stay in archive/.
 //
 // Outside the window it does nothing and says when the window opens. An
-// interrupted renewal resumes, whatever the window: with the same key and
-// CSR (the service answers the repeated request with the same RetrievalId)
-// and, once known, the same RetrievalId. An expired certificate gives
+// interrupted renewal whose answer was lost (no response, a transport
+// error, an untrusted response, INTERNAL) resumes, whatever the window:
+// with the same key and CSR (the service answers the repeated request with
+// the same RetrievalId) and, once known, the same RetrievalId. A request
+// the service refused with a code that may not be final (a code outside
+// irpkid's catalogue: the real service's codes are not public) is kept, but
+// sent again only as a new one would be (inside the window, not expired or
+// revoked) and not before a backoff of an hour, doubling per refusal in a
+// row up to a day (RenewResult.RetryAt), unless opt.Force. An expired certificate gives
 // ErrExpired; one the service reports revoked gives ErrRevoked and is
 // remembered as revoked.
 func (m *Manager) Renew(ctx context.Context, opt RenewOptions) (*RenewResult, error) {
@@ -120,7 +132,12 @@ func (m *Manager) Renew(ctx context.Context, opt RenewOptions) (*RenewResult, er
 	}
 	now := m.opt.Now()
 	na := cur.Cert.NotAfter
-	if p == nil {
+	// A request the service answered with a refusal is sent again only
+	// when a new one would be, and after a backoff; a request whose answer
+	// was lost resumes whatever the window.
+	refused := p.refusal()
+	if p == nil || refused != nil {
+		res.Refused = refused
 		st, err := m.loadState()
 		if err != nil {
 			return nil, err
@@ -136,7 +153,14 @@ func (m *Manager) Renew(ctx context.Context, opt RenewOptions) (*RenewResult, er
 			res.WindowOpens = WindowOpens(na, w)
 			return res, nil
 		}
-	} else {
+		if refused != nil && now.Before(refused.RetryAt) && !opt.Force {
+			res.RetryAt = refused.RetryAt
+			return res, nil
+		}
+	}
+	if refused != nil {
+		m.progress(Event{Kind: EventResume, Message: fmt.Sprintf("%s; sending the renewal begun %s again with the same key", refused, p.Created.UTC().Format(time.RFC3339))})
+	} else if p != nil {
 		m.progress(Event{Kind: EventResume, Message: fmt.Sprintf("resuming the renewal begun %s with the same key", p.Created.UTC().Format(time.RFC3339))})
 	}
 	c, err := m.newClient(s)
@@ -164,6 +188,7 @@ func (m *Manager) renew(ctx context.Context, c *client.Client, s Settings, cur *
 		rid, err := c.RenewCertificate(ctx, s.CustomerID, p.CSR, cur.Key, cur.Cert)
 		if err != nil {
 			err = m.refused(err)
+			m.noteRequestFailure(ctx, p, err)
 			var se *client.ServiceError
 			if errors.As(err, &se) {
 				switch se.Code {

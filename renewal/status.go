@@ -38,6 +38,10 @@ type Status struct {
 	LastResult  string    `json:"last_result,omitempty"`
 	LastError   string    `json:"last_error,omitempty"`
 	RevokedSeen time.Time `json:"revoked_seen,omitzero"`
+	// Refused: the service refused the pending request's last attempt with
+	// a code that may not be final; it is sent again only inside the window
+	// and from Refused.RetryAt (irpki renew --force sends it now).
+	Refused *Refusal `json:"refused,omitempty"`
 
 	at time.Time // the time the status was taken
 }
@@ -61,6 +65,7 @@ func (m *Manager) Status() (*Status, error) {
 		if p.RetrievalID != "" {
 			st.Pending += " (RetrievalId known)"
 		}
+		st.Refused = p.refusal()
 	}
 	cur, err := m.current()
 	if err != nil {

@@ -20,7 +20,9 @@ func (a *app) cmdRenew(ctx context.Context, args []string) int {
 			"pair (saved before anything is sent), RenewCertificate signed with the current key,\n"+
 			"GetCertificate until the successor is ready, verification, installation. The previous\n"+
 			"certificate and key stay in DIR/archive. Outside the window it does nothing and says\n"+
-			"when the window opens. An interrupted renewal resumes with the same key.\n\n"+
+			"when the window opens. An interrupted renewal resumes with the same key; one the\n"+
+			"service refused with a code that may not be final is sent again only inside the\n"+
+			"window, after a backoff (1 h, doubling up to a day), unless --force.\n\n"+
 			"Exit codes: 0 renewed or nothing to do; 1 failed (run again later: it resumes);\n"+
 			"2 bad flags; 3 expired, revoked or no certificate: order a new certificate in the\n"+
 			"e-service and run irpki enroll.")
@@ -41,7 +43,15 @@ func (a *app) cmdRenew(ctx context.Context, args []string) int {
 	if err != nil {
 		return a.exit("renew", err)
 	}
+	if !res.Renewed && !res.RetryAt.IsZero() {
+		fmt.Fprintf(a.stderr, "irpki renew: not renewed: %s; it is sent again from %s (%d refusal(s) in a row; use --force to send it now)\n",
+			res.Refused, fmtTime(res.RetryAt), res.Refused.Count)
+		return exitError
+	}
 	if !res.Renewed {
+		if res.Refused != nil {
+			fmt.Fprintf(a.stderr, "irpki renew: %s; it is kept and sent again once the renewal window is open\n", res.Refused)
+		}
 		// --force helps only inside the service's own window (a short TEST
 		// certificate before the client's narrower one); before it the
 		// service refuses.

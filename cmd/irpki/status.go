@@ -87,7 +87,11 @@ func (a *app) cmdStatus(ctx context.Context, args []string) int {
 		fmt.Fprintf(tw, "Files:\t%s, %s, %s\n", st.CertFile, st.KeyFile, st.ChainFile)
 	}
 	if st.Pending != "" {
-		fmt.Fprintf(tw, "Pending:\t%s (interrupted; the next run resumes it)\n", st.Pending)
+		if st.Refused != nil {
+			fmt.Fprintf(tw, "Pending:\t%s: %s; sent again inside the renewal window from %s (irpki renew --force: now)\n", st.Pending, st.Refused, fmtTime(st.Refused.RetryAt))
+		} else {
+			fmt.Fprintf(tw, "Pending:\t%s (interrupted; the next run resumes it)\n", st.Pending)
+		}
 	}
 	if !st.LastAttempt.IsZero() {
 		res := st.LastResult

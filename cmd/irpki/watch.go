@@ -176,17 +176,35 @@ func (w *watcher) check(ctx context.Context, failures *int) (time.Duration, int)
 	}
 	w.met.observe(st)
 	now := w.app.now()
+	// A pending request whose answer was lost resumes at once; one the
+	// service refused is sent again only when a renewal is due and its
+	// backoff has passed.
 	switch st.State {
 	case renewal.StateNone, renewal.StateExpired, renewal.StateRevoked:
-		if st.Pending == "" {
+		if st.Pending == "" || st.Refused != nil {
 			w.log.Error("no usable certificate", "state", st.State, "what_to_do", st.Message())
 			return w.cfg.checkInterval, exitNewOrder
 		}
 	}
-	due := st.Pending != "" || !now.Before(st.RenewAt)
+	next := st.RenewAt
+	if st.Refused != nil && st.Refused.RetryAt.After(next) {
+		next = st.Refused.RetryAt
+	}
+	due := (st.Pending != "" && st.Refused == nil) || !now.Before(next)
 	if !due {
+		wait := min(w.cfg.checkInterval, next.Sub(now))
+		if st.Refused != nil && !now.Before(st.RenewAt) {
+			w.log.Error("the service refused the renewal request; backing off", "refusal", st.Refused.String(), "refusals", st.Refused.Count, "retry_at", st.Refused.RetryAt)
+			if hookErr != nil {
+				wait = min(wait, backoff())
+			}
+			return wait, exitError
+		}
 		w.log.Info("certificate valid; not due", "serial", st.Serial, "not_after", st.NotAfter, "renew_at", st.RenewAt)
-		return ok(min(w.cfg.checkInterval, st.RenewAt.Sub(now)))
+		if st.Refused != nil {
+			w.log.Warn("the pending renewal request was refused; it is sent again once due", "refusal", st.Refused.String())
+		}
+		return ok(wait)
 	}
 	w.log.Info("renewing", "serial", st.Serial, "not_after", st.NotAfter, "pending", st.Pending)
 	w.met.attempt(now)

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/irpki/irpki/internal/irpkidtest"
+	"github.com/irpki/irpki/internal/wire"
+)
+
+// TestRenewRefusedNotResentBeforeWindow is the reviewer's case: the service
+// (like the real one, with a code outside irpkid's catalogue) refuses a
+// forced renewal; later plain renew and watch --once runs must not send it
+// again before the window opens, and inside the window watch backs off
+// between refused attempts instead of sending at every run.
+func TestRenewRefusedNotResentBeforeWindow(t *testing.T) {
+	h := newHarness(t)
+	signer, err := wire.NewSigner(h.s.CA.SigningKey, h.s.CA.SigningChain())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refuse atomic.Bool
+	var renews atomic.Int32
+	proxy := httptestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if bytes.Contains(body, []byte("RenewCertificateRequest")) {
+			renews.Add(1)
+			if refuse.Load() {
+				signed, err := signer.Sign(wire.EncodeResponse(&wire.Response{Operation: wire.OpRenew,
+					Result: wire.Result{Status: wire.StatusFail, Errors: []wire.ErrorInfo{{Code: "E1001", Message: "Renewal not possible."}}}}))
+				if err != nil {
+					http.Error(w, err.Error(), http.StatusInternalServerError)
+					return
+				}
+				w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+				w.Write(wire.Envelope(signed))
+				return
+			}
+		}
+		a, err := irpkidtest.Forward(context.Background(), r, h.s.URL, body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		a.Send(w)
+	})
+	cred := h.s.Order(t, customer, 0)
+	if r := h.run(t, cred.TransferPassword+"\n", "enroll", "--dir", h.dir, "--customer-id", customer, "--transfer-id", cred.TransferID,
+		"--transfer-password-stdin", "--endpoint", proxy, "--trust", h.trust); r.code != 0 {
+		t.Fatalf("enroll: %s", r.stderr)
+	}
+	old := h.current(t)
+	h.s.Clock.Set(old.Cert.NotAfter.Add(-61 * 24 * time.Hour))
+	refuse.Store(true)
+
+	r := h.run(t, "", "renew", "--dir", h.dir, "--force")
+	if r.code != exitError || !strings.Contains(r.stderr, "E1001") || renews.Load() != 1 {
+		t.Fatalf("renew --force: exit %d, %d requests\n%s%s", r.code, renews.Load(), r.stdout, r.stderr)
+	}
+	h.s.Clock.Advance(time.Hour)
+	r = h.run(t, "", "renew", "--dir", h.dir)
+	if r.code != exitOK || !strings.Contains(r.stdout, "not renewed") || !strings.Contains(r.stderr, "E1001") {
+		t.Errorf("renew after the refusal: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for i := 0; i < 3; i++ {
+		h.s.Clock.Advance(time.Hour)
+		if r := h.run(t, "", "watch", "--dir", h.dir, "--once"); r.code != exitOK {
+			t.Errorf("watch --once before the window: exit %d\n%s", r.code, r.stderr)
+		}
+	}
+	if n := renews.Load(); n != 1 {
+		t.Fatalf("%d RenewCertificate requests before the window opened, want 1 (the forced one)", n)
+	}
+	if r := h.run(t, "", "status", "--dir", h.dir); !strings.Contains(r.stdout, "E1001") {
+		t.Errorf("status does not report the refusal:\n%s", r.stdout)
+	}
+	st, _ := h.status(t)
+
+	// At the renewal moment watch sends it again; refused again, the next
+	// hourly runs back off (2 h after a second refusal).
+	h.s.Clock.Set(st.RenewAt)
+	if r := h.run(t, "", "watch", "--dir", h.dir, "--once"); r.code != exitError || renews.Load() != 2 {
+		t.Fatalf("watch --once at the renewal moment: exit %d, %d requests\n%s", r.code, renews.Load(), r.stderr)
+	}
+	h.s.Clock.Advance(time.Hour)
+	if r := h.run(t, "", "watch", "--dir", h.dir, "--once"); r.code != exitError || renews.Load() != 2 || !strings.Contains(r.stderr, "backing off") {
+		t.Fatalf("watch --once an hour after a refusal: exit %d, %d requests\n%s", r.code, renews.Load(), r.stderr)
+	}
+	refuse.Store(false)
+	h.s.Clock.Advance(time.Hour)
+	if r := h.run(t, "", "watch", "--dir", h.dir, "--once"); r.code != exitOK || renews.Load() != 3 || h.current(t).Serial() == old.Serial() {
+		t.Fatalf("watch --once after the backoff: exit %d, %d requests\n%s", r.code, renews.Load(), r.stderr)
+	}
+}

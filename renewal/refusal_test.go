@@ -1,0 +1,188 @@
+package renewal
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/irpki/irpki/client"
+	"github.com/irpki/irpki/internal/irpkidtest"
+	"github.com/irpki/irpki/internal/wire"
+)
+
+// refusingProxy forwards to the service, but while refuse is set answers
+// RenewCertificate with a FAIL correctly signed by the service's signing
+// key, with a code outside irpkid's catalogue (as the real service's codes
+// are); while lose is set it answers RenewCertificate with HTTP 503. It
+// counts the RenewCertificate requests that reach it.
+func refusingProxy(t *testing.T, s *irpkidtest.Server, refuse, lose *atomic.Bool, renews *atomic.Int32) string {
+	t.Helper()
+	signer, err := wire.NewSigner(s.CA.SigningKey, s.CA.SigningChain())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if bytes.Contains(body, []byte("RenewCertificateRequest")) {
+			renews.Add(1)
+			switch {
+			case lose.Load():
+				http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+				return
+			case refuse.Load():
+				signed, err := signer.Sign(wire.EncodeResponse(&wire.Response{Operation: wire.OpRenew,
+					Result: wire.Result{Status: wire.StatusFail, Errors: []wire.ErrorInfo{{Code: "E1001", Message: "Renewal not possible."}}}}))
+				if err != nil {
+					http.Error(w, err.Error(), http.StatusInternalServerError)
+					return
+				}
+				w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+				w.Write(wire.Envelope(signed))
+				return
+			}
+		}
+		a, err := irpkidtest.Forward(r.Context(), r, s.URL, body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		a.Send(w)
+	}))
+	t.Cleanup(hs.Close)
+	return hs.URL
+}
+
+// TestRenewRefusedRespectsWindow: a renewal the service refused with a code
+// that may not be final (forced, before the window) stays pending, but is
+// not sent again before the window opens, nor more often than the backoff
+// allows inside it; a lost answer still resumes at once, whatever the
+// window.
+func TestRenewRefusedRespectsWindow(t *testing.T) {
+	e := newEnv(t)
+	old := e.enroll(t, 0)
+	var refuse, lose atomic.Bool
+	var renews atomic.Int32
+	e.url = refusingProxy(t, e.s, &refuse, &lose, &renews)
+	if err := writeJSON(filepath.Join(e.dir, settingsFile), e.settings(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	na := old.Cert.NotAfter
+	refuse.Store(true)
+	e.s.Clock.Set(na.Add(-61 * 24 * time.Hour))
+
+	_, err := e.manager(t).Renew(ctx, RenewOptions{Force: true})
+	var se *client.ServiceError
+	if !errors.As(err, &se) || se.Code != "E1001" {
+		t.Fatalf("forced renewal: %v, want the refusal E1001", err)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, pendingFile)); err != nil {
+		t.Fatalf("a refusal whose code may not be final abandoned the request: %v", err)
+	}
+	// Later plain runs before the window: nothing sent.
+	for _, d := range []time.Duration{time.Minute, 2 * time.Hour, 20 * time.Hour} {
+		e.s.Clock.Set(na.Add(-61*24*time.Hour + d))
+		res, err := e.manager(t).Renew(ctx, RenewOptions{})
+		if err != nil || res.Renewed || res.WindowOpens.IsZero() || res.Refused == nil || res.Refused.Code != "E1001" {
+			t.Fatalf("plain renew %v after the refusal: %+v %v, want not renewed, window not open, the refusal reported", d, res, err)
+		}
+	}
+	if n := renews.Load(); n != 1 {
+		t.Fatalf("%d RenewCertificate requests before the window opened, want 1 (the forced one)", n)
+	}
+	st, err := e.manager(t).Status()
+	if err != nil || st.Refused == nil || st.Refused.Code != "E1001" {
+		t.Fatalf("status does not report the refusal: %+v %v", st, err)
+	}
+
+	// Inside the window it is sent again (the backoff has passed), refused
+	// again; the next run within the backoff sends nothing.
+	e.s.Clock.Set(na.Add(-50 * 24 * time.Hour))
+	if _, err := e.manager(t).Renew(ctx, RenewOptions{}); !errors.As(err, &se) || se.Code != "E1001" {
+		t.Fatalf("inside the window: %v, want E1001 again", err)
+	}
+	if n := renews.Load(); n != 2 {
+		t.Fatalf("%d RenewCertificate requests, want 2", n)
+	}
+	e.s.Clock.Set(na.Add(-50*24*time.Hour + 90*time.Minute))
+	res, err := e.manager(t).Renew(ctx, RenewOptions{})
+	if err != nil || res.Renewed || res.RetryAt.IsZero() || renews.Load() != 2 {
+		t.Fatalf("90 min after the second refusal: %+v %v, %d requests; want backing off (2 h)", res, err, renews.Load())
+	}
+	if want := na.Add(-50*24*time.Hour + 2*time.Hour); !res.RetryAt.Equal(want) {
+		t.Errorf("RetryAt %v, want %v (1 h doubled)", res.RetryAt, want)
+	}
+
+	// A lost answer (HTTP 503) clears the refusal: the next run resumes at
+	// once, even outside the window (the service may have accepted it).
+	e.s.Clock.Set(na.Add(-50*24*time.Hour + 2*time.Hour))
+	lose.Store(true)
+	if _, err := e.manager(t).Renew(ctx, RenewOptions{}); err == nil || errors.As(err, &se) {
+		t.Fatalf("lost answer: %v", err)
+	}
+	n := renews.Load()
+	lose.Store(false)
+	refuse.Store(false)
+	e.s.Clock.Set(na.Add(-50*24*time.Hour + 2*time.Hour + time.Minute))
+	res, err = e.manager(t).Renew(ctx, RenewOptions{})
+	if err != nil || !res.Renewed || renews.Load() != n+1 {
+		t.Fatalf("after a lost answer: %+v %v", res, err)
+	}
+	if c := e.successors(t, old.Serial()); c != 1 {
+		t.Errorf("%d successors, want 1", c)
+	}
+}
+
+// TestRenewRefusedBacksOff: refusals inside the window in a row wait 1 h,
+// 2 h, 4 h … up to a day between attempts; --force sends at once.
+func TestRenewRefusedBacksOff(t *testing.T) {
+	e := newEnv(t)
+	old := e.enroll(t, 0)
+	var refuse, lose atomic.Bool
+	var renews atomic.Int32
+	e.url = refusingProxy(t, e.s, &refuse, &lose, &renews)
+	if err := writeJSON(filepath.Join(e.dir, settingsFile), e.settings(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	refuse.Store(true)
+	ctx := context.Background()
+	e.s.Clock.Set(old.Cert.NotAfter.Add(-55 * 24 * time.Hour))
+	var gaps []time.Duration
+	last := e.s.Clock.Now()
+	// Try every 10 minutes for 3 days, as an impatient cron job would.
+	for i := 0; i < 3*24*6; i++ {
+		before := renews.Load()
+		e.manager(t).Renew(ctx, RenewOptions{})
+		if renews.Load() != before {
+			if before > 0 {
+				gaps = append(gaps, e.s.Clock.Now().Sub(last))
+			}
+			last = e.s.Clock.Now()
+		}
+		e.s.Clock.Advance(10 * time.Minute)
+	}
+	want := []time.Duration{time.Hour, 2 * time.Hour, 4 * time.Hour, 8 * time.Hour, 16 * time.Hour, 24 * time.Hour}
+	if len(gaps) < len(want) {
+		t.Fatalf("gaps between requests %v, want %v…", gaps[:min(len(gaps), 8)], want)
+	}
+	for i, w := range want {
+		if gaps[i] != w {
+			t.Fatalf("gaps between requests %v, want %v…", gaps[:min(len(gaps), 8)], want)
+		}
+	}
+	if n := renews.Load(); n > 10 {
+		t.Errorf("%d requests in 3 days", n)
+	}
+	before := renews.Load()
+	if _, err := e.manager(t).Renew(ctx, RenewOptions{Force: true}); err == nil || renews.Load() != before+1 {
+		t.Errorf("--force did not send the refused request at once: %v", err)
+	}
+}
