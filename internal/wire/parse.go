@@ -99,9 +99,17 @@ func checkTree(doc *etree.Document, lim Limits) error {
 				if len(t.Attr) > lim.MaxAttributes {
 					return fmt.Errorf("%w: element %s has more than %d attributes", ErrMalformed, t.Tag, lim.MaxAttributes)
 				}
+				// A prefix must be declared (Namespaces in XML, 5): etree
+				// would read an undeclared one as no namespace at all.
+				if t.Space != "" && t.NamespaceURI() == "" {
+					return fmt.Errorf("%w: element %s uses the undeclared prefix %s", ErrMalformed, t.FullTag(), t.Space)
+				}
 				for i, a := range t.Attr {
 					if len(a.Value) > lim.MaxTokenBytes {
 						return fmt.Errorf("%w: attribute %s longer than %d bytes", ErrMalformed, a.Key, lim.MaxTokenBytes)
+					}
+					if a.Space != "" && a.Space != "xmlns" && a.Space != "xml" && a.NamespaceURI() == "" {
+						return fmt.Errorf("%w: attribute %s uses the undeclared prefix %s", ErrMalformed, a.FullKey(), a.Space)
 					}
 					for _, b := range t.Attr[:i] {
 						if a.Space == b.Space && a.Key == b.Key {

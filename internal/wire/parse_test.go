@@ -280,3 +280,22 @@ func TestParseEnvelopeByteOrderMark(t *testing.T) {
 		t.Errorf("a byte order mark after a space: %v, want malformed", err)
 	}
 }
+
+// An undeclared namespace prefix makes a document not namespace-well-formed;
+// etree would read <foo:Environment> as an unqualified Environment (found
+// in review).
+func TestParseEnvelopeUndeclaredPrefix(t *testing.T) {
+	for name, inner := range map[string]string{
+		"element":   `<ser:GetCertificateRequest><foo:Environment>TEST</foo:Environment><CustomerId>1234567-1</CustomerId><RetrievalId>abc</RetrievalId></ser:GetCertificateRequest>`,
+		"attribute": `<ser:GetCertificateRequest foo:x="1"><Environment>TEST</Environment><CustomerId>1234567-1</CustomerId><RetrievalId>abc</RetrievalId></ser:GetCertificateRequest>`,
+	} {
+		if _, err := wire.ParseEnvelope(envelope(inner), wire.DefaultLimits); !errors.Is(err, wire.ErrMalformed) || !strings.Contains(err.Error(), "undeclared prefix foo") {
+			t.Errorf("%s: %v, want malformed: undeclared prefix", name, err)
+		}
+	}
+	// Declared prefixes, xml:lang and a prefix declared on an ancestor pass.
+	ok := `<ser:GetCertificateRequest xmlns:foo="urn:x" xml:lang="fi"><Environment foo:x="1">TEST</Environment><CustomerId>1234567-1</CustomerId><RetrievalId>abc</RetrievalId></ser:GetCertificateRequest>`
+	if _, err := wire.ParseEnvelope(envelope(ok), wire.DefaultLimits); err != nil {
+		t.Errorf("declared prefixes: %v", err)
+	}
+}
