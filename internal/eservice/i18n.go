@@ -82,6 +82,12 @@ var messages = func() map[string]map[string]string {
 		}
 		m["fi"][e.key], m["sv"][e.key], m["en"][e.key] = e.fi, e.sv, e.en
 	}
+	// The purposes' names are the reminder mail's (one list of them).
+	for _, p := range Purposes {
+		for lang := range m {
+			m[lang]["purpose."+p] = notify.PurposeLabel(lang, p)
+		}
+	}
 	return m
 }()
 
@@ -204,11 +210,6 @@ var catalog = []msg{
 	{"state.renewed", "Uusittu", "Förnyat", "Renewed"},
 	{"state.expired", "Vanhentunut", "Har gått ut", "Expired"},
 	{"state.revoked", "Peruutettu", "Återkallat", "Revoked"},
-
-	{"purpose.reports_ws", "Ilmoittaminen – Web Service -rajapinta", "Anmälan – Web Service-gränssnitt", "Reporting – Web Service interface"},
-	{"purpose.reports_sftp", "Ilmoittaminen – SFTP", "Anmälan – SFTP", "Reporting – SFTP"},
-	{"purpose.datause_ws", "Tietojen käyttö – Web Service -rajapinta", "Användning av uppgifter – Web Service-gränssnitt", "Use of data – Web Service interface"},
-	{"purpose.datause_sftp", "Tietojen käyttö – SFTP", "Användning av uppgifter – SFTP", "Use of data – SFTP"},
 
 	{"reason.key_compromise", "Avain on kadonnut tai joutunut vääriin käsiin", "Nyckeln har förkommit eller röjts", "The key was lost or leaked"},
 	{"reason.no_longer_needed", "Varmennetta ei enää tarvita", "Certifikatet behövs inte längre", "The certificate is no longer needed"},

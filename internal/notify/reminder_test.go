@@ -97,10 +97,10 @@ func run(t *testing.T, r *notify.Reminder) notify.Result {
 func TestReminderOnceRightAddressAndLanguage(t *testing.T) {
 	s := newServer(t)
 	srv := startSMTP(t, smtpOptions{})
-	want := map[string]struct{ lang, subject, phrase string }{
-		"fi@palkat.test": {"fi", "Tulorekisterin varmenteenne vanhenee", "Näin uusitte varmenteen"},
-		"sv@palkat.test": {"sv", "Ert certifikat för inkomstregistret går ut", "Så här förnyar ni certifikatet"},
-		"en@palkat.test": {"en", "Your Incomes Register certificate expires on", "How to renew"},
+	want := map[string]struct{ lang, subject, phrase, purpose string }{
+		"fi@palkat.test": {"fi", "Tulorekisterin varmenteenne vanhenee", "Näin uusitte varmenteen", "Käyttötarkoitus: Ilmoittaminen – Web Service -rajapinta"},
+		"sv@palkat.test": {"sv", "Ert certifikat för inkomstregistret går ut", "Så här förnyar ni certifikatet", "Användningsändamål:  Anmälan – Web Service-gränssnitt"},
+		"en@palkat.test": {"en", "Your Incomes Register certificate expires on", "How to renew", "Purpose:       Reporting – Web Service interface"},
 	}
 	var notAfter time.Time
 	serials := map[string]string{}
@@ -148,7 +148,11 @@ func TestReminderOnceRightAddressAndLanguage(t *testing.T) {
 		if got := m.Header.Get("Content-Language"); got != w.lang {
 			t.Errorf("%s: Content-Language %q, want %q", m.To[0], got, w.lang)
 		}
-		for _, p := range []string{w.phrase, serials[m.To[0]], "RenewCertificate", "https://eservice.irpki.test/eservice/", "Palkat Oy", customer} {
+		// The purpose by its name in the mail's language, not its code.
+		if strings.Contains(m.Body, "reports_ws") {
+			t.Errorf("%s: body shows the purpose code:\n%s", m.To[0], m.Body)
+		}
+		for _, p := range []string{w.phrase, w.purpose, serials[m.To[0]], "RenewCertificate", "https://eservice.irpki.test/eservice/", "Palkat Oy", customer} {
 			if !strings.Contains(m.Body, p) {
 				t.Errorf("%s: body lacks %q:\n%s", m.To[0], p, m.Body)
 			}

@@ -67,9 +67,35 @@ type reminderText struct {
 
 func mustText(name, s string) *template.Template {
 	return template.Must(template.New(name).Funcs(template.FuncMap{
-		"date": FormatDate,
-		"time": FormatTime,
+		"date":    FormatDate,
+		"time":    FormatTime,
+		"purpose": PurposeLabel,
 	}).Parse(strings.TrimLeft(s, "\n")))
+}
+
+// purposeLabels name the purpose codes of an order (service.Purposes) in
+// Finnish, Swedish and English; the e-service shows the same words.
+var purposeLabels = map[string][3]string{
+	"reports_ws":   {"Ilmoittaminen – Web Service -rajapinta", "Anmälan – Web Service-gränssnitt", "Reporting – Web Service interface"},
+	"reports_sftp": {"Ilmoittaminen – SFTP", "Anmälan – SFTP", "Reporting – SFTP"},
+	"datause_ws":   {"Tietojen käyttö – Web Service -rajapinta", "Användning av uppgifter – Web Service-gränssnitt", "Use of data – Web Service interface"},
+	"datause_sftp": {"Tietojen käyttö – SFTP", "Användning av uppgifter – SFTP", "Use of data – SFTP"},
+}
+
+// PurposeLabel is the name of purpose code p in lang (fi, sv or en), or p
+// itself if it is no purpose code.
+func PurposeLabel(lang, p string) string {
+	l, ok := purposeLabels[p]
+	if !ok {
+		return p
+	}
+	switch lang {
+	case "fi":
+		return l[0]
+	case "sv":
+		return l[1]
+	}
+	return l[2]
 }
 
 var reminderTexts = map[string]reminderText{
@@ -81,7 +107,7 @@ Organisaation {{.Org.Name}} ({{.Org.CustomerID}}) varmenne tulorekisterin teknis
 Varmenne
   Sarjanumero:     {{.Cert.Serial}}
 {{- with .Cert.Purpose}}
-  Käyttötarkoitus: {{.}}{{end}}
+  Käyttötarkoitus: {{purpose "fi" .}}{{end}}
 {{- with .Cert.Description}}
   Kuvaus:          {{.}}{{end}}
   Ympäristö:       {{.Cert.Environment}}
@@ -106,7 +132,7 @@ Certifikatet för inkomstregistrets tekniska gränssnitt som tillhör {{.Org.Nam
 Certifikat
   Serienummer:         {{.Cert.Serial}}
 {{- with .Cert.Purpose}}
-  Användningsändamål:  {{.}}{{end}}
+  Användningsändamål:  {{purpose "sv" .}}{{end}}
 {{- with .Cert.Description}}
   Beskrivning:         {{.}}{{end}}
   Miljö:               {{.Cert.Environment}}
@@ -131,7 +157,7 @@ The certificate of {{.Org.Name}} ({{.Org.CustomerID}}) for the Incomes Register'
 Certificate
   Serial number: {{.Cert.Serial}}
 {{- with .Cert.Purpose}}
-  Purpose:       {{.}}{{end}}
+  Purpose:       {{purpose "en" .}}{{end}}
 {{- with .Cert.Description}}
   Description:   {{.}}{{end}}
   Environment:   {{.Cert.Environment}}
