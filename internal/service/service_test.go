@@ -261,14 +261,7 @@ func TestRefusalAuditedAfterCallerLeft(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "1234567-1"}}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	csr := newCSR(t)
 	ctx, cancel := context.WithCancel(bg)
 	defer cancel()
 	s.db = &cancelAfterUpdate{Store: db, cancel: cancel}
@@ -333,14 +326,7 @@ func TestUnmatchedRefusalsAreNotFiledUnderTheClaimedCustomer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "1234567-1"}}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	csr := newCSR(t)
 	for range 3 {
 		if _, err := s.Get(bg, &wire.GetCertificateRequest{Environment: wire.EnvTest, CustomerID: "1234567-1", RetrievalID: "made-up"}); CodeOf(err) != wire.CodeRetrievalUnknown {
 			t.Fatalf("Get with a made-up RetrievalId: %v", err)
@@ -397,6 +383,15 @@ func TestOrderWithPlainTransferIDStillWorks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	csr := newCSR(t)
+	if rid, err := s.SignNew(ctx, &wire.SignNewCertificateRequest{Environment: wire.EnvTest, CustomerID: "1234567-1", TransferID: tid, TransferPassword: pw, CertificateRequest: csr}); err != nil || rid == "" {
+		t.Fatalf("SignNew with an order stored the old way: %q, %v", rid, err)
+	}
+}
+
+// newCSR is a CSR of customer 1234567-1 for a new RSA-2048 key.
+func newCSR(t *testing.T) []byte {
+	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -405,7 +400,5 @@ func TestOrderWithPlainTransferIDStillWorks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rid, err := s.SignNew(ctx, &wire.SignNewCertificateRequest{Environment: wire.EnvTest, CustomerID: "1234567-1", TransferID: tid, TransferPassword: pw, CertificateRequest: csr}); err != nil || rid == "" {
-		t.Fatalf("SignNew with an order stored the old way: %q, %v", rid, err)
-	}
+	return csr
 }
