@@ -92,9 +92,17 @@ var ErrBadResponse = errors.New("unreadable response")
 type Options struct {
 	// Environment is TEST or PRODUCTION, sent in every request.
 	Environment string
-	// Trust is the bundle that response signers and issued certificates
-	// must chain to (irpkid trust, or the Tax Administration's CA chains).
+	// Trust is the bundle that response signers must chain to: irpkid
+	// trust, or for the real service the Tax Administration's "IR Services"
+	// CA chain. Issued certificates chain to it too unless IssuerTrust is
+	// given.
 	Trust []*x509.Certificate
+	// IssuerTrust, if set, is the bundle that delivered (organisation)
+	// certificates must chain to instead of Trust: for the real service the
+	// "Data Providers Issuing CA v1" chain ("Data Providers Test Issuing CA
+	// v1" for TEST), which is not the CA of its response signatures.
+	// irpkid trust serves both, so irpkid needs none.
+	IssuerTrust []*x509.Certificate
 	// HTTPClient defaults to a client with a 60 s timeout. The Client uses
 	// a copy that never follows redirects, whatever its CheckRedirect: a
 	// followed 307 or 308 would resend the request (with the
@@ -112,6 +120,7 @@ type Client struct {
 	endpoint string
 	opt      Options
 	roots    *x509.CertPool
+	issuers  *x509.CertPool // roots of delivered certificates
 }
 
 // New returns a Client for endpoint.
@@ -139,7 +148,14 @@ func New(endpoint string, opt Options) (*Client, error) {
 	for _, c := range opt.Trust {
 		roots.AddCert(c)
 	}
-	return &Client{endpoint: endpoint, opt: opt, roots: roots}, nil
+	issuers := roots
+	if len(opt.IssuerTrust) > 0 {
+		issuers = x509.NewCertPool()
+		for _, c := range opt.IssuerTrust {
+			issuers.AddCert(c)
+		}
+	}
+	return &Client{endpoint: endpoint, opt: opt, roots: roots, issuers: issuers}, nil
 }
 
 // Environment returns the environment the client sends.
@@ -376,9 +392,14 @@ func containsCert(list []*x509.Certificate, c *x509.Certificate) bool {
 	return false
 }
 
+// ErrIssuerUntrusted is wrapped when a delivered certificate does not chain
+// to the issuer trust bundle (Options.IssuerTrust, or Trust without it).
+var ErrIssuerUntrusted = errors.New("issued certificate not trusted")
+
 // VerifyIssued checks a certificate the service delivered: it chains to the
-// trust bundle for client authentication, certifies pub, and names
-// customerID as its common name.
+// issuer trust bundle (Options.IssuerTrust, or Trust when that is not set)
+// for client authentication, certifies pub, and names customerID as its
+// common name.
 func (c *Client) VerifyIssued(cert *x509.Certificate, pub crypto.PublicKey, customerID string) error {
 	_, err := c.VerifyIssuedChain(cert, pub, customerID)
 	return err
@@ -387,9 +408,13 @@ func (c *Client) VerifyIssued(cert *x509.Certificate, pub crypto.PublicKey, cust
 // VerifyIssuedChain is VerifyIssued that also returns the CA certificates
 // the certificate chains through, issuer first, root last.
 func (c *Client) VerifyIssuedChain(cert *x509.Certificate, pub crypto.PublicKey, customerID string) ([]*x509.Certificate, error) {
-	chains, err := cert.Verify(x509.VerifyOptions{Roots: c.roots, Intermediates: c.roots, CurrentTime: c.opt.Now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	chains, err := cert.Verify(x509.VerifyOptions{Roots: c.issuers, Intermediates: c.issuers, CurrentTime: c.opt.Now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
 	if err != nil {
-		return nil, fmt.Errorf("issued certificate does not chain to the trust bundle: %w", err)
+		which := "the issuer trust bundle"
+		if len(c.opt.IssuerTrust) == 0 {
+			which = "the trust bundle, which also serves as the issuer trust bundle as none was given"
+		}
+		return nil, fmt.Errorf("%w: issued by %q, it does not chain to %s: %v", ErrIssuerUntrusted, cert.Issuer.CommonName, which, err)
 	}
 	type equaler interface{ Equal(crypto.PublicKey) bool }
 	if k, ok := pub.(equaler); !ok || !k.Equal(cert.PublicKey) {

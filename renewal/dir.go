@@ -40,7 +40,8 @@ type Settings struct {
 	Environment  string `json:"environment"`            // TEST or PRODUCTION
 	CustomerID   string `json:"customer_id"`            // business ID, the certificate's CN
 	Organization string `json:"organization,omitempty"` // O of the CSR and CustomerName; optional
-	Trust        string `json:"trust"`                  // path of the PEM trust bundle
+	Trust        string `json:"trust"`                  // path of the PEM trust bundle (response signatures)
+	IssuerTrust  string `json:"issuer_trust,omitempty"` // path of the PEM bundle issued certificates chain to; "" = Trust
 	KeySize      int    `json:"key_size"`               // RSA bits of new keys
 }
 

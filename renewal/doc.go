@@ -11,7 +11,7 @@
 //
 // # The state directory
 //
-//	settings.json        endpoint, environment, customer id, organisation, trust bundle path, key size
+//	settings.json        endpoint, environment, customer id, organisation, trust bundle paths, key size
 //	state.json           last attempt and result; a revocation the service reported
 //	pending.json  0600   an enrolment or renewal in flight: new key, CSR, RetrievalId, certificate
 //	lock                 flock(2) lock: one enroller or renewer at a time
@@ -40,8 +40,9 @@
 // SignNewCertificate with the same credentials and key, or a repeated
 // RenewCertificate with the same content, gets the same RetrievalId), so an
 // interruption never costs a second certificate. A successor is installed
-// only after it is verified: it chains to the trust bundle, certifies our
-// new public key and names our customer id. A request the service refused
+// only after it is verified: it chains to the issuer trust bundle (or the
+// trust bundle when none is set), certifies our new public key and names
+// our customer id. A request the service refused
 // for good (a FAIL code that asking again cannot change) is moved to
 // archive/abandoned, key included.
 package renewal

@@ -55,12 +55,14 @@ func (m *Manager) Enroll(ctx context.Context, s Settings, cred Credentials) (*In
 	if s.KeySize == 0 {
 		s.KeySize = 2048
 	}
-	if s.Trust != "" {
-		abs, err := filepath.Abs(s.Trust)
-		if err != nil {
-			return nil, err
+	for _, f := range []*string{&s.Trust, &s.IssuerTrust} {
+		if *f != "" {
+			abs, err := filepath.Abs(*f)
+			if err != nil {
+				return nil, err
+			}
+			*f = abs
 		}
-		s.Trust = abs
 	}
 	if err := s.Validate(); err != nil {
 		return nil, err

@@ -177,7 +177,60 @@ func (m *Manager) newClient(s Settings) (*client.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.Trust, err)
 	}
-	return client.New(s.Endpoint, client.Options{Environment: s.Environment, Trust: trust, Now: m.opt.Now, HTTPClient: m.opt.HTTPClient, CustomerName: s.Organization})
+	var issuers []*x509.Certificate
+	if s.IssuerTrust != "" {
+		b, err := os.ReadFile(s.IssuerTrust)
+		if err != nil {
+			return nil, fmt.Errorf("issuer trust bundle: %w", err)
+		}
+		if issuers, err = client.ParseTrustBundle(b); err != nil {
+			return nil, fmt.Errorf("%s: issuer %w", s.IssuerTrust, err)
+		}
+	}
+	return client.New(s.Endpoint, client.Options{Environment: s.Environment, Trust: trust, IssuerTrust: issuers, Now: m.opt.Now, HTTPClient: m.opt.HTTPClient, CustomerName: s.Organization})
+}
+
+// SetIssuerTrust saves path as the directory's issuer trust bundle (see
+// Settings.IssuerTrust), after checking that it holds certificates, so that
+// a pending request whose delivered certificate was refused can finish.
+func (m *Manager) SetIssuerTrust(ctx context.Context, path string) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	b, err := os.ReadFile(abs)
+	if err != nil {
+		return fmt.Errorf("issuer trust bundle: %w", err)
+	}
+	if _, err := client.ParseTrustBundle(b); err != nil {
+		return fmt.Errorf("%s: issuer %w", abs, err)
+	}
+	if _, err := m.Settings(); err != nil {
+		return err
+	}
+	lk, err := m.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer lk.unlock()
+	s, err := m.Settings()
+	if err != nil {
+		return err
+	}
+	if s.IssuerTrust == abs {
+		return nil
+	}
+	s.IssuerTrust = abs
+	return writeJSON(m.path(settingsFile), s, 0o600)
+}
+
+// issuerHint says which bundle to fix when a delivered certificate was
+// refused for its chain.
+func issuerHint(s Settings) string {
+	if s.IssuerTrust != "" {
+		return fmt.Sprintf("the issuer trust bundle %s (--issuer-trust) is not the chain of the CA that issued it: give that CA's chain with --issuer-trust", s.IssuerTrust)
+	}
+	return fmt.Sprintf("it was checked against the --trust bundle %s, as no --issuer-trust was given; the real service issues organisation certificates from another CA than its response signatures: give the \"Data Providers Issuing CA v1\" chain (TEST: \"Data Providers Test Issuing CA v1\") with --issuer-trust (irpki renew --dir DIR --issuer-trust FILE, or irpki enroll --dir DIR --issuer-trust FILE for an enrolment); the request stays pending and finishes with it", s.Trust)
 }
 
 // newKeyAndCSR makes the key pair and CSR of a new certificate: CN = the
@@ -252,10 +305,16 @@ func (m *Manager) finish(ctx context.Context, c *client.Client, s Settings, p *p
 		}
 	}
 	chain, err := c.VerifyIssuedChain(cert, key.Public(), s.CustomerID)
-	if err != nil {
+	if errors.Is(err, client.ErrIssuerUntrusted) {
+		return nil, fmt.Errorf("the delivered certificate was refused: %w; %s", err, issuerHint(s))
+	} else if err != nil {
 		return nil, fmt.Errorf("the delivered certificate was refused: %w", err)
 	}
-	m.progress(Event{Kind: EventVerified, Message: fmt.Sprintf("certificate %x verified: chains to the trust bundle, certifies our key, names %s", cert.SerialNumber, s.CustomerID)})
+	bundle := "the trust bundle"
+	if s.IssuerTrust != "" {
+		bundle = "the issuer trust bundle"
+	}
+	m.progress(Event{Kind: EventVerified, Message: fmt.Sprintf("certificate %x verified: chains to %s, certifies our key, names %s", cert.SerialNumber, bundle, s.CustomerID)})
 	if p.CertPEM == "" {
 		if err := m.crashPoint(StepFetched); err != nil {
 			return nil, err

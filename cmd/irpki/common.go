@@ -37,7 +37,7 @@ var irpkiFlags = map[string]bool{
 	// enroll
 	"customer-id": true, "organization": true, "transfer-id": true, "transfer-password": true,
 	"transfer-password-file": true, "transfer-password-stdin": true, "endpoint": true,
-	"service": true, "environment": true, "trust": true, "key-size": true,
+	"service": true, "environment": true, "trust": true, "issuer-trust": true, "key-size": true,
 	// renew
 	"force": true,
 	// status

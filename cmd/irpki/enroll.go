@@ -25,17 +25,21 @@ func (a *app) cmdEnroll(ctx context.Context, args []string) error {
 	endpoint := fs.String("endpoint", "", "URL of the certificate service: https://, or http:// to irpkid on this machine")
 	svc := fs.String("service", "", "preset endpoint: test (pkiws-testi.vero.fi), production (pkiws.vero.fi) or local ("+EndpointLocal+")")
 	environment := fs.String("environment", "", "TEST or PRODUCTION (default: the --service's, else TEST)")
-	trust := fs.String("trust", "", "PEM trust bundle: the service's CA chain (irpkid trust; for the real service the Tax Administration's IR Services CA chain)")
+	trust := fs.String("trust", "", "PEM trust bundle the service's response signatures must chain to (irpkid trust; for the real service the Tax Administration's \"IR Services\" CA chain)")
+	issuerTrust := fs.String("issuer-trust", "", "PEM bundle the delivered certificate must chain to, if not the --trust bundle: for the real service the \"Data Providers Issuing CA v1\" chain (TEST: \"Data Providers Test Issuing CA v1\"), which issues organisation certificates; not needed for irpkid")
 	keySize := fs.Int("key-size", 0, "RSA key size: 2048, 3072 or 4096 (default 2048)")
 	lockWait := fs.Duration("lock-wait", 0, "how long to wait for another irpki working in --dir (0: exit at once)")
 	fs.Usage = cliconfig.Usage(fs,
-		"irpki enroll --dir DIR --customer-id ID --transfer-id X (--transfer-password-file F | --transfer-password-stdin) (--service test|production|local | --endpoint URL) --trust FILE",
+		"irpki enroll --dir DIR --customer-id ID --transfer-id X (--transfer-password-file F | --transfer-password-stdin) (--service test|production|local | --endpoint URL) --trust FILE [--issuer-trust FILE]",
 		"Enrols with a certificate order's one-time transfer credentials: makes a new key pair\n"+
 			"(saved before anything is sent), sends SignNewCertificate, fetches the certificate\n"+
 			"with GetCertificate (waiting with backoff until it is ready), verifies it and\n"+
 			"installs it in DIR. The settings are saved in DIR, so later commands need only --dir.\n"+
 			"An interrupted enrolment resumes when run again; once the service has answered,\n"+
-			"only --dir is needed to finish it.")
+			"only --dir is needed to finish it.\n\n"+
+			"For the real service, --trust is the \"IR Services\" CA chain (it signs the responses)\n"+
+			"and --issuer-trust the \"Data Providers (Test) Issuing CA v1\" chain (it issues the\n"+
+			"certificate). For irpkid, irpkid trust serves both: give it as --trust alone.")
 	if err := a.parse(fs, c, args); err != nil {
 		return err
 	}
@@ -73,6 +77,9 @@ func (a *app) cmdEnroll(ctx context.Context, args []string) error {
 	}
 	if *trust != "" {
 		s.Trust = *trust
+	}
+	if *issuerTrust != "" {
+		s.IssuerTrust = *issuerTrust
 	}
 	if *keySize != 0 {
 		s.KeySize = *keySize

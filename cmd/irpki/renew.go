@@ -15,7 +15,8 @@ func (a *app) cmdRenew(ctx context.Context, args []string) int {
 	fs, c := a.newFlagSet("renew")
 	force := fs.Bool("force", false, "renew even outside the renewal window (the service still refuses before its own window opens)")
 	lockWait := fs.Duration("lock-wait", 0, "how long to wait for another irpki working in --dir (0: exit at once)")
-	fs.Usage = cliconfig.Usage(fs, "irpki renew --dir DIR [--force]",
+	issuerTrust := fs.String("issuer-trust", "", "save this PEM bundle as the one the delivered certificate must chain to (see irpki enroll --help), e.g. after a delivered certificate was refused for its chain")
+	fs.Usage = cliconfig.Usage(fs, "irpki renew --dir DIR [--force] [--issuer-trust FILE]",
 		"Renews the certificate if its renewal window is open (60 days before expiry): a new key\n"+
 			"pair (saved before anything is sent), RenewCertificate signed with the current key,\n"+
 			"GetCertificate until the successor is ready, verification, installation. The previous\n"+
@@ -38,6 +39,11 @@ func (a *app) cmdRenew(ctx context.Context, args []string) int {
 	m, err := a.manager(c, *lockWait)
 	if err != nil {
 		return a.exit("renew", err)
+	}
+	if *issuerTrust != "" {
+		if err := m.SetIssuerTrust(ctx, *issuerTrust); err != nil {
+			return a.exit("renew", err)
+		}
 	}
 	res, err := m.Renew(ctx, renewal.RenewOptions{Force: *force})
 	if err != nil {
