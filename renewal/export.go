@@ -22,7 +22,7 @@ func (m *Manager) PKCS12(password string, legacy bool) ([]byte, error) {
 		return nil, err
 	}
 	if cur == nil {
-		return nil, ErrNoCertificate
+		return nil, m.noCertificate()
 	}
 	enc := pkcs12.Modern2023
 	if legacy {
@@ -43,7 +43,7 @@ func (m *Manager) PEMChain() ([]byte, error) {
 		return nil, err
 	}
 	if cur == nil {
-		return nil, ErrNoCertificate
+		return nil, m.noCertificate()
 	}
 	return certPEM(append([]*x509.Certificate{cur.Cert}, cur.Chain...)...), nil
 }

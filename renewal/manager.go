@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -149,7 +150,11 @@ func Open(dir string, opt Options) (*Manager, error) {
 func (m *Manager) Dir() string { return m.dir }
 
 // ErrNoSettings is returned when the directory has not been enrolled.
-var ErrNoSettings = errors.New("no settings in the state directory: run irpki enroll first")
+var ErrNoSettings = errors.New("the state directory is not enrolled (it has no settings.json): run irpki enroll first")
+
+// ErrNoDirectory is returned (wrapping ErrNoSettings too) when the state
+// directory does not exist: a mistyped path more often than anything else.
+var ErrNoDirectory = errors.New("the state directory does not exist: check the path (irpki enroll creates it)")
 
 // Settings returns the directory's saved settings.
 func (m *Manager) Settings() (Settings, error) {
@@ -159,10 +164,20 @@ func (m *Manager) Settings() (Settings, error) {
 		return s, err
 	}
 	if !ok {
+		if _, err := os.Stat(m.dir); errors.Is(err, fs.ErrNotExist) {
+			return s, fmt.Errorf("%s: %w%w", m.dir, ErrNoDirectory, noSettings{})
+		}
 		return s, fmt.Errorf("%w (%s)", ErrNoSettings, m.dir)
 	}
 	return s, s.Validate()
 }
+
+// noSettings makes an error also match ErrNoSettings without adding to its
+// text.
+type noSettings struct{}
+
+func (noSettings) Error() string        { return "" }
+func (noSettings) Is(target error) bool { return target == ErrNoSettings }
 
 // Current returns the installed certificate, or nil if there is none.
 func (m *Manager) Current() (*Installed, error) { return m.current() }

@@ -177,12 +177,18 @@ func TestEnrollWrongPassword(t *testing.T) {
 func TestStatusStates(t *testing.T) {
 	e := newEnv(t)
 	m := e.manager(t)
-	st, err := m.Status()
-	if err != nil || st.State != StateNone {
-		t.Fatalf("empty dir: %v %v", st, err)
+	if _, err := m.Status(); !errors.Is(err, ErrNoDirectory) {
+		t.Fatalf("directory that does not exist: %v, want ErrNoDirectory", err)
 	}
 	if _, err := os.Stat(e.dir); !errors.Is(err, os.ErrNotExist) {
 		t.Error("Status created the state directory")
+	}
+	if err := os.Mkdir(e.dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	st, err := m.Status()
+	if err != nil || st.State != StateNone {
+		t.Fatalf("empty dir: %v %v", st, err)
 	}
 	inst := e.enroll(t, 0)
 	na := inst.Cert.NotAfter

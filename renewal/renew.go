@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"time"
 
 	"github.com/irpki/irpki/client"
@@ -16,6 +18,31 @@ var (
 	ErrExpired       = errors.New("the certificate has expired and cannot be renewed: order a new certificate in the e-service and run irpki enroll")
 	ErrRevoked       = errors.New("the certificate has been revoked and cannot be renewed: order a new certificate in the e-service and run irpki enroll")
 )
+
+// ErrEnrollmentPending is returned by Renew when the directory has no
+// certificate yet but an interrupted enrolment: irpki enroll finishes it.
+var ErrEnrollmentPending = errors.New("an interrupted enrolment is pending in the state directory")
+
+// noCertificate explains why there is no current certificate: the
+// directory does not exist, an enrolment is pending, or none was made.
+func (m *Manager) noCertificate() error {
+	if _, err := os.Stat(m.dir); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s: %w", m.dir, ErrNoDirectory)
+	}
+	if p, err := m.loadPending(); err != nil {
+		return err
+	} else if p != nil && p.Operation == opEnroll {
+		return enrollmentPending(m.dir, p.RetrievalID != "")
+	}
+	return ErrNoCertificate
+}
+
+func enrollmentPending(dir string, retrievalKnown bool) error {
+	if retrievalKnown {
+		return fmt.Errorf("%w: the service has accepted it; run irpki enroll --dir %s to fetch and install its certificate (no new order is needed)", ErrEnrollmentPending, dir)
+	}
+	return fmt.Errorf("%w: run irpki enroll --dir %s again with the order's TransferPassword to finish it (no new order is needed)", ErrEnrollmentPending, dir)
+}
 
 // RenewOptions adjust Renew.
 type RenewOptions struct {
@@ -81,7 +108,7 @@ func (m *Manager) Renew(ctx context.Context, opt RenewOptions) (*RenewResult, er
 		return nil, err
 	}
 	if cur == nil {
-		return nil, ErrNoCertificate
+		return nil, m.noCertificate()
 	}
 	res := &RenewResult{Previous: cur}
 	p, err := m.loadPending()
@@ -90,7 +117,7 @@ func (m *Manager) Renew(ctx context.Context, opt RenewOptions) (*RenewResult, er
 	}
 	if p != nil && p.Operation == opEnroll {
 		if p.certSerial() != cur.Serial() {
-			return nil, errors.New("an interrupted enrolment is pending in this directory: run irpki enroll again to finish it")
+			return nil, enrollmentPending(m.dir, p.RetrievalID != "")
 		}
 		// The enrolment died after making its certificate current and
 		// before removing pending.json: finish its last steps.

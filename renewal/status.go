@@ -1,8 +1,12 @@
 package renewal
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -49,6 +53,9 @@ type Status struct {
 // Status reads the directory's state at the Manager's now. It takes no
 // lock: the files it reads are replaced atomically.
 func (m *Manager) Status() (*Status, error) {
+	if _, err := os.Stat(m.dir); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", m.dir, ErrNoDirectory)
+	}
 	st := &Status{State: StateNone, Dir: m.dir, at: m.opt.Now()}
 	if s, err := m.Settings(); err == nil {
 		st.CustomerID = s.CustomerID
@@ -110,6 +117,9 @@ func (s *Status) Message() string {
 		return "expired on " + s.NotAfter.Format("2006-01-02 15:04 MST") + ": " + ErrExpired.Error()
 	case StateRevoked:
 		return ErrRevoked.Error()
+	}
+	if strings.HasPrefix(s.Pending, opEnroll) {
+		return enrollmentPending(s.Dir, strings.Contains(s.Pending, "RetrievalId known")).Error()
 	}
 	return ErrNoCertificate.Error()
 }

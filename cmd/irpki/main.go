@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/irpki/irpki/client"
+	"github.com/irpki/irpki/renewal"
 )
 
 const usage = `irpki — enrol and renew the organisation's Incomes Register certificate
@@ -122,6 +123,9 @@ func (a *app) exit(cmd string, err error) int {
 	fmt.Fprintf(a.stderr, "irpki %s: %v\n", cmd, err)
 	if errors.As(err, new(badFlags)) {
 		return exitUsage
+	}
+	if errors.Is(err, renewal.ErrNoDirectory) {
+		return exitError // a mistyped --dir, not a reason to order anew
 	}
 	if needsNewOrder(err) {
 		return exitNewOrder

@@ -105,6 +105,9 @@ func (h *harness) current(t *testing.T) *renewal.Installed {
 
 func TestEnrollStatusRenew(t *testing.T) {
 	h := newHarness(t)
+	if err := os.Mkdir(h.dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	if r := h.run(t, "", "status", "--dir", h.dir); r.code != statusInvalid || !strings.Contains(r.stdout, "irpki enroll") {
 		t.Fatalf("status of an empty dir: exit %d\n%s", r.code, r.stdout)
 	}
@@ -448,6 +451,9 @@ func TestBinary(t *testing.T) {
 		}
 	}
 	none := filepath.Join(t.TempDir(), "none")
+	if err := os.Mkdir(none, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	if code, out := run("", "status", "--dir", none); code != 2 {
 		t.Errorf("status of an empty dir: exit %d, want 2\n%s", code, out)
 	}

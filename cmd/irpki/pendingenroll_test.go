@@ -1,0 +1,72 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/irpki/irpki/internal/irpkidtest"
+)
+
+// TestPendingEnrollmentNotANewOrder: with an interrupted enrolment whose
+// RetrievalId is known, renew, watch --once and status tell the user to
+// run irpki enroll --dir DIR, not to order a new certificate.
+func TestPendingEnrollmentNotANewOrder(t *testing.T) {
+	h := newHarness(t)
+	var down atomic.Bool
+	proxy := httptestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if down.Load() && bytes.Contains(body, []byte("GetCertificateRequest")) {
+			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		a, err := irpkidtest.Forward(context.Background(), r, h.s.URL, body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		a.Send(w)
+	})
+	down.Store(true)
+	cred := h.s.Order(t, customer, 0)
+	if r := h.run(t, cred.TransferPassword+"\n", "enroll", "--dir", h.dir, "--customer-id", customer, "--transfer-id", cred.TransferID,
+		"--transfer-password-stdin", "--endpoint", proxy, "--trust", h.trust); r.code != exitError {
+		t.Fatalf("enroll with GetCertificate down: exit %d\n%s", r.code, r.stderr)
+	}
+	want := "irpki enroll --dir " + h.dir
+	for _, args := range [][]string{{"renew", "--dir", h.dir}, {"watch", "--dir", h.dir, "--once"}} {
+		r := h.run(t, "", args...)
+		if r.code != exitError || !strings.Contains(r.stderr, want) || strings.Contains(r.stderr, "order a") {
+			t.Errorf("irpki %s: exit %d, want 1 and %q, no new order\n%s", args[0], r.code, want, r.stderr)
+		}
+	}
+	if r := h.run(t, "", "status", "--dir", h.dir); !strings.Contains(r.stdout, want) || strings.Contains(r.stdout, "order a") {
+		t.Errorf("status:\n%s", r.stdout)
+	}
+	down.Store(false)
+	if r := h.run(t, "", "enroll", "--dir", h.dir); r.code != exitOK {
+		t.Fatalf("enroll --dir: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestMissingDirectory: a mistyped --dir is reported as such, not as a
+// directory that needs a new order.
+func TestMissingDirectory(t *testing.T) {
+	h := newHarness(t)
+	typo := filepath.Join(t.TempDir(), "typo")
+	r := h.run(t, "", "status", "--dir", typo)
+	if r.code != statusError || !strings.Contains(r.stderr, "does not exist") || strings.Contains(r.stdout+r.stderr, "order a") {
+		t.Errorf("status: exit %d, want %d and 'does not exist'\n%s%s", r.code, statusError, r.stdout, r.stderr)
+	}
+	for _, args := range [][]string{{"renew", "--dir", typo}, {"watch", "--dir", typo, "--once"}, {"export", "--dir", typo, "--pem-chain", filepath.Join(t.TempDir(), "x.pem")}} {
+		r := h.run(t, "", args...)
+		if r.code != exitError || !strings.Contains(r.stderr, "does not exist") || strings.Contains(r.stderr, "order a") {
+			t.Errorf("irpki %s: exit %d, want 1 and 'does not exist'\n%s", args[0], r.code, r.stderr)
+		}
+	}
+}
