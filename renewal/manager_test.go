@@ -549,21 +549,13 @@ func TestBrokenSignatureRefused(t *testing.T) {
 func TestPollBackoff(t *testing.T) {
 	e := newEnv(t)
 	var gets atomic.Int32
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
+	e.url = irpkidtest.Proxy(t, e.s.URL, func(w http.ResponseWriter, body []byte) bool {
 		if bytes.Contains(body, []byte("GetCertificateRequest")) && gets.Add(1) <= 3 {
 			http.Error(w, "busy", http.StatusServiceUnavailable)
-			return
+			return true
 		}
-		a, err := irpkidtest.Forward(r.Context(), r, e.s.URL, body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		a.Send(w)
-	}))
-	defer hs.Close()
-	e.url = hs.URL
+		return false
+	})
 	var waits []time.Duration
 	var polls []Event
 	m := e.manager(t, func(o *Options) {

@@ -1,12 +1,8 @@
 package renewal
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -14,51 +10,7 @@ import (
 	"time"
 
 	"github.com/irpki/irpki/client"
-	"github.com/irpki/irpki/internal/irpkidtest"
-	"github.com/irpki/irpki/internal/wire"
 )
-
-// refusingProxy forwards to the service, but while refuse is set answers
-// RenewCertificate with a FAIL correctly signed by the service's signing
-// key, with a code outside irpkid's catalogue (as the real service's codes
-// are); while lose is set it answers RenewCertificate with HTTP 503. It
-// counts the RenewCertificate requests that reach it.
-func refusingProxy(t *testing.T, s *irpkidtest.Server, refuse, lose *atomic.Bool, renews *atomic.Int32) string {
-	t.Helper()
-	signer, err := wire.NewSigner(s.CA.SigningKey, s.CA.SigningChain())
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		if bytes.Contains(body, []byte("RenewCertificateRequest")) {
-			renews.Add(1)
-			switch {
-			case lose.Load():
-				http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
-				return
-			case refuse.Load():
-				signed, err := signer.Sign(wire.EncodeResponse(&wire.Response{Operation: wire.OpRenew,
-					Result: wire.Result{Status: wire.StatusFail, Errors: []wire.ErrorInfo{{Code: "E1001", Message: "Renewal not possible."}}}}))
-				if err != nil {
-					http.Error(w, err.Error(), http.StatusInternalServerError)
-					return
-				}
-				w.Header().Set("Content-Type", "text/xml; charset=utf-8")
-				w.Write(wire.Envelope(signed))
-				return
-			}
-		}
-		a, err := irpkidtest.Forward(r.Context(), r, s.URL, body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		a.Send(w)
-	}))
-	t.Cleanup(hs.Close)
-	return hs.URL
-}
 
 // TestRenewRefusedRespectsWindow: a renewal the service refused with a code
 // that may not be final (forced, before the window) stays pending, but is
@@ -70,7 +22,7 @@ func TestRenewRefusedRespectsWindow(t *testing.T) {
 	old := e.enroll(t, 0)
 	var refuse, lose atomic.Bool
 	var renews atomic.Int32
-	e.url = refusingProxy(t, e.s, &refuse, &lose, &renews)
+	e.url = e.s.RefusingProxy(t, &refuse, &lose, &renews)
 	if err := writeJSON(filepath.Join(e.dir, settingsFile), e.settings(), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +100,7 @@ func TestRenewRefusedBacksOff(t *testing.T) {
 	old := e.enroll(t, 0)
 	var refuse, lose atomic.Bool
 	var renews atomic.Int32
-	e.url = refusingProxy(t, e.s, &refuse, &lose, &renews)
+	e.url = e.s.RefusingProxy(t, &refuse, &lose, &renews)
 	if err := writeJSON(filepath.Join(e.dir, settingsFile), e.settings(), 0o600); err != nil {
 		t.Fatal(err)
 	}

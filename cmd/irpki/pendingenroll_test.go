@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -19,18 +17,12 @@ import (
 func TestPendingEnrollmentNotANewOrder(t *testing.T) {
 	h := newHarness(t)
 	var down atomic.Bool
-	proxy := httptestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
+	proxy := irpkidtest.Proxy(t, h.s.URL, func(w http.ResponseWriter, body []byte) bool {
 		if down.Load() && bytes.Contains(body, []byte("GetCertificateRequest")) {
 			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
-			return
+			return true
 		}
-		a, err := irpkidtest.Forward(context.Background(), r, h.s.URL, body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		a.Send(w)
+		return false
 	})
 	down.Store(true)
 	cred := h.s.Order(t, customer, 0)

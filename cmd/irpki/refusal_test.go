@@ -1,17 +1,10 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"io"
-	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/irpki/irpki/internal/irpkidtest"
-	"github.com/irpki/irpki/internal/wire"
 )
 
 // TestRenewRefusedNotResentBeforeWindow is the reviewer's case: the service
@@ -21,35 +14,9 @@ import (
 // between refused attempts instead of sending at every run.
 func TestRenewRefusedNotResentBeforeWindow(t *testing.T) {
 	h := newHarness(t)
-	signer, err := wire.NewSigner(h.s.CA.SigningKey, h.s.CA.SigningChain())
-	if err != nil {
-		t.Fatal(err)
-	}
 	var refuse atomic.Bool
 	var renews atomic.Int32
-	proxy := httptestServer(t, func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		if bytes.Contains(body, []byte("RenewCertificateRequest")) {
-			renews.Add(1)
-			if refuse.Load() {
-				signed, err := signer.Sign(wire.EncodeResponse(&wire.Response{Operation: wire.OpRenew,
-					Result: wire.Result{Status: wire.StatusFail, Errors: []wire.ErrorInfo{{Code: "E1001", Message: "Renewal not possible."}}}}))
-				if err != nil {
-					http.Error(w, err.Error(), http.StatusInternalServerError)
-					return
-				}
-				w.Header().Set("Content-Type", "text/xml; charset=utf-8")
-				w.Write(wire.Envelope(signed))
-				return
-			}
-		}
-		a, err := irpkidtest.Forward(context.Background(), r, h.s.URL, body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		a.Send(w)
-	})
+	proxy := h.s.RefusingProxy(t, &refuse, nil, &renews)
 	cred := h.s.Order(t, customer, 0)
 	if r := h.run(t, cred.TransferPassword+"\n", "enroll", "--dir", h.dir, "--customer-id", customer, "--transfer-id", cred.TransferID,
 		"--transfer-password-stdin", "--endpoint", proxy, "--trust", h.trust); r.code != 0 {

@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -271,4 +272,67 @@ func Forward(ctx context.Context, r *http.Request, url string, body []byte) (Ans
 func (a Answer) Send(w http.ResponseWriter) {
 	w.WriteHeader(a.Status)
 	w.Write(a.Body)
+}
+
+// Proxy starts a test HTTP server in front of url. intercept, if not nil,
+// sees each request's body first and may answer the request itself,
+// returning true; the others are forwarded to url and their answers passed
+// back.
+func Proxy(t testing.TB, url string, intercept func(w http.ResponseWriter, body []byte) bool) string {
+	t.Helper()
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if intercept != nil && intercept(w, body) {
+			return
+		}
+		a, err := Forward(r.Context(), r, url, body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		a.Send(w)
+	}))
+	t.Cleanup(hs.Close)
+	return hs.URL
+}
+
+// RefusingProxy is a Proxy in front of s. While refuse is set it answers
+// RenewCertificate with a FAIL correctly signed by s's signing key, with
+// the code E1001, outside irpkid's catalogue as the real service's codes
+// are; while lose is set (when not nil), with HTTP 503. renews, when not
+// nil, counts the RenewCertificate requests that reach it.
+func (s *Server) RefusingProxy(t testing.TB, refuse, lose *atomic.Bool, renews *atomic.Int32) string {
+	t.Helper()
+	signer, err := wire.NewSigner(s.CA.SigningKey, s.CA.SigningChain())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Proxy(t, s.URL, func(w http.ResponseWriter, body []byte) bool {
+		if !bytes.Contains(body, []byte("RenewCertificateRequest")) {
+			return false
+		}
+		if renews != nil {
+			renews.Add(1)
+		}
+		switch {
+		case lose != nil && lose.Load():
+			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+			return true
+		case refuse.Load():
+			signed, err := signer.Sign(wire.EncodeResponse(&wire.Response{Operation: wire.OpRenew,
+				Result: wire.Result{Status: wire.StatusFail, Errors: []wire.ErrorInfo{{Code: "E1001", Message: "Renewal not possible."}}}}))
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return true
+			}
+			w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+			w.Write(wire.Envelope(signed))
+			return true
+		}
+		return false
+	})
 }
