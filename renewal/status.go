@@ -41,6 +41,7 @@ type Status struct {
 	LastAttempt time.Time `json:"last_attempt,omitzero"`
 	LastResult  string    `json:"last_result,omitempty"`
 	LastError   string    `json:"last_error,omitempty"`
+	LastRenewal time.Time `json:"last_renewal,omitzero"` // the last successful renewal
 	RevokedSeen time.Time `json:"revoked_seen,omitzero"`
 	// Refused: the service refused the pending request's last attempt with
 	// a code that may not be final; it is sent again only inside the window
@@ -64,7 +65,7 @@ func (m *Manager) Status() (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	st.LastAttempt, st.LastResult, st.LastError = s.LastAttempt, s.LastResult, s.LastError
+	st.LastAttempt, st.LastResult, st.LastError, st.LastRenewal = s.LastAttempt, s.LastResult, s.LastError, s.LastRenewal
 	if p, err := m.loadPending(); err != nil {
 		return nil, err
 	} else if p != nil {

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -985,5 +986,47 @@ func TestAllFlagsKnown(t *testing.T) {
 				t.Errorf("irpki %s --%s is missing from irpkiFlags", cmd, m[1])
 			}
 		}
+	}
+}
+
+// A restarted watch reports the directory's last renewal as
+// irpki_renewal_last_success_timestamp_seconds, not 0, which an alert on
+// the renewal's age would take for "never renewed" (found in review).
+func TestWatchMetricsAfterRestart(t *testing.T) {
+	h := newHarness(t)
+	h.enroll(t, 30*24*time.Hour)
+	h.s.Clock.Set(h.current(t).Cert.NotAfter.Add(-5 * 24 * time.Hour))
+	if r := h.run(t, "", "renew", "--dir", h.dir); r.code != 0 {
+		t.Fatalf("renew: exit %d %s", r.code, r.stderr)
+	}
+	st, _ := h.status(t)
+	if st.LastRenewal.IsZero() {
+		t.Fatal("status shows no last renewal after a renewal")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var errb syncBuffer
+	var body string
+	sleep := func(ctx context.Context, d time.Duration) error {
+		if m := regexp.MustCompile(`url=(http://\S+/metrics)`).FindStringSubmatch(errb.String()); m == nil {
+			t.Error("no metrics address in the log")
+		} else if resp, err := http.Get(m[1]); err != nil {
+			t.Error(err)
+		} else {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = string(b)
+		}
+		cancel()
+		return ctx.Err()
+	}
+	a := &app{stdin: strings.NewReader(""), stdout: io.Discard, stderr: &errb,
+		lookupEnv: func(string) (string, bool) { return "", false }, now: h.s.Clock.Now, sleep: sleep}
+	if code := a.run(ctx, []string{"watch", "--dir", h.dir, "--metrics", "127.0.0.1:0", "--check-interval", "1h"}); code != 0 {
+		t.Fatalf("watch: exit %d\n%s", code, errb.String())
+	}
+	want := "irpki_renewal_last_success_timestamp_seconds " + strconv.FormatFloat(float64(st.LastRenewal.Unix()), 'g', -1, 64)
+	if !strings.Contains(body, want+"\n") {
+		t.Errorf("metrics lack %q:\n%s", want, body)
 	}
 }

@@ -359,6 +359,11 @@ func (m *metrics) observe(st *renewal.Status) {
 			m.lastResult.Set(0)
 		}
 	}
+	if m.attemptAt.IsZero() && !st.LastRenewal.IsZero() {
+		// Nor a renewal: the directory's last one, not 0, which an alert
+		// on the renewal's age would take for "never" (found in review).
+		m.lastSuccess.Set(float64(st.LastRenewal.Unix()))
+	}
 }
 
 func (m *metrics) attempt(now time.Time) {
