@@ -426,3 +426,61 @@ func TestSupersedeRevokedSuccessorKeepsRevocation(t *testing.T) {
 		t.Errorf("replaced revoked successor: status %s, at %v (revoked %v), reason %q", got.Status, got.RevokedAt, revokedAt, got.RevokeReason)
 	}
 }
+
+// A refusal before the request's signature verified with the signer's key
+// is filed under no customer even when the certificate is genuinely ours:
+// a certificate is public (it goes with every renewal), so anyone could
+// otherwise fill its owner's audit trail (found in review). Once the
+// signature verified, a refusal is the owner's.
+func TestRenewRefusalsBeforeVerificationNameNobody(t *testing.T) {
+	s := start(t)
+	e := s.Enroll(t, customer, 0)
+	ctx := context.Background()
+	csr := irpkidtest.CSR(t, irpkidtest.NewKey(t), customer)
+	renewals := func(cust string) int {
+		log, err := s.Service.AuditLog(ctx, cust, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, a := range log {
+			if a.Action == "renew" {
+				n++
+			}
+		}
+		return n
+	}
+	s.Clock.Set(e.Cert.NotAfter.Add(-30 * 24 * time.Hour))
+	forged := renewBody(t, customer, csr, irpkidtest.NewKey(t), e.Cert) // the victim's certificate, another key
+	for range 3 {
+		if code := failCode(t, s, wire.OpRenew, post(t, s.URL, `"renewCertificate"`, textXML, forged)); code != wire.CodeSigInvalid {
+			t.Fatalf("the victim's certificate signed with another key: %s, want SIG_INVALID", code)
+		}
+	}
+	s.Clock.Set(e.Cert.NotAfter.Add(time.Hour))
+	expired := renewBody(t, customer, csr, irpkidtest.NewKey(t), e.Cert)
+	if code := failCode(t, s, wire.OpRenew, post(t, s.URL, `"renewCertificate"`, textXML, expired)); code != wire.CodeSignerExpired {
+		t.Fatalf("the victim's expired certificate: %s, want SIGNER_EXPIRED", code)
+	}
+	if n := renewals(customer); n != 0 {
+		t.Errorf("%d refusals of unverified requests filed under the customer, want none", n)
+	}
+	log, err := s.Service.AuditLog(ctx, "", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range log {
+		if a.Action != "renew" || a.CustomerID != "" || a.Serial != "" || a.Detail != "claimed customer "+customer+", not verified" {
+			t.Errorf("audit entry %+v, want a renewal refusal filed under nobody, naming the claim", a)
+		}
+	}
+	// Signed with the certificate's own key, too early: the owner's.
+	s.Clock.Set(e.Cert.NotBefore.Add(time.Hour))
+	early := renewBody(t, customer, csr, e.Key, e.Cert)
+	if code := failCode(t, s, wire.OpRenew, post(t, s.URL, `"renewCertificate"`, textXML, early)); code != wire.CodeWindowNotOpen {
+		t.Fatalf("a verified request before the window: %s, want WINDOW_NOT_OPEN", code)
+	}
+	if n := renewals(customer); n != 1 {
+		t.Errorf("%d renewal entries under the customer after a verified refusal, want 1", n)
+	}
+}

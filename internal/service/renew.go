@@ -26,7 +26,13 @@ func (s *Service) Renew(ctx context.Context, el *etree.Element) (string, error) 
 	rid, customer, serial, err := s.renew(ctx, el)
 	if err != nil {
 		outcome, code := auditOutcome(err)
-		s.audit(ctx, store.AuditEntry{Actor: "soap", Action: "renew", CustomerID: customer, Serial: serial, Outcome: outcome, Code: code})
+		claimed := ""
+		if customer == "" {
+			if req, derr := wire.DecodeRenew(el, true); derr == nil {
+				claimed = req.CustomerID
+			}
+		}
+		s.audit(ctx, refusalEntry("renew", customer, claimed, serial, outcome, code))
 	}
 	return rid, err
 }
@@ -51,11 +57,14 @@ func (s *Service) renew(ctx context.Context, el *etree.Element) (rid, customer, 
 	}
 	customer, signerSerial = cert.Subject.CommonName, SerialHex(cert)
 	// Until the store has the signer's exact DER, its customer and serial
-	// are only what the request claims; anyone can copy our CA's name and
-	// a victim's name and serial into a certificate of their own. A refusal
-	// before then is filed under them (and answered with the certificate's
-	// own faults, such as its expiry) only if the certificate is ours.
-	early := func(refusal error) (string, string, string, error) {
+	// are only what the request claims: anyone can copy our CA's name and a
+	// victim's name and serial into a certificate of their own. A refusal
+	// before then is answered with the certificate's own faults (such as
+	// its expiry) only if the certificate is ours, and filed under its
+	// customer and serial only if the request's signature also verified
+	// with its key: the certificate itself is public, sent with every
+	// renewal, so holding it proves nothing (found in review).
+	early := func(refusal error, verified bool) (string, string, string, error) {
 		ours, err := s.issuedHere(ctx, cert)
 		switch {
 		case err != nil:
@@ -63,44 +72,46 @@ func (s *Service) renew(ctx context.Context, el *etree.Element) (rid, customer, 
 			return "", "", "", refuse(wire.CodeInternal, "The service could not complete the request. Try again later.")
 		case !ours:
 			return "", "", "", s.foreignSigner(el)
+		case !verified:
+			return "", "", "", refusal
 		}
 		return "", customer, signerSerial, refusal
 	}
 	now := s.clock.Now()
 	if now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
-		return early(refuse(wire.CodeSignerExpired, "The signing certificate expired on %s; an expired certificate cannot be renewed. Order a new certificate in the e-service.", cert.NotAfter.UTC().Format("2006-01-02")))
+		return early(refuse(wire.CodeSignerExpired, "The signing certificate expired on %s; an expired certificate cannot be renewed. Order a new certificate in the e-service.", cert.NotAfter.UTC().Format("2006-01-02")), false)
 	}
 	verified, err := signed.Verify(now)
 	if err != nil {
-		return early(sigRefusal(err))
+		return early(sigRefusal(err), false)
 	}
 	// Every value used from here on comes from the verified element.
 	req, err := wire.DecodeRenew(verified, false)
 	if err != nil {
-		return early(refuse(wire.CodeSigInvalid, "The signed content is not a valid RenewCertificateRequest."))
+		return early(refuse(wire.CodeSigInvalid, "The signed content is not a valid RenewCertificateRequest."), true)
 	}
 	if err := s.checkEnvironment(req.Environment); err != nil {
-		return early(err)
+		return early(err, true)
 	}
 	if err := businessid.Validate(req.CustomerID); err != nil {
-		return early(refuse(wire.CodeCustomerInvalid, "CustomerId %q is not a valid business ID (1234567-8 with a correct check digit).", req.CustomerID))
+		return early(refuse(wire.CodeCustomerInvalid, "CustomerId %q is not a valid business ID (1234567-8 with a correct check digit).", req.CustomerID), true)
 	}
 	if req.CustomerID != customer {
-		return early(signerCustomer(req.CustomerID))
+		return early(signerCustomer(req.CustomerID), true)
 	}
 	opens := cert.NotAfter.Add(-s.cfg.RenewalWindow)
 	if now.Before(opens) {
-		return early(refuse(wire.CodeWindowNotOpen, "The certificate can be renewed at the earliest %d days before it expires, from %s.", int(s.cfg.RenewalWindow.Hours()/24), opens.UTC().Format("2006-01-02 15:04 MST")))
+		return early(refuse(wire.CodeWindowNotOpen, "The certificate can be renewed at the earliest %d days before it expires, from %s.", int(s.cfg.RenewalWindow.Hours()/24), opens.UTC().Format("2006-01-02 15:04 MST")), true)
 	}
 	csr, fp, err := s.checkCSR(req.CertificateRequest)
 	if err != nil {
-		return early(err)
+		return early(err, true)
 	}
 	// An exact replay is the same signed content: the verified digest of
 	// the canonical request identifies it.
 	digest, err := wire.SignedDigest(el)
 	if err != nil {
-		return early(sigRefusal(err))
+		return early(sigRefusal(err), true)
 	}
 	reqHash := hex.EncodeToString(digest)
 

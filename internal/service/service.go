@@ -126,14 +126,15 @@ func (s *Service) audit(ctx context.Context, e store.AuditEntry) {
 
 // refusalEntry is the audit entry of a refused SOAP request. It is filed
 // under owner, the customer whose order or certificate the request
-// matched. A request that matched nothing is anybody's claim (business IDs
+// matched (for a renewal: whose certificate's key signed it). A request
+// that matched nothing is anybody's claim (business IDs and certificates
 // are public), so it is filed under no customer, lest anyone could fill an
 // organisation's audit trail; the claimed business ID, if it is one, goes
 // in the detail for the operator.
 func refusalEntry(action, owner, claimed, serial, outcome, code string) store.AuditEntry {
 	e := store.AuditEntry{Actor: "soap", Action: action, CustomerID: owner, Serial: serial, Outcome: outcome, Code: code}
 	if owner == "" && businessid.Validate(claimed) == nil {
-		e.Detail = "claimed customer " + claimed + "; matched no order or certificate of it"
+		e.Detail = "claimed customer " + claimed + ", not verified"
 	}
 	return e
 }
