@@ -106,7 +106,11 @@ func (p *pending) refusal() *Refusal {
 	if p == nil || p.Refused.IsZero() || p.RetrievalID != "" {
 		return nil
 	}
-	return &Refusal{At: p.Refused, Code: p.RefusedCode, Message: p.RefusedMessage, Count: p.Refusals, RetryAt: p.retryAt()}
+	r := &Refusal{At: p.Refused, Code: p.RefusedCode, Message: p.RefusedMessage, Count: p.Refusals}
+	if p.Operation == opRenew {
+		r.RetryAt = p.retryAt() // an enrolment is sent again only by Enroll
+	}
+	return r
 }
 
 // retryAt returns the earliest moment the refused request is sent again
@@ -128,8 +132,11 @@ type Refusal struct {
 	At      time.Time `json:"at"`
 	Code    string    `json:"code"`
 	Message string    `json:"message,omitempty"`
-	Count   int       `json:"count"`    // refusals in a row
-	RetryAt time.Time `json:"retry_at"` // not sent again before this without --force (nor outside the window)
+	Count   int       `json:"count"` // refusals in a row
+	// RetryAt, for a renewal: not sent again before this without --force
+	// (nor outside the window). Zero for an enrolment: nothing sends it
+	// again by itself, only irpki enroll (Enroll) with its credentials.
+	RetryAt time.Time `json:"retry_at,omitzero"`
 }
 
 func (r *Refusal) String() string {

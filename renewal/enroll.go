@@ -51,6 +51,12 @@ const (
 // the same credentials and key with the same RetrievalId) and, once known,
 // the same RetrievalId (then the credentials are not needed). Enrolling
 // with other credentials abandons the interrupted one to archive/abandoned.
+//
+// An enrolment the service refused with a code that may not be final (a
+// code outside irpkid's catalogue) is kept as well, with the refusal, and
+// sent again with the same key when Enroll is called again with its
+// credentials, at once: enrolling is a person's decision, and nothing
+// (neither Renew nor a window or backoff) sends it by itself.
 func (m *Manager) Enroll(ctx context.Context, s Settings, cred Credentials) (*Installed, error) {
 	if s.KeySize == 0 {
 		s.KeySize = 2048
@@ -103,6 +109,8 @@ func (m *Manager) Enroll(ctx context.Context, s Settings, cred Credentials) (*In
 				return nil, err
 			}
 			p = nil
+		} else if r := p.refusal(); r != nil {
+			m.progress(Event{Kind: EventResume, Message: fmt.Sprintf("%s; sending the enrolment begun %s again with the same key", r, p.Created.UTC().Format(time.RFC3339))})
 		} else {
 			m.progress(Event{Kind: EventResume, Message: fmt.Sprintf("resuming the enrolment begun %s with the same key", p.Created.UTC().Format(time.RFC3339))})
 		}

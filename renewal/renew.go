@@ -32,14 +32,20 @@ func (m *Manager) noCertificate() error {
 	if p, err := m.loadPending(); err != nil {
 		return err
 	} else if p != nil && p.Operation == opEnroll {
-		return enrollmentPending(m.dir, p.RetrievalID != "")
+		return enrollmentPending(m.dir, p.RetrievalID != "", p.refusal())
 	}
 	return ErrNoCertificate
 }
 
-func enrollmentPending(dir string, retrievalKnown bool) error {
+// enrollmentPending says what finishes an interrupted enrolment: only
+// irpki enroll does, whether its answer was lost or it was refused with a
+// code that may not be final (no window or backoff sends it again).
+func enrollmentPending(dir string, retrievalKnown bool, refused *Refusal) error {
 	if retrievalKnown {
 		return fmt.Errorf("%w: the service has accepted it; run irpki enroll --dir %s to fetch and install its certificate (no new order is needed)", ErrEnrollmentPending, dir)
+	}
+	if refused != nil {
+		return fmt.Errorf("%w: %s; only irpki enroll sends it again: run irpki enroll --dir %s with the order's TransferPassword once the cause is dealt with, or, if the refusal says these credentials cannot be used, order a new certificate in the e-service and run irpki enroll --dir %s with the new TransferId and TransferPassword", ErrEnrollmentPending, refused, dir, dir)
 	}
 	return fmt.Errorf("%w: run irpki enroll --dir %s again with the order's TransferPassword to finish it (no new order is needed)", ErrEnrollmentPending, dir)
 }
@@ -117,7 +123,7 @@ func (m *Manager) Renew(ctx context.Context, opt RenewOptions) (*RenewResult, er
 	}
 	if p != nil && p.Operation == opEnroll {
 		if p.certSerial() != cur.Serial() {
-			return nil, enrollmentPending(m.dir, p.RetrievalID != "")
+			return nil, enrollmentPending(m.dir, p.RetrievalID != "", p.refusal())
 		}
 		// The enrolment died after making its certificate current and
 		// before removing pending.json: finish its last steps.

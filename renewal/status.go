@@ -44,8 +44,9 @@ type Status struct {
 	LastRenewal time.Time `json:"last_renewal,omitzero"` // the last successful renewal
 	RevokedSeen time.Time `json:"revoked_seen,omitzero"`
 	// Refused: the service refused the pending request's last attempt with
-	// a code that may not be final; it is sent again only inside the window
-	// and from Refused.RetryAt (irpki renew --force sends it now).
+	// a code that may not be final. A renewal is sent again only inside the
+	// window and from Refused.RetryAt (irpki renew --force sends it now); an
+	// enrolment only by irpki enroll.
 	Refused *Refusal `json:"refused,omitempty"`
 
 	at time.Time // the time the status was taken
@@ -120,7 +121,7 @@ func (s *Status) Message() string {
 		return ErrRevoked.Error()
 	}
 	if strings.HasPrefix(s.Pending, opEnroll) {
-		return enrollmentPending(s.Dir, strings.Contains(s.Pending, "RetrievalId known")).Error()
+		return enrollmentPending(s.Dir, strings.Contains(s.Pending, "RetrievalId known"), s.Refused).Error()
 	}
 	return ErrNoCertificate.Error()
 }

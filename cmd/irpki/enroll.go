@@ -36,7 +36,9 @@ func (a *app) cmdEnroll(ctx context.Context, args []string) error {
 			"with GetCertificate (waiting with backoff until it is ready), verifies it and\n"+
 			"installs it in DIR. The settings are saved in DIR, so later commands need only --dir.\n"+
 			"An interrupted enrolment resumes when run again; once the service has answered,\n"+
-			"only --dir is needed to finish it.\n\n"+
+			"only --dir is needed to finish it. One the service refused with a code that may not\n"+
+			"be final is kept and sent again (same key) only when enroll is run again with its\n"+
+			"TransferPassword; enrolling with new credentials abandons it.\n\n"+
 			"For the real service, --trust is the \"IR Services\" CA chain (it signs the responses)\n"+
 			"and --issuer-trust the \"Data Providers (Test) Issuing CA v1\" chain (it issues the\n"+
 			"certificate). For irpkid, irpkid trust serves both: give it as --trust alone.")
@@ -150,6 +152,9 @@ func (a *app) cmdEnroll(ctx context.Context, args []string) error {
 		}
 		if cred.TransferPassword == "" {
 			if cred.TransferID == pendingID {
+				if st, err := m.Status(); err == nil && st.Refused != nil {
+					return badFlags{fmt.Errorf("an interrupted enrolment (TransferId %s): %s; to send it again, run again with its TransferPassword (--transfer-password-file F, --transfer-password-stdin or IRPKI_TRANSFER_PASSWORD); if the refusal says these credentials cannot be used, order a new certificate and enrol with the new --transfer-id", pendingID, st.Refused)}
+				}
 				return badFlags{fmt.Errorf("an interrupted enrolment (TransferId %s) was sent without an answer; run again with its TransferPassword (--transfer-password-file F, --transfer-password-stdin or IRPKI_TRANSFER_PASSWORD): the same key is sent again, no second certificate is issued", pendingID)}
 			}
 			return badFlags{errors.New("the TransferPassword is required: --transfer-password-file F, --transfer-password-stdin or IRPKI_TRANSFER_PASSWORD")}

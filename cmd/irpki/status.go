@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/irpki/irpki/internal/cliconfig"
@@ -87,7 +88,14 @@ func (a *app) cmdStatus(ctx context.Context, args []string) int {
 		fmt.Fprintf(tw, "Files:\t%s, %s, %s\n", st.CertFile, st.KeyFile, st.ChainFile)
 	}
 	if st.Pending != "" {
-		if st.Refused != nil {
+		if strings.HasPrefix(st.Pending, "enroll") {
+			// Only irpki enroll sends or finishes it (see State).
+			if st.Refused != nil {
+				fmt.Fprintf(tw, "Pending:\t%s: %s; only irpki enroll --dir %s sends it again\n", st.Pending, st.Refused, st.Dir)
+			} else {
+				fmt.Fprintf(tw, "Pending:\t%s (interrupted; irpki enroll --dir %s finishes it)\n", st.Pending, st.Dir)
+			}
+		} else if st.Refused != nil {
 			fmt.Fprintf(tw, "Pending:\t%s: %s; sent again inside the renewal window from %s (irpki renew --force: now)\n", st.Pending, st.Refused, fmtTime(st.Refused.RetryAt))
 		} else {
 			fmt.Fprintf(tw, "Pending:\t%s (interrupted; the next run resumes it)\n", st.Pending)
