@@ -108,8 +108,23 @@ func (m *Manager) Status() (*Status, error) {
 	return st, nil
 }
 
-// Message is a one-line explanation of the state for people.
+// Message is a one-line explanation of the state for people. Without a
+// usable certificate (none, expired or revoked) an interrupted enrolment
+// is what to finish: irpki enroll --dir DIR, not a new order.
 func (s *Status) Message() string {
+	pendingEnroll := strings.HasPrefix(s.Pending, opEnroll)
+	var enrolment string
+	if pendingEnroll {
+		enrolment = enrollmentPending(s.Dir, strings.Contains(s.Pending, "RetrievalId known"), s.Refused).Error()
+	}
+	if pendingEnroll {
+		switch s.State {
+		case StateExpired:
+			return "expired on " + s.NotAfter.Format("2006-01-02 15:04 MST") + "; " + enrolment
+		case StateRevoked:
+			return "revoked; " + enrolment
+		}
+	}
 	switch s.State {
 	case StateValid:
 		return fmt.Sprintf("valid for %s; the renewal window opens %s", s.left(), s.WindowOpens.Format("2006-01-02 15:04 MST"))
@@ -120,8 +135,8 @@ func (s *Status) Message() string {
 	case StateRevoked:
 		return ErrRevoked.Error()
 	}
-	if strings.HasPrefix(s.Pending, opEnroll) {
-		return enrollmentPending(s.Dir, strings.Contains(s.Pending, "RetrievalId known"), s.Refused).Error()
+	if pendingEnroll {
+		return enrolment
 	}
 	return ErrNoCertificate.Error()
 }

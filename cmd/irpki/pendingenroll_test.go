@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/irpki/irpki/internal/irpkidtest"
+	"github.com/irpki/irpki/renewal"
 )
 
 // TestPendingEnrollmentNotANewOrder: with an interrupted enrolment whose
@@ -60,5 +63,61 @@ func TestMissingDirectory(t *testing.T) {
 		if r.code != exitError || !strings.Contains(r.stderr, "does not exist") || strings.Contains(r.stderr, "order a") {
 			t.Errorf("irpki %s: exit %d, want 1 and 'does not exist'\n%s", args[0], r.code, r.stderr)
 		}
+	}
+}
+
+// TestPendingReEnrollmentExpired is the reviewer's case: a re-enrolment of
+// a directory whose certificate has expired is interrupted (its answer
+// lost, or refused with a code that may not be final). status, renew and
+// watch --once must all say to run irpki enroll --dir DIR, not to order a
+// new certificate, and watch must not exit 3 (new order).
+func TestPendingReEnrollmentExpired(t *testing.T) {
+	h := newHarness(t)
+	h.enroll(t, 0)
+	h.s.Clock.Set(h.current(t).Cert.NotAfter.Add(time.Hour))
+	var refuse, down atomic.Bool
+	var sent atomic.Int32
+	proxy := signNewRefusingProxy(t, h.s, &refuse, &down, &sent)
+	want := "irpki enroll --dir " + h.dir
+	check := func(what string) {
+		t.Helper()
+		r := h.run(t, "", "status", "--dir", h.dir)
+		state := regexp.MustCompile(`(?m)^State: .*$`).FindString(r.stdout)
+		if !strings.Contains(state, "expired") || !strings.Contains(state, want) || strings.Contains(state, renewal.ErrExpired.Error()) {
+			t.Errorf("%s: status does not advise %q:\n%s", what, want, r.stdout)
+		}
+		for _, args := range [][]string{{"renew", "--dir", h.dir}, {"watch", "--dir", h.dir, "--once"}} {
+			r := h.run(t, "", args...)
+			if r.code != exitError || !strings.Contains(r.stderr, want) || strings.Contains(r.stderr, renewal.ErrExpired.Error()) {
+				t.Errorf("%s: irpki %s: exit %d, want 1 and %q\n%s", what, args[0], r.code, want, r.stderr)
+			}
+		}
+	}
+
+	// The answer to GetCertificate is lost: the RetrievalId is known.
+	down.Store(true)
+	cred := h.s.Order(t, customer, 0)
+	if r := h.run(t, cred.TransferPassword+"\n", "enroll", "--dir", h.dir, "--transfer-id", cred.TransferID,
+		"--transfer-password-stdin", "--endpoint", proxy); r.code != exitError {
+		t.Fatalf("re-enrol with GetCertificate down: exit %d\n%s", r.code, r.stderr)
+	}
+	check("answer lost")
+
+	// Other credentials, refused: the request is kept with its refusal.
+	down.Store(false)
+	refuse.Store(true)
+	cred = h.s.Order(t, customer, 0)
+	if r := h.run(t, cred.TransferPassword+"\n", "enroll", "--dir", h.dir, "--transfer-id", cred.TransferID,
+		"--transfer-password-stdin"); r.code != exitError || !strings.Contains(r.stderr, "E2002") {
+		t.Fatalf("re-enrol refused: exit %d\n%s", r.code, r.stderr)
+	}
+	check("refused")
+
+	refuse.Store(false)
+	if r := h.run(t, cred.TransferPassword+"\n", "enroll", "--dir", h.dir, "--transfer-password-stdin"); r.code != exitOK {
+		t.Fatalf("enroll --dir: exit %d\n%s", r.code, r.stderr)
+	}
+	if st, code := h.status(t); code != statusValid || st.Pending != "" {
+		t.Errorf("after the re-enrolment: exit %d %+v", code, st)
 	}
 }

@@ -179,10 +179,14 @@ func (w *watcher) check(ctx context.Context, failures *int) (time.Duration, int)
 	// A pending request whose answer was lost resumes at once; one the
 	// service refused is sent again only when a renewal is due and its
 	// backoff has passed.
-	if st.State == renewal.StateNone && strings.HasPrefix(st.Pending, "enroll") {
-		// Only irpki enroll finishes it (it may need the password).
-		w.log.Error("no certificate yet: an interrupted enrolment is pending", "what_to_do", st.Message())
-		return w.cfg.checkInterval, exitError
+	switch st.State {
+	case renewal.StateNone, renewal.StateExpired, renewal.StateRevoked:
+		if strings.HasPrefix(st.Pending, "enroll") {
+			// Only irpki enroll finishes it (it may need the password),
+			// and no new order is needed.
+			w.log.Error("no usable certificate: an interrupted enrolment is pending", "state", st.State, "what_to_do", st.Message())
+			return w.cfg.checkInterval, exitError
+		}
 	}
 	switch st.State {
 	case renewal.StateNone, renewal.StateExpired, renewal.StateRevoked:
