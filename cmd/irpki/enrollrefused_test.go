@@ -66,6 +66,9 @@ func TestEnrollRefusedAdvice(t *testing.T) {
 	}
 	want := "irpki enroll --dir " + h.dir
 	r = h.run(t, "", "status", "--dir", h.dir)
+	if r.code != statusInvalid {
+		t.Errorf("status of a refused enrolment: exit %d, want %d (no usable certificate)", r.code, statusInvalid)
+	}
 	for _, bad := range []string{"renew --force", "renewal window", "the next run resumes"} {
 		if strings.Contains(r.stdout, bad) {
 			t.Errorf("status of a refused enrolment says %q:\n%s", bad, r.stdout)

@@ -40,8 +40,13 @@ func TestPendingEnrollmentNotANewOrder(t *testing.T) {
 			t.Errorf("irpki %s: exit %d, want 1 and %q, no new order\n%s", args[0], r.code, want, r.stderr)
 		}
 	}
-	if r := h.run(t, "", "status", "--dir", h.dir); !strings.Contains(r.stdout, want) || strings.Contains(r.stdout, "order a") {
-		t.Errorf("status:\n%s", r.stdout)
+	// Exit 2 (no usable certificate: critical for monitoring), documented
+	// as such, with the pending enrolment as the exception to a new order.
+	if r := h.run(t, "", "status", "--dir", h.dir); r.code != statusInvalid || !strings.Contains(r.stdout, want) || strings.Contains(r.stdout, "order a") {
+		t.Errorf("status: exit %d, want %d\n%s", r.code, statusInvalid, r.stdout)
+	}
+	if r := h.run(t, "", "status", "--help"); !strings.Contains(r.stderr, "2 no usable certificate") || !strings.Contains(r.stderr, "unless an interrupted enrolment is pending") {
+		t.Errorf("status --help does not document exit 2 for a pending enrolment:\n%s", r.stderr)
 	}
 	down.Store(false)
 	if r := h.run(t, "", "enroll", "--dir", h.dir); r.code != exitOK {
@@ -83,7 +88,7 @@ func TestPendingReEnrollmentExpired(t *testing.T) {
 		t.Helper()
 		r := h.run(t, "", "status", "--dir", h.dir)
 		state := regexp.MustCompile(`(?m)^State: .*$`).FindString(r.stdout)
-		if !strings.Contains(state, "expired") || !strings.Contains(state, want) || strings.Contains(state, renewal.ErrExpired.Error()) {
+		if r.code != statusInvalid || !strings.Contains(state, "expired") || !strings.Contains(state, want) || strings.Contains(state, renewal.ErrExpired.Error()) {
 			t.Errorf("%s: status does not advise %q:\n%s", what, want, r.stdout)
 		}
 		for _, args := range [][]string{{"renew", "--dir", h.dir}, {"watch", "--dir", h.dir, "--once"}} {

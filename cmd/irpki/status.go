@@ -17,7 +17,7 @@ import (
 const (
 	statusValid   = 0 // valid, renewal window not open
 	statusRenew   = 1 // renewal window open: renew now (irpki watch will)
-	statusInvalid = 2 // expired, revoked or no certificate
+	statusInvalid = 2 // no usable certificate: expired, revoked or none (an interrupted enrolment may be pending: see the message)
 	statusError   = 3 // the state could not be read, or bad flags
 )
 
@@ -39,8 +39,10 @@ func (a *app) cmdStatus(ctx context.Context, args []string) int {
 		"Shows the certificate in DIR: subject, serial, expiry, days left, when the renewal\n"+
 			"window opens, and its state.\n\n"+
 			"Exit codes for monitoring: 0 valid and outside the renewal window; 1 inside the\n"+
-			"window (renew now); 2 expired, revoked or no certificate; 3 the state could not be\n"+
-			"read (or bad flags).")
+			"window (renew now); 2 no usable certificate: expired, revoked or none (order a new\n"+
+			"certificate and run irpki enroll, unless an interrupted enrolment is pending: then\n"+
+			"irpki enroll --dir DIR finishes it, no new order is needed; the message says which);\n"+
+			"3 the state could not be read (or bad flags).")
 	if err := a.parse(fs, c, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
