@@ -204,8 +204,9 @@ func (m *Manager) refused(err error) error {
 // failed, when it is kept: a signed FAIL answer (other than INTERNAL) is a
 // refusal, after which the request is sent again only inside the window and
 // after a backoff; a lost answer (transport error, no or an untrusted
-// response, a SOAP fault, INTERNAL) clears an earlier refusal, since the
-// service may have accepted the request, and the next run resumes at once.
+// response, a SOAP fault, INTERNAL) clears an earlier refusal and its count
+// (it breaks the row the backoff doubles over), since the service may have
+// accepted the request, and the next run resumes at once.
 func (m *Manager) noteRequestFailure(ctx context.Context, p *pending, err error) {
 	var se *client.ServiceError
 	var fe *client.FaultError
@@ -217,8 +218,10 @@ func (m *Manager) noteRequestFailure(ctx context.Context, p *pending, err error)
 	case errors.As(err, &se) && se.Code != client.CodeInternal:
 		p.Refused, p.RefusedCode, p.RefusedMessage = m.opt.Now(), string(se.Code), se.Message
 		p.Refusals++
-	case !p.Refused.IsZero():
-		p.Refused, p.RefusedCode, p.RefusedMessage = time.Time{}, "", ""
+	case !p.Refused.IsZero() || p.Refusals != 0:
+		// The row of refusals is broken: the next one backs off from
+		// the start (an hour), not from where the row stood.
+		p.Refused, p.RefusedCode, p.RefusedMessage, p.Refusals = time.Time{}, "", "", 0
 	default:
 		return
 	}

@@ -138,3 +138,46 @@ func TestRenewRefusedBacksOff(t *testing.T) {
 		t.Errorf("--force did not send the refused request at once: %v", err)
 	}
 }
+
+// TestRenewLostAnswerBreaksRefusalRow: the backoff doubles with each
+// refusal in a row; a lost answer in between breaks the row, so the next
+// refusal waits an hour again, not the 4 h of a third refusal.
+func TestRenewLostAnswerBreaksRefusalRow(t *testing.T) {
+	e := newEnv(t)
+	old := e.enroll(t, 0)
+	var refuse, lose atomic.Bool
+	var renews atomic.Int32
+	e.url = e.s.RefusingProxy(t, &refuse, &lose, &renews)
+	if err := writeJSON(filepath.Join(e.dir, settingsFile), e.settings(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	refuse.Store(true)
+	e.s.Clock.Set(old.Cert.NotAfter.Add(-55 * 24 * time.Hour))
+	var se *client.ServiceError
+	for i, d := range []time.Duration{0, time.Hour} {
+		e.s.Clock.Advance(d)
+		if _, err := e.manager(t).Renew(ctx, RenewOptions{}); !errors.As(err, &se) || se.Code != "E1001" {
+			t.Fatalf("refusal %d: %v", i+1, err)
+		}
+	}
+	e.s.Clock.Advance(2 * time.Hour)
+	lose.Store(true)
+	if _, err := e.manager(t).Renew(ctx, RenewOptions{}); err == nil || errors.As(err, &se) {
+		t.Fatalf("lost answer: %v", err)
+	}
+	lose.Store(false)
+	if _, err := e.manager(t).Renew(ctx, RenewOptions{}); !errors.As(err, &se) || se.Code != "E1001" {
+		t.Fatalf("refusal after the lost answer: %v", err)
+	}
+	if n := renews.Load(); n != 4 {
+		t.Fatalf("%d RenewCertificate requests, want 4", n)
+	}
+	st, err := e.manager(t).Status()
+	if err != nil || st.Refused == nil {
+		t.Fatalf("status: %+v %v", st, err)
+	}
+	if want := e.s.Clock.Now().Add(time.Hour); st.Refused.Count != 1 || !st.Refused.RetryAt.Equal(want) {
+		t.Errorf("after refused, refused, lost, refused: %d refusal(s) in a row, retry at %v; want 1 and %v (1 h)", st.Refused.Count, st.Refused.RetryAt, want)
+	}
+}
