@@ -87,6 +87,9 @@ type pending struct {
 	// (no response, a transport error, an untrusted response, INTERNAL),
 	// which resumes at once, a refused request is sent again only inside
 	// the renewal window and after a backoff (see retryAt), unless forced.
+	// Refused, its code and message are cleared on disk before the request
+	// is sent again (its answer is then unknown); Refusals stays until an
+	// answer other than such a refusal is recorded.
 	// Zero in files written before these fields existed.
 	Refused        time.Time `json:"refused,omitzero"`
 	RefusedCode    string    `json:"refused_code,omitempty"`

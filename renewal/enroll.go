@@ -149,6 +149,9 @@ func (m *Manager) enroll(ctx context.Context, c *client.Client, s Settings, cred
 		if cred.TransferPassword == "" {
 			return nil, ErrNeedCredentials
 		}
+		if err := m.sendingAgain(p); err != nil {
+			return nil, err
+		}
 		m.progress(Event{Kind: EventRequest, Message: "sending SignNewCertificate to " + s.Endpoint})
 		rid, err := c.SignNewCertificate(ctx, s.CustomerID, p.TransferID, cred.TransferPassword, p.CSR)
 		if err != nil {
@@ -180,6 +183,20 @@ func (m *Manager) saveRetrievalID(p *pending, rid string) error {
 		return err
 	}
 	return m.crashPoint(StepIDSaved)
+}
+
+// sendingAgain clears the refusal of p on disk before p is sent again: from
+// now on its answer is unknown, so a run that dies before the answer is
+// recorded (say, after the service accepted it and before the RetrievalId
+// was saved) resumes at once, as after a lost answer, instead of waiting
+// for the window and backoff of a refused request. The count of refusals
+// in a row is kept: refused again, the backoff goes on doubling.
+func (m *Manager) sendingAgain(p *pending) error {
+	if p.Refused.IsZero() {
+		return nil
+	}
+	p.Refused, p.RefusedCode, p.RefusedMessage = time.Time{}, "", ""
+	return m.savePending(p)
 }
 
 // refused abandons the pending request if err is a definite refusal by the

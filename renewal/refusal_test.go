@@ -181,3 +181,84 @@ func TestRenewLostAnswerBreaksRefusalRow(t *testing.T) {
 		t.Errorf("after refused, refused, lost, refused: %d refusal(s) in a row, retry at %v; want 1 and %v (1 h)", st.Refused.Count, st.Refused.RetryAt, want)
 	}
 }
+
+// TestRenewRefusedResendCrash: a refused request sent again (here with
+// --force, outside the client's window but inside the service's) is no
+// longer refused once sent: the refusal is cleared on disk before sending,
+// so a run that dies after the service accepted it and before the
+// RetrievalId is saved resumes at once, like a lost answer, instead of
+// waiting for the window as a refused request would.
+func TestRenewRefusedResendCrash(t *testing.T) {
+	e := newEnv(t)
+	old := e.enroll(t, 30*24*time.Hour) // TEST: the client's window is its last 10 days
+	var refuse atomic.Bool
+	var renews atomic.Int32
+	e.url = e.s.RefusingProxy(t, &refuse, nil, &renews)
+	if err := writeJSON(filepath.Join(e.dir, settingsFile), e.settings(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	e.s.Clock.Set(old.Cert.NotBefore.Add(24 * time.Hour))
+	refuse.Store(true)
+	var se *client.ServiceError
+	if _, err := e.manager(t).Renew(ctx, RenewOptions{Force: true}); !errors.As(err, &se) || se.Code != "E1001" {
+		t.Fatalf("forced renewal: %v, want E1001", err)
+	}
+	refuse.Store(false)
+	e.s.Clock.Advance(2 * time.Hour) // past the backoff: only --force matters outside the window
+	m := e.manager(t)
+	m.crash = func(s Step) bool { return s == StepSent }
+	if _, err := m.Renew(ctx, RenewOptions{Force: true}); !errors.Is(err, errCrash) {
+		t.Fatalf("forced resend: %v, want a crash at %s", err, StepSent)
+	}
+	if st, err := e.manager(t).Status(); err != nil || st.Refused != nil {
+		t.Errorf("after the crash the request is still recorded as refused: %+v %v", st.Refused, err)
+	}
+	e.s.Clock.Advance(time.Minute)
+	res, err := e.manager(t).Renew(ctx, RenewOptions{})
+	if err != nil || !res.Renewed || renews.Load() != 3 {
+		t.Fatalf("plain renew after the crash: %+v %v, %d requests; want it resumed at once", res, err, renews.Load())
+	}
+	if c := e.successors(t, old.Serial()); c != 1 {
+		t.Errorf("%d successors, want 1", c)
+	}
+}
+
+// TestEnrollRefusedResendCrash: the same for an enrolment: once a refused
+// SignNewCertificate is sent again its refusal is off the disk, so a run
+// that dies before the answer is recorded is not reported as refused.
+func TestEnrollRefusedResendCrash(t *testing.T) {
+	e := newEnv(t)
+	cred := e.s.Order(t, customer, 0)
+	ctx := context.Background()
+	m := e.manager(t)
+	m.crash = func(s Step) bool { return s == StepKeySaved }
+	if _, err := m.Enroll(ctx, e.settings(), Credentials{cred.TransferID, cred.TransferPassword}); !errors.Is(err, errCrash) {
+		t.Fatalf("run 1: %v", err)
+	}
+	// As noteRequestFailure records a refusal with a code that may not be
+	// final.
+	p, err := m.loadPending()
+	if err != nil || p == nil {
+		t.Fatalf("pending: %v %v", p, err)
+	}
+	p.Refused, p.RefusedCode, p.RefusedMessage, p.Refusals = e.s.Clock.Now(), "E2002", "Certificate not issued.", 1
+	if err := m.savePending(p); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := m.Status(); err != nil || st.Refused == nil {
+		t.Fatalf("the refusal is not recorded: %+v %v", st, err)
+	}
+	m = e.manager(t)
+	m.crash = func(s Step) bool { return s == StepSent }
+	if _, err := m.Enroll(ctx, e.settings(), Credentials{cred.TransferID, cred.TransferPassword}); !errors.Is(err, errCrash) {
+		t.Fatalf("resend: %v, want a crash at %s", err, StepSent)
+	}
+	if st, err := e.manager(t).Status(); err != nil || st.Refused != nil {
+		t.Errorf("after the crash the enrolment is still recorded as refused: %+v %v", st.Refused, err)
+	}
+	inst, err := e.manager(t).Enroll(ctx, e.settings(), Credentials{cred.TransferID, cred.TransferPassword})
+	if err != nil || inst.Serial() == "" {
+		t.Fatalf("enrol after the crash: %v", err)
+	}
+}

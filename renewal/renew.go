@@ -217,6 +217,9 @@ func (m *Manager) Renew(ctx context.Context, opt RenewOptions) (*RenewResult, er
 
 func (m *Manager) renew(ctx context.Context, c *client.Client, s Settings, cur *Installed, p *pending) (*Installed, error) {
 	if p.RetrievalID == "" {
+		if err := m.sendingAgain(p); err != nil {
+			return nil, err
+		}
 		m.progress(Event{Kind: EventRequest, Message: fmt.Sprintf("sending RenewCertificate for %s, signed with the current key, to %s", cur.Serial(), s.Endpoint)})
 		rid, err := c.RenewCertificate(ctx, s.CustomerID, p.CSR, cur.Key, cur.Cert)
 		if err != nil {
