@@ -12,20 +12,35 @@ import (
 	"github.com/irpki/irpki/client"
 )
 
+// refusingEnv holds the switches of a RefusingProxy in front of the
+// service.
+type refusingEnv struct {
+	refuse, lose atomic.Bool
+	renews       atomic.Int32 // RenewCertificate requests that reached the proxy
+}
+
+// newRefusingEnv is an environment with a certificate of validity (0: two
+// years) whose settings send every request through a RefusingProxy.
+func newRefusingEnv(t *testing.T, validity time.Duration) (*env, *Installed, *refusingEnv) {
+	t.Helper()
+	e := newEnv(t)
+	old := e.enroll(t, validity)
+	p := &refusingEnv{}
+	e.url = e.s.RefusingProxy(t, &p.refuse, &p.lose, &p.renews)
+	if err := writeJSON(filepath.Join(e.dir, settingsFile), e.settings(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return e, old, p
+}
+
 // TestRenewRefusedRespectsWindow: a renewal the service refused with a code
 // that may not be final (forced, before the window) stays pending, but is
 // not sent again before the window opens, nor more often than the backoff
 // allows inside it; a lost answer still resumes at once, whatever the
 // window.
 func TestRenewRefusedRespectsWindow(t *testing.T) {
-	e := newEnv(t)
-	old := e.enroll(t, 0)
-	var refuse, lose atomic.Bool
-	var renews atomic.Int32
-	e.url = e.s.RefusingProxy(t, &refuse, &lose, &renews)
-	if err := writeJSON(filepath.Join(e.dir, settingsFile), e.settings(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	e, old, p := newRefusingEnv(t, 0)
+	refuse, lose, renews := &p.refuse, &p.lose, &p.renews
 	ctx := context.Background()
 	na := old.Cert.NotAfter
 	refuse.Store(true)
@@ -96,14 +111,8 @@ func TestRenewRefusedRespectsWindow(t *testing.T) {
 // TestRenewRefusedBacksOff: refusals inside the window in a row wait 1 h,
 // 2 h, 4 h … up to a day between attempts; --force sends at once.
 func TestRenewRefusedBacksOff(t *testing.T) {
-	e := newEnv(t)
-	old := e.enroll(t, 0)
-	var refuse, lose atomic.Bool
-	var renews atomic.Int32
-	e.url = e.s.RefusingProxy(t, &refuse, &lose, &renews)
-	if err := writeJSON(filepath.Join(e.dir, settingsFile), e.settings(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	e, old, p := newRefusingEnv(t, 0)
+	refuse, renews := &p.refuse, &p.renews
 	refuse.Store(true)
 	ctx := context.Background()
 	e.s.Clock.Set(old.Cert.NotAfter.Add(-55 * 24 * time.Hour))
@@ -143,14 +152,8 @@ func TestRenewRefusedBacksOff(t *testing.T) {
 // refusal in a row; a lost answer in between breaks the row, so the next
 // refusal waits an hour again, not the 4 h of a third refusal.
 func TestRenewLostAnswerBreaksRefusalRow(t *testing.T) {
-	e := newEnv(t)
-	old := e.enroll(t, 0)
-	var refuse, lose atomic.Bool
-	var renews atomic.Int32
-	e.url = e.s.RefusingProxy(t, &refuse, &lose, &renews)
-	if err := writeJSON(filepath.Join(e.dir, settingsFile), e.settings(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	e, old, p := newRefusingEnv(t, 0)
+	refuse, lose, renews := &p.refuse, &p.lose, &p.renews
 	ctx := context.Background()
 	refuse.Store(true)
 	e.s.Clock.Set(old.Cert.NotAfter.Add(-55 * 24 * time.Hour))
@@ -189,14 +192,8 @@ func TestRenewLostAnswerBreaksRefusalRow(t *testing.T) {
 // RetrievalId is saved resumes at once, like a lost answer, instead of
 // waiting for the window as a refused request would.
 func TestRenewRefusedResendCrash(t *testing.T) {
-	e := newEnv(t)
-	old := e.enroll(t, 30*24*time.Hour) // TEST: the client's window is its last 10 days
-	var refuse atomic.Bool
-	var renews atomic.Int32
-	e.url = e.s.RefusingProxy(t, &refuse, nil, &renews)
-	if err := writeJSON(filepath.Join(e.dir, settingsFile), e.settings(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	e, old, p := newRefusingEnv(t, 30*24*time.Hour) // TEST: the client's window is its last 10 days
+	refuse, renews := &p.refuse, &p.renews
 	ctx := context.Background()
 	e.s.Clock.Set(old.Cert.NotBefore.Add(24 * time.Hour))
 	refuse.Store(true)

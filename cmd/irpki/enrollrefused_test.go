@@ -34,14 +34,7 @@ func signNewRefusingProxy(t *testing.T, s *irpkidtest.Server, refuse, getDown *a
 		if !refuse.Load() {
 			return false
 		}
-		signed, err := signer.Sign(wire.EncodeResponse(&wire.Response{Operation: wire.OpSignNew,
-			Result: wire.Result{Status: wire.StatusFail, Errors: []wire.ErrorInfo{{Code: "E2002", Message: "Certificate not issued."}}}}))
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return true
-		}
-		w.Header().Set("Content-Type", "text/xml; charset=utf-8")
-		w.Write(wire.Envelope(signed))
+		irpkidtest.WriteFail(w, signer, wire.OpSignNew, "E2002", "Certificate not issued.")
 		return true
 	})
 }

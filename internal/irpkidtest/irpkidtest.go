@@ -323,16 +323,22 @@ func (s *Server) RefusingProxy(t testing.TB, refuse, lose *atomic.Bool, renews *
 			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
 			return true
 		case refuse.Load():
-			signed, err := signer.Sign(wire.EncodeResponse(&wire.Response{Operation: wire.OpRenew,
-				Result: wire.Result{Status: wire.StatusFail, Errors: []wire.ErrorInfo{{Code: "E1001", Message: "Renewal not possible."}}}}))
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusInternalServerError)
-				return true
-			}
-			w.Header().Set("Content-Type", "text/xml; charset=utf-8")
-			w.Write(wire.Envelope(signed))
+			WriteFail(w, signer, wire.OpRenew, "E1001", "Renewal not possible.")
 			return true
 		}
 		return false
 	})
+}
+
+// WriteFail answers w with a FAIL response to op, one error of code and
+// message, signed by signer as the service signs its answers.
+func WriteFail(w http.ResponseWriter, signer *wire.Signer, op wire.Operation, code, message string) {
+	signed, err := signer.Sign(wire.EncodeResponse(&wire.Response{Operation: op,
+		Result: wire.Result{Status: wire.StatusFail, Errors: []wire.ErrorInfo{{Code: wire.Code(code), Message: message}}}}))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	w.Write(wire.Envelope(signed))
 }
