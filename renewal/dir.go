@@ -79,6 +79,13 @@ type pending struct {
 	CSR         []byte    `json:"csr"`                   // DER, sent as is on every retry
 	RetrievalID string    `json:"retrieval_id,omitempty"`
 	CertPEM     string    `json:"cert_pem,omitempty"` // fetched and verified, not yet installed
+	// UnverifiedCertPEM is the certificate GetCertificate delivered, saved
+	// before it is verified: the service may answer its RetrievalId only
+	// for a while after delivering it, so a certificate refused for its
+	// chain (a wrong or missing issuer trust bundle) is kept here and
+	// verified again by the next run, without asking the service. It is
+	// never installed unverified. Empty in files written before it existed.
+	UnverifiedCertPEM string `json:"unverified_cert_pem,omitempty"`
 
 	// The last attempt to send the request got a signed FAIL answer whose
 	// code is not one of irpkid's definite ones (the real service's codes

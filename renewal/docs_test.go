@@ -34,7 +34,7 @@ func TestDocsDowngradeNote(t *testing.T) {
 		"endpoint": true, "environment": true, "organization": true, "trust": true, "key_size": true,
 	}
 	p := pending{Operation: opRenew, Created: time.Now(), CustomerID: "1234567-1", Predecessor: "01", KeyPEM: "k", CSR: []byte{1},
-		Refused: time.Now(), RefusedCode: "E1001", RefusedMessage: "m", Refusals: 1}
+		Refused: time.Now(), RefusedCode: "E1001", RefusedMessage: "m", Refusals: 1, UnverifiedCertPEM: "c"}
 	s := Settings{Endpoint: "https://x", Environment: "TEST", CustomerID: "1234567-1", Organization: "o", Trust: "t", IssuerTrust: "i", KeySize: 2048}
 	for name, v := range map[string]any{pendingFile: p, settingsFile: s} {
 		b, err := json.Marshal(v)

@@ -155,7 +155,7 @@ func (m *Manager) enroll(ctx context.Context, c *client.Client, s Settings, cred
 		m.progress(Event{Kind: EventRequest, Message: "sending SignNewCertificate to " + s.Endpoint})
 		rid, err := c.SignNewCertificate(ctx, s.CustomerID, p.TransferID, cred.TransferPassword, p.CSR)
 		if err != nil {
-			err = m.refused(err)
+			err = m.refused(p, err)
 			m.noteRequestFailure(ctx, p, err)
 			return nil, err
 		}
@@ -165,7 +165,7 @@ func (m *Manager) enroll(ctx context.Context, c *client.Client, s Settings, cred
 	}
 	inst, err := m.finish(ctx, c, s, p)
 	if err != nil {
-		return nil, m.refused(err)
+		return nil, m.refused(p, err)
 	}
 	return inst, nil
 }
@@ -199,12 +199,18 @@ func (m *Manager) sendingAgain(p *pending) error {
 	return m.savePending(p)
 }
 
-// refused abandons the pending request if err is a definite refusal by the
-// service (asking again with it cannot succeed), and returns err. An
-// untrusted response keeps it: the trust bundle may be what is wrong.
-func (m *Manager) refused(err error) error {
+// refused abandons the pending request p if err is a definite refusal by
+// the service (asking again with it cannot succeed), and returns err. An
+// untrusted response keeps it: the trust bundle may be what is wrong. So
+// does a request whose certificate was delivered and saved (a RETRIEVAL_ID
+// refusal then only says that the service no longer answers for it): the
+// certificate is what finishes it, once it verifies.
+func (m *Manager) refused(p *pending, err error) error {
 	var se *client.ServiceError
 	var fe *client.FaultError
+	if p != nil && (p.CertPEM != "" || p.UnverifiedCertPEM != "") {
+		return err
+	}
 	if errors.As(err, &se) && client.Definite(err) {
 		if aerr := m.abandon(string(se.Code)); aerr != nil {
 			return errors.Join(err, aerr)

@@ -243,9 +243,9 @@ func (m *Manager) SetIssuerTrust(ctx context.Context, path string) error {
 // refused for its chain.
 func issuerHint(s Settings) string {
 	if s.IssuerTrust != "" {
-		return fmt.Sprintf("the issuer trust bundle %s (--issuer-trust) is not the chain of the CA that issued it: give that CA's chain with --issuer-trust", s.IssuerTrust)
+		return fmt.Sprintf("the issuer trust bundle %s (--issuer-trust) is not the chain of the CA that issued it: give that CA's chain with --issuer-trust; the delivered certificate is kept in pending.json, not installed, and is verified again and installed by that run", s.IssuerTrust)
 	}
-	return fmt.Sprintf("it was checked against the --trust bundle %s, as no --issuer-trust was given; the real service issues organisation certificates from another CA than its response signatures: give the \"Data Providers Issuing CA v1\" chain (TEST: \"Data Providers Test Issuing CA v1\") with --issuer-trust (irpki renew --dir DIR --issuer-trust FILE, or irpki enroll --dir DIR --issuer-trust FILE for an enrolment); the request stays pending and finishes with it", s.Trust)
+	return fmt.Sprintf("it was checked against the --trust bundle %s, as no --issuer-trust was given; the real service issues organisation certificates from another CA than its response signatures: give the \"Data Providers Issuing CA v1\" chain (TEST: \"Data Providers Test Issuing CA v1\") with --issuer-trust (irpki renew --dir DIR --issuer-trust FILE, or irpki enroll --dir DIR --issuer-trust FILE for an enrolment); the delivered certificate is kept in pending.json, not installed, and is verified again and installed by that run (the service is not asked for it again)", s.Trust)
 }
 
 // newKeyAndCSR makes the key pair and CSR of a new certificate: CN = the
@@ -297,8 +297,15 @@ func (m *Manager) finish(ctx context.Context, c *client.Client, s Settings, p *p
 		return nil, fmt.Errorf("pending key: %w", err)
 	}
 	var cert *x509.Certificate
-	if p.CertPEM != "" {
-		certs, err := client.ParseCertificates([]byte(p.CertPEM))
+	if p.CertPEM != "" || p.UnverifiedCertPEM != "" {
+		// Fetched by an earlier run: verified already (CertPEM), or not
+		// yet or refused (UnverifiedCertPEM), verified below either way.
+		b := p.CertPEM
+		if b == "" {
+			b = p.UnverifiedCertPEM
+			m.progress(Event{Kind: EventResume, Message: "verifying the certificate delivered earlier (saved in pending.json)"})
+		}
+		certs, err := client.ParseCertificates([]byte(b))
 		if err != nil || len(certs) != 1 {
 			return nil, errors.New("pending.json: unreadable certificate")
 		}
@@ -318,11 +325,27 @@ func (m *Manager) finish(ctx context.Context, c *client.Client, s Settings, p *p
 		if err != nil {
 			return nil, err
 		}
+		// Saved before it is verified: the service may not deliver it
+		// again (its RetrievalId may stop answering), and a refusal for
+		// its chain is fixed by the issuer trust bundle, not by the
+		// service.
+		p.UnverifiedCertPEM = string(certPEM(cert))
+		if err := m.savePending(p); err != nil {
+			return nil, err
+		}
 	}
 	chain, err := c.VerifyIssuedChain(cert, key.Public(), s.CustomerID)
 	if errors.Is(err, client.ErrIssuerUntrusted) {
 		return nil, fmt.Errorf("the delivered certificate was refused: %w; %s", err, issuerHint(s))
 	} else if err != nil {
+		if p.CertPEM == "" && p.UnverifiedCertPEM != "" {
+			// Not our key or not our customer: no trust bundle makes
+			// it usable, so the next run asks the service again.
+			p.UnverifiedCertPEM = ""
+			if serr := m.savePending(p); serr != nil {
+				return nil, errors.Join(fmt.Errorf("the delivered certificate was refused: %w", err), serr)
+			}
+		}
 		return nil, fmt.Errorf("the delivered certificate was refused: %w", err)
 	}
 	bundle := "the trust bundle"
@@ -334,7 +357,7 @@ func (m *Manager) finish(ctx context.Context, c *client.Client, s Settings, p *p
 		if err := m.crashPoint(StepFetched); err != nil {
 			return nil, err
 		}
-		p.CertPEM = string(certPEM(cert))
+		p.CertPEM, p.UnverifiedCertPEM = string(certPEM(cert)), ""
 		if err := m.savePending(p); err != nil {
 			return nil, err
 		}

@@ -223,7 +223,7 @@ func (m *Manager) renew(ctx context.Context, c *client.Client, s Settings, cur *
 		m.progress(Event{Kind: EventRequest, Message: fmt.Sprintf("sending RenewCertificate for %s, signed with the current key, to %s", cur.Serial(), s.Endpoint)})
 		rid, err := c.RenewCertificate(ctx, s.CustomerID, p.CSR, cur.Key, cur.Cert)
 		if err != nil {
-			err = m.refused(err)
+			err = m.refused(p, err)
 			m.noteRequestFailure(ctx, p, err)
 			var se *client.ServiceError
 			if errors.As(err, &se) {
@@ -243,7 +243,7 @@ func (m *Manager) renew(ctx context.Context, c *client.Client, s Settings, cur *
 	}
 	inst, err := m.finish(ctx, c, s, p)
 	if err != nil {
-		return nil, m.refused(err)
+		return nil, m.refused(p, err)
 	}
 	return inst, nil
 }
