@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/irpki/irpki/client"
@@ -48,6 +49,15 @@ func enrollmentPending(dir string, retrievalKnown bool, refused *Refusal) error 
 		return fmt.Errorf("%w: %s; only irpki enroll sends it again: run irpki enroll --dir %s with the order's TransferPassword once the cause is dealt with, or, if the refusal says these credentials cannot be used, order a new certificate in the e-service and run irpki enroll --dir %s with the new TransferId and TransferPassword", ErrEnrollmentPending, refused, dir, dir)
 	}
 	return fmt.Errorf("%w: run irpki enroll --dir %s again with the order's TransferPassword to finish it (no new order is needed)", ErrEnrollmentPending, dir)
+}
+
+// renewalBlocked says that the pending enrolment keeps the current
+// certificate (still valid) from being renewed, and what clears it: only
+// one request is pending at a time, and the enrolment's key is kept.
+func renewalBlocked(dir, serial string, notAfter time.Time, retrievalKnown bool, refused *Refusal) error {
+	return fmt.Errorf("renewal of the current certificate %s (expires %s) is blocked while an enrolment is pending: %w; or, to give the enrolment up, move %s into %s (create it if need be; the file holds the enrolment's key: keep it), and renewal resumes",
+		serial, notAfter.UTC().Format("2006-01-02 15:04 MST"), enrollmentPending(dir, retrievalKnown, refused),
+		filepath.Join(dir, pendingFile), filepath.Join(dir, archiveDir, abandonedDir)+string(filepath.Separator))
 }
 
 // RenewOptions adjust Renew.
@@ -123,7 +133,7 @@ func (m *Manager) Renew(ctx context.Context, opt RenewOptions) (*RenewResult, er
 	}
 	if p != nil && p.Operation == opEnroll {
 		if p.certSerial() != cur.Serial() {
-			return nil, enrollmentPending(m.dir, p.RetrievalID != "", p.refusal())
+			return nil, renewalBlocked(m.dir, cur.Serial(), cur.Cert.NotAfter, p.RetrievalID != "", p.refusal())
 		}
 		// The enrolment died after making its certificate current and
 		// before removing pending.json: finish its last steps.

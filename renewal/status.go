@@ -48,6 +48,11 @@ type Status struct {
 	// window and from Refused.RetryAt (irpki renew --force sends it now); an
 	// enrolment only by irpki enroll.
 	Refused *Refusal `json:"refused,omitempty"`
+	// RenewalBlocked: the certificate is valid, but an enrolment is
+	// pending (interrupted, or refused with a code that may not be final),
+	// and renew and watch do not renew it until irpki enroll finishes the
+	// enrolment or it is given up (see Message).
+	RenewalBlocked bool `json:"renewal_blocked,omitempty"`
 
 	at time.Time // the time the status was taken
 }
@@ -67,7 +72,8 @@ func (m *Manager) Status() (*Status, error) {
 		return nil, err
 	}
 	st.LastAttempt, st.LastResult, st.LastError, st.LastRenewal = s.LastAttempt, s.LastResult, s.LastError, s.LastRenewal
-	if p, err := m.loadPending(); err != nil {
+	p, err := m.loadPending()
+	if err != nil {
 		return nil, err
 	} else if p != nil {
 		st.Pending = p.Operation
@@ -105,6 +111,10 @@ func (m *Manager) Status() (*Status, error) {
 	default:
 		st.State = StateValid
 	}
+	// An enrolment whose certificate is already current (a run died
+	// before removing pending.json) is finished by the next renew.
+	st.RenewalBlocked = p != nil && p.Operation == opEnroll && p.certSerial() != st.Serial &&
+		(st.State == StateValid || st.State == StateWindowOpen)
 	return st, nil
 }
 
@@ -124,6 +134,13 @@ func (s *Status) Message() string {
 		case StateRevoked:
 			return "revoked; " + enrolment
 		}
+	}
+	if s.RenewalBlocked {
+		blocked := renewalBlocked(s.Dir, s.Serial, s.NotAfter, strings.Contains(s.Pending, "RetrievalId known"), s.Refused).Error()
+		if s.State == StateWindowOpen {
+			return fmt.Sprintf("the renewal window is open (expires %s, in %s), but %s", s.NotAfter.Format("2006-01-02 15:04 MST"), s.left(), blocked)
+		}
+		return fmt.Sprintf("valid for %s (the renewal window opens %s), but %s", s.left(), s.WindowOpens.Format("2006-01-02 15:04 MST"), blocked)
 	}
 	switch s.State {
 	case StateValid:

@@ -52,7 +52,8 @@ func (a *app) cmdWatch(ctx context.Context, args []string) int {
 			"--retry-initial up to --retry-max. After each successful renewal it runs\n"+
 			"--deploy-hook. Stops cleanly on SIGTERM or SIGINT.\n\n"+
 			"With --once it checks, renews if due, and exits: 0 nothing to do or renewed;\n"+
-			"1 renewal or deploy hook failed (run again later: it resumes); 2 bad flags;\n"+
+			"1 renewal or deploy hook failed (run again later: it resumes), or renewal is due\n"+
+			"but blocked by a pending enrolment (irpki enroll --dir DIR finishes it); 2 bad flags;\n"+
 			"3 expired, revoked or no certificate: order a new certificate and run irpki enroll.")
 	if err := a.parse(fs, c, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -194,6 +195,25 @@ func (w *watcher) check(ctx context.Context, failures *int) (time.Duration, int)
 			w.log.Error("no usable certificate", "state", st.State, "what_to_do", st.Message())
 			return w.cfg.checkInterval, exitNewOrder
 		}
+	}
+	if st.RenewalBlocked {
+		// Renew refuses while an enrolment is pending, and only a person
+		// clears it: say so, without calling it, and fail once the
+		// renewal is due (at once for an enrolment interrupted rather
+		// than refused: it waits to be finished).
+		wait := w.cfg.checkInterval
+		if now.Before(st.RenewAt) {
+			wait = min(wait, st.RenewAt.Sub(now))
+		}
+		if !now.Before(st.RenewAt) || st.Refused == nil {
+			w.log.Error("renewal of the current certificate is blocked by a pending enrolment", "serial", st.Serial, "not_after", st.NotAfter, "renew_at", st.RenewAt, "what_to_do", st.Message())
+			if hookErr != nil {
+				wait = min(wait, backoff())
+			}
+			return wait, exitError
+		}
+		w.log.Warn("certificate valid; not due; but its renewal is blocked by a pending enrolment", "serial", st.Serial, "not_after", st.NotAfter, "renew_at", st.RenewAt, "what_to_do", st.Message())
+		return ok(wait)
 	}
 	next := st.RenewAt
 	if st.Refused != nil && st.Refused.RetryAt.After(next) {

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// TestRefusedReenrolmentBlocksRenewal: a re-enrolment refused with a code
+// that may not be final is kept, and keeps renew from renewing the valid
+// certificate in place. status and watch must say so plainly, with what
+// clears it, instead of "valid" and "the pending renewal request ... is
+// sent again once due" (nothing sends an enrolment again), and fail from
+// the renewal moment on; giving the enrolment up as they say lets the
+// certificate renew (found in review).
+func TestRefusedReenrolmentBlocksRenewal(t *testing.T) {
+	h := newHarness(t)
+	var refuse, down atomic.Bool
+	var sent atomic.Int32
+	proxy := signNewRefusingProxy(t, h.s, &refuse, &down, &sent)
+	h.enroll(t, 0)
+	old := h.current(t)
+	refuse.Store(true)
+	cred := h.s.Order(t, customer, 0)
+	if r := h.run(t, cred.TransferPassword+"\n", "enroll", "--dir", h.dir, "--transfer-id", cred.TransferID,
+		"--transfer-password-stdin", "--endpoint", proxy); r.code != exitError || !strings.Contains(r.stderr, "E2002") {
+		t.Fatalf("refused re-enrolment: exit %d\n%s", r.code, r.stderr)
+	}
+	enroll := "irpki enroll --dir " + h.dir
+	pending := filepath.Join(h.dir, "pending.json")
+	giveUp := filepath.Join(h.dir, "archive", "abandoned") + string(filepath.Separator)
+	blocked := func(what, out string) {
+		t.Helper()
+		for _, want := range []string{"blocked", old.Serial(), enroll, "E2002", pending, giveUp} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s does not say %q:\n%s", what, want, out)
+			}
+		}
+		if strings.Contains(out, "pending renewal request") || strings.Contains(out, "renew --force") {
+			t.Errorf("%s calls the enrolment a renewal request:\n%s", what, out)
+		}
+	}
+
+	// Before the renewal moment: exit 0, but said plainly.
+	r := h.run(t, "", "status", "--dir", h.dir)
+	if r.code != statusValid {
+		t.Errorf("status before the window: exit %d, want %d", r.code, statusValid)
+	}
+	blocked("status before the window", r.stdout)
+	if st, _ := h.status(t); !st.RenewalBlocked {
+		t.Errorf("status --json: renewal_blocked not set: %+v", st)
+	}
+	r = h.run(t, "", "watch", "--dir", h.dir, "--once")
+	if r.code != exitOK {
+		t.Errorf("watch --once before the renewal moment: exit %d, want 0\n%s", r.code, r.stderr)
+	}
+	blocked("watch --once before the renewal moment", r.stderr)
+
+	// From the renewal moment: non-zero.
+	st, _ := h.status(t)
+	h.s.Clock.Set(st.RenewAt)
+	r = h.run(t, "", "status", "--dir", h.dir)
+	if r.code == statusValid {
+		t.Errorf("status at the renewal moment: exit %d, want non-zero", r.code)
+	}
+	blocked("status at the renewal moment", r.stdout)
+	r = h.run(t, "", "watch", "--dir", h.dir, "--once")
+	if r.code != exitError {
+		t.Errorf("watch --once at the renewal moment: exit %d, want %d", r.code, exitError)
+	}
+	blocked("watch --once at the renewal moment", r.stderr)
+	r = h.run(t, "", "renew", "--dir", h.dir)
+	if r.code != exitError {
+		t.Errorf("renew: exit %d, want %d", r.code, exitError)
+	}
+	blocked("renew", r.stderr)
+	if h.current(t).Serial() != old.Serial() {
+		t.Fatal("renewed with the enrolment pending")
+	}
+
+	// Giving the enrolment up as told: its key is kept, and the
+	// certificate renews.
+	if err := os.MkdirAll(giveUp, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(pending, filepath.Join(giveUp, "given-up.json")); err != nil {
+		t.Fatal(err)
+	}
+	r = h.run(t, "", "watch", "--dir", h.dir, "--once")
+	if r.code != exitOK || h.current(t).Serial() == old.Serial() {
+		t.Errorf("watch --once after giving the enrolment up: exit %d, current %s (was %s)\n%s", r.code, h.current(t).Serial(), old.Serial(), r.stderr)
+	}
+	if b, err := os.ReadFile(filepath.Join(giveUp, "given-up.json")); err != nil || !strings.Contains(string(b), "PRIVATE KEY") {
+		t.Errorf("the given-up enrolment's key: %v", err)
+	}
+}
