@@ -254,6 +254,17 @@ func (w *watcher) check(ctx context.Context, failures *int) (time.Duration, int)
 		w.log.Error("renewal failed; will retry", "err", err, "failures", *failures, "retry_in", d)
 		return d, exitError
 	}
+	if !res.Renewed && !res.RetryAt.IsZero() {
+		// Another run was refused after the status above was read (Renew
+		// decides under the lock): back off as from a refusal seen in
+		// the status, failing like irpki renew does.
+		wait := min(w.cfg.checkInterval, max(res.RetryAt.Sub(w.app.now()), 0))
+		w.log.Error("the service refused the renewal request; backing off", "refusal", res.Refused.String(), "refusals", res.Refused.Count, "retry_at", res.RetryAt)
+		if hookErr != nil {
+			wait = min(wait, backoff())
+		}
+		return wait, exitError
+	}
 	if !res.Renewed {
 		// The window is not open after all (e.g. a fresh certificate was
 		// enrolled meanwhile): look again at the renewal moment.

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestWatchRefusedWhileWaitingForLock: another run records a refusal
+// between watch's look at the status (due, nothing refused) and its Renew
+// (which then backs off and returns RetryAt without an error). watch must
+// report the refusal and exit 1, as irpki renew does in that state, not
+// take it for "window not open" and exit 0 (found in review).
+func TestWatchRefusedWhileWaitingForLock(t *testing.T) {
+	h := newHarness(t)
+	var refuse atomic.Bool
+	var renews atomic.Int32
+	proxy := h.s.RefusingProxy(t, &refuse, nil, &renews)
+	cred := h.s.Order(t, customer, 0)
+	if r := h.run(t, cred.TransferPassword+"\n", "enroll", "--dir", h.dir, "--customer-id", customer, "--transfer-id", cred.TransferID,
+		"--transfer-password-stdin", "--endpoint", proxy, "--trust", h.trust); r.code != 0 {
+		t.Fatalf("enroll: %s", r.stderr)
+	}
+	st, _ := h.status(t)
+	h.s.Clock.Set(st.RenewAt)
+	refuse.Store(true)
+	// The other run's refusal, set aside until watch has read the status.
+	if r := h.run(t, "", "renew", "--dir", h.dir); r.code != exitError || renews.Load() != 1 {
+		t.Fatalf("refused renew: exit %d, %d requests\n%s", r.code, renews.Load(), r.stderr)
+	}
+	pending := filepath.Join(h.dir, "pending.json")
+	aside := filepath.Join(t.TempDir(), "pending.json")
+	if err := os.Rename(pending, aside); err != nil {
+		t.Fatal(err)
+	}
+	// The other run holds the lock while watch reads the status.
+	f, err := os.OpenFile(filepath.Join(h.dir, "lock"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	var waited atomic.Bool
+	sleep := func(ctx context.Context, d time.Duration) error {
+		if !waited.Swap(true) {
+			// watch waits for the lock: the other run records its
+			// refusal and finishes.
+			if err := os.Rename(aside, pending); err != nil {
+				t.Error(err)
+			}
+			unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		}
+		return ctx.Err()
+	}
+	r := h.runCtx(t, context.Background(), sleep, "", "watch", "--dir", h.dir, "--once")
+	if !waited.Load() {
+		t.Fatal("watch did not wait for the lock: the test tests nothing")
+	}
+	if r.code != exitError || !strings.Contains(r.stderr, "refused") || !strings.Contains(r.stderr, "E1001") {
+		t.Errorf("watch --once refused while waiting for the lock: exit %d, want %d and the refusal\n%s", r.code, exitError, r.stderr)
+	}
+	if n := renews.Load(); n != 1 {
+		t.Errorf("%d RenewCertificate requests, want 1 (the refused one; the backoff holds)", n)
+	}
+}
