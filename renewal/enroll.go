@@ -128,7 +128,7 @@ func (m *Manager) Enroll(ctx context.Context, s Settings, cred Credentials) (*In
 		}
 	}
 	inst, err := m.enroll(ctx, c, s, cred, p)
-	m.record(err, false)
+	m.record(err)
 	var se *client.ServiceError
 	var fe *client.FaultError
 	if err != nil && hadOld && old != s && (errors.As(err, &se) || errors.As(err, &fe)) {
@@ -253,8 +253,9 @@ func (m *Manager) noteRequestFailure(ctx context.Context, p *pending, err error)
 	}
 }
 
-// record notes the outcome of an attempt in state.json.
-func (m *Manager) record(err error, renewal bool) {
+// record notes the outcome of an attempt to renew or enrol in state.json;
+// a success of either is the last renewal.
+func (m *Manager) record(err error) {
 	if errors.Is(err, errCrash) {
 		return // a test's simulated death writes nothing more
 	}
@@ -267,10 +268,10 @@ func (m *Manager) record(err error, renewal bool) {
 	if err != nil {
 		st.LastResult, st.LastError = "error", err.Error()
 	} else {
-		st.LastResult, st.LastError = "ok", ""
-		if renewal {
-			st.LastRenewal = now
-		}
+		// An enrolment installs a fresh certificate too: the last
+		// renewal it replaces (of another, older certificate) would tell
+		// a monitor that this one has not been renewed for that long.
+		st.LastResult, st.LastError, st.LastRenewal = "ok", "", now
 	}
 	if werr := m.saveState(st); werr != nil {
 		m.opt.Log.Error("write state", "err", werr)

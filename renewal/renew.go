@@ -161,7 +161,7 @@ func (m *Manager) Renew(ctx context.Context, opt RenewOptions) (*RenewResult, er
 			}
 			m.progress(Event{Kind: EventResume, Message: "finishing the installation of " + cur.Serial()})
 			inst, err := m.finish(ctx, c, s, p)
-			m.record(err, true)
+			m.record(err)
 			if err != nil {
 				return nil, err
 			}
@@ -217,7 +217,7 @@ func (m *Manager) Renew(ctx context.Context, opt RenewOptions) (*RenewResult, er
 		}
 	}
 	inst, err := m.renew(ctx, c, s, cur, p)
-	m.record(err, true)
+	m.record(err)
 	if err != nil {
 		return nil, err
 	}

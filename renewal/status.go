@@ -41,7 +41,7 @@ type Status struct {
 	LastAttempt time.Time `json:"last_attempt,omitzero"`
 	LastResult  string    `json:"last_result,omitempty"`
 	LastError   string    `json:"last_error,omitempty"`
-	LastRenewal time.Time `json:"last_renewal,omitzero"` // the last successful renewal
+	LastRenewal time.Time `json:"last_renewal,omitzero"` // the last successful renewal, or enrolment if later
 	RevokedSeen time.Time `json:"revoked_seen,omitzero"`
 	// Refused: the service refused the pending request's last attempt with
 	// a code that may not be final. A renewal is sent again only inside the

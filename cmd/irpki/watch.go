@@ -365,7 +365,7 @@ func newMetrics() *metrics {
 		lastAttempt: prometheus.NewGauge(prometheus.GaugeOpts{Name: "irpki_renewal_last_attempt_timestamp_seconds",
 			Help: "Time of the last renewal attempt, Unix seconds."}),
 		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{Name: "irpki_renewal_last_success_timestamp_seconds",
-			Help: "Time of the last successful renewal, Unix seconds."}),
+			Help: "Time of the last successful renewal, or of the enrolment of the current certificate if later, Unix seconds."}),
 		lastResult: prometheus.NewGauge(prometheus.GaugeOpts{Name: "irpki_renewal_last_result",
 			Help: "Result of the last renewal attempt: 1 success (or none yet), 0 failure."}),
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "irpki_renewal_attempts_total",
