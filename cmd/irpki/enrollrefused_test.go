@@ -51,9 +51,7 @@ func TestEnrollRefusedAdvice(t *testing.T) {
 	var sent atomic.Int32
 	proxy := signNewRefusingProxy(t, h.s, &refuse, &down, &sent)
 	refuse.Store(true)
-	cred := h.s.Order(t, customer, 0)
-	r := h.run(t, cred.TransferPassword+"\n", "enroll", "--dir", h.dir, "--customer-id", customer, "--transfer-id", cred.TransferID,
-		"--transfer-password-stdin", "--endpoint", proxy, "--trust", h.trust)
+	r, cred := h.enrollThrough(t, proxy, 0)
 	if r.code != exitError || !strings.Contains(r.stderr, "E2002") || sent.Load() != 1 {
 		t.Fatalf("refused enroll: exit %d, %d requests\n%s", r.code, sent.Load(), r.stderr)
 	}

@@ -81,6 +81,16 @@ func (h *harness) enroll(t *testing.T, validity time.Duration) {
 	}
 }
 
+// enrollThrough orders a certificate of validity (0: two years) and runs
+// irpki enroll with its credentials against endpoint, a proxy in front of
+// the service; the caller checks the result.
+func (h *harness) enrollThrough(t *testing.T, endpoint string, validity time.Duration) (result, service.Credentials) {
+	t.Helper()
+	cred := h.s.Order(t, customer, validity)
+	return h.run(t, cred.TransferPassword+"\n", "enroll", "--dir", h.dir, "--customer-id", customer, "--transfer-id", cred.TransferID,
+		"--transfer-password-stdin", "--endpoint", endpoint, "--trust", h.trust), cred
+}
+
 func (h *harness) status(t *testing.T) (renewal.Status, int) {
 	t.Helper()
 	r := h.run(t, "", "status", "--dir", h.dir, "--json")
@@ -702,9 +712,7 @@ func TestWatchBackoff(t *testing.T) {
 		}
 		return false
 	})
-	cred := h.s.Order(t, customer, 30*24*time.Hour)
-	if r := h.run(t, cred.TransferPassword+"\n", "enroll", "--dir", h.dir, "--customer-id", customer, "--transfer-id", cred.TransferID,
-		"--transfer-password-stdin", "--endpoint", proxy, "--trust", h.trust); r.code != 0 {
+	if r, _ := h.enrollThrough(t, proxy, 30*24*time.Hour); r.code != 0 {
 		t.Fatalf("enroll: %s", r.stderr)
 	}
 	old := h.current(t).Serial()
@@ -908,9 +916,7 @@ func TestEnrollResumeNeedsOnlyPassword(t *testing.T) {
 		}
 		a.Send(w)
 	})
-	cred := h.s.Order(t, customer, 0)
-	r := h.run(t, cred.TransferPassword+"\n", "enroll", "--dir", h.dir, "--customer-id", customer, "--transfer-id", cred.TransferID,
-		"--transfer-password-stdin", "--endpoint", proxy, "--trust", h.trust)
+	r, cred := h.enrollThrough(t, proxy, 0)
 	if r.code != exitError {
 		t.Fatalf("lost answer: exit %d\n%s", r.code, r.stderr)
 	}

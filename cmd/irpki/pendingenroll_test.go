@@ -28,9 +28,8 @@ func TestPendingEnrollmentNotANewOrder(t *testing.T) {
 		return false
 	})
 	down.Store(true)
-	cred := h.s.Order(t, customer, 0)
-	if r := h.run(t, cred.TransferPassword+"\n", "enroll", "--dir", h.dir, "--customer-id", customer, "--transfer-id", cred.TransferID,
-		"--transfer-password-stdin", "--endpoint", proxy, "--trust", h.trust); r.code != exitError {
+	r, _ := h.enrollThrough(t, proxy, 0)
+	if r.code != exitError {
 		t.Fatalf("enroll with GetCertificate down: exit %d\n%s", r.code, r.stderr)
 	}
 	want := "irpki enroll --dir " + h.dir

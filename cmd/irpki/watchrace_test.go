@@ -22,9 +22,7 @@ func TestWatchRefusedWhileWaitingForLock(t *testing.T) {
 	var refuse atomic.Bool
 	var renews atomic.Int32
 	proxy := h.s.RefusingProxy(t, &refuse, nil, &renews)
-	cred := h.s.Order(t, customer, 0)
-	if r := h.run(t, cred.TransferPassword+"\n", "enroll", "--dir", h.dir, "--customer-id", customer, "--transfer-id", cred.TransferID,
-		"--transfer-password-stdin", "--endpoint", proxy, "--trust", h.trust); r.code != 0 {
+	if r, _ := h.enrollThrough(t, proxy, 0); r.code != 0 {
 		t.Fatalf("enroll: %s", r.stderr)
 	}
 	st, _ := h.status(t)
