@@ -61,18 +61,8 @@ func (e *env) abandoned(t *testing.T) []string {
 // instead of abandoning the request on RETRIEVAL_ID and then the renewal on
 // ALREADY_RENEWED (found in review).
 func TestIssuerUntrustedKeepsDeliveredCertificate(t *testing.T) {
-	e := newEnv(t)
-	old := e.enroll(t, 0)
-	s := e.settings()
-	s.IssuerTrust = bogusIssuerTrust(t)
-	if err := writeJSON(filepath.Join(e.dir, settingsFile), s, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	e, old := renewWithWrongIssuerTrust(t)
 	ctx := context.Background()
-	e.s.Clock.Set(old.Cert.NotAfter.Add(-59 * 24 * time.Hour))
-	if _, err := e.manager(t).Renew(ctx, RenewOptions{}); !errors.Is(err, client.ErrIssuerUntrusted) {
-		t.Fatalf("renew with a wrong issuer trust: %v, want ErrIssuerUntrusted", err)
-	}
 	if cur, err := e.manager(t).Current(); err != nil || cur.Serial() != old.Serial() {
 		t.Fatalf("current after the refused certificate: %v, %v; want %s (it must not be installed)", cur, err, old.Serial())
 	}
@@ -179,25 +169,15 @@ func TestRetrievalRefusalKeepsDeliveredCertificate(t *testing.T) {
 // never installed and is dropped, so that the next run asks the service
 // again instead of verifying it for ever.
 func TestDeliveredCertificateNotOursIsFetchedAgain(t *testing.T) {
-	e := newEnv(t)
-	old := e.enroll(t, 0)
-	s := e.settings()
-	s.IssuerTrust = bogusIssuerTrust(t)
-	if err := writeJSON(filepath.Join(e.dir, settingsFile), s, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	e, old := renewWithWrongIssuerTrust(t)
 	ctx := context.Background()
-	e.s.Clock.Set(old.Cert.NotAfter.Add(-59 * 24 * time.Hour))
-	if _, err := e.manager(t).Renew(ctx, RenewOptions{}); !errors.Is(err, client.ErrIssuerUntrusted) {
-		t.Fatalf("renew with a wrong issuer trust: %v, want ErrIssuerUntrusted", err)
-	}
 	m := e.manager(t)
 	p, err := m.loadPending()
 	if err != nil || p == nil || p.UnverifiedCertPEM == "" {
 		t.Fatalf("pending: %+v, %v; want a saved certificate", p, err)
 	}
 	// Another key in pending.json: the saved certificate is not for it.
-	other, _, err := m.newKeyAndCSR(s)
+	other, _, err := m.newKeyAndCSR(e.settings())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,4 +197,23 @@ func TestDeliveredCertificateNotOursIsFetchedAgain(t *testing.T) {
 	if p, err := m.loadPending(); err != nil || p == nil || p.UnverifiedCertPEM != "" || p.CertPEM != "" {
 		t.Errorf("pending after the refusal: %+v, %v; want kept, without the certificate", p, err)
 	}
+}
+
+// renewWithWrongIssuerTrust enrols, sets an issuer trust bundle the
+// successor does not chain to, and renews inside the window: the service
+// delivers the successor, and the client refuses it for its chain.
+func renewWithWrongIssuerTrust(t *testing.T) (*env, *Installed) {
+	t.Helper()
+	e := newEnv(t)
+	old := e.enroll(t, 0)
+	s := e.settings()
+	s.IssuerTrust = bogusIssuerTrust(t)
+	if err := writeJSON(filepath.Join(e.dir, settingsFile), s, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.s.Clock.Set(old.Cert.NotAfter.Add(-59 * 24 * time.Hour))
+	if _, err := e.manager(t).Renew(context.Background(), RenewOptions{}); !errors.Is(err, client.ErrIssuerUntrusted) {
+		t.Fatalf("renew with a wrong issuer trust: %v, want ErrIssuerUntrusted", err)
+	}
+	return e, old
 }
