@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -77,6 +78,36 @@ func TestUserAddAndUsers(t *testing.T) {
 	}
 	if strings.Contains(out, "pass") {
 		t.Error("users output contains a password")
+	}
+
+	// Disable, enable and a new password, by e-mail address in any case.
+	if out, se, code := irpkid(t, nil, "user", "disable", "--data-dir", dir, "--email", "REP@acme.example"); code != 0 || !strings.Contains(out, "rep@acme.example disabled") {
+		t.Fatalf("user disable: %d %s %s", code, out, se)
+	}
+	if out, _, _ := irpkid(t, nil, "users", "--data-dir", dir); !regexp.MustCompile(`rep@acme\.example .*disabled`).MatchString(out) {
+		t.Errorf("users does not show the account disabled:\n%s", out)
+	}
+	if out, se, code := irpkid(t, nil, "user", "enable", "--data-dir", dir, "--email", "rep@acme.example"); code != 0 || !strings.Contains(out, "enabled") {
+		t.Fatalf("user enable: %d %s %s", code, out, se)
+	}
+	if out, se, code := irpkidIn(t, "a brand new password\n", "user", "password", "--data-dir", dir, "--email", "rep@acme.example"); code != 0 || !strings.Contains(out, "new password") {
+		t.Fatalf("user password: %d %s %s", code, out, se)
+	}
+	for name, c := range map[string]struct {
+		in   string
+		args []string
+		want string
+	}{
+		"unknown account": {"", []string{"disable", "--email", "nobody@acme.example"}, "no account nobody@acme.example"},
+		"no email":        {"", []string{"enable"}, "--email is required"},
+		"short password":  {"short\n", []string{"password", "--email", "rep@acme.example"}, "at least"},
+		"no password":     {"", []string{"password", "--email", "rep@acme.example"}, "no password"},
+		"subcommand":      {"", []string{"remove", "--email", "rep@acme.example"}, "add, disable, enable and password"},
+	} {
+		_, se, code := irpkidIn(t, c.in, append(append([]string{"user"}, c.args...), "--data-dir", dir)...)
+		if code == 0 || !strings.Contains(se, c.want) {
+			t.Errorf("%s: exit %d, stderr %q; want an error about %q", name, code, se, c.want)
+		}
 	}
 }
 

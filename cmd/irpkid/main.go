@@ -38,6 +38,8 @@ Usage:
   irpkid revoke  [flags]   revoke a certificate
   irpkid trust   [flags]   print the PEM bundle clients use to verify responses and certificates
   irpkid user add [flags]  add an e-service account (representative or operator); password on stdin
+  irpkid user disable|enable --email ADDR   turn an account off (its sessions end) or on again
+  irpkid user password --email ADDR         set an account's new password (on stdin)
   irpkid users   [flags]   list e-service accounts
   irpkid remind --once     send the expiry reminders that are due (for cron; serve also runs them)
   irpkid version           print the version
@@ -85,11 +87,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "trust":
 		err = cmdTrust(ctx, args[1:], stdout, stderr)
 	case "user":
-		if len(args) < 2 || args[1] != "add" {
-			fmt.Fprintln(stderr, "irpkid user: the subcommand is \"add\": irpkid user add --email ADDR (--customer-id ID | --operator) < password")
+		sub := ""
+		if len(args) >= 2 {
+			sub = args[1]
+		}
+		switch sub {
+		case "add":
+			err = cmdUserAdd(ctx, args[2:], stdout, stderr)
+		case "disable", "enable", "password":
+			err = cmdUserChange(ctx, sub, args[2:], stdout, stderr)
+		default:
+			fmt.Fprintln(stderr, "irpkid user: the subcommands are add, disable, enable and password, e.g. irpkid user add --email ADDR (--customer-id ID | --operator) < password")
 			return 2
 		}
-		err = cmdUserAdd(ctx, args[2:], stdout, stderr)
 	case "users":
 		err = cmdUsers(ctx, args[1:], stdout, stderr)
 	case "remind":

@@ -33,27 +33,9 @@ func cmdUserAdd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *email == "" || (*cid == "") == !*operator {
 		return errors.New("--email and exactly one of --customer-id or --operator are required")
 	}
-	var src io.Reader = stdin
-	if *pwFile != "" {
-		f, err := os.Open(*pwFile)
-		if err != nil {
-			return fmt.Errorf("--password-file: %w", err)
-		}
-		defer f.Close()
-		src = f
-	} else if f, ok := src.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			// At a terminal: say what the command waits for.
-			fmt.Fprintf(stderr, "Password for %s (at least %d characters; the typing is shown): ", *email, eservice.MinPasswordLength)
-		}
-	}
-	line, err := bufio.NewReader(io.LimitReader(src, 4096)).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("read password: %w", err)
-	}
-	password := strings.TrimRight(line, "\r\n")
-	if password == "" {
-		return errors.New("no password: give it on standard input (echo … | irpkid user add …) or with --password-file")
+	password, err := readPassword(*pwFile, *email, stderr)
+	if err != nil {
+		return err
 	}
 	if err := service.ValidateEmail(*email); err != nil {
 		return err
@@ -97,15 +79,100 @@ func cmdUsers(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			Name       string `json:"name"`
 			CustomerID string `json:"customer_id,omitempty"`
 			Operator   bool   `json:"operator"`
+			Disabled   bool   `json:"disabled"`
 		}
 		return printList(stdout, *asJSON, users,
-			func(u eservice.User) row { return row{u.Email, u.Name, u.CustomerID, u.Operator} },
-			[]string{"EMAIL", "NAME", "ROLE", "CUSTOMER ID"},
+			func(u eservice.User) row { return row{u.Email, u.Name, u.CustomerID, u.Operator, u.Disabled} },
+			[]string{"EMAIL", "NAME", "ROLE", "CUSTOMER ID", "STATE"},
 			func(u eservice.User) []string {
+				role, cid, state := "representative", u.CustomerID, "active"
 				if u.Operator {
-					return []string{u.Email, u.Name, "operator", "-"}
+					role, cid = "operator", "-"
 				}
-				return []string{u.Email, u.Name, "representative", u.CustomerID}
+				if u.Disabled {
+					state = "disabled"
+				}
+				return []string{u.Email, u.Name, role, cid, state}
 			})
+	})
+}
+
+// readPassword reads an account's password from the first line of file,
+// or of standard input when file is "", saying at a terminal what it waits
+// for. The password is never taken from the command line.
+func readPassword(file, email string, stderr io.Writer) (string, error) {
+	var src io.Reader = stdin
+	if file != "" {
+		f, err := os.Open(file)
+		if err != nil {
+			return "", fmt.Errorf("--password-file: %w", err)
+		}
+		defer f.Close()
+		src = f
+	} else if f, ok := src.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			// At a terminal: say what the command waits for.
+			fmt.Fprintf(stderr, "Password for %s (at least %d characters; the typing is shown): ", email, eservice.MinPasswordLength)
+		}
+	}
+	line, err := bufio.NewReader(io.LimitReader(src, 4096)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	password := strings.TrimRight(line, "\r\n")
+	if password == "" {
+		return "", errors.New("no password: give it on standard input (echo … | irpkid user …) or with --password-file")
+	}
+	return password, nil
+}
+
+// cmdUserChange is "irpkid user disable", "user enable" and "user password".
+func cmdUserChange(ctx context.Context, sub string, args []string, stdout, stderr io.Writer) error {
+	fs, c := newFlagSet("user "+sub, stderr)
+	email := fs.String("email", "", "the account's e-mail address")
+	var pwFile *string
+	var what string
+	switch sub {
+	case "disable":
+		what = "Disables an e-service account: it can no longer sign in, and its open sessions end at once.\nIts organisation, certificates and audit trail stay."
+	case "enable":
+		what = "Enables a disabled e-service account again."
+	case "password":
+		pwFile = fs.String("password-file", "", "read the new password from this file instead of standard input")
+		what = fmt.Sprintf("Sets a new password for an e-service account (at least %d characters), read from the first line\nof standard input or from --password-file, never from the command line. Its open sessions end.", eservice.MinPasswordLength)
+	}
+	use := "irpkid user " + sub + " --email ADDR"
+	if sub == "password" {
+		use += " < password"
+	}
+	fs.Usage = cliconfig.Usage(fs, use, what)
+	if err := c.parse(fs, args); err != nil {
+		return err
+	}
+	if *email == "" {
+		return errors.New("--email is required")
+	}
+	var password string
+	if sub == "password" {
+		var err error
+		if password, err = readPassword(*pwFile, *email, stderr); err != nil {
+			return err
+		}
+	}
+	return c.withApp(ctx, stderr, func(a *app) error {
+		var u eservice.User
+		var err error
+		switch sub {
+		case "password":
+			u, err = eservice.SetPassword(ctx, a.db, clock.System{}, eservice.DefaultArgon2, *email, password, operatorActor)
+		default:
+			u, err = eservice.SetDisabled(ctx, a.db, clock.System{}, *email, sub == "disable", operatorActor)
+		}
+		if err != nil {
+			return err
+		}
+		done := map[string]string{"disable": "disabled; its sessions have ended", "enable": "enabled", "password": "has a new password; its sessions have ended"}[sub]
+		fmt.Fprintf(stdout, "account %s %s\n", u.Email, done)
+		return nil
 	})
 }

@@ -78,6 +78,7 @@ type User struct {
 	CustomerID string
 	Operator   bool
 	CreatedAt  time.Time
+	Disabled   bool // cannot sign in; see SetDisabled
 }
 
 // NewUser is an account to create.
@@ -149,11 +150,73 @@ func AddUser(ctx context.Context, db Store, clk interface{ Now() time.Time }, p 
 	return out, err
 }
 
+// SetDisabled disables the account of email (a representative who has
+// left, a lost password) or enables it again. Disabling ends the account's
+// sessions at once; its audit entries and its organisation's data stay.
+func SetDisabled(ctx context.Context, db Store, clk interface{ Now() time.Time }, email string, disabled bool, actor string) (User, error) {
+	action := "user_enable"
+	if disabled {
+		action = "user_disable"
+	}
+	return changeAccount(ctx, db, clk.Now(), email, action, actor, func(tx *store.Tx, u *User) error {
+		if _, err := tx.Exec(ctx, `UPDATE eservice_users SET disabled = ? WHERE id = ?`, disabled, u.ID); err != nil {
+			return err
+		}
+		u.Disabled = disabled
+		return nil
+	})
+}
+
+// SetPassword gives the account of email a new password (at least
+// MinPasswordLength characters) and ends its sessions.
+func SetPassword(ctx context.Context, db Store, clk interface{ Now() time.Time }, p Argon2Params, email, password, actor string) (User, error) {
+	if n := len([]rune(password)); n < MinPasswordLength || n > 256 {
+		return User{}, fmt.Errorf("%w: the password must have at least %d characters (and at most 256)", ErrInput, MinPasswordLength)
+	}
+	hash, err := hashPassword(p, password)
+	if err != nil {
+		return User{}, err
+	}
+	return changeAccount(ctx, db, clk.Now(), email, "user_password", actor, func(tx *store.Tx, u *User) error {
+		_, err := tx.Exec(ctx, `UPDATE eservice_users SET password_hash = ? WHERE id = ?`, hash, u.ID)
+		return err
+	})
+}
+
+// changeAccount runs change on the account of email, ends its sessions and
+// audits action by actor, in one transaction.
+func changeAccount(ctx context.Context, db Store, now time.Time, email, action, actor string, change func(*store.Tx, *User) error) (User, error) {
+	var u User
+	err := db.Update(ctx, func(tx *store.Tx) error {
+		var created int64
+		err := tx.QueryRow(ctx, `SELECT id, email, name, customer_id, operator, created_at, disabled FROM eservice_users WHERE email = ? COLLATE NOCASE`, strings.TrimSpace(email)).
+			Scan(&u.ID, &u.Email, &u.Name, &u.CustomerID, &u.Operator, &created, &u.Disabled)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%w: no account %s (irpkid users lists them)", ErrInput, strings.TrimSpace(email))
+		}
+		if err != nil {
+			return err
+		}
+		u.CreatedAt = time.UnixMilli(created).UTC()
+		if err := change(tx, &u); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM eservice_sessions WHERE user_id = ?`, u.ID); err != nil {
+			return err
+		}
+		return tx.Audit(ctx, store.AuditEntry{At: now, Actor: actor, Action: action, CustomerID: u.CustomerID, Outcome: "ok", Detail: u.Email})
+	})
+	if err != nil {
+		return User{}, err
+	}
+	return u, nil
+}
+
 // Users lists accounts; customerID "" for all.
 func Users(ctx context.Context, db Store, customerID string) ([]User, error) {
 	var out []User
 	err := db.View(ctx, func(tx *store.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT id, email, name, customer_id, operator, created_at FROM eservice_users
+		rows, err := tx.Query(ctx, `SELECT id, email, name, customer_id, operator, created_at, disabled FROM eservice_users
 			WHERE ? = '' OR customer_id = ? ORDER BY operator DESC, customer_id, email`, customerID, customerID)
 		if err != nil {
 			return err
@@ -162,7 +225,7 @@ func Users(ctx context.Context, db Store, customerID string) ([]User, error) {
 		for rows.Next() {
 			var u User
 			var created int64
-			if err := rows.Scan(&u.ID, &u.Email, &u.Name, &u.CustomerID, &u.Operator, &created); err != nil {
+			if err := rows.Scan(&u.ID, &u.Email, &u.Name, &u.CustomerID, &u.Operator, &created, &u.Disabled); err != nil {
 				return err
 			}
 			u.CreatedAt = time.UnixMilli(created).UTC()

@@ -769,3 +769,61 @@ func TestFailedSignInAuditsNoTypedSecret(t *testing.T) {
 		t.Errorf("%d sign-in records, %v naming %s; want 5, one BAD_CREDENTIALS and one RATE_LIMITED", signins, named, repEmail)
 	}
 }
+
+// An operator disables the account of a representative who has left: the
+// open session ends at once and the password no longer signs in; enabled
+// again, it does. A new password ends the sessions too, and only it signs
+// in. Each change is on the organisation's audit trail.
+func TestDisableAndResetAccount(t *testing.T) {
+	e := start(t, envOptions{})
+	ctx := context.Background()
+	c := e.client(t)
+	e.signIn(t, c, repEmail, repPassword)
+	u, err := eservice.SetDisabled(ctx, e.S.DB, e.S.Clock, strings.ToUpper(repEmail), true, "operator:test")
+	if err != nil || !u.Disabled || u.Email != repEmail {
+		t.Fatalf("disable: %+v %v", u, err)
+	}
+	if code, _ := get(t, c, e.URL+"certificates"); code != http.StatusSeeOther {
+		t.Errorf("the disabled account's session still answers: %d", code)
+	}
+	_, page := get(t, c, e.URL+"signin")
+	if resp, _ := post(t, c, e.URL+"signin", url.Values{"csrf": {csrfOf(t, page)}, "email": {repEmail}, "password": {repPassword}}); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("sign-in to a disabled account: %d, want 401", resp.StatusCode)
+	}
+	if users, err := eservice.Users(ctx, e.S.DB, customer); err != nil || len(users) != 1 || !users[0].Disabled {
+		t.Errorf("users: %+v %v, want the account shown disabled", users, err)
+	}
+	if _, err := eservice.SetDisabled(ctx, e.S.DB, e.S.Clock, repEmail, false, "operator:test"); err != nil {
+		t.Fatal(err)
+	}
+	e.signIn(t, c, repEmail, repPassword)
+	const newPassword = "uusi pitkä salasana tähän"
+	if _, err := eservice.SetPassword(ctx, e.S.DB, e.S.Clock, cheap, repEmail, newPassword, "operator:test"); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := get(t, c, e.URL+"certificates"); code != http.StatusSeeOther {
+		t.Errorf("a session from before the password change still answers: %d", code)
+	}
+	_, page = get(t, c, e.URL+"signin")
+	if resp, _ := post(t, c, e.URL+"signin", url.Values{"csrf": {csrfOf(t, page)}, "email": {repEmail}, "password": {repPassword}}); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the old password after a reset: %d, want 401", resp.StatusCode)
+	}
+	e.signIn(t, c, repEmail, newPassword)
+	if _, err := eservice.SetPassword(ctx, e.S.DB, e.S.Clock, cheap, repEmail, "short", "operator:test"); !errors.Is(err, eservice.ErrInput) {
+		t.Errorf("a short new password: %v", err)
+	}
+	if _, err := eservice.SetDisabled(ctx, e.S.DB, e.S.Clock, "nobody@palkat.test", true, "operator:test"); !errors.Is(err, eservice.ErrInput) || !strings.Contains(err.Error(), "no account") {
+		t.Errorf("disabling no account: %v", err)
+	}
+	log, err := e.S.Service.AuditLog(ctx, customer, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, a := range log {
+		got[a.Action]++
+	}
+	if got["user_disable"] != 1 || got["user_enable"] != 1 || got["user_password"] != 1 {
+		t.Errorf("audit actions %v, want one disable, enable and password change", got)
+	}
+}
