@@ -225,12 +225,13 @@ func (m *Manager) loadPending() (*pending, error) {
 
 func (m *Manager) savePending(p *pending) error { return writeJSON(m.path(pendingFile), p, 0o600) }
 
-// abandon moves the pending file into archive/abandoned: the request it
-// describes was refused for good, but its key is never deleted.
-func (m *Manager) abandon(why string) error {
+// abandon moves the pending file into archive/abandoned and returns its
+// new path ("" if there was none): the request it describes was refused
+// for good, replaced, or given up (Abandon), but its key is never deleted.
+func (m *Manager) abandon(why string) (string, error) {
 	dir := m.path(archiveDir, abandonedDir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
+		return "", err
 	}
 	base := m.opt.Now().UTC().Format("20060102T150405Z") + "-" + sanitize(why)
 	name := base + ".json"
@@ -240,20 +241,20 @@ func (m *Manager) abandon(why string) error {
 		if _, err := os.Lstat(filepath.Join(dir, name)); errors.Is(err, fs.ErrNotExist) {
 			break
 		} else if err != nil {
-			return err
+			return "", err
 		}
 		name = fmt.Sprintf("%s-%d.json", base, i)
 	}
 	if err := os.Rename(m.path(pendingFile), filepath.Join(dir, name)); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil
+			return "", nil
 		}
-		return err
+		return "", err
 	}
 	if err := atomicfile.SyncDir(dir); err != nil {
-		return err
+		return "", err
 	}
-	return atomicfile.SyncDir(m.dir)
+	return filepath.Join(dir, name), atomicfile.SyncDir(m.dir)
 }
 
 func sanitize(s string) string {

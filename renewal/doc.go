@@ -6,8 +6,8 @@
 // The renewal decision is a set of pure functions of the certificate's
 // validity and the time: WindowOpens, InWindow, EffectiveWindow and RenewAt.
 // A Manager (Open) enrols with an order's transfer credentials (Enroll),
-// renews inside the window (Renew), reports the state (Status) and exports
-// PKCS#12 and PEM bundles.
+// renews inside the window (Renew), reports the state (Status), gives up a
+// pending request (Abandon) and exports PKCS#12 and PEM bundles.
 //
 // # The state directory
 //
@@ -17,7 +17,7 @@
 //	lock                 flock(2) lock: one enroller or renewer at a time
 //	archive/<serial>/    every certificate installed, never deleted: cert.pem, key.pem (0600),
 //	                     chain.pem (CA certificates, issuer first), fullchain.pem (cert + intermediates)
-//	archive/abandoned/   pending.json files of requests the service refused for good
+//	archive/abandoned/   pending.json files of requests the service refused for good, or given up (Abandon)
 //	current -> archive/<serial>            the certificate in use
 //	cert.pem, key.pem, chain.pem, fullchain.pem -> current/…
 //
@@ -44,5 +44,7 @@
 // trust bundle when none is set), certifies our new public key and names
 // our customer id. A request the service refused
 // for good (a FAIL code that asking again cannot change) is moved to
-// archive/abandoned, key included.
+// archive/abandoned, key included; so is one given up with Abandon, which
+// refuses, unless forced, a request for whose key the service may have
+// issued a certificate.
 package renewal

@@ -105,7 +105,7 @@ func (m *Manager) Enroll(ctx context.Context, s Settings, cred Credentials) (*In
 			(p.TransferID == cred.TransferID || (cred.TransferID == "" && p.RetrievalID != ""))
 		if !resume {
 			m.opt.Log.Warn("abandoning an interrupted request for a new enrolment", "operation", p.Operation, "created", p.Created)
-			if err := m.abandon(p.Operation + "-replaced-by-enroll"); err != nil {
+			if _, err := m.abandon(p.Operation + "-replaced-by-enroll"); err != nil {
 				return nil, err
 			}
 			p = nil
@@ -212,11 +212,11 @@ func (m *Manager) refused(p *pending, err error) error {
 		return err
 	}
 	if errors.As(err, &se) && client.Definite(err) {
-		if aerr := m.abandon(string(se.Code)); aerr != nil {
+		if _, aerr := m.abandon(string(se.Code)); aerr != nil {
 			return errors.Join(err, aerr)
 		}
 	} else if errors.As(err, &fe) && client.Definite(err) {
-		if aerr := m.abandon(string(fe.Code)); aerr != nil {
+		if _, aerr := m.abandon(string(fe.Code)); aerr != nil {
 			return errors.Join(err, aerr)
 		}
 	}

@@ -53,11 +53,17 @@ func enrollmentPending(dir string, retrievalKnown bool, refused *Refusal) error 
 
 // renewalBlocked says that the pending enrolment keeps the current
 // certificate (still valid) from being renewed, and what clears it: only
-// one request is pending at a time, and the enrolment's key is kept.
+// one request is pending at a time. Giving the enrolment up (irpki abandon)
+// keeps its key in archive/abandoned; it needs --force when the service may
+// have issued a certificate for it (see Abandon).
 func renewalBlocked(dir, serial string, notAfter time.Time, retrievalKnown bool, refused *Refusal) error {
-	return fmt.Errorf("renewal of the current certificate %s (expires %s) is blocked while an enrolment is pending: %w; or, to give the enrolment up, move %s into %s (create it if need be; the file holds the enrolment's key: keep it), and renewal resumes",
+	giveUp := fmt.Sprintf("irpki abandon --dir %s", dir)
+	if retrievalKnown || refused == nil {
+		giveUp += " --force (the service may have issued a certificate for it, which is then given up too)"
+	}
+	return fmt.Errorf("renewal of the current certificate %s (expires %s) is blocked while an enrolment is pending: %w; or, to give the enrolment up, run %s: its key is kept in %s, and renewal resumes",
 		serial, notAfter.UTC().Format("2006-01-02 15:04 MST"), enrollmentPending(dir, retrievalKnown, refused),
-		filepath.Join(dir, pendingFile), filepath.Join(dir, archiveDir, abandonedDir)+string(filepath.Separator))
+		giveUp, filepath.Join(dir, archiveDir, abandonedDir)+string(filepath.Separator))
 }
 
 // RenewOptions adjust Renew.
@@ -168,7 +174,7 @@ func (m *Manager) Renew(ctx context.Context, opt RenewOptions) (*RenewResult, er
 			return &RenewResult{Renewed: true, Installed: inst, Previous: prev}, nil
 		}
 		m.opt.Log.Warn("abandoning a renewal of another certificate", "predecessor", p.Predecessor, "current", cur.Serial())
-		if err := m.abandon("renew-stale"); err != nil {
+		if _, err := m.abandon("renew-stale"); err != nil {
 			return nil, err
 		}
 		p = nil

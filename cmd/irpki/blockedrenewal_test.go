@@ -29,17 +29,23 @@ func TestRefusedReenrolmentBlocksRenewal(t *testing.T) {
 		t.Fatalf("refused re-enrolment: exit %d\n%s", r.code, r.stderr)
 	}
 	enroll := "irpki enroll --dir " + h.dir
+	abandon := "irpki abandon --dir " + h.dir
 	pending := filepath.Join(h.dir, "pending.json")
 	giveUp := filepath.Join(h.dir, "archive", "abandoned") + string(filepath.Separator)
 	blocked := func(what, out string) {
 		t.Helper()
-		for _, want := range []string{"blocked", old.Serial(), enroll, "E2002", pending, giveUp} {
+		for _, want := range []string{"blocked", old.Serial(), enroll, "E2002", abandon + ":", giveUp} {
 			if !strings.Contains(out, want) {
 				t.Errorf("%s does not say %q:\n%s", what, want, out)
 			}
 		}
 		if strings.Contains(out, "pending renewal request") || strings.Contains(out, "renew --force") {
 			t.Errorf("%s calls the enrolment a renewal request:\n%s", what, out)
+		}
+		// A refused enrolment holds no certificate: no --force needed,
+		// and no moving files by hand.
+		if strings.Contains(out, abandon+" --force") || strings.Contains(out, "move ") {
+			t.Errorf("%s: giving up a refused enrolment needs only %q:\n%s", what, abandon, out)
 		}
 	}
 
@@ -82,17 +88,40 @@ func TestRefusedReenrolmentBlocksRenewal(t *testing.T) {
 
 	// Giving the enrolment up as told: its key is kept, and the
 	// certificate renews.
-	if err := os.MkdirAll(giveUp, 0o700); err != nil {
-		t.Fatal(err)
+	r = h.run(t, "", "abandon", "--dir", h.dir)
+	if r.code != exitOK {
+		t.Fatalf("abandon: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if err := os.Rename(pending, filepath.Join(giveUp, "given-up.json")); err != nil {
-		t.Fatal(err)
+	for _, want := range []string{"abandoned the pending enrolment", "E2002", pending, giveUp, "state now: renewal_window_open: "} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("abandon does not say %q:\n%s", want, r.stdout)
+		}
 	}
-	r = h.run(t, "", "watch", "--dir", h.dir, "--once")
+	if r.stderr != "" {
+		t.Errorf("abandon warned about a refused enrolment:\n%s", r.stderr)
+	}
+	ents, err := os.ReadDir(giveUp)
+	if err != nil || len(ents) != 1 {
+		t.Fatalf("archive/abandoned: %v, %v; want the enrolment's file", ents, err)
+	}
+	given := filepath.Join(giveUp, ents[0].Name())
+	if !strings.Contains(r.stdout, given) {
+		t.Errorf("abandon does not name %s:\n%s", given, r.stdout)
+	}
+	if b, err := os.ReadFile(given); err != nil || !strings.Contains(string(b), "PRIVATE KEY") || !strings.Contains(string(b), "E2002") {
+		t.Errorf("the given-up enrolment's file %s: %v; want its key and refusal", given, err)
+	}
+	if _, err := os.Stat(pending); !os.IsNotExist(err) {
+		t.Errorf("pending.json after abandon: %v", err)
+	}
+	if st, _ := h.status(t); st.RenewalBlocked || st.Pending != "" {
+		t.Errorf("status after abandon: %+v", st)
+	}
+	r = h.run(t, "", "renew", "--dir", h.dir)
 	if r.code != exitOK || h.current(t).Serial() == old.Serial() {
-		t.Errorf("watch --once after giving the enrolment up: exit %d, current %s (was %s)\n%s", r.code, h.current(t).Serial(), old.Serial(), r.stderr)
+		t.Errorf("renew after abandon: exit %d, current %s (was %s)\n%s", r.code, h.current(t).Serial(), old.Serial(), r.stderr)
 	}
-	if b, err := os.ReadFile(filepath.Join(giveUp, "given-up.json")); err != nil || !strings.Contains(string(b), "PRIVATE KEY") {
-		t.Errorf("the given-up enrolment's key: %v", err)
+	if r := h.run(t, "", "abandon", "--dir", h.dir); r.code != exitOK || !strings.Contains(r.stdout, "nothing to abandon") {
+		t.Errorf("abandon with nothing pending: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }

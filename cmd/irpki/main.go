@@ -10,6 +10,7 @@
 //	irpki renew  --dir DIR [--force]
 //	irpki watch  --dir DIR [--deploy-hook CMD] [--metrics ADDR] [--once]
 //	irpki export --dir DIR --pkcs12 FILE --password-file F | --pem-chain FILE
+//	irpki abandon --dir DIR [--force]
 //
 // Every flag has an IRPKI_… environment variable (--dir is IRPKI_DIR) and
 // may be set in a JSON config file given by --config. The state directory's
@@ -41,6 +42,8 @@ Usage:
   irpki status [flags]   show the certificate and its state; exit code for monitoring
   irpki watch  [flags]   keep renewing by itself; deploy hook; Prometheus metrics
   irpki export [flags]   write PKCS#12 (Java, .NET) or a PEM chain
+  irpki abandon [flags]  give up the pending enrolment or renewal (its key is kept in
+                         DIR/archive/abandoned/)
   irpki version          print the version
 
 Run "irpki COMMAND --help" for a command's flags. Every flag can also be set
@@ -69,7 +72,7 @@ func main() {
 	os.Exit(code)
 }
 
-// Exit codes of enroll, renew, export and watch; status has its own.
+// Exit codes of enroll, renew, export, watch and abandon; status has its own.
 const (
 	exitOK       = 0
 	exitError    = 1 // failed; running again later may succeed (it resumes)
@@ -101,6 +104,8 @@ func (a *app) run(ctx context.Context, args []string) int {
 		return a.cmdWatch(ctx, args[1:])
 	case "export":
 		return a.exit("export", a.cmdExport(ctx, args[1:]))
+	case "abandon":
+		return a.exit("abandon", a.cmdAbandon(ctx, args[1:]))
 	case "version", "--version":
 		fmt.Fprintln(a.stdout, "irpki", version)
 		return exitOK

@@ -260,7 +260,7 @@ func TestServicePresets(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	h := newHarness(t)
-	for _, cmd := range []string{"enroll", "renew", "status", "watch", "export"} {
+	for _, cmd := range []string{"enroll", "renew", "status", "watch", "export", "abandon"} {
 		var out, errb bytes.Buffer
 		a := &app{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, lookupEnv: func(string) (string, bool) { return "", false }, now: h.s.Clock.Now}
 		if code := a.run(context.Background(), []string{cmd, "--help"}); code != 0 {
@@ -985,7 +985,7 @@ func TestSharedConfigFile(t *testing.T) {
 // share a config file names each flag of each command.
 func TestAllFlagsKnown(t *testing.T) {
 	h := newHarness(t)
-	for _, cmd := range []string{"enroll", "renew", "status", "watch", "export"} {
+	for _, cmd := range []string{"enroll", "renew", "status", "watch", "export", "abandon"} {
 		r := h.run(t, "", cmd, "--help")
 		for _, m := range regexp.MustCompile(`(?m)^  --([a-z0-9-]+)$`).FindAllStringSubmatch(r.stderr, -1) {
 			if !irpkiFlags[m[1]] {

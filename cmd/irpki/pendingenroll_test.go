@@ -62,7 +62,7 @@ func TestMissingDirectory(t *testing.T) {
 	if r.code != statusError || !strings.Contains(r.stderr, "does not exist") || strings.Contains(r.stdout+r.stderr, "order a") {
 		t.Errorf("status: exit %d, want %d and 'does not exist'\n%s%s", r.code, statusError, r.stdout, r.stderr)
 	}
-	for _, args := range [][]string{{"renew", "--dir", typo}, {"watch", "--dir", typo, "--once"}, {"export", "--dir", typo, "--pem-chain", filepath.Join(t.TempDir(), "x.pem")}} {
+	for _, args := range [][]string{{"renew", "--dir", typo}, {"watch", "--dir", typo, "--once"}, {"export", "--dir", typo, "--pem-chain", filepath.Join(t.TempDir(), "x.pem")}, {"abandon", "--dir", typo}} {
 		r := h.run(t, "", args...)
 		if r.code != exitError || !strings.Contains(r.stderr, "does not exist") || strings.Contains(r.stderr, "order a") {
 			t.Errorf("irpki %s: exit %d, want 1 and 'does not exist'\n%s", args[0], r.code, r.stderr)

@@ -1,0 +1,131 @@
+package renewal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/irpki/irpki/client"
+)
+
+// ErrCertificateMayBeIssued is returned by Abandon, unless forced, when the
+// service may have issued a certificate for the pending request's key:
+// giving the request up would give that certificate up too.
+var ErrCertificateMayBeIssued = errors.New("the service may have issued a certificate for the pending request's key")
+
+// AbandonOptions adjust Abandon.
+type AbandonOptions struct {
+	// Force gives the request up even when the service may have issued a
+	// certificate for its key (see ErrCertificateMayBeIssued).
+	Force bool
+}
+
+// Abandoned says what Abandon gave up.
+type Abandoned struct {
+	Operation   string    // "enroll" or "renew"
+	Created     time.Time // when the request was begun
+	RetrievalID string    // the service's RetrievalId, if it answered
+	Refused     *Refusal  // its last refusal, if it was refused
+	Path        string    // where pending.json went, key included
+	// MayHoldCertificate, when forced, says why the service may hold a
+	// certificate for the request's key (which nothing will install now);
+	// "" when it cannot.
+	MayHoldCertificate string
+}
+
+// Abandon gives the pending request up: pending.json, with its key, is
+// moved into archive/abandoned, as a request the service refused for good
+// is, under the directory lock. With nothing pending it returns nil, nil.
+//
+// Without opt.Force it refuses, with ErrCertificateMayBeIssued, a request
+// for whose key the service may have issued a certificate: one whose
+// RetrievalId is known, one whose certificate was delivered (saved in
+// pending.json, verified or not) and not installed, and one whose last
+// answer is unknown (interrupted rather than refused: the service may have
+// accepted it). The error says what finishes such a request instead.
+func (m *Manager) Abandon(ctx context.Context, opt AbandonOptions) (*Abandoned, error) {
+	if _, err := os.Stat(m.dir); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", m.dir, ErrNoDirectory)
+	}
+	// Nothing pending: do not create the lock file of a directory that may
+	// never have been enrolled.
+	if p, err := m.loadPending(); err != nil || p == nil {
+		return nil, err
+	}
+	lk, err := m.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer lk.unlock()
+	// Read again under the lock: the holder we waited for may have
+	// finished or replaced it.
+	p, err := m.loadPending()
+	if err != nil || p == nil {
+		return nil, err
+	}
+	cur, err := m.current()
+	if err != nil {
+		return nil, err
+	}
+	curSerial := ""
+	if cur != nil {
+		curSerial = cur.Serial()
+	}
+	why, finish := p.mayHoldCertificate(m.dir, curSerial)
+	if why != "" && !opt.Force {
+		return nil, fmt.Errorf("%w: %s; finish it instead: %s; or give it up all the same, and with it that certificate: irpki abandon --dir %s --force",
+			ErrCertificateMayBeIssued, why, finish, m.dir)
+	}
+	path, err := m.abandon(p.Operation + "-abandoned")
+	if err != nil {
+		return nil, err
+	}
+	m.opt.Log.Warn("abandoned the pending request", "operation", p.Operation, "created", p.Created, "path", path, "forced", why != "")
+	return &Abandoned{Operation: p.Operation, Created: p.Created, RetrievalID: p.RetrievalID, Refused: p.refusal(), Path: path, MayHoldCertificate: why}, nil
+}
+
+// mayHoldCertificate says why the service may have issued a certificate
+// for p's key that is not installed (current is the installed one's
+// serial), and what finishes p instead; "" when it cannot have.
+func (p *pending) mayHoldCertificate(dir, current string) (why, finish string) {
+	finish = fmt.Sprintf("irpki renew --dir %s installs it", dir)
+	if p.Operation == opEnroll {
+		finish = fmt.Sprintf("irpki enroll --dir %s installs it", dir)
+	}
+	switch {
+	case p.CertPEM != "" && p.certSerial() == current:
+		return "", "" // installed already; only pending.json was left
+	case p.CertPEM != "":
+		return fmt.Sprintf("pending.json holds certificate %s, delivered and verified but not yet installed", p.certSerial()), finish
+	case p.UnverifiedCertPEM != "":
+		return fmt.Sprintf("pending.json holds certificate %s, delivered but not yet verified", p.unverifiedSerial()),
+			fmt.Sprintf("fix --issuer-trust / --trust and run %s --issuer-trust FILE, which verifies and installs it", strings.TrimSuffix(finish, " installs it"))
+	case p.RetrievalID != "":
+		return fmt.Sprintf("the service accepted the request (RetrievalId %s)", p.RetrievalID),
+			strings.Replace(finish, "installs it", "fetches and installs it", 1)
+	case p.refusal() == nil:
+		again := fmt.Sprintf("irpki renew --dir %s sends it again with the same key and gets that certificate if there is one", dir)
+		if p.Operation == opEnroll {
+			again = fmt.Sprintf("irpki enroll --dir %s with the order's TransferPassword sends it again with the same key and gets that certificate if there is one", dir)
+		}
+		return "the request was interrupted, not refused, so its answer is unknown and the service may have accepted it", again
+	}
+	return "", ""
+}
+
+// unverifiedSerial returns the serial of the delivered certificate not yet
+// verified, "" if there is none, or "(unreadable)".
+func (p *pending) unverifiedSerial() string {
+	if p.UnverifiedCertPEM == "" {
+		return ""
+	}
+	certs, err := client.ParseCertificates([]byte(p.UnverifiedCertPEM))
+	if err != nil || len(certs) != 1 {
+		return "(unreadable)"
+	}
+	return serialHex(certs[0])
+}
