@@ -48,6 +48,12 @@ type Status struct {
 	// window and from Refused.RetryAt (irpki renew --force sends it now); an
 	// enrolment only by irpki enroll.
 	Refused *Refusal `json:"refused,omitempty"`
+	// DeliveredUnverified is the serial of a certificate the service
+	// delivered for the pending request that is saved in pending.json but
+	// not yet verified (refused for its chain: a wrong or missing issuer
+	// trust bundle); the run that verifies it installs it, without asking
+	// the service again. "(unreadable)" if it cannot be parsed.
+	DeliveredUnverified string `json:"delivered_unverified,omitempty"`
 	// RenewalBlocked: the certificate is valid, but an enrolment is
 	// pending (interrupted, or refused with a code that may not be final),
 	// and renew and watch do not renew it until irpki enroll finishes the
@@ -81,6 +87,7 @@ func (m *Manager) Status() (*Status, error) {
 			st.Pending += " (RetrievalId known)"
 		}
 		st.Refused = p.refusal()
+		st.DeliveredUnverified = p.unverifiedSerial()
 	}
 	cur, err := m.current()
 	if err != nil {

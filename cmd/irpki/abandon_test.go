@@ -2,12 +2,16 @@ package main
 
 import (
 	"encoding/json"
+	"encoding/pem"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/irpki/irpki/client"
 )
 
 // abandonedFiles lists DIR/archive/abandoned.
@@ -111,4 +115,81 @@ func TestAbandonAcceptedEnrolment(t *testing.T) {
 	if r := h.run(t, "", "renew", "--dir", h.dir); r.code != exitOK || h.current(t).Serial() == old.Serial() {
 		t.Errorf("renew after abandon --force: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+}
+
+// TestStatusDeliveredUnverified: a delivered certificate refused for its
+// chain is kept in pending.json; status (text and --json) says that it
+// awaits verification and which run installs it, and abandon refuses to
+// give it up.
+func TestStatusDeliveredUnverified(t *testing.T) {
+	h := newHarness(t)
+	responses := writePEM(t, h.s.CA.Root, h.s.CA.Signing)
+	issuers := writePEM(t, h.s.CA.Issuing, h.s.CA.Root)
+	cred := h.s.Order(t, customer, 0)
+	if r := h.run(t, cred.TransferPassword+"\n", "enroll", "--dir", h.dir, "--customer-id", customer, "--transfer-id", cred.TransferID,
+		"--transfer-password-stdin", "--endpoint", h.s.URL, "--trust", responses); r.code != exitError {
+		t.Fatalf("enroll without --issuer-trust: exit %d\n%s", r.code, r.stderr)
+	}
+	check := func(what, cmd string) {
+		t.Helper()
+		serial := deliveredSerial(t, h.dir)
+		st, _ := h.status(t)
+		if st.DeliveredUnverified != serial {
+			t.Errorf("%s: status --json delivered_unverified = %q, want %q", what, st.DeliveredUnverified, serial)
+		}
+		r := h.run(t, "", "status", "--dir", h.dir)
+		want := fmt.Sprintf("certificate %s awaits verification", serial)
+		for _, want := range []string{want, "fix --issuer-trust / --trust", "irpki " + cmd + " --dir " + h.dir + " --issuer-trust FILE"} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("%s: status does not say %q:\n%s", what, want, r.stdout)
+			}
+		}
+		r = h.run(t, "", "abandon", "--dir", h.dir)
+		if r.code != exitError || !strings.Contains(r.stderr, "certificate "+serial+", delivered but not yet verified") {
+			t.Errorf("%s: abandon: exit %d, want %d and the delivered certificate named\n%s", what, r.code, exitError, r.stderr)
+		}
+	}
+	check("enrolment", "enroll")
+	if r := h.run(t, "", "enroll", "--dir", h.dir, "--issuer-trust", issuers); r.code != exitOK {
+		t.Fatalf("enroll --issuer-trust: exit %d\n%s", r.code, r.stderr)
+	}
+	if st, _ := h.status(t); st.DeliveredUnverified != "" {
+		t.Errorf("status after installing it: delivered_unverified = %q", st.DeliveredUnverified)
+	}
+	if r := h.run(t, "", "status", "--dir", h.dir); strings.Contains(r.stdout, "awaits verification") {
+		t.Errorf("status after installing it:\n%s", r.stdout)
+	}
+
+	// A renewal's delivered certificate, refused for a wrong bundle.
+	st, _ := h.status(t)
+	h.s.Clock.Set(st.RenewAt)
+	if r := h.run(t, "", "renew", "--dir", h.dir, "--issuer-trust", responses); r.code != exitError {
+		t.Fatalf("renew with a wrong --issuer-trust: exit %d\n%s", r.code, r.stderr)
+	}
+	check("renewal", "renew")
+}
+
+// deliveredSerial returns the serial of the certificate pending.json holds
+// as unverified_cert_pem.
+func deliveredSerial(t *testing.T, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "pending.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		Unverified string `json:"unverified_cert_pem"`
+	}
+	if err := json.Unmarshal(b, &p); err != nil || p.Unverified == "" {
+		t.Fatalf("pending.json holds no delivered certificate: %v\n%s", err, b)
+	}
+	blk, _ := pem.Decode([]byte(p.Unverified))
+	if blk == nil {
+		t.Fatal("unverified_cert_pem: not PEM")
+	}
+	certs, err := client.ParseCertificates([]byte(p.Unverified))
+	if err != nil || len(certs) != 1 {
+		t.Fatalf("unverified_cert_pem: %v", err)
+	}
+	return fmt.Sprintf("%x", certs[0].SerialNumber)
 }

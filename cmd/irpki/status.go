@@ -103,6 +103,16 @@ func (a *app) cmdStatus(ctx context.Context, args []string) int {
 			fmt.Fprintf(tw, "Pending:\t%s (interrupted; the next run resumes it)\n", st.Pending)
 		}
 	}
+	if st.DeliveredUnverified != "" {
+		// As the refusal of the delivered certificate says (renewal's
+		// issuer hint): the run with the right bundle installs it.
+		cmd := "renew"
+		if strings.HasPrefix(st.Pending, "enroll") {
+			cmd = "enroll"
+		}
+		fmt.Fprintf(tw, "Delivered:\tcertificate %s awaits verification (kept in pending.json, not installed): fix --issuer-trust / --trust and run irpki %s --dir %s --issuer-trust FILE, which verifies and installs it without asking the service again\n",
+			st.DeliveredUnverified, cmd, st.Dir)
+	}
 	if !st.LastAttempt.IsZero() {
 		res := st.LastResult
 		if st.LastError != "" {
