@@ -17,12 +17,9 @@ func (m *Manager) PKCS12(password string, legacy bool) ([]byte, error) {
 	if password == "" {
 		return nil, errors.New("a PKCS#12 file needs a password")
 	}
-	cur, err := m.current()
+	cur, err := m.exportable()
 	if err != nil {
 		return nil, err
-	}
-	if cur == nil {
-		return nil, m.noCertificate()
 	}
 	enc := pkcs12.Modern2023
 	if legacy {
@@ -38,6 +35,18 @@ func (m *Manager) PKCS12(password string, legacy bool) ([]byte, error) {
 // PEMChain returns the current certificate followed by its CA chain (issuer
 // first, root last) as PEM.
 func (m *Manager) PEMChain() ([]byte, error) {
+	cur, err := m.exportable()
+	if err != nil {
+		return nil, err
+	}
+	return certPEM(append([]*x509.Certificate{cur.Cert}, cur.Chain...)...), nil
+}
+
+// exportable is the current certificate, unless there is none or it can no
+// longer be used: an expired or revoked certificate is not exported, where
+// it would only be deployed to fail (found in review: export wrote one and
+// exited 0, though the docs said it exits 3).
+func (m *Manager) exportable() (*Installed, error) {
 	cur, err := m.current()
 	if err != nil {
 		return nil, err
@@ -45,5 +54,15 @@ func (m *Manager) PEMChain() ([]byte, error) {
 	if cur == nil {
 		return nil, m.noCertificate()
 	}
-	return certPEM(append([]*x509.Certificate{cur.Cert}, cur.Chain...)...), nil
+	st, err := m.loadState()
+	if err != nil {
+		return nil, err
+	}
+	if st.RevokedSerial != "" && st.RevokedSerial == cur.Serial() {
+		return nil, fmt.Errorf("not exported: %w", ErrRevoked)
+	}
+	if !m.opt.Now().Before(cur.Cert.NotAfter) {
+		return nil, fmt.Errorf("not exported: %w", ErrExpired)
+	}
+	return cur, nil
 }

@@ -166,6 +166,14 @@ func TestEnrollStatusRenew(t *testing.T) {
 	if r.code != exitNewOrder || !strings.Contains(r.stderr, "order a new certificate in the e-service and run irpki enroll") {
 		t.Fatalf("renew expired: exit %d\n%s", r.code, r.stderr)
 	}
+	// Nor is it exported, as the exit-code table says (found in review).
+	out := filepath.Join(t.TempDir(), "chain.pem")
+	if r := h.run(t, "", "export", "--dir", h.dir, "--pem-chain", out); r.code != exitNewOrder || !strings.Contains(r.stderr, "expired") {
+		t.Errorf("export expired: exit %d\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("the expired certificate was exported")
+	}
 }
 
 func TestRenewRevoked(t *testing.T) {
@@ -183,6 +191,13 @@ func TestRenewRevoked(t *testing.T) {
 	st, code := h.status(t)
 	if code != statusInvalid || st.State != renewal.StateRevoked {
 		t.Fatalf("status revoked: exit %d %s", code, st.State)
+	}
+	p12 := filepath.Join(t.TempDir(), "cert.p12")
+	if r := h.run(t, "pkcs12 password\n", "export", "--dir", h.dir, "--pkcs12", p12, "--password-stdin"); r.code != exitNewOrder || !strings.Contains(r.stderr, "revoked") {
+		t.Errorf("export revoked: exit %d\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(p12); err == nil {
+		t.Error("the revoked certificate was exported")
 	}
 	// Re-enrolling needs only the new credentials.
 	cred := h.s.Order(t, customer, 0)
