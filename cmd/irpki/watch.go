@@ -37,7 +37,7 @@ type watchConfig struct {
 func (a *app) cmdWatch(ctx context.Context, args []string) int {
 	fs, c := a.newFlagSet("watch")
 	var wc watchConfig
-	fs.StringVar(&wc.hook, "deploy-hook", "", "shell command run (sh -c) after each successful renewal, with IRPKI_CERT_FILE, IRPKI_KEY_FILE, IRPKI_CHAIN_FILE, IRPKI_FULLCHAIN_FILE, IRPKI_SERIAL, IRPKI_NOT_AFTER in its environment")
+	fs.StringVar(&wc.hook, "deploy-hook", "", "shell command run (sh -c) after each successful renewal, with IRPKI_CERT_FILE, IRPKI_KEY_FILE, IRPKI_CHAIN_FILE, IRPKI_FULLCHAIN_FILE, IRPKI_SERIAL, IRPKI_NOT_AFTER, IRPKI_DIR in its environment")
 	fs.DurationVar(&wc.hookTimeout, "deploy-hook-timeout", 5*time.Minute, "how long the deploy hook may run")
 	fs.StringVar(&wc.metricsAddr, "metrics", "", "serve Prometheus metrics on this address at /metrics, e.g. 127.0.0.1:9591")
 	fs.DurationVar(&wc.checkInterval, "check-interval", time.Hour, "how often to look at the certificate (it also wakes up at the renewal moment)")
