@@ -43,9 +43,7 @@ func TestAbandonAcceptedEnrolment(t *testing.T) {
 	h.enroll(t, 0)
 	old := h.current(t)
 	down.Store(true)
-	cred := h.s.Order(t, customer, 0)
-	if r := h.run(t, cred.TransferPassword+"\n", "enroll", "--dir", h.dir, "--transfer-id", cred.TransferID,
-		"--transfer-password-stdin", "--endpoint", proxy); r.code != exitError {
+	if r, _ := h.reenrollThrough(t, proxy); r.code != exitError {
 		t.Fatalf("re-enrolment with GetCertificate down: exit %d\n%s", r.code, r.stderr)
 	}
 	pendingFile := filepath.Join(h.dir, "pending.json")

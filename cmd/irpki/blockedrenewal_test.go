@@ -23,9 +23,7 @@ func TestRefusedReenrolmentBlocksRenewal(t *testing.T) {
 	h.enroll(t, 0)
 	old := h.current(t)
 	refuse.Store(true)
-	cred := h.s.Order(t, customer, 0)
-	if r := h.run(t, cred.TransferPassword+"\n", "enroll", "--dir", h.dir, "--transfer-id", cred.TransferID,
-		"--transfer-password-stdin", "--endpoint", proxy); r.code != exitError || !strings.Contains(r.stderr, "E2002") {
+	if r, _ := h.reenrollThrough(t, proxy); r.code != exitError || !strings.Contains(r.stderr, "E2002") {
 		t.Fatalf("refused re-enrolment: exit %d\n%s", r.code, r.stderr)
 	}
 	enroll := "irpki enroll --dir " + h.dir

@@ -91,6 +91,16 @@ func (h *harness) enrollThrough(t *testing.T, endpoint string, validity time.Dur
 		"--transfer-password-stdin", "--endpoint", endpoint, "--trust", h.trust), cred
 }
 
+// reenrollThrough orders new credentials and runs irpki enroll --dir with
+// them against endpoint, for a directory enrolled before; the caller
+// checks the result.
+func (h *harness) reenrollThrough(t *testing.T, endpoint string) (result, service.Credentials) {
+	t.Helper()
+	cred := h.s.Order(t, customer, 0)
+	return h.run(t, cred.TransferPassword+"\n", "enroll", "--dir", h.dir, "--transfer-id", cred.TransferID,
+		"--transfer-password-stdin", "--endpoint", endpoint), cred
+}
+
 func (h *harness) status(t *testing.T) (renewal.Status, int) {
 	t.Helper()
 	r := h.run(t, "", "status", "--dir", h.dir, "--json")

@@ -100,9 +100,8 @@ func TestPendingReEnrollmentExpired(t *testing.T) {
 
 	// The answer to GetCertificate is lost: the RetrievalId is known.
 	down.Store(true)
-	cred := h.s.Order(t, customer, 0)
-	if r := h.run(t, cred.TransferPassword+"\n", "enroll", "--dir", h.dir, "--transfer-id", cred.TransferID,
-		"--transfer-password-stdin", "--endpoint", proxy); r.code != exitError {
+	r, cred := h.reenrollThrough(t, proxy)
+	if r.code != exitError {
 		t.Fatalf("re-enrol with GetCertificate down: exit %d\n%s", r.code, r.stderr)
 	}
 	check("answer lost")
