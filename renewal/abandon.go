@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -17,10 +18,21 @@ import (
 // giving the request up would give that certificate up too.
 var ErrCertificateMayBeIssued = errors.New("the service may have issued a certificate for the pending request's key")
 
+// ErrSuccessorDelivered is returned by Abandon, forced or not (wrapping
+// ErrCertificateMayBeIssued too), for a renewal of the current certificate
+// whose successor was delivered (saved in pending.json, verified or not):
+// the service counts that successor as retrieved and refuses every later
+// renewal of the current certificate (ALREADY_RENEWED), so giving it up
+// would leave a certificate that can never be renewed. Installing it
+// finishes the request instead; if it can never be installed, a new order
+// and irpki enroll do (enrolling moves the request to archive/abandoned).
+var ErrSuccessorDelivered = errors.New("the pending renewal's successor was delivered, and the service counts it as retrieved")
+
 // AbandonOptions adjust Abandon.
 type AbandonOptions struct {
 	// Force gives the request up even when the service may have issued a
-	// certificate for its key (see ErrCertificateMayBeIssued).
+	// certificate for its key (see ErrCertificateMayBeIssued); never a
+	// renewal whose successor was delivered (see ErrSuccessorDelivered).
 	Force bool
 }
 
@@ -47,6 +59,9 @@ type Abandoned struct {
 // pending.json, verified or not) and not installed, and one whose last
 // answer is unknown (interrupted rather than refused: the service may have
 // accepted it). The error says what finishes such a request instead.
+//
+// A renewal of the current certificate whose successor was delivered it
+// refuses even with opt.Force, with ErrSuccessorDelivered: see there.
 func (m *Manager) Abandon(ctx context.Context, opt AbandonOptions) (*Abandoned, error) {
 	if _, err := os.Stat(m.dir); errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w", m.dir, ErrNoDirectory)
@@ -76,6 +91,10 @@ func (m *Manager) Abandon(ctx context.Context, opt AbandonOptions) (*Abandoned, 
 		curSerial = cur.Serial()
 	}
 	why, finish := p.mayHoldCertificate(m.dir, curSerial)
+	if why != "" && p.Operation == opRenew && p.Predecessor == curSerial && (p.CertPEM != "" || p.UnverifiedCertPEM != "") {
+		return nil, fmt.Errorf("%w: %w: %s; giving it up would leave certificate %s unrenewable (the service refuses every later renewal of it: ALREADY_RENEWED), so irpki does not, even with --force; finish it instead: %s; if it can never be installed, order a new certificate in the e-service and run irpki enroll --dir %s with its TransferId and TransferPassword, which moves this request to %s",
+			ErrCertificateMayBeIssued, ErrSuccessorDelivered, why, curSerial, finish, m.dir, filepath.Join(m.dir, archiveDir, abandonedDir)+string(filepath.Separator))
+	}
 	if why != "" && !opt.Force {
 		return nil, fmt.Errorf("%w: %s; finish it instead: %s; or give it up all the same, and with it that certificate: irpki abandon --dir %s --force",
 			ErrCertificateMayBeIssued, why, finish, m.dir)

@@ -122,3 +122,51 @@ func TestAbandonLockAndDirectory(t *testing.T) {
 		t.Errorf("after the lock was released: %+v, %v", res, err)
 	}
 }
+
+// TestAbandonRefusesDeliveredSuccessor: a renewal of the current
+// certificate whose successor was delivered, verified or not, is not given
+// up even forced (the service would refuse every later renewal:
+// ALREADY_RENEWED); the refusal says how to finish it, and it still can be.
+func TestAbandonRefusesDeliveredSuccessor(t *testing.T) {
+	ctx := context.Background()
+	t.Run("unverified", func(t *testing.T) {
+		e, _ := renewWithWrongIssuerTrust(t)
+		m := e.manager(t)
+		p, _ := m.loadPending()
+		res, err := m.Abandon(ctx, AbandonOptions{Force: true})
+		if !errors.Is(err, ErrSuccessorDelivered) || !errors.Is(err, ErrCertificateMayBeIssued) || res != nil {
+			t.Fatalf("forced Abandon: %+v, %v; want ErrSuccessorDelivered", res, err)
+		}
+		for _, want := range []string{"certificate " + p.unverifiedSerial() + ", delivered but not yet verified", "ALREADY_RENEWED", "--issuer-trust", "irpki enroll --dir " + e.dir} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("the refusal does not say %q: %v", want, err)
+			}
+		}
+		if got, err := m.loadPending(); err != nil || got == nil || got.UnverifiedCertPEM != p.UnverifiedCertPEM {
+			t.Fatalf("pending.json after the refusal: %v; want it untouched", err)
+		}
+		if err := writeJSON(filepath.Join(e.dir, settingsFile), e.settings(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if r, err := e.manager(t).Renew(ctx, RenewOptions{}); err != nil || !r.Renewed || r.Installed.Serial() != p.unverifiedSerial() {
+			t.Fatalf("renew with the right trust: %+v, %v", r, err)
+		}
+	})
+	t.Run("verified", func(t *testing.T) {
+		e := newEnv(t)
+		old := e.enroll(t, 0)
+		e.s.Clock.Set(old.Cert.NotAfter.Add(-30 * 24 * time.Hour))
+		m := e.manager(t)
+		m.crash = func(s Step) bool { return s == StepCertSaved }
+		if _, err := m.Renew(ctx, RenewOptions{}); !errors.Is(err, errCrash) {
+			t.Fatalf("renew: %v, want the crash", err)
+		}
+		res, err := e.manager(t).Abandon(ctx, AbandonOptions{Force: true})
+		if !errors.Is(err, ErrSuccessorDelivered) || !strings.Contains(err.Error(), "delivered and verified but not yet installed") {
+			t.Fatalf("forced Abandon: %+v, %v; want ErrSuccessorDelivered", res, err)
+		}
+		if r, err := e.manager(t).Renew(ctx, RenewOptions{}); err != nil || !r.Renewed {
+			t.Fatalf("renew: %+v, %v", r, err)
+		}
+	})
+}

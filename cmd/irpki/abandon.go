@@ -12,7 +12,7 @@ import (
 
 func (a *app) cmdAbandon(ctx context.Context, args []string) error {
 	fs, c := a.newFlagSet("abandon")
-	force := fs.Bool("force", false, "give the request up even though the service may have issued a certificate for its key (a RetrievalId is known, a certificate was delivered, or the request's answer was lost); only on the command line: IRPKI_FORCE and a config file's force, meant for irpki renew, do not apply")
+	force := fs.Bool("force", false, "give the request up even though the service may have issued a certificate for its key (a RetrievalId is known, an enrolment's certificate was delivered, or the request's answer was lost; never a renewal whose successor was delivered); only on the command line: IRPKI_FORCE and a config file's force, meant for irpki renew, do not apply")
 	lockWait := fs.Duration("lock-wait", 0, "how long to wait for another irpki working in --dir (0: exit at once)")
 	fs.Usage = cliconfig.Usage(fs, "irpki abandon --dir DIR [--force]",
 		"Gives up the request pending in DIR (an enrolment or renewal that was interrupted,\n"+
@@ -25,6 +25,11 @@ func (a *app) cmdAbandon(ctx context.Context, args []string) error {
 			"certificate was delivered (saved in pending.json, not installed), or one whose answer\n"+
 			"was lost (interrupted, not refused). --force gives it up all the same; that\n"+
 			"certificate is then never installed.\n\n"+
+			"A renewal whose successor was delivered (saved in pending.json, verified or not) is\n"+
+			"never given up, not even with --force: the service counts that successor as\n"+
+			"retrieved and refuses every later renewal of the current certificate. Fix\n"+
+			"--issuer-trust / --trust and run irpki renew, which installs it; if it can never be\n"+
+			"installed (it has expired), order a new certificate and run irpki enroll.\n\n"+
 			"Exit codes: 0 given up, or nothing pending; 1 refused or failed; 2 bad flags.")
 	if err := a.parse(fs, c, args); err != nil {
 		return err

@@ -191,3 +191,48 @@ func deliveredSerial(t *testing.T, dir string) string {
 	}
 	return fmt.Sprintf("%x", certs[0].SerialNumber)
 }
+
+// TestAbandonRefusesDeliveredSuccessor: a renewal whose successor was
+// delivered (refused for a wrong issuer bundle, saved in pending.json) is
+// not given up even with --force: the service counts the successor as
+// retrieved, and every later renewal of the current certificate would be
+// refused (ALREADY_RENEWED). abandon says how to finish it instead, and
+// that run installs the successor.
+func TestAbandonRefusesDeliveredSuccessor(t *testing.T) {
+	h := newHarness(t)
+	h.enroll(t, 0)
+	old := h.current(t)
+	h.s.Clock.Set(old.Cert.NotAfter.Add(-30 * 24 * time.Hour))
+	wrong := writePEM(t, h.s.CA.Root, h.s.CA.Signing)
+	if r := h.run(t, "", "renew", "--dir", h.dir, "--issuer-trust", wrong); r.code != exitError {
+		t.Fatalf("renew with a wrong --issuer-trust: exit %d\n%s", r.code, r.stderr)
+	}
+	serial := deliveredSerial(t, h.dir)
+	b, err := os.ReadFile(filepath.Join(h.dir, "pending.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := h.run(t, "", "abandon", "--dir", h.dir, "--force")
+	if r.code != exitError {
+		t.Fatalf("abandon --force of a delivered successor: exit %d, want %d\n%s%s", r.code, exitError, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"certificate " + serial + ", delivered but not yet verified", "ALREADY_RENEWED", "even with --force",
+		"irpki renew --dir " + h.dir + " --issuer-trust FILE", "order a new certificate"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("abandon --force does not say %q:\n%s", want, r.stderr)
+		}
+	}
+	if strings.Contains(r.stdout, "renew now") {
+		t.Errorf("abandon --force says renew now:\n%s", r.stdout)
+	}
+	if a, err := os.ReadFile(filepath.Join(h.dir, "pending.json")); err != nil || string(a) != string(b) {
+		t.Errorf("pending.json changed or gone: %v", err)
+	}
+	if a := h.abandonedFiles(t); len(a) != 0 {
+		t.Errorf("abandoned %v", a)
+	}
+	issuers := writePEM(t, h.s.CA.Issuing, h.s.CA.Root)
+	if r := h.run(t, "", "renew", "--dir", h.dir, "--issuer-trust", issuers); r.code != exitOK || h.current(t).Serial() != serial {
+		t.Errorf("renew with the right --issuer-trust: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
