@@ -2,6 +2,7 @@ package renewal
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -92,6 +93,10 @@ func (m *Manager) Abandon(ctx context.Context, opt AbandonOptions) (*Abandoned, 
 	}
 	why, finish := p.mayHoldCertificate(m.dir, curSerial)
 	if why != "" && p.Operation == opRenew && p.Predecessor == curSerial && (p.CertPEM != "" || p.UnverifiedCertPEM != "") {
+		if c := p.savedCert(); c != nil && !m.opt.Now().Before(c.NotAfter) {
+			return nil, fmt.Errorf("%w: %w: giving the request up would not make certificate %s renewable, so irpki does not, even with --force: %w",
+				ErrCertificateMayBeIssued, ErrSuccessorDelivered, curSerial, deliveredExpired(m.dir, p.Operation, serialHex(c), c.NotAfter, p.Predecessor))
+		}
 		return nil, fmt.Errorf("%w: %w: %s; giving it up would leave certificate %s unrenewable (the service refuses every later renewal of it: ALREADY_RENEWED), so irpki does not, even with --force; finish it instead: %s; if it can never be installed, order a new certificate in the e-service and run irpki enroll --dir %s with its TransferId and TransferPassword, which moves this request to %s",
 			ErrCertificateMayBeIssued, ErrSuccessorDelivered, why, curSerial, finish, m.dir, filepath.Join(m.dir, archiveDir, abandonedDir)+string(filepath.Separator))
 	}
@@ -134,6 +139,20 @@ func (p *pending) mayHoldCertificate(dir, current string) (why, finish string) {
 		return "the request was interrupted, not refused, so its answer is unknown and the service may have accepted it", again
 	}
 	return "", ""
+}
+
+// savedCert returns the delivered certificate saved in p, verified or not,
+// or nil.
+func (p *pending) savedCert() *x509.Certificate {
+	b := p.CertPEM
+	if b == "" {
+		b = p.UnverifiedCertPEM
+	}
+	certs, err := client.ParseCertificates([]byte(b))
+	if b == "" || err != nil || len(certs) != 1 {
+		return nil
+	}
+	return certs[0]
 }
 
 // unverifiedSerial returns the serial of the delivered certificate not yet

@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -216,4 +217,75 @@ func renewWithWrongIssuerTrust(t *testing.T) (*env, *Installed) {
 		t.Fatalf("renew with a wrong issuer trust: %v, want ErrIssuerUntrusted", err)
 	}
 	return e, old
+}
+
+// TestExpiredCurrentWithDeliveredSuccessor: once the current certificate
+// has expired, a renewal whose successor was delivered and saved is still
+// finished by irpki renew with the right trust: Status's message says so
+// (and no new order), not "order a new certificate".
+func TestExpiredCurrentWithDeliveredSuccessor(t *testing.T) {
+	e, old := renewWithWrongIssuerTrust(t)
+	e.s.Clock.Set(old.Cert.NotAfter.Add(24 * time.Hour))
+	st, err := e.manager(t).Status()
+	if err != nil || st.State != StateExpired {
+		t.Fatalf("status: %+v, %v; want expired", st, err)
+	}
+	msg := st.Message()
+	for _, want := range []string{"successor " + st.DeliveredUnverified, "fix --issuer-trust / --trust", "irpki renew --dir " + e.dir + " --issuer-trust FILE", "no new order is needed"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message does not say %q: %s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "order a new certificate") {
+		t.Errorf("message says to order anew: %s", msg)
+	}
+	if err := writeJSON(filepath.Join(e.dir, settingsFile), e.settings(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := e.manager(t).Renew(context.Background(), RenewOptions{}); err != nil || !r.Renewed || r.Installed.Serial() != st.DeliveredUnverified {
+		t.Fatalf("renew with the right trust: %+v, %v", r, err)
+	}
+}
+
+// TestDeliveredSuccessorExpired: a saved delivered certificate that has
+// expired itself can never be installed, whatever the trust bundle: Renew
+// says so with ErrDeliveredExpired (not the issuer-trust hint) and names
+// the way out, a new order and irpki enroll; Status says the same, and
+// Abandon, even forced, refuses with it. Enrolling with a new order then
+// works.
+func TestDeliveredSuccessorExpired(t *testing.T) {
+	e, old := renewWithWrongIssuerTrust(t)
+	ctx := context.Background()
+	p, _ := e.manager(t).loadPending()
+	serial := p.unverifiedSerial()
+	if err := writeJSON(filepath.Join(e.dir, settingsFile), e.settings(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.s.Clock.Set(p.savedCert().NotAfter.Add(time.Hour))
+	way := []string{"certificate " + serial, "can never be installed", "successor of certificate " + old.Serial(), "order a new certificate", "irpki enroll --dir " + e.dir}
+	_, err := e.manager(t).Renew(ctx, RenewOptions{})
+	if !errors.Is(err, ErrDeliveredExpired) || errors.Is(err, client.ErrIssuerUntrusted) || strings.Contains(err.Error(), "--issuer-trust") {
+		t.Fatalf("renew: %v; want ErrDeliveredExpired without the issuer-trust hint", err)
+	}
+	for _, want := range way {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("renew's error does not say %q: %v", want, err)
+		}
+	}
+	st, err := e.manager(t).Status()
+	if err != nil || !st.DeliveredExpired() || st.Delivered() != serial {
+		t.Fatalf("status: %+v, %v; want the delivered certificate expired", st, err)
+	}
+	for _, want := range way {
+		if !strings.Contains(st.Message(), want) {
+			t.Errorf("status message does not say %q: %s", want, st.Message())
+		}
+	}
+	if _, err := e.manager(t).Abandon(ctx, AbandonOptions{Force: true}); !errors.Is(err, ErrDeliveredExpired) || !errors.Is(err, ErrSuccessorDelivered) {
+		t.Errorf("forced abandon: %v; want ErrSuccessorDelivered saying it has expired", err)
+	}
+	cred := e.s.Order(t, customer, 0)
+	if inst, err := e.manager(t).Enroll(ctx, e.settings(), Credentials{cred.TransferID, cred.TransferPassword}); err != nil || inst.Serial() == serial {
+		t.Fatalf("enroll with a new order: %v", err)
+	}
 }

@@ -334,6 +334,11 @@ func (m *Manager) finish(ctx context.Context, c *client.Client, s Settings, p *p
 			return nil, err
 		}
 	}
+	if !m.opt.Now().Before(cert.NotAfter) {
+		// Not a matter of trust: nothing makes it installable, and the
+		// service will not deliver another for this request.
+		return nil, deliveredExpired(m.dir, p.Operation, serialHex(cert), cert.NotAfter, p.Predecessor)
+	}
 	chain, err := c.VerifyIssuedChain(cert, key.Public(), s.CustomerID)
 	if errors.Is(err, client.ErrIssuerUntrusted) {
 		return nil, fmt.Errorf("the delivered certificate was refused: %w; %s", err, issuerHint(s))

@@ -20,6 +20,27 @@ var (
 	ErrRevoked       = errors.New("the certificate has been revoked and cannot be renewed: order a new certificate in the e-service and run irpki enroll")
 )
 
+// ErrDeliveredExpired is returned (by Renew, Enroll and in Status's
+// message) when the certificate the service delivered for the pending
+// request, saved in pending.json and not installed, has expired: no trust
+// bundle makes it installable, and the service counts it as retrieved (a
+// renewal's predecessor is not renewed again; an enrolment's credentials
+// are used), so only a new order and irpki enroll help.
+var ErrDeliveredExpired = errors.New("the certificate the service delivered for the pending request expired before it was installed and can never be installed")
+
+// deliveredExpired says that the saved certificate of the pending request
+// op (predecessor: the certificate a renewal renews) has expired, and what
+// helps instead.
+func deliveredExpired(dir, op, serial string, notAfter time.Time, predecessor string) error {
+	what := fmt.Sprintf("(certificate %s, saved in pending.json, expired %s)", serial, notAfter.UTC().Format("2006-01-02 15:04 MST"))
+	if op == opEnroll {
+		return fmt.Errorf("%w %s; the order's transfer credentials are used: order a new certificate in the e-service and run irpki enroll --dir %s with the new TransferId and TransferPassword (which moves this request to %s)",
+			ErrDeliveredExpired, what, dir, filepath.Join(dir, archiveDir, abandonedDir)+string(filepath.Separator))
+	}
+	return fmt.Errorf("%w %s; the service counts it as the retrieved successor of certificate %s, which can therefore not be renewed again: order a new certificate in the e-service and run irpki enroll --dir %s with its TransferId and TransferPassword (which moves this request to %s)",
+		ErrDeliveredExpired, what, predecessor, dir, filepath.Join(dir, archiveDir, abandonedDir)+string(filepath.Separator))
+}
+
 // ErrEnrollmentPending is returned by Renew when the directory has no
 // certificate yet but an interrupted enrolment: irpki enroll finishes it.
 var ErrEnrollmentPending = errors.New("an interrupted enrolment is pending in the state directory")

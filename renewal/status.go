@@ -54,13 +54,33 @@ type Status struct {
 	// trust bundle); the run that verifies it installs it, without asking
 	// the service again. "(unreadable)" if it cannot be parsed.
 	DeliveredUnverified string `json:"delivered_unverified,omitempty"`
+	// DeliveredNotAfter is the expiry of the certificate the service
+	// delivered for the pending request, saved in pending.json (verified
+	// or not) and not installed; zero when there is none. Once it has
+	// passed, that certificate can never be installed (see
+	// ErrDeliveredExpired and Message).
+	DeliveredNotAfter time.Time `json:"delivered_not_after,omitzero"`
 	// RenewalBlocked: the certificate is valid, but an enrolment is
 	// pending (interrupted, or refused with a code that may not be final),
 	// and renew and watch do not renew it until irpki enroll finishes the
 	// enrolment or it is given up (see Message).
 	RenewalBlocked bool `json:"renewal_blocked,omitempty"`
 
-	at time.Time // the time the status was taken
+	at          time.Time // the time the status was taken
+	delivered   string    // serial of the saved delivered certificate (see DeliveredNotAfter)
+	predecessor string    // of a pending renewal: the serial of the certificate it renews
+}
+
+// Delivered returns the serial of the certificate delivered for the
+// pending request and saved in pending.json, verified or not, that is not
+// installed; "" when there is none.
+func (s *Status) Delivered() string { return s.delivered }
+
+// DeliveredExpired reports whether the certificate delivered for the
+// pending request and saved in pending.json has expired uninstalled: it can
+// never be installed (see ErrDeliveredExpired).
+func (s *Status) DeliveredExpired() bool {
+	return s.delivered != "" && !s.at.Before(s.DeliveredNotAfter)
 }
 
 // Status reads the directory's state at the Manager's now. It takes no
@@ -88,6 +108,10 @@ func (m *Manager) Status() (*Status, error) {
 		}
 		st.Refused = p.refusal()
 		st.DeliveredUnverified = p.unverifiedSerial()
+		if c := p.savedCert(); c != nil {
+			st.delivered, st.DeliveredNotAfter = serialHex(c), c.NotAfter.UTC()
+		}
+		st.predecessor = p.Predecessor
 	}
 	cur, err := m.current()
 	if err != nil {
@@ -95,6 +119,10 @@ func (m *Manager) Status() (*Status, error) {
 	}
 	if cur == nil {
 		return st, nil
+	}
+	if st.delivered == cur.Serial() {
+		// Installed already; only pending.json was left.
+		st.delivered, st.DeliveredNotAfter = "", time.Time{}
 	}
 	now := m.opt.Now()
 	c := cur.Cert
@@ -128,8 +156,40 @@ func (m *Manager) Status() (*Status, error) {
 // Message is a one-line explanation of the state for people. Without a
 // usable certificate (none, expired or revoked) an interrupted enrolment
 // is what to finish: irpki enroll --dir DIR, not a new order.
+//
+// A renewal of the current certificate whose successor was delivered and
+// saved is finished by irpki renew even once the current certificate has
+// expired or was revoked; a saved certificate that has expired itself can
+// never be installed, and only a new order helps.
 func (s *Status) Message() string {
 	pendingEnroll := strings.HasPrefix(s.Pending, opEnroll)
+	if s.DeliveredExpired() {
+		op := opRenew
+		if pendingEnroll {
+			op = opEnroll
+		}
+		why := deliveredExpired(s.Dir, op, s.delivered, s.DeliveredNotAfter, s.predecessor).Error()
+		switch s.State {
+		case StateExpired:
+			return "expired on " + s.NotAfter.Format("2006-01-02 15:04 MST") + "; " + why
+		case StateRevoked:
+			return "revoked; " + why
+		case StateValid, StateWindowOpen:
+			return fmt.Sprintf("valid for %s (expires %s), but %s", s.left(), s.NotAfter.Format("2006-01-02 15:04 MST"), why)
+		}
+		return why
+	}
+	if s.delivered != "" && !pendingEnroll && s.predecessor == s.Serial && (s.State == StateExpired || s.State == StateRevoked) {
+		finish := fmt.Sprintf("was delivered and verified and is saved in pending.json, not installed: run irpki renew --dir %s, which installs it", s.Dir)
+		if s.DeliveredUnverified != "" {
+			finish = fmt.Sprintf("was delivered and is saved in pending.json, awaiting verification: fix --issuer-trust / --trust and run irpki renew --dir %s --issuer-trust FILE, which verifies and installs it", s.Dir)
+		}
+		what := "expired on " + s.NotAfter.Format("2006-01-02 15:04 MST")
+		if s.State == StateRevoked {
+			what = "revoked"
+		}
+		return fmt.Sprintf("%s, but its successor %s (valid until %s) %s (no new order is needed)", what, s.delivered, s.DeliveredNotAfter.Format("2006-01-02 15:04 MST"), finish)
+	}
 	var enrolment string
 	if pendingEnroll {
 		enrolment = enrollmentPending(s.Dir, strings.Contains(s.Pending, "RetrievalId known"), s.Refused).Error()

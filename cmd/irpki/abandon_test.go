@@ -236,3 +236,52 @@ func TestAbandonRefusesDeliveredSuccessor(t *testing.T) {
 		t.Errorf("renew with the right --issuer-trust: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestExpiredWithDeliveredSuccessor: status, renew and watch agree about a
+// renewal whose successor was delivered (refused for a wrong issuer
+// bundle) once the current certificate has expired: not "order a new
+// certificate" but fix the trust and run irpki renew; and, once the
+// successor has expired itself, that it can never be installed and a new
+// order is needed (exit 3), not the issuer-trust hint.
+func TestExpiredWithDeliveredSuccessor(t *testing.T) {
+	h := newHarness(t)
+	h.enroll(t, 0)
+	old := h.current(t)
+	h.s.Clock.Set(old.Cert.NotAfter.Add(-30 * 24 * time.Hour))
+	wrong := writePEM(t, h.s.CA.Root, h.s.CA.Signing)
+	if r := h.run(t, "", "renew", "--dir", h.dir, "--issuer-trust", wrong); r.code != exitError {
+		t.Fatalf("renew with a wrong --issuer-trust: exit %d\n%s", r.code, r.stderr)
+	}
+	serial := deliveredSerial(t, h.dir)
+	h.s.Clock.Set(old.Cert.NotAfter.Add(24 * time.Hour))
+	r := h.run(t, "", "status", "--dir", h.dir)
+	state := r.stdout[strings.Index(r.stdout, "State:"):]
+	for _, want := range []string{"successor " + serial, "irpki renew --dir " + h.dir + " --issuer-trust FILE", "no new order is needed"} {
+		if !strings.Contains(state, want) {
+			t.Errorf("status's State line does not say %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "order a new certificate") {
+		t.Errorf("status says to order anew:\n%s", r.stdout)
+	}
+
+	// The successor expired too: it can never be installed.
+	st, _ := h.status(t)
+	h.s.Clock.Set(st.DeliveredNotAfter.Add(time.Hour))
+	issuers := writePEM(t, h.s.CA.Issuing, h.s.CA.Root)
+	for _, args := range [][]string{{"renew", "--dir", h.dir, "--issuer-trust", issuers}, {"watch", "--dir", h.dir, "--once"}} {
+		r := h.run(t, "", args...)
+		if r.code != exitNewOrder {
+			t.Errorf("%s: exit %d, want %d\n%s%s", args[0], r.code, exitNewOrder, r.stdout, r.stderr)
+		}
+		for _, want := range []string{"can never be installed", "order a new certificate", "irpki enroll --dir " + h.dir} {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("%s does not say %q:\n%s", args[0], want, r.stderr)
+			}
+		}
+	}
+	r = h.run(t, "", "status", "--dir", h.dir)
+	if r.code != statusInvalid || strings.Contains(r.stdout, "fix --issuer-trust") || !strings.Contains(r.stdout, "can never be installed") {
+		t.Errorf("status with the successor expired: exit %d\n%s", r.code, r.stdout)
+	}
+}

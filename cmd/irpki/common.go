@@ -103,7 +103,8 @@ func (a *app) manager(c *common, lockWait time.Duration) (*renewal.Manager, erro
 // needsNewOrder reports errors that only a new order and enrolment fix.
 func needsNewOrder(err error) bool {
 	return errors.Is(err, renewal.ErrExpired) || errors.Is(err, renewal.ErrRevoked) ||
-		errors.Is(err, renewal.ErrNoCertificate) || errors.Is(err, renewal.ErrNoSettings)
+		errors.Is(err, renewal.ErrNoCertificate) || errors.Is(err, renewal.ErrNoSettings) ||
+		errors.Is(err, renewal.ErrDeliveredExpired)
 }
 
 // service resolves --endpoint, --service and --environment.

@@ -41,7 +41,9 @@ func (a *app) cmdStatus(ctx context.Context, args []string) int {
 			"Exit codes for monitoring: 0 valid and outside the renewal window; 1 inside the\n"+
 			"window (renew now); 2 no usable certificate: expired, revoked or none (order a new\n"+
 			"certificate and run irpki enroll, unless an interrupted enrolment is pending: then\n"+
-			"irpki enroll --dir DIR finishes it, no new order is needed; the message says which);\n"+
+			"irpki enroll --dir DIR finishes it, no new order is needed; or a renewal's successor\n"+
+			"was delivered and saved, still valid: then irpki renew installs it; the message says\n"+
+			"which);\n"+
 			"3 the state could not be read (or bad flags).")
 	if err := a.parse(fs, c, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -103,7 +105,10 @@ func (a *app) cmdStatus(ctx context.Context, args []string) int {
 			fmt.Fprintf(tw, "Pending:\t%s (interrupted; the next run resumes it)\n", st.Pending)
 		}
 	}
-	if st.DeliveredUnverified != "" {
+	if st.DeliveredExpired() {
+		fmt.Fprintf(tw, "Delivered:\tcertificate %s (kept in pending.json, not installed) expired %s and can never be installed: see State\n",
+			st.Delivered(), fmtTime(st.DeliveredNotAfter))
+	} else if st.DeliveredUnverified != "" {
 		// As the refusal of the delivered certificate says (renewal's
 		// issuer hint): the run with the right bundle installs it.
 		cmd := "renew"
