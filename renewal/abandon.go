@@ -48,11 +48,19 @@ type Abandoned struct {
 	// certificate for the request's key (which nothing will install now);
 	// "" when it cannot.
 	MayHoldCertificate string
+	// SettingsRestored: a re-enrolment was given up, and settings.json
+	// holds again the settings of the certificate that was current when
+	// it began (endpoint, trust, key size, organisation), with which that
+	// certificate goes on renewing.
+	SettingsRestored bool
 }
 
 // Abandon gives the pending request up: pending.json, with its key, is
 // moved into archive/abandoned, as a request the service refused for good
 // is, under the directory lock. With nothing pending it returns nil, nil.
+// A re-enrolment given up puts back the settings the current certificate
+// renews with (see pending.PreviousSettings), as Enroll does when the
+// service refuses one for good.
 //
 // Without opt.Force it refuses, with ErrCertificateMayBeIssued, a request
 // for whose key the service may have issued a certificate: one whose
@@ -104,12 +112,24 @@ func (m *Manager) Abandon(ctx context.Context, opt AbandonOptions) (*Abandoned, 
 		return nil, fmt.Errorf("%w: %s; finish it instead: %s; or give it up all the same, and with it that certificate: irpki abandon --dir %s --force",
 			ErrCertificateMayBeIssued, why, finish, m.dir)
 	}
+	// A re-enrolment given up leaves the current certificate renewing
+	// with its own settings, unless it is that enrolment's (installed,
+	// only pending.json left). Settings first: a run that dies between
+	// the two leaves pending.json, with the previous settings, to abandon
+	// again.
+	restored := false
+	if p.Operation == opEnroll && p.PreviousSettings != nil && (p.CertPEM == "" || p.certSerial() != curSerial) {
+		if err := m.restoreSettings(p); err != nil {
+			return nil, err
+		}
+		restored = true
+	}
 	path, err := m.abandon(p.Operation + "-abandoned")
 	if err != nil {
 		return nil, err
 	}
 	m.opt.Log.Warn("abandoned the pending request", "operation", p.Operation, "created", p.Created, "path", path, "forced", why != "")
-	return &Abandoned{Operation: p.Operation, Created: p.Created, RetrievalID: p.RetrievalID, Refused: p.refusal(), Path: path, MayHoldCertificate: why}, nil
+	return &Abandoned{Operation: p.Operation, Created: p.Created, RetrievalID: p.RetrievalID, Refused: p.refusal(), Path: path, MayHoldCertificate: why, SettingsRestored: restored}, nil
 }
 
 // mayHoldCertificate says why the service may have issued a certificate

@@ -86,6 +86,13 @@ type pending struct {
 	// verified again by the next run, without asking the service. It is
 	// never installed unverified. Empty in files written before it existed.
 	UnverifiedCertPEM string `json:"unverified_cert_pem,omitempty"`
+	// PreviousSettings, of a re-enrolment (one begun while a certificate
+	// was current), are the settings that certificate renews with, from
+	// before the enrolment's own were saved in settings.json: put back
+	// when the enrolment is refused for good or given up (see
+	// restoreSettings). Nil for a first enrolment, a renewal, and in files
+	// written before it existed.
+	PreviousSettings *Settings `json:"previous_settings,omitempty"`
 
 	// The last attempt to send the request got a signed FAIL answer whose
 	// code is not one of irpkid's definite ones (the real service's codes
@@ -255,6 +262,23 @@ func (m *Manager) abandon(why string) (string, error) {
 		return "", err
 	}
 	return filepath.Join(dir, name), atomicfile.SyncDir(m.dir)
+}
+
+// restoreSettings puts back in settings.json the settings of the
+// certificate that was current when the enrolment p began (its
+// PreviousSettings), when p is given up or refused for good: that
+// certificate goes on renewing with the settings it was enrolled with, not
+// with the abandoned enrolment's endpoint, trust, key size or
+// organisation. A first enrolment has none, and nothing is restored.
+func (m *Manager) restoreSettings(p *pending) error {
+	if p == nil || p.Operation != opEnroll || p.PreviousSettings == nil {
+		return nil
+	}
+	var cur Settings
+	if ok, err := readJSON(m.path(settingsFile), &cur); err == nil && ok && cur == *p.PreviousSettings {
+		return nil
+	}
+	return writeJSON(m.path(settingsFile), *p.PreviousSettings, 0o600)
 }
 
 func sanitize(s string) string {

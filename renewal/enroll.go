@@ -100,11 +100,23 @@ func (m *Manager) Enroll(ctx context.Context, s Settings, cred Credentials) (*In
 	if err != nil {
 		return nil, err
 	}
+	// The settings the current certificate renews with, kept in the
+	// pending enrolment before its own are saved (see restoreSettings).
+	var prev *Settings
+	if cur, err := m.current(); err != nil {
+		return nil, err
+	} else if hadOld && cur != nil {
+		prev = &old
+	}
 	if p != nil {
 		resume := p.Operation == opEnroll && p.CustomerID == s.CustomerID &&
 			(p.TransferID == cred.TransferID || (cred.TransferID == "" && p.RetrievalID != ""))
 		if !resume {
 			m.opt.Log.Warn("abandoning an interrupted request for a new enrolment", "operation", p.Operation, "created", p.Created)
+			if p.Operation == opEnroll && p.PreviousSettings != nil {
+				// settings.json holds the replaced enrolment's.
+				prev = p.PreviousSettings
+			}
 			if _, err := m.abandon(p.Operation + "-replaced-by-enroll"); err != nil {
 				return nil, err
 			}
@@ -118,25 +130,27 @@ func (m *Manager) Enroll(ctx context.Context, s Settings, cred Credentials) (*In
 	if p == nil && (cred.TransferID == "" || cred.TransferPassword == "") {
 		return nil, ErrNeedCredentials
 	}
-	if err := writeJSON(m.path(settingsFile), s, 0o600); err != nil {
-		return nil, err
-	}
+	saveSettings := func() error { return writeJSON(m.path(settingsFile), s, 0o600) }
 	if p == nil {
+		// pending.json, with the previous settings, is saved before
+		// settings.json is overwritten.
 		var err error
-		if p, err = m.beginPending(s, &pending{Operation: opEnroll, Created: m.opt.Now(), CustomerID: s.CustomerID, TransferID: cred.TransferID}); err != nil {
+		if p, err = m.beginPending(s, &pending{Operation: opEnroll, Created: m.opt.Now(), CustomerID: s.CustomerID, TransferID: cred.TransferID, PreviousSettings: prev}, saveSettings); err != nil {
 			return nil, err
 		}
+	} else if err := saveSettings(); err != nil {
+		return nil, err
 	}
 	inst, err := m.enroll(ctx, c, s, cred, p)
 	m.record(err)
 	var se *client.ServiceError
 	var fe *client.FaultError
-	if err != nil && hadOld && old != s && (errors.As(err, &se) || errors.As(err, &fe)) {
+	if err != nil && (errors.As(err, &se) || errors.As(err, &fe)) {
 		// Refused for good (nothing left to resume with these settings):
 		// the certificate in place keeps renewing with the settings it
 		// was enrolled with, not with a mistyped endpoint or environment.
 		if left, perr := m.loadPending(); perr == nil && left == nil {
-			if werr := writeJSON(m.path(settingsFile), old, 0o600); werr != nil {
+			if werr := m.restoreSettings(p); werr != nil {
 				return nil, errors.Join(err, werr)
 			}
 		}

@@ -252,8 +252,9 @@ func issuerHint(s Settings) string {
 // customer id, O = the organisation's name (if known), C = FI.
 // beginPending makes p's key pair and CSR, saves p with them before any
 // request is sent (a crash from here on resumes with the same key), and
-// passes StepKeySaved.
-func (m *Manager) beginPending(s Settings, p *pending) (*pending, error) {
+// passes StepKeySaved; saved, if not nil, runs between the two (Enroll
+// saves its settings there, after pending.json holds the previous ones).
+func (m *Manager) beginPending(s Settings, p *pending, saved func() error) (*pending, error) {
 	m.progress(Event{Kind: EventKey, Message: fmt.Sprintf("generating an RSA-%d key pair", s.KeySize)})
 	keyPEM, csr, err := m.newKeyAndCSR(s)
 	if err != nil {
@@ -262,6 +263,11 @@ func (m *Manager) beginPending(s Settings, p *pending) (*pending, error) {
 	p.KeyPEM, p.CSR = keyPEM, csr
 	if err := m.savePending(p); err != nil {
 		return nil, err
+	}
+	if saved != nil {
+		if err := saved(); err != nil {
+			return nil, err
+		}
 	}
 	if err := m.crashPoint(StepKeySaved); err != nil {
 		return nil, err

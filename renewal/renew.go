@@ -239,7 +239,7 @@ func (m *Manager) Renew(ctx context.Context, opt RenewOptions) (*RenewResult, er
 	}
 	if p == nil {
 		var err error
-		if p, err = m.beginPending(s, &pending{Operation: opRenew, Created: now, CustomerID: s.CustomerID, Predecessor: cur.Serial()}); err != nil {
+		if p, err = m.beginPending(s, &pending{Operation: opRenew, Created: now, CustomerID: s.CustomerID, Predecessor: cur.Serial()}, nil); err != nil {
 			return nil, err
 		}
 	}

@@ -19,7 +19,8 @@ func (a *app) cmdAbandon(ctx context.Context, args []string) error {
 			"or refused with a code that may not be final): DIR/pending.json, with the request's\n"+
 			"key, is moved into DIR/archive/abandoned/, as irpki does with a request the service\n"+
 			"refused for good. Nothing is sent to the service. A pending re-enrolment blocks the\n"+
-			"renewal of the current certificate; once it is given up, renew and watch renew it.\n\n"+
+			"renewal of the current certificate; once it is given up, renew and watch renew it,\n"+
+			"with the settings it was enrolled with (a re-enrolment's own settings are undone).\n\n"+
 			"It refuses (exit 1) a request for whose key the service may have issued a certificate,\n"+
 			"and says what finishes it instead: one whose RetrievalId is known, one whose\n"+
 			"certificate was delivered (saved in pending.json, not installed), or one whose answer\n"+
@@ -60,6 +61,9 @@ func (a *app) cmdAbandon(ctx context.Context, args []string) error {
 		fmt.Fprintf(a.stdout, " (%s)", res.Refused)
 	}
 	fmt.Fprintf(a.stdout, ": moved %s to %s (its key is kept there)\n", filepath.Join(m.Dir(), "pending.json"), res.Path)
+	if res.SettingsRestored {
+		fmt.Fprintf(a.stdout, "restored the settings the current certificate was enrolled with in %s (the abandoned enrolment's endpoint, trust, key size and organisation no longer apply)\n", filepath.Join(m.Dir(), "settings.json"))
+	}
 	if res.MayHoldCertificate != "" {
 		fmt.Fprintf(a.stderr, "irpki abandon: warning: the service may hold a certificate for that key (%s); it will not be installed; %s keeps the key and all else pending.json held\n",
 			res.MayHoldCertificate, res.Path)
