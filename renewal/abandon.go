@@ -53,6 +53,11 @@ type Abandoned struct {
 	// it began (endpoint, trust, key size, organisation), with which that
 	// certificate goes on renewing.
 	SettingsRestored bool
+	// Completed is the serial of the request's certificate when it was
+	// current already (a run died after installing it, before removing
+	// pending.json): its installation was finished (the top-level file
+	// links, the last renewal) before pending.json was moved; "" otherwise.
+	Completed string
 }
 
 // Abandon gives the pending request up: pending.json, with its key, is
@@ -112,6 +117,19 @@ func (m *Manager) Abandon(ctx context.Context, opt AbandonOptions) (*Abandoned, 
 		return nil, fmt.Errorf("%w: %s; finish it instead: %s; or give it up all the same, and with it that certificate: irpki abandon --dir %s --force",
 			ErrCertificateMayBeIssued, why, finish, m.dir)
 	}
+	completed := ""
+	if cur != nil && p.CertPEM != "" && p.certSerial() == curSerial {
+		// Its certificate is current already: the run died after the
+		// swap, maybe before the cert.pem, key.pem, chain.pem and
+		// fullchain.pem links and the last renewal were made. Finish
+		// those (each step is safe to repeat) rather than leave the
+		// directory without its files.
+		if _, err := m.install(cur.Cert, cur.Chain, []byte(p.KeyPEM)); err != nil {
+			return nil, fmt.Errorf("finishing the installation of certificate %s: %w", curSerial, err)
+		}
+		m.record(nil)
+		completed = curSerial
+	}
 	// A re-enrolment given up leaves the current certificate renewing
 	// with its own settings, unless it is that enrolment's (installed,
 	// only pending.json left). Settings first: a run that dies between
@@ -129,7 +147,7 @@ func (m *Manager) Abandon(ctx context.Context, opt AbandonOptions) (*Abandoned, 
 		return nil, err
 	}
 	m.opt.Log.Warn("abandoned the pending request", "operation", p.Operation, "created", p.Created, "path", path, "forced", why != "")
-	return &Abandoned{Operation: p.Operation, Created: p.Created, RetrievalID: p.RetrievalID, Refused: p.refusal(), Path: path, MayHoldCertificate: why, SettingsRestored: restored}, nil
+	return &Abandoned{Operation: p.Operation, Created: p.Created, RetrievalID: p.RetrievalID, Refused: p.refusal(), Path: path, MayHoldCertificate: why, SettingsRestored: restored, Completed: completed}, nil
 }
 
 // mayHoldCertificate says why the service may have issued a certificate

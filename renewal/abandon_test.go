@@ -19,6 +19,11 @@ func TestAbandonMayHoldCertificate(t *testing.T) {
 	ctx := context.Background()
 	m := e.manager(t)
 	curPEM := string(certPEM(cur.Cert))
+	kb, err := os.ReadFile(filepath.Join(cur.Dir, KeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	curKey := string(kb)
 	refused := time.Now()
 	for _, tc := range []struct {
 		name   string
@@ -37,7 +42,11 @@ func TestAbandonMayHoldCertificate(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := tc.p
-			p.Created, p.CustomerID, p.KeyPEM, p.CSR = time.Now(), customer, "KEY "+tc.name, []byte{1}
+			key := "KEY " + tc.name
+			if p.CertPEM == curPEM {
+				key = curKey // installed: archive/<serial> holds it
+			}
+			p.Created, p.CustomerID, p.KeyPEM, p.CSR = time.Now(), customer, key, []byte{1}
 			if err := m.savePending(&p); err != nil {
 				t.Fatal(err)
 			}
@@ -47,7 +56,7 @@ func TestAbandonMayHoldCertificate(t *testing.T) {
 				if err != nil || res == nil || res.MayHoldCertificate != "" {
 					t.Fatalf("Abandon: %+v, %v; want it given up, no certificate at stake", res, err)
 				}
-				if b, err := os.ReadFile(res.Path); err != nil || !strings.Contains(string(b), "KEY "+tc.name) {
+				if b, err := os.ReadFile(res.Path); err != nil || !strings.Contains(string(b), strings.ReplaceAll(key, "\n", "\\n")) {
 					t.Errorf("%s: %v; want the pending file with its key", res.Path, err)
 				}
 				if _, err := os.Stat(m.path(pendingFile)); !errors.Is(err, os.ErrNotExist) {
@@ -169,4 +178,53 @@ func TestAbandonRefusesDeliveredSuccessor(t *testing.T) {
 			t.Fatalf("renew: %+v, %v", r, err)
 		}
 	})
+}
+
+// TestAbandonFinishesSwappedInstall: an enrolment or renewal that died
+// after making its certificate current and before linking cert.pem,
+// key.pem, chain.pem and fullchain.pem through it (and recording the last
+// renewal): Abandon, with nothing at stake, finishes those steps before it
+// moves pending.json away, instead of leaving the directory without its
+// files.
+func TestAbandonFinishesSwappedInstall(t *testing.T) {
+	ctx := context.Background()
+	for _, op := range []string{opEnroll, opRenew} {
+		t.Run(op, func(t *testing.T) {
+			e := newEnv(t)
+			m := e.manager(t)
+			m.crash = func(s Step) bool { return s == StepSwapped }
+			var err error
+			if op == opEnroll {
+				cred := e.s.Order(t, customer, 0)
+				_, err = m.Enroll(ctx, e.settings(), Credentials{cred.TransferID, cred.TransferPassword})
+			} else {
+				old := e.enroll(t, 0)
+				for _, n := range []string{CertFile, KeyFile, ChainFile, FullChainFile} {
+					os.Remove(filepath.Join(e.dir, n)) // as if the enrolment had died at the same step
+				}
+				e.s.Clock.Set(old.Cert.NotAfter.Add(-30 * 24 * time.Hour))
+				_, err = m.Renew(ctx, RenewOptions{})
+			}
+			if !errors.Is(err, errCrash) {
+				t.Fatalf("%s: %v, want the crash", op, err)
+			}
+			before, _ := e.manager(t).loadState()
+			res, err := e.manager(t).Abandon(ctx, AbandonOptions{})
+			cur, _ := e.manager(t).Current()
+			if err != nil || res == nil || res.Completed != cur.Serial() {
+				t.Fatalf("Abandon: %+v, %v; want the installation of %s finished", res, err, cur.Serial())
+			}
+			for _, n := range []string{CertFile, KeyFile, ChainFile, FullChainFile} {
+				if target, err := os.Readlink(filepath.Join(e.dir, n)); err != nil || target != filepath.Join(currentLink, n) {
+					t.Errorf("%s: %q, %v; want a link through current", n, target, err)
+				}
+			}
+			if st, _ := e.manager(t).loadState(); !st.LastRenewal.After(before.LastRenewal) && !(before.LastRenewal.IsZero() && !st.LastRenewal.IsZero()) {
+				t.Errorf("last_renewal %v, before %v; want it recorded", st.LastRenewal, before.LastRenewal)
+			}
+			if p, _ := e.manager(t).loadPending(); p != nil {
+				t.Error("pending.json left")
+			}
+		})
+	}
 }

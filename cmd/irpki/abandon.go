@@ -56,6 +56,10 @@ func (a *app) cmdAbandon(ctx context.Context, args []string) error {
 	if res.Operation == "enroll" {
 		what = "enrolment"
 	}
+	if res.Completed != "" {
+		fmt.Fprintf(a.stdout, "the pending %s's certificate %s was already current: finished its installation (%s, %s, %s, %s)\n", what, res.Completed,
+			filepath.Join(m.Dir(), renewal.CertFile), filepath.Join(m.Dir(), renewal.KeyFile), filepath.Join(m.Dir(), renewal.ChainFile), filepath.Join(m.Dir(), renewal.FullChainFile))
+	}
 	fmt.Fprintf(a.stdout, "abandoned the pending %s begun %s", what, fmtTime(res.Created))
 	if res.Refused != nil {
 		fmt.Fprintf(a.stdout, " (%s)", res.Refused)
