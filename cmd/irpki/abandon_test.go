@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/irpki/irpki/client"
+	"github.com/irpki/irpki/renewal"
 )
 
 // abandonedFiles lists DIR/archive/abandoned.
@@ -200,14 +201,7 @@ func deliveredSerial(t *testing.T, dir string) string {
 // that run installs the successor.
 func TestAbandonRefusesDeliveredSuccessor(t *testing.T) {
 	h := newHarness(t)
-	h.enroll(t, 0)
-	old := h.current(t)
-	h.s.Clock.Set(old.Cert.NotAfter.Add(-30 * 24 * time.Hour))
-	wrong := writePEM(t, h.s.CA.Root, h.s.CA.Signing)
-	if r := h.run(t, "", "renew", "--dir", h.dir, "--issuer-trust", wrong); r.code != exitError {
-		t.Fatalf("renew with a wrong --issuer-trust: exit %d\n%s", r.code, r.stderr)
-	}
-	serial := deliveredSerial(t, h.dir)
+	_, serial := h.deliverUntrusted(t)
 	b, err := os.ReadFile(filepath.Join(h.dir, "pending.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -245,14 +239,7 @@ func TestAbandonRefusesDeliveredSuccessor(t *testing.T) {
 // order is needed (exit 3), not the issuer-trust hint.
 func TestExpiredWithDeliveredSuccessor(t *testing.T) {
 	h := newHarness(t)
-	h.enroll(t, 0)
-	old := h.current(t)
-	h.s.Clock.Set(old.Cert.NotAfter.Add(-30 * 24 * time.Hour))
-	wrong := writePEM(t, h.s.CA.Root, h.s.CA.Signing)
-	if r := h.run(t, "", "renew", "--dir", h.dir, "--issuer-trust", wrong); r.code != exitError {
-		t.Fatalf("renew with a wrong --issuer-trust: exit %d\n%s", r.code, r.stderr)
-	}
-	serial := deliveredSerial(t, h.dir)
+	old, serial := h.deliverUntrusted(t)
 	h.s.Clock.Set(old.Cert.NotAfter.Add(24 * time.Hour))
 	r := h.run(t, "", "status", "--dir", h.dir)
 	state := r.stdout[strings.Index(r.stdout, "State:"):]
@@ -284,4 +271,20 @@ func TestExpiredWithDeliveredSuccessor(t *testing.T) {
 	if r.code != statusInvalid || strings.Contains(r.stdout, "fix --issuer-trust") || !strings.Contains(r.stdout, "can never be installed") {
 		t.Errorf("status with the successor expired: exit %d\n%s", r.code, r.stdout)
 	}
+}
+
+// deliverUntrusted enrols, then renews inside the window with an issuer
+// trust bundle the successor does not chain to: the service delivers the
+// successor, which irpki keeps in pending.json unverified. It returns the
+// current certificate and the successor's serial.
+func (h *harness) deliverUntrusted(t *testing.T) (*renewal.Installed, string) {
+	t.Helper()
+	h.enroll(t, 0)
+	old := h.current(t)
+	h.s.Clock.Set(old.Cert.NotAfter.Add(-30 * 24 * time.Hour))
+	wrong := writePEM(t, h.s.CA.Root, h.s.CA.Signing)
+	if r := h.run(t, "", "renew", "--dir", h.dir, "--issuer-trust", wrong); r.code != exitError {
+		t.Fatalf("renew with a wrong --issuer-trust: exit %d\n%s", r.code, r.stderr)
+	}
+	return old, deliveredSerial(t, h.dir)
 }
