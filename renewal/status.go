@@ -158,7 +158,8 @@ func (m *Manager) Status() (*Status, error) {
 // is what to finish: irpki enroll --dir DIR, not a new order.
 //
 // A renewal of the current certificate whose successor was delivered and
-// saved is finished by irpki renew even once the current certificate has
+// saved, or accepted by the service (its RetrievalId known, not refused),
+// is finished by irpki renew even once the current certificate has
 // expired or was revoked; a saved certificate that has expired itself can
 // never be installed, and only a new order helps.
 func (s *Status) Message() string {
@@ -179,16 +180,29 @@ func (s *Status) Message() string {
 		}
 		return why
 	}
-	if s.delivered != "" && !pendingEnroll && s.predecessor == s.Serial && (s.State == StateExpired || s.State == StateRevoked) {
-		finish := fmt.Sprintf("was delivered and verified and is saved in pending.json, not installed: run irpki renew --dir %s, which installs it", s.Dir)
-		if s.DeliveredUnverified != "" {
-			finish = fmt.Sprintf("was delivered and is saved in pending.json, awaiting verification: fix --issuer-trust / --trust and run irpki renew --dir %s --issuer-trust FILE, which verifies and installs it", s.Dir)
-		}
+	// A pending renewal of the current certificate resumes whatever its
+	// state unless the service refused it (see Renew): its successor,
+	// saved or still with the service, is installed by irpki renew.
+	if s.Pending != "" && !pendingEnroll && s.predecessor == s.Serial && (s.State == StateExpired || s.State == StateRevoked) {
 		what := "expired on " + s.NotAfter.Format("2006-01-02 15:04 MST")
 		if s.State == StateRevoked {
 			what = "revoked"
 		}
-		return fmt.Sprintf("%s, but its successor %s (valid until %s) %s (no new order is needed)", what, s.delivered, s.DeliveredNotAfter.Format("2006-01-02 15:04 MST"), finish)
+		switch {
+		case s.delivered != "":
+			finish := fmt.Sprintf("was delivered and verified and is saved in pending.json, not installed: run irpki renew --dir %s, which installs it", s.Dir)
+			if s.DeliveredUnverified != "" {
+				finish = fmt.Sprintf("was delivered and is saved in pending.json, awaiting verification: fix --issuer-trust / --trust and run irpki renew --dir %s --issuer-trust FILE, which verifies and installs it", s.Dir)
+			}
+			return fmt.Sprintf("%s, but its successor %s (valid until %s) %s (no new order is needed)", what, s.delivered, s.DeliveredNotAfter.Format("2006-01-02 15:04 MST"), finish)
+		case s.Refused == nil && strings.Contains(s.Pending, "RetrievalId known"):
+			// The service accepted the renewal; only GetCertificate's
+			// answer was lost. Fetching needs no signature, so the
+			// expiry (or revocation) of the current certificate does
+			// not stop it; the service keeps the certificate for a
+			// limited time (irpkid: 30 days), and renew says when not.
+			return fmt.Sprintf("%s, but the service has issued a successor (it accepted the pending renewal; the RetrievalId is saved in pending.json): run irpki renew --dir %s to fetch it, which verifies and installs it; no new order is needed (unless the service no longer holds it: renew then says so)", what, s.Dir)
+		}
 	}
 	var enrolment string
 	if pendingEnroll {

@@ -42,8 +42,9 @@ func (a *app) cmdStatus(ctx context.Context, args []string) int {
 			"window (renew now); 2 no usable certificate: expired, revoked or none (order a new\n"+
 			"certificate and run irpki enroll, unless an interrupted enrolment is pending: then\n"+
 			"irpki enroll --dir DIR finishes it, no new order is needed; or a renewal's successor\n"+
-			"was delivered and saved, still valid: then irpki renew installs it; the message says\n"+
-			"which);\n"+
+			"was delivered and saved, still valid, or the service accepted a renewal (its\n"+
+			"RetrievalId is saved) whose answer was lost: then irpki renew fetches and installs\n"+
+			"it; the message says which);\n"+
 			"3 the state could not be read (or bad flags).")
 	if err := a.parse(fs, c, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

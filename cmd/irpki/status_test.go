@@ -1,0 +1,79 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/irpki/irpki/internal/irpkidtest"
+)
+
+// TestExpiredWithIssuedSuccessor: status (text and --json), renew and
+// watch --once agree about a renewal the service accepted (RetrievalId
+// saved) whose GetCertificate answer was lost, once the current
+// certificate has expired: not "order a new certificate" but irpki renew,
+// which fetches, verifies and installs the successor.
+func TestExpiredWithIssuedSuccessor(t *testing.T) {
+	h := newHarness(t)
+	var down atomic.Bool
+	proxy := irpkidtest.Proxy(t, h.s.URL, func(w http.ResponseWriter, body []byte) bool {
+		if down.Load() && bytes.Contains(body, []byte("GetCertificateRequest")) {
+			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+			return true
+		}
+		return false
+	})
+	if r, _ := h.enrollThrough(t, proxy, 0); r.code != exitOK {
+		t.Fatalf("enroll: exit %d\n%s", r.code, r.stderr)
+	}
+	old := h.current(t)
+	h.s.Clock.Set(old.Cert.NotAfter.Add(-10 * 24 * time.Hour))
+	down.Store(true)
+	if r := h.run(t, "", "renew", "--dir", h.dir); r.code != exitError {
+		t.Fatalf("renew with GetCertificate down: exit %d\n%s", r.code, r.stderr)
+	}
+	h.s.Clock.Set(old.Cert.NotAfter.Add(24 * time.Hour))
+
+	want := []string{"the service has issued a successor", "run irpki renew --dir " + h.dir + " to fetch it", "no new order is needed"}
+	r := h.run(t, "", "status", "--dir", h.dir)
+	state := regexp.MustCompile(`(?m)^State: .*$`).FindString(r.stdout)
+	if r.code != statusInvalid || strings.Contains(state, "order a new certificate") {
+		t.Errorf("status: exit %d, want %d without a new order\n%s", r.code, statusInvalid, r.stdout)
+	}
+	r = h.run(t, "", "status", "--dir", h.dir, "--json")
+	var js struct {
+		Message  string `json:"message"`
+		ExitCode int    `json:"exit_code"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &js); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, r.stdout)
+	}
+	for _, w := range want {
+		if !strings.Contains(state, w) {
+			t.Errorf("status's State line does not say %q:\n%s", w, state)
+		}
+		if !strings.Contains(js.Message, w) {
+			t.Errorf("status --json's message does not say %q: %s", w, js.Message)
+		}
+	}
+	if r := h.run(t, "", "status", "--help"); !strings.Contains(r.stderr, "accepted a renewal") {
+		t.Errorf("status --help does not document the exception:\n%s", r.stderr)
+	}
+	// With GetCertificate still down, watch tries (exit 1: run again), and
+	// does not send the user to a new order (exit 3).
+	if r := h.run(t, "", "watch", "--dir", h.dir, "--once"); r.code != exitError || strings.Contains(r.stderr, "order a new certificate") {
+		t.Errorf("watch --once with GetCertificate down: exit %d, want %d\n%s", r.code, exitError, r.stderr)
+	}
+	down.Store(false)
+	if r := h.run(t, "", "watch", "--dir", h.dir, "--once"); r.code != exitOK {
+		t.Fatalf("watch --once: exit %d\n%s", r.code, r.stderr)
+	}
+	if st, code := h.status(t); code != statusValid || st.Pending != "" || st.Serial == old.Serial() {
+		t.Errorf("after watch: exit %d %+v", code, st)
+	}
+}
