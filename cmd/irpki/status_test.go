@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/irpki/irpki/internal/irpkidtest"
+	"github.com/irpki/irpki/renewal"
 )
 
 // TestExpiredWithIssuedSuccessor: status (text and --json), renew and
@@ -75,5 +77,51 @@ func TestExpiredWithIssuedSuccessor(t *testing.T) {
 	}
 	if st, code := h.status(t); code != statusValid || st.Pending != "" || st.Serial == old.Serial() {
 		t.Errorf("after watch: exit %d %+v", code, st)
+	}
+}
+
+// TestBlockedRenewalInWindowExitCodes: inside the renewal window but before
+// the renewal moment, with a refused re-enrolment blocking the renewal,
+// status exits 1 (its state: window open) and watch --once 0 (its outcome:
+// nothing due yet, with a warning), then 1 from the renewal moment on;
+// docs/client.md explains the difference.
+func TestBlockedRenewalInWindowExitCodes(t *testing.T) {
+	h := newHarness(t)
+	var refuse, down atomic.Bool
+	var sent atomic.Int32
+	proxy := signNewRefusingProxy(t, h.s, &refuse, &down, &sent)
+	h.enroll(t, 0)
+	refuse.Store(true)
+	if r, _ := h.reenrollThrough(t, proxy); r.code != exitError || !strings.Contains(r.stderr, "E2002") {
+		t.Fatalf("refused re-enrolment: exit %d\n%s", r.code, r.stderr)
+	}
+	st, _ := h.status(t)
+	if !st.RenewAt.After(st.WindowOpens) {
+		t.Fatalf("renewal moment %s at the window's opening: nothing to test", st.RenewAt)
+	}
+	h.s.Clock.Set(st.WindowOpens)
+	st, code := h.status(t)
+	if code != statusRenew || !st.RenewalBlocked || st.State != renewal.StateWindowOpen {
+		t.Errorf("status in the window before the renewal moment: exit %d, want %d, blocked: %+v", code, statusRenew, st)
+	}
+	if r := h.run(t, "", "watch", "--dir", h.dir, "--once"); r.code != exitOK || !strings.Contains(r.stderr, "blocked") {
+		t.Errorf("watch --once in the window before the renewal moment: exit %d, want %d with a warning\n%s", r.code, exitOK, r.stderr)
+	}
+	h.s.Clock.Set(st.RenewAt)
+	if _, code := h.status(t); code != statusRenew {
+		t.Errorf("status at the renewal moment: exit %d, want %d", code, statusRenew)
+	}
+	if r := h.run(t, "", "watch", "--dir", h.dir, "--once"); r.code != exitError {
+		t.Errorf("watch --once at the renewal moment: exit %d, want %d\n%s", r.code, exitError, r.stderr)
+	}
+	b, err := os.ReadFile("../../docs/client.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := strings.Join(strings.Fields(string(b)), " ")
+	for _, want := range []string{"`status` exits 1 (window open) while `watch --once` exits 0 (nothing is due yet)", "(`renewal_blocked`), where `watch --once` logs a warning and exits 0 until the renewal moment and 1 from then on"} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("docs/client.md does not explain the exit codes: %q", want)
+		}
 	}
 }
