@@ -71,7 +71,7 @@ func (s *Service) get(ctx context.Context, r *wire.GetCertificateRequest) ([]byt
 	})
 	if err != nil {
 		s.log.ErrorContext(ctx, "get certificate failed", "customer", r.CustomerID, "err", err)
-		return nil, "", refuse(wire.CodeInternal, "The service could not complete the request. Try again later.")
+		return nil, "", unavailable()
 	}
 	if refusal == unknown {
 		return nil, "", refusal // the serial may be another customer's

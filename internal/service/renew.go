@@ -69,7 +69,7 @@ func (s *Service) renew(ctx context.Context, el *etree.Element) (rid, customer, 
 		switch {
 		case err != nil:
 			s.log.ErrorContext(ctx, "renew: signer lookup failed", "err", err)
-			return "", "", "", refuse(wire.CodeInternal, "The service could not complete the request. Try again later.")
+			return "", "", "", unavailable()
 		case !ours:
 			return "", "", "", s.foreignSigner(el)
 		case !verified:
@@ -120,7 +120,7 @@ func (s *Service) renew(ctx context.Context, el *etree.Element) (rid, customer, 
 	err = s.db.Update(ctx, func(tx *store.Tx) error {
 		refusal = nil
 		cur, err := tx.Certificate(ctx, signerSerial)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && (!bytes.Equal(cur.DER, cert.Raw) || cur.Environment != s.cfg.Environment)) {
+		if errors.Is(err, store.ErrNotFound) || (err == nil && !s.storedAs(cur, cert)) {
 			refusal = signerUnknown()
 			return nil
 		}
@@ -186,7 +186,7 @@ func (s *Service) renew(ctx context.Context, el *etree.Element) (rid, customer, 
 	})
 	if err != nil {
 		s.log.ErrorContext(ctx, "renew failed", "customer", customer, "err", err)
-		return "", customer, signerSerial, refuse(wire.CodeInternal, "The service could not complete the request. Try again later.")
+		return "", customer, signerSerial, unavailable()
 	}
 	if refusal != nil {
 		if CodeOf(refusal) == wire.CodeSignerUnknown {
@@ -221,10 +221,16 @@ func (s *Service) issuedHere(ctx context.Context, cert *x509.Certificate) (bool,
 		if err != nil {
 			return err
 		}
-		ours = bytes.Equal(c.DER, cert.Raw) && c.Environment == s.cfg.Environment
+		ours = s.storedAs(c, cert)
 		return nil
 	})
 	return ours, err
+}
+
+// storedAs tells whether c, a certificate in the store, is cert byte for
+// byte and of this service's environment: the pin on a renewal's signer.
+func (s *Service) storedAs(c store.Certificate, cert *x509.Certificate) bool {
+	return bytes.Equal(c.DER, cert.Raw) && c.Environment == s.cfg.Environment
 }
 
 // foreignSigner is the refusal of a request signed with a certificate this

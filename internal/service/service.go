@@ -139,6 +139,12 @@ func refusalEntry(action, owner, claimed, serial, outcome, code string) store.Au
 	return e
 }
 
+// unavailable is the refusal when the service itself failed (the store):
+// the caller may try again later.
+func unavailable() error {
+	return refuse(wire.CodeInternal, "The service could not complete the request. Try again later.")
+}
+
 func auditOutcome(err error) (string, string) {
 	if err == nil {
 		return "ok", ""

@@ -119,7 +119,7 @@ func (s *Service) signNew(ctx context.Context, r *wire.SignNewCertificateRequest
 	})
 	if err != nil {
 		s.log.ErrorContext(ctx, "sign new certificate failed", "customer", r.CustomerID, "err", err)
-		return "", "", refuse(wire.CodeInternal, "The service could not complete the request. Try again later.")
+		return "", "", unavailable()
 	}
 	if refusal != nil {
 		return "", owner, refusal
