@@ -115,10 +115,7 @@ func AddUser(ctx context.Context, db Store, clk interface{ Now() time.Time }, p 
 			return User{}, fmt.Errorf("%w: %v", ErrInput, err)
 		}
 	}
-	if n := len([]rune(u.Password)); n < MinPasswordLength || n > 256 {
-		return User{}, fmt.Errorf("%w: the password must have at least %d characters (and at most 256)", ErrInput, MinPasswordLength)
-	}
-	hash, err := hashPassword(p, u.Password)
+	hash, err := newPasswordHash(p, u.Password)
 	if err != nil {
 		return User{}, err
 	}
@@ -150,6 +147,27 @@ func AddUser(ctx context.Context, db Store, clk interface{ Now() time.Time }, p 
 	return out, err
 }
 
+// newPasswordHash checks a new password against the policy (at least
+// MinPasswordLength characters, at most 256) and returns its hash.
+func newPasswordHash(p Argon2Params, password string) (string, error) {
+	if n := len([]rune(password)); n < MinPasswordLength || n > 256 {
+		return "", fmt.Errorf("%w: the password must have at least %d characters (and at most 256)", ErrInput, MinPasswordLength)
+	}
+	return hashPassword(p, password)
+}
+
+// userCols are the columns scanUser reads, in its order.
+const userCols = `id, email, name, customer_id, operator, created_at, disabled`
+
+// scanUser reads a row of userCols, then into extra any columns after them.
+func scanUser(sc interface{ Scan(...any) error }, extra ...any) (User, error) {
+	var u User
+	var created int64
+	err := sc.Scan(append([]any{&u.ID, &u.Email, &u.Name, &u.CustomerID, &u.Operator, &created, &u.Disabled}, extra...)...)
+	u.CreatedAt = time.UnixMilli(created).UTC()
+	return u, err
+}
+
 // SetDisabled disables the account of email (a representative who has
 // left, a lost password) or enables it again. Disabling ends the account's
 // sessions at once; its audit entries and its organisation's data stay.
@@ -170,10 +188,7 @@ func SetDisabled(ctx context.Context, db Store, clk interface{ Now() time.Time }
 // SetPassword gives the account of email a new password (at least
 // MinPasswordLength characters) and ends its sessions.
 func SetPassword(ctx context.Context, db Store, clk interface{ Now() time.Time }, p Argon2Params, email, password, actor string) (User, error) {
-	if n := len([]rune(password)); n < MinPasswordLength || n > 256 {
-		return User{}, fmt.Errorf("%w: the password must have at least %d characters (and at most 256)", ErrInput, MinPasswordLength)
-	}
-	hash, err := hashPassword(p, password)
+	hash, err := newPasswordHash(p, password)
 	if err != nil {
 		return User{}, err
 	}
@@ -188,16 +203,14 @@ func SetPassword(ctx context.Context, db Store, clk interface{ Now() time.Time }
 func changeAccount(ctx context.Context, db Store, now time.Time, email, action, actor string, change func(*store.Tx, *User) error) (User, error) {
 	var u User
 	err := db.Update(ctx, func(tx *store.Tx) error {
-		var created int64
-		err := tx.QueryRow(ctx, `SELECT id, email, name, customer_id, operator, created_at, disabled FROM eservice_users WHERE email = ? COLLATE NOCASE`, strings.TrimSpace(email)).
-			Scan(&u.ID, &u.Email, &u.Name, &u.CustomerID, &u.Operator, &created, &u.Disabled)
+		var err error
+		u, err = scanUser(tx.QueryRow(ctx, `SELECT `+userCols+` FROM eservice_users WHERE email = ? COLLATE NOCASE`, strings.TrimSpace(email)))
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("%w: no account %s (irpkid users lists them)", ErrInput, strings.TrimSpace(email))
 		}
 		if err != nil {
 			return err
 		}
-		u.CreatedAt = time.UnixMilli(created).UTC()
 		if err := change(tx, &u); err != nil {
 			return err
 		}
@@ -216,19 +229,17 @@ func changeAccount(ctx context.Context, db Store, now time.Time, email, action, 
 func Users(ctx context.Context, db Store, customerID string) ([]User, error) {
 	var out []User
 	err := db.View(ctx, func(tx *store.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT id, email, name, customer_id, operator, created_at, disabled FROM eservice_users
+		rows, err := tx.Query(ctx, `SELECT `+userCols+` FROM eservice_users
 			WHERE ? = '' OR customer_id = ? ORDER BY operator DESC, customer_id, email`, customerID, customerID)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var u User
-			var created int64
-			if err := rows.Scan(&u.ID, &u.Email, &u.Name, &u.CustomerID, &u.Operator, &created, &u.Disabled); err != nil {
+			u, err := scanUser(rows)
+			if err != nil {
 				return err
 			}
-			u.CreatedAt = time.UnixMilli(created).UTC()
 			out = append(out, u)
 		}
 		return rows.Err()
@@ -423,21 +434,20 @@ const (
 func (h *Handler) authenticate(ctx context.Context, email, password string) (User, bool, error) {
 	var u User
 	var hash string
-	var created int64
-	var disabled bool
 	err := h.db.View(ctx, func(tx *store.Tx) error {
-		return tx.QueryRow(ctx, `SELECT id, email, name, customer_id, operator, created_at, password_hash, disabled FROM eservice_users WHERE email = ? COLLATE NOCASE`, email).
-			Scan(&u.ID, &u.Email, &u.Name, &u.CustomerID, &u.Operator, &created, &hash, &disabled)
+		var err error
+		u, err = scanUser(tx.QueryRow(ctx, `SELECT `+userCols+`, password_hash FROM eservice_users WHERE email = ? COLLATE NOCASE`, email), &hash)
+		return err
 	})
+	disabled := u.Disabled
 	if errors.Is(err, sql.ErrNoRows) {
-		hash, disabled = h.dummyHash, true
+		u, hash, disabled = User{}, h.dummyHash, true
 	} else if err != nil {
 		return User{}, false, err
 	}
 	h.hashSem <- struct{}{}
 	ok := checkPassword(hash, password)
 	<-h.hashSem
-	u.CreatedAt = time.UnixMilli(created).UTC()
 	return u, ok && !disabled, nil
 }
 
