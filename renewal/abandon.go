@@ -5,13 +5,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
-
-	"github.com/irpki/irpki/client"
 )
 
 // ErrCertificateMayBeIssued is returned by Abandon, unless forced, when the
@@ -77,8 +73,8 @@ type Abandoned struct {
 // A renewal of the current certificate whose successor was delivered it
 // refuses even with opt.Force, with ErrSuccessorDelivered: see there.
 func (m *Manager) Abandon(ctx context.Context, opt AbandonOptions) (*Abandoned, error) {
-	if _, err := os.Stat(m.dir); errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%s: %w", m.dir, ErrNoDirectory)
+	if err := m.checkDir(); err != nil {
+		return nil, err
 	}
 	// Nothing pending: do not create the lock file of a directory that may
 	// never have been enrolled.
@@ -182,15 +178,10 @@ func (p *pending) mayHoldCertificate(dir, current string) (why, finish string) {
 // savedCert returns the delivered certificate saved in p, verified or not,
 // or nil.
 func (p *pending) savedCert() *x509.Certificate {
-	b := p.CertPEM
-	if b == "" {
-		b = p.UnverifiedCertPEM
+	if p.CertPEM != "" {
+		return pemCert(p.CertPEM)
 	}
-	certs, err := client.ParseCertificates([]byte(b))
-	if b == "" || err != nil || len(certs) != 1 {
-		return nil
-	}
-	return certs[0]
+	return pemCert(p.UnverifiedCertPEM)
 }
 
 // unverifiedSerial returns the serial of the delivered certificate not yet
@@ -199,9 +190,9 @@ func (p *pending) unverifiedSerial() string {
 	if p.UnverifiedCertPEM == "" {
 		return ""
 	}
-	certs, err := client.ParseCertificates([]byte(p.UnverifiedCertPEM))
-	if err != nil || len(certs) != 1 {
+	c := pemCert(p.UnverifiedCertPEM)
+	if c == nil {
 		return "(unreadable)"
 	}
-	return serialHex(certs[0])
+	return serialHex(c)
 }

@@ -162,15 +162,30 @@ func (r *Refusal) String() string {
 
 // certSerial returns the serial of the fetched certificate, or "".
 func (p *pending) certSerial() string {
-	if p.CertPEM == "" {
+	c := pemCert(p.CertPEM)
+	if c == nil {
 		return ""
 	}
-	certs, err := client.ParseCertificates([]byte(p.CertPEM))
-	if err != nil || len(certs) != 1 {
-		return ""
-	}
-	return serialHex(certs[0])
+	return serialHex(c)
 }
+
+// pemCert parses s as exactly one PEM certificate; nil if s is empty or
+// anything else.
+func pemCert(s string) *x509.Certificate {
+	if s == "" {
+		return nil
+	}
+	certs, err := client.ParseCertificates([]byte(s))
+	if err != nil || len(certs) != 1 {
+		return nil
+	}
+	return certs[0]
+}
+
+// clearRefusal forgets the last refusal of p (Refused, its code and
+// message); the count of refusals in a row is the caller's to keep or
+// reset.
+func (p *pending) clearRefusal() { p.Refused, p.RefusedCode, p.RefusedMessage = time.Time{}, "", "" }
 
 // state is what the directory remembers about past runs.
 type state struct {

@@ -192,7 +192,8 @@ func (m *Manager) saveRetrievalID(p *pending, rid string) error {
 		return err
 	}
 	p.RetrievalID = rid
-	p.Refused, p.RefusedCode, p.RefusedMessage, p.Refusals = time.Time{}, "", "", 0
+	p.clearRefusal()
+	p.Refusals = 0
 	if err := m.savePending(p); err != nil {
 		return err
 	}
@@ -209,7 +210,7 @@ func (m *Manager) sendingAgain(p *pending) error {
 	if p.Refused.IsZero() {
 		return nil
 	}
-	p.Refused, p.RefusedCode, p.RefusedMessage = time.Time{}, "", ""
+	p.clearRefusal()
 	return m.savePending(p)
 }
 
@@ -258,7 +259,8 @@ func (m *Manager) noteRequestFailure(ctx context.Context, p *pending, err error)
 	case !p.Refused.IsZero() || p.Refusals != 0:
 		// The row of refusals is broken: the next one backs off from
 		// the start (an hour), not from where the row stood.
-		p.Refused, p.RefusedCode, p.RefusedMessage, p.Refusals = time.Time{}, "", "", 0
+		p.clearRefusal()
+		p.Refusals = 0
 	default:
 		return
 	}

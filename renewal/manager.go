@@ -164,12 +164,21 @@ func (m *Manager) Settings() (Settings, error) {
 		return s, err
 	}
 	if !ok {
-		if _, err := os.Stat(m.dir); errors.Is(err, fs.ErrNotExist) {
-			return s, fmt.Errorf("%s: %w%w", m.dir, ErrNoDirectory, noSettings{})
+		if err := m.checkDir(); err != nil {
+			return s, fmt.Errorf("%w%w", err, noSettings{})
 		}
 		return s, fmt.Errorf("%w (%s)", ErrNoSettings, m.dir)
 	}
 	return s, s.Validate()
+}
+
+// checkDir returns ErrNoDirectory, with the path, when the state directory
+// does not exist.
+func (m *Manager) checkDir() error {
+	if _, err := os.Stat(m.dir); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s: %w", m.dir, ErrNoDirectory)
+	}
+	return nil
 }
 
 // noSettings makes an error also match ErrNoSettings without adding to its
@@ -184,25 +193,31 @@ func (m *Manager) Current() (*Installed, error) { return m.current() }
 
 // newClient builds a service client from settings.
 func (m *Manager) newClient(s Settings) (*client.Client, error) {
-	b, err := os.ReadFile(s.Trust)
+	trust, err := loadBundle(s.Trust, "")
 	if err != nil {
-		return nil, fmt.Errorf("trust bundle: %w", err)
-	}
-	trust, err := client.ParseTrustBundle(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", s.Trust, err)
+		return nil, err
 	}
 	var issuers []*x509.Certificate
 	if s.IssuerTrust != "" {
-		b, err := os.ReadFile(s.IssuerTrust)
-		if err != nil {
-			return nil, fmt.Errorf("issuer trust bundle: %w", err)
-		}
-		if issuers, err = client.ParseTrustBundle(b); err != nil {
-			return nil, fmt.Errorf("%s: issuer %w", s.IssuerTrust, err)
+		if issuers, err = loadBundle(s.IssuerTrust, "issuer "); err != nil {
+			return nil, err
 		}
 	}
 	return client.New(s.Endpoint, client.Options{Environment: s.Environment, Trust: trust, IssuerTrust: issuers, Now: m.opt.Now, HTTPClient: m.opt.HTTPClient, CustomerName: s.Organization})
+}
+
+// loadBundle reads the PEM trust bundle at path; kind ("" or "issuer ")
+// names it in errors.
+func loadBundle(path, kind string) ([]*x509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%strust bundle: %w", kind, err)
+	}
+	certs, err := client.ParseTrustBundle(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s%w", path, kind, err)
+	}
+	return certs, nil
 }
 
 // SetIssuerTrust saves path as the directory's issuer trust bundle (see
@@ -213,12 +228,8 @@ func (m *Manager) SetIssuerTrust(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	b, err := os.ReadFile(abs)
-	if err != nil {
-		return fmt.Errorf("issuer trust bundle: %w", err)
-	}
-	if _, err := client.ParseTrustBundle(b); err != nil {
-		return fmt.Errorf("%s: issuer %w", abs, err)
+	if _, err := loadBundle(abs, "issuer "); err != nil {
+		return err
 	}
 	if _, err := m.Settings(); err != nil {
 		return err
@@ -248,8 +259,6 @@ func issuerHint(s Settings) string {
 	return fmt.Sprintf("it was checked against the --trust bundle %s, as no --issuer-trust was given; the real service issues organisation certificates from another CA than its response signatures: give the \"Data Providers Issuing CA v1\" chain (TEST: \"Data Providers Test Issuing CA v1\") with --issuer-trust (irpki renew --dir DIR --issuer-trust FILE, or irpki enroll --dir DIR --issuer-trust FILE for an enrolment); the delivered certificate is kept in pending.json, not installed, and is verified again and installed by that run (the service is not asked for it again)", s.Trust)
 }
 
-// newKeyAndCSR makes the key pair and CSR of a new certificate: CN = the
-// customer id, O = the organisation's name (if known), C = FI.
 // beginPending makes p's key pair and CSR, saves p with them before any
 // request is sent (a crash from here on resumes with the same key), and
 // passes StepKeySaved; saved, if not nil, runs between the two (Enroll
@@ -275,6 +284,8 @@ func (m *Manager) beginPending(s Settings, p *pending, saved func() error) (*pen
 	return p, nil
 }
 
+// newKeyAndCSR makes the key pair and CSR of a new certificate: CN = the
+// customer id, O = the organisation's name (if known), C = FI.
 func (m *Manager) newKeyAndCSR(s Settings) (keyPEM string, csr []byte, err error) {
 	key, err := rsa.GenerateKey(m.opt.Rand, s.KeySize)
 	if err != nil {
@@ -306,16 +317,13 @@ func (m *Manager) finish(ctx context.Context, c *client.Client, s Settings, p *p
 	if p.CertPEM != "" || p.UnverifiedCertPEM != "" {
 		// Fetched by an earlier run: verified already (CertPEM), or not
 		// yet or refused (UnverifiedCertPEM), verified below either way.
-		b := p.CertPEM
-		if b == "" {
-			b = p.UnverifiedCertPEM
+		if p.CertPEM == "" {
 			m.progress(Event{Kind: EventResume, Message: "verifying the certificate delivered earlier (saved in pending.json)"})
 		}
-		certs, err := client.ParseCertificates([]byte(b))
-		if err != nil || len(certs) != 1 {
+		cert = p.savedCert()
+		if cert == nil {
 			return nil, errors.New("pending.json: unreadable certificate")
 		}
-		cert = certs[0]
 	} else {
 		po := m.opt.Poll
 		po.Sleep = m.opt.Sleep

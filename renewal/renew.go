@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -48,8 +46,8 @@ var ErrEnrollmentPending = errors.New("an interrupted enrolment is pending in th
 // noCertificate explains why there is no current certificate: the
 // directory does not exist, an enrolment is pending, or none was made.
 func (m *Manager) noCertificate() error {
-	if _, err := os.Stat(m.dir); errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%s: %w", m.dir, ErrNoDirectory)
+	if err := m.checkDir(); err != nil {
+		return err
 	}
 	if p, err := m.loadPending(); err != nil {
 		return err

@@ -1,10 +1,7 @@
 package renewal
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -86,8 +83,8 @@ func (s *Status) DeliveredExpired() bool {
 // Status reads the directory's state at the Manager's now. It takes no
 // lock: the files it reads are replaced atomically.
 func (m *Manager) Status() (*Status, error) {
-	if _, err := os.Stat(m.dir); errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%s: %w", m.dir, ErrNoDirectory)
+	if err := m.checkDir(); err != nil {
+		return nil, err
 	}
 	st := &Status{State: StateNone, Dir: m.dir, at: m.opt.Now()}
 	if s, err := m.Settings(); err == nil {
