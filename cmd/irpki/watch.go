@@ -170,6 +170,14 @@ func (w *watcher) check(ctx context.Context, failures *int) (time.Duration, int)
 		}
 		return wait, exitOK
 	}
+	// failed is a check that failed: look again after wait, sooner if the
+	// hook is failing too.
+	failed := func(wait time.Duration) (time.Duration, int) {
+		if hookErr != nil {
+			wait = min(wait, backoff())
+		}
+		return wait, exitError
+	}
 	st, err := w.m.Status()
 	if err != nil {
 		w.log.Error("cannot read the state directory", "err", err)
@@ -188,9 +196,6 @@ func (w *watcher) check(ctx context.Context, failures *int) (time.Duration, int)
 			w.log.Error("no usable certificate: an interrupted enrolment is pending", "state", st.State, "what_to_do", st.Message())
 			return w.cfg.checkInterval, exitError
 		}
-	}
-	switch st.State {
-	case renewal.StateNone, renewal.StateExpired, renewal.StateRevoked:
 		if st.Pending == "" || st.Refused != nil {
 			w.log.Error("no usable certificate", "state", st.State, "what_to_do", st.Message())
 			return w.cfg.checkInterval, exitNewOrder
@@ -207,10 +212,7 @@ func (w *watcher) check(ctx context.Context, failures *int) (time.Duration, int)
 		}
 		if !now.Before(st.RenewAt) || st.Refused == nil {
 			w.log.Error("renewal of the current certificate is blocked by a pending enrolment", "serial", st.Serial, "not_after", st.NotAfter, "renew_at", st.RenewAt, "what_to_do", st.Message())
-			if hookErr != nil {
-				wait = min(wait, backoff())
-			}
-			return wait, exitError
+			return failed(wait)
 		}
 		w.log.Warn("certificate valid; not due; but its renewal is blocked by a pending enrolment", "serial", st.Serial, "not_after", st.NotAfter, "renew_at", st.RenewAt, "what_to_do", st.Message())
 		return ok(wait)
@@ -224,10 +226,7 @@ func (w *watcher) check(ctx context.Context, failures *int) (time.Duration, int)
 		wait := min(w.cfg.checkInterval, next.Sub(now))
 		if st.Refused != nil && !now.Before(st.RenewAt) {
 			w.log.Error("the service refused the renewal request; backing off", "refusal", st.Refused.String(), "refusals", st.Refused.Count, "retry_at", st.Refused.RetryAt)
-			if hookErr != nil {
-				wait = min(wait, backoff())
-			}
-			return wait, exitError
+			return failed(wait)
 		}
 		w.log.Info("certificate valid; not due", "serial", st.Serial, "not_after", st.NotAfter, "renew_at", st.RenewAt)
 		if st.Refused != nil {
@@ -260,10 +259,7 @@ func (w *watcher) check(ctx context.Context, failures *int) (time.Duration, int)
 		// the status, failing like irpki renew does.
 		wait := min(w.cfg.checkInterval, max(res.RetryAt.Sub(w.app.now()), 0))
 		w.log.Error("the service refused the renewal request; backing off", "refusal", res.Refused.String(), "refusals", res.Refused.Count, "retry_at", res.RetryAt)
-		if hookErr != nil {
-			wait = min(wait, backoff())
-		}
-		return wait, exitError
+		return failed(wait)
 	}
 	if !res.Renewed {
 		// The window is not open after all (e.g. a fresh certificate was
