@@ -24,7 +24,7 @@ func signNewRefusingProxy(t *testing.T, s *irpkidtest.Server, refuse, getDown *a
 	}
 	return irpkidtest.Proxy(t, s.URL, func(w http.ResponseWriter, body []byte) bool {
 		if getDown.Load() && bytes.Contains(body, []byte("GetCertificateRequest")) {
-			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+			irpkidtest.Unavailable(w)
 			return true
 		}
 		if !bytes.Contains(body, []byte("SignNewCertificateRequest")) {

@@ -732,7 +732,7 @@ func TestWatchBackoff(t *testing.T) {
 	fails.Store(4)
 	proxy := irpkidtest.Proxy(t, h.s.URL, func(w http.ResponseWriter, body []byte) bool {
 		if bytes.Contains(body, []byte("RenewCertificateRequest")) && fails.Add(-1) >= 0 {
-			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+			irpkidtest.Unavailable(w)
 			return true
 		}
 		return false

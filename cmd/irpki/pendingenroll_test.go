@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"net/http"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -20,13 +18,7 @@ import (
 func TestPendingEnrollmentNotANewOrder(t *testing.T) {
 	h := newHarness(t)
 	var down atomic.Bool
-	proxy := irpkidtest.Proxy(t, h.s.URL, func(w http.ResponseWriter, body []byte) bool {
-		if down.Load() && bytes.Contains(body, []byte("GetCertificateRequest")) {
-			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
-			return true
-		}
-		return false
-	})
+	proxy := irpkidtest.GetDownProxy(t, h.s.URL, &down)
 	down.Store(true)
 	r, _ := h.enrollThrough(t, proxy, 0)
 	if r.code != exitError {

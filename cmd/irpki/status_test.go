@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"net/http"
 	"os"
 	"regexp"
 	"strings"
@@ -23,13 +21,7 @@ import (
 func TestExpiredWithIssuedSuccessor(t *testing.T) {
 	h := newHarness(t)
 	var down atomic.Bool
-	proxy := irpkidtest.Proxy(t, h.s.URL, func(w http.ResponseWriter, body []byte) bool {
-		if down.Load() && bytes.Contains(body, []byte("GetCertificateRequest")) {
-			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
-			return true
-		}
-		return false
-	})
+	proxy := irpkidtest.GetDownProxy(t, h.s.URL, &down)
 	if r, _ := h.enrollThrough(t, proxy, 0); r.code != exitOK {
 		t.Fatalf("enroll: exit %d\n%s", r.code, r.stderr)
 	}

@@ -300,6 +300,25 @@ func Proxy(t testing.TB, url string, intercept func(w http.ResponseWriter, body 
 	return hs.URL
 }
 
+// Unavailable answers w with HTTP 503, as a service down for maintenance
+// does: the request's answer is lost.
+func Unavailable(w http.ResponseWriter) {
+	http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+}
+
+// GetDownProxy is a Proxy in front of url that answers GetCertificate with
+// HTTP 503 while down is set.
+func GetDownProxy(t testing.TB, url string, down *atomic.Bool) string {
+	t.Helper()
+	return Proxy(t, url, func(w http.ResponseWriter, body []byte) bool {
+		if down.Load() && bytes.Contains(body, []byte("GetCertificateRequest")) {
+			Unavailable(w)
+			return true
+		}
+		return false
+	})
+}
+
 // RefusingProxy is a Proxy in front of s. While refuse is set it answers
 // RenewCertificate with a FAIL correctly signed by s's signing key, with
 // the code E1001, outside irpkid's catalogue as the real service's codes
@@ -320,7 +339,7 @@ func (s *Server) RefusingProxy(t testing.TB, refuse, lose *atomic.Bool, renews *
 		}
 		switch {
 		case lose != nil && lose.Load():
-			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+			Unavailable(w)
 			return true
 		case refuse.Load():
 			WriteFail(w, signer, wire.OpRenew, "E1001", "Renewal not possible.")
