@@ -1,7 +1,7 @@
 // Package service holds the certificate service's use cases: organisations,
 // orders with one-time transfer credentials, SignNewCertificate,
 // GetCertificate, RenewCertificate and revocation, under the rules of
-// ../shared/spec/service.md. It speaks in wire messages but knows nothing of
+// docs/rules.md. It speaks in wire messages but knows nothing of
 // HTTP; refusals are *Error values carrying the catalogue code, which the
 // SOAP layer renders in one place.
 package service

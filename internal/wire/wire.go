@@ -1,5 +1,5 @@
 // Package wire is the codec of the certificate service's SOAP interface as
-// ../shared/spec/protocol.md describes it: the six messages, the SOAP 1.1
+// docs/protocol.md describes it: the six messages, the SOAP 1.1
 // envelope and faults, the hostile-input limits of the parser, and the
 // enveloped XML-DSig profile used for RenewCertificateRequest and for every
 // response. It decides nothing: which signer to trust, which customer may do
