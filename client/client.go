@@ -37,24 +37,31 @@ const (
 
 // Environments.
 const (
-	EnvTest       = wire.EnvTest
-	EnvProduction = wire.EnvProduction
+	EnvTest       = "TEST"
+	EnvProduction = "PRODUCTION"
 )
 
-// Code is an ErrorCode of the service. irpkid's catalogue is in
-// docs/error-codes.md; the real service's codes are not public.
-type Code = wire.Code
+// Code is an ErrorCode of the service, or the fault code of a SOAP fault.
+// irpkid's catalogue is in docs/error-codes.md; the real service's codes are
+// not public.
+type Code string
 
 // Some codes callers act on.
 const (
-	CodeWindowNotOpen  = wire.CodeWindowNotOpen
-	CodeSignerExpired  = wire.CodeSignerExpired
-	CodeSignerRevoked  = wire.CodeSignerRevoked
-	CodeAlreadyRenewed = wire.CodeAlreadyRenewed
-	CodeKeyReused      = wire.CodeKeyReused
-	CodeTransferUsed   = wire.CodeTransferUsed
-	CodeInternal       = wire.CodeInternal
+	CodeWindowNotOpen  = Code("WINDOW_NOT_OPEN")
+	CodeSignerExpired  = Code("SIGNER_EXPIRED")
+	CodeSignerRevoked  = Code("SIGNER_REVOKED")
+	CodeAlreadyRenewed = Code("ALREADY_RENEWED")
+	CodeKeyReused      = Code("KEY_REUSED")
+	CodeTransferUsed   = Code("TRANSFER_USED")
+	CodeInternal       = Code("INTERNAL")
 )
+
+// ErrorInfo is one reason the service gave for a FAIL result.
+type ErrorInfo struct {
+	Code    Code
+	Message string
+}
 
 // ServiceError is a FAIL result: the service understood the request and
 // refused it.
@@ -62,7 +69,7 @@ type ServiceError struct {
 	Operation string
 	Code      Code   // the first ErrorInfo's code
 	Message   string // the first ErrorInfo's message
-	All       []wire.ErrorInfo
+	All       []ErrorInfo
 }
 
 func (e *ServiceError) Error() string {
@@ -315,7 +322,7 @@ func (c *Client) decode(name string, op wire.Operation, status int, raw []byte) 
 		return nil, fmt.Errorf("%w: %s: %v", ErrBadResponse, name, err)
 	}
 	if f, err := wire.DecodeFault(el); err == nil {
-		return nil, &FaultError{Operation: name, HTTPStatus: status, Code: f.Code, Message: f.String}
+		return nil, &FaultError{Operation: name, HTTPStatus: status, Code: Code(f.Code), Message: f.String}
 	}
 	if status != http.StatusOK {
 		return nil, fmt.Errorf("%w: %s: HTTP %d", ErrBadResponse, name, status)
@@ -329,9 +336,12 @@ func (c *Client) decode(name string, op wire.Operation, status int, raw []byte) 
 		return nil, fmt.Errorf("%w: %s: %v", ErrBadResponse, name, err)
 	}
 	if !resp.Result.OK() {
-		se := &ServiceError{Operation: name, All: resp.Result.Errors}
-		if len(resp.Result.Errors) > 0 {
-			se.Code, se.Message = resp.Result.Errors[0].Code, resp.Result.Errors[0].Message
+		se := &ServiceError{Operation: name}
+		for _, e := range resp.Result.Errors {
+			se.All = append(se.All, ErrorInfo{Code: Code(e.Code), Message: e.Message})
+		}
+		if len(se.All) > 0 {
+			se.Code, se.Message = se.All[0].Code, se.All[0].Message
 		}
 		return nil, se
 	}

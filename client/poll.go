@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/irpki/irpki/internal/clock"
 	"github.com/irpki/irpki/internal/wire"
 )
 
@@ -27,18 +28,6 @@ type PollOptions struct {
 	Progress func(attempt int, err error, wait time.Duration)
 }
 
-// Sleep waits d or until ctx is done, whichever comes first.
-func Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // PollCertificate calls GetCertificate until it yields the certificate or a
 // definite refusal (see Definite), waiting with exponential backoff between
 // attempts. It does not check the certificate; see VerifyIssued.
@@ -53,7 +42,7 @@ func (c *Client) PollCertificate(ctx context.Context, customerID, retrievalID st
 		opt.Attempts = 15
 	}
 	if opt.Sleep == nil {
-		opt.Sleep = Sleep
+		opt.Sleep = clock.Sleep
 	}
 	wait := opt.Initial
 	var last error
@@ -87,7 +76,7 @@ func (c *Client) PollCertificate(ctx context.Context, customerID, retrievalID st
 }
 
 // definiteCodes are refusals that asking again will not change.
-var definiteCodes = map[Code]bool{
+var definiteCodes = map[wire.Code]bool{
 	wire.CodeEnvironment: true, wire.CodeCustomerInvalid: true, wire.CodeUnknownCustomer: true,
 	wire.CodeRetrievalUnknown: true, wire.CodeSuperseded: true, wire.CodeCertRevoked: true,
 	wire.CodeTransferInvalid: true, wire.CodeTransferExpired: true, wire.CodeTransferUsed: true, wire.CodeTransferLocked: true,
@@ -109,16 +98,16 @@ var definiteCodes = map[Code]bool{
 func Definite(err error) bool {
 	var se *ServiceError
 	if errors.As(err, &se) {
-		return definiteCodes[se.Code]
+		return definiteCodes[wire.Code(se.Code)]
 	}
 	var fe *FaultError
 	if errors.As(err, &fe) {
-		return fe.HTTPStatus >= 400 && fe.HTTPStatus < 500 || faultCodes[fe.Code]
+		return fe.HTTPStatus >= 400 && fe.HTTPStatus < 500 || faultCodes[wire.Code(fe.Code)]
 	}
 	return errors.Is(err, ErrUntrustedResponse)
 }
 
-var faultCodes = map[Code]bool{
+var faultCodes = map[wire.Code]bool{
 	wire.CodeMalformed: true, wire.CodeTooLarge: true, wire.CodeContentType: true,
 	wire.CodeUnknownOp: true, wire.CodeActionMismatch: true, wire.CodeSchema: true,
 }

@@ -365,13 +365,13 @@ func (m *Manager) install(cert *x509.Certificate, chain []*x509.Certificate, key
 			}
 		}
 	}
-	if err := m.crashPoint(StepArchived); err != nil {
+	if err := m.crashPoint(stepArchived); err != nil {
 		return nil, err
 	}
 	if err := m.symlink(rel, currentLink); err != nil {
 		return nil, err
 	}
-	if err := m.crashPoint(StepSwapped); err != nil {
+	if err := m.crashPoint(stepSwapped); err != nil {
 		return nil, err
 	}
 	for _, name := range []string{CertFile, KeyFile, ChainFile, FullChainFile} {

@@ -188,7 +188,7 @@ func (m *Manager) enroll(ctx context.Context, c *client.Client, s Settings, cred
 // any polling, so that a run killed from here on resumes with it instead of
 // asking again.
 func (m *Manager) saveRetrievalID(p *pending, rid string) error {
-	if err := m.crashPoint(StepSent); err != nil {
+	if err := m.crashPoint(stepSent); err != nil {
 		return err
 	}
 	p.RetrievalID = rid
@@ -197,7 +197,7 @@ func (m *Manager) saveRetrievalID(p *pending, rid string) error {
 	if err := m.savePending(p); err != nil {
 		return err
 	}
-	return m.crashPoint(StepIDSaved)
+	return m.crashPoint(stepIDSaved)
 }
 
 // sendingAgain clears the refusal of p on disk before p is sent again: from

@@ -20,6 +20,7 @@ import (
 
 	"github.com/irpki/irpki/client"
 	"github.com/irpki/irpki/internal/atomicfile"
+	"github.com/irpki/irpki/internal/clock"
 )
 
 // Options configure a Manager. The zero value works: wall clock, real
@@ -28,7 +29,7 @@ type Options struct {
 	// Now tells the time; tests inject a clock. Default time.Now.
 	Now func() time.Time
 	// Sleep waits d or until ctx is done; tests inject one that does not
-	// wait. Default client.Sleep.
+	// wait. Default: a timer.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Progress, if set, receives every step, so that a CLI can show what
 	// it is waiting for. Called on the Manager's goroutine.
@@ -57,32 +58,29 @@ type Manager struct {
 	dir string
 	opt Options
 	// crash, in tests, stops a run at a step as if the process died there.
-	crash func(Step) bool
+	crash func(step) bool
 }
 
-// Step names the points of an enrolment or renewal at which its state on
+// step names the points of an enrolment or renewal at which its state on
 // disk changes.
-type Step string
+type step string
 
-// Steps of Enroll and Renew, in order.
+// steps of Enroll and Renew, in order.
 const (
-	StepKeySaved  Step = "key_saved"  // new key and CSR in pending.json
-	StepSent      Step = "sent"       // the service answered with a RetrievalId, not yet saved
-	StepIDSaved   Step = "id_saved"   // RetrievalId in pending.json
-	StepFetched   Step = "fetched"    // certificate fetched and verified, not yet saved
-	StepCertSaved Step = "cert_saved" // certificate in pending.json
-	StepArchived  Step = "archived"   // archive/<serial> written
-	StepSwapped   Step = "swapped"    // "current" points at it
-	StepLinked    Step = "linked"     // cert.pem etc. link through "current"; pending.json not yet removed
+	stepKeySaved  step = "key_saved"  // new key and CSR in pending.json
+	stepSent      step = "sent"       // the service answered with a RetrievalId, not yet saved
+	stepIDSaved   step = "id_saved"   // RetrievalId in pending.json
+	stepFetched   step = "fetched"    // certificate fetched and verified, not yet saved
+	stepCertSaved step = "cert_saved" // certificate in pending.json
+	stepArchived  step = "archived"   // archive/<serial> written
+	stepSwapped   step = "swapped"    // "current" points at it
+	stepLinked    step = "linked"     // cert.pem etc. link through "current"; pending.json not yet removed
 )
-
-// Steps lists the steps in order.
-var Steps = []Step{StepKeySaved, StepSent, StepIDSaved, StepFetched, StepCertSaved, StepArchived, StepSwapped, StepLinked}
 
 // errCrash is what a run stopped by a test's crash point returns.
 var errCrash = errors.New("stopped at crash point")
 
-func (m *Manager) crashPoint(s Step) error {
+func (m *Manager) crashPoint(s step) error {
 	if m.crash != nil && m.crash(s) {
 		return fmt.Errorf("%w %s", errCrash, s)
 	}
@@ -132,7 +130,7 @@ func Open(dir string, opt Options) (*Manager, error) {
 		opt.Now = time.Now
 	}
 	if opt.Sleep == nil {
-		opt.Sleep = client.Sleep
+		opt.Sleep = clock.Sleep
 	}
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
@@ -261,7 +259,7 @@ func issuerHint(s Settings) string {
 
 // beginPending makes p's key pair and CSR, saves p with them before any
 // request is sent (a crash from here on resumes with the same key), and
-// passes StepKeySaved; saved, if not nil, runs between the two (Enroll
+// passes stepKeySaved; saved, if not nil, runs between the two (Enroll
 // saves its settings there, after pending.json holds the previous ones).
 func (m *Manager) beginPending(s Settings, p *pending, saved func() error) (*pending, error) {
 	m.progress(Event{Kind: EventKey, Message: fmt.Sprintf("generating an RSA-%d key pair", s.KeySize)})
@@ -278,7 +276,7 @@ func (m *Manager) beginPending(s Settings, p *pending, saved func() error) (*pen
 			return nil, err
 		}
 	}
-	if err := m.crashPoint(StepKeySaved); err != nil {
+	if err := m.crashPoint(stepKeySaved); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -373,14 +371,14 @@ func (m *Manager) finish(ctx context.Context, c *client.Client, s Settings, p *p
 	}
 	m.progress(Event{Kind: EventVerified, Message: fmt.Sprintf("certificate %x verified: chains to %s, certifies our key, names %s", cert.SerialNumber, bundle, s.CustomerID)})
 	if p.CertPEM == "" {
-		if err := m.crashPoint(StepFetched); err != nil {
+		if err := m.crashPoint(stepFetched); err != nil {
 			return nil, err
 		}
 		p.CertPEM, p.UnverifiedCertPEM = string(certPEM(cert)), ""
 		if err := m.savePending(p); err != nil {
 			return nil, err
 		}
-		if err := m.crashPoint(StepCertSaved); err != nil {
+		if err := m.crashPoint(stepCertSaved); err != nil {
 			return nil, err
 		}
 	}
@@ -388,7 +386,7 @@ func (m *Manager) finish(ctx context.Context, c *client.Client, s Settings, p *p
 	if err != nil {
 		return nil, err
 	}
-	if err := m.crashPoint(StepLinked); err != nil {
+	if err := m.crashPoint(stepLinked); err != nil {
 		return nil, err
 	}
 	if err := os.Remove(m.path(pendingFile)); err != nil && !errors.Is(err, os.ErrNotExist) {

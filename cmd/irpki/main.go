@@ -29,7 +29,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/irpki/irpki/client"
+	"github.com/irpki/irpki/internal/clock"
 	"github.com/irpki/irpki/renewal"
 )
 
@@ -66,7 +66,7 @@ type app struct {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, lookupEnv: os.LookupEnv, now: time.Now, sleep: client.Sleep}
+	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, lookupEnv: os.LookupEnv, now: time.Now, sleep: clock.Sleep}
 	code := a.run(ctx, os.Args[1:])
 	stop()
 	os.Exit(code)

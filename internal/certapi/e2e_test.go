@@ -33,7 +33,7 @@ func TestEnrollGetRenewCycle(t *testing.T) {
 	newKey := irpkidtest.NewKey(t)
 	_, err := c.RenewCertificate(ctx, customer, irpkidtest.CSR(t, newKey, customer), e.Key, e.Cert)
 	var se *client.ServiceError
-	if !errors.As(err, &se) || se.Code != wire.CodeWindowNotOpen {
+	if !errors.As(err, &se) || se.Code != client.Code(wire.CodeWindowNotOpen) {
 		t.Fatalf("renew outside window: %v, want %s", err, wire.CodeWindowNotOpen)
 	}
 

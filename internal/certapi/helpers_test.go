@@ -136,11 +136,11 @@ func codeOf(t testing.TB, err error) wire.Code {
 	}
 	var se *client.ServiceError
 	if errors.As(err, &se) {
-		return se.Code
+		return wire.Code(se.Code)
 	}
 	var fe *client.FaultError
 	if errors.As(err, &fe) {
-		return fe.Code
+		return wire.Code(fe.Code)
 	}
 	t.Fatalf("not a service answer: %v", err)
 	return ""

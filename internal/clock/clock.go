@@ -4,6 +4,7 @@
 package clock
 
 import (
+	"context"
 	"sync"
 	"time"
 )
@@ -54,3 +55,18 @@ var (
 	_ Clock = System{}
 	_ Clock = (*Fixed)(nil)
 )
+
+// Sleep waits d or until ctx is done, whichever comes first; it returns
+// ctx.Err() when ctx ended the wait. It is the default sleeper of the
+// client's polling, the renewal manager and irpki watch; each of them takes
+// a sleeper of its own so that tests can move time without waiting.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -266,7 +266,7 @@ func TestNoSecretsInLogsOrAudit(t *testing.T) {
 	addKey(k3)
 	_, err = c.RenewCertificate(ctx, custA, irpkidtest.CSR(t, k3, custA), k2, cert2)
 	var se *client.ServiceError
-	if !errors.As(err, &se) || se.Code != wire.CodeSignerRevoked {
+	if !errors.As(err, &se) || se.Code != client.Code(wire.CodeSignerRevoked) {
 		t.Fatalf("renew with a revoked certificate: %v", err)
 	}
 	answers = append(answers, err.Error())

@@ -201,7 +201,7 @@ func FuzzClientResponse(f *testing.F) {
 			t.Fatalf("client accepted %v", derr)
 		}
 		if se != nil { // an accepted FAIL must be the service's signed FAIL
-			if resp.Result.OK() || len(resp.Result.Errors) == 0 || resp.Result.Errors[0].Code != se.Code {
+			if resp.Result.OK() || len(resp.Result.Errors) == 0 || resp.Result.Errors[0].Code != wire.Code(se.Code) {
 				t.Fatalf("client returned %v; the signed result is %+v", se, resp.Result)
 			}
 			return
