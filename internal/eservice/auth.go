@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"database/sql"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -70,16 +69,9 @@ func checkPassword(encoded, password string) bool {
 }
 
 // User is an e-service account: a representative of one organisation, or
-// an operator of the authority (CustomerID "").
-type User struct {
-	ID         int64
-	Email      string
-	Name       string
-	CustomerID string
-	Operator   bool
-	CreatedAt  time.Time
-	Disabled   bool // cannot sign in; see SetDisabled
-}
+// an operator of the authority (CustomerID ""); Disabled accounts cannot
+// sign in (see SetDisabled).
+type User = store.Account
 
 // NewUser is an account to create.
 type NewUser struct {
@@ -129,15 +121,14 @@ func AddUser(ctx context.Context, db Store, clk interface{ Now() time.Time }, p 
 				return err
 			}
 		}
-		res, err := tx.Exec(ctx, `INSERT INTO eservice_users (email, name, customer_id, operator, password_hash, created_at) VALUES (?,?,?,?,?,?)`,
-			u.Email, u.Name, u.CustomerID, u.Operator, hash, now.UnixMilli())
+		id, err := tx.InsertAccount(ctx, out, hash)
+		if errors.Is(err, store.ErrExists) {
+			return fmt.Errorf("%w: an account for %s already exists", ErrInput, u.Email)
+		}
 		if err != nil {
-			if strings.Contains(err.Error(), "UNIQUE") {
-				return fmt.Errorf("%w: an account for %s already exists", ErrInput, u.Email)
-			}
 			return err
 		}
-		out.ID, _ = res.LastInsertId()
+		out.ID = id
 		role := "representative"
 		if u.Operator {
 			role = "operator"
@@ -156,18 +147,6 @@ func newPasswordHash(p Argon2Params, password string) (string, error) {
 	return hashPassword(p, password)
 }
 
-// userCols are the columns scanUser reads, in its order.
-const userCols = `id, email, name, customer_id, operator, created_at, disabled`
-
-// scanUser reads a row of userCols, then into extra any columns after them.
-func scanUser(sc interface{ Scan(...any) error }, extra ...any) (User, error) {
-	var u User
-	var created int64
-	err := sc.Scan(append([]any{&u.ID, &u.Email, &u.Name, &u.CustomerID, &u.Operator, &created, &u.Disabled}, extra...)...)
-	u.CreatedAt = time.UnixMilli(created).UTC()
-	return u, err
-}
-
 // SetDisabled disables the account of email (a representative who has
 // left, a lost password) or enables it again. Disabling ends the account's
 // sessions at once; its audit entries and its organisation's data stay.
@@ -177,7 +156,7 @@ func SetDisabled(ctx context.Context, db Store, clk interface{ Now() time.Time }
 		action = "user_disable"
 	}
 	return changeAccount(ctx, db, clk.Now(), email, action, actor, func(tx *store.Tx, u *User) error {
-		if _, err := tx.Exec(ctx, `UPDATE eservice_users SET disabled = ? WHERE id = ?`, disabled, u.ID); err != nil {
+		if err := tx.SetAccountDisabled(ctx, u.ID, disabled); err != nil {
 			return err
 		}
 		u.Disabled = disabled
@@ -193,8 +172,7 @@ func SetPassword(ctx context.Context, db Store, clk interface{ Now() time.Time }
 		return User{}, err
 	}
 	return changeAccount(ctx, db, clk.Now(), email, "user_password", actor, func(tx *store.Tx, u *User) error {
-		_, err := tx.Exec(ctx, `UPDATE eservice_users SET password_hash = ? WHERE id = ?`, hash, u.ID)
-		return err
+		return tx.SetAccountPassword(ctx, u.ID, hash)
 	})
 }
 
@@ -204,8 +182,8 @@ func changeAccount(ctx context.Context, db Store, now time.Time, email, action, 
 	var u User
 	err := db.Update(ctx, func(tx *store.Tx) error {
 		var err error
-		u, err = scanUser(tx.QueryRow(ctx, `SELECT `+userCols+` FROM eservice_users WHERE email = ? COLLATE NOCASE`, strings.TrimSpace(email)))
-		if errors.Is(err, sql.ErrNoRows) {
+		u, _, err = tx.Account(ctx, email)
+		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("%w: no account %s (irpkid users lists them)", ErrInput, strings.TrimSpace(email))
 		}
 		if err != nil {
@@ -214,7 +192,7 @@ func changeAccount(ctx context.Context, db Store, now time.Time, email, action, 
 		if err := change(tx, &u); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM eservice_sessions WHERE user_id = ?`, u.ID); err != nil {
+		if err := tx.DeleteAccountSessions(ctx, u.ID); err != nil {
 			return err
 		}
 		return tx.Audit(ctx, store.AuditEntry{At: now, Actor: actor, Action: action, CustomerID: u.CustomerID, Outcome: "ok", Detail: u.Email})
@@ -229,20 +207,9 @@ func changeAccount(ctx context.Context, db Store, now time.Time, email, action, 
 func Users(ctx context.Context, db Store, customerID string) ([]User, error) {
 	var out []User
 	err := db.View(ctx, func(tx *store.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT `+userCols+` FROM eservice_users
-			WHERE ? = '' OR customer_id = ? ORDER BY operator DESC, customer_id, email`, customerID, customerID)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			u, err := scanUser(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, u)
-		}
-		return rows.Err()
+		var err error
+		out, err = tx.Accounts(ctx, customerID)
+		return err
 	})
 	return out, err
 }
@@ -436,11 +403,11 @@ func (h *Handler) authenticate(ctx context.Context, email, password string) (Use
 	var hash string
 	err := h.db.View(ctx, func(tx *store.Tx) error {
 		var err error
-		u, err = scanUser(tx.QueryRow(ctx, `SELECT `+userCols+`, password_hash FROM eservice_users WHERE email = ? COLLATE NOCASE`, email), &hash)
+		u, hash, err = tx.Account(ctx, email)
 		return err
 	})
 	disabled := u.Disabled
-	if errors.Is(err, sql.ErrNoRows) {
+	if errors.Is(err, store.ErrNotFound) {
 		u, hash, disabled = User{}, h.dummyHash, true
 	} else if err != nil {
 		return User{}, false, err
@@ -463,11 +430,8 @@ func (h *Handler) newSession(ctx context.Context, u User) (string, error) {
 	}
 	now := h.clock.Now()
 	err = h.db.Update(ctx, func(tx *store.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM eservice_sessions WHERE expires_at <= ? OR last_seen <= ?`, now.UnixMilli(), now.Add(-h.cfg.SessionIdle).UnixMilli()); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO eservice_sessions (id_hash, user_id, csrf, created_at, last_seen, expires_at) VALUES (?,?,?,?,?,?)`,
-			tokenHash(id), u.ID, csrf, now.UnixMilli(), now.UnixMilli(), now.Add(h.cfg.SessionMax).UnixMilli())
+		err := tx.InsertSession(ctx, store.Session{IDHash: tokenHash(id), AccountID: u.ID, CSRF: csrf, CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(h.cfg.SessionMax)},
+			now.Add(-h.cfg.SessionIdle))
 		if err != nil {
 			return err
 		}
@@ -485,27 +449,25 @@ func (h *Handler) currentSession(r *http.Request) (*session, error) {
 	ctx := r.Context()
 	now := h.clock.Now()
 	s := &session{idHash: tokenHash(c.Value)}
-	var lastSeen, expires, created int64
-	var disabled bool
+	var stored store.Session
 	err = h.db.View(ctx, func(tx *store.Tx) error {
-		return tx.QueryRow(ctx, `SELECT s.csrf, s.last_seen, s.expires_at, u.id, u.email, u.name, u.customer_id, u.operator, u.created_at, u.disabled
-			FROM eservice_sessions s JOIN eservice_users u ON u.id = s.user_id WHERE s.id_hash = ?`, s.idHash).
-			Scan(&s.csrf, &lastSeen, &expires, &s.user.ID, &s.user.Email, &s.user.Name, &s.user.CustomerID, &s.user.Operator, &created, &disabled)
+		var err error
+		stored, s.user, err = tx.Session(ctx, s.idHash)
+		return err
 	})
-	if errors.Is(err, sql.ErrNoRows) {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	s.user.CreatedAt = time.UnixMilli(created).UTC()
-	if disabled || now.UnixMilli() >= expires || now.UnixMilli() >= lastSeen+h.cfg.SessionIdle.Milliseconds() {
+	s.csrf = stored.CSRF
+	if s.user.Disabled || !now.Before(stored.ExpiresAt) || !now.Before(stored.LastSeen.Add(h.cfg.SessionIdle)) {
 		return nil, nil
 	}
-	if now.UnixMilli()-lastSeen > time.Minute.Milliseconds() {
+	if now.Sub(stored.LastSeen) > time.Minute {
 		err := h.db.Update(ctx, func(tx *store.Tx) error {
-			_, err := tx.Exec(ctx, `UPDATE eservice_sessions SET last_seen = ? WHERE id_hash = ?`, now.UnixMilli(), s.idHash)
-			return err
+			return tx.TouchSession(ctx, s.idHash, now)
 		})
 		if err != nil {
 			return nil, err
@@ -517,7 +479,7 @@ func (h *Handler) currentSession(r *http.Request) (*session, error) {
 func (h *Handler) endSession(ctx context.Context, s *session) error {
 	now := h.clock.Now()
 	return h.db.Update(ctx, func(tx *store.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM eservice_sessions WHERE id_hash = ?`, s.idHash); err != nil {
+		if err := tx.DeleteSession(ctx, s.idHash); err != nil {
 			return err
 		}
 		return tx.Audit(ctx, store.AuditEntry{At: now, Actor: actor(s.user), Action: "sign_out", CustomerID: s.user.CustomerID, Outcome: "ok"})

@@ -7,7 +7,6 @@ import (
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -109,9 +108,8 @@ func (h *Handler) deliver(ctx context.Context, u User, orgName string, d orderDa
 	sealed := aead.Seal(nil, nonce, plain, idHash)
 	now := h.clock.Now()
 	err = h.db.Update(ctx, func(tx *store.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO eservice_deliveries (id_hash, customer_id, contact_email, language, salt, nonce, sealed, created_at, expires_at, state)
-			VALUES (?,?,?,?,?,?,?,?,?,?)`, idHash, u.CustomerID, d.Email, d.Language, salt, nonce, sealed, now.UnixMilli(), cred.Expires.UnixMilli(), deliveryOpen)
-		return err
+		return tx.InsertDelivery(ctx, store.Delivery{IDHash: idHash, CustomerID: u.CustomerID, ContactEmail: d.Email, Language: d.Language,
+			Salt: salt, Nonce: nonce, Sealed: sealed, CreatedAt: now, ExpiresAt: cred.Expires, State: deliveryOpen})
 	})
 	if err != nil {
 		return "", err
@@ -131,7 +129,7 @@ func (h *Handler) deliver(ctx context.Context, u User, orgName string, d orderDa
 	err = h.db.Update(ctx, func(tx *store.Tx) error {
 		if sendErr != nil {
 			// Nobody can open it now: erase the box.
-			if _, err := tx.Exec(ctx, `UPDATE eservice_deliveries SET state=?, sealed=NULL WHERE id_hash=?`, deliveryFailed, idHash); err != nil {
+			if err := tx.CloseDelivery(ctx, idHash, deliveryFailed, time.Time{}); err != nil {
 				return err
 			}
 		}
@@ -158,37 +156,28 @@ type deliveryData struct {
 	Attempts int
 }
 
-type deliveryRow struct {
-	customerID, email, state string
-	salt, nonce, sealed      []byte
-	expires                  time.Time
-	attempts                 int
-}
-
-func (h *Handler) loadDelivery(ctx context.Context, tx *store.Tx, idHash []byte) (*deliveryRow, error) {
-	var d deliveryRow
-	var exp int64
-	err := tx.QueryRow(ctx, `SELECT customer_id, contact_email, state, salt, nonce, sealed, expires_at, attempts FROM eservice_deliveries WHERE id_hash=?`, idHash).
-		Scan(&d.customerID, &d.email, &d.state, &d.salt, &d.nonce, &d.sealed, &exp, &d.attempts)
-	if errors.Is(err, sql.ErrNoRows) {
+// loadDelivery returns the delivery of a token hash, or nil if there is
+// none.
+func (h *Handler) loadDelivery(ctx context.Context, tx *store.Tx, idHash []byte) (*store.Delivery, error) {
+	d, err := tx.Delivery(ctx, idHash)
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	d.expires = time.UnixMilli(exp).UTC()
 	return &d, nil
 }
 
-func (h *Handler) deliveryState(d *deliveryRow, now time.Time) string {
+func (h *Handler) deliveryState(d *store.Delivery, now time.Time) string {
 	switch {
-	case d == nil || d.state == deliveryFailed:
+	case d == nil || d.State == deliveryFailed:
 		return "missing"
-	case d.state == deliveryOpened:
+	case d.State == deliveryOpened:
 		return "used"
-	case d.state == deliveryLocked:
+	case d.State == deliveryLocked:
 		return "locked"
-	case !now.Before(d.expires):
+	case !now.Before(d.ExpiresAt):
 		return "expired"
 	}
 	return "open"
@@ -213,7 +202,7 @@ func (h *Handler) deliveryForm(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
 	dd := deliveryData{Token: token, State: "missing", Attempts: h.cfg.PINAttempts}
 	if validToken(token) {
-		var d *deliveryRow
+		var d *store.Delivery
 		if err := h.db.View(ctx, func(tx *store.Tx) error {
 			var err error
 			d, err = h.loadDelivery(ctx, tx, tokenHash(token))
@@ -224,7 +213,7 @@ func (h *Handler) deliveryForm(w http.ResponseWriter, r *http.Request) {
 		}
 		dd.State = h.deliveryState(d, h.clock.Now())
 		if d != nil {
-			dd.Expires, dd.Left = d.expires, h.cfg.PINAttempts-d.attempts
+			dd.Expires, dd.Left = d.ExpiresAt, h.cfg.PINAttempts-d.Attempts
 		}
 	}
 	status := http.StatusOK
@@ -263,7 +252,7 @@ func (h *Handler) deliveryOpen(w http.ResponseWriter, r *http.Request) {
 	}, r.PostFormValue("pin"))
 	idHash := tokenHash(token)
 	var creds *sealedCredentials
-	var row *deliveryRow
+	var row *store.Delivery
 	err := h.db.Update(ctx, func(tx *store.Tx) error {
 		creds = nil
 		var err error
@@ -275,11 +264,11 @@ func (h *Handler) deliveryOpen(w http.ResponseWriter, r *http.Request) {
 		if dd.State != "open" {
 			return nil
 		}
-		dd.Expires = row.expires
+		dd.Expires = row.ExpiresAt
 		if len(pin) == pinDigits {
-			if key, err := deliveryKey(token, pin, row.salt); err == nil {
+			if key, err := deliveryKey(token, pin, row.Salt); err == nil {
 				if aead, err := gcm(key); err == nil {
-					if plain, err := aead.Open(nil, row.nonce, row.sealed, idHash); err == nil {
+					if plain, err := aead.Open(nil, row.Nonce, row.Sealed, idHash); err == nil {
 						var c sealedCredentials
 						if err := json.Unmarshal(plain, &c); err != nil {
 							return err
@@ -290,24 +279,23 @@ func (h *Handler) deliveryOpen(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if creds != nil {
-			if _, err := tx.Exec(ctx, `UPDATE eservice_deliveries SET state=?, sealed=NULL, opened_at=? WHERE id_hash=?`, deliveryOpened, now.UnixMilli(), idHash); err != nil {
+			if err := tx.CloseDelivery(ctx, idHash, deliveryOpened, now); err != nil {
 				return err
 			}
-			return tx.Audit(ctx, store.AuditEntry{At: now, Actor: "eservice:contact", Action: "delivery_open", CustomerID: row.customerID, Outcome: "ok", Detail: "contact=" + row.email})
+			return tx.Audit(ctx, store.AuditEntry{At: now, Actor: "eservice:contact", Action: "delivery_open", CustomerID: row.CustomerID, Outcome: "ok", Detail: "contact=" + row.ContactEmail})
 		}
-		row.attempts++
+		row.Attempts++
 		state := deliveryOpen
-		if row.attempts >= h.cfg.PINAttempts {
+		if row.Attempts >= h.cfg.PINAttempts {
 			state = deliveryLocked
 			dd.State = "locked"
 		}
-		if _, err := tx.Exec(ctx, `UPDATE eservice_deliveries SET attempts=?, state=?, sealed=CASE WHEN ?='locked' THEN NULL ELSE sealed END WHERE id_hash=?`,
-			row.attempts, state, state, idHash); err != nil {
+		if err := tx.SetDeliveryAttempts(ctx, idHash, row.Attempts, state, state == deliveryLocked); err != nil {
 			return err
 		}
-		dd.Left = h.cfg.PINAttempts - row.attempts
-		return tx.Audit(ctx, store.AuditEntry{At: now, Actor: "eservice:contact", Action: "delivery_open", CustomerID: row.customerID, Outcome: "fail", Code: "WRONG_PIN",
-			Detail: fmt.Sprintf("contact=%s attempt=%d", row.email, row.attempts)})
+		dd.Left = h.cfg.PINAttempts - row.Attempts
+		return tx.Audit(ctx, store.AuditEntry{At: now, Actor: "eservice:contact", Action: "delivery_open", CustomerID: row.CustomerID, Outcome: "fail", Code: "WRONG_PIN",
+			Detail: fmt.Sprintf("contact=%s attempt=%d", row.ContactEmail, row.Attempts)})
 	})
 	if err != nil {
 		h.fail(w, r, nil, err)

@@ -102,14 +102,16 @@ const unknownAccount = "eservice:(unknown account)"
 // signinActor is the audit actor of a sign-in attempt for what was typed
 // as the e-mail address: the account's address, or unknownAccount.
 func (h *Handler) signinActor(ctx context.Context, typed string) string {
-	var email string
+	var a store.Account
 	err := h.db.View(ctx, func(tx *store.Tx) error {
-		return tx.QueryRow(ctx, `SELECT email FROM eservice_users WHERE email = ? COLLATE NOCASE`, typed).Scan(&email)
+		var err error
+		a, _, err = tx.Account(ctx, typed)
+		return err
 	})
 	if err != nil {
 		return unknownAccount
 	}
-	return "eservice:" + email
+	return "eservice:" + a.Email
 }
 
 func (h *Handler) signout(w http.ResponseWriter, r *http.Request, s *session) {
@@ -344,16 +346,9 @@ func (h *Handler) useNonce(r *http.Request, nonce string) (bool, error) {
 	fresh := false
 	now := h.clock.Now()
 	err := h.db.Update(ctx, func(tx *store.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM eservice_form_nonces WHERE created_at < ?`, now.Add(-24*time.Hour).UnixMilli()); err != nil {
-			return err
-		}
-		res, err := tx.Exec(ctx, `INSERT OR IGNORE INTO eservice_form_nonces (nonce, created_at) VALUES (?, ?)`, nonce, now.UnixMilli())
-		if err != nil {
-			return err
-		}
-		n, _ := res.RowsAffected()
-		fresh = n == 1
-		return nil
+		var err error
+		fresh, err = tx.UseFormNonce(ctx, nonce, now)
+		return err
 	})
 	return fresh, err
 }

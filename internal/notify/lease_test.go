@@ -137,7 +137,7 @@ func TestAcceptedReminderIsRecordedWhenStopping(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(m.sent) != 1 || len(st) != 1 || st[0].State != stateSent {
+	if len(m.sent) != 1 || len(st) != 1 || st[0].State != store.ReminderSent {
 		t.Fatalf("%d mails sent, reminder states %+v; want one, recorded as sent", len(m.sent), st)
 	}
 	// And so, after the lease, no second mail.

@@ -3,11 +3,11 @@ package notify
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,34 +15,6 @@ import (
 
 	"github.com/irpki/irpki/internal/clock"
 	"github.com/irpki/irpki/internal/store"
-)
-
-func init() {
-	// The reminders table: one row per (certificate, reminder kind), the
-	// unique key that makes a reminder claimable by exactly one sender.
-	store.RegisterMigration("notify/1", `CREATE TABLE IF NOT EXISTS reminders (
-		serial        TEXT NOT NULL,
-		kind          TEXT NOT NULL,
-		state         TEXT NOT NULL,
-		owner         TEXT NOT NULL DEFAULT '',
-		recipient     TEXT NOT NULL DEFAULT '',
-		language      TEXT NOT NULL DEFAULT '',
-		attempts      INTEGER NOT NULL DEFAULT 0,
-		claimed_at    INTEGER NOT NULL DEFAULT 0,
-		lease_until   INTEGER NOT NULL DEFAULT 0,
-		next_attempt  INTEGER NOT NULL DEFAULT 0,
-		sent_at       INTEGER NOT NULL DEFAULT 0,
-		last_error    TEXT NOT NULL DEFAULT '',
-		PRIMARY KEY (serial, kind)
-	);
-	CREATE INDEX IF NOT EXISTS reminders_state ON reminders(state, next_attempt);`)
-}
-
-// Reminder states.
-const (
-	stateClaimed = "claimed" // a sender holds it until lease_until
-	statePending = "pending" // a delivery failed; retry at next_attempt
-	stateSent    = "sent"    // the mail server accepted it: never again
 )
 
 // Store is what the reminder job needs of storage.
@@ -206,51 +178,16 @@ func (r *Reminder) RunOnce(ctx context.Context) (Result, error) {
 		// Certificates expiring within the longest reminder horizon that
 		// are valid and have no live successor, less those whose due kind
 		// was already sent. (The claim below re-checks all of it.)
-		rows, err := tx.Query(ctx, `SELECT c.serial, c.not_after FROM certificates c
-			WHERE c.status = 'valid' AND c.not_after > ? AND c.not_after <= ?
-			AND NOT EXISTS (SELECT 1 FROM certificates s WHERE s.predecessor = c.serial AND s.status != 'superseded')
-			ORDER BY c.not_after, c.serial`, now.UnixMilli(), horizon.UnixMilli())
+		exp, sent, err := tx.ExpiringCertificates(ctx, now, horizon)
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var c candidate
-			var na int64
-			if err := rows.Scan(&c.serial, &na); err != nil {
-				return err
-			}
-			c.notAfter = time.UnixMilli(na).UTC()
-			cands = append(cands, c)
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		rows.Close()
-		sent := map[string]bool{}
-		srows, err := tx.Query(ctx, `SELECT serial, kind FROM reminders WHERE state = 'sent' AND serial IN
-			(SELECT serial FROM certificates WHERE status = 'valid' AND not_after > ? AND not_after <= ?)`, now.UnixMilli(), horizon.UnixMilli())
-		if err != nil {
-			return err
-		}
-		defer srows.Close()
-		for srows.Next() {
-			var s, k string
-			if err := srows.Scan(&s, &k); err != nil {
-				return err
-			}
-			sent[s+"/"+k] = true
-		}
-		if err := srows.Err(); err != nil {
-			return err
-		}
-		kept := cands[:0]
-		for _, c := range cands {
-			if d, ok := r.due(c.notAfter, now); ok && !sent[c.serial+"/"+kind(d)] {
-				kept = append(kept, c)
+		cands = cands[:0]
+		for _, c := range exp {
+			if d, ok := r.due(c.NotAfter, now); ok && !slices.Contains(sent[c.Serial], kind(d)) {
+				cands = append(cands, candidate{serial: c.Serial, notAfter: c.NotAfter})
 			}
 		}
-		cands = kept
 		return nil
 	})
 	if err != nil {
@@ -346,28 +283,21 @@ func (r *Reminder) claim(ctx context.Context, serial string) (*claim, outcome, e
 			return nil
 		}
 		k := kind(days)
-		var state string
-		var attempts int
-		var leaseUntil, nextAttempt int64
-		err = tx.QueryRow(ctx, `SELECT state, attempts, lease_until, next_attempt FROM reminders WHERE serial=? AND kind=?`, serial, k).
-			Scan(&state, &attempts, &leaseUntil, &nextAttempt)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			state = ""
-		case err != nil:
+		prev, err := tx.Reminder(ctx, serial, k)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		switch state {
-		case stateSent:
+		switch prev.State {
+		case store.ReminderSent:
 			return nil
-		case stateClaimed:
-			if now.UnixMilli() < leaseUntil {
+		case store.ReminderClaimed:
+			if now.Before(prev.LeaseUntil) {
 				out = outcomeBusy
 				return nil
 			}
 			r.log.WarnContext(ctx, "reminder claim expired; taking it over (its sender may have crashed after the mail was accepted, so the contact may get it twice)", "serial", serial, "kind", k)
-		case statePending:
-			if now.UnixMilli() < nextAttempt {
+		case store.ReminderPending:
+			if now.Before(prev.NextAttempt) {
 				out = outcomeBusy
 				return nil
 			}
@@ -396,18 +326,10 @@ func (r *Reminder) claim(ctx context.Context, serial string) (*claim, outcome, e
 		}
 		msg.To = to
 		msg.MessageID = "reminder-" + k + "-" + serial + "@irpkid"
-		lease := now.Add(r.cfg.Lease).UnixMilli()
-		if state == "" {
-			_, err = tx.Exec(ctx, `INSERT INTO reminders (serial, kind, state, owner, recipient, language, attempts, claimed_at, lease_until)
-				VALUES (?,?,?,?,?,?,1,?,?)`, serial, k, stateClaimed, owner, to, lang, now.UnixMilli(), lease)
-		} else {
-			_, err = tx.Exec(ctx, `UPDATE reminders SET state=?, owner=?, recipient=?, language=?, attempts=attempts+1, claimed_at=?, lease_until=?
-				WHERE serial=? AND kind=?`, stateClaimed, owner, to, lang, now.UnixMilli(), lease, serial, k)
-		}
-		if err != nil {
+		if err := tx.ClaimReminder(ctx, serial, k, owner, to, lang, now, now.Add(r.cfg.Lease)); err != nil {
 			return err
 		}
-		cl = &claim{serial: serial, kind: k, owner: owner, days: days, attempts: attempts + 1, msg: msg, customerID: c.CustomerID}
+		cl = &claim{serial: serial, kind: k, owner: owner, days: days, attempts: prev.Attempts + 1, msg: msg, customerID: c.CustomerID}
 		return nil
 	})
 	if err != nil {
@@ -420,12 +342,11 @@ func (r *Reminder) claim(ctx context.Context, serial string) (*claim, outcome, e
 func (r *Reminder) markSent(ctx context.Context, cl *claim) error {
 	err := r.db.Update(ctx, func(tx *store.Tx) error {
 		now := r.clock.Now()
-		res, err := tx.Exec(ctx, `UPDATE reminders SET state=?, owner='', sent_at=?, last_error='' WHERE serial=? AND kind=? AND state != ?`,
-			stateSent, now.UnixMilli(), cl.serial, cl.kind, stateSent)
+		changed, err := tx.MarkReminderSent(ctx, cl.serial, cl.kind, now)
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		if !changed {
 			r.log.WarnContext(ctx, "reminder was already recorded as sent by another sender", "serial", cl.serial, "kind", cl.kind)
 			return nil
 		}
@@ -456,12 +377,11 @@ func (r *Reminder) release(ctx context.Context, cl *claim, sendErr error) error 
 	}
 	r.log.WarnContext(ctx, "expiry reminder not delivered; will retry", "serial", cl.serial, "kind", cl.kind, "to", cl.msg.To, "attempt", cl.attempts, "retry_at", next, "err", sendErr)
 	err := r.db.Update(ctx, func(tx *store.Tx) error {
-		res, err := tx.Exec(ctx, `UPDATE reminders SET state=?, owner='', next_attempt=?, last_error=? WHERE serial=? AND kind=? AND owner=? AND state=?`,
-			statePending, next.UnixMilli(), msg, cl.serial, cl.kind, cl.owner, stateClaimed)
+		held, err := tx.ReleaseReminder(ctx, cl.serial, cl.kind, cl.owner, next, msg)
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		if !held {
 			return nil // taken over meanwhile; the new owner decides
 		}
 		return tx.Audit(ctx, store.AuditEntry{At: now, Actor: "reminder", Action: "reminder", CustomerID: cl.customerID, Serial: cl.serial,
@@ -495,35 +415,15 @@ func (r *Reminder) Run(ctx context.Context, interval time.Duration) {
 }
 
 // Status is the state of one reminder, for operators and tests.
-type Status struct {
-	Serial, Kind, State, Recipient, Language string
-	Attempts                                 int
-	SentAt                                   time.Time
-	LastError                                string
-}
+type Status = store.Reminder
 
 // Statuses lists the reminders of a certificate ("" for all).
 func Statuses(ctx context.Context, db Store, serial string) ([]Status, error) {
 	var out []Status
 	err := db.View(ctx, func(tx *store.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT serial, kind, state, recipient, language, attempts, sent_at, last_error FROM reminders
-			WHERE ? = '' OR serial = ? ORDER BY serial, kind`, serial, serial)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var s Status
-			var sent int64
-			if err := rows.Scan(&s.Serial, &s.Kind, &s.State, &s.Recipient, &s.Language, &s.Attempts, &sent, &s.LastError); err != nil {
-				return err
-			}
-			if sent != 0 {
-				s.SentAt = time.UnixMilli(sent).UTC()
-			}
-			out = append(out, s)
-		}
-		return rows.Err()
+		var err error
+		out, err = tx.Reminders(ctx, serial)
+		return err
 	})
 	return out, err
 }

@@ -84,18 +84,63 @@ var migrations = []Migration{
 		detail      TEXT NOT NULL DEFAULT ''
 	);
 	CREATE INDEX audit_customer ON audit(customer_id, id);`},
-}
-
-// RegisterMigration appends a migration; packages that own tables of their
-// own (the e-service, the reminder job) call it from an init function. Names
-// must be unique; a duplicate is a programming error and panics.
-func RegisterMigration(name, sql string) {
-	for _, m := range migrations {
-		if m.Name == name {
-			panic("store: migration " + name + " registered twice")
-		}
-	}
-	migrations = append(migrations, Migration{Name: name, SQL: sql})
+	// The reminder job's table: one row per (certificate, reminder kind),
+	// the unique key that makes a reminder claimable by exactly one sender.
+	{Name: "notify/1", SQL: `CREATE TABLE IF NOT EXISTS reminders (
+		serial        TEXT NOT NULL,
+		kind          TEXT NOT NULL,
+		state         TEXT NOT NULL,
+		owner         TEXT NOT NULL DEFAULT '',
+		recipient     TEXT NOT NULL DEFAULT '',
+		language      TEXT NOT NULL DEFAULT '',
+		attempts      INTEGER NOT NULL DEFAULT 0,
+		claimed_at    INTEGER NOT NULL DEFAULT 0,
+		lease_until   INTEGER NOT NULL DEFAULT 0,
+		next_attempt  INTEGER NOT NULL DEFAULT 0,
+		sent_at       INTEGER NOT NULL DEFAULT 0,
+		last_error    TEXT NOT NULL DEFAULT '',
+		PRIMARY KEY (serial, kind)
+	);
+	CREATE INDEX IF NOT EXISTS reminders_state ON reminders(state, next_attempt);`},
+	// The e-service's accounts, sessions, credential deliveries and form
+	// nonces.
+	{Name: "eservice/1", SQL: `CREATE TABLE IF NOT EXISTS eservice_users (
+		id            INTEGER PRIMARY KEY AUTOINCREMENT,
+		email         TEXT NOT NULL UNIQUE COLLATE NOCASE,
+		name          TEXT NOT NULL DEFAULT '',
+		customer_id   TEXT NOT NULL DEFAULT '',
+		operator      INTEGER NOT NULL DEFAULT 0,
+		password_hash TEXT NOT NULL,
+		created_at    INTEGER NOT NULL,
+		disabled      INTEGER NOT NULL DEFAULT 0
+	);
+	CREATE INDEX IF NOT EXISTS eservice_users_customer ON eservice_users(customer_id);
+	CREATE TABLE IF NOT EXISTS eservice_sessions (
+		id_hash    BLOB PRIMARY KEY,
+		user_id    INTEGER NOT NULL REFERENCES eservice_users(id),
+		csrf       TEXT NOT NULL,
+		created_at INTEGER NOT NULL,
+		last_seen  INTEGER NOT NULL,
+		expires_at INTEGER NOT NULL
+	);
+	CREATE TABLE IF NOT EXISTS eservice_deliveries (
+		id_hash       BLOB PRIMARY KEY,
+		customer_id   TEXT NOT NULL,
+		contact_email TEXT NOT NULL,
+		language      TEXT NOT NULL,
+		salt          BLOB NOT NULL,
+		nonce         BLOB NOT NULL,
+		sealed        BLOB,
+		created_at    INTEGER NOT NULL,
+		expires_at    INTEGER NOT NULL,
+		attempts      INTEGER NOT NULL DEFAULT 0,
+		state         TEXT NOT NULL,
+		opened_at     INTEGER NOT NULL DEFAULT 0
+	);
+	CREATE TABLE IF NOT EXISTS eservice_form_nonces (
+		nonce      TEXT PRIMARY KEY,
+		created_at INTEGER NOT NULL
+	);`},
 }
 
 func (s *DB) migrate(ctx context.Context) error {

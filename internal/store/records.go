@@ -106,7 +106,7 @@ func (t *Tx) InsertOrder(ctx context.Context, o Order) error {
 	return nil
 }
 
-func scanOrder(sc interface{ Scan(...any) error }) (Order, error) {
+func scanOrder(sc scanner) (Order, error) {
 	var o Order
 	var created, expires, validity, used int64
 	var status string
@@ -130,20 +130,7 @@ func (t *Tx) Order(ctx context.Context, transferID string) (Order, error) {
 
 // Orders lists a customer's orders, newest first.
 func (t *Tx) Orders(ctx context.Context, customerID string) ([]Order, error) {
-	rows, err := t.query(ctx, `SELECT `+orderCols+` FROM orders WHERE customer_id=? ORDER BY created_at DESC`, customerID)
-	if err != nil {
-		return nil, fmt.Errorf("store: orders: %w", err)
-	}
-	defer rows.Close()
-	var out []Order
-	for rows.Next() {
-		o, err := scanOrder(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: orders: %w", err)
-		}
-		out = append(out, o)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, t, "orders", scanOrder, `SELECT `+orderCols+` FROM orders WHERE customer_id=? ORDER BY created_at DESC`, customerID)
 }
 
 // UpdateOrderState records failed attempts, status, use and certificate.
@@ -177,7 +164,7 @@ func (t *Tx) InsertCertificate(ctx context.Context, c Certificate) error {
 	return nil
 }
 
-func scanCert(sc interface{ Scan(...any) error }) (Certificate, error) {
+func scanCert(sc scanner) (Certificate, error) {
 	var c Certificate
 	var nb, na, rev, retr, created int64
 	var status string
@@ -230,20 +217,7 @@ func (t *Tx) Certificates(ctx context.Context, f CertFilter) ([]Certificate, err
 		args = append(args, f.Environment)
 	}
 	q += ` ORDER BY created_at, serial`
-	rows, err := t.query(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: certificates: %w", err)
-	}
-	defer rows.Close()
-	var out []Certificate
-	for rows.Next() {
-		c, err := scanCert(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: certificates: %w", err)
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, t, "certificates", scanCert, q, args...)
 }
 
 // SetCertificateStatus changes status (revocation, supersession) with its
@@ -343,3 +317,28 @@ var (
 		qCertWhere + whereSerial, qCertWhere + whereRetrievalID, qCertWhere + whereKey, qCertWhere + whereSuccessor,
 	}
 )
+
+// scanner is a row: *sql.Row or *sql.Rows.
+type scanner interface{ Scan(...any) error }
+
+// queryAll runs a query and scans each of its rows with scan; what names
+// the records in errors.
+func queryAll[T any](ctx context.Context, t *Tx, what string, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := t.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: %s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: %s: %w", what, err)
+	}
+	return out, nil
+}

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -187,7 +186,7 @@ func (s *DB) run(ctx context.Context, begin string, fn func(*Tx) error) error {
 			s.conn.ExecContext(bg, "ROLLBACK")
 		}
 	}()
-	if err := fn(&Tx{conn: s.conn, stmts: s.stmts}); err != nil {
+	if err := fn(&Tx{conn: s.conn, stmts: s.stmts, d: sqliteDialect}); err != nil {
 		open = false
 		if _, rerr := s.conn.ExecContext(bg, "ROLLBACK"); rerr != nil && !errors.Is(err, errReadOnly) {
 			return errors.Join(err, fmt.Errorf("store: rollback: %w", rerr))
@@ -211,6 +210,7 @@ func (s *DB) run(ctx context.Context, begin string, fn func(*Tx) error) error {
 type Tx struct {
 	conn  *sql.Conn
 	stmts map[string]*sql.Stmt
+	d     *dialect
 }
 
 // prepare prepares the statements of preparedQueries.
@@ -248,23 +248,4 @@ func (t *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 // query runs a query.
 func (t *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	return t.conn.QueryContext(context.WithoutCancel(ctx), q, args...)
-}
-
-// Exec runs a statement; for migrations of other packages' tables.
-func (t *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return t.exec(ctx, query, args...)
-}
-
-// Query runs a query; for other packages' tables.
-func (t *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return t.query(ctx, query, args...)
-}
-
-// QueryRow runs a query returning one row; for other packages' tables.
-func (t *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return t.queryRow(ctx, query, args...)
-}
-
-func isUnique(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 }

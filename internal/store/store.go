@@ -1,5 +1,8 @@
 // Package store keeps irpkid's records: organisations, certificate orders,
-// issued certificates (with their RetrievalIds), and the audit log. Open
+// issued certificates (with their RetrievalIds), the audit log, the
+// e-service's accounts, sessions, form nonces and credential deliveries,
+// and the expiry reminders. All of irpkid's SQL and its one schema live in
+// this package; the others call its typed methods. Open
 // returns a SQLite store (modernc.org/sqlite, no cgo) in WAL mode with full
 // fsync on commit, migrated to the current schema; the operator commands use
 // the same file while the server runs.
