@@ -171,7 +171,7 @@ func TestServeCycle(t *testing.T) {
 	}
 
 	// Revoke the successor.
-	if _, se, code := irpkid(t, nil, "revoke", "--data-dir", dataDir, "--serial", rows[1].Serial, "--reason", "key_compromise"); code != 0 {
+	if _, se, code := irpkid(t, nil, "revoke", "--data-dir", dataDir, "--serial", rows[1].Serial, "--reason", "keyCompromise"); code != 0 {
 		t.Fatalf("revoke: %s", se)
 	}
 	// WSDL carries this server's address.
@@ -286,11 +286,13 @@ func TestOperatorInputErrors(t *testing.T) {
 		// 213505 days overflow a Duration to about one day (found in review).
 		{[]string{"order", "--customer-id", "1234567-1", "--validity", "213505d"}, "at most 36525d"},
 		{[]string{"order", "--customer-id", "1234567-1", "--validity", "800d"}, "longer than the 2-year maximum"},
+		{[]string{"order", "--customer-id", "1234567-1", "--validity", "5m"}, "validity 5m0s is shorter than the TEST minimum, 10m0s"},
 		{[]string{"order", "--customer-id", "1234567-1", "--purpose", "whatever I like"}, "use one of reports_ws"},
 		{[]string{"certs", "--customer-id", "1234567-2"}, "check digit"},
 		{[]string{"certs", "--customer-id", "2345678-0"}, "no organisation 2345678-0"},
 		{[]string{"users", "--customer-id", "2345678-0"}, "no organisation 2345678-0"},
-		{[]string{"revoke", "--serial", "abcd", "--reason", "bored"}, "reason must be one of"},
+		{[]string{"revoke", "--serial", "abcd", "--reason", "bored"}, `--reason "bored": give key_compromise (RFC 5280: keyCompromise)`},
+		{[]string{"revoke", "--serial", "abcd", "--reason", "keyCompromise"}, "no certificate with serial"},
 		{[]string{"revoke", "--serial", "abcd", "--reason", "key_compromise"}, "no certificate with serial"},
 		{[]string{"frobnicate"}, "unknown command"},
 	} {

@@ -14,6 +14,7 @@ import (
 	"github.com/irpki/irpki/internal/cliconfig"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/store"
+	"github.com/irpki/irpki/internal/wire"
 )
 
 const operatorActor = "operator"
@@ -111,7 +112,7 @@ func parseDuration(s string) (time.Duration, error) {
 func cmdOrder(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, c := newFlagSet("order", stderr)
 	id := fs.String("customer-id", "", "organisation's business ID")
-	validity := fs.String("validity", "", "certificate validity, e.g. 50d or 2h (shorter than two years only in TEST)")
+	validity := fs.String("validity", "", fmt.Sprintf("certificate validity, e.g. 30d, 2h or 15m: two years by default; in TEST from %v up to two years, in PRODUCTION two years only", service.DefaultConfig(wire.EnvTest).MinTestValidity))
 	purpose := fs.String("purpose", "", "channel and purpose of use: "+strings.Join(service.Purposes, ", "))
 	desc := fs.String("description", "", "description")
 	cname := fs.String("contact-name", "", "technical contact's name")
@@ -190,19 +191,23 @@ func cmdCerts(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 func cmdRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, c := newFlagSet("revoke", stderr)
 	serial := fs.String("serial", "", "certificate serial, hex (as irpkid certs prints it)")
-	reason := fs.String("reason", "", "reason: "+strings.Join(service.RevocationReasons, ", "))
+	reason := fs.String("reason", "", "reason: "+service.RevocationReasonHelp)
 	fs.Usage = cliconfig.Usage(fs, "irpkid revoke --serial HEX --reason REASON", "Revokes a certificate. A revoked certificate cannot be renewed.")
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
 	if *serial == "" || *reason == "" {
-		return fmt.Errorf("--serial and --reason are required (reasons: %s)", strings.Join(service.RevocationReasons, ", "))
+		return fmt.Errorf("--serial and --reason are required (reasons: %s)", service.RevocationReasonHelp)
+	}
+	r, ok := service.ParseRevocationReason(*reason)
+	if !ok {
+		return fmt.Errorf("--reason %q: give %s", *reason, service.RevocationReasonHelp)
 	}
 	return c.withApp(ctx, stderr, func(a *app) error {
-		if err := a.svc.Revoke(ctx, *serial, *reason, "", operatorActor); err != nil {
+		if err := a.svc.Revoke(ctx, *serial, r, "", operatorActor); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "certificate %s revoked (%s)\n", *serial, *reason)
+		fmt.Fprintf(stdout, "certificate %s revoked (%s)\n", *serial, r)
 		return nil
 	})
 }

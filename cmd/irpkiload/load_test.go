@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,4 +92,27 @@ func durations(from, to int) []time.Duration {
 		d = append(d, time.Duration(i))
 	}
 	return d
+}
+
+// --help lists the flags in the double-dash style of irpkid and irpki, and
+// missing flags get an error that names them, not the whole usage.
+func TestHelpAndFlagErrors(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"--help"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("--help: exit %d", code)
+	}
+	help := stderr.String()
+	for _, want := range []string{"Usage: irpkiload --endpoint URL --data-dir DIR", "\n  --endpoint\n", "\n  --clients\n        concurrent clients (default 4)\n"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("--help lacks %q:\n%s", want, help)
+		}
+	}
+	if strings.Contains(help, "\n  -endpoint") {
+		t.Errorf("--help uses single dashes:\n%s", help)
+	}
+	stderr.Reset()
+	if code := run(context.Background(), []string{"--clients", "0"}, &stdout, &stderr); code != 2 ||
+		stderr.String() != "irpkiload: --endpoint is required; --data-dir is required; --clients must be at least 1 (irpkiload --help lists the flags)\n" {
+		t.Errorf("missing flags: exit %d, %q", code, stderr.String())
+	}
 }

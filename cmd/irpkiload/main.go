@@ -41,6 +41,7 @@ import (
 
 	"github.com/irpki/irpki/client"
 	"github.com/irpki/irpki/internal/businessid"
+	"github.com/irpki/irpki/internal/cliconfig"
 )
 
 func main() {
@@ -72,18 +73,35 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&c.duration, "duration", 30*time.Second, "how long to run when --cycles is 0")
 	fs.BoolVar(&c.asJSON, "json", false, "print the report as JSON")
 	fs.IntVar(&c.pregen, "pregen-keys", 0, "generate this many RSA keys before the clock starts, so that the run measures the service rather than the load generator's key generation (cycles take keys from the pool, then generate their own)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: irpkiload --endpoint URL --data-dir DIR [--clients N] [--cycles N | --duration D] [--json]")
-		fs.PrintDefaults()
-	}
+	fs.Usage = cliconfig.PlainUsage(fs, "irpkiload --endpoint URL --data-dir DIR [--clients N] [--cycles N | --duration D] [--pregen-keys N] [--json]",
+		"Runs N concurrent clients against a running irpkid, each doing full certificate cycles: order (irpkid org add\n"+
+			"and order on the server's data directory), SignNewCertificate, GetCertificate, RenewCertificate signed with\n"+
+			"the first key, GetCertificate. Reports throughput, latency percentiles per operation and errors; exits 1\n"+
+			"if any operation failed. TEST environment only (orders use a short validity).")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
-	if c.endpoint == "" || c.dataDir == "" || c.clients < 1 || c.cycles < 0 {
-		fs.Usage()
+	var bad []string
+	if c.endpoint == "" {
+		bad = append(bad, "--endpoint is required")
+	}
+	if c.dataDir == "" {
+		bad = append(bad, "--data-dir is required")
+	}
+	if c.clients < 1 {
+		bad = append(bad, "--clients must be at least 1")
+	}
+	if c.cycles < 0 {
+		bad = append(bad, "--cycles must not be negative")
+	}
+	if fs.NArg() > 0 {
+		bad = append(bad, fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
+	}
+	if len(bad) > 0 {
+		fmt.Fprintf(stderr, "irpkiload: %s (irpkiload --help lists the flags)\n", strings.Join(bad, "; "))
 		return 2
 	}
 	rep, err := load(ctx, c, stderr)

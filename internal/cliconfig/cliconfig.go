@@ -86,14 +86,32 @@ func ResolveShared(fs *flag.FlagSet, configPath string, lookupEnv func(string) (
 // environment variable.
 func Usage(fs *flag.FlagSet, synopsis, about string) func() {
 	return func() {
-		w := fs.Output()
-		fmt.Fprintf(w, "Usage: %s\n\n%s\n\nFlags (each also from its environment variable, or from --config):\n", synopsis, about)
-		fs.VisitAll(func(f *flag.Flag) {
-			def := ""
-			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
-				def = fmt.Sprintf(" (default %s)", f.DefValue)
-			}
-			fmt.Fprintf(w, "  --%s\n        %s%s\n        [%s]\n", f.Name, f.Usage, def, EnvName(f.Name))
-		})
+		fmt.Fprintf(fs.Output(), "Usage: %s\n\n%s\n\nFlags (each also from its environment variable, or from --config):\n", synopsis, about)
+		printFlags(fs, true)
 	}
+}
+
+// PlainUsage is Usage for a program whose flags come from the command line
+// only: the same layout, without environment variables.
+func PlainUsage(fs *flag.FlagSet, synopsis, about string) func() {
+	return func() {
+		fmt.Fprintf(fs.Output(), "Usage: %s\n\n%s\n\nFlags:\n", synopsis, about)
+		printFlags(fs, false)
+	}
+}
+
+// printFlags lists fs's flags in the double-dash style of every irpki
+// program, each with its default and, withEnv, its environment variable.
+func printFlags(fs *flag.FlagSet, withEnv bool) {
+	w := fs.Output()
+	fs.VisitAll(func(f *flag.Flag) {
+		def := ""
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
+			def = fmt.Sprintf(" (default %s)", f.DefValue)
+		}
+		fmt.Fprintf(w, "  --%s\n        %s%s\n", f.Name, f.Usage, def)
+		if withEnv {
+			fmt.Fprintf(w, "        [%s]\n", EnvName(f.Name))
+		}
+	})
 }

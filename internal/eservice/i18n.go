@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
+
+	xlanguage "golang.org/x/text/language"
 
 	"github.com/irpki/irpki/internal/notify"
 )
@@ -21,7 +21,7 @@ var languageNames = map[string]string{"fi": "Suomeksi", "sv": "På svenska", "en
 func validLang(l string) bool { return l == "fi" || l == "sv" || l == "en" }
 
 // language is the request's language: the remembered choice, else the
-// best of Accept-Language, else Finnish.
+// best match of Accept-Language, else Finnish.
 func language(r *http.Request) string {
 	if c, err := r.Cookie(langCookie); err == nil && validLang(c.Value) {
 		return c.Value
@@ -29,40 +29,31 @@ func language(r *http.Request) string {
 	return negotiate(r.Header.Get("Accept-Language"))
 }
 
-// negotiate picks fi, sv or en from an Accept-Language header by quality,
-// earlier entries winning ties; no header means Finnish, no match English.
+// matcher matches the browser's languages to ours, in the order of
+// languages: Finnish comes first, so it is the answer when nothing matches.
+var matcher = func() xlanguage.Matcher {
+	var tags []xlanguage.Tag
+	for _, l := range languages {
+		tags = append(tags, xlanguage.MustParse(l))
+	}
+	return xlanguage.NewMatcher(tags)
+}()
+
+// negotiate picks fi, sv or en from an Accept-Language header with
+// golang.org/x/text/language's matching (qualities, regions and scripts:
+// sv-FI is Swedish, en-GB English). A header naming none of them ("de",
+// "fr", "*"), an unreadable one and no header at all give Finnish: the
+// service is Finnish.
 func negotiate(header string) string {
-	if strings.TrimSpace(header) == "" {
+	tags, _, err := xlanguage.ParseAcceptLanguage(header)
+	if err != nil || len(tags) == 0 {
 		return "fi"
 	}
-	type cand struct {
-		lang string
-		q    float64
-		i    int
+	_, i, conf := matcher.Match(tags...)
+	if conf == xlanguage.No {
+		return "fi"
 	}
-	var cs []cand
-	for i, part := range strings.Split(header, ",") {
-		fields := strings.Split(strings.TrimSpace(part), ";")
-		tag := strings.ToLower(strings.TrimSpace(fields[0]))
-		q := 1.0
-		for _, f := range fields[1:] {
-			f = strings.TrimSpace(f)
-			if v, ok := strings.CutPrefix(f, "q="); ok {
-				if x, err := strconv.ParseFloat(v, 64); err == nil {
-					q = x
-				}
-			}
-		}
-		base, _, _ := strings.Cut(tag, "-")
-		if validLang(base) && q > 0 {
-			cs = append(cs, cand{base, q, i})
-		}
-	}
-	if len(cs) == 0 {
-		return "en"
-	}
-	sort.SliceStable(cs, func(a, b int) bool { return cs[a].q > cs[b].q })
-	return cs[0].lang
+	return languages[i]
 }
 
 // setLanguage remembers the chosen language for a year and goes back.

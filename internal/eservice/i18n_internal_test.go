@@ -56,8 +56,10 @@ func TestCatalogIsComplete(t *testing.T) {
 }
 
 func TestNegotiate(t *testing.T) {
-	for hdr, want := range map[string]string{"": "fi", "fi": "fi", "sv-SE": "sv", "en-US,en;q=0.9": "en", "de,sv;q=0.5,en;q=0.4": "sv",
-		"fi;q=0.2,en;q=0.8": "en", "fr": "en", "sv;q=0": "en", "garbage;;;": "en"} {
+	// A header that names none of fi, sv and en gives Finnish, as does none.
+	for hdr, want := range map[string]string{"": "fi", "fi": "fi", "sv-SE": "sv", "sv-FI": "sv", "en-US,en;q=0.9": "en", "de,sv;q=0.5,en;q=0.4": "sv",
+		"fi;q=0.2,en;q=0.8": "en", "fr": "fi", "de": "fi", "*": "fi", "de-DE,fr;q=0.8,*;q=0.5": "fi", "ru, et;q=0.9": "fi", "da": "fi", "nb": "fi",
+		"sv;q=0": "fi", "sv;q=0,en;q=0.1": "en", "garbage;;;": "fi", "FI-fi": "fi", "en-GB;q=0.9,sv;q=0.95": "sv"} {
 		if got := negotiate(hdr); got != want {
 			t.Errorf("negotiate(%q) = %s, want %s", hdr, got, want)
 		}

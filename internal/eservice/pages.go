@@ -278,11 +278,8 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	c := d.Cert
 	d.Email, d.Name, d.Language = c.ContactEmail, c.ContactName, c.ContactLanguage
-	d.Reason = r.PostFormValue("reason")
-	valid := false
-	for _, x := range service.RevocationReasons {
-		valid = valid || x == d.Reason
-	}
+	reason, valid := service.ParseRevocationReason(r.PostFormValue("reason"))
+	d.Reason = reason
 	if !valid {
 		d.Error = "revoke.noReason"
 		h.render(w, r, s, http.StatusBadRequest, "certificate", "cert.title", d)

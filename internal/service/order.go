@@ -57,7 +57,7 @@ func (s *Service) CreateOrder(ctx context.Context, r OrderRequest, actor string)
 		case r.Validity < def && s.cfg.Environment != wire.EnvTest:
 			return Credentials{}, fmt.Errorf("%w: a shorter validity is allowed only in the TEST environment", ErrInput)
 		case r.Validity < s.cfg.MinTestValidity:
-			return Credentials{}, fmt.Errorf("%w: validity must be at least %v", ErrInput, s.cfg.MinTestValidity)
+			return Credentials{}, fmt.Errorf("%w: validity %v is shorter than the TEST minimum, %v", ErrInput, r.Validity, s.cfg.MinTestValidity)
 		case r.Validity == def:
 			r.Validity = 0
 		}

@@ -20,6 +20,34 @@ const (
 // RevocationReasons lists the accepted reasons.
 var RevocationReasons = []string{ReasonKeyCompromise, ReasonNotNeeded, ReasonMerged}
 
+// reasonSynonyms are the RFC 5280 CRLReason names (section 5.3.1) that
+// mean one of our reasons: people who know X.509 write keyCompromise.
+var reasonSynonyms = map[string]string{
+	"keycompromise":        ReasonKeyCompromise,
+	"cessationofoperation": ReasonNotNeeded,
+	"superseded":           ReasonNotNeeded,
+	"affiliationchanged":   ReasonMerged,
+}
+
+// ParseRevocationReason returns the reason named by s: one of
+// RevocationReasons, written in any case and with - or _ (key-compromise),
+// or its RFC 5280 name (keyCompromise, cessationOfOperation, superseded,
+// affiliationChanged). It returns false for anything else.
+func ParseRevocationReason(s string) (string, bool) {
+	k := strings.ToLower(strings.TrimSpace(s))
+	for _, r := range RevocationReasons {
+		if k == r || k == strings.ReplaceAll(r, "_", "-") {
+			return r, true
+		}
+	}
+	r, ok := reasonSynonyms[k]
+	return r, ok
+}
+
+// RevocationReasonHelp names the reasons and their RFC 5280 synonyms, for
+// help texts and errors.
+const RevocationReasonHelp = "key_compromise (RFC 5280: keyCompromise), no_longer_needed (cessationOfOperation, superseded) or organisation_merged (affiliationChanged)"
+
 // NormalizeSerial turns a serial as people and tools write it (openssl's
 // upper case with a leading zero, 0x…, colon-separated) into the store's
 // key: lower-case hex without leading zeros, as irpkid certs prints it.
@@ -36,12 +64,9 @@ func NormalizeSerial(serial string) string {
 // (the e-service passes the representative's organisation).
 func (s *Service) Revoke(ctx context.Context, serial, reason, customerID, actor string) error {
 	serial = NormalizeSerial(serial)
-	ok := false
-	for _, r := range RevocationReasons {
-		ok = ok || r == reason
-	}
+	reason, ok := ParseRevocationReason(reason)
 	if !ok {
-		return fmt.Errorf("%w: reason must be one of %s", ErrInput, strings.Join(RevocationReasons, ", "))
+		return fmt.Errorf("%w: reason must be %s", ErrInput, RevocationReasonHelp)
 	}
 	now := s.clock.Now()
 	return s.db.Update(ctx, func(tx *store.Tx) error {

@@ -111,7 +111,7 @@ func TestCreateOrderValidity(t *testing.T) {
 		{"exactly two years in PRODUCTION", prod, twoYears, ""},
 		{"short in PRODUCTION", prod, 50 * 24 * time.Hour, "only in the TEST environment"},
 		{"short in TEST", test, 50 * 24 * time.Hour, ""},
-		{"too short", test, time.Minute, "at least"},
+		{"too short", test, time.Minute, "shorter than the TEST minimum, 10m0s"},
 		{"longer than two years", test, twoYears + time.Hour, "longer than"},
 		{"negative", test, -time.Hour, "positive"},
 	} {
@@ -219,7 +219,7 @@ func TestRenewalValidityKeepsShortTestLifetimes(t *testing.T) {
 func TestRevokeInput(t *testing.T) {
 	s, _, _ := newService(t, wire.EnvTest)
 	ctx := context.Background()
-	if err := s.Revoke(ctx, "ab", "because", "", "test"); !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "reason must be one of") {
+	if err := s.Revoke(ctx, "ab", "because", "", "test"); !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "reason must be key_compromise (RFC 5280: keyCompromise)") {
 		t.Errorf("bad reason: %v", err)
 	}
 	if err := s.Revoke(ctx, "AB:CD", ReasonNotNeeded, "", "test"); !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "serial abcd") {
@@ -281,22 +281,60 @@ func TestRefusalAuditedAfterCallerLeft(t *testing.T) {
 	t.Fatalf("no audit entry for the refused SignNew: %+v", log)
 }
 
+// serviceWithCert returns a TEST service whose store holds one valid
+// certificate with this serial (the store's key).
+func serviceWithCert(t *testing.T, serial string) (*Service, *store.DB) {
+	t.Helper()
+	s, db, _ := newService(t, wire.EnvTest)
+	ctx := context.Background()
+	err := db.Update(ctx, func(tx *store.Tx) error {
+		return tx.InsertCertificate(ctx, store.Certificate{Serial: serial, CustomerID: "1234567-1", Environment: wire.EnvTest, NotBefore: epoch,
+			NotAfter: epoch.AddDate(2, 0, 0), DER: []byte{1}, KeyFingerprint: "fp", Status: store.CertValid, RetrievalID: "r", CreatedAt: epoch})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, db
+}
+
 // A serial written as other tools print it (openssl's "0A1B…" with a
 // leading zero and upper case, or 0X…) finds the certificate that irpkid
 // certs lists as "a1b…".
 func TestRevokeSerialAsOtherToolsPrintIt(t *testing.T) {
 	for _, in := range []string{"0A1B2C", "0X0A1B2C", "0a:1b:2c", " a1b2c "} {
-		s, db, _ := newService(t, wire.EnvTest)
+		s, _ := serviceWithCert(t, "a1b2c")
 		ctx := context.Background()
-		err := db.Update(ctx, func(tx *store.Tx) error {
-			return tx.InsertCertificate(ctx, store.Certificate{Serial: "a1b2c", CustomerID: "1234567-1", Environment: wire.EnvTest, NotBefore: epoch,
-				NotAfter: epoch.AddDate(2, 0, 0), DER: []byte{1}, KeyFingerprint: "fp", Status: store.CertValid, RetrievalID: "r", CreatedAt: epoch})
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
 		if err := s.Revoke(ctx, in, ReasonNotNeeded, "", "test"); err != nil {
 			t.Errorf("revoke %q: %v", in, err)
+		}
+	}
+}
+
+// The RFC 5280 names of the reasons are synonyms of ours, and ours may be
+// written in any case and with hyphens; the store keeps our name.
+func TestRevokeReasonSynonyms(t *testing.T) {
+	for in, want := range map[string]string{"keyCompromise": ReasonKeyCompromise, "KEY-COMPROMISE": ReasonKeyCompromise, "key_compromise": ReasonKeyCompromise,
+		"cessationOfOperation": ReasonNotNeeded, "superseded": ReasonNotNeeded, "No-Longer-Needed": ReasonNotNeeded,
+		"affiliationChanged": ReasonMerged, " organisation_merged ": ReasonMerged} {
+		s, db := serviceWithCert(t, "a1b2c")
+		ctx := context.Background()
+		if err := s.Revoke(ctx, "a1b2c", in, "", "test"); err != nil {
+			t.Errorf("revoke with reason %q: %v", in, err)
+			continue
+		}
+		var got string
+		_ = db.View(ctx, func(tx *store.Tx) error {
+			c, err := tx.Certificate(ctx, "a1b2c")
+			got = c.RevokeReason
+			return err
+		})
+		if got != want {
+			t.Errorf("reason %q stored as %q, want %q", in, got, want)
+		}
+	}
+	for _, bad := range []string{"", "unspecified", "certificateHold", "removeFromCRL", "privilegeWithdrawn", "aACompromise", "key compromise", "keycompromise2"} {
+		if r, ok := ParseRevocationReason(bad); ok {
+			t.Errorf("reason %q accepted as %q", bad, r)
 		}
 	}
 }
