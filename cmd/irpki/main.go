@@ -29,6 +29,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/irpki/irpki/internal/buildinfo"
 	"github.com/irpki/irpki/internal/clock"
 	"github.com/irpki/irpki/renewal"
 )
@@ -51,7 +52,12 @@ by an environment variable (--dir: IRPKI_DIR) or in a JSON file given with
 --config. After enroll, the other commands need only --dir.
 `
 
-var version = "dev"
+// build is the running build's version (module version, or VCS revision
+// and time), printed by "version" and --help and exported as a metric.
+var build = buildinfo.Read()
+
+// help is the usage text with the version it describes.
+func help() string { return usage + "\nThis is irpki " + build.String() + ".\n" }
 
 // app is the command's world: its streams, environment and clock. Tests
 // replace the clock and sleeper to move time without waiting.
@@ -90,7 +96,7 @@ func (e badFlags) Unwrap() error { return e.error }
 
 func (a *app) run(ctx context.Context, args []string) int {
 	if len(args) == 0 {
-		fmt.Fprint(a.stderr, usage)
+		fmt.Fprint(a.stderr, help())
 		return exitUsage
 	}
 	switch args[0] {
@@ -107,13 +113,13 @@ func (a *app) run(ctx context.Context, args []string) int {
 	case "abandon":
 		return a.exit("abandon", a.cmdAbandon(ctx, args[1:]))
 	case "version", "--version":
-		fmt.Fprintln(a.stdout, "irpki", version)
+		fmt.Fprintln(a.stdout, "irpki", build.String())
 		return exitOK
 	case "help", "-h", "--help":
-		fmt.Fprint(a.stdout, usage)
+		fmt.Fprint(a.stdout, help())
 		return exitOK
 	}
-	fmt.Fprintf(a.stderr, "irpki: unknown command %q\n\n%s", args[0], usage)
+	fmt.Fprintf(a.stderr, "irpki: unknown command %q\n\n%s", args[0], help())
 	return exitUsage
 }
 

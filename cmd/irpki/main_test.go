@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/irpki/irpki/internal/buildinfo/buildinfotest"
 	"github.com/irpki/irpki/internal/irpkidtest"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/renewal"
@@ -1060,4 +1062,13 @@ func TestWatchMetricsAfterRestart(t *testing.T) {
 	if !strings.Contains(body, want+"\n") {
 		t.Errorf("metrics lack %q:\n%s", want, body)
 	}
+	info := fmt.Sprintf("irpki_build_info{goversion=%q,revision=%q,version=%q} 1\n", build.GoVersion, build.Revision, build.Version)
+	if !strings.Contains(body, info) {
+		t.Errorf("metrics lack %q:\n%s", info, body)
+	}
+}
+
+// TestVersion: the binary names the commit it was built from, not "dev".
+func TestVersion(t *testing.T) {
+	buildinfotest.CheckVersion(t, ".", "irpki")
 }

@@ -369,7 +369,7 @@ func newMetrics() *metrics {
 		hookResult: prometheus.NewGauge(prometheus.GaugeOpts{Name: "irpki_deploy_hook_last_result",
 			Help: "Result of the last deploy hook run: 1 success (or none yet), 0 failure."}),
 	}
-	m.reg.MustRegister(m.notAfter, m.renewAt, m.state, m.lastAttempt, m.lastSuccess, m.lastResult, m.attempts, m.hookResult)
+	m.reg.MustRegister(build.Collector("irpki"), m.notAfter, m.renewAt, m.state, m.lastAttempt, m.lastSuccess, m.lastResult, m.attempts, m.hookResult)
 	m.attempts.WithLabelValues("success")
 	m.attempts.WithLabelValues("failure")
 	m.lastResult.Set(1)

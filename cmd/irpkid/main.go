@@ -25,6 +25,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/irpki/irpki/internal/buildinfo"
 )
 
 const usage = `irpkid — the Incomes Register certificate service (CA, SOAP interface, operator tools)
@@ -49,7 +51,12 @@ by an environment variable (--data-dir: IRPKI_DATA_DIR) or in a JSON file
 given with --config.
 `
 
-var version = "dev"
+// build is the running build's version (module version, or VCS revision
+// and time), printed by "version" and --help and exported as a metric.
+var build = buildinfo.Read()
+
+// help is the usage text with the version it describes.
+func help() string { return usage + "\nThis is irpkid " + build.String() + ".\n" }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -63,7 +70,7 @@ var errUsage = errors.New("usage")
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, help())
 		return 2
 	}
 	var err error
@@ -105,11 +112,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "remind":
 		err = cmdRemind(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "irpkid", version)
+		fmt.Fprintln(stdout, "irpkid", build.String())
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, help())
 	default:
-		fmt.Fprintf(stderr, "irpkid: unknown command %q\n\n%s", args[0], usage)
+		fmt.Fprintf(stderr, "irpkid: unknown command %q\n\n%s", args[0], help())
 		return 2
 	}
 	switch {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/irpki/irpki/client"
+	"github.com/irpki/irpki/internal/buildinfo/buildinfotest"
 	"github.com/irpki/irpki/internal/irpkidtest"
 )
 
@@ -471,4 +472,9 @@ func TestParseTrustedProxies(t *testing.T) {
 	if _, se, code := irpkid(t, nil, "serve", "--data-dir", t.TempDir(), "--listen", freePort(t), "--trusted-proxies", "nonsense"); code == 0 || !strings.Contains(se, "--trusted-proxies") {
 		t.Errorf("serve with a bad --trusted-proxies: exit %d, %s", code, se)
 	}
+}
+
+// TestVersion: the binary names the commit it was built from, not "dev".
+func TestVersion(t *testing.T) {
+	buildinfotest.CheckVersion(t, ".", "irpkid")
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/irpki/irpki/internal/buildinfo"
 	"os"
 	"strings"
 )
@@ -88,6 +89,7 @@ func Usage(fs *flag.FlagSet, synopsis, about string) func() {
 	return func() {
 		fmt.Fprintf(fs.Output(), "Usage: %s\n\n%s\n\nFlags (each also from its environment variable, or from --config):\n", synopsis, about)
 		printFlags(fs, true)
+		fmt.Fprintf(fs.Output(), "\nVersion %s\n", buildinfo.Read())
 	}
 }
 
@@ -97,6 +99,7 @@ func PlainUsage(fs *flag.FlagSet, synopsis, about string) func() {
 	return func() {
 		fmt.Fprintf(fs.Output(), "Usage: %s\n\n%s\n\nFlags:\n", synopsis, about)
 		printFlags(fs, false)
+		fmt.Fprintf(fs.Output(), "\nVersion %s\n", buildinfo.Read())
 	}
 }
 
