@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -202,22 +203,43 @@ func (m *Manager) path(name ...string) string {
 	return filepath.Join(append([]string{m.dir}, name...)...)
 }
 
-// readJSON reads a JSON file; a missing file leaves v untouched and returns
-// false.
-func readJSON(path string, v any) (bool, error) {
-	b, err := os.ReadFile(path)
+// readJSON reads the JSON file DIR/rel (see readFile); a missing file
+// leaves v untouched and returns false.
+func (m *Manager) readJSON(rel string, v any) (bool, error) {
+	b, err := m.readFile(rel)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
+	return true, decodeJSON(m.path(rel), b, v)
+}
+
+// decodeJSON decodes b, the content of the file at path, strictly. Its
+// errors say where the file is wrong, never what it holds: the text of a
+// planted or mistaken file (a key, a password) must not reach a log.
+func decodeJSON(path string, b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return false, fmt.Errorf("%s: %w", path, err)
+	err := dec.Decode(v)
+	if err == nil {
+		return nil
 	}
-	return true, nil
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	why := "it is not what irpki writes"
+	switch {
+	case errors.As(err, &syn):
+		why = fmt.Sprintf("invalid JSON at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		why = fmt.Sprintf("a value of the wrong type at byte %d", typ.Offset)
+	case strings.HasPrefix(err.Error(), "json: unknown field"):
+		why = "a field irpki does not know"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		why = "it is empty or cut short"
+	}
+	return fmt.Errorf("%s: unreadable: %s (its content is not shown); irpki writes it itself: restore it from a backup, or move it out of the state directory", path, why)
 }
 
 func writeJSON(path string, v any, perm os.FileMode) error {
@@ -230,7 +252,7 @@ func writeJSON(path string, v any, perm os.FileMode) error {
 
 func (m *Manager) loadState() (state, error) {
 	var st state
-	_, err := readJSON(m.path(stateFile), &st)
+	_, err := m.readJSON(stateFile, &st)
 	return st, err
 }
 
@@ -238,7 +260,7 @@ func (m *Manager) saveState(st state) error { return writeJSON(m.path(stateFile)
 
 func (m *Manager) loadPending() (*pending, error) {
 	var p pending
-	ok, err := readJSON(m.path(pendingFile), &p)
+	ok, err := m.readJSON(pendingFile, &p)
 	if err != nil || !ok {
 		return nil, err
 	}
@@ -252,7 +274,7 @@ func (m *Manager) savePending(p *pending) error { return writeJSON(m.path(pendin
 // for good, replaced, or given up (Abandon), but its key is never deleted.
 func (m *Manager) abandon(why string) (string, error) {
 	dir := m.path(archiveDir, abandonedDir)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := atomicfile.MkdirPrivate(dir); err != nil {
 		return "", err
 	}
 	base := m.opt.Now().UTC().Format("20060102T150405Z") + "-" + sanitize(why)
@@ -290,7 +312,7 @@ func (m *Manager) restoreSettings(p *pending) error {
 		return nil
 	}
 	var cur Settings
-	if ok, err := readJSON(m.path(settingsFile), &cur); err == nil && ok && cur == *p.PreviousSettings {
+	if ok, err := m.readJSON(settingsFile, &cur); err == nil && ok && cur == *p.PreviousSettings {
 		return nil
 	}
 	return writeJSON(m.path(settingsFile), *p.PreviousSettings, 0o600)
@@ -337,19 +359,22 @@ func certPEM(certs ...*x509.Certificate) []byte {
 //  1. archive/<serial>/ is created with cert, key and chain files in one
 //     atomic directory rename (atomicfile.WriteDir); an existing one from a
 //     crashed run is checked to hold the same certificate and key;
-//  2. the symlink "current" is pointed at it by renaming a new symlink over
-//     it: the one moment at which certificate and key change, together;
+//  2. "current" is pointed at it in one atomic rename (see Layout): the
+//     one moment at which certificate and key change, together;
 //  3. the top-level cert.pem, key.pem, chain.pem and fullchain.pem are
-//     symlinks through "current", created once.
+//     made to show it (symlinks through "current", or copies).
 func (m *Manager) install(cert *x509.Certificate, chain []*x509.Certificate, keyPEM []byte) (*Installed, error) {
 	serial := serialHex(cert)
-	rel := filepath.Join(archiveDir, serial)
-	dir := m.path(rel)
+	rel := archiveDir + "/" + serial
+	dir := m.path(archiveDir, serial)
 	files := map[string][]byte{
 		CertFile:      certPEM(cert),
 		KeyFile:       keyPEM,
 		ChainFile:     certPEM(chain...),
 		FullChainFile: certPEM(append([]*x509.Certificate{cert}, intermediates(chain)...)...),
+	}
+	if err := m.checkArchiveDir(rel); err != nil {
+		return nil, err
 	}
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		if err := atomicfile.WriteDir(dir, files, 0o600); err != nil {
@@ -359,7 +384,7 @@ func (m *Manager) install(cert *x509.Certificate, chain []*x509.Certificate, key
 		return nil, err
 	} else {
 		for _, name := range []string{CertFile, KeyFile} {
-			b, err := os.ReadFile(filepath.Join(dir, name))
+			b, err := m.readFile(rel + "/" + name)
 			if err != nil || !bytes.Equal(b, files[name]) {
 				return nil, fmt.Errorf("%s exists and holds another %s; refusing to overwrite it", dir, name)
 			}
@@ -368,16 +393,14 @@ func (m *Manager) install(cert *x509.Certificate, chain []*x509.Certificate, key
 	if err := m.crashPoint(stepArchived); err != nil {
 		return nil, err
 	}
-	if err := m.symlink(rel, currentLink); err != nil {
+	if err := m.opt.Layout.swap(m, rel); err != nil {
 		return nil, err
 	}
 	if err := m.crashPoint(stepSwapped); err != nil {
 		return nil, err
 	}
-	for _, name := range []string{CertFile, KeyFile, ChainFile, FullChainFile} {
-		if err := m.symlink(filepath.Join(currentLink, name), name); err != nil {
-			return nil, err
-		}
+	if err := m.opt.Layout.expose(m, rel); err != nil {
+		return nil, err
 	}
 	key, err := parseKey(keyPEM)
 	if err != nil {
@@ -395,65 +418,28 @@ func intermediates(chain []*x509.Certificate) []*x509.Certificate {
 	return chain
 }
 
-// checkLinks refuses a directory in which a name that install points
-// through symlinks holds something else (say, a certificate and key
-// installed by hand before irpki): install would rename the symlink over
-// it and delete it. It runs before any request is sent.
-func (m *Manager) checkLinks() error {
-	for _, name := range []string{currentLink, CertFile, KeyFile, ChainFile, FullChainFile} {
-		fi, err := os.Lstat(m.path(name))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			return fmt.Errorf("%s is not a symlink made by irpki; it would be replaced: move it out of the state directory (or use another directory) and run again", m.path(name))
-		}
-	}
-	return nil
-}
-
-// symlink atomically makes DIR/name a symlink to target (relative to DIR),
-// unless it already is one.
-func (m *Manager) symlink(target, name string) error {
-	p := m.path(name)
-	if cur, err := os.Readlink(p); err == nil && cur == target {
-		return nil
-	}
-	tmp := m.path(fmt.Sprintf(".%s.tmp-%d", name, os.Getpid()))
-	_ = os.Remove(tmp)
-	if err := os.Symlink(target, tmp); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return atomicfile.SyncDir(m.dir)
-}
-
-// current reads the installed certificate through the "current" symlink;
-// nil without error when there is none.
+// current reads the installed certificate that "current" names; nil
+// without error when there is none.
 func (m *Manager) current() (*Installed, error) {
-	target, err := os.Readlink(m.path(currentLink))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
+	rel, ok, err := m.currentTarget()
+	if err != nil || !ok {
 		return nil, err
 	}
-	return readInstalled(m.path(target))
+	return m.readInstalled(rel)
 }
 
-// readInstalled reads an archive/<serial> directory.
-func readInstalled(dir string) (*Installed, error) {
-	cb, err := os.ReadFile(filepath.Join(dir, CertFile))
+// readInstalled reads the archive directory rel (archive/<serial>), after
+// checking it and its files (see checkFile).
+func (m *Manager) readInstalled(rel string) (*Installed, error) {
+	if err := m.checkArchiveDir(rel); err != nil {
+		return nil, err
+	}
+	dir := m.path(filepath.FromSlash(rel))
+	cb, err := m.readFile(rel + "/" + CertFile)
 	if err != nil {
 		return nil, err
 	}
-	kb, err := os.ReadFile(filepath.Join(dir, KeyFile))
+	kb, err := m.readFile(rel + "/" + KeyFile)
 	if err != nil {
 		return nil, err
 	}
@@ -466,7 +452,7 @@ func readInstalled(dir string) (*Installed, error) {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, KeyFile), err)
 	}
 	var chain []*x509.Certificate
-	if b, err := os.ReadFile(filepath.Join(dir, ChainFile)); err == nil {
+	if b, err := m.readFile(rel + "/" + ChainFile); err == nil {
 		chain, _ = client.ParseCertificates(b)
 	}
 	return &Installed{Cert: certs[0], Chain: chain, Key: key, Dir: dir}, nil

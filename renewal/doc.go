@@ -14,18 +14,29 @@
 //	settings.json        endpoint, environment, customer id, organisation, trust bundle paths, key size
 //	state.json           last attempt and result; a revocation the service reported
 //	pending.json  0600   an enrolment or renewal in flight: new key, CSR, RetrievalId, certificate
-//	lock                 flock(2) lock: one enroller or renewer at a time
+//	lock                 flock(2) (Windows: LockFileEx) lock: one enroller or renewer at a time
 //	archive/<serial>/    every certificate installed, never deleted: cert.pem, key.pem (0600),
 //	                     chain.pem (CA certificates, issuer first), fullchain.pem (cert + intermediates)
 //	archive/abandoned/   pending.json files of requests the service refused for good, or given up (Abandon)
 //	current -> archive/<serial>            the certificate in use
 //	cert.pem, key.pem, chain.pem, fullchain.pem -> current/…
 //
+// That is LayoutSymlink, the default on Unix. On Windows (LayoutPointerFile)
+// "current" is a one-line file naming archive/<serial> and the top-level
+// files are copies of the archived ones; either layout reads a directory
+// made by the other. See Layout.
+//
+// The directory and every file in it must be owned by the user irpki runs
+// as (or root; on Windows also Administrators or SYSTEM) and not be
+// writable by group or others; "current" must name a certificate of the
+// archive. Otherwise every operation fails with ErrUnsafe before anything
+// is sent: whoever can write into the directory could plant a pending
+// request for their own key. Error messages never quote a file's content.
+//
 // Every file (but the lock, which holds only the holder's pid for messages)
 // is written atomically (temporary file, fsync, rename, fsync of
 // the directory), archive/<serial> appears whole in one rename, and the
-// certificate and key change together in one rename of the "current"
-// symlink. A program that reads DIR/cert.pem and DIR/key.pem while a renewal
+// certificate and key change together in one rename of "current". A program that reads DIR/cert.pem and DIR/key.pem while a renewal
 // installs may, in the instant between its two opens, see the new
 // certificate and the old key; programs that must never see that read
 // through a resolved "current" (os.Readlink) or from the paths the deploy

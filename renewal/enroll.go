@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/irpki/irpki/client"
+	"github.com/irpki/irpki/internal/atomicfile"
 )
 
 // Credentials are an order's one-time transfer credentials. The password is
@@ -73,7 +73,10 @@ func (m *Manager) Enroll(ctx context.Context, s Settings, cred Credentials) (*In
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(m.dir, 0o700); err != nil {
+	if err := m.checkDirSafe(); err != nil {
+		return nil, err
+	}
+	if err := atomicfile.MkdirPrivate(m.dir); err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
 	lk, err := m.lock(ctx)
@@ -86,7 +89,7 @@ func (m *Manager) Enroll(ctx context.Context, s Settings, cred Credentials) (*In
 	}
 
 	var old Settings
-	hadOld, err := readJSON(m.path(settingsFile), &old)
+	hadOld, err := m.readJSON(settingsFile, &old)
 	if err != nil {
 		return nil, err
 	} else if hadOld && old.CustomerID != s.CustomerID {

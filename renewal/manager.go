@@ -48,6 +48,10 @@ type Options struct {
 	// Poll configures the GetCertificate polling (its Sleep and Progress
 	// are the Manager's).
 	Poll client.PollOptions
+	// Layout is how "current" and the top-level files are made (see
+	// Layout); default DefaultLayout, the platform's. Either layout reads a
+	// directory made by the other.
+	Layout Layout
 }
 
 // Manager owns a state directory: its settings, the current certificate and
@@ -141,6 +145,9 @@ func Open(dir string, opt Options) (*Manager, error) {
 	if opt.Window <= 0 {
 		opt.Window = DefaultWindow
 	}
+	if opt.Layout == nil {
+		opt.Layout = DefaultLayout
+	}
 	return &Manager{dir: abs, opt: opt}, nil
 }
 
@@ -157,7 +164,7 @@ var ErrNoDirectory = errors.New("the state directory does not exist: check the p
 // Settings returns the directory's saved settings.
 func (m *Manager) Settings() (Settings, error) {
 	var s Settings
-	ok, err := readJSON(m.path(settingsFile), &s)
+	ok, err := m.readJSON(settingsFile, &s)
 	if err != nil {
 		return s, err
 	}

@@ -32,7 +32,13 @@ type env struct {
 	dir   string
 	trust string
 	url   string // endpoint the managers use (the server, or a proxy)
+	// layout of the state directory; nil: the platform's default.
+	layout Layout
 }
+
+// layouts are the state directory layouts (see Layout): the crash-safety
+// tests run against each, whatever the platform's default.
+var layouts = []Layout{LayoutSymlink, LayoutPointerFile}
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
@@ -48,7 +54,7 @@ func (e *env) settings() Settings {
 
 func (e *env) manager(t *testing.T, mut ...func(*Options)) *Manager {
 	t.Helper()
-	opt := Options{Now: e.s.Clock.Now, Sleep: noSleep}
+	opt := Options{Now: e.s.Clock.Now, Sleep: noSleep, Layout: e.layout}
 	for _, f := range mut {
 		f(&opt)
 	}
@@ -337,9 +343,16 @@ func TestRenewNoCertificate(t *testing.T) {
 // finish the renewal with the same key, and the service must hold exactly
 // one successor.
 func TestRenewCrashAtEachStep(t *testing.T) {
+	for _, layout := range layouts {
+		t.Run(layout.String(), func(t *testing.T) { renewCrashAtEachStep(t, layout) })
+	}
+}
+
+func renewCrashAtEachStep(t *testing.T, layout Layout) {
 	for _, step := range Steps {
 		t.Run(string(step), func(t *testing.T) {
 			e := newEnv(t)
+			e.layout = layout
 			old := e.enroll(t, 30*24*time.Hour)
 			e.s.Clock.Set(old.Cert.NotAfter.Add(-5 * 24 * time.Hour))
 			m := e.manager(t)
@@ -373,6 +386,7 @@ func TestRenewCrashAtEachStep(t *testing.T) {
 					t.Error("resumed with another key")
 				}
 			}
+			checkTopLevel(t, e.dir, layout, cur)
 			if n := e.successors(t, old.Serial()); n != 1 {
 				t.Errorf("%d successors in the service, want 1", n)
 			}
@@ -392,12 +406,49 @@ func TestRenewCrashAtEachStep(t *testing.T) {
 	}
 }
 
+// checkTopLevel checks that "current" has the form of layout and that the
+// top-level files are those of cur, the key the certificate's.
+func checkTopLevel(t *testing.T, dir string, layout Layout, cur *Installed) {
+	t.Helper()
+	fi, err := os.Lstat(filepath.Join(dir, currentLink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if isLink := fi.Mode()&os.ModeSymlink != 0; isLink != (layout == LayoutSymlink) {
+		t.Errorf("layout %s: current has mode %v", layout, fi.Mode())
+	}
+	for _, name := range topFiles {
+		top, err1 := os.ReadFile(filepath.Join(dir, name))
+		arch, err2 := os.ReadFile(filepath.Join(cur.Dir, name))
+		if err1 != nil || err2 != nil || !bytes.Equal(top, arch) {
+			t.Errorf("layout %s: top-level %s is not the current certificate's: %v %v", layout, name, err1, err2)
+		}
+		if fi, err := os.Lstat(filepath.Join(dir, name)); err != nil || (fi.Mode()&os.ModeSymlink != 0) != (layout == LayoutSymlink) {
+			t.Errorf("layout %s: %s: %v %v", layout, name, fi.Mode(), err)
+		}
+	}
+	cb, _ := os.ReadFile(filepath.Join(dir, CertFile))
+	kb, _ := os.ReadFile(filepath.Join(dir, KeyFile))
+	certs, _ := client.ParseCertificates(cb)
+	key, err := parseKey(kb)
+	if err != nil || len(certs) != 1 || !sameKey(key, certs[0].PublicKey) {
+		t.Errorf("layout %s: cert.pem and key.pem are not a pair: %v", layout, err)
+	}
+}
+
 // TestEnrollCrashAtEachStep does the same for enrolment: the resumed run
 // uses the same credentials (the password is never stored) and the same key.
 func TestEnrollCrashAtEachStep(t *testing.T) {
+	for _, layout := range layouts {
+		t.Run(layout.String(), func(t *testing.T) { enrollCrashAtEachStep(t, layout) })
+	}
+}
+
+func enrollCrashAtEachStep(t *testing.T, layout Layout) {
 	for _, step := range Steps {
 		t.Run(string(step), func(t *testing.T) {
 			e := newEnv(t)
+			e.layout = layout
 			cred := e.s.Order(t, customer, 0)
 			m := e.manager(t)
 			m.crash = func(s Step) bool { return s == step }
@@ -417,9 +468,11 @@ func TestEnrollCrashAtEachStep(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(e.dir, archiveDir, abandonedDir)); !errors.Is(err, os.ErrNotExist) {
 				t.Error("the resumed run abandoned the interrupted enrolment")
 			}
-			if cur, err := e.manager(t).Current(); err != nil || cur == nil || !sameKey(cur.Key, cur.Cert.PublicKey) {
-				t.Errorf("no consistent certificate after resume: %v", err)
+			cur, err := e.manager(t).Current()
+			if err != nil || cur == nil || !sameKey(cur.Key, cur.Cert.PublicKey) {
+				t.Fatalf("no consistent certificate after resume: %v", err)
 			}
+			checkTopLevel(t, e.dir, layout, cur)
 		})
 	}
 }

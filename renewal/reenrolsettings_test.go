@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"net/http"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -86,7 +85,7 @@ func TestAbandonReenrolmentRestoresSettings(t *testing.T) {
 	if res, err := e2.manager(t).Abandon(ctx, AbandonOptions{}); err != nil || res.SettingsRestored {
 		t.Fatalf("Abandon: %+v, %v", res, err)
 	}
-	if got, err := readJSON(filepath.Join(e2.dir, settingsFile), new(Settings)); err != nil || !got {
+	if got, err := e2.manager(t).readJSON(settingsFile, new(Settings)); err != nil || !got {
 		t.Fatalf("settings.json after abandoning the first enrolment: %v, %v", got, err)
 	}
 }

@@ -176,7 +176,10 @@ func (m *Manager) Renew(ctx context.Context, opt RenewOptions) (*RenewResult, er
 		if p.certSerial() == cur.Serial() {
 			// The previous run died after making the successor current
 			// and before removing pending.json: finish its last steps.
-			prev, err := readInstalled(m.path(archiveDir, p.Predecessor))
+			if !isSerial(p.Predecessor) {
+				return nil, fmt.Errorf("%w: %s names no certificate of the archive as the one it renews: move it out of the state directory", ErrUnsafe, m.path(pendingFile))
+			}
+			prev, err := m.readInstalled(archiveDir + "/" + p.Predecessor)
 			if err != nil {
 				return nil, err
 			}

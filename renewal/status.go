@@ -1,6 +1,7 @@
 package renewal
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -89,6 +90,8 @@ func (m *Manager) Status() (*Status, error) {
 	st := &Status{State: StateNone, Dir: m.dir, at: m.opt.Now()}
 	if s, err := m.Settings(); err == nil {
 		st.CustomerID = s.CustomerID
+	} else if errors.Is(err, ErrUnsafe) {
+		return nil, err
 	}
 	s, err := m.loadState()
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -37,7 +36,7 @@ type watchConfig struct {
 func (a *app) cmdWatch(ctx context.Context, args []string) int {
 	fs, c := a.newFlagSet("watch")
 	var wc watchConfig
-	fs.StringVar(&wc.hook, "deploy-hook", "", "shell command run (sh -c) after each successful renewal, with IRPKI_CERT_FILE, IRPKI_KEY_FILE, IRPKI_CHAIN_FILE, IRPKI_FULLCHAIN_FILE, IRPKI_SERIAL, IRPKI_NOT_AFTER, IRPKI_DIR in its environment")
+	fs.StringVar(&wc.hook, "deploy-hook", "", "command run by the shell ("+hookShell+") after each successful renewal, with IRPKI_CERT_FILE, IRPKI_KEY_FILE, IRPKI_CHAIN_FILE, IRPKI_FULLCHAIN_FILE, IRPKI_SERIAL, IRPKI_NOT_AFTER, IRPKI_DIR in its environment")
 	fs.DurationVar(&wc.hookTimeout, "deploy-hook-timeout", 5*time.Minute, "how long the deploy hook may run")
 	fs.StringVar(&wc.metricsAddr, "metrics", "", "serve Prometheus metrics on this address at /metrics, e.g. 127.0.0.1:9591")
 	fs.DurationVar(&wc.checkInterval, "check-interval", time.Hour, "how often to look at the certificate (it also wakes up at the renewal moment)")
@@ -288,7 +287,7 @@ func (w *watcher) deploy(ctx context.Context, inst *renewal.Installed) error {
 	cert, key, chain, full := inst.Files()
 	hctx, cancel := context.WithTimeout(ctx, w.cfg.hookTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(hctx, "/bin/sh", "-c", w.cfg.hook)
+	cmd := hookCommand(hctx, w.cfg.hook)
 	// The watcher's own IRPKI_ settings are not passed on: they would be
 	// read as the flags of an irpki command the hook runs (an IRPKI_CONFIG
 	// of watch's flags makes irpki export refuse its unknown keys).

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/gofrs/flock"
 )
 
 // TestWatchRefusedWhileWaitingForLock: another run records a refusal
@@ -38,14 +38,11 @@ func TestWatchRefusedWhileWaitingForLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The other run holds the lock while watch reads the status.
-	f, err := os.OpenFile(filepath.Join(h.dir, "lock"), os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
+	fl := flock.New(filepath.Join(h.dir, "lock"), flock.SetFlag(os.O_RDWR))
+	if ok, err := fl.TryLock(); err != nil || !ok {
+		t.Fatalf("lock: %v, %v", ok, err)
 	}
-	defer f.Close()
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		t.Fatal(err)
-	}
+	defer fl.Unlock()
 	var waited atomic.Bool
 	sleep := func(ctx context.Context, d time.Duration) error {
 		if !waited.Swap(true) {
@@ -54,7 +51,7 @@ func TestWatchRefusedWhileWaitingForLock(t *testing.T) {
 			if err := os.Rename(aside, pending); err != nil {
 				t.Error(err)
 			}
-			unix.Flock(int(f.Fd()), unix.LOCK_UN)
+			fl.Unlock()
 		}
 		return ctx.Err()
 	}

@@ -1,7 +1,10 @@
 // Package atomicfile writes files so that a reader, or the next start after a
 // crash, sees either the old content or the whole new content, never a torn
 // one: temp file in the same directory, fsync, rename, fsync the directory.
-// Files holding secrets are written 0600 from the first byte.
+// Files holding secrets are written 0600 from the first byte; on Windows,
+// where modes mean nothing, such a file (perm without group or other bits)
+// gets an access list that lets only the current user in, before its
+// content is written.
 package atomicfile
 
 import (
@@ -27,6 +30,9 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 	}()
 	if err := f.Chmod(perm); err != nil {
 		return fmt.Errorf("atomic write %s: %w", path, err)
+	}
+	if err := restrict(tmp, perm, false); err != nil {
+		return err
 	}
 	if _, err := f.Write(data); err != nil {
 		return fmt.Errorf("atomic write %s: %w", path, err)
@@ -76,11 +82,18 @@ func WriteDir(path string, files map[string][]byte, perm os.FileMode) error {
 			os.RemoveAll(tmp)
 		}
 	}()
+	if err := restrict(tmp, perm, true); err != nil {
+		return err
+	}
 	for name, data := range files {
 		p := filepath.Join(tmp, name)
 		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 		if err != nil {
 			return fmt.Errorf("create %s: %w", path, err)
+		}
+		if err := restrict(p, perm, false); err != nil {
+			f.Close()
+			return err
 		}
 		_, werr := f.Write(data)
 		serr := f.Sync()
@@ -100,4 +113,18 @@ func WriteDir(path string, files map[string][]byte, perm os.FileMode) error {
 	}
 	ok = true
 	return SyncDir(parent)
+}
+
+// MkdirPrivate creates directory path and its missing parents, 0700: on
+// Windows the directory gets an access list that lets only the current
+// user in (inherited by what is created in it). An existing directory is
+// left as it is.
+func MkdirPrivate(path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return nil
+	}
+	if err := os.MkdirAll(path, 0o700); err != nil {
+		return err
+	}
+	return restrict(path, 0o700, true)
 }
