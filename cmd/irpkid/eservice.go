@@ -181,6 +181,11 @@ func secureScheme(publicURL string) bool {
 	return err == nil && u.Scheme == "https"
 }
 
+// defaultListen is where irpkid serve listens unless told otherwise.
+const defaultListen = "127.0.0.1:8080"
+
+// defaultPublicURL is the address users reach a server at that listens on
+// listen: the address itself, with localhost for an unspecified host.
 func defaultPublicURL(useTLS bool, listen string) string {
 	scheme := "http"
 	if useTLS {

@@ -18,7 +18,7 @@ func cmdRemind(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	rf.register(fs, false)
 	once := fs.Bool("once", false, "send the reminders that are due now and exit (for cron)")
 	interval := fs.Duration("interval", time.Hour, "without --once: how often to run until stopped")
-	publicURL := fs.String("public-url", "", "scheme://host[:port] of the e-service, named in the mail")
+	publicURL := fs.String("public-url", defaultPublicURL(false, defaultListen), "scheme://host[:port] users reach the server at: the mail links to the certificate's page in the e-service there (give the same as to serve)")
 	fs.Usage = cliconfig.Usage(fs, "irpkid remind --once [flags]",
 		"E-mails the technical contact of each certificate the configured days before it expires (60 by default),\n"+
 			"once per certificate and reminder, also when several servers or cron jobs share the store;\n"+

@@ -23,7 +23,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	c.register(fs)
 	var extras serveExtras // the e-service and the reminder job (eservice.go)
 	extras.register(fs)
-	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on")
+	listen := fs.String("listen", defaultListen, "address to listen on")
 	tlsCert := fs.String("tls-cert", "", "TLS certificate (PEM) to serve HTTPS")
 	tlsKey := fs.String("tls-key", "", "TLS private key (PEM) to serve HTTPS")
 	insecure := fs.Bool("allow-insecure-http", false, "allow plain HTTP on a non-loopback address (behind a TLS-terminating proxy)")

@@ -121,6 +121,13 @@ func (h *Handler) deliver(ctx context.Context, u User, orgName string, d orderDa
 		return "", err
 	}
 	msg.To = d.Email
+	// A random id (not the token's hash: mail logs keep headers) at the
+	// public URL's domain.
+	id, err := randomToken()
+	if err != nil {
+		return "", err
+	}
+	msg.MessageID = notify.MessageID("delivery-"+id, h.cfg.PublicURL)
 	sendErr := h.mail.Send(ctx, msg)
 	outcome, code, detail := "ok", "", "to="+d.Email
 	if sendErr != nil {

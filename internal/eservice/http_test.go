@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"net/http"
@@ -838,5 +839,33 @@ func TestDisableAndResetAccount(t *testing.T) {
 	}
 	if got["user_disable"] != 1 || got["user_enable"] != 1 || got["user_password"] != 1 {
 		t.Errorf("audit actions %v, want one disable, enable and password change", got)
+	}
+}
+
+// A certificate shorter than the renewal window is renewable from its issue,
+// not from a date before it existed (a 30-day TEST certificate issued on
+// 3.12. said "renewable from 3.11."); a two-year one from 60 days before
+// expiry.
+func TestRenewableFromNeverBeforeIssue(t *testing.T) {
+	e := start(t, envOptions{})
+	short := e.S.Enroll(t, customer, 30*24*time.Hour).Cert
+	long := e.S.Enroll(t, customer, 0).Cert
+	c := e.client(t)
+	e.signIn(t, c, repEmail, repPassword)
+	for _, tc := range []struct {
+		cert      *x509.Certificate
+		want, not time.Time
+	}{
+		{short, short.NotBefore, short.NotAfter.Add(-60 * 24 * time.Hour)},
+		{long, long.NotAfter.Add(-60 * 24 * time.Hour), long.NotBefore},
+	} {
+		_, body := get(t, c, e.URL+"certificates/"+tc.cert.SerialNumber.Text(16))
+		label := "<dt>Renewal possible from</dt><dd>"
+		if want := label + notify.FormatDate("en", tc.want) + "</dd>"; !strings.Contains(body, want) {
+			t.Errorf("certificate valid %v: page lacks %q", tc.cert.NotAfter.Sub(tc.cert.NotBefore), want)
+		}
+		if not := label + notify.FormatDate("en", tc.not) + "</dd>"; strings.Contains(body, not) {
+			t.Errorf("certificate valid %v: page says %q", tc.cert.NotAfter.Sub(tc.cert.NotBefore), not)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	xlanguage "golang.org/x/text/language"
 
 	"github.com/irpki/irpki/internal/notify"
+	"github.com/irpki/irpki/internal/wire"
 )
 
 // The e-service's languages, in the order of the language switch; Finnish
@@ -73,10 +74,14 @@ var messages = func() map[string]map[string]string {
 		}
 		m["fi"][e.key], m["sv"][e.key], m["en"][e.key] = e.fi, e.sv, e.en
 	}
-	// The purposes' names are the reminder mail's (one list of them).
-	for _, p := range Purposes {
-		for lang := range m {
+	// The purposes' and environments' names are the reminder mail's (one
+	// list of them).
+	for lang := range m {
+		for _, p := range Purposes {
 			m[lang]["purpose."+p] = notify.PurposeLabel(lang, p)
+		}
+		for _, env := range []string{wire.EnvTest, wire.EnvProduction} {
+			m[lang]["env."+env] = notify.EnvironmentLabel(lang, env)
 		}
 	}
 	return m
@@ -99,8 +104,8 @@ func translate(lang, key string, args ...any) string {
 	return s
 }
 
-// Label translates a code of a kind (state, purpose, reason, lang, action,
-// outcome, validity), showing an unknown code as itself.
+// Label translates a code of a kind (state, purpose, env, reason, lang,
+// action, outcome, validity), showing an unknown code as itself.
 func (p page) Label(kind string, code any) string {
 	c := fmt.Sprint(code)
 	if hasKey(kind + "." + c) {
@@ -151,7 +156,6 @@ type msg struct{ key, fi, sv, en string }
 
 var catalog = []msg{
 	{"app.name", "Tulorekisterin varmennepalvelu", "Inkomstregistrets certifikattjänst", "Incomes Register certificate service"},
-	{"app.test", "TESTI", "TEST", "TEST"},
 	{"footer.text", "Tulorekisterin teknisen rajapinnan varmenteet. Varmenne on voimassa kaksi vuotta, ja se uusitaan organisaation omasta ohjelmistosta.", "Certifikat för inkomstregistrets tekniska gränssnitt. Ett certifikat är giltigt i två år och förnyas från organisationens egen programvara.", "Certificates for the Incomes Register's technical interface. A certificate is valid for two years and is renewed from the organisation's own software."},
 
 	{"nav.skip", "Siirry sisältöön", "Hoppa till innehållet", "Skip to content"},

@@ -27,7 +27,7 @@ func TestCatalogIsComplete(t *testing.T) {
 		used[k] = true
 	}
 	for _, kinds := range [][]string{{"state", "valid", "renewal_window_open", "renewed", "expired", "revoked"}, append([]string{"purpose"}, Purposes...),
-		{"reason", "key_compromise", "no_longer_needed", "organisation_merged"}, {"lang", "fi", "sv", "en"}, append([]string{"validity"}, TestValidities...),
+		{"reason", "key_compromise", "no_longer_needed", "organisation_merged"}, {"env", "TEST", "PRODUCTION"}, {"lang", "fi", "sv", "en"}, append([]string{"validity"}, TestValidities...),
 		{"action", "order", "sign_new", "renew", "get", "revoke", "org_add", "user_add", "user_disable", "user_enable", "user_password", "contact_change", "reminder", "sign_in", "sign_out", "delivery_mail", "delivery_open"}} {
 		for _, c := range kinds[1:] {
 			used[kinds[0]+"."+c] = true

@@ -19,25 +19,25 @@ var deliveryTexts = map[string]*template.Template{
 	"fi": mailTemplate("fi", `
 Hei{{with .Name}} {{.}}{{end}},
 
-Organisaation {{.Org}} ({{.CustomerID}}) edustaja ({{.Representative}}) on tilannut tulorekisterin teknisen rajapinnan varmenteen ja nimennyt teidät sen tekniseksi yhteyshenkilöksi.
+Organisaation {{.Org}} ({{.CustomerID}}) edustaja ({{.Representative}}) on tilannut tulorekisterin teknisen rajapinnan varmenteen ja nimennyt sinut sen tekniseksi yhteyshenkilöksi.
 
 Käyttötarkoitus: {{.Purpose}}{{with .Description}}
 Kuvaus: {{.}}{{end}}
 
-Avatkaa varmenteen siirtotunnukset (TransferId ja TransferPassword) tästä linkistä:
+Avaa varmenteen siirtotunnukset (TransferId ja TransferPassword) tästä linkistä:
 
 {{.Link}}
 
-Sivulla tarvitsette PIN-koodin, jonka tilaaja kertoo teille puhelimitse. PIN-koodia ei lähetetä sähköpostilla. Linkki toimii kerran ja on voimassa {{date "fi" .Expires}} klo {{time "fi" .Expires}} asti. Jos PIN-koodi syötetään väärin {{.Attempts}} kertaa, linkki lukittuu.
+Sivulla tarvitset PIN-koodin, jonka tilaaja kertoo sinulle puhelimitse. PIN-koodia ei lähetetä sähköpostilla. Linkki toimii kerran ja on voimassa {{date "fi" .Expires}} klo {{time "fi" .Expires}} asti. Jos PIN-koodi syötetään väärin {{.Attempts}} kertaa, linkki lukittuu.
 
-Älkää välittäkö tätä viestiä eteenpäin. Jos ette odottanut tätä viestiä, ilmoittakaa siitä organisaationne edustajalle.
+Älä välitä tätä viestiä eteenpäin. Jos et odottanut tätä viestiä, ilmoita siitä organisaatiosi edustajalle.
 
 Tulorekisterin varmennepalvelu
 `),
 	"sv": mailTemplate("sv", `
 Hej{{with .Name}} {{.}}{{end}},
 
-En företrädare ({{.Representative}}) för {{.Org}} ({{.CustomerID}}) har beställt ett certifikat för inkomstregistrets tekniska gränssnitt och angett er som teknisk kontaktperson.
+En företrädare ({{.Representative}}) för {{.Org}} ({{.CustomerID}}) har beställt ett certifikat för inkomstregistrets tekniska gränssnitt och angett dig som teknisk kontaktperson.
 
 Användningsändamål: {{.Purpose}}{{with .Description}}
 Beskrivning: {{.}}{{end}}
@@ -46,9 +46,9 @@ Beskrivning: {{.}}{{end}}
 
 {{.Link}}
 
-På sidan behöver ni en PIN-kod som beställaren ger er per telefon. PIN-koden skickas inte per e-post. Länken fungerar en gång och gäller till {{date "sv" .Expires}} kl. {{time "sv" .Expires}}. Om PIN-koden anges fel {{.Attempts}} gånger låses länken.
+På sidan behöver du en PIN-kod som beställaren ger dig per telefon. PIN-koden skickas inte per e-post. Länken fungerar en gång och gäller till {{date "sv" .Expires}} kl. {{time "sv" .Expires}}. Om PIN-koden anges fel {{.Attempts}} gånger låses länken.
 
-Vidarebefordra inte detta meddelande. Om ni inte väntade er detta meddelande, meddela er organisations företrädare.
+Vidarebefordra inte detta meddelande. Om du inte väntade dig detta meddelande, meddela din organisations företrädare.
 
 Inkomstregistrets certifikattjänst
 `),

@@ -138,8 +138,7 @@ func (h *Handler) audit(r *http.Request, e store.AuditEntry) {
 
 type certRow struct {
 	service.CertificateView
-	Revocable   bool
-	WindowOpens time.Time // when renewal becomes possible
+	Revocable bool
 }
 
 // Days is the days left for a certificate in use, "–" for one that is not.
@@ -169,7 +168,7 @@ func revocable(v service.CertificateView) bool {
 }
 
 func (h *Handler) row(v service.CertificateView) certRow {
-	return certRow{CertificateView: v, Revocable: revocable(v), WindowOpens: v.NotAfter.Add(-h.svc.Config().RenewalWindow)}
+	return certRow{CertificateView: v, Revocable: revocable(v)}
 }
 
 func (h *Handler) certData() certsData {

@@ -17,8 +17,12 @@ package notify
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"net"
 	"net/mail"
+	"net/url"
 	"strings"
 	"time"
 
@@ -31,7 +35,7 @@ type Message struct {
 	Subject   string    // one line
 	Text      string    // the plain-text body
 	Language  string    // Content-Language: fi, sv or en
-	MessageID string    // without angle brackets; "" for a random one
+	MessageID string    // without angle brackets; one without @ gets the sender's domain, "" a random one there
 	Date      time.Time // zero for the time of sending
 }
 
@@ -41,6 +45,31 @@ type Message struct {
 // are safe for concurrent use.
 type Mailer interface {
 	Send(ctx context.Context, m Message) error
+}
+
+// MessageID returns a Message-ID for Message: local@host with the host of
+// publicURL (the address users reach irpkid at) when that is a domain name,
+// else local alone, which the mailer completes with the sender's domain.
+// Never the machine's host name (go-mail's default), which says nothing to
+// the reader and may be no domain at all.
+func MessageID(local, publicURL string) string {
+	if u, err := url.Parse(publicURL); err == nil {
+		if h := u.Hostname(); strings.Contains(h, ".") && net.ParseIP(h) == nil {
+			return local + "@" + strings.ToLower(h)
+		}
+	}
+	return local
+}
+
+// senderDomain is the domain of the sender's address, or "irpkid.invalid"
+// when there is none to take.
+func senderDomain(from string) string {
+	if a, err := mail.ParseAddress(from); err == nil {
+		if _, d, ok := strings.Cut(a.Address, "@"); ok && d != "" && !strings.ContainsAny(d, "[]") {
+			return strings.ToLower(d)
+		}
+	}
+	return "irpkid.invalid"
 }
 
 // build turns a Message into a go-mail message from the given sender.
@@ -60,11 +89,18 @@ func build(from string, m Message) (*gomail.Msg, error) {
 	}
 	g.Subject(m.Subject)
 	g.SetBodyString(gomail.TypeTextPlain, m.Text)
-	if m.MessageID != "" {
-		g.SetMessageIDWithValue(m.MessageID)
-	} else {
-		g.SetMessageID()
+	id := m.MessageID
+	if id == "" {
+		r := make([]byte, 16)
+		if _, err := rand.Read(r); err != nil {
+			return nil, fmt.Errorf("notify: message id: %w", err)
+		}
+		id = hex.EncodeToString(r)
 	}
+	if !strings.Contains(id, "@") {
+		id += "@" + senderDomain(from)
+	}
+	g.SetMessageIDWithValue(id)
 	if m.Date.IsZero() {
 		g.SetDate()
 	} else {

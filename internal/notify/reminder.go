@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/irpki/irpki/internal/clock"
+	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/store"
 )
 
@@ -319,13 +320,14 @@ func (r *Reminder) claim(ctx context.Context, serial string) (*claim, outcome, e
 		}
 		msg, err := reminderMessage(lang, mailData{
 			Cert: c, Org: org, Days: days, DaysLeft: int(c.NotAfter.Sub(now) / (24 * time.Hour)),
-			WindowOpens: c.NotAfter.Add(-r.cfg.RenewalWindow), Now: now, EServiceURL: r.cfg.EServiceURL,
+			WindowOpens: service.RenewableFrom(c.NotBefore, c.NotAfter, r.cfg.RenewalWindow), WindowDays: int(r.cfg.RenewalWindow / (24 * time.Hour)),
+			Now: now, EServiceURL: r.cfg.EServiceURL,
 		})
 		if err != nil {
 			return err
 		}
 		msg.To = to
-		msg.MessageID = "reminder-" + k + "-" + serial + "@irpkid"
+		msg.MessageID = MessageID("reminder-"+k+"-"+serial, r.cfg.EServiceURL)
 		if err := tx.ClaimReminder(ctx, serial, k, owner, to, lang, now, now.Add(r.cfg.Lease)); err != nil {
 			return err
 		}

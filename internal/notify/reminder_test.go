@@ -97,10 +97,12 @@ func run(t *testing.T, r *notify.Reminder) notify.Result {
 func TestReminderOnceRightAddressAndLanguage(t *testing.T) {
 	s := newServer(t)
 	srv := startSMTP(t, smtpOptions{})
-	want := map[string]struct{ lang, subject, phrase, purpose string }{
-		"fi@palkat.test": {"fi", "Tulorekisterin varmenteenne vanhenee", "Näin uusitte varmenteen", "Käyttötarkoitus: Ilmoittaminen – Web Service -rajapinta"},
-		"sv@palkat.test": {"sv", "Ert certifikat för inkomstregistret går ut", "Så här förnyar ni certifikatet", "Användningsändamål:  Anmälan – Web Service-gränssnitt"},
-		"en@palkat.test": {"en", "Your Incomes Register certificate expires on", "How to renew", "Purpose:       Reporting – Web Service interface"},
+	// One register each: the Finnish mail says "sinä" and the Swedish "du",
+	// as the pages do; the environment is named in the mail's language.
+	want := map[string]struct{ lang, subject, phrase, purpose, env string }{
+		"fi@palkat.test": {"fi", "Tulorekisterin varmenne vanhenee", "Näin uusit varmenteen", "Käyttötarkoitus: Ilmoittaminen – Web Service -rajapinta", "Ympäristö:       TESTI"},
+		"sv@palkat.test": {"sv", "Certifikatet för inkomstregistret går ut", "Så här förnyar du certifikatet", "Användningsändamål:  Anmälan – Web Service-gränssnitt", "Miljö:               TEST"},
+		"en@palkat.test": {"en", "Your Incomes Register certificate expires on", "How to renew", "Purpose:       Reporting – Web Service interface", "Environment:   TEST"},
 	}
 	var notAfter time.Time
 	serials := map[string]string{}
@@ -152,13 +154,21 @@ func TestReminderOnceRightAddressAndLanguage(t *testing.T) {
 		if strings.Contains(m.Body, "reports_ws") {
 			t.Errorf("%s: body shows the purpose code:\n%s", m.To[0], m.Body)
 		}
-		for _, p := range []string{w.phrase, w.purpose, serials[m.To[0]], "RenewCertificate", "https://eservice.irpki.test/eservice/", "Palkat Oy", customer} {
+		// The mail links to the certificate's page in the e-service.
+		link := "https://eservice.irpki.test/eservice/certificates/" + serials[m.To[0]]
+		for _, p := range []string{w.phrase, w.purpose, w.env, serials[m.To[0]], "RenewCertificate", link, "Palkat Oy", customer} {
 			if !strings.Contains(m.Body, p) {
 				t.Errorf("%s: body lacks %q:\n%s", m.To[0], p, m.Body)
 			}
 		}
-		if !strings.Contains(m.Header.Get("Message-Id"), "reminder-60d-"+serials[m.To[0]]) {
-			t.Errorf("Message-Id %q", m.Header.Get("Message-Id"))
+		for _, formal := range []string{"uusitte", "Tilatkaa", "Saatte", "olette", "ohjelmistonne", " ni ", "Ni får", " er "} {
+			if strings.Contains(m.Body, formal) || strings.Contains(m.Subject, formal) {
+				t.Errorf("%s: the mail addresses the reader formally (%q), the pages do not", m.To[0], formal)
+			}
+		}
+		// A stable id at the public URL's domain, not the host name.
+		if got, want := m.Header.Get("Message-Id"), "<reminder-60d-"+serials[m.To[0]]+"@eservice.irpki.test>"; got != want {
+			t.Errorf("Message-Id %q, want %q", got, want)
 		}
 	}
 	st, err := notify.Statuses(context.Background(), s.DB, "")

@@ -50,15 +50,21 @@ type mailData struct {
 	Org         store.Org
 	Days        int // the reminder kind
 	DaysLeft    int
-	WindowOpens time.Time
+	WindowOpens time.Time // when the certificate can first be renewed (service.RenewableFrom)
+	WindowDays  int       // the renewal window: days before expiry
 	Now         time.Time
-	EServiceURL string
+	EServiceURL string // the e-service's root, ending in /; "" if unknown
+}
+
+// CertURL is the certificate's page in the e-service, or "".
+func (d mailData) CertURL() string {
+	if d.EServiceURL == "" {
+		return ""
+	}
+	return d.EServiceURL + "certificates/" + d.Cert.Serial
 }
 
 func (d mailData) WindowOpen() bool { return !d.Now.Before(d.WindowOpens) }
-
-// WindowDays is the length of the renewal window in days.
-func (d mailData) WindowDays() int { return int(d.Cert.NotAfter.Sub(d.WindowOpens) / (24 * time.Hour)) }
 
 type reminderText struct {
 	subject string
@@ -70,6 +76,7 @@ func mustText(name, s string) *template.Template {
 		"date":    FormatDate,
 		"time":    FormatTime,
 		"purpose": PurposeLabel,
+		"env":     EnvironmentLabel,
 	}).Parse(strings.TrimLeft(s, "\n")))
 }
 
@@ -84,10 +91,24 @@ var purposeLabels = map[string][3]string{
 
 // PurposeLabel is the name of purpose code p in lang (fi, sv or en), or p
 // itself if it is no purpose code.
-func PurposeLabel(lang, p string) string {
-	l, ok := purposeLabels[p]
+func PurposeLabel(lang, p string) string { return label(purposeLabels, lang, p) }
+
+// environmentLabels name the environments in Finnish, Swedish and English,
+// as the e-service's header badge and certificate page show them.
+var environmentLabels = map[string][3]string{
+	"TEST":       {"TESTI", "TEST", "TEST"},
+	"PRODUCTION": {"TUOTANTO", "PRODUKTION", "PRODUCTION"},
+}
+
+// EnvironmentLabel is the name of environment env (TEST or PRODUCTION) in
+// lang, or env itself if it is no environment.
+func EnvironmentLabel(lang, env string) string { return label(environmentLabels, lang, env) }
+
+// label looks code up in one of the three-language tables.
+func label(table map[string][3]string, lang, code string) string {
+	l, ok := table[code]
 	if !ok {
-		return p
+		return code
 	}
 	switch lang {
 	case "fi":
@@ -99,7 +120,7 @@ func PurposeLabel(lang, p string) string {
 }
 
 var reminderTexts = map[string]reminderText{
-	"fi": {subject: "Tulorekisterin varmenteenne vanhenee %s", body: mustText("fi", `
+	"fi": {subject: "Tulorekisterin varmenne vanhenee %s", body: mustText("fi", `
 Hei{{with .Cert.ContactName}} {{.}}{{end}},
 
 Organisaation {{.Org.Name}} ({{.Org.CustomerID}}) varmenne tulorekisterin tekniseen rajapintaan vanhenee {{date "fi" .Cert.NotAfter}} klo {{time "fi" .Cert.NotAfter}} (Suomen aikaa), {{if eq .DaysLeft 0}}alle vuorokauden kuluttua{{else}}{{.DaysLeft}} päivän kuluttua{{end}}.
@@ -110,21 +131,24 @@ Varmenne
   Käyttötarkoitus: {{purpose "fi" .}}{{end}}
 {{- with .Cert.Description}}
   Kuvaus:          {{.}}{{end}}
-  Ympäristö:       {{.Cert.Environment}}
+  Ympäristö:       {{env "fi" .Cert.Environment}}
   Voimassa asti:   {{date "fi" .Cert.NotAfter}} klo {{time "fi" .Cert.NotAfter}}
-
-Näin uusitte varmenteen
-Varmenne uusitaan organisaation omasta ohjelmistosta RenewCertificate-palvelukutsulla: ohjelmisto luo uuden avainparin, muodostaa varmennepyynnön, allekirjoittaa kutsun nykyisen, yhä voimassa olevan varmenteen avaimella ja lähettää sen varmennepalveluun. Varmenteen voi uusia aikaisintaan {{.WindowDays}} päivää ennen sen vanhenemista{{if .WindowOpen}}, joten uusiminen on mahdollista nyt{{else}}, eli {{date "fi" .WindowOpens}} alkaen{{end}}. Asiointipalvelussa varmennetta ei voi uusia. Jos ohjelmistonne ei osaa uusia varmennetta, kääntykää ohjelmiston toimittajan puoleen.
+{{with .CertURL}}
+Varmenteen tiedot ja tekninen yhteyshenkilö asiointipalvelussa:
+{{.}}
+{{end}}
+Näin uusit varmenteen
+Varmenne uusitaan organisaation omasta ohjelmistosta RenewCertificate-palvelukutsulla: ohjelmisto luo uuden avainparin, muodostaa varmennepyynnön, allekirjoittaa kutsun nykyisen, yhä voimassa olevan varmenteen avaimella ja lähettää sen varmennepalveluun. Varmenteen voi uusia aikaisintaan {{.WindowDays}} päivää ennen sen vanhenemista{{if .WindowOpen}}, joten uusiminen on mahdollista nyt{{else}}, eli {{date "fi" .WindowOpens}} alkaen{{end}}. Asiointipalvelussa varmennetta ei voi uusia. Jos ohjelmistosi ei osaa uusia varmennetta, käänny ohjelmiston toimittajan puoleen.
 
 Jos varmenne on jo vanhentunut
-Vanhentunutta varmennetta ei voi käyttää rajapinnassa eikä uusia. Tilatkaa silloin uusi varmenne asiointipalvelussa{{with .EServiceURL}} ({{.}}){{end}}. Uusi varmenne noudetaan samalla tavalla kuin ensimmäinen: kertakäyttöisillä siirtotunnuksilla (SignNewCertificate) ja sen jälkeen GetCertificate-kutsulla.
+Vanhentunutta varmennetta ei voi käyttää rajapinnassa eikä uusia. Tilaa silloin uusi varmenne asiointipalvelussa{{with .EServiceURL}} ({{.}}){{end}}. Uusi varmenne noudetaan samalla tavalla kuin ensimmäinen: kertakäyttöisillä siirtotunnuksilla (SignNewCertificate) ja sen jälkeen GetCertificate-kutsulla.
 
-Saatte tämän viestin, koska olette tämän varmenteen tekninen yhteyshenkilö. Jos yhteyshenkilö on vaihtunut, organisaation edustaja voi vaihtaa sähköpostiosoitteen asiointipalvelussa.
+Saat tämän viestin, koska olet tämän varmenteen tekninen yhteyshenkilö. Jos yhteyshenkilö on vaihtunut, organisaation edustaja voi vaihtaa sähköpostiosoitteen asiointipalvelussa.
 
 Tulorekisterin varmennepalvelu
 Tämä on automaattinen viesti; siihen ei voi vastata.
 `)},
-	"sv": {subject: "Ert certifikat för inkomstregistret går ut %s", body: mustText("sv", `
+	"sv": {subject: "Certifikatet för inkomstregistret går ut %s", body: mustText("sv", `
 Hej{{with .Cert.ContactName}} {{.}}{{end}},
 
 Certifikatet för inkomstregistrets tekniska gränssnitt som tillhör {{.Org.Name}} ({{.Org.CustomerID}}) går ut {{date "sv" .Cert.NotAfter}} kl. {{time "sv" .Cert.NotAfter}} (finsk tid), {{if eq .DaysLeft 0}}inom ett dygn{{else}}om {{.DaysLeft}} dagar{{end}}.
@@ -135,16 +159,19 @@ Certifikat
   Användningsändamål:  {{purpose "sv" .}}{{end}}
 {{- with .Cert.Description}}
   Beskrivning:         {{.}}{{end}}
-  Miljö:               {{.Cert.Environment}}
+  Miljö:               {{env "sv" .Cert.Environment}}
   Giltigt till:        {{date "sv" .Cert.NotAfter}} kl. {{time "sv" .Cert.NotAfter}}
-
-Så här förnyar ni certifikatet
-Certifikatet förnyas från organisationens egen programvara med tjänsteanropet RenewCertificate: programvaran skapar ett nytt nyckelpar, bildar en certifikatbegäran, undertecknar anropet med nyckeln till det nuvarande, fortfarande giltiga certifikatet och skickar det till certifikattjänsten. Certifikatet kan förnyas tidigast {{.WindowDays}} dagar innan det går ut{{if .WindowOpen}}, så det går att förnya det nu{{else}}, alltså från och med {{date "sv" .WindowOpens}}{{end}}. Certifikatet kan inte förnyas i e-tjänsten. Om er programvara inte kan förnya certifikat, kontakta programvaruleverantören.
+{{with .CertURL}}
+Certifikatets uppgifter och tekniska kontaktperson i e-tjänsten:
+{{.}}
+{{end}}
+Så här förnyar du certifikatet
+Certifikatet förnyas från organisationens egen programvara med tjänsteanropet RenewCertificate: programvaran skapar ett nytt nyckelpar, bildar en certifikatbegäran, undertecknar anropet med nyckeln till det nuvarande, fortfarande giltiga certifikatet och skickar det till certifikattjänsten. Certifikatet kan förnyas tidigast {{.WindowDays}} dagar innan det går ut{{if .WindowOpen}}, så det går att förnya det nu{{else}}, alltså från och med {{date "sv" .WindowOpens}}{{end}}. Certifikatet kan inte förnyas i e-tjänsten. Om din programvara inte kan förnya certifikat, kontakta programvaruleverantören.
 
 Om certifikatet redan har gått ut
 Ett certifikat som har gått ut kan inte användas i gränssnittet och inte heller förnyas. Beställ då ett nytt certifikat i e-tjänsten{{with .EServiceURL}} ({{.}}){{end}}. Det nya certifikatet hämtas på samma sätt som det första: med engångsöverföringskoderna (SignNewCertificate) och därefter med anropet GetCertificate.
 
-Ni får detta meddelande eftersom ni är teknisk kontaktperson för certifikatet. Om kontaktpersonen har bytts kan organisationens företrädare ändra e-postadressen i e-tjänsten.
+Du får detta meddelande eftersom du är teknisk kontaktperson för certifikatet. Om kontaktpersonen har bytts kan organisationens företrädare ändra e-postadressen i e-tjänsten.
 
 Inkomstregistrets certifikattjänst
 Detta är ett automatiskt meddelande som inte går att svara på.
@@ -160,9 +187,12 @@ Certificate
   Purpose:       {{purpose "en" .}}{{end}}
 {{- with .Cert.Description}}
   Description:   {{.}}{{end}}
-  Environment:   {{.Cert.Environment}}
+  Environment:   {{env "en" .Cert.Environment}}
   Valid until:   {{date "en" .Cert.NotAfter}} at {{time "en" .Cert.NotAfter}}
-
+{{with .CertURL}}
+The certificate and its technical contact in the e-service:
+{{.}}
+{{end}}
 How to renew
 The certificate is renewed from your organisation's own software with the RenewCertificate service call: the software creates a new key pair, forms a certificate signing request, signs the call with the key of the current, still valid certificate and sends it to the certificate service. A certificate can be renewed at the earliest {{.WindowDays}} days before it expires{{if .WindowOpen}}, so it can be renewed now{{else}}, that is from {{date "en" .WindowOpens}}{{end}}. Certificates cannot be renewed in the e-service. If your software cannot renew certificates, contact its vendor.
 

@@ -103,9 +103,25 @@ const (
 // CertificateView is a certificate with its derived state.
 type CertificateView struct {
 	store.Certificate
-	State    State
-	DaysLeft int
-	Renewed  bool // has a live successor
+	State         State
+	DaysLeft      int
+	Renewed       bool      // has a live successor
+	RenewableFrom time.Time // when RenewCertificate first accepts it: see RenewableFrom
+}
+
+// RenewableFrom is when a certificate can first be renewed: window before
+// it expires, or when it was issued if that is later. A certificate shorter
+// than the window (a TEST order) is renewable from its issue, never from a
+// date before it existed.
+func RenewableFrom(notBefore, notAfter time.Time, window time.Duration) time.Time {
+	return later(notBefore, notAfter.Add(-window))
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // Certificates lists certificates with their state; customerID "" for all.
@@ -132,7 +148,7 @@ func (s *Service) Certificates(ctx context.Context, customerID string) ([]Certif
 }
 
 func (s *Service) view(c store.Certificate, renewed bool, now time.Time) CertificateView {
-	v := CertificateView{Certificate: c, Renewed: renewed}
+	v := CertificateView{Certificate: c, Renewed: renewed, RenewableFrom: RenewableFrom(c.NotBefore, c.NotAfter, s.cfg.RenewalWindow)}
 	left := c.NotAfter.Sub(now)
 	if left > 0 {
 		v.DaysLeft = int(left / (24 * time.Hour))
@@ -146,7 +162,7 @@ func (s *Service) view(c store.Certificate, renewed bool, now time.Time) Certifi
 		v.State = StateExpired
 	case renewed:
 		v.State = StateRenewed
-	case !now.Before(c.NotAfter.Add(-s.cfg.RenewalWindow)):
+	case !now.Before(v.RenewableFrom):
 		v.State = StateWindowOpen
 	default:
 		v.State = StateValid
