@@ -22,6 +22,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/beevik/etree"
 
@@ -76,7 +78,11 @@ func (e *ServiceError) Error() string {
 	return fmt.Sprintf("%s refused: %s: %s", e.Operation, e.Code, e.Message)
 }
 
-// FaultError is a SOAP Fault: the service could not read the request.
+// FaultError is a SOAP Fault: the service says it could not read the
+// request. A fault is not signed, so anyone on the path can forge one: it
+// does not prove that the service did not act on the request (package
+// renewal treats it as a lost answer). Code and Message are as received,
+// cleaned by CleanText.
 type FaultError struct {
 	Operation  string
 	HTTPStatus int
@@ -86,6 +92,35 @@ type FaultError struct {
 
 func (e *FaultError) Error() string {
 	return fmt.Sprintf("%s: SOAP fault (HTTP %d) %s: %s", e.Operation, e.HTTPStatus, e.Code, e.Message)
+}
+
+// maxText bounds, in characters, a text of the service's that errors show.
+const maxText = 500
+
+// CleanText makes text that came from the service (a fault's faultstring,
+// a refusal's message) or from a file safe to print: control characters
+// and the invisible formatting characters that reorder or hide text on a
+// terminal (bidirectional overrides and isolates, zero-width characters)
+// are removed, runs of white space (line breaks included) become one space,
+// and it is cut to 500 characters.
+func CleanText(s string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range s {
+		switch {
+		case r == '\t' || r == '\n' || r == '\r':
+			r = ' '
+		case unicode.IsControl(r), unicode.Is(unicode.Cf, r), r == utf8.RuneError:
+			continue
+		}
+		if n == maxText {
+			b.WriteString("…")
+			break
+		}
+		b.WriteRune(r)
+		n++
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
 }
 
 // ErrUntrustedResponse is wrapped when a response is unsigned, badly signed
@@ -322,7 +357,7 @@ func (c *Client) decode(name string, op wire.Operation, status int, raw []byte) 
 		return nil, fmt.Errorf("%w: %s: %v", ErrBadResponse, name, err)
 	}
 	if f, err := wire.DecodeFault(el); err == nil {
-		return nil, &FaultError{Operation: name, HTTPStatus: status, Code: Code(f.Code), Message: f.String}
+		return nil, &FaultError{Operation: name, HTTPStatus: status, Code: Code(CleanText(string(f.Code))), Message: CleanText(f.String)}
 	}
 	if status != http.StatusOK {
 		return nil, fmt.Errorf("%w: %s: HTTP %d", ErrBadResponse, name, status)
@@ -338,7 +373,7 @@ func (c *Client) decode(name string, op wire.Operation, status int, raw []byte) 
 	if !resp.Result.OK() {
 		se := &ServiceError{Operation: name}
 		for _, e := range resp.Result.Errors {
-			se.All = append(se.All, ErrorInfo{Code: Code(e.Code), Message: e.Message})
+			se.All = append(se.All, ErrorInfo{Code: Code(CleanText(string(e.Code))), Message: CleanText(e.Message)})
 		}
 		if len(se.All) > 0 {
 			se.Code, se.Message = se.All[0].Code, se.All[0].Message

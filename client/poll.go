@@ -94,7 +94,9 @@ var definiteCodes = map[wire.Code]bool{
 // real service's codes are not public; one of them may mean "not ready yet")
 // are worth another try. (Package renewal still tells a signed refusal with
 // such a code from a lost answer: it sends a refused request again only
-// inside the renewal window and after a backoff.)
+// inside the renewal window and after a backoff, and takes no SOAP fault,
+// which is unsigned, for a refusal: it keeps the request as after a lost
+// answer.)
 func Definite(err error) bool {
 	var se *ServiceError
 	if errors.As(err, &se) {

@@ -158,7 +158,7 @@ type Refusal struct {
 }
 
 func (r *Refusal) String() string {
-	return fmt.Sprintf("the service refused the request on %s (%s: %s)", r.At.UTC().Format("2006-01-02 15:04 MST"), r.Code, r.Message)
+	return fmt.Sprintf("the service refused the request on %s (%s: %s)", r.At.UTC().Format("2006-01-02 15:04 MST"), client.CleanText(r.Code), client.CleanText(r.Message))
 }
 
 // certSerial returns the serial of the fetched certificate, or "".

@@ -147,8 +147,7 @@ func (m *Manager) Enroll(ctx context.Context, s Settings, cred Credentials) (*In
 	inst, err := m.enroll(ctx, c, s, cred, p)
 	m.record(err)
 	var se *client.ServiceError
-	var fe *client.FaultError
-	if err != nil && (errors.As(err, &se) || errors.As(err, &fe)) {
+	if err != nil && errors.As(err, &se) {
 		// Refused for good (nothing left to resume with these settings):
 		// the certificate in place keeps renewing with the settings it
 		// was enrolled with, not with a mistyped endpoint or environment.
@@ -218,23 +217,23 @@ func (m *Manager) sendingAgain(p *pending) error {
 }
 
 // refused abandons the pending request p if err is a definite refusal by
-// the service (asking again with it cannot succeed), and returns err. An
-// untrusted response keeps it: the trust bundle may be what is wrong. So
-// does a request whose certificate was delivered and saved (a RETRIEVAL_ID
-// refusal then only says that the service no longer answers for it): the
-// certificate is what finishes it, once it verifies.
+// the service (a signed FAIL whose code asking again cannot change), and
+// returns err. An untrusted response keeps it: the trust bundle may be
+// what is wrong. So does a SOAP fault: it is unsigned, so anyone on the
+// path can forge one, and a fault after the request was sent does not
+// prove that the service did not act on it (an order's credentials burnt
+// by a forged fault could never be used again); it is a lost answer, and
+// the request is sent again with the same key. So does a request whose
+// certificate was delivered and saved (a RETRIEVAL_ID refusal then only
+// says that the service no longer answers for it): the certificate is
+// what finishes it, once it verifies.
 func (m *Manager) refused(p *pending, err error) error {
 	var se *client.ServiceError
-	var fe *client.FaultError
 	if p != nil && (p.CertPEM != "" || p.UnverifiedCertPEM != "") {
 		return err
 	}
 	if errors.As(err, &se) && client.Definite(err) {
 		if _, aerr := m.abandon(string(se.Code)); aerr != nil {
-			return errors.Join(err, aerr)
-		}
-	} else if errors.As(err, &fe) && client.Definite(err) {
-		if _, aerr := m.abandon(string(fe.Code)); aerr != nil {
 			return errors.Join(err, aerr)
 		}
 	}
@@ -250,11 +249,10 @@ func (m *Manager) refused(p *pending, err error) error {
 // accepted the request, and the next run resumes at once.
 func (m *Manager) noteRequestFailure(ctx context.Context, p *pending, err error) {
 	var se *client.ServiceError
-	var fe *client.FaultError
 	switch {
 	case errors.Is(err, errCrash) || ctx.Err() != nil:
 		return // nothing was learnt
-	case (errors.As(err, &se) || errors.As(err, &fe)) && client.Definite(err):
+	case errors.As(err, &se) && client.Definite(err):
 		return // abandoned
 	case errors.As(err, &se) && se.Code != client.CodeInternal:
 		p.Refused, p.RefusedCode, p.RefusedMessage = m.opt.Now(), string(se.Code), se.Message

@@ -6,8 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
-	"unicode"
 )
 
 // ErrUnsafe is wrapped when the state directory, or a file in it, could
@@ -94,20 +92,4 @@ func (m *Manager) checkArchiveDir(rel string) error {
 		return err
 	}
 	return m.checkEntry(rel, true)
-}
-
-// Clean returns s without control characters and the invisible
-// formatting characters that reorder or hide text on a terminal
-// (bidirectional overrides, isolates and marks, zero-width characters):
-// text that came from the service or from a file, printed safely.
-func Clean(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '\t':
-			return ' '
-		case unicode.IsControl(r), unicode.Is(unicode.Cf, r):
-			return -1
-		}
-		return r
-	}, s)
 }
