@@ -24,6 +24,7 @@ import (
 // common are the flags every command has.
 type common struct {
 	dataDir     string
+	database    string
 	environment string
 	config      string
 	logLevel    string
@@ -39,6 +40,7 @@ type common struct {
 
 func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.dataDir, "data-dir", "./irpki-data", "data directory: SQLite database, CA keys, outbox")
+	fs.StringVar(&c.database, "database", "", "PostgreSQL database URL (postgres://user@host/db?sslmode=verify-full; a password is better in ~/.pgpass or PGPASSWORD);\nempty: SQLite in the data directory")
 	fs.StringVar(&c.environment, "environment", wire.EnvTest, "environment this instance serves: TEST or PRODUCTION")
 	fs.StringVar(&c.config, "config", "", "JSON config file whose keys are these flags' names")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -71,6 +73,9 @@ func (c *common) parse(fs *flag.FlagSet, args []string) error {
 	// skipped by the operator commands, misspelt ones refused by all.
 	if err := cliconfig.ResolveShared(fs, cfg, nil, irpkidSetting); err != nil {
 		return err
+	}
+	if c.database != "" && !store.IsPostgresURL(c.database) {
+		return errors.New("--database: give a postgres:// or postgresql:// URL, or leave it out for SQLite in the data directory")
 	}
 	c.environment = strings.ToUpper(c.environment)
 	if c.environment != wire.EnvTest && c.environment != wire.EnvProduction {
@@ -131,7 +136,7 @@ func (c *common) open(ctx context.Context, stderr io.Writer) (*app, error) {
 	if created {
 		log.Info("created CA hierarchy", "environment", c.environment, "dir", filepath.Join(c.dataDir, "ca", c.environment), "root", h.Root.Subject.CommonName)
 	}
-	db, err := store.Open(ctx, filepath.Join(c.dataDir, "irpki.db"))
+	db, err := store.Open(ctx, c.storeName())
 	if err != nil {
 		return nil, err
 	}
@@ -144,6 +149,15 @@ func (c *common) open(ctx context.Context, stderr io.Writer) (*app, error) {
 }
 
 func (a *app) close() { a.db.Close() }
+
+// storeName is what store.Open takes: the --database URL, or the SQLite
+// file in the data directory.
+func (c *common) storeName() string {
+	if c.database != "" {
+		return c.database
+	}
+	return filepath.Join(c.dataDir, "irpki.db")
+}
 
 // checkCustomerFilter refuses a --customer-id filter that is no business
 // ID or no organisation here, which would otherwise list nothing, silently.
@@ -180,7 +194,7 @@ func (c *common) checkExists() error {
 	if c.createCA || c.mayCreate {
 		return nil
 	}
-	for _, p := range []string{filepath.Join(c.dataDir, "ca", c.environment), filepath.Join(c.dataDir, "irpki.db")} {
+	for _, p := range []string{filepath.Join(c.dataDir, "ca", c.environment), c.storeName()} {
 		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
 			return nil
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/irpki/irpki/client"
 	"github.com/irpki/irpki/internal/buildinfo/buildinfotest"
 	"github.com/irpki/irpki/internal/irpkidtest"
+	"github.com/irpki/irpki/internal/pgtest"
 )
 
 var binPath string
@@ -38,6 +39,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	pgtest.StopShared()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -98,17 +100,26 @@ func startServe(t *testing.T, dataDir, addr string, extra ...string) *exec.Cmd {
 
 // TestServeCycle runs the README's path: serve on an empty data dir, add an
 // organisation, order, enrol, retrieve and renew over HTTP, and stop with
-// SIGTERM.
+// SIGTERM; on the embedded SQLite and on PostgreSQL (serve given
+// --database, the operator commands IRPKI_DATABASE).
 func TestServeCycle(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { testServeCycle(t, nil, nil) })
+	t.Run("postgres", func(t *testing.T) {
+		u := pgtest.URL(t)
+		testServeCycle(t, []string{"--database", u}, []string{"IRPKI_DATABASE=" + u})
+	})
+}
+
+func testServeCycle(t *testing.T, serveArgs, env []string) {
 	dataDir := filepath.Join(t.TempDir(), "data")
 	addr := freePort(t)
-	cmd := startServe(t, dataDir, addr)
+	cmd := startServe(t, dataDir, addr, serveArgs...)
 
 	// Operator commands work on the data dir while the server runs.
-	if out, se, code := irpkid(t, nil, "org", "add", "--data-dir", dataDir, "--customer-id", "1234567-1", "--name", "Acme Oy", "--contact-email", "it@acme.example"); code != 0 {
+	if out, se, code := irpkid(t, env, "org", "add", "--data-dir", dataDir, "--customer-id", "1234567-1", "--name", "Acme Oy", "--contact-email", "it@acme.example"); code != 0 {
 		t.Fatalf("org add: %d %s %s", code, out, se)
 	}
-	out, se, code := irpkid(t, nil, "order", "--data-dir", dataDir, "--customer-id", "1234567-1", "--validity", "30d", "--json")
+	out, se, code := irpkid(t, env, "order", "--data-dir", dataDir, "--customer-id", "1234567-1", "--validity", "30d", "--json")
 	if code != 0 {
 		t.Fatalf("order: %d %s", code, se)
 	}
@@ -120,7 +131,7 @@ func TestServeCycle(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &cred); err != nil || cred.TransferID == "" || cred.TransferPassword == "" || cred.Expires.IsZero() {
 		t.Fatalf("order --json: %v %q", err, out)
 	}
-	trustPEM, _, code := irpkid(t, nil, "trust", "--data-dir", dataDir)
+	trustPEM, _, code := irpkid(t, env, "trust", "--data-dir", dataDir)
 	if code != 0 {
 		t.Fatal("trust failed")
 	}
@@ -157,7 +168,7 @@ func TestServeCycle(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	out, _, code = irpkid(t, nil, "certs", "--data-dir", dataDir, "--json")
+	out, _, code = irpkid(t, env, "certs", "--data-dir", dataDir, "--json")
 	if code != 0 {
 		t.Fatal("certs failed")
 	}
@@ -172,7 +183,7 @@ func TestServeCycle(t *testing.T) {
 	}
 
 	// Revoke the successor.
-	if _, se, code := irpkid(t, nil, "revoke", "--data-dir", dataDir, "--serial", rows[1].Serial, "--reason", "keyCompromise"); code != 0 {
+	if _, se, code := irpkid(t, env, "revoke", "--data-dir", dataDir, "--serial", rows[1].Serial, "--reason", "keyCompromise"); code != 0 {
 		t.Fatalf("revoke: %s", se)
 	}
 	// WSDL carries this server's address.
@@ -206,7 +217,7 @@ func TestServeCycle(t *testing.T) {
 			t.Errorf("%s: %v %v", f, err, st.Mode())
 		}
 	}
-	trust2, _, _ := irpkid(t, nil, "trust", "--data-dir", dataDir)
+	trust2, _, _ := irpkid(t, env, "trust", "--data-dir", dataDir)
 	if trust2 != trustPEM {
 		t.Error("trust bundle changed across restarts")
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/irpki/irpki/internal/certapi"
 	"github.com/irpki/irpki/internal/cliconfig"
+	"github.com/irpki/irpki/internal/clock"
 	"github.com/irpki/irpki/internal/wire"
 )
 
@@ -43,6 +44,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err := requireLoopback(*listen); err != nil {
 			return err
 		}
+	}
+	if c.database == "" {
+		release, err := lockDataDir(c.dataDir, clock.System{}.Now())
+		if err != nil {
+			return err
+		}
+		defer release()
 	}
 	a, err := c.open(ctx, stderr)
 	if err != nil {

@@ -13,7 +13,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -214,115 +213,33 @@ func Users(ctx context.Context, db Store, customerID string) ([]User, error) {
 	return out, err
 }
 
-// limiter counts failures per key in a sliding window, on the injected
-// clock. It lives in one process: with several replicas each enforces its
-// own limit, which multiplies the allowance by the number of replicas.
-type limiter struct {
-	mu     sync.Mutex
-	window time.Duration
-	hits   map[string][]time.Time
+// The sign-in and PIN limits count failures in the store (store.Limit),
+// so that every replica on one database enforces one limit.
+
+// takeAttempt reserves an attempt under limits (see store.Tx.TakeAttempt).
+func (h *Handler) takeAttempt(ctx context.Context, now time.Time, limits ...store.Limit) (ok bool, until time.Time, err error) {
+	err = h.db.Update(ctx, func(tx *store.Tx) error {
+		ok, until, err = tx.TakeAttempt(ctx, now, h.cfg.LimitWindow, limits)
+		return err
+	})
+	return ok, until, err
 }
 
-func newLimiter(window time.Duration) *limiter {
-	return &limiter{window: window, hits: map[string][]time.Time{}}
+// blocked reports whether l's subject has its failures inside the window.
+func (h *Handler) blocked(ctx context.Context, now time.Time, l store.Limit) (bool, error) {
+	var b bool
+	err := h.db.View(ctx, func(tx *store.Tx) (err error) {
+		b, _, err = tx.Blocked(ctx, now, h.cfg.LimitWindow, l)
+		return err
+	})
+	return b, err
 }
 
-// blocked reports whether key has max failures inside the window at now,
-// and when the oldest of them leaves it.
-func (l *limiter) blocked(key string, max int, now time.Time) (bool, time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	h := l.prune(key, now)
-	if len(h) >= max {
-		return true, h[len(h)-max].Add(l.window)
+// countFailure records a failed attempt of subject.
+func (h *Handler) countFailure(ctx context.Context, subject string, now time.Time) {
+	if err := h.db.Update(ctx, func(tx *store.Tx) error { return tx.CountFailure(ctx, subject, now) }); err != nil {
+		h.log.ErrorContext(ctx, "could not count a failed attempt", "subject", subject, "err", err)
 	}
-	return false, time.Time{}
-}
-
-// take reserves one attempt on every key at once, before the attempt is
-// made: unless one of them already has its max failures inside the window,
-// it counts the attempt as a failure on each key and returns true;
-// otherwise it counts nothing and returns false and when the last of the
-// blocking failures leaves the window. Counting before the slow check is
-// what keeps a burst of parallel attempts within the limit. A successful
-// attempt gives its reservation back with giveBack.
-func (l *limiter) take(now time.Time, keys []string, maxes []int) (bool, time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var until time.Time
-	blocked := false
-	for i, k := range keys {
-		if h := l.prune(k, now); len(h) >= maxes[i] {
-			blocked = true
-			if t := h[len(h)-maxes[i]].Add(l.window); t.After(until) {
-				until = t
-			}
-		}
-	}
-	if blocked {
-		return false, until
-	}
-	for _, k := range keys {
-		l.hits[k] = append(l.hits[k], now)
-	}
-	l.bound(now)
-	return true, time.Time{}
-}
-
-// giveBack removes one failure counted at at from key: the reservation of
-// an attempt that succeeded.
-func (l *limiter) giveBack(key string, at time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	h := l.hits[key]
-	for i := len(h) - 1; i >= 0; i-- {
-		if h[i].Equal(at) {
-			l.hits[key] = append(h[:i:i], h[i+1:]...)
-			break
-		}
-	}
-	if len(l.hits[key]) == 0 {
-		delete(l.hits, key)
-	}
-}
-
-func (l *limiter) fail(key string, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.hits[key] = append(l.prune(key, now), now)
-	l.bound(now)
-}
-
-// bound drops keys without live failures once there are many; l.mu held.
-func (l *limiter) bound(now time.Time) {
-	if len(l.hits) > 100000 { // bound memory under a spray of keys
-		for k := range l.hits {
-			if len(l.prune(k, now)) == 0 {
-				delete(l.hits, k)
-			}
-		}
-	}
-}
-
-func (l *limiter) reset(key string) {
-	l.mu.Lock()
-	delete(l.hits, key)
-	l.mu.Unlock()
-}
-
-func (l *limiter) prune(key string, now time.Time) []time.Time {
-	h := l.hits[key]
-	i := 0
-	for i < len(h) && !h[i].After(now.Add(-l.window)) {
-		i++
-	}
-	h = h[i:]
-	if len(h) == 0 {
-		delete(l.hits, key)
-		return nil
-	}
-	l.hits[key] = h
-	return h
 }
 
 // clientIP is the address the per-IP limits count: the peer, or, when the

@@ -246,7 +246,10 @@ func (h *Handler) deliveryOpen(w http.ResponseWriter, r *http.Request) {
 	}
 	now := h.clock.Now()
 	ipKey := "pin-ip:" + h.clientIP(r)
-	if b, _ := h.limits.blocked(ipKey, h.cfg.IPFailures, now); b {
+	if b, err := h.blocked(ctx, now, store.Limit{Subject: ipKey, Max: h.cfg.IPFailures}); err != nil {
+		h.fail(w, r, nil, err)
+		return
+	} else if b {
 		dd.State, dd.Error = "open", "delivery.limited"
 		h.render(w, r, anon, http.StatusTooManyRequests, "delivery", "delivery.title", dd)
 		return
@@ -313,12 +316,12 @@ func (h *Handler) deliveryOpen(w http.ResponseWriter, r *http.Request) {
 		dd.Creds = creds
 		h.render(w, r, anon, http.StatusOK, "delivery_open", "delivery.openTitle", dd)
 	case dd.State == "open":
-		h.limits.fail(ipKey, now)
+		h.countFailure(ctx, ipKey, now)
 		dd.Error = "delivery.wrongPIN"
 		h.render(w, r, anon, http.StatusUnauthorized, "delivery", "delivery.title", dd)
 	default:
 		if dd.State == "locked" {
-			h.limits.fail(ipKey, now)
+			h.countFailure(ctx, ipKey, now)
 		}
 		status := http.StatusGone
 		if dd.State == "missing" {

@@ -113,7 +113,6 @@ type Handler struct {
 	clock     clock.Clock
 	log       *slog.Logger
 	pages     map[string]*template.Template
-	limits    *limiter
 	hashSem   chan struct{}
 	dummyHash string
 	mux       *http.ServeMux
@@ -136,7 +135,7 @@ func New(cfg Config, svc Service, db Store, m notify.Mailer, clk clock.Clock, lo
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{cfg: cfg, svc: svc, db: db, mail: m, clock: clk, log: log, limits: newLimiter(cfg.LimitWindow),
+	h := &Handler{cfg: cfg, svc: svc, db: db, mail: m, clock: clk, log: log,
 		hashSem: make(chan struct{}, 4), dummyHash: dummy, pages: map[string]*template.Template{}}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {

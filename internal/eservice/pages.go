@@ -53,7 +53,12 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 	// The attempt is counted as a failure before the password is checked
 	// and given back if it succeeds: parallel guesses cannot all pass a
 	// check made before any of them has failed.
-	if ok, until := h.limits.take(now, []string{acctKey, ipKey}, []int{h.cfg.AccountFailures, h.cfg.IPFailures}); !ok {
+	ok, until, err := h.takeAttempt(ctx, now, store.Limit{Subject: acctKey, Max: h.cfg.AccountFailures}, store.Limit{Subject: ipKey, Max: h.cfg.IPFailures})
+	if err != nil {
+		h.fail(w, r, nil, err)
+		return
+	}
+	if !ok {
 		d.Error, d.RetryAt = "signin.limited", translateTime(language(r), until)
 		h.audit(r, store.AuditEntry{Actor: h.signinActor(ctx, email), Action: "sign_in", Outcome: "fail", Code: "RATE_LIMITED"})
 		w.Header().Set("Retry-After", strconv.Itoa(max(0, int(until.Sub(now)/time.Second))+1))
@@ -75,8 +80,16 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, anon, http.StatusUnauthorized, "signin", "signin.title", d)
 		return
 	}
-	h.limits.reset(acctKey)
-	h.limits.giveBack(ipKey, now)
+	err = h.db.Update(ctx, func(tx *store.Tx) error {
+		if err := tx.ResetFailures(ctx, acctKey); err != nil {
+			return err
+		}
+		return tx.ForgetFailure(ctx, ipKey, now)
+	})
+	if err != nil {
+		h.fail(w, r, nil, err)
+		return
+	}
 	// A fresh session id at every sign-in: no fixation. An old session of
 	// this browser ends.
 	if old, _ := h.currentSession(r); old != nil {

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -43,9 +45,10 @@ func boolInt(b bool) int64 {
 // ErrExists if an account has this e-mail address in any letter case.
 func (t *Tx) InsertAccount(ctx context.Context, a Account, passwordHash string) (int64, error) {
 	var id int64
-	err := t.queryRow(ctx, `INSERT INTO eservice_users (email, name, customer_id, operator, password_hash, created_at) VALUES (?,?,?,?,?,?) RETURNING id`,
+	err := t.queryRow(ctx, `INSERT INTO eservice_users (email, name, customer_id, operator, password_hash, created_at) VALUES (?,?,?,?,?,?)
+		ON CONFLICT DO NOTHING RETURNING id`,
 		a.Email, a.Name, a.CustomerID, boolInt(a.Operator), passwordHash, ms(a.CreatedAt)).Scan(&id)
-	if t.isUnique(err) {
+	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("account %s: %w", a.Email, ErrExists)
 	}
 	if err != nil {
@@ -112,15 +115,8 @@ func (t *Tx) InsertSession(ctx context.Context, s Session, idleSince time.Time) 
 	if _, err := t.exec(ctx, `DELETE FROM eservice_sessions WHERE expires_at <= ? OR last_seen <= ?`, ms(s.CreatedAt), ms(idleSince)); err != nil {
 		return fmt.Errorf("store: expire sessions: %w", err)
 	}
-	_, err := t.exec(ctx, `INSERT INTO eservice_sessions (id_hash, user_id, csrf, created_at, last_seen, expires_at) VALUES (?,?,?,?,?,?)`,
-		s.IDHash, s.AccountID, s.CSRF, ms(s.CreatedAt), ms(s.LastSeen), ms(s.ExpiresAt))
-	if t.isUnique(err) {
-		return fmt.Errorf("session: %w", ErrExists)
-	}
-	if err != nil {
-		return fmt.Errorf("store: insert session: %w", err)
-	}
-	return nil
+	return t.insertNew(ctx, "session", `INSERT INTO eservice_sessions (id_hash, user_id, csrf, created_at, last_seen, expires_at) VALUES (?,?,?,?,?,?)
+		ON CONFLICT DO NOTHING`, s.IDHash, s.AccountID, s.CSRF, ms(s.CreatedAt), ms(s.LastSeen), ms(s.ExpiresAt))
 }
 
 // Session returns a session and its account; ErrNotFound if there is none.

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"time"
 )
 
@@ -25,16 +24,9 @@ type Delivery struct {
 
 // InsertDelivery stores a delivery.
 func (t *Tx) InsertDelivery(ctx context.Context, d Delivery) error {
-	_, err := t.exec(ctx, `INSERT INTO eservice_deliveries (id_hash, customer_id, contact_email, language, salt, nonce, sealed, created_at, expires_at, attempts, state, opened_at)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`, d.IDHash, d.CustomerID, d.ContactEmail, d.Language, d.Salt, d.Nonce, d.Sealed,
+	return t.insertNew(ctx, "delivery", `INSERT INTO eservice_deliveries (`+deliveryCols+`)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`, d.IDHash, d.CustomerID, d.ContactEmail, d.Language, d.Salt, d.Nonce, d.Sealed,
 		ms(d.CreatedAt), ms(d.ExpiresAt), d.Attempts, d.State, ms(d.OpenedAt))
-	if t.isUnique(err) {
-		return fmt.Errorf("delivery: %w", ErrExists)
-	}
-	if err != nil {
-		return fmt.Errorf("store: insert delivery: %w", err)
-	}
-	return nil
 }
 
 const deliveryCols = `id_hash, customer_id, contact_email, language, salt, nonce, sealed, created_at, expires_at, attempts, state, opened_at`

@@ -31,15 +31,8 @@ func notFound(err error, what string) error {
 
 // InsertOrg adds an organisation; ErrExists if its customer id is taken.
 func (t *Tx) InsertOrg(ctx context.Context, o Org) error {
-	_, err := t.exec(ctx, `INSERT INTO orgs (customer_id, name, contact_email, language, created_at) VALUES (?,?,?,?,?)`,
-		o.CustomerID, o.Name, o.ContactEmail, o.Language, ms(o.CreatedAt))
-	if isUnique(err) {
-		return fmt.Errorf("organisation %s: %w", o.CustomerID, ErrExists)
-	}
-	if err != nil {
-		return fmt.Errorf("store: insert org: %w", err)
-	}
-	return nil
+	return t.insertNew(ctx, "organisation "+o.CustomerID, `INSERT INTO orgs (customer_id, name, contact_email, language, created_at) VALUES (?,?,?,?,?)
+		ON CONFLICT DO NOTHING`, o.CustomerID, o.Name, o.ContactEmail, o.Language, ms(o.CreatedAt))
 }
 
 // UpdateOrg rewrites an organisation's name, contact e-mail and language.
@@ -93,17 +86,10 @@ const orderCols = `transfer_id, customer_id, environment, password_hash, passwor
 
 // InsertOrder adds an order; ErrExists if the TransferId is taken.
 func (t *Tx) InsertOrder(ctx context.Context, o Order) error {
-	_, err := t.exec(ctx, qInsertOrder,
+	return t.insertNew(ctx, "order", qInsertOrder,
 		o.TransferID, o.CustomerID, o.Environment, o.PasswordHash, o.PasswordSalt, ms(o.CreatedAt), ms(o.ExpiresAt),
 		int64(o.Validity/time.Second), o.FailedAttempts, string(o.Status), ms(o.UsedAt), o.CertificateSerial,
 		o.Purpose, o.Description, o.ContactName, o.ContactEmail, o.ContactPhone, o.ContactLanguage)
-	if isUnique(err) {
-		return fmt.Errorf("order: %w", ErrExists)
-	}
-	if err != nil {
-		return fmt.Errorf("store: insert order: %w", err)
-	}
-	return nil
 }
 
 func scanOrder(sc scanner) (Order, error) {
@@ -151,17 +137,10 @@ const certCols = `serial, customer_id, environment, not_before, not_after, der, 
 // serial or RetrievalId was seen before, or its predecessor already has a
 // live successor.
 func (t *Tx) InsertCertificate(ctx context.Context, c Certificate) error {
-	_, err := t.exec(ctx, qInsertCert,
+	return t.insertNew(ctx, "certificate "+c.Serial+" (its serial, key or RetrievalId, or a live successor of "+c.Predecessor+")", qInsertCert,
 		c.Serial, c.CustomerID, c.Environment, ms(c.NotBefore), ms(c.NotAfter), c.DER, c.KeyFingerprint, string(c.Status),
 		ms(c.RevokedAt), c.RevokeReason, c.Predecessor, c.OrderID, c.RequestHash, c.RetrievalID, ms(c.RetrievedAt),
 		ms(c.CreatedAt), c.ContactName, c.ContactEmail, c.ContactLanguage, c.Purpose, c.Description)
-	if isUnique(err) {
-		return fmt.Errorf("certificate: %w: %v", ErrExists, err)
-	}
-	if err != nil {
-		return fmt.Errorf("store: insert certificate: %w", err)
-	}
-	return nil
 }
 
 func scanCert(sc scanner) (Certificate, error) {
@@ -296,10 +275,10 @@ func (t *Tx) AuditLog(ctx context.Context, customerID string, limit int) ([]Audi
 // GetCertificate), prepared once at Open.
 var (
 	qOrg           = `SELECT customer_id, name, contact_email, language, created_at FROM orgs WHERE customer_id=?`
-	qInsertOrder   = `INSERT INTO orders (` + orderCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+	qInsertOrder   = `INSERT INTO orders (` + orderCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`
 	qOrder         = `SELECT ` + orderCols + ` FROM orders WHERE transfer_id=?`
 	qUpdateOrder   = `UPDATE orders SET failed_attempts=?, status=?, used_at=?, certificate_serial=? WHERE transfer_id=?`
-	qInsertCert    = `INSERT INTO certificates (` + certCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+	qInsertCert    = `INSERT INTO certificates (` + certCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`
 	qSetStatus     = `UPDATE certificates SET status=?, revoked_at=?, revoke_reason=? WHERE serial=?`
 	qMarkRetrieved = `UPDATE certificates SET retrieved_at=? WHERE serial=? AND retrieved_at=0`
 	qAudit         = `INSERT INTO audit (at, actor, action, customer_id, serial, outcome, code, detail) VALUES (?,?,?,?,?,?,?,?)`
@@ -317,6 +296,21 @@ var (
 		qCertWhere + whereSerial, qCertWhere + whereRetrievalID, qCertWhere + whereKey, qCertWhere + whereSuccessor,
 	}
 )
+
+// insertNew runs an INSERT … ON CONFLICT DO NOTHING: ErrExists (naming
+// what) if a row with one of its unique keys was there. A conflict so
+// ends neither backend's transaction, where a failed statement ends a
+// PostgreSQL transaction: the caller may go on after ErrExists.
+func (t *Tx) insertNew(ctx context.Context, what, q string, args ...any) error {
+	res, err := t.exec(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("store: insert %s: %w", what, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%s: %w", what, ErrExists)
+	}
+	return nil
+}
 
 // scanner is a row: *sql.Row or *sql.Rows.
 type scanner interface{ Scan(...any) error }

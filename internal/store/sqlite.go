@@ -8,20 +8,27 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
-// DB is the store.
+// DB is the store, on SQLite or on PostgreSQL (see Open).
 //
-// It holds one SQLite connection for its lifetime and runs one transaction
-// at a time on it: SQLite has one writer anyway, and in-process writers
-// queue here instead of spinning on busy_timeout. Transactions are begun
-// and ended with plain BEGIN/COMMIT on that connection rather than through
-// database/sql's Tx, which watches every transaction and every query with a
-// goroutine of its own (five per renewal, each waking a thread).
+// On SQLite it holds one connection for its lifetime and runs one
+// transaction at a time on it: SQLite has one writer anyway, and in-process
+// writers queue here instead of spinning on busy_timeout. Transactions are
+// begun and ended with plain BEGIN/COMMIT on that connection rather than
+// through database/sql's Tx, which watches every transaction and every
+// query with a goroutine of its own (five per renewal, each waking a
+// thread).
+//
+// On PostgreSQL it holds a pool of connections (postgres.go).
 type DB struct {
-	db   *sql.DB
+	d  *dialect
+	db *sql.DB
+	// path is the SQLite database file; "" on PostgreSQL.
+	path string
 	conn *sql.Conn
 	// sem, of capacity one, is held while conn is in use.
 	sem chan struct{}
@@ -30,9 +37,26 @@ type DB struct {
 	stmts map[string]*sql.Stmt
 }
 
-// Open opens (creating if needed) the SQLite database at path and migrates
-// it to the current schema.
-func Open(ctx context.Context, path string) (*DB, error) {
+// Open opens the store named by database and migrates it to the current
+// schema: a postgres:// or postgresql:// URL is a PostgreSQL database
+// (see OpenPostgres), anything else the path of a SQLite database file,
+// created if needed.
+func Open(ctx context.Context, database string) (*DB, error) {
+	if IsPostgresURL(database) {
+		return OpenPostgres(ctx, database)
+	}
+	return OpenSQLite(ctx, database)
+}
+
+// IsPostgresURL reports whether database names a PostgreSQL server rather
+// than a SQLite file.
+func IsPostgresURL(database string) bool {
+	return strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://")
+}
+
+// OpenSQLite opens (creating if needed) the SQLite database at path and
+// migrates it to the current schema.
+func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
@@ -57,7 +81,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	s := &DB{db: db, conn: conn, sem: make(chan struct{}, 1)}
+	s := &DB{d: sqliteDialect, db: db, path: path, conn: conn, sem: make(chan struct{}, 1)}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -94,11 +118,20 @@ func restrict(p string, create bool) error {
 
 // Close closes the database.
 func (s *DB) Close() error {
+	if s.conn == nil {
+		return s.db.Close()
+	}
 	for _, st := range s.stmts {
 		st.Close()
 	}
 	return errors.Join(s.conn.Close(), s.db.Close())
 }
+
+// Backend names the database behind the store: "sqlite" or "postgres".
+func (s *DB) Backend() string { return s.d.name }
+
+// Path is the SQLite database file; "" on PostgreSQL.
+func (s *DB) Path() string { return s.path }
 
 // acquire waits for the connection, or for ctx to end.
 func (s *DB) acquire(ctx context.Context) error {
@@ -117,6 +150,9 @@ func (s *DB) release() { <-s.sem }
 // itself as the log grows; this is for after a bulk load, before a backup
 // or at shutdown.
 func (s *DB) Checkpoint(ctx context.Context) error {
+	if s.conn == nil {
+		return nil // PostgreSQL checkpoints by itself
+	}
 	if err := s.acquire(ctx); err != nil {
 		return err
 	}
@@ -133,6 +169,9 @@ func (s *DB) Checkpoint(ctx context.Context) error {
 
 // Ping checks the database answers.
 func (s *DB) Ping(ctx context.Context) error {
+	if s.conn == nil {
+		return s.db.PingContext(ctx)
+	}
 	if err := s.acquire(ctx); err != nil {
 		return err
 	}
@@ -142,6 +181,9 @@ func (s *DB) Ping(ctx context.Context) error {
 
 // Update runs fn in a write transaction and commits if fn returns nil.
 func (s *DB) Update(ctx context.Context, fn func(*Tx) error) error {
+	if s.conn == nil {
+		return s.runPostgres(ctx, true, fn)
+	}
 	// IMMEDIATE takes the write lock at once, so that the transaction
 	// never fails half-way because another process wrote meanwhile.
 	return s.run(ctx, "BEGIN IMMEDIATE", fn)
@@ -149,6 +191,9 @@ func (s *DB) Update(ctx context.Context, fn func(*Tx) error) error {
 
 // View runs fn in a transaction that is always rolled back.
 func (s *DB) View(ctx context.Context, fn func(*Tx) error) error {
+	if s.conn == nil {
+		return s.runPostgres(ctx, false, fn)
+	}
 	return s.run(ctx, "BEGIN", func(tx *Tx) error {
 		if err := fn(tx); err != nil {
 			return err
@@ -186,7 +231,7 @@ func (s *DB) run(ctx context.Context, begin string, fn func(*Tx) error) error {
 			s.conn.ExecContext(bg, "ROLLBACK")
 		}
 	}()
-	if err := fn(&Tx{conn: s.conn, stmts: s.stmts, d: sqliteDialect}); err != nil {
+	if err := fn(&Tx{q: s.conn, stmts: s.stmts, d: sqliteDialect}); err != nil {
 		open = false
 		if _, rerr := s.conn.ExecContext(bg, "ROLLBACK"); rerr != nil && !errors.Is(err, errReadOnly) {
 			return errors.Join(err, fmt.Errorf("store: rollback: %w", rerr))
@@ -208,9 +253,17 @@ func (s *DB) run(ctx context.Context, begin string, fn func(*Tx) error) error {
 // statements run to their end once started: they get their context without
 // its cancellation (see DB.run).
 type Tx struct {
-	conn  *sql.Conn
-	stmts map[string]*sql.Stmt
+	q     querier
+	stmts map[string]*sql.Stmt // SQLite's prepared hot-path statements
 	d     *dialect
+}
+
+// querier is where a transaction's statements go: the SQLite store's one
+// connection, or a PostgreSQL transaction.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // prepare prepares the statements of preparedQueries.
@@ -232,7 +285,7 @@ func (t *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error
 	if st, ok := t.stmts[q]; ok {
 		return st.ExecContext(ctx, args...)
 	}
-	return t.conn.ExecContext(ctx, q, args...)
+	return t.q.ExecContext(ctx, t.d.rebind(q), args...)
 }
 
 // queryRow runs a one-row query, prepared once if it is one of
@@ -242,10 +295,10 @@ func (t *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	if st, ok := t.stmts[q]; ok {
 		return st.QueryRowContext(ctx, args...)
 	}
-	return t.conn.QueryRowContext(ctx, q, args...)
+	return t.q.QueryRowContext(ctx, t.d.rebind(q), args...)
 }
 
 // query runs a query.
 func (t *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return t.conn.QueryContext(context.WithoutCancel(ctx), q, args...)
+	return t.q.QueryContext(context.WithoutCancel(ctx), t.d.rebind(q), args...)
 }

@@ -1,0 +1,182 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// On PostgreSQL every write transaction first takes one transaction-scoped
+// advisory lock, writeLock, and holds it until it commits or rolls back.
+// Write transactions thus run one at a time across every replica on the
+// database, exactly as SQLite's one writer runs them in one process: each
+// check-then-act rule of the service ("this order is unused, so use it",
+// "this certificate has no successor yet, so issue one", "this reminder is
+// unclaimed, so claim it", "this address has fewer than N failures, so
+// count one more") has one winner however many replicas race, with no
+// rule needing a lock of its own. Reads run beside them on snapshots.
+//
+// The keys are arbitrary constants ("irpk" and "irpm"), distinct from each
+// other; another application sharing the database would have to avoid them.
+const (
+	writeLock   = 0x6972706b
+	migrateLock = 0x6972706d
+)
+
+// postgresPool is the number of connections a store holds open at most.
+const postgresPool = 16
+
+// OpenPostgres connects to the PostgreSQL database at url (postgres://… or
+// postgresql://…, with libpq's parameters) and migrates it to the current
+// schema. A statement waiting for a lock gives up after lock_timeout
+// (15 seconds unless the URL sets it), as SQLite's busy_timeout does.
+func OpenPostgres(ctx context.Context, url string) (*DB, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("store: database URL: %s", redactURL(url, err))
+	}
+	if _, ok := cfg.RuntimeParams["lock_timeout"]; !ok {
+		cfg.RuntimeParams["lock_timeout"] = "15s"
+	}
+	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
+		cfg.RuntimeParams["application_name"] = "irpkid"
+	}
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(postgresPool)
+	db.SetMaxIdleConns(postgresPool)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: connect to PostgreSQL at %s: %w", cfg.Host, err)
+	}
+	s := &DB{d: postgresDialect, db: db}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// redactURL describes a URL that did not parse without repeating it: it
+// may hold a password.
+func redactURL(raw string, err error) string {
+	if u, perr := url.Parse(raw); perr == nil && u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			return fmt.Sprintf("%s does not parse", u.Redacted())
+		}
+	}
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) {
+		return "it does not parse (postgres://user@host:port/database?sslmode=…)"
+	}
+	return err.Error()
+}
+
+// lockMigrations takes the session advisory lock that makes one process at
+// a time migrate, on a connection kept until unlock.
+func (s *DB) lockMigrations(ctx context.Context) (unlock func(), err error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: migrate: %w", err)
+	}
+	// Wait as long as ctx allows (lock_timeout would end the wait while
+	// another replica runs a long migration).
+	if _, err := conn.ExecContext(ctx, `SET lock_timeout = 0`); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("store: migrate: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, migrateLock); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("store: wait for the migration lock: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, createMigrationsTable); err != nil {
+		conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrateLock)
+		conn.Close()
+		return nil, fmt.Errorf("store: migrate: %w", err)
+	}
+	return func() {
+		bg := context.WithoutCancel(ctx)
+		conn.ExecContext(bg, `SELECT pg_advisory_unlock($1)`, migrateLock)
+		conn.ExecContext(bg, `RESET lock_timeout`)
+		conn.Close()
+	}, nil
+}
+
+// runPostgres runs fn in a transaction: a write transaction (holding the
+// write lock) committed if fn returns nil, or a read transaction on one
+// snapshot, always rolled back. A transaction that failed before fn ran
+// (a connection the server had closed, as after its restart) is begun again
+// on another connection; one that fn began is never repeated.
+func (s *DB) runPostgres(ctx context.Context, write bool, fn func(*Tx) error) error {
+	var err error
+	// Every pooled connection may have died with the server: each attempt
+	// discards one.
+	for attempt := 0; attempt <= postgresPool; attempt++ {
+		var started bool
+		started, err = s.runPostgresOnce(ctx, write, fn)
+		if started || err == nil || ctx.Err() != nil {
+			return err
+		}
+		if attempt >= 2 {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return err
+}
+
+func (s *DB) runPostgresOnce(ctx context.Context, write bool, fn func(*Tx) error) (started bool, err error) {
+	// The transaction runs to its end once begun, whatever happens to ctx
+	// (see run); ctx bounds the wait for a connection and for the lock.
+	bg := context.WithoutCancel(ctx)
+	opts := &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	if !write {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return false, fmt.Errorf("store: %w", err)
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(bg, opts)
+	if err != nil {
+		return false, fmt.Errorf("store: begin: %w", err)
+	}
+	open := true
+	defer func() {
+		if open {
+			tx.Rollback()
+		}
+	}()
+	if write {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, writeLock); err != nil {
+			if ctx.Err() != nil {
+				err = ctx.Err()
+			}
+			return false, fmt.Errorf("store: wait for the write lock: %w", err)
+		}
+	}
+	if err := fn(&Tx{q: tx, d: postgresDialect}); err != nil {
+		open = false
+		tx.Rollback()
+		if errors.Is(err, errReadOnly) {
+			return true, nil
+		}
+		return true, err
+	}
+	if !write {
+		return true, nil // the deferred rollback ends it
+	}
+	open = false
+	if err := tx.Commit(); err != nil {
+		return true, fmt.Errorf("store: commit: %w", err)
+	}
+	return true, nil
+}
