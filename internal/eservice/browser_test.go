@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/irpki/irpki/internal/pgtest"
 	"github.com/irpki/irpki/internal/irpkidtest"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/store"
@@ -35,6 +36,7 @@ var (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	pgtest.StopShared()
 	if browserCancel != nil {
 		browserCancel() // stops Chromium
 	}

@@ -47,12 +47,36 @@ type envOptions struct {
 	TLS    bool
 	Mailer notify.Mailer
 	Mutate func(*eservice.Config)
+	// Database is the store (default SQLite in a temporary directory);
+	// replica starts a second e-service on it.
+	Database string
 }
 
 func start(t *testing.T, o envOptions) *env {
 	t.Helper()
-	s := irpkidtest.Start(t, irpkidtest.Config{Environment: o.Env})
+	s := irpkidtest.Start(t, irpkidtest.Config{Environment: o.Env, Database: o.Database})
 	s.AddOrg(t, customer, "Palkat Oy")
+	e := serveEService(t, s, o)
+	ctx := context.Background()
+	if _, err := eservice.AddUser(ctx, s.DB, s.Clock, cheap, eservice.NewUser{Email: repEmail, Name: "Eeva Edustaja", CustomerID: customer, Password: repPassword}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eservice.AddUser(ctx, s.DB, s.Clock, cheap, eservice.NewUser{Email: opEmail, Name: "Olli Operaattori", Operator: true, Password: opPassword}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// replica starts another service and e-service on e's database and clock,
+// as a second irpkid serve behind the same load balancer.
+func (e *env) replica(t *testing.T, o envOptions) *env {
+	t.Helper()
+	s := irpkidtest.Start(t, irpkidtest.Config{Environment: o.Env, Database: o.Database, Clock: e.S.Clock})
+	return serveEService(t, s, o)
+}
+
+func serveEService(t *testing.T, s *irpkidtest.Server, o envOptions) *env {
+	t.Helper()
 	outbox := filepath.Join(s.Dir, "outbox")
 	m := o.Mailer
 	if m == nil {
@@ -80,13 +104,6 @@ func start(t *testing.T, o envOptions) *env {
 		t.Fatal(err)
 	}
 	h.Register(mux)
-	ctx := context.Background()
-	if _, err := eservice.AddUser(ctx, s.DB, s.Clock, cheap, eservice.NewUser{Email: repEmail, Name: "Eeva Edustaja", CustomerID: customer, Password: repPassword}, "test"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := eservice.AddUser(ctx, s.DB, s.Clock, cheap, eservice.NewUser{Email: opEmail, Name: "Olli Operaattori", Operator: true, Password: opPassword}, "test"); err != nil {
-		t.Fatal(err)
-	}
 	return &env{S: s, H: h, Web: web, URL: web.URL + eservice.Path, Outbox: outbox, Cfg: cfg}
 }
 

@@ -80,6 +80,13 @@ type Config struct {
 	Environment string // default TEST
 	Mutate      func(*service.Config)
 	Limits      *wire.Limits
+	// Database is the store to use (what store.Open takes); default a
+	// SQLite file in the test's temporary directory. Servers given one
+	// PostgreSQL URL are replicas.
+	Database string
+	// Clock is the clock to use; default a new one at Epoch. Replicas
+	// share one.
+	Clock *clock.Fixed
 }
 
 // Start starts a server; it stops when the test ends.
@@ -91,13 +98,20 @@ func Start(t testing.TB, cfg Config) *Server {
 	dir := t.TempDir()
 	logs := &SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	db, err := store.Open(context.Background(), filepath.Join(dir, "irpki.db"))
+	dsn := cfg.Database
+	if dsn == "" {
+		dsn = filepath.Join(dir, "irpki.db")
+	}
+	db, err := store.Open(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
 	h := Hierarchy(t, cfg.Environment)
-	clk := clock.NewFixed(Epoch)
+	clk := cfg.Clock
+	if clk == nil {
+		clk = clock.NewFixed(Epoch)
+	}
 	scfg := service.DefaultConfig(cfg.Environment)
 	if cfg.Mutate != nil {
 		cfg.Mutate(&scfg)

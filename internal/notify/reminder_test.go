@@ -14,6 +14,7 @@ import (
 
 	"github.com/irpki/irpki/internal/irpkidtest"
 	"github.com/irpki/irpki/internal/notify"
+	"github.com/irpki/irpki/internal/pgtest"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/store"
 )
@@ -287,13 +288,31 @@ func TestFirstSeenLateGetsOnlyTheMostUrgentReminder(t *testing.T) {
 	}
 }
 
-func TestTwoJobsRacingSendOneMail(t *testing.T) {
-	s := newServer(t)
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// eachBackend runs test with a server whose store is on SQLite, then on
+// PostgreSQL; dsn opens more handles on it (replicas).
+func eachBackend(t *testing.T, test func(t *testing.T, s *irpkidtest.Server, dsn string)) {
+	t.Run("sqlite", func(t *testing.T) {
+		s := newServer(t)
+		test(t, s, filepath.Join(s.Dir, "irpki.db"))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		url := pgtest.URL(t)
+		s := irpkidtest.Start(t, irpkidtest.Config{Database: url})
+		s.AddOrg(t, customer, "Palkat Oy")
+		test(t, s, url)
+	})
+}
+
+func TestTwoJobsRacingSendOneMail(t *testing.T) { eachBackend(t, testTwoJobsRacing) }
+
+func testTwoJobsRacing(t *testing.T, s *irpkidtest.Server, dsn string) {
 	srv := startSMTP(t, smtpOptions{})
 	e := enroll(t, s, "race@palkat.test", "fi")
 	s.Clock.Set(e.Cert.NotAfter.Add(-59 * 24 * time.Hour))
-	// Two replicas: separate handles on one database file.
-	db2, err := store.Open(context.Background(), filepath.Join(s.Dir, "irpki.db"))
+	// Two replicas: separate handles on one database.
+	db2, err := store.Open(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,8 +345,9 @@ func TestTwoJobsRacingSendOneMail(t *testing.T) {
 	}
 }
 
-func TestManyJobsRacingSendOneMailEach(t *testing.T) {
-	s := newServer(t)
+func TestManyJobsRacingSendOneMailEach(t *testing.T) { eachBackend(t, testManyJobsRacing) }
+
+func testManyJobsRacing(t *testing.T, s *irpkidtest.Server, dsn string) {
 	srv := startSMTP(t, smtpOptions{})
 	var notAfter time.Time
 	for _, a := range []string{"a@palkat.test", "b@palkat.test", "c@palkat.test"} {
@@ -336,7 +356,7 @@ func TestManyJobsRacingSendOneMailEach(t *testing.T) {
 	s.Clock.Set(notAfter.Add(-59 * 24 * time.Hour))
 	var jobs []*notify.Reminder
 	for i := 0; i < 4; i++ {
-		db, err := store.Open(context.Background(), filepath.Join(s.Dir, "irpki.db"))
+		db, err := store.Open(context.Background(), dsn)
 		if err != nil {
 			t.Fatal(err)
 		}
