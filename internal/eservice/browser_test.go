@@ -17,8 +17,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
-	"github.com/irpki/irpki/internal/pgtest"
 	"github.com/irpki/irpki/internal/irpkidtest"
+	"github.com/irpki/irpki/internal/pgtest"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/store"
 )

@@ -40,9 +40,9 @@ const EnvServer = "IRPKI_TEST_POSTGRES"
 type Server struct {
 	// URL is the server's address with the maintenance database
 	// ("postgres"); NewDatabase makes URLs of fresh databases.
-	URL string
-	dir string // the throwaway server's directory; "" for EnvServer
-	bin string
+	URL  string
+	dir  string // the throwaway server's directory; "" for EnvServer
+	bin  string
 	cred *syscall.Credential
 }
 
