@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"time"
 	"unicode"
@@ -145,7 +146,11 @@ type Options struct {
 	// v1" for TEST), which is not the CA of its response signatures.
 	// irpkid trust serves both, so irpkid needs none.
 	IssuerTrust []*x509.Certificate
-	// HTTPClient defaults to a client with a 60 s timeout. The Client uses
+	// HTTPClient defaults to a client with a 60 s timeout whose transport
+	// takes its proxy from the environment (HTTPS_PROXY for https://
+	// endpoints, HTTP_PROXY for http://, NO_PROXY; loopback addresses are
+	// never proxied) and names the client to the proxy with the
+	// User-Agent too. A caller's client keeps its own transport. The Client uses
 	// a copy that never follows redirects, whatever its CheckRedirect: a
 	// followed 307 or 308 would resend the request (with the
 	// TransferPassword, or the signed renewal) to whatever host and scheme
@@ -155,6 +160,53 @@ type Options struct {
 	Now func() time.Time
 	// CustomerName, if set, is sent as CustomerName.
 	CustomerName string
+	// UserAgent is sent as the User-Agent of every request; default
+	// DefaultUserAgent().
+	UserAgent string
+}
+
+// DefaultUserAgent is "irpki/VERSION", VERSION the version of this module
+// in the running binary as the go command recorded it
+// (runtime/debug.ReadBuildInfo): v1.2.3, a pseudo-version naming the
+// commit, or "devel" when none is recorded (a build inside a checkout of
+// this module; the irpki command then passes its own).
+func DefaultUserAgent() string { return "irpki/" + moduleVersion() }
+
+// modulePath is this module's path, looked up in the build information.
+const modulePath = "github.com/irpki/irpki"
+
+func moduleVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "devel"
+	}
+	mods := append([]*debug.Module{&bi.Main}, bi.Deps...)
+	for _, m := range mods {
+		if m.Path != modulePath {
+			continue
+		}
+		if m.Replace != nil {
+			m = m.Replace
+		}
+		if m.Version != "" && m.Version != "(devel)" {
+			return m.Version
+		}
+	}
+	return "devel"
+}
+
+// defaultTransport is http.DefaultTransport's configuration (proxy from the
+// environment, timeouts, HTTP/2), naming the client to a proxy in its
+// CONNECT request as well.
+func defaultTransport(userAgent string) http.RoundTripper {
+	dt, ok := http.DefaultTransport.(*http.Transport)
+	if !ok {
+		return http.DefaultTransport
+	}
+	tr := dt.Clone()
+	tr.Proxy = http.ProxyFromEnvironment
+	tr.ProxyConnectHeader = http.Header{"User-Agent": {userAgent}}
+	return tr
 }
 
 // Client calls one endpoint of the certificate service.
@@ -176,7 +228,10 @@ func New(endpoint string, opt Options) (*Client, error) {
 	if len(opt.Trust) == 0 {
 		return nil, errors.New("client: a trust bundle is required to verify the service's responses")
 	}
-	hc := &http.Client{Timeout: 60 * time.Second}
+	if opt.UserAgent == "" {
+		opt.UserAgent = DefaultUserAgent()
+	}
+	hc := &http.Client{Timeout: 60 * time.Second, Transport: defaultTransport(opt.UserAgent)}
 	if opt.HTTPClient != nil {
 		cp := *opt.HTTPClient // the caller's client stays as it was
 		hc = &cp
@@ -310,6 +365,7 @@ func (c *Client) call(ctx context.Context, op wire.Operation, element []byte) (*
 	}
 	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
 	req.Header.Set("SOAPAction", `"`+string(op)+`"`)
+	req.Header.Set("User-Agent", c.opt.UserAgent)
 	hr, err := c.opt.HTTPClient.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/irpki/irpki/internal/clock"
@@ -13,8 +14,8 @@ import (
 
 // PollOptions configure PollCertificate. The zero value polls like the
 // public clients of the real service, a little more patiently: the first
-// GetCertificate at once, then waits of 5 s doubling up to 60 s, at most 15
-// attempts (about ten minutes).
+// GetCertificate at once, then waits of 5 s doubling up to 60 s, each
+// jittered (see Jitter), at most 15 attempts (about seven minutes).
 type PollOptions struct {
 	Initial  time.Duration // first wait after a not-yet answer; default 5 s
 	Max      time.Duration // longest wait; default 60 s
@@ -26,6 +27,23 @@ type PollOptions struct {
 	// the certificate, with the error and the wait before the next attempt
 	// (0 when giving up).
 	Progress func(attempt int, err error, wait time.Duration)
+	// Jitter turns a backoff step into the wait actually slept; default
+	// Jitter. Tests that count waits pass func(d time.Duration)
+	// time.Duration { return d }.
+	Jitter func(time.Duration) time.Duration
+}
+
+// Jitter returns a random wait between d/2 and d ("equal jitter"): the
+// retries of installations that failed at the same moment (a service
+// outage, a network failure) spread over half of each backoff step instead
+// of all arriving again at the same instant, while the backoff still
+// doubles.
+func Jitter(d time.Duration) time.Duration {
+	if d < 2 {
+		return d
+	}
+	half := d / 2
+	return d - half + rand.N(half+1)
 }
 
 // PollCertificate calls GetCertificate until it yields the certificate or a
@@ -44,7 +62,10 @@ func (c *Client) PollCertificate(ctx context.Context, customerID, retrievalID st
 	if opt.Sleep == nil {
 		opt.Sleep = clock.Sleep
 	}
-	wait := opt.Initial
+	if opt.Jitter == nil {
+		opt.Jitter = Jitter
+	}
+	step := opt.Initial
 	var last error
 	for attempt := 1; attempt <= opt.Attempts; attempt++ {
 		cert, err := c.GetCertificate(ctx, customerID, retrievalID)
@@ -61,13 +82,14 @@ func (c *Client) PollCertificate(ctx context.Context, customerID, retrievalID st
 			}
 			break
 		}
+		wait := opt.Jitter(step)
 		if opt.Progress != nil {
 			opt.Progress(attempt, err, wait)
 		}
 		if err := opt.Sleep(ctx, wait); err != nil {
 			return nil, err
 		}
-		wait = min(2*wait, opt.Max)
+		step = min(2*step, opt.Max)
 	}
 	if Definite(last) {
 		return nil, last

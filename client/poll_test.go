@@ -42,7 +42,7 @@ func TestPollGivesUpAfterAttempts(t *testing.T) {
 	var waits []time.Duration
 	var reports []int
 	_, err = c.PollCertificate(context.Background(), goldenCustomer, "rid", client.PollOptions{
-		Initial: time.Second, Max: 3 * time.Second, Attempts: 4,
+		Initial: time.Second, Max: 3 * time.Second, Attempts: 4, Jitter: func(d time.Duration) time.Duration { return d },
 		Sleep:    func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil },
 		Progress: func(attempt int, err error, wait time.Duration) { reports = append(reports, attempt) },
 	})
@@ -70,5 +70,33 @@ func TestPollCancelled(t *testing.T) {
 	})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+}
+
+// TestJitterSpreads: Jitter stays within [d/2, d] and spreads: a thousand
+// installations that failed at the same moment do not retry together.
+func TestJitterSpreads(t *testing.T) {
+	const d = time.Minute
+	seen := map[time.Duration]bool{}
+	var buckets [10]int
+	for range 1000 {
+		w := client.Jitter(d)
+		if w < d/2 || w > d {
+			t.Fatalf("Jitter(%v) = %v, outside [%v, %v]", d, w, d/2, d)
+		}
+		seen[w] = true
+		buckets[min(int((w-d/2)*10/(d/2)), 9)]++
+	}
+	if len(seen) < 990 {
+		t.Errorf("only %d distinct waits of 1000", len(seen))
+	}
+	for i, n := range buckets {
+		// 100 expected in each tenth; fewer than 50 is about 1e-8 likely.
+		if n < 50 {
+			t.Errorf("tenth %d of [d/2, d] has %d of 1000 waits: %v", i, n, buckets)
+		}
+	}
+	if client.Jitter(1) != 1 || client.Jitter(0) != 0 {
+		t.Error("Jitter of less than 2 ns is not that")
 	}
 }

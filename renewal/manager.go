@@ -48,6 +48,9 @@ type Options struct {
 	// Poll configures the GetCertificate polling (its Sleep and Progress
 	// are the Manager's).
 	Poll client.PollOptions
+	// UserAgent is sent with every request; default
+	// client.DefaultUserAgent().
+	UserAgent string
 	// Layout is how "current" and the top-level files are made (see
 	// Layout); default DefaultLayout, the platform's. Either layout reads a
 	// directory made by the other.
@@ -208,7 +211,7 @@ func (m *Manager) newClient(s Settings) (*client.Client, error) {
 			return nil, err
 		}
 	}
-	return client.New(s.Endpoint, client.Options{Environment: s.Environment, Trust: trust, IssuerTrust: issuers, Now: m.opt.Now, HTTPClient: m.opt.HTTPClient, CustomerName: s.Organization})
+	return client.New(s.Endpoint, client.Options{Environment: s.Environment, Trust: trust, IssuerTrust: issuers, Now: m.opt.Now, HTTPClient: m.opt.HTTPClient, CustomerName: s.Organization, UserAgent: m.opt.UserAgent})
 }
 
 // loadBundle reads the PEM trust bundle at path; kind ("" or "issuer ")

@@ -623,11 +623,18 @@ func TestPollBackoff(t *testing.T) {
 	if _, err := m.Enroll(context.Background(), e.settings(), Credentials{cred.TransferID, cred.TransferPassword}); err != nil {
 		t.Fatal(err)
 	}
-	want := []time.Duration{5 * time.Second, 10 * time.Second, 20 * time.Second}
-	if len(waits) != 3 || waits[0] != want[0] || waits[1] != want[1] || waits[2] != want[2] {
-		t.Errorf("waits = %v, want %v", waits, want)
+	// Backoff steps of 5 s doubling, each jittered to between half of
+	// it and all of it (client.Jitter).
+	steps := []time.Duration{5 * time.Second, 10 * time.Second, 20 * time.Second}
+	if len(waits) != 3 {
+		t.Fatalf("waits = %v, want 3 within %v", waits, steps)
 	}
-	if len(polls) != 3 || !strings.Contains(polls[0].Message, "asking again in 5s") {
+	for i, d := range steps {
+		if waits[i] < d/2 || waits[i] > d {
+			t.Errorf("wait %d = %v, want between %v and %v", i, waits[i], d/2, d)
+		}
+	}
+	if len(polls) != 3 || !strings.Contains(polls[0].Message, "asking again in "+waits[0].String()) {
 		t.Errorf("poll progress = %+v", polls)
 	}
 }

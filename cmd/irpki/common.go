@@ -95,10 +95,15 @@ func (a *app) manager(c *common, lockWait time.Duration) (*renewal.Manager, erro
 		Now:        a.now,
 		Sleep:      a.sleep,
 		HTTPClient: a.httpClient,
+		UserAgent:  userAgent(),
 		LockWait:   lockWait,
 		Progress:   func(e renewal.Event) { fmt.Fprintf(a.stderr, "irpki: %s\n", e.Message) },
 	})
 }
+
+// userAgent is the User-Agent of irpki's requests: irpki/VERSION, the
+// version "irpki version" prints.
+func userAgent() string { return "irpki/" + build.Version }
 
 // needsNewOrder reports errors that only a new order and enrolment fix.
 func needsNewOrder(err error) bool {

@@ -68,6 +68,9 @@ type app struct {
 	now            func() time.Time
 	sleep          func(ctx context.Context, d time.Duration) error
 	httpClient     *http.Client
+	// jitter turns a retry backoff step into the wait slept; nil is
+	// client.Jitter (random, between half the step and all of it).
+	jitter func(time.Duration) time.Duration
 }
 
 func main() {

@@ -711,8 +711,8 @@ func TestWatchHookRetried(t *testing.T) {
 	if len(lines) != 2 || lines[0] != lines[1] || lines[0] != h.current(t).Serial() {
 		t.Fatalf("hook runs = %q, want the new serial twice\n%s", lines, r.stderr)
 	}
-	if waits[0] != 2*time.Minute {
-		t.Errorf("first wait after the failed hook %v, want the retry backoff 2m", waits[0])
+	if waits[0] < time.Minute || waits[0] > 2*time.Minute {
+		t.Errorf("first wait after the failed hook %v, want the retry backoff 2m, jittered: 1m to 2m", waits[0])
 	}
 	n := 0
 	cs, _ := h.s.Service.Certificates(context.Background(), customer)
@@ -760,9 +760,16 @@ func TestWatchBackoff(t *testing.T) {
 	if r.code != 0 || h.current(t).Serial() == old {
 		t.Fatalf("watch: exit %d, renewed %v\n%s", r.code, h.current(t).Serial() != old, r.stderr)
 	}
+	// Doubling steps up to --retry-max, each jittered to between half of
+	// it and all of it.
 	want := []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute, 5 * time.Minute}
-	if len(waits) < 4 || waits[0] != want[0] || waits[1] != want[1] || waits[2] != want[2] || waits[3] != want[3] {
-		t.Errorf("waits = %v, want %v then the success", waits, want)
+	if len(waits) < 4 {
+		t.Fatalf("waits = %v, want steps %v then the success", waits, want)
+	}
+	for i, d := range want {
+		if waits[i] < d/2 || waits[i] > d {
+			t.Errorf("wait %d = %v, want %v jittered: between %v and %v", i, waits[i], d, d/2, d)
+		}
 	}
 	if !strings.Contains(r.stderr, "renewal failed; will retry") {
 		t.Errorf("failures not logged:\n%s", r.stderr)

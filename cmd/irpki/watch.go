@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/irpki/irpki/client"
 	"github.com/irpki/irpki/internal/atomicfile"
 	"github.com/irpki/irpki/internal/cliconfig"
 	"github.com/irpki/irpki/renewal"
@@ -40,15 +41,15 @@ func (a *app) cmdWatch(ctx context.Context, args []string) int {
 	fs.DurationVar(&wc.hookTimeout, "deploy-hook-timeout", 5*time.Minute, "how long the deploy hook may run")
 	fs.StringVar(&wc.metricsAddr, "metrics", "", "serve Prometheus metrics on this address at /metrics, e.g. 127.0.0.1:9591")
 	fs.DurationVar(&wc.checkInterval, "check-interval", time.Hour, "how often to look at the certificate (it also wakes up at the renewal moment)")
-	fs.DurationVar(&wc.retryInitial, "retry-initial", time.Minute, "wait after a failed renewal; doubles on each failure")
-	fs.DurationVar(&wc.retryMax, "retry-max", time.Hour, "longest wait between failed renewals")
+	fs.DurationVar(&wc.retryInitial, "retry-initial", time.Minute, "wait after a failed renewal; doubles on each failure; each wait is random between half of it and all of it, so that installations do not retry in step")
+	fs.DurationVar(&wc.retryMax, "retry-max", time.Hour, "longest wait between failed renewals (before the random reduction)")
 	fs.BoolVar(&wc.once, "once", false, "check once, renew if due, run the hook, and exit (for a systemd timer or cron)")
 	lockWait := fs.Duration("lock-wait", time.Minute, "how long to wait for another irpki working in --dir")
 	fs.Usage = cliconfig.Usage(fs, "irpki watch --dir DIR [--deploy-hook CMD] [--metrics ADDR] [--check-interval 1h] [--once]",
 		"Keeps the certificate renewed: checks at start and every --check-interval, and renews\n"+
 			"at a moment early in the renewal window that is random per certificate (so that a\n"+
 			"fleet does not renew at once). Failures are retried with exponential backoff from\n"+
-			"--retry-initial up to --retry-max. After each successful renewal it runs\n"+
+			"--retry-initial up to --retry-max, each wait jittered. After each successful renewal it runs\n"+
 			"--deploy-hook. Stops cleanly on SIGTERM or SIGINT.\n\n"+
 			"With --once it checks, renews if due, and exits: 0 nothing to do or renewed;\n"+
 			"1 renewal or deploy hook failed (run again later: it resumes), or renewal is due\n"+
@@ -69,7 +70,7 @@ func (a *app) cmdWatch(ctx context.Context, args []string) int {
 	}
 	log := slog.New(slog.NewTextHandler(a.stderr, nil))
 	m, err := renewal.Open(c.dir, renewal.Options{
-		Now: a.now, Sleep: a.sleep, HTTPClient: a.httpClient, LockWait: *lockWait, Log: log,
+		Now: a.now, Sleep: a.sleep, HTTPClient: a.httpClient, UserAgent: userAgent(), LockWait: *lockWait, Log: log,
 		Progress: func(e renewal.Event) { log.Info(e.Message) },
 	})
 	if err != nil {
@@ -149,13 +150,20 @@ func (w *watcher) run(ctx context.Context) int {
 // check looks at the certificate once, renews it if due, and returns how
 // long to wait before the next check and the exit code a one-shot run has.
 func (w *watcher) check(ctx context.Context, failures *int) (time.Duration, int) {
+	// The backoff doubles per failure in a row and is jittered (see
+	// client.Jitter): installations that failed in the same outage do not
+	// all retry at the same instant.
 	backoff := func() time.Duration {
 		*failures++
 		d := w.cfg.retryInitial
 		for i := 1; i < *failures && d < w.cfg.retryMax; i++ {
 			d *= 2
 		}
-		return min(d, w.cfg.retryMax)
+		jitter := w.app.jitter
+		if jitter == nil {
+			jitter = client.Jitter
+		}
+		return jitter(min(d, w.cfg.retryMax))
 	}
 	// A hook that keeps failing is retried with the backoff, but does not
 	// keep a due renewal from happening.
