@@ -450,9 +450,11 @@ func (c *Client) verifyResponse(el *etree.Element) (*etree.Element, error) {
 	if signer.IsCA {
 		return nil, fmt.Errorf("%w: signed by a CA certificate (%s)", ErrUntrustedResponse, signer.Subject)
 	}
-	// Organisation certificates chain to the same bundle (irpkid's root
-	// issues both them and the signing certificate), so a chain alone would
-	// let any customer sign responses for the others. A bundle that names the
+	// Organisation certificates may chain to the same bundle (one root
+	// is above both them and the signing certificate, and a bundle for
+	// every purpose, as irpkid trust prints by default, holds their
+	// issuing CAs too), so a chain alone would let any customer sign
+	// responses for the others. A bundle that names the
 	// service's signing certificates (as irpkid trust does) pins them; and a
 	// certificate naming a customer (CN = a business ID) is never the
 	// service's.

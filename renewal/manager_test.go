@@ -678,7 +678,7 @@ func TestExportPKCS12(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := bytes.Count(chain, []byte("BEGIN CERTIFICATE")); got != 1+len(inst.Chain) || len(inst.Chain) != 2 {
+	if got := bytes.Count(chain, []byte("BEGIN CERTIFICATE")); got != 1+len(inst.Chain) || len(inst.Chain) != 3 { // issuing CA, intermediate, root
 		t.Errorf("PEM chain has %d certificates (chain %d)", got, len(inst.Chain))
 	}
 }

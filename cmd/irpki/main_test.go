@@ -454,8 +454,8 @@ func TestExport(t *testing.T) {
 		t.Fatalf("openssl pkcs12: %v\n%s", err, o)
 	}
 	b, _ := os.ReadFile(chain)
-	if n := strings.Count(string(b), "BEGIN CERTIFICATE"); n != 3 {
-		t.Errorf("PEM chain holds %d certificates, want 3", n)
+	if n := strings.Count(string(b), "BEGIN CERTIFICATE"); n != 4 {
+		t.Errorf("PEM chain holds %d certificates, want 4 (certificate, issuing CA, intermediate, root)", n)
 	}
 	if r := h.run(t, "", "export", "--dir", h.dir, "--pkcs12", p12); r.code != exitUsage || !strings.Contains(r.stderr, "needs a password") {
 		t.Errorf("pkcs12 without password: exit %d %s", r.code, r.stderr)

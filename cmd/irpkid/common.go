@@ -29,6 +29,7 @@ type common struct {
 	config      string
 	logLevel    string
 	logFormat   string
+	namePrefix  string
 	// createCA lets open create the CA of an environment beside another
 	// environment's CA (serve does; the operator commands do not).
 	createCA bool
@@ -45,6 +46,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.config, "config", "", "JSON config file whose keys are these flags' names")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&c.namePrefix, "ca-name-prefix", "", fmt.Sprintf("brand a new CA: this replaces \"Verohallinto\" and prefixes the issuing CAs' names (at most %d characters; default: the real service's names; an existing CA keeps its names)", ca.MaxNamePrefix))
 }
 
 // parse parses args, then fills unset flags from the environment and the
@@ -76,6 +78,9 @@ func (c *common) parse(fs *flag.FlagSet, args []string) error {
 	}
 	if c.database != "" && !store.IsPostgresURL(c.database) {
 		return errors.New("--database: give a postgres:// or postgresql:// URL, or leave it out for SQLite in the data directory")
+	}
+	if !ca.ValidNamePrefix(c.namePrefix) {
+		return fmt.Errorf("--ca-name-prefix %q: use one line of at most %d characters without surrounding spaces", c.namePrefix, ca.MaxNamePrefix)
 	}
 	c.environment = strings.ToUpper(c.environment)
 	if c.environment != wire.EnvTest && c.environment != wire.EnvProduction {
@@ -129,7 +134,9 @@ func (c *common) open(ctx context.Context, stderr io.Writer) (*app, error) {
 	if err := c.checkExists(); err != nil {
 		return nil, err
 	}
-	h, created, err := ca.LoadOrCreate(c.dataDir, c.environment, clk.Now(), ca.DefaultOptions)
+	opt := ca.DefaultOptions
+	opt.NamePrefix = c.namePrefix
+	h, created, err := ca.LoadOrCreate(c.dataDir, c.environment, clk.Now(), opt)
 	if err != nil {
 		return nil, err
 	}

@@ -136,7 +136,7 @@ func testServeCycle(t *testing.T, serveArgs, env []string) {
 		t.Fatal("trust failed")
 	}
 	trust, err := client.ParseTrustBundle([]byte(trustPEM))
-	if err != nil || len(trust) != 3 {
+	if err != nil || len(trust) != 8 { // root, intermediate, four issuing CAs, services CA, signer
 		t.Fatalf("trust bundle: %v, %d certs", err, len(trust))
 	}
 
@@ -211,10 +211,10 @@ func testServeCycle(t *testing.T, serveArgs, env []string) {
 	}
 
 	// Keys are private; a restart loads the same CA.
-	for _, f := range []string{"root.key", "issuing.key", "signing.key"} {
+	for _, f := range []string{"root.key", "intermediate.key", "issuing-reports_ws.key", "services.key", "signing.key"} {
 		st, err := os.Stat(filepath.Join(dataDir, "ca", "TEST", f))
 		if err != nil || st.Mode().Perm() != 0o600 {
-			t.Errorf("%s: %v %v", f, err, st.Mode())
+			t.Errorf("%s: %v %v", f, err, st)
 		}
 	}
 	trust2, _, _ := irpkid(t, env, "trust", "--data-dir", dataDir)

@@ -7,10 +7,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/irpki/irpki/internal/atomicfile"
+	"github.com/irpki/irpki/internal/ca"
 	"github.com/irpki/irpki/internal/cliconfig"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/store"
@@ -214,14 +218,59 @@ func cmdRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 func cmdTrust(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, c := newFlagSet("trust", stderr)
-	fs.Usage = cliconfig.Usage(fs, "irpkid trust > trust.pem", "Prints the PEM bundle a client needs: the root CA, the issuing CA and the service signing certificate.")
+	purpose := fs.String("for", ca.TrustAll, "which bundle: responses (verifies the service's response signatures: root, intermediate, IR Services issuing CA, signing certificate), certificates (verifies delivered certificates: root, intermediate, every channel's issuing CA), or all")
+	outDir := fs.String("out-dir", "", "instead of printing, write into this directory responses.pem, certificates.pem, all.pem and one <package>-chain.pem per CA package as the real service names them (e.g. DataProvidersTestIssuingCAv1-chain.pem)")
+	fs.Usage = cliconfig.Usage(fs, "irpkid trust [--for responses|certificates|all] > trust.pem\n  irpkid trust --out-dir DIR",
+		"Prints the PEM bundle a client needs. The real service ships per-purpose CA packages: one\n"+
+			"to verify its response signatures (IRServices[Test]IssuingCAv1) and one per channel to\n"+
+			"verify delivered certificates (DataProviders[Test]IssuingCAv1, ...). irpkid's hierarchy has\n"+
+			"the same shape: root → intermediate → issuing CAs. A client configured with the real\n"+
+			"service's packages takes these bundles in their place; irpki takes --for all as --trust.")
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
+	if *purpose != ca.TrustResponses && *purpose != ca.TrustCertificates && *purpose != ca.TrustAll {
+		return fmt.Errorf("--for %q: use responses, certificates or all", *purpose)
+	}
 	return c.withApp(ctx, stderr, func(a *app) error {
-		_, err := stdout.Write(a.ca.Bundle())
-		return err
+		if *outDir == "" {
+			_, err := stdout.Write(a.ca.BundleFor(*purpose))
+			return err
+		}
+		return writeTrustDir(*outDir, a.ca, stdout)
 	})
+}
+
+// writeTrustDir writes every bundle of h into dir, each file atomically,
+// and names them on w.
+func writeTrustDir(dir string, h *ca.Hierarchy, w io.Writer) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("--out-dir: %w", err)
+	}
+	type file struct {
+		name string
+		data []byte
+		what string
+	}
+	files := []file{
+		{"responses.pem", h.BundleFor(ca.TrustResponses), "verifies response signatures"},
+		{"certificates.pem", h.BundleFor(ca.TrustCertificates), "verifies delivered certificates"},
+		{"all.pem", h.BundleFor(ca.TrustAll), "both (irpki --trust)"},
+	}
+	for _, p := range h.Packages() {
+		what := "CA package of " + p.Channel + " certificates"
+		if p.Channel == ca.ServicesChannel {
+			what = "CA package of the response signer"
+		}
+		files = append(files, file{p.Name + "-chain.pem", ca.PEM(p.Chain...), what})
+	}
+	for _, f := range files {
+		if err := atomicfile.WriteFile(filepath.Join(dir, f.name), f.data, 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "%-44s %s\n", filepath.Join(dir, f.name), f.what)
+	}
+	return nil
 }
 
 // printList prints items as an indented JSON array of toJSON's values, or

@@ -1,10 +1,12 @@
-// Package ca is the issuing core of irpkid: the per-environment hierarchy (a
-// root, an issuing CA for organisation certificates, and a service signing
-// certificate for SOAP responses), the organisation certificate profile, and
-// CSR checks. It knows nothing of HTTP or SQL.
+// Package ca is the issuing core of irpkid: the per-environment hierarchy
+// (root → intermediate → one issuing CA per order channel, and a services
+// issuing CA that certifies the response-signing certificate; see names.go
+// for the names and files), the organisation certificate profile, and CSR
+// checks. It knows nothing of HTTP or SQL.
 //
 // Use LoadOrCreate at start-up; it creates the hierarchy on first start, with
-// private keys 0600, all files appearing at once, and loads it afterwards.
+// private keys 0600, all files appearing at once, and loads it afterwards —
+// also the two-level hierarchy of data directories made by earlier versions.
 package ca
 
 import (
@@ -27,35 +29,69 @@ import (
 	"github.com/irpki/irpki/internal/atomicfile"
 )
 
-// Hierarchy is one environment's CA: root → issuing CA → organisation
-// certificates, and root → service signing certificate.
+// Hierarchy is one environment's CA.
 type Hierarchy struct {
 	Environment string
 	Root        *x509.Certificate
-	Issuing     *x509.Certificate
-	IssuingKey  crypto.Signer
-	Signing     *x509.Certificate
-	SigningKey  crypto.Signer
+	// Intermediate is nil in a two-level hierarchy of an older data
+	// directory, where the root signs the issuing CA and the signer.
+	Intermediate *x509.Certificate
+	// Issuers are the issuing CAs of organisation certificates, one per
+	// channel in the order of Channels; an older data directory has one,
+	// with Channel "", for every channel.
+	Issuers []*Issuer
+	// Services is the issuing CA of the response-signing certificate; nil
+	// in an older data directory.
+	Services *Issuer
+	// Issuing and IssuingKey are the issuing CA of DefaultChannel.
+	Issuing    *x509.Certificate
+	IssuingKey crypto.Signer
+	Signing    *x509.Certificate
+	SigningKey crypto.Signer
 }
 
-// Options set key sizes and lifetimes of a new hierarchy.
+// Issuer is an issuing CA.
+type Issuer struct {
+	Channel string // a channel of Channels, ServicesChannel, or "" for the one CA of an older data directory
+	Package string // the real service's CA package name, e.g. DataProvidersTestIssuingCAv1; "" in an older data directory
+	Cert    *x509.Certificate
+	Key     crypto.Signer // nil for the services CA when its key is not online
+}
+
+// Options set key sizes, lifetimes and names of a new hierarchy.
 type Options struct {
-	RootBits, IssuingBits, SigningBits int
-	Rand                               io.Reader
+	RootBits, IntermediateBits, IssuingBits, SigningBits int // IntermediateBits 0: RootBits
+	// NamePrefix, if not "", brands the CA names instead of the real
+	// service's (see names.go); ValidNamePrefix tells which are allowed.
+	NamePrefix string
+	Rand       io.Reader
+	// NewKey, if set, makes the hierarchy's keys instead of
+	// rsa.GenerateKey: tests hand out keys made in advance.
+	NewKey func(bits int) (*rsa.PrivateKey, error)
 }
 
-// DefaultOptions: RSA-3072 root; RSA-2048 issuing and signing keys, the key
-// type the real service's clients use.
-var DefaultOptions = Options{RootBits: 3072, IssuingBits: 2048, SigningBits: 2048}
+// DefaultOptions: RSA-3072 root and intermediate; RSA-2048 issuing and
+// signing keys, the key type the real service's clients use.
+var DefaultOptions = Options{RootBits: 3072, IntermediateBits: 3072, IssuingBits: 2048, SigningBits: 2048}
 
+// Files of a hierarchy's directory.
 const (
-	fileRoot       = "root.crt"
+	fileRoot            = "root.crt"
+	fileRootKey         = "root.key"
+	fileIntermediate    = "intermediate.crt"
+	fileIntermediateKey = "intermediate.key"
+	fileServices        = "services.crt"
+	fileServicesKey     = "services.key"
+	fileSigning         = "signing.crt"
+	fileSigningKey      = "signing.key"
+	// an older data directory's one issuing CA
 	fileIssuing    = "issuing.crt"
 	fileIssuingKey = "issuing.key"
-	fileSigning    = "signing.crt"
-	fileSigningKey = "signing.key"
-	fileRootKey    = "root.key"
 )
+
+func issuerFiles(channel string) (cert, key string) {
+	return "issuing-" + channel + ".crt", "issuing-" + channel + ".key"
+}
 
 // LoadOrCreate loads the hierarchy for env from dir/ca/<env>, creating it on
 // first use with now as the start of its validity.
@@ -66,6 +102,9 @@ func LoadOrCreate(dir, env string, now time.Time, opt Options) (h *Hierarchy, cr
 		return h, false, err
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, false, fmt.Errorf("ca: %w", err)
+	}
+	if !ValidNamePrefix(opt.NamePrefix) {
+		return nil, false, fmt.Errorf("ca: name prefix %q: use one line of at most %d characters without surrounding spaces", opt.NamePrefix, MaxNamePrefix)
 	}
 	h, files, err := Create(env, now, opt)
 	if err != nil {
@@ -84,6 +123,19 @@ func LoadOrCreate(dir, env string, now time.Time, opt Options) (h *Hierarchy, cr
 	return h, true, nil
 }
 
+// caTemplate is a CA certificate of the hierarchy.
+func caTemplate(n naming, cn string, key *rsa.PrivateKey, nb, na time.Time) *x509.Certificate {
+	return &x509.Certificate{
+		Subject:               pkix.Name{Country: []string{"FI"}, Organization: []string{n.org()}, CommonName: cn},
+		NotBefore:             nb,
+		NotAfter:              na,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		SubjectKeyId:          SubjectKeyID(&key.PublicKey),
+	}
+}
+
 // Create makes a new hierarchy in memory and returns it with the files that
 // store it (name → PEM).
 func Create(env string, now time.Time, opt Options) (*Hierarchy, map[string][]byte, error) {
@@ -91,68 +143,96 @@ func Create(env string, now time.Time, opt Options) (*Hierarchy, map[string][]by
 	if r == nil {
 		r = rand.Reader
 	}
-	rootKey, err := rsa.GenerateKey(r, opt.RootBits)
-	if err != nil {
-		return nil, nil, fmt.Errorf("ca: root key: %w", err)
+	if opt.IntermediateBits == 0 {
+		opt.IntermediateBits = opt.RootBits
 	}
-	issKey, err := rsa.GenerateKey(r, opt.IssuingBits)
-	if err != nil {
-		return nil, nil, fmt.Errorf("ca: issuing key: %w", err)
-	}
-	sigKey, err := rsa.GenerateKey(r, opt.SigningBits)
-	if err != nil {
-		return nil, nil, fmt.Errorf("ca: signing key: %w", err)
+	n := naming{env: env, prefix: opt.NamePrefix}
+	files := map[string][]byte{}
+	newKey := func(what string, bits int, file string) (*rsa.PrivateKey, error) {
+		gen := opt.NewKey
+		if gen == nil {
+			gen = func(bits int) (*rsa.PrivateKey, error) { return rsa.GenerateKey(r, bits) }
+		}
+		k, err := gen(bits)
+		if err != nil {
+			return nil, fmt.Errorf("ca: %s key: %w", what, err)
+		}
+		files[file] = pemKey(k)
+		return k, nil
 	}
 	nb := now.Add(-time.Minute)
-	rootT := &x509.Certificate{
-		Subject:               pkix.Name{Country: []string{"FI"}, Organization: []string{"irpki"}, CommonName: "irpki " + env + " Root CA"},
-		NotBefore:             nb,
-		NotAfter:              now.AddDate(20, 0, 0),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		SubjectKeyId:          SubjectKeyID(&rootKey.PublicKey),
+
+	rootKey, err := newKey("root", opt.RootBits, fileRootKey)
+	if err != nil {
+		return nil, nil, err
 	}
+	rootT := caTemplate(n, n.root(), rootKey, nb, now.AddDate(20, 0, 0))
 	root, err := sign(r, rootT, rootT, &rootKey.PublicKey, rootKey)
 	if err != nil {
 		return nil, nil, err
 	}
-	issT := &x509.Certificate{
-		Subject:               pkix.Name{Country: []string{"FI"}, Organization: []string{"irpki"}, CommonName: "irpki " + env + " Data Providers Issuing CA"},
-		NotBefore:             nb,
-		NotAfter:              now.AddDate(10, 0, 0),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLenZero:        true,
-		SubjectKeyId:          SubjectKeyID(&issKey.PublicKey),
+	files[fileRoot] = pemCert(root)
+
+	interKey, err := newKey("intermediate", opt.IntermediateBits, fileIntermediateKey)
+	if err != nil {
+		return nil, nil, err
 	}
-	iss, err := sign(r, issT, root, &issKey.PublicKey, rootKey)
+	interT := caTemplate(n, n.intermediate(), interKey, nb, now.AddDate(15, 0, 0))
+	interT.MaxPathLen = 1
+	inter, err := sign(r, interT, root, &interKey.PublicKey, rootKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	files[fileIntermediate] = pemCert(inter)
+
+	h := &Hierarchy{Environment: env, Root: root, Intermediate: inter}
+	newIssuer := func(channel, certFile, keyFile string) (*Issuer, error) {
+		k, err := newKey(channel+" issuing", opt.IssuingBits, keyFile)
+		if err != nil {
+			return nil, err
+		}
+		t := caTemplate(n, n.issuer(channel), k, nb, now.AddDate(10, 0, 0))
+		t.MaxPathLenZero = true
+		if channel != ServicesChannel {
+			t.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+		}
+		c, err := sign(r, t, inter, &k.PublicKey, interKey)
+		if err != nil {
+			return nil, err
+		}
+		files[certFile] = pemCert(c)
+		return &Issuer{Channel: channel, Package: n.pkg(channel), Cert: c, Key: k}, nil
+	}
+	for _, ch := range Channels {
+		cf, kf := issuerFiles(ch)
+		is, err := newIssuer(ch, cf, kf)
+		if err != nil {
+			return nil, nil, err
+		}
+		h.Issuers = append(h.Issuers, is)
+	}
+	if h.Services, err = newIssuer(ServicesChannel, fileServices, fileServicesKey); err != nil {
+		return nil, nil, err
+	}
+
+	sigKey, err := newKey("signing", opt.SigningBits, fileSigningKey)
 	if err != nil {
 		return nil, nil, err
 	}
 	sigT := &x509.Certificate{
-		Subject:               pkix.Name{Country: []string{"FI"}, Organization: []string{"irpki"}, CommonName: "irpki " + env + " Certificate Service Signing"},
+		Subject:               pkix.Name{Country: []string{"FI"}, Organization: []string{n.org()}, CommonName: n.signing()},
 		NotBefore:             nb,
 		NotAfter:              now.AddDate(5, 0, 0),
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		SubjectKeyId:          SubjectKeyID(&sigKey.PublicKey),
 	}
-	sigc, err := sign(r, sigT, root, &sigKey.PublicKey, rootKey)
-	if err != nil {
+	if h.Signing, err = sign(r, sigT, h.Services.Cert, &sigKey.PublicKey, h.Services.Key); err != nil {
 		return nil, nil, err
 	}
-	h := &Hierarchy{Environment: env, Root: root, Issuing: iss, IssuingKey: issKey, Signing: sigc, SigningKey: sigKey}
-	files := map[string][]byte{
-		fileRoot:       pemCert(root),
-		fileRootKey:    pemKey(rootKey),
-		fileIssuing:    pemCert(iss),
-		fileIssuingKey: pemKey(issKey),
-		fileSigning:    pemCert(sigc),
-		fileSigningKey: pemKey(sigKey),
-	}
+	h.SigningKey = sigKey
+	files[fileSigning] = pemCert(h.Signing)
+	h.setDefault()
 	return h, files, nil
 }
 
@@ -169,32 +249,135 @@ func sign(r io.Reader, t, parent *x509.Certificate, pub crypto.PublicKey, key cr
 	return x509.ParseCertificate(der)
 }
 
-// Load reads a hierarchy from path.
+// Load reads a hierarchy from path: the layout of names.go when path has
+// an intermediate.crt, else the two-level one of older data directories.
+// The root's, the intermediate's and the services CA's private keys are
+// not needed (they sign only CA and signer certificates); the issuing CAs'
+// and the signer's are.
 func Load(path, env string) (*Hierarchy, error) {
 	h := &Hierarchy{Environment: env}
 	var err error
 	if h.Root, err = readCert(filepath.Join(path, fileRoot)); err != nil {
 		return nil, err
 	}
-	if h.Issuing, err = readCert(filepath.Join(path, fileIssuing)); err != nil {
-		return nil, err
-	}
 	if h.Signing, err = readCert(filepath.Join(path, fileSigning)); err != nil {
-		return nil, err
-	}
-	if h.IssuingKey, err = readKey(filepath.Join(path, fileIssuingKey)); err != nil {
 		return nil, err
 	}
 	if h.SigningKey, err = readKey(filepath.Join(path, fileSigningKey)); err != nil {
 		return nil, err
 	}
-	if err := h.Issuing.CheckSignatureFrom(h.Root); err != nil {
-		return nil, fmt.Errorf("ca: %s: issuing CA not signed by root: %w", path, err)
+	if _, err := os.Stat(filepath.Join(path, fileIntermediate)); errors.Is(err, os.ErrNotExist) {
+		return loadTwoLevel(h, path)
 	}
-	if err := h.Signing.CheckSignatureFrom(h.Root); err != nil {
-		return nil, fmt.Errorf("ca: %s: signing certificate not signed by root: %w", path, err)
+	if h.Intermediate, err = readCert(filepath.Join(path, fileIntermediate)); err != nil {
+		return nil, err
 	}
+	if err := checkIssued(path, h.Intermediate, h.Root, "intermediate CA", "root"); err != nil {
+		return nil, err
+	}
+	for _, ch := range Channels {
+		cf, kf := issuerFiles(ch)
+		is, err := loadIssuer(path, ch, cf, kf, h.Intermediate, true)
+		if err != nil {
+			return nil, err
+		}
+		is.Package = naming{env: env}.pkg(ch)
+		h.Issuers = append(h.Issuers, is)
+	}
+	if h.Services, err = loadIssuer(path, ServicesChannel, fileServices, fileServicesKey, h.Intermediate, false); err != nil {
+		return nil, err
+	}
+	h.Services.Package = naming{env: env}.pkg(ServicesChannel)
+	if err := checkIssued(path, h.Signing, h.Services.Cert, "signing certificate", "services issuing CA"); err != nil {
+		return nil, err
+	}
+	h.setDefault()
 	return h, nil
+}
+
+// loadTwoLevel loads the rest of an older data directory's hierarchy: root
+// → issuing CA, root → signing certificate.
+func loadTwoLevel(h *Hierarchy, path string) (*Hierarchy, error) {
+	is, err := loadIssuer(path, "", fileIssuing, fileIssuingKey, h.Root, true)
+	if err != nil {
+		return nil, err
+	}
+	h.Issuers = []*Issuer{is}
+	if err := checkIssued(path, h.Signing, h.Root, "signing certificate", "root"); err != nil {
+		return nil, err
+	}
+	h.setDefault()
+	return h, nil
+}
+
+// loadIssuer reads an issuing CA signed by parent; its key must be there
+// if needKey, and is read if it is.
+func loadIssuer(path, channel, certFile, keyFile string, parent *x509.Certificate, needKey bool) (*Issuer, error) {
+	c, err := readCert(filepath.Join(path, certFile))
+	if err != nil {
+		return nil, err
+	}
+	if err := checkIssued(path, c, parent, certFile, parent.Subject.CommonName); err != nil {
+		return nil, err
+	}
+	is := &Issuer{Channel: channel, Cert: c}
+	kp := filepath.Join(path, keyFile)
+	if _, err := os.Stat(kp); needKey || err == nil {
+		if is.Key, err = readKey(kp); err != nil {
+			return nil, err
+		}
+	}
+	return is, nil
+}
+
+func checkIssued(path string, c, parent *x509.Certificate, what, by string) error {
+	if err := c.CheckSignatureFrom(parent); err != nil {
+		return fmt.Errorf("ca: %s: %s not signed by the %s: %w", path, what, by, err)
+	}
+	return nil
+}
+
+// setDefault sets Issuing and IssuingKey to DefaultChannel's issuing CA.
+func (h *Hierarchy) setDefault() {
+	is := h.IssuerFor(DefaultChannel)
+	h.Issuing, h.IssuingKey = is.Cert, is.Key
+}
+
+// IssuerFor returns the issuing CA of a channel's certificates: the
+// channel's own, DefaultChannel's for "" or an unknown channel, and the
+// one issuing CA of an older data directory for every channel.
+func (h *Hierarchy) IssuerFor(channel string) *Issuer {
+	for _, is := range h.Issuers {
+		if is.Channel == channel || is.Channel == "" {
+			return is
+		}
+	}
+	for _, is := range h.Issuers {
+		if is.Channel == DefaultChannel {
+			return is
+		}
+	}
+	return h.Issuers[0]
+}
+
+// TwoLevel reports whether h is the two-level hierarchy of an older data
+// directory.
+func (h *Hierarchy) TwoLevel() bool { return h.Intermediate == nil }
+
+// PublicKeys returns the public keys of every certificate of the
+// hierarchy: no organisation certificate may certify one of them.
+func (h *Hierarchy) PublicKeys() []crypto.PublicKey {
+	out := []crypto.PublicKey{h.Root.PublicKey, h.Signing.PublicKey}
+	if h.Intermediate != nil {
+		out = append(out, h.Intermediate.PublicKey)
+	}
+	for _, is := range h.Issuers {
+		out = append(out, is.Cert.PublicKey)
+	}
+	if h.Services != nil {
+		out = append(out, h.Services.Cert.PublicKey)
+	}
+	return out
 }
 
 func readCert(p string) (*x509.Certificate, error) {
@@ -252,17 +435,82 @@ func pemKey(k crypto.Signer) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 }
 
-// Bundle returns the PEM trust bundle a client needs: the root, the issuing
-// CA and the service signing certificate.
-func (h *Hierarchy) Bundle() []byte {
-	var out []byte
-	out = append(out, pemCert(h.Root)...)
-	out = append(out, pemCert(h.Issuing)...)
-	out = append(out, pemCert(h.Signing)...)
+// Bundle returns the PEM trust bundle of every purpose: BundleFor(TrustAll).
+func (h *Hierarchy) Bundle() []byte { return h.BundleFor(TrustAll) }
+
+// Trust purposes of a bundle.
+const (
+	// TrustResponses verifies the service's response signatures: root,
+	// intermediate, services issuing CA, and the signing certificate itself
+	// (which pins it: a client then accepts no other signer).
+	TrustResponses = "responses"
+	// TrustCertificates verifies delivered organisation certificates:
+	// root, intermediate and every channel's issuing CA.
+	TrustCertificates = "certificates"
+	// TrustAll is both, each certificate once.
+	TrustAll = "all"
+)
+
+// BundleFor returns the PEM bundle for a trust purpose, root first.
+func (h *Hierarchy) BundleFor(purpose string) []byte { return PEM(h.BundleCerts(purpose)...) }
+
+// BundleCerts returns the certificates of BundleFor(purpose): nil for an
+// unknown purpose.
+func (h *Hierarchy) BundleCerts(purpose string) []*x509.Certificate {
+	resp, certs := purpose == TrustResponses || purpose == TrustAll, purpose == TrustCertificates || purpose == TrustAll
+	if !resp && !certs {
+		return nil
+	}
+	out := []*x509.Certificate{h.Root}
+	if h.Intermediate != nil {
+		out = append(out, h.Intermediate)
+	}
+	if certs {
+		for _, is := range h.Issuers {
+			out = append(out, is.Cert)
+		}
+	}
+	if resp {
+		if h.Services != nil {
+			out = append(out, h.Services.Cert)
+		}
+		out = append(out, h.Signing)
+	}
 	return out
 }
 
-// SigningChain returns the service signing certificate chain for KeyInfo.
+// Package is one CA package as the real service publishes them: an issuing
+// CA's chain, issuing CA first, root last.
+type Package struct {
+	Name    string // e.g. DataProvidersTestIssuingCAv1
+	Channel string // a channel, or ServicesChannel
+	Chain   []*x509.Certificate
+}
+
+// Packages returns the per-purpose CA packages: one per channel's issuing
+// CA and one for the services issuing CA. An older data directory has none.
+func (h *Hierarchy) Packages() []Package {
+	if h.TwoLevel() {
+		return nil
+	}
+	var out []Package
+	for _, is := range append(append([]*Issuer{}, h.Issuers...), h.Services) {
+		out = append(out, Package{Name: is.Package, Channel: is.Channel, Chain: []*x509.Certificate{is.Cert, h.Intermediate, h.Root}})
+	}
+	return out
+}
+
+// PEM encodes certificates as PEM blocks, in order.
+func PEM(certs ...*x509.Certificate) []byte {
+	var out []byte
+	for _, c := range certs {
+		out = append(out, pemCert(c)...)
+	}
+	return out
+}
+
+// SigningChain returns the service signing certificate chain for KeyInfo:
+// the signing certificate alone, as the real service sends it.
 func (h *Hierarchy) SigningChain() [][]byte { return [][]byte{h.Signing.Raw} }
 
 // RandomSerial returns a random positive 128-bit serial number.

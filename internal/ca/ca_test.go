@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/irpki/irpki/internal/ca"
+	"github.com/irpki/irpki/internal/ca/catest"
 	"github.com/irpki/irpki/internal/irpkidtest"
 	"github.com/irpki/irpki/internal/wire"
 )
@@ -65,6 +66,7 @@ func TestIssueProfile(t *testing.T) {
 	roots.AddCert(h.Root)
 	inter := x509.NewCertPool()
 	inter.AddCert(h.Issuing)
+	inter.AddCert(h.Intermediate)
 	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
 		t.Errorf("chain: %v", err)
 	}
@@ -189,7 +191,7 @@ func TestCheckCSR(t *testing.T) {
 
 func TestLoadOrCreate(t *testing.T) {
 	dir := t.TempDir()
-	opt := ca.Options{RootBits: 2048, IssuingBits: 2048, SigningBits: 2048}
+	opt := catest.Options()
 	h, created, err := ca.LoadOrCreate(dir, wire.EnvTest, now, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -198,23 +200,41 @@ func TestLoadOrCreate(t *testing.T) {
 		t.Error("first LoadOrCreate: created = false")
 	}
 	caDir := filepath.Join(dir, "ca", wire.EnvTest)
-	for _, f := range []string{"root.key", "issuing.key", "signing.key", "root.crt", "issuing.crt", "signing.crt"} {
-		st, err := os.Stat(filepath.Join(caDir, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st.Mode().Perm() != 0o600 {
-			t.Errorf("%s mode %v, want 0600", f, st.Mode().Perm())
+	files := []string{"root", "intermediate", "services", "signing"}
+	for _, ch := range ca.Channels {
+		files = append(files, "issuing-"+ch)
+	}
+	for _, f := range files {
+		for _, ext := range []string{".crt", ".key"} {
+			st, err := os.Stat(filepath.Join(caDir, f+ext))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Mode().Perm() != 0o600 {
+				t.Errorf("%s mode %v, want 0600", f+ext, st.Mode().Perm())
+			}
 		}
 	}
 	if h.Signing.IsCA || h.Signing.KeyUsage != x509.KeyUsageDigitalSignature {
 		t.Errorf("signing certificate: IsCA=%v KeyUsage=%v", h.Signing.IsCA, h.Signing.KeyUsage)
 	}
-	if !h.Issuing.IsCA || !h.Root.IsCA {
-		t.Error("root and issuing certificates must be CAs")
+	if h.TwoLevel() || len(h.Issuers) != len(ca.Channels) || h.Services == nil {
+		t.Fatalf("TwoLevel=%v, %d issuers, services %v", h.TwoLevel(), len(h.Issuers), h.Services)
 	}
-	if h.Signing.CheckSignatureFrom(h.Root) != nil || h.Issuing.CheckSignatureFrom(h.Root) != nil {
-		t.Error("hierarchy not signed by its root")
+	// root → intermediate → each issuing CA; services CA → signer.
+	if h.Intermediate.CheckSignatureFrom(h.Root) != nil || h.Signing.CheckSignatureFrom(h.Services.Cert) != nil {
+		t.Error("intermediate not signed by the root, or signer not by the services CA")
+	}
+	for _, is := range append(append([]*ca.Issuer{}, h.Issuers...), h.Services) {
+		if !is.Cert.IsCA || !is.Cert.MaxPathLenZero || is.Cert.CheckSignatureFrom(h.Intermediate) != nil {
+			t.Errorf("%s: IsCA=%v MaxPathLenZero=%v, or not signed by the intermediate", is.Channel, is.Cert.IsCA, is.Cert.MaxPathLenZero)
+		}
+	}
+	if !h.Root.IsCA || !h.Intermediate.IsCA || h.Intermediate.MaxPathLen != 1 {
+		t.Error("root and intermediate must be CAs, the intermediate with path length 1")
+	}
+	if !h.Issuing.Equal(h.IssuerFor(ca.ChannelReportsWS).Cert) || !h.IssuerFor("").Cert.Equal(h.Issuing) {
+		t.Error("Issuing is not the reports_ws issuing CA")
 	}
 
 	h2, created, err := ca.LoadOrCreate(dir, wire.EnvTest, now.Add(time.Hour), opt)
@@ -224,16 +244,39 @@ func TestLoadOrCreate(t *testing.T) {
 	if created {
 		t.Error("second LoadOrCreate: created = true")
 	}
-	if !h2.Root.Equal(h.Root) || !h2.Issuing.Equal(h.Issuing) || !h2.Signing.Equal(h.Signing) {
+	if !h2.Root.Equal(h.Root) || !h2.Intermediate.Equal(h.Intermediate) || !h2.Services.Cert.Equal(h.Services.Cert) || !h2.Signing.Equal(h.Signing) {
 		t.Error("reloaded certificates differ")
 	}
-	if !h2.SigningKey.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(h.SigningKey.Public()) ||
-		!h2.IssuingKey.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(h.IssuingKey.Public()) {
+	for i, is := range h.Issuers {
+		if got := h2.Issuers[i]; got.Channel != is.Channel || got.Package != is.Package || !got.Cert.Equal(is.Cert) ||
+			!got.Key.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(is.Key.Public()) {
+			t.Errorf("reloaded issuer %d differs: %s %s", i, got.Channel, got.Package)
+		}
+	}
+	if !h2.SigningKey.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(h.SigningKey.Public()) {
 		t.Error("reloaded keys differ")
 	}
-	// The bundle a client gets: root, issuing, signing, in PEM.
-	if b := h2.Bundle(); bytes.Count(b, []byte("BEGIN CERTIFICATE")) != 3 || bytes.Contains(b, []byte("PRIVATE")) {
-		t.Errorf("Bundle:\n%s", b)
+	// The bundles: responses (root, intermediate, services CA, signer);
+	// certificates (root, intermediate, four issuing CAs); all: both, each
+	// once. Never a key.
+	for purpose, want := range map[string]int{ca.TrustResponses: 4, ca.TrustCertificates: 6, ca.TrustAll: 8} {
+		if b := h2.BundleFor(purpose); bytes.Count(b, []byte("BEGIN CERTIFICATE")) != want || bytes.Contains(b, []byte("PRIVATE")) {
+			t.Errorf("BundleFor(%s):\n%s", purpose, b)
+		}
+	}
+	if !bytes.Equal(h2.Bundle(), h2.BundleFor(ca.TrustAll)) || h2.BundleFor("other") != nil {
+		t.Error("Bundle is not BundleFor(all), or an unknown purpose has a bundle")
+	}
+
+	// The root's, the intermediate's and the services CA's keys need not
+	// be online.
+	for _, f := range []string{"root.key", "intermediate.key", "services.key"} {
+		if err := os.Rename(filepath.Join(caDir, f), filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if h3, err := ca.Load(caDir, wire.EnvTest); err != nil || h3.Services.Key != nil {
+		t.Fatalf("Load without the offline keys: %v", err)
 	}
 
 	// A key readable by others is refused, not silently used.
@@ -242,6 +285,148 @@ func TestLoadOrCreate(t *testing.T) {
 	}
 	if _, _, err := ca.LoadOrCreate(dir, wire.EnvTest, now, opt); err == nil {
 		t.Error("LoadOrCreate accepted a 0644 private key")
+	}
+}
+
+// TestHierarchyNames: the real service's names, "Test" in TEST only, and
+// the package names of its published CA chains; a prefix brands them.
+func TestHierarchyNames(t *testing.T) {
+	for _, tc := range []struct {
+		env, prefix       string
+		root, inter, sign string
+		issuers           map[string]string // channel → CN
+		packages          map[string]string // channel → package
+	}{
+		{env: wire.EnvTest, root: "Verohallinto Root Test CA v1", inter: "Verohallinto Intermediate Test CA v1", sign: "IR Certificate Services Test Signing v1",
+			issuers: map[string]string{"reports_ws": "Data Providers Test Issuing CA v1", "reports_sftp": "Data Providers SFTP Test Issuing CA v1",
+				"datause_ws": "IR Income Data Users Test Issuing CA v1", "datause_sftp": "IR Income Data Users SFTP Test Issuing CA v1", "services": "IR Services Test Issuing CA v1"},
+			packages: map[string]string{"reports_ws": "DataProvidersTestIssuingCAv1", "reports_sftp": "DataProvidersSFTPTestIssuingCAv1",
+				"datause_ws": "IRIncomeDataUsersTestIssuingCAv1", "datause_sftp": "IRIncomeDataUsersSFTPTestIssuingCAv1", "services": "IRServicesTestIssuingCAv1"}},
+		{env: wire.EnvProduction, root: "Verohallinto Root CA v1", inter: "Verohallinto Intermediate CA v1", sign: "IR Certificate Services Signing v1",
+			issuers: map[string]string{"reports_ws": "Data Providers Issuing CA v1", "reports_sftp": "Data Providers SFTP Issuing CA v1",
+				"datause_ws": "IR Income Data Users Issuing CA v1", "datause_sftp": "IR Income Data Users SFTP Issuing CA v1", "services": "IR Services Issuing CA v1"},
+			packages: map[string]string{"reports_ws": "DataProvidersIssuingCAv1", "reports_sftp": "DataProvidersSFTPIssuingCAv1",
+				"datause_ws": "IRIncomeDataUsersIssuingCAv1", "datause_sftp": "IRIncomeDataUsersSFTPIssuingCAv1", "services": "IRServicesIssuingCAv1"}},
+		{env: wire.EnvTest, prefix: "Acme Payroll Lab", root: "Acme Payroll Lab Root Test CA v1", inter: "Acme Payroll Lab Intermediate Test CA v1", sign: "Acme Payroll Lab IR Certificate Services Test Signing v1",
+			issuers:  map[string]string{"reports_ws": "Acme Payroll Lab Data Providers Test Issuing CA v1", "services": "Acme Payroll Lab IR Services Test Issuing CA v1"},
+			packages: map[string]string{"reports_ws": "DataProvidersTestIssuingCAv1", "services": "IRServicesTestIssuingCAv1"}},
+	} {
+		t.Run(tc.env+"/"+tc.prefix, func(t *testing.T) {
+			opt := catest.Options()
+			opt.NamePrefix = tc.prefix
+			h, _, err := ca.Create(tc.env, now, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			org := "Verohallinto"
+			if tc.prefix != "" {
+				org = tc.prefix
+			}
+			if h.Root.Subject.CommonName != tc.root || h.Intermediate.Subject.CommonName != tc.inter || h.Signing.Subject.CommonName != tc.sign {
+				t.Errorf("names %q, %q, %q", h.Root.Subject.CommonName, h.Intermediate.Subject.CommonName, h.Signing.Subject.CommonName)
+			}
+			if h.Root.Subject.Organization[0] != org || h.Services.Cert.Subject.Organization[0] != org || h.Root.Subject.Country[0] != "FI" {
+				t.Errorf("subject %v, %v", h.Root.Subject, h.Services.Cert.Subject)
+			}
+			all := append(append([]*ca.Issuer{}, h.Issuers...), h.Services)
+			for _, is := range all {
+				if want, ok := tc.issuers[is.Channel]; ok && is.Cert.Subject.CommonName != want {
+					t.Errorf("%s: %q, want %q", is.Channel, is.Cert.Subject.CommonName, want)
+				}
+				if want, ok := tc.packages[is.Channel]; ok && is.Package != want {
+					t.Errorf("%s package: %q, want %q", is.Channel, is.Package, want)
+				}
+				if len(is.Cert.Subject.CommonName) > 64 {
+					t.Errorf("%q is longer than 64", is.Cert.Subject.CommonName)
+				}
+			}
+			pk := h.Packages()
+			if len(pk) != 5 || pk[4].Name != tc.packages["services"] || !pk[4].Chain[0].Equal(h.Services.Cert) || !pk[4].Chain[2].Equal(h.Root) {
+				t.Errorf("packages: %+v", pk)
+			}
+		})
+	}
+	for _, bad := range []string{" Acme", "Acme\n", "A very long brand name here", "Tab\tin"} {
+		if ca.ValidNamePrefix(bad) {
+			t.Errorf("ValidNamePrefix(%q) = true", bad)
+		}
+		opt := catest.Options()
+		opt.NamePrefix = bad
+		if _, _, err := ca.LoadOrCreate(t.TempDir(), wire.EnvTest, now, opt); err == nil {
+			t.Errorf("LoadOrCreate with prefix %q: no error", bad)
+		}
+	}
+}
+
+// TestIssuePerChannel: each channel's certificates come from its own
+// issuing CA; an order without a channel from reports_ws's.
+func TestIssuePerChannel(t *testing.T) {
+	h := irpkidtest.Hierarchy(t, wire.EnvTest)
+	for _, ch := range append([]string{""}, ca.Channels...) {
+		key := irpkidtest.NewKey(t)
+		cert, err := h.Issue(nil, ca.DefaultProfile, &key.PublicKey, ca.Subject{CustomerID: "1234567-1", Channel: ch}, now, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := h.IssuerFor(ch).Cert
+		if ch == "" {
+			want = h.IssuerFor(ca.ChannelReportsWS).Cert
+		}
+		if cert.CheckSignatureFrom(want) != nil || cert.Issuer.CommonName != want.Subject.CommonName || !h.NamesUsAsIssuer(cert) {
+			t.Errorf("channel %q: issued by %q, want %q", ch, cert.Issuer.CommonName, want.Subject.CommonName)
+		}
+	}
+	if h.NamesUsAsIssuer(h.Signing) {
+		t.Error("NamesUsAsIssuer = true for the signer (issued by the services CA)")
+	}
+}
+
+// TestLoadTwoLevel: a data directory made before the intermediate and the
+// per-channel issuing CAs (testdata/legacy, made by that version) keeps
+// its CA: every channel is issued by its one issuing CA, the signer stays
+// under the root, and the bundles are what they were.
+func TestLoadTwoLevel(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join("testdata", "legacy", "ca", wire.EnvTest)
+	dst := filepath.Join(dir, "ca", wire.EnvTest)
+	if err := os.MkdirAll(dst, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, created, err := ca.LoadOrCreate(dir, wire.EnvTest, now, catest.Options())
+	if err != nil || created {
+		t.Fatalf("LoadOrCreate: created=%v %v", created, err)
+	}
+	if !h.TwoLevel() || h.Intermediate != nil || h.Services != nil || len(h.Issuers) != 1 || h.Root.Subject.CommonName != "irpki TEST Root CA" {
+		t.Fatalf("not the stored two-level hierarchy: %v", h.Root.Subject)
+	}
+	for _, ch := range ca.Channels {
+		key := irpkidtest.NewKey(t)
+		cert, err := h.Issue(nil, ca.DefaultProfile, &key.PublicKey, ca.Subject{CustomerID: "1234567-1", Channel: ch}, now, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cert.CheckSignatureFrom(h.Issuing) != nil || !h.NamesUsAsIssuer(cert) {
+			t.Errorf("channel %s: not issued by the one issuing CA", ch)
+		}
+	}
+	if b := h.BundleFor(ca.TrustAll); bytes.Count(b, []byte("BEGIN CERTIFICATE")) != 3 {
+		t.Errorf("bundle of a two-level hierarchy:\n%s", b)
+	}
+	if h.Packages() != nil {
+		t.Error("a two-level hierarchy has no per-purpose packages")
 	}
 }
 
@@ -263,7 +448,7 @@ func TestKeyFingerprint(t *testing.T) {
 // hierarchy lands, and both use it instead of one of them failing.
 func TestLoadOrCreateConcurrentFirstStart(t *testing.T) {
 	dir := t.TempDir()
-	opt := ca.Options{RootBits: 2048, IssuingBits: 2048, SigningBits: 2048}
+	opt := catest.Options()
 	const n = 4
 	var wg sync.WaitGroup
 	roots := make([][]byte, n)

@@ -69,10 +69,12 @@ func (p Profile) CheckKey(pub crypto.PublicKey) error {
 	return nil
 }
 
-// Subject is the organisation an issued certificate names.
+// Subject is the organisation an issued certificate names, and the channel
+// whose issuing CA issues it.
 type Subject struct {
 	CustomerID string // business ID, the CN
 	Name       string // organisation name, the O
+	Channel    string // the order's purpose code; "" for DefaultChannel
 }
 
 // Issued is a certificate just signed, described by what went into it so
@@ -120,20 +122,27 @@ func (h *Hierarchy) IssueDER(r io.Reader, p Profile, pub crypto.PublicKey, s Sub
 		BasicConstraintsValid: true,
 		SubjectKeyId:          SubjectKeyID(pub),
 	}
-	der, err := x509.CreateCertificate(r, t, h.Issuing, pub, h.IssuingKey)
+	is := h.IssuerFor(s.Channel)
+	der, err := x509.CreateCertificate(r, t, is.Cert, pub, is.Key)
 	if err != nil {
 		return Issued{}, fmt.Errorf("ca: issue for %s: %w", s.CustomerID, err)
 	}
 	return Issued{DER: der, Serial: serial, NotBefore: t.NotBefore, NotAfter: t.NotAfter}, nil
 }
 
-// NamesUsAsIssuer reports whether cert names this hierarchy's issuing CA as
-// its issuer: the same issuer name and authority key identifier. It does not
+// NamesUsAsIssuer reports whether cert names one of this hierarchy's issuing
+// CAs of organisation certificates as its issuer: the same issuer name and
+// authority key identifier. It does not
 // verify cert's signature and so is no proof that the CA issued it; it
 // sorts out certificates of other CAs early. The proof is elsewhere: the
 // service trusts a signer only if its exact DER is a certificate it stored
 // when it issued it.
 func (h *Hierarchy) NamesUsAsIssuer(cert *x509.Certificate) bool {
-	return bytes.Equal(cert.RawIssuer, h.Issuing.RawSubject) &&
-		len(h.Issuing.SubjectKeyId) > 0 && bytes.Equal(cert.AuthorityKeyId, h.Issuing.SubjectKeyId)
+	for _, is := range h.Issuers {
+		if bytes.Equal(cert.RawIssuer, is.Cert.RawSubject) &&
+			len(is.Cert.SubjectKeyId) > 0 && bytes.Equal(cert.AuthorityKeyId, is.Cert.SubjectKeyId) {
+			return true
+		}
+	}
+	return false
 }

@@ -79,6 +79,26 @@ func bundleFiles(t *testing.T, dir string, bundle []byte) (trusted, untrusted st
 	return writeFile(t, dir, "trusted.pem", roots), writeFile(t, dir, "untrusted.pem", others)
 }
 
+// xmlsecUntrusted returns the xmlsec1 arguments that load the certificates
+// of the PEM file untrusted as untrusted intermediates: xmlsec1 reads one
+// certificate per --untrusted-pem file.
+func xmlsecUntrusted(t *testing.T, untrusted string) []string {
+	t.Helper()
+	b, err := os.ReadFile(untrusted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs, err := client.ParseCertificates(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var args []string
+	for i, c := range certs {
+		args = append(args, "--untrusted-pem", writeFile(t, filepath.Dir(untrusted), fmt.Sprintf("untrusted-%d.pem", i), pemCert(c)))
+	}
+	return args
+}
+
 // xmlsecTime formats t for xmlsec1 --verification-time (local time).
 func xmlsecTime(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") }
 
@@ -122,8 +142,8 @@ func TestXmlsecVerifiesResponses(t *testing.T) {
 	}
 	verify := func(name string, doc []byte, trustedPEM string) error {
 		f := writeFile(t, dir, name, doc)
-		_, err := run(t, xmlsec, "--verify", "--trusted-pem", trustedPEM, "--untrusted-pem", untrusted,
-			"--verification-time", xmlsecTime(s.Clock.Now()), "--enabled-key-data", "x509", f)
+		args := append([]string{"--verify", "--trusted-pem", trustedPEM}, xmlsecUntrusted(t, untrusted)...)
+		_, err := run(t, xmlsec, append(args, "--verification-time", xmlsecTime(s.Clock.Now()), "--enabled-key-data", "x509", f)...)
 		return err
 	}
 	for name, env := range map[string][]byte{"signnew-ok": okBody, "get-fail": failBody} {
@@ -168,8 +188,8 @@ func TestXmlsecVerifiesClientRenewSignature(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := writeFile(t, dir, "renew.xml", signed)
-	if _, err := run(t, xmlsec, "--verify", "--trusted-pem", trusted, "--untrusted-pem", untrusted,
-		"--verification-time", xmlsecTime(s.Clock.Now()), "--enabled-key-data", "x509", f); err != nil {
+	args := append([]string{"--verify", "--trusted-pem", trusted}, xmlsecUntrusted(t, untrusted)...)
+	if _, err := run(t, xmlsec, append(args, "--verification-time", xmlsecTime(s.Clock.Now()), "--enabled-key-data", "x509", f)...); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/irpki/irpki/client"
 	"github.com/irpki/irpki/internal/ca"
+	"github.com/irpki/irpki/internal/ca/catest"
 	"github.com/irpki/irpki/internal/certapi"
 	"github.com/irpki/irpki/internal/clock"
 	"github.com/irpki/irpki/internal/service"
@@ -47,7 +48,7 @@ func Hierarchy(t testing.TB, env string) *ca.Hierarchy {
 	caOnce.Do(func() {
 		caH = map[string]*ca.Hierarchy{}
 		for _, e := range []string{wire.EnvTest, wire.EnvProduction} {
-			h, _, err := ca.Create(e, Epoch.AddDate(-1, 0, 0), ca.Options{RootBits: 2048, IssuingBits: 2048, SigningBits: 2048})
+			h, _, err := ca.Create(e, Epoch.AddDate(-1, 0, 0), catest.Options())
 			if err != nil {
 				caErr = err
 				return

@@ -59,7 +59,7 @@ func TestDataDirectoryPermissions(t *testing.T) {
 	check("while serving")
 	p.Kill()
 	check("after a kill")
-	if _, err := os.Stat(filepath.Join(dir, "ca", "TEST", "issuing.key")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "ca", "TEST", "issuing-reports_ws.key")); err != nil {
 		t.Fatal(err)
 	}
 }

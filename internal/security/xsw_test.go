@@ -17,6 +17,7 @@ import (
 
 	"github.com/irpki/irpki/client"
 	"github.com/irpki/irpki/internal/ca"
+	"github.com/irpki/irpki/internal/ca/catest"
 	"github.com/irpki/irpki/internal/irpkidtest"
 	"github.com/irpki/irpki/internal/wire"
 )
@@ -103,7 +104,7 @@ func TestSignatureWrapping(t *testing.T) {
 	if err := s.Service.Revoke(context.Background(), fmtSerial(revoked.Cert), "key_compromise", "", "test"); err != nil {
 		t.Fatal(err)
 	}
-	other, _, err := ca.Create(wire.EnvTest, irpkidtest.Epoch.AddDate(-1, 0, 0), ca.Options{RootBits: 2048, IssuingBits: 2048, SigningBits: 2048})
+	other, _, err := ca.Create(wire.EnvTest, irpkidtest.Epoch.AddDate(-1, 0, 0), catest.Options())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,7 +53,7 @@ func (s *Service) issue(ctx context.Context, tx *store.Tx, org store.Org, csr *x
 	if validity > 0 {
 		notAfter = now.Add(validity)
 	}
-	cert, err := s.ca.IssueDER(s.rand, s.cfg.Profile, csr.PublicKey, ca.Subject{CustomerID: org.CustomerID, Name: org.Name}, now, notAfter)
+	cert, err := s.ca.IssueDER(s.rand, s.cfg.Profile, csr.PublicKey, ca.Subject{CustomerID: org.CustomerID, Name: org.Name, Channel: c.Purpose}, now, notAfter)
 	if err != nil {
 		return store.Certificate{}, err
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/irpki/irpki/internal/businessid"
+	"github.com/irpki/irpki/internal/ca"
 	"github.com/irpki/irpki/internal/store"
 	"github.com/irpki/irpki/internal/wire"
 )
@@ -34,8 +35,9 @@ type Credentials struct {
 }
 
 // Purposes are the codes of an order's channel and purpose of use: reports
-// or data use, through the web service or SFTP.
-var Purposes = []string{"reports_ws", "reports_sftp", "datause_ws", "datause_sftp"}
+// or data use, through the web service or SFTP. Each has its own issuing
+// CA; an order without one is for reports_ws.
+var Purposes = ca.Channels
 
 // ValidPurpose tells whether p is one of Purposes.
 func ValidPurpose(p string) bool { return slices.Contains(Purposes, p) }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/irpki/irpki/internal/ca"
+	"github.com/irpki/irpki/internal/ca/catest"
 	"github.com/irpki/irpki/internal/clock"
 	"github.com/irpki/irpki/internal/store"
 	"github.com/irpki/irpki/internal/wire"
@@ -27,7 +28,7 @@ var epoch = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 var testCA = func() map[string]*ca.Hierarchy {
 	m := map[string]*ca.Hierarchy{}
 	for _, env := range []string{wire.EnvTest, wire.EnvProduction} {
-		h, _, err := ca.Create(env, epoch.AddDate(-1, 0, 0), ca.Options{RootBits: 2048, IssuingBits: 2048, SigningBits: 2048})
+		h, _, err := ca.Create(env, epoch.AddDate(-1, 0, 0), catest.Options())
 		if err != nil {
 			panic(err)
 		}

@@ -202,9 +202,10 @@ type Credentials struct {
 }
 
 // Order creates an order for customer with validity (e.g. "30d") and
-// returns its credentials.
-func Order(ctx context.Context, bin, dataDir, customer, validity string) (Credentials, error) {
-	args := []string{"order", "--customer-id", customer, "--json"}
+// further order flags (e.g. "--purpose", "datause_ws"), and returns its
+// credentials.
+func Order(ctx context.Context, bin, dataDir, customer, validity string, extra ...string) (Credentials, error) {
+	args := append([]string{"order", "--customer-id", customer, "--json"}, extra...)
 	if validity != "" {
 		args = append(args, "--validity", validity)
 	}
