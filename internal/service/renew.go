@@ -115,87 +115,167 @@ func (s *Service) renew(ctx context.Context, el *etree.Element) (rid, customer, 
 	}
 	reqHash := hex.EncodeToString(digest)
 
-	var refusal error
-	var issued store.Certificate
-	err = s.db.Update(ctx, func(tx *store.Tx) error {
-		refusal = nil
-		cur, err := tx.Certificate(ctx, signerSerial)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && !s.storedAs(cur, cert)) {
-			refusal = signerUnknown()
-			return nil
+	for attempt := 1; ; attempt++ {
+		// What the request would get on the committed state, decided
+		// without the write lock.
+		var d renewDecision
+		if err := s.db.View(ctx, func(tx *store.Tx) (err error) {
+			d, err = s.decideRenew(ctx, tx, cert, req.CustomerID, signerSerial, fp, reqHash)
+			return err
+		}); err != nil {
+			s.log.ErrorContext(ctx, "renew failed", "customer", customer, "err", err)
+			return "", customer, signerSerial, unavailable()
 		}
+		if d.refusal != nil || d.replay != nil {
+			return s.renewAnswer(d, customer, signerSerial)
+		}
+		pre, err := s.sign(d.org, csr, fp, now, d.validity, d.template(reqHash), d.state())
 		if err != nil {
-			return err
+			s.log.ErrorContext(ctx, "renew failed", "customer", customer, "err", err)
+			return "", customer, signerSerial, unavailable()
 		}
-		if cur.CustomerID != req.CustomerID {
-			refusal = signerCustomer(req.CustomerID)
-			return nil
-		}
-		if cur.Status == store.CertRevoked {
-			refusal = refuse(wire.CodeSignerRevoked, "The signing certificate has been revoked and cannot be renewed. Order a new certificate in the e-service.")
-			return nil
-		}
-		succ, err := tx.Successor(ctx, signerSerial)
-		switch {
-		case err == nil && succ.RequestHash == reqHash:
-			issued = succ // exact replay
-			return nil
-		case err == nil && !succ.RetrievedAt.IsZero():
-			refusal = refuse(wire.CodeAlreadyRenewed, "This certificate has already been renewed and its successor retrieved. Use the successor.")
-			return nil
-		case err != nil && !errors.Is(err, store.ErrNotFound):
-			return err
-		}
-		hasSuccessor := err == nil
-		// Every refusal comes before the first change: a refused request
-		// commits nothing, in particular supersedes nothing.
-		if err := keyUnused(ctx, tx, fp); err != nil {
-			refusal = err
-			return nil
-		}
-		if hasSuccessor {
-			// A successor revoked before anyone retrieved it keeps the time
-			// and reason of its revocation beside the supersession.
-			at, reason := now, "superseded by a new renewal request"
-			if succ.Status == store.CertRevoked {
-				at, reason = succ.RevokedAt, "revoked ("+succ.RevokeReason+"), then "+reason
-			}
-			if err := tx.SetCertificateStatus(ctx, succ.Serial, store.CertSuperseded, at, reason); err != nil {
+		var again bool
+		err = s.db.Update(ctx, func(tx *store.Tx) error {
+			again = false
+			var err error
+			if d, err = s.decideRenew(ctx, tx, cert, req.CustomerID, signerSerial, fp, reqHash); err != nil {
 				return err
 			}
-			if err := tx.Audit(ctx, store.AuditEntry{At: now, Actor: "soap", Action: "supersede", CustomerID: succ.CustomerID, Serial: succ.Serial, Outcome: "ok", Detail: "never retrieved; replaced by a new renewal request"}); err != nil {
+			if d.refusal != nil || d.replay != nil {
+				return nil // every refusal comes before the first change
+			}
+			if !pre.fits(basisOf(d.org, d.validity, d.template(reqHash), d.state())) {
+				again = true // signed for another state: discard
+				return nil
+			}
+			if succ := d.successor; succ != nil {
+				// A successor revoked before anyone retrieved it keeps the
+				// time and reason of its revocation beside the supersession.
+				at, reason := now, "superseded by a new renewal request"
+				if succ.Status == store.CertRevoked {
+					at, reason = succ.RevokedAt, "revoked ("+succ.RevokeReason+"), then "+reason
+				}
+				if err := tx.SetCertificateStatus(ctx, succ.Serial, store.CertSuperseded, at, reason); err != nil {
+					return err
+				}
+				if err := tx.Audit(ctx, store.AuditEntry{At: now, Actor: "soap", Action: "supersede", CustomerID: succ.CustomerID, Serial: succ.Serial, Outcome: "ok", Detail: "never retrieved; replaced by a new renewal request"}); err != nil {
+					return err
+				}
+			}
+			if err := record(ctx, tx, pre); err != nil {
 				return err
 			}
-		}
-		org, err := tx.Org(ctx, cur.CustomerID)
-		if err != nil {
-			return err
-		}
-		// A renewal keeps the validity its predecessor was issued with: two
-		// years, or a TEST order's short validity.
-		validity := s.renewalValidity(cur)
-		issued, err = s.issue(ctx, tx, org, csr, fp, now, validity, store.Certificate{
-			Predecessor: cur.Serial, RequestHash: reqHash, OrderID: cur.OrderID,
-			ContactName: cur.ContactName, ContactEmail: cur.ContactEmail, ContactLanguage: cur.ContactLanguage,
-			Purpose: cur.Purpose, Description: cur.Description,
+			return tx.Audit(ctx, store.AuditEntry{At: now, Actor: "soap", Action: "renew", CustomerID: d.cur.CustomerID, Serial: pre.cert.Serial, Outcome: "ok", Detail: "predecessor " + d.cur.Serial})
 		})
 		if err != nil {
-			return err
+			s.log.ErrorContext(ctx, "renew failed", "customer", customer, "err", err)
+			return "", customer, signerSerial, unavailable()
 		}
-		return tx.Audit(ctx, store.AuditEntry{At: now, Actor: "soap", Action: "renew", CustomerID: cur.CustomerID, Serial: issued.Serial, Outcome: "ok", Detail: "predecessor " + cur.Serial})
-	})
+		switch {
+		case again && attempt < maxSignAttempts:
+			continue
+		case again:
+			s.log.ErrorContext(ctx, "renew: the predecessor kept changing while its successor was signed", "customer", customer, "serial", signerSerial)
+			return "", customer, signerSerial, unavailable()
+		case d.refusal != nil || d.replay != nil:
+			return s.renewAnswer(d, customer, signerSerial)
+		}
+		s.log.InfoContext(ctx, "certificate renewed", "customer", pre.cert.CustomerID, "serial", pre.cert.Serial, "predecessor", signerSerial, "not_after", pre.cert.NotAfter)
+		return pre.cert.RetrievalID, customer, pre.cert.Serial, nil
+	}
+}
+
+// renewAnswer answers a renewal decided as a refusal or a replay.
+func (s *Service) renewAnswer(d renewDecision, customer, signerSerial string) (rid, cust, serial string, err error) {
+	switch {
+	case d.replay != nil:
+		return d.replay.RetrievalID, customer, d.replay.Serial, nil
+	case CodeOf(d.refusal) == wire.CodeSignerUnknown:
+		return "", "", "", d.refusal // not ours: its names are a claim
+	}
+	return "", customer, signerSerial, d.refusal
+}
+
+// renewDecision is what a RenewCertificate request gets on a state of the
+// store: a refusal, a replay (the successor this exact request was
+// answered before), or a successor of cur to issue for org, superseding
+// successor (a successor never retrieved) if not nil.
+type renewDecision struct {
+	refusal   error
+	replay    *store.Certificate
+	cur       store.Certificate
+	successor *store.Certificate
+	org       store.Org
+	validity  time.Duration
+}
+
+// template is the certificate record a successor starts from.
+func (d renewDecision) template(reqHash string) store.Certificate {
+	cur := d.cur
+	return store.Certificate{
+		Predecessor: cur.Serial, RequestHash: reqHash, OrderID: cur.OrderID,
+		ContactName: cur.ContactName, ContactEmail: cur.ContactEmail, ContactLanguage: cur.ContactLanguage,
+		Purpose: cur.Purpose, Description: cur.Description,
+	}
+}
+
+// state is the predecessor's state the decision to issue was taken on: its
+// status and the successor it had.
+func (d renewDecision) state() string {
+	st := string(d.cur.Status)
+	if d.successor != nil {
+		st += " successor " + d.successor.Serial + " " + string(d.successor.Status)
+	}
+	return st
+}
+
+// decideRenew decides a verified renewal request on tx's state; it writes
+// nothing.
+func (s *Service) decideRenew(ctx context.Context, tx *store.Tx, cert *x509.Certificate, customerID, signerSerial, fp, reqHash string) (d renewDecision, err error) {
+	cur, err := tx.Certificate(ctx, signerSerial)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !s.storedAs(cur, cert)) {
+		d.refusal = signerUnknown()
+		return d, nil
+	}
 	if err != nil {
-		s.log.ErrorContext(ctx, "renew failed", "customer", customer, "err", err)
-		return "", customer, signerSerial, unavailable()
+		return d, err
 	}
-	if refusal != nil {
-		if CodeOf(refusal) == wire.CodeSignerUnknown {
-			return "", "", "", refusal // not ours: its names are a claim
+	d.cur = cur
+	if cur.CustomerID != customerID {
+		d.refusal = signerCustomer(customerID)
+		return d, nil
+	}
+	if cur.Status == store.CertRevoked {
+		d.refusal = refuse(wire.CodeSignerRevoked, "The signing certificate has been revoked and cannot be renewed. Order a new certificate in the e-service.")
+		return d, nil
+	}
+	succ, err := tx.Successor(ctx, signerSerial)
+	switch {
+	case err == nil && succ.RequestHash == reqHash:
+		d.replay = &succ // exact replay
+		return d, nil
+	case err == nil && !succ.RetrievedAt.IsZero():
+		d.refusal = refuse(wire.CodeAlreadyRenewed, "This certificate has already been renewed and its successor retrieved. Use the successor.")
+		return d, nil
+	case err == nil:
+		d.successor = &succ
+	case !errors.Is(err, store.ErrNotFound):
+		return d, err
+	}
+	if err := keyUnused(ctx, tx, fp); err != nil {
+		if CodeOf(err) == wire.CodeKeyReused {
+			d.refusal = err
+			return d, nil
 		}
-		return "", customer, signerSerial, refusal
+		return d, err
 	}
-	s.log.InfoContext(ctx, "certificate renewed", "customer", issued.CustomerID, "serial", issued.Serial, "predecessor", signerSerial, "not_after", issued.NotAfter)
-	return issued.RetrievalID, customer, issued.Serial, nil
+	if d.org, err = tx.Org(ctx, cur.CustomerID); err != nil {
+		return d, err
+	}
+	// A renewal keeps the validity its predecessor was issued with: two
+	// years, or a TEST order's short validity.
+	d.validity = s.renewalValidity(cur)
+	return d, nil
 }
 
 // renewalValidity is the validity a successor of c gets: 0 (the profile's

@@ -63,6 +63,9 @@ type Service struct {
 	clock clock.Clock
 	log   *slog.Logger
 	rand  io.Reader
+	// signed, if not nil, is called with the serial of every certificate
+	// signed, before its write transaction (tests).
+	signed func(serial string)
 }
 
 // New returns a Service.

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/irpki/irpki/internal/businessid"
 	"github.com/irpki/irpki/internal/store"
@@ -37,93 +38,166 @@ func (s *Service) signNew(ctx context.Context, r *wire.SignNewCertificateRequest
 		return "", "", err
 	}
 	now := s.clock.Now()
-	var refusal error
-	var issued store.Certificate
-	invalid := refuse(wire.CodeTransferInvalid, "The TransferId or TransferPassword is wrong. Check the credentials from the e-service delivery.")
-	err = s.db.Update(ctx, func(tx *store.Tx) error {
-		refusal = nil
-		if _, err := tx.Org(ctx, r.CustomerID); errors.Is(err, store.ErrNotFound) {
-			refusal = refuse(wire.CodeUnknownCustomer, "Customer %s is not an organisation of this certificate service. Check the CustomerId, or order a certificate in the e-service first.", r.CustomerID)
-			return nil
-		} else if err != nil {
+	for attempt := 1; ; attempt++ {
+		// What the request would get on the committed state, decided
+		// without the write lock.
+		var d signNewDecision
+		if err := s.db.View(ctx, func(tx *store.Tx) (err error) {
+			d, err = s.decideSignNew(ctx, tx, r, fp, now)
 			return err
+		}); err != nil {
+			s.log.ErrorContext(ctx, "sign new certificate failed", "customer", r.CustomerID, "err", err)
+			return "", "", unavailable()
 		}
-		o, err := tx.Order(ctx, transferKey(r.TransferID))
-		if errors.Is(err, store.ErrNotFound) {
-			// An order made before TransferIds were stored hashed. The
-			// wire allows at most 32 characters, so this never matches a
-			// stored hash (64).
-			o, err = tx.Order(ctx, r.TransferID)
+		switch {
+		case d.wrong:
+			// counted in the write transaction below
+		case d.refusal != nil:
+			return "", d.owner, d.refusal
+		case d.replay != nil:
+			return d.replay.RetrievalID, d.owner, nil
 		}
-		if errors.Is(err, store.ErrNotFound) {
-			refusal = invalid
-			return nil
+		var pre *presigned
+		if d.issue {
+			if pre, err = s.sign(d.org, csr, fp, now, d.order.Validity, d.template(), ""); err != nil {
+				s.log.ErrorContext(ctx, "sign new certificate failed", "customer", r.CustomerID, "err", err)
+				return "", d.owner, unavailable()
+			}
 		}
-		if err != nil {
-			return err
-		}
-		owner = o.CustomerID
-		if o.Status == store.OrderLocked {
-			refusal = refuse(wire.CodeTransferLocked, "These transfer credentials are locked after too many wrong passwords. Order a new certificate in the e-service.")
-			return nil
-		}
-		if o.CustomerID != r.CustomerID || o.Environment != s.cfg.Environment || !passwordMatches(o.PasswordSalt, o.PasswordHash, r.TransferPassword) {
-			if o.Status == store.OrderOpen {
+		var again bool
+		err = s.db.Update(ctx, func(tx *store.Tx) error {
+			again = false
+			var err error
+			if d, err = s.decideSignNew(ctx, tx, r, fp, now); err != nil {
+				return err
+			}
+			switch {
+			case d.wrong:
+				// Counted on the order as it is now.
+				o := d.order
 				o.FailedAttempts++
 				if o.FailedAttempts >= s.cfg.MaxPasswordAttempts {
 					o.Status = store.OrderLocked
+					d.refusal = refuse(wire.CodeTransferLocked, "These transfer credentials are now locked after too many wrong passwords. Order a new certificate in the e-service.")
 				}
-				if err := tx.UpdateOrderState(ctx, o); err != nil {
-					return err
-				}
-			}
-			refusal = invalid
-			if o.Status == store.OrderLocked {
-				refusal = refuse(wire.CodeTransferLocked, "These transfer credentials are now locked after too many wrong passwords. Order a new certificate in the e-service.")
-			}
-			return nil
-		}
-		if o.Status == store.OrderUsed {
-			prev, err := tx.Certificate(ctx, o.CertificateSerial)
-			if err == nil && prev.KeyFingerprint == fp {
-				issued = prev // the same client retrying with the same key
+				return tx.UpdateOrderState(ctx, o)
+			case !d.issue:
+				return nil // a refusal or a replay: nothing to write
+			case !pre.fits(basisOf(d.org, d.order.Validity, d.template(), "")):
+				again = true // signed for another state, or not signed: discard
 				return nil
 			}
-			refusal = refuse(wire.CodeTransferUsed, "These transfer credentials have already been used. Order a new certificate in the e-service.")
-			return nil
-		}
-		if !now.Before(o.ExpiresAt) {
-			refusal = refuse(wire.CodeTransferExpired, "These transfer credentials expired on %s. Order a new certificate in the e-service.", o.ExpiresAt.UTC().Format("2006-01-02"))
-			return nil
-		}
-		if err := keyUnused(ctx, tx, fp); err != nil {
-			refusal = err
-			return nil
-		}
-		org, err := tx.Org(ctx, o.CustomerID)
-		if err != nil {
-			return err
-		}
-		issued, err = s.issue(ctx, tx, org, csr, fp, now, o.Validity, store.Certificate{
-			OrderID: o.TransferID, ContactName: o.ContactName, ContactEmail: o.ContactEmail, ContactLanguage: o.ContactLanguage,
-			Purpose: o.Purpose, Description: o.Description,
+			if err := record(ctx, tx, pre); err != nil {
+				return err
+			}
+			o := d.order
+			o.Status, o.UsedAt, o.CertificateSerial = store.OrderUsed, now, pre.cert.Serial
+			if err := tx.UpdateOrderState(ctx, o); err != nil {
+				return err
+			}
+			return tx.Audit(ctx, store.AuditEntry{At: now, Actor: "soap", Action: "sign_new", CustomerID: o.CustomerID, Serial: pre.cert.Serial, Outcome: "ok"})
 		})
 		if err != nil {
-			return err
+			s.log.ErrorContext(ctx, "sign new certificate failed", "customer", r.CustomerID, "err", err)
+			return "", d.owner, unavailable()
 		}
-		o.Status, o.UsedAt, o.CertificateSerial = store.OrderUsed, now, issued.Serial
-		if err := tx.UpdateOrderState(ctx, o); err != nil {
-			return err
+		switch {
+		case again && attempt < maxSignAttempts:
+			continue
+		case again:
+			s.log.ErrorContext(ctx, "sign new certificate: the order kept changing while its certificate was signed", "customer", r.CustomerID)
+			return "", d.owner, unavailable()
+		case d.refusal != nil:
+			return "", d.owner, d.refusal
+		case d.replay != nil:
+			return d.replay.RetrievalID, d.owner, nil
 		}
-		return tx.Audit(ctx, store.AuditEntry{At: now, Actor: "soap", Action: "sign_new", CustomerID: o.CustomerID, Serial: issued.Serial, Outcome: "ok"})
-	})
+		s.log.InfoContext(ctx, "certificate issued", "customer", pre.cert.CustomerID, "serial", pre.cert.Serial, "not_after", pre.cert.NotAfter)
+		return pre.cert.RetrievalID, d.owner, nil
+	}
+}
+
+// signNewDecision is what a SignNewCertificate request gets on a state of
+// the store: exactly one of a refusal, a replay (the certificate this
+// order already gave the same key), wrong credentials to count on an open
+// order (with the refusal to answer), or a certificate to issue for order
+// and org.
+type signNewDecision struct {
+	owner   string // the customer whose order the request named, or ""
+	refusal error
+	replay  *store.Certificate
+	wrong   bool
+	issue   bool
+	order   store.Order
+	org     store.Org
+}
+
+// template is the certificate record an issued certificate starts from.
+func (d signNewDecision) template() store.Certificate {
+	o := d.order
+	return store.Certificate{
+		OrderID: o.TransferID, ContactName: o.ContactName, ContactEmail: o.ContactEmail, ContactLanguage: o.ContactLanguage,
+		Purpose: o.Purpose, Description: o.Description,
+	}
+}
+
+// decideSignNew decides a SignNewCertificate request on tx's state; it
+// writes nothing.
+func (s *Service) decideSignNew(ctx context.Context, tx *store.Tx, r *wire.SignNewCertificateRequest, fp string, now time.Time) (d signNewDecision, err error) {
+	invalid := refuse(wire.CodeTransferInvalid, "The TransferId or TransferPassword is wrong. Check the credentials from the e-service delivery.")
+	if _, err := tx.Org(ctx, r.CustomerID); errors.Is(err, store.ErrNotFound) {
+		d.refusal = refuse(wire.CodeUnknownCustomer, "Customer %s is not an organisation of this certificate service. Check the CustomerId, or order a certificate in the e-service first.", r.CustomerID)
+		return d, nil
+	} else if err != nil {
+		return d, err
+	}
+	o, err := tx.Order(ctx, transferKey(r.TransferID))
+	if errors.Is(err, store.ErrNotFound) {
+		// An order made before TransferIds were stored hashed. The wire
+		// allows at most 32 characters, so this never matches a stored
+		// hash (64).
+		o, err = tx.Order(ctx, r.TransferID)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		d.refusal = invalid
+		return d, nil
+	}
 	if err != nil {
-		s.log.ErrorContext(ctx, "sign new certificate failed", "customer", r.CustomerID, "err", err)
-		return "", "", unavailable()
+		return d, err
 	}
-	if refusal != nil {
-		return "", owner, refusal
+	d.owner, d.order = o.CustomerID, o
+	if o.Status == store.OrderLocked {
+		d.refusal = refuse(wire.CodeTransferLocked, "These transfer credentials are locked after too many wrong passwords. Order a new certificate in the e-service.")
+		return d, nil
 	}
-	s.log.InfoContext(ctx, "certificate issued", "customer", issued.CustomerID, "serial", issued.Serial, "not_after", issued.NotAfter)
-	return issued.RetrievalID, owner, nil
+	if o.CustomerID != r.CustomerID || o.Environment != s.cfg.Environment || !passwordMatches(o.PasswordSalt, o.PasswordHash, r.TransferPassword) {
+		d.refusal = invalid
+		d.wrong = o.Status == store.OrderOpen
+		return d, nil
+	}
+	if o.Status == store.OrderUsed {
+		prev, err := tx.Certificate(ctx, o.CertificateSerial)
+		if err == nil && prev.KeyFingerprint == fp {
+			d.replay = &prev // the same client retrying with the same key
+			return d, nil
+		}
+		d.refusal = refuse(wire.CodeTransferUsed, "These transfer credentials have already been used. Order a new certificate in the e-service.")
+		return d, nil
+	}
+	if !now.Before(o.ExpiresAt) {
+		d.refusal = refuse(wire.CodeTransferExpired, "These transfer credentials expired on %s. Order a new certificate in the e-service.", o.ExpiresAt.UTC().Format("2006-01-02"))
+		return d, nil
+	}
+	if err := keyUnused(ctx, tx, fp); err != nil {
+		if CodeOf(err) == wire.CodeKeyReused {
+			d.refusal = err
+			return d, nil
+		}
+		return d, err
+	}
+	if d.org, err = tx.Org(ctx, o.CustomerID); err != nil {
+		return d, err
+	}
+	d.issue = true
+	return d, nil
 }
