@@ -292,6 +292,10 @@ type session struct {
 	idHash []byte
 	user   User
 	csrf   string
+	// Of a session made by OpenID Connect sign-in: the organisations the
+	// provider listed then (user.CustomerID is the chosen one, or "").
+	federated bool
+	orgs      []string
 }
 
 func randomToken() (string, error) {
@@ -335,8 +339,9 @@ func (h *Handler) authenticate(ctx context.Context, email, password string) (Use
 	return u, ok && !disabled, nil
 }
 
-// newSession stores a session for u and returns its cookie value.
-func (h *Handler) newSession(ctx context.Context, u User) (string, error) {
+// newSession stores a session for u and returns its cookie value; extra
+// runs in the same transaction with the session's id hash.
+func (h *Handler) newSession(ctx context.Context, u User, extra ...func(*store.Tx, []byte) error) (string, error) {
 	id, err := randomToken()
 	if err != nil {
 		return "", err
@@ -351,6 +356,11 @@ func (h *Handler) newSession(ctx context.Context, u User) (string, error) {
 			now.Add(-h.cfg.SessionIdle))
 		if err != nil {
 			return err
+		}
+		for _, fn := range extra {
+			if err := fn(tx, tokenHash(id)); err != nil {
+				return err
+			}
 		}
 		return tx.Audit(ctx, store.AuditEntry{At: now, Actor: actor(u), Action: "sign_in", CustomerID: u.CustomerID, Outcome: "ok"})
 	})
@@ -381,6 +391,9 @@ func (h *Handler) currentSession(r *http.Request) (*session, error) {
 	s.csrf = stored.CSRF
 	if s.user.Disabled || !now.Before(stored.ExpiresAt) || !now.Before(stored.LastSeen.Add(h.cfg.SessionIdle)) {
 		return nil, nil
+	}
+	if ok, err := h.federated(ctx, s); err != nil || !ok {
+		return nil, err
 	}
 	if now.Sub(stored.LastSeen) > time.Minute {
 		err := h.db.Update(ctx, func(tx *store.Tx) error {

@@ -26,15 +26,18 @@ import (
 // TransferId and TransferPassword once. The e-service seals them with
 // AES-256-GCM under a key derived (HKDF-SHA256) from two secrets: a random
 // 256-bit link token, which goes to the technical contact by e-mail as a
-// link, and an 8-digit PIN, which the representative sees on screen once and
-// tells the contact by phone. The store keeps the sealed box, the salt and
+// link, and an 8-digit PIN, which goes to the contact's phone by SMS (or,
+// with PINOnScreen, the representative sees on screen once and tells the
+// contact by phone). The store keeps the sealed box, the salt and
 // the SHA-256 of the token, never the token, the PIN or the password. The
 // contact opens the link, types the PIN and sees the credentials; the GCM
 // tag is the PIN check, so a wrong PIN counts as a failed attempt, and
 // PINAttempts failures lock the delivery. The first success erases the
 // sealed box: the link works once, and never after the credentials expire.
-// Neither the mail (no PIN) nor the representative's screen (no link)
-// reveals the password, and neither does a copy of the database.
+// Neither the mail (no PIN) nor the SMS or the representative's screen (no
+// link) reveals the password, and neither does a copy of the database: the
+// SMS queue holds the PIN until the gateway has accepted it, but the link's
+// token is never stored.
 
 const pinDigits = 8
 
@@ -74,7 +77,8 @@ func newPIN() (string, error) {
 }
 
 // deliver seals the credentials, records the delivery, mails the link and
-// returns the PIN for the representative's screen.
+// either queues the PIN's SMS to the contact (PINBySMS; it returns "") or
+// returns the PIN for the representative's screen (PINOnScreen).
 func (h *Handler) deliver(ctx context.Context, u User, orgName string, d orderData, cred service.Credentials) (string, error) {
 	token, err := randomToken()
 	if err != nil {
@@ -116,7 +120,8 @@ func (h *Handler) deliver(ctx context.Context, u User, orgName string, d orderDa
 	}
 	link := h.cfg.PublicURL + Path + "delivery/" + token
 	msg, err := deliveryMessage(d.Language, deliveryMail{Name: d.Name, Org: orgName, CustomerID: u.CustomerID, Purpose: translate(d.Language, "purpose."+d.Purpose),
-		Description: d.Description, Link: link, Expires: cred.Expires, Attempts: h.cfg.PINAttempts, Representative: u.Email})
+		Description: d.Description, Link: link, Expires: cred.Expires, Attempts: h.cfg.PINAttempts, Representative: u.Email,
+		SMS: h.cfg.PINDelivery == PINBySMS, Phone: d.Phone})
 	if err != nil {
 		return "", err
 	}
@@ -133,6 +138,13 @@ func (h *Handler) deliver(ctx context.Context, u User, orgName string, d orderDa
 	if sendErr != nil {
 		outcome, code = "fail", "MAIL_FAILED"
 	}
+	bySMS := h.cfg.PINDelivery == PINBySMS
+	var text string
+	if bySMS && sendErr == nil {
+		if text, err = pinSMS(d.Language, pin, cred.Expires); err != nil {
+			return "", err
+		}
+	}
 	err = h.db.Update(ctx, func(tx *store.Tx) error {
 		if sendErr != nil {
 			// Nobody can open it now: erase the box.
@@ -140,10 +152,26 @@ func (h *Handler) deliver(ctx context.Context, u User, orgName string, d orderDa
 				return err
 			}
 		}
-		return tx.Audit(ctx, store.AuditEntry{At: h.clock.Now(), Actor: actor(u), Action: "delivery_mail", CustomerID: u.CustomerID, Outcome: outcome, Code: code, Detail: detail})
+		if err := tx.Audit(ctx, store.AuditEntry{At: h.clock.Now(), Actor: actor(u), Action: "delivery_mail", CustomerID: u.CustomerID, Outcome: outcome, Code: code, Detail: detail}); err != nil {
+			return err
+		}
+		if bySMS && sendErr == nil {
+			return queuePINSMS(ctx, tx, h.clock.Now(), u.CustomerID, d.Phone, text, cred.Expires)
+		}
+		return nil
 	})
 	if sendErr != nil {
 		return "", fmt.Errorf("mail the delivery link: %w", sendErr)
+	}
+	if bySMS {
+		if err != nil {
+			// Without the SMS the mailed link can never be opened.
+			return "", fmt.Errorf("queue the PIN's SMS: %w", err)
+		}
+		if h.cfg.SMSWake != nil {
+			h.cfg.SMSWake()
+		}
+		return "", nil
 	}
 	if err != nil {
 		// The link has gone out: without the PIN on the representative's
@@ -333,6 +361,8 @@ func (h *Handler) deliveryOpen(w http.ResponseWriter, r *http.Request) {
 
 type deliveryMail struct {
 	Name, Org, CustomerID, Purpose, Description, Link, Representative string
+	SMS                                                               bool // the PIN comes by SMS to Phone
+	Phone                                                             string
 	Expires                                                           time.Time
 	Attempts                                                          int
 }

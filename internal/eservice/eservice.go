@@ -82,6 +82,17 @@ type Config struct {
 	// address is the client, and X-Forwarded-For is ignored (it is forged
 	// as easily as any header).
 	TrustedProxies []netip.Prefix
+	// PINDelivery is how the PIN of a credential delivery reaches the
+	// technical contact: PINBySMS (default) or PINOnScreen.
+	PINDelivery string
+	// SMSWake, if set, is called after a PIN's SMS has been queued, to have
+	// the dispatcher send it at once (sms.Dispatcher.Wake).
+	SMSWake func()
+	// OIDC, if set, offers sign-in through an OpenID Connect provider.
+	OIDC *OIDCConfig
+	// NoPasswords turns password sign-in off (it needs OIDC): the sign-in
+	// page offers only the provider, and sessions made with a password end.
+	NoPasswords bool
 }
 
 // DefaultConfig returns the default settings for a public URL.
@@ -95,6 +106,7 @@ func DefaultConfig(publicURL string) Config {
 		IPFailures:      20,
 		LimitWindow:     15 * time.Minute,
 		PINAttempts:     5,
+		PINDelivery:     PINBySMS,
 	}
 }
 
@@ -116,6 +128,7 @@ type Handler struct {
 	hashSem   chan struct{}
 	dummyHash string
 	mux       *http.ServeMux
+	oidc      *oidcClient // nil without OpenID Connect
 }
 
 // New returns the e-service handler.
@@ -131,12 +144,24 @@ func New(cfg Config, svc Service, db Store, m notify.Mailer, clk clock.Clock, lo
 	if cfg.Argon2.Memory == 0 || cfg.Argon2.Time == 0 || cfg.Argon2.Threads == 0 {
 		return nil, errors.New("eservice: argon2 parameters must be positive")
 	}
+	if cfg.PINDelivery != PINBySMS && cfg.PINDelivery != PINOnScreen {
+		return nil, fmt.Errorf("eservice: PIN delivery %q: use %s or %s", cfg.PINDelivery, PINBySMS, PINOnScreen)
+	}
+	var oc *oidcClient
+	if cfg.OIDC != nil {
+		var err error
+		if oc, err = newOIDCClient(*cfg.OIDC); err != nil {
+			return nil, err
+		}
+	} else if cfg.NoPasswords {
+		return nil, errors.New("eservice: password sign-in can be turned off only with an OpenID Connect provider configured")
+	}
 	dummy, err := hashPassword(cfg.Argon2, "no such account: equal work for unknown names")
 	if err != nil {
 		return nil, err
 	}
 	h := &Handler{cfg: cfg, svc: svc, db: db, mail: m, clock: clk, log: log,
-		hashSem: make(chan struct{}, 4), dummyHash: dummy, pages: map[string]*template.Template{}}
+		hashSem: make(chan struct{}, 4), dummyHash: dummy, pages: map[string]*template.Template{}, oidc: oc}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err
@@ -172,6 +197,10 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET "+Path+"signin", h.signinForm)
 	m.HandleFunc("POST "+Path+"signin", h.signin)
 	m.HandleFunc("POST "+Path+"signout", h.signed(h.signout))
+	m.HandleFunc("GET "+Path+"oidc/start", h.oidcStart)
+	m.HandleFunc("GET "+callbackPath, h.oidcCallback)
+	m.HandleFunc("GET "+Path+"org", h.signed(h.orgPick))
+	m.HandleFunc("POST "+Path+"org", h.signed(h.orgSwitch))
 	m.HandleFunc("GET "+Path+"certificates", h.rep(h.certificates))
 	m.HandleFunc("GET "+Path+"certificates/{serial}", h.rep(h.certificate))
 	m.HandleFunc("POST "+Path+"certificates/{serial}/contact", h.rep(h.changeContact))
@@ -193,7 +222,12 @@ func (h *Handler) routes() {
 // CSRF token that the handlers check.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
-	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	formAction := "'self'"
+	if h.oidc != nil {
+		// Sign-out goes on to the provider's end-session endpoint.
+		formAction += " " + h.oidc.formOrigins()
+	}
+	hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action "+formAction+"; frame-ancestors 'none'; base-uri 'none'")
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Referrer-Policy", "no-referrer")
 	hd.Set("X-Frame-Options", "DENY")
@@ -238,6 +272,11 @@ func (h *Handler) signed(fn handlerFunc) http.HandlerFunc {
 // rep requires a representative's session.
 func (h *Handler) rep(fn handlerFunc) http.HandlerFunc {
 	return h.signed(func(w http.ResponseWriter, r *http.Request, s *session) {
+		if s.user.CustomerID == "" && len(s.orgs) > 0 {
+			// Signed in for several organisations: one must be chosen.
+			http.Redirect(w, r, Path+"org?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
 		if s.user.CustomerID == "" {
 			http.Redirect(w, r, Path+"admin/orgs", http.StatusSeeOther)
 			return
@@ -264,7 +303,7 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, nil, err)
 	case s == nil:
 		http.Redirect(w, r, Path+"signin", http.StatusSeeOther)
-	case s.user.Operator && s.user.CustomerID == "":
+	case s.user.Operator && s.user.CustomerID == "" && len(s.orgs) == 0:
 		http.Redirect(w, r, Path+"admin/orgs", http.StatusSeeOther)
 	default:
 		http.Redirect(w, r, Path+"certificates", http.StatusSeeOther)
@@ -277,6 +316,7 @@ type page struct {
 	TitleKey  string
 	User      *User
 	OrgName   string
+	Switch    bool // the person may act for several organisations
 	CSRF      string
 	Path      string // this page's path and query, for the language switch
 	Nav       string
@@ -325,6 +365,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, s *session, sta
 		if u.CustomerID != "" {
 			p.OrgName = h.orgName(r.Context(), u.CustomerID)
 		}
+		p.Switch = len(s.orgs) > 1
 	}
 	if d := r.URL.Query().Get("done"); d != "" && hasKey("done."+d) {
 		p.Done = "done." + d

@@ -50,12 +50,18 @@ type envOptions struct {
 	// Database is the store (default SQLite in a temporary directory);
 	// replica starts a second e-service on it.
 	Database string
+	// PreStart runs before the e-service is built (to start what its
+	// configuration names, such as an OpenID provider).
+	PreStart func(*irpkidtest.Server)
 }
 
 func start(t *testing.T, o envOptions) *env {
 	t.Helper()
 	s := irpkidtest.Start(t, irpkidtest.Config{Environment: o.Env, Database: o.Database})
 	s.AddOrg(t, customer, "Palkat Oy")
+	if o.PreStart != nil {
+		o.PreStart(s)
+	}
 	e := serveEService(t, s, o)
 	ctx := context.Background()
 	if _, err := eservice.AddUser(ctx, s.DB, s.Clock, cheap, eservice.NewUser{Email: repEmail, Name: "Eeva Edustaja", CustomerID: customer, Password: repPassword}, "test"); err != nil {
@@ -96,6 +102,7 @@ func serveEService(t *testing.T, s *irpkidtest.Server, o envOptions) *env {
 	t.Cleanup(web.Close)
 	cfg := eservice.DefaultConfig(web.URL)
 	cfg.Argon2 = cheap
+	cfg.PINDelivery = eservice.PINOnScreen // the SMS tests set PINBySMS
 	if o.Mutate != nil {
 		o.Mutate(&cfg)
 	}

@@ -68,7 +68,7 @@ func (h *Handler) setLanguage(w http.ResponseWriter, r *http.Request) {
 
 var messages = func() map[string]map[string]string {
 	m := map[string]map[string]string{"fi": {}, "sv": {}, "en": {}}
-	for _, e := range catalog {
+	for _, e := range append(catalog, signinCatalog...) {
 		if _, dup := m["en"][e.key]; dup {
 			panic("eservice: duplicate message " + e.key)
 		}

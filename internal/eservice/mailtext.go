@@ -28,7 +28,7 @@ Avaa varmenteen siirtotunnukset (TransferId ja TransferPassword) tästä linkist
 
 {{.Link}}
 
-Sivulla tarvitset PIN-koodin, jonka tilaaja kertoo sinulle puhelimitse. PIN-koodia ei lähetetä sähköpostilla. Linkki toimii kerran ja on voimassa {{date "fi" .Expires}} klo {{time "fi" .Expires}} asti. Jos PIN-koodi syötetään väärin {{.Attempts}} kertaa, linkki lukittuu.
+Sivulla tarvitset PIN-koodin, {{if .SMS}}joka lähetetään sinulle tekstiviestinä numeroon {{.Phone}}{{else}}jonka tilaaja kertoo sinulle puhelimitse{{end}}. PIN-koodia ei lähetetä sähköpostilla. Linkki toimii kerran ja on voimassa {{date "fi" .Expires}} klo {{time "fi" .Expires}} asti. Jos PIN-koodi syötetään väärin {{.Attempts}} kertaa, linkki lukittuu.
 
 Älä välitä tätä viestiä eteenpäin. Jos et odottanut tätä viestiä, ilmoita siitä organisaatiosi edustajalle.
 
@@ -46,7 +46,7 @@ Beskrivning: {{.}}{{end}}
 
 {{.Link}}
 
-På sidan behöver du en PIN-kod som beställaren ger dig per telefon. PIN-koden skickas inte per e-post. Länken fungerar en gång och gäller till {{date "sv" .Expires}} kl. {{time "sv" .Expires}}. Om PIN-koden anges fel {{.Attempts}} gånger låses länken.
+På sidan behöver du en PIN-kod, {{if .SMS}}som skickas till dig som sms till numret {{.Phone}}{{else}}som beställaren ger dig per telefon{{end}}. PIN-koden skickas inte per e-post. Länken fungerar en gång och gäller till {{date "sv" .Expires}} kl. {{time "sv" .Expires}}. Om PIN-koden anges fel {{.Attempts}} gånger låses länken.
 
 Vidarebefordra inte detta meddelande. Om du inte väntade dig detta meddelande, meddela din organisations företrädare.
 
@@ -64,7 +64,7 @@ Open the certificate's transfer credentials (TransferId and TransferPassword) fr
 
 {{.Link}}
 
-On the page you need a PIN, which the person who ordered the certificate tells you by phone. The PIN is never sent by e-mail. The link works once and is valid until {{date "en" .Expires}} at {{time "en" .Expires}}. If the PIN is entered wrongly {{.Attempts}} times, the link locks.
+On the page you need a PIN, {{if .SMS}}which is sent to you by SMS at {{.Phone}}{{else}}which the person who ordered the certificate tells you by phone{{end}}. The PIN is never sent by e-mail. The link works once and is valid until {{date "en" .Expires}} at {{time "en" .Expires}}. If the PIN is entered wrongly {{.Attempts}} times, the link locks.
 
 Do not forward this message. If you did not expect it, tell your organisation's representative.
 

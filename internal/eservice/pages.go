@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/irpki/irpki/internal/service"
+	"github.com/irpki/irpki/internal/sms"
 	"github.com/irpki/irpki/internal/store"
 	"github.com/irpki/irpki/internal/wire"
 )
@@ -20,6 +21,20 @@ import (
 type signinData struct {
 	Email, Next, Error string
 	RetryAt            string
+	Provider           string // the OpenID Connect provider's name; "" without one
+	Passwords          bool   // password sign-in is on
+}
+
+// signinPage fills what every sign-in page shows.
+func (h *Handler) signinPage(d signinData) signinData {
+	d.Passwords = !h.cfg.NoPasswords
+	if h.oidc != nil {
+		d.Provider = h.oidc.cfg.DisplayName
+		if d.Provider == "" {
+			d.Provider = "OpenID Connect"
+		}
+	}
+	return d
 }
 
 func (h *Handler) signinForm(w http.ResponseWriter, r *http.Request) {
@@ -28,7 +43,7 @@ func (h *Handler) signinForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tok := h.formToken(w, r)
-	h.render(w, r, &session{csrf: tok}, http.StatusOK, "signin", "signin.title", signinData{Next: localPath(r.URL.Query().Get("next"))})
+	h.render(w, r, &session{csrf: tok}, http.StatusOK, "signin", "signin.title", h.signinPage(signinData{Next: localPath(r.URL.Query().Get("next"))}))
 }
 
 func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
@@ -42,7 +57,13 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 	}
 	email := strings.TrimSpace(r.PostFormValue("email"))
 	password := r.PostFormValue("password")
-	d := signinData{Email: email, Next: localPath(r.PostFormValue("next"))}
+	d := h.signinPage(signinData{Email: email, Next: localPath(r.PostFormValue("next"))})
+	if h.cfg.NoPasswords {
+		h.audit(r, store.AuditEntry{Actor: unknownAccount, Action: "sign_in", Outcome: "fail", Code: "PASSWORDS_OFF"})
+		d.Error = "signin.passwordsOff"
+		h.render(w, r, anon, http.StatusForbidden, "signin", "signin.title", d)
+		return
+	}
 	now := h.clock.Now()
 	acctKey, ipKey := "acct:"+strings.ToLower(email), "ip:"+h.clientIP(r)
 	if email == "" || password == "" || len(email) > 254 || len(password) > 256 {
@@ -133,6 +154,13 @@ func (h *Handler) signout(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	h.setCookie(w, r, sessionCookie, "", -1)
+	if s.federated {
+		// Sign out at the provider too, where it lets us.
+		if u := h.endSessionURL(); u != "" {
+			http.Redirect(w, r, u, http.StatusSeeOther)
+			return
+		}
+	}
 	http.Redirect(w, r, Path+"signin?done=signout", http.StatusSeeOther)
 }
 
@@ -337,6 +365,7 @@ type orderData struct {
 	Errors                          map[string]string // field → translation key
 	Error                           string
 	Nonce                           string // one per form: a resubmitted order is not ordered twice
+	SMS                             bool   // the PIN goes to the contact by SMS
 	// After ordering:
 	PIN     string
 	Expires time.Time
@@ -344,7 +373,7 @@ type orderData struct {
 
 func (h *Handler) newOrderData(r *http.Request) orderData {
 	nonce, _ := randomToken()
-	return orderData{Purposes: Purposes, Validities: TestValidities, Languages: languages, Nonce: nonce,
+	return orderData{Purposes: Purposes, Validities: TestValidities, Languages: languages, Nonce: nonce, SMS: h.cfg.PINDelivery == PINBySMS,
 		Test: h.svc.Config().Environment == wire.EnvTest, Language: language(r), Errors: map[string]string{}}
 }
 
@@ -404,8 +433,10 @@ func (h *Handler) order(w http.ResponseWriter, r *http.Request, s *session) {
 	if service.ValidateEmail(d.Email) != nil {
 		d.Errors["email"] = "form.badEmail"
 	}
-	if !validPhone(d.Phone) {
+	if phone, err := sms.NormalizePhone(d.Phone); err != nil {
 		d.Errors["phone"] = "order.err.phone"
+	} else {
+		d.Phone = phone // E.164: what the order records and the SMS goes to
 	}
 	if !validLang(d.Language) {
 		d.Errors["language"] = "order.err.language"
@@ -461,20 +492,6 @@ func (h *Handler) order(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	d.PIN, d.Expires = pin, cred.Expires
 	h.render(w, r, s, http.StatusOK, "order_done", "orderDone.title", d)
-}
-
-func validPhone(p string) bool {
-	digits := 0
-	for _, c := range p {
-		switch {
-		case c >= '0' && c <= '9':
-			digits++
-		case c == '+' || c == ' ' || c == '-' || c == '(' || c == ')':
-		default:
-			return false
-		}
-	}
-	return digits >= 5 && digits <= 15
 }
 
 // --- audit ---

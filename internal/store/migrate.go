@@ -32,6 +32,8 @@ var migrations = loadMigrations([]Migration{
 	{Name: "notify/1", File: "002_reminders.sql"},
 	{Name: "eservice/1", File: "003_eservice.sql"},
 	{Name: "store/2", File: "004_attempts.sql"},
+	{Name: "sms/1", File: "005_sms.sql"},
+	{Name: "oidc/1", File: "006_oidc.sql"},
 })
 
 func loadMigrations(ms []Migration) []Migration {

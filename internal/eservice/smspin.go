@@ -1,0 +1,40 @@
+package eservice
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/irpki/irpki/internal/notify"
+	"github.com/irpki/irpki/internal/store"
+)
+
+// How the PIN of a credential delivery reaches the technical contact.
+const (
+	// PINBySMS queues the PIN as an SMS to the contact's phone, as the
+	// real service does; the representative never sees it. The default.
+	PINBySMS = "sms"
+	// PINOnScreen shows the PIN once to the representative who ordered,
+	// who tells the contact by phone: for installations without SMS.
+	PINOnScreen = "screen"
+)
+
+// pinSMS is the text of the PIN's SMS in lang.
+func pinSMS(lang, pin string, expires time.Time) (string, error) {
+	if !validLang(lang) {
+		return "", fmt.Errorf("no SMS text in %q", lang)
+	}
+	return translate(lang, "sms.pin", pin[:4]+" "+pin[4:], notify.FormatDate(lang, expires)+" "+notify.FormatTime(lang, expires)), nil
+}
+
+// queuePINSMS queues the PIN's SMS to phone (E.164) in tx; it is not sent
+// after the credentials expire.
+func queuePINSMS(ctx context.Context, tx *store.Tx, now time.Time, customerID, phone, text string, expires time.Time) error {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return err
+	}
+	return tx.EnqueueSMS(ctx, store.SMS{ID: "pin-" + hex.EncodeToString(b), CustomerID: customerID, To: phone, Text: text, CreatedAt: now, ExpiresAt: expires})
+}
