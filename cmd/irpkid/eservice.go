@@ -19,6 +19,7 @@ import (
 	"github.com/irpki/irpki/internal/clock"
 	"github.com/irpki/irpki/internal/eservice"
 	"github.com/irpki/irpki/internal/notify"
+	"github.com/irpki/irpki/internal/sms"
 )
 
 // mailFlags say where mail goes: an SMTP server, or with no --smtp-host the
@@ -97,6 +98,8 @@ type serveExtras struct {
 	publicURL string
 	noEserv   bool
 	proxies   string
+	oidc      oidcFlags
+	sms       smsFlags
 }
 
 func (x *serveExtras) register(fs *flag.FlagSet) {
@@ -104,6 +107,8 @@ func (x *serveExtras) register(fs *flag.FlagSet) {
 	x.remind.register(fs, true)
 	fs.StringVar(&x.publicURL, "public-url", "", "scheme://host[:port] users reach this server at, for the links in e-mail (default: from --listen)")
 	fs.BoolVar(&x.noEserv, "no-eservice", false, "do not serve the e-service at "+eservice.Path)
+	x.oidc.register(fs)
+	x.sms.register(fs)
 	fs.StringVar(&x.proxies, "trusted-proxies", "", "comma-separated addresses or CIDRs of reverse proxies in front of the server, whose X-Forwarded-For names the client for the e-service's per-IP sign-in limits")
 }
 
@@ -139,11 +144,23 @@ func (x *serveExtras) start(ctx context.Context, a *app, dataDir string, mux *ht
 	if err != nil {
 		return nil, err
 	}
+	var dispatcher *sms.Dispatcher
 	if !x.noEserv {
 		cfg := eservice.DefaultConfig(publicURL)
 		cfg.SecureCookies = secureScheme(publicURL)
 		if cfg.TrustedProxies, err = parsePrefixes(x.proxies); err != nil {
 			return nil, err
+		}
+		if cfg.OIDC, err = x.oidc.config(); err != nil {
+			return nil, err
+		}
+		cfg.NoPasswords = x.oidc.noPasswords
+		if dispatcher, err = x.sms.dispatcher(a.db, dataDir, clock.System{}, a.log); err != nil {
+			return nil, err
+		}
+		cfg.PINDelivery = x.sms.pinDelivery
+		if dispatcher != nil {
+			cfg.SMSWake = dispatcher.Wake
 		}
 		h, err := eservice.New(cfg, a.svc, a.db, m, clock.System{}, a.log)
 		if err != nil {
@@ -155,6 +172,13 @@ func (x *serveExtras) start(ctx context.Context, a *app, dataDir string, mux *ht
 	var wg sync.WaitGroup
 	ctx, cancel := context.WithCancel(ctx)
 	stop := func() { cancel(); wg.Wait() }
+	if dispatcher != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dispatcher.Run(ctx, x.sms.interval)
+		}()
+	}
 	if x.remind.interval > 0 {
 		job, err := x.remind.job(a, m, publicURL)
 		if err != nil {

@@ -121,7 +121,7 @@ func cmdOrder(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	desc := fs.String("description", "", "description")
 	cname := fs.String("contact-name", "", "technical contact's name")
 	cemail := fs.String("contact-email", "", "technical contact's e-mail (default: the organisation's)")
-	cphone := fs.String("contact-phone", "", "technical contact's phone")
+	cphone := fs.String("contact-phone", "", "technical contact's phone (+358 40 123 4567, or a Finnish number without the country code), recorded in E.164")
 	asJSON := fs.Bool("json", false, "print {transfer_id, transfer_password, expires} as JSON")
 	fs.Usage = cliconfig.Usage(fs, "irpkid order --customer-id ID [--validity 50d] [--json]", "Creates a certificate order and prints its one-time TransferId and TransferPassword.\nThe password is shown once and stored only as a hash.")
 	if err := c.parse(fs, args); err != nil {

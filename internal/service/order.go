@@ -10,6 +10,7 @@ import (
 
 	"github.com/irpki/irpki/internal/businessid"
 	"github.com/irpki/irpki/internal/ca"
+	"github.com/irpki/irpki/internal/sms"
 	"github.com/irpki/irpki/internal/store"
 	"github.com/irpki/irpki/internal/wire"
 )
@@ -68,6 +69,14 @@ func (s *Service) CreateOrder(ctx context.Context, r OrderRequest, actor string)
 		if err := ValidateEmail(r.ContactEmail); err != nil {
 			return Credentials{}, err
 		}
+	}
+	if r.ContactPhone != "" {
+		// Recorded in E.164, the form the PIN's SMS is sent to.
+		p, err := sms.NormalizePhone(r.ContactPhone)
+		if err != nil {
+			return Credentials{}, fmt.Errorf("%w: %v", ErrInput, err)
+		}
+		r.ContactPhone = p
 	}
 	if r.ContactLanguage != "" && !validLanguage(r.ContactLanguage) {
 		return Credentials{}, fmt.Errorf("%w: language must be fi, sv or en", ErrInput)
