@@ -19,8 +19,8 @@ import (
 // oidcFlags configure sign-in through an OpenID Connect provider.
 type oidcFlags struct {
 	issuer, clientID, secretFile, orgsClaim, personClaim, nameClaim string
-	operatorClaim, operatorValue, scopes, displayName              string
-	noPasswords                                                    bool
+	operatorClaim, operatorValue, scopes, displayName               string
+	noPasswords                                                     bool
 }
 
 func (o *oidcFlags) register(fs *flag.FlagSet) {

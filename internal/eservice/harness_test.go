@@ -129,6 +129,12 @@ var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 func get(t *testing.T, c *http.Client, u string) (int, string) {
 	t.Helper()
+	resp, body := getResp(t, c, u)
+	return resp.StatusCode, body
+}
+
+func getResp(t *testing.T, c *http.Client, u string) (*http.Response, string) {
+	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, u, nil)
 	req.Header.Set("Accept-Language", "en")
 	resp, err := c.Do(req)
@@ -137,7 +143,7 @@ func get(t *testing.T, c *http.Client, u string) (int, string) {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return resp, string(b)
 }
 
 func post(t *testing.T, c *http.Client, u string, form url.Values) (*http.Response, string) {

@@ -1,7 +1,6 @@
 package eservice_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net"
@@ -168,20 +167,6 @@ func callback(t *testing.T, c *http.Client, cb *url.URL) (*http.Response, string
 	return getResp(t, c, cb.String())
 }
 
-func getResp(t *testing.T, c *http.Client, u string) (*http.Response, string) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, u, nil)
-	req.Header.Set("Accept-Language", "en")
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var b bytes.Buffer
-	b.ReadFrom(resp.Body)
-	return resp, b.String()
-}
-
 // lastAudit returns the newest audit entry of action.
 func (e *env) lastAudit(t *testing.T, action string) store.AuditEntry {
 	t.Helper()
@@ -219,7 +204,7 @@ func TestOIDCSignInOneOrganisation(t *testing.T) {
 	}
 	// Sign-out ends the session and goes on to the provider's end-session
 	// endpoint, which comes back to the sign-in page.
-	resp, _ = postResp(t, c, e.URL+"signout", url.Values{"csrf": {csrfOf(t, page)}})
+	resp, _ = post(t, c, e.URL+"signout", url.Values{"csrf": {csrfOf(t, page)}})
 	loc, _ := url.Parse(resp.Header.Get("Location"))
 	if resp.StatusCode != http.StatusSeeOther || loc.Path != "/oidc/logout" || loc.Query().Get("client_id") != p.m.ClientID ||
 		loc.Query().Get("post_logout_redirect_uri") != e.Web.URL+"/eservice/signin?done=signout" {
@@ -228,11 +213,6 @@ func TestOIDCSignInOneOrganisation(t *testing.T) {
 	if code, _ := get(t, c, e.URL+"certificates"); code != http.StatusSeeOther {
 		t.Errorf("after sign-out: %d", code)
 	}
-}
-
-func postResp(t *testing.T, c *http.Client, u string, form url.Values) (*http.Response, string) {
-	t.Helper()
-	return post(t, c, u, form)
 }
 
 // A representative of two organisations chooses one, switches, cannot
@@ -355,29 +335,24 @@ func TestOIDCRefusals(t *testing.T) {
 		resp, page = callback(t, c3, fresh)
 		refused(t, c3, resp, page, "CODE_REFUSED")
 	})
-	t.Run("wrong nonce", func(t *testing.T) {
-		c := e.client(t)
-		resp, page := callback(t, c, e.toProvider(t, c, p, person(func(m jwt.MapClaims) { m["nonce"] = "another-sign-in" })))
-		refused(t, c, resp, page, "BAD_NONCE")
-	})
-	t.Run("expired ID token", func(t *testing.T) {
-		c := e.client(t)
-		now := e.S.Clock.Now()
-		resp, page := callback(t, c, e.toProvider(t, c, p, person(func(m jwt.MapClaims) {
+	now := e.S.Clock.Now()
+	for _, tc := range []struct {
+		name, code string
+		tamper     func(jwt.MapClaims)
+	}{
+		{"wrong nonce", "BAD_NONCE", func(m jwt.MapClaims) { m["nonce"] = "another-sign-in" }},
+		{"expired ID token", "TOKEN_EXPIRED", func(m jwt.MapClaims) {
 			m["iat"], m["nbf"], m["exp"] = now.Add(-time.Hour).Unix(), now.Add(-time.Hour).Unix(), now.Add(-time.Minute).Unix()
-		})))
-		refused(t, c, resp, page, "TOKEN_EXPIRED")
-	})
-	t.Run("another issuer", func(t *testing.T) {
-		c := e.client(t)
-		resp, page := callback(t, c, e.toProvider(t, c, p, person(func(m jwt.MapClaims) { m["iss"] = "https://idp.other.example/oidc" })))
-		refused(t, c, resp, page, "WRONG_ISSUER")
-	})
-	t.Run("another client", func(t *testing.T) {
-		c := e.client(t)
-		resp, page := callback(t, c, e.toProvider(t, c, p, person(func(m jwt.MapClaims) { m["aud"] = []string{"another-client"} })))
-		refused(t, c, resp, page, "WRONG_AUDIENCE")
-	})
+		}},
+		{"another issuer", "WRONG_ISSUER", func(m jwt.MapClaims) { m["iss"] = "https://idp.other.example/oidc" }},
+		{"another client", "WRONG_AUDIENCE", func(m jwt.MapClaims) { m["aud"] = []string{"another-client"} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := e.client(t)
+			resp, page := callback(t, c, e.toProvider(t, c, p, person(tc.tamper)))
+			refused(t, c, resp, page, tc.code)
+		})
+	}
 	t.Run("no organisation", func(t *testing.T) {
 		c := e.client(t)
 		resp, page := callback(t, c, e.toProvider(t, c, p, &idPerson{sub: "person-4", orgs: []string{}}))
