@@ -316,7 +316,8 @@ type page struct {
 	TitleKey  string
 	User      *User
 	OrgName   string
-	Switch    bool // the person may act for several organisations
+	Switch    bool   // the person may act for several organisations
+	Who       string // the signed-in person: the e-mail address, or the name given by the identity provider
 	CSRF      string
 	Path      string // this page's path and query, for the language switch
 	Nav       string
@@ -366,6 +367,10 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, s *session, sta
 			p.OrgName = h.orgName(r.Context(), u.CustomerID)
 		}
 		p.Switch = len(s.orgs) > 1
+		p.Who = u.Email
+		if s.federated && u.Name != "" {
+			p.Who = u.Name
+		}
 	}
 	if d := r.URL.Query().Get("done"); d != "" && hasKey("done."+d) {
 		p.Done = "done." + d
