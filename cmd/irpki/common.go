@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,7 +15,9 @@ import (
 	"github.com/irpki/irpki/renewal"
 )
 
-// EndpointLocal is irpkid's default address on this machine.
+// EndpointLocal is irpkid's default address on this machine: what
+// --service local means unless --local-url (IRPKI_LOCAL_URL) says where
+// irpkid serves (irpkid serve prints the matching irpki enroll line).
 const EndpointLocal = "http://127.0.0.1:8080/2017/10/CertificateServices"
 
 // common are the flags of every command.
@@ -37,7 +40,7 @@ var irpkiFlags = map[string]bool{
 	// enroll
 	"customer-id": true, "organization": true, "transfer-id": true, "transfer-password": true,
 	"transfer-password-file": true, "transfer-password-stdin": true, "endpoint": true,
-	"service": true, "environment": true, "trust": true, "issuer-trust": true, "key-size": true,
+	"service": true, "local-url": true, "environment": true, "trust": true, "issuer-trust": true, "key-size": true,
 	// renew
 	"force": true,
 	// status
@@ -60,11 +63,21 @@ func (a *app) newFlagSet(name string) (*flag.FlagSet, *common) {
 
 // parse parses args, then fills unset flags from the environment and the
 // config file, and requires --dir.
+//
+// --help (-h) prints the command's usage to standard output, for a pager
+// or grep, and the caller exits 0; a flag error prints the error and the
+// usage to standard error (exit 2).
 func (a *app) parse(fs *flag.FlagSet, c *common, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	var out bytes.Buffer
+	fs.SetOutput(&out)
+	err := fs.Parse(args)
+	fs.SetOutput(a.stderr)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			a.stdout.Write(out.Bytes())
 			return err
 		}
+		a.stderr.Write(out.Bytes())
 		return errUsage
 	}
 	if fs.NArg() > 0 {
@@ -112,8 +125,9 @@ func needsNewOrder(err error) bool {
 		errors.Is(err, renewal.ErrDeliveredExpired)
 }
 
-// service resolves --endpoint, --service and --environment.
-func resolveService(endpoint, svc, environment string) (string, string, error) {
+// resolveService resolves --endpoint, --service and --environment;
+// localURL is what --service local means (--local-url).
+func resolveService(endpoint, svc, environment, localURL string) (string, string, error) {
 	environment = strings.ToUpper(environment)
 	if environment != "" && environment != client.EnvTest && environment != client.EnvProduction {
 		return "", "", fmt.Errorf("--environment %q: use TEST or PRODUCTION", environment)
@@ -126,7 +140,10 @@ func resolveService(endpoint, svc, environment string) (string, string, error) {
 	case "production":
 		presetEP, presetEnv = client.EndpointProduction, client.EnvProduction
 	case "local":
-		presetEP, presetEnv = EndpointLocal, client.EnvTest
+		presetEP, presetEnv = localURL, client.EnvTest
+		if presetEP == "" {
+			presetEP = EndpointLocal
+		}
 	default:
 		return "", "", fmt.Errorf("--service %q: use test, production or local", svc)
 	}

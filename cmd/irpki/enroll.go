@@ -23,7 +23,8 @@ func (a *app) cmdEnroll(ctx context.Context, args []string) error {
 	pwStdin := fs.Bool("transfer-password-stdin", false, "read the TransferPassword from the first line of standard input")
 	pwArg := fs.String("transfer-password", "", "the TransferPassword (discouraged on the command line: others can see it; prefer the file, stdin or IRPKI_TRANSFER_PASSWORD)")
 	endpoint := fs.String("endpoint", "", "URL of the certificate service: https://, or http:// to irpkid on this machine")
-	svc := fs.String("service", "", "preset endpoint: test (pkiws-testi.vero.fi), production (pkiws.vero.fi) or local ("+EndpointLocal+")")
+	svc := fs.String("service", "", "preset endpoint: test (pkiws-testi.vero.fi), production (pkiws.vero.fi) or local (irpkid on this machine, at --local-url)")
+	localURL := fs.String("local-url", EndpointLocal, "where irpkid serves, for --service local: its SOAP endpoint URL, as irpkid serve prints it at start-up")
 	environment := fs.String("environment", "", "TEST or PRODUCTION (default: the --service's, else TEST)")
 	trust := fs.String("trust", "", "PEM trust bundle the service's response signatures must chain to (irpkid trust; for the real service the Tax Administration's \"IR Services\" CA chain)")
 	issuerTrust := fs.String("issuer-trust", "", "PEM bundle the delivered certificate must chain to, if not the --trust bundle: for the real service the \"Data Providers Issuing CA v1\" chain (TEST: \"Data Providers Test Issuing CA v1\"), which issues organisation certificates; not needed for irpkid")
@@ -58,7 +59,7 @@ func (a *app) cmdEnroll(ctx context.Context, args []string) error {
 	if serr != nil && !errors.Is(serr, renewal.ErrNoSettings) {
 		return serr
 	}
-	ep, env, err := resolveService(*endpoint, *svc, *environment)
+	ep, env, err := resolveService(*endpoint, *svc, *environment, *localURL)
 	if err != nil {
 		return badFlags{err}
 	}

@@ -119,6 +119,10 @@ func (a *app) run(ctx context.Context, args []string) int {
 		fmt.Fprintln(a.stdout, "irpki", build.String())
 		return exitOK
 	case "help", "-h", "--help":
+		if len(args) > 1 && args[0] == "help" && args[1] != "help" {
+			// irpki help COMMAND is irpki COMMAND --help.
+			return a.run(ctx, []string{args[1], "--help"})
+		}
 		fmt.Fprint(a.stdout, help())
 		return exitOK
 	}

@@ -269,7 +269,7 @@ func TestServicePresets(t *testing.T) {
 		{"test", "PRODUCTION", "", "", "is the TEST environment"},
 		{"staging", "", "", "", "use test, production or local"},
 	} {
-		ep, env, err := resolveService("", tc.svc, tc.env)
+		ep, env, err := resolveService("", tc.svc, tc.env, "")
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("%s/%s: err %v, want %q", tc.svc, tc.env, err, tc.err)
@@ -280,22 +280,30 @@ func TestServicePresets(t *testing.T) {
 			t.Errorf("%s/%s = %s %s %v", tc.svc, tc.env, ep, env, err)
 		}
 	}
-	if _, _, err := resolveService("https://x", "test", ""); err == nil {
+	if _, _, err := resolveService("https://x", "test", "", ""); err == nil {
 		t.Error("--endpoint with --service accepted")
 	}
 }
 
 func TestHelp(t *testing.T) {
 	h := newHarness(t)
+	// Every command's help goes to standard output (for a pager or grep)
+	// and exits 0, however asked for.
 	for _, cmd := range []string{"enroll", "renew", "status", "watch", "export", "abandon"} {
-		var out, errb bytes.Buffer
-		a := &app{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, lookupEnv: func(string) (string, bool) { return "", false }, now: h.s.Clock.Now}
-		if code := a.run(context.Background(), []string{cmd, "--help"}); code != 0 {
-			t.Errorf("%s --help: exit %d", cmd, code)
+		for _, args := range [][]string{{cmd, "--help"}, {cmd, "-h"}, {cmd, "-help"}, {"help", cmd}, {cmd, "--dir", "x", "--help"}} {
+			var out, errb bytes.Buffer
+			a := &app{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, lookupEnv: func(string) (string, bool) { return "", false }, now: h.s.Clock.Now}
+			if code := a.run(context.Background(), args); code != 0 {
+				t.Errorf("%v: exit %d", args, code)
+			}
+			if !strings.Contains(out.String(), "Usage: irpki "+cmd) || !strings.Contains(out.String(), "[IRPKI_DIR]") || errb.Len() != 0 {
+				t.Errorf("%v: stdout:\n%s\nstderr:\n%s", args, out.String(), errb.String())
+			}
 		}
-		if !strings.Contains(errb.String(), "Usage: irpki "+cmd) || !strings.Contains(errb.String(), "[IRPKI_DIR]") {
-			t.Errorf("%s --help:\n%s", cmd, errb.String())
-		}
+	}
+	// A wrong flag still goes to standard error, with the usage, exit 2.
+	if r := h.run(t, "", "renew", "--no-such-flag"); r.code != exitUsage || !strings.Contains(r.stderr, "no-such-flag") || !strings.Contains(r.stderr, "Usage: irpki renew") || r.stdout != "" {
+		t.Errorf("renew --no-such-flag: exit %d\nstdout %q\nstderr %q", r.code, r.stdout, r.stderr)
 	}
 	if r := h.run(t, "", "status"); r.code != statusError || !strings.Contains(r.stderr, "--dir is required") {
 		t.Errorf("status without --dir: exit %d %s", r.code, r.stderr)
@@ -845,12 +853,12 @@ func TestWatchOnceHookRetriedNextRun(t *testing.T) {
 // http:// to irpkid on this machine stays allowed.
 func TestPlainHTTPOnlyToThisMachine(t *testing.T) {
 	for _, ep := range []string{"http://irpki.example/2017/10/CertificateServices", "http://10.0.0.5:8080/x", "http://127.0.0.1.example/x"} {
-		if _, _, err := resolveService(ep, "", ""); err == nil || !strings.Contains(err.Error(), "https://") {
+		if _, _, err := resolveService(ep, "", "", ""); err == nil || !strings.Contains(err.Error(), "https://") {
 			t.Errorf("%s: err %v, want a refusal asking for https://", ep, err)
 		}
 	}
 	for _, ep := range []string{"http://127.0.0.1:8080/x", "http://localhost:8080/x", "http://[::1]:8080/x", "https://irpki.example/x"} {
-		if _, _, err := resolveService(ep, "", ""); err != nil {
+		if _, _, err := resolveService(ep, "", "", ""); err != nil {
 			t.Errorf("%s: %v", ep, err)
 		}
 	}

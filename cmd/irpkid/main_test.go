@@ -78,6 +78,7 @@ func startServe(t *testing.T, dataDir, addr string, extra ...string) *exec.Cmd {
 	cmd := exec.Command(binPath, append([]string{"serve", "--data-dir", dataDir, "--listen", addr}, extra...)...)
 	var se bytes.Buffer
 	cmd.Stderr = &se
+	cmd.Stdout = &irpkidtest.SyncBuffer{} // the enrol line; see TestServePrintsEnrollLine
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -96,6 +96,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		scheme = "https"
 	}
 	a.log.Info("irpkid serving", "environment", c.environment, "endpoint", scheme+"://"+ln.Addr().String()+certapi.Path, "data_dir", c.dataDir)
+	// The client's command line that reaches this server, for the
+	// operator to hand on with the order's credentials.
+	fmt.Fprintln(stdout, enrollLine(scheme, ln.Addr().String(), c.environment, c.dataDir))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -136,4 +139,36 @@ func requireLoopback(addr string) error {
 		return fmt.Errorf("--listen %s is not a loopback address: serve HTTPS with --tls-cert/--tls-key, or pass --allow-insecure-http behind a TLS-terminating proxy", addr)
 	}
 	return nil
+}
+
+// localEndpoint is irpki's default for --service local; a server
+// elsewhere is named with --local-url.
+const localEndpoint = "http://" + defaultListen + certapi.Path
+
+// enrollLine is the irpki enroll command that reaches a server listening
+// on addr: --service local, with --local-url unless it is the default
+// address, for this machine (a wildcard address is reached on 127.0.0.1),
+// else --endpoint.
+func enrollLine(scheme, addr, environment, dataDir string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+			host = "127.0.0.1"
+		}
+		addr = net.JoinHostPort(host, port)
+	}
+	url := scheme + "://" + addr + certapi.Path
+	target := "--endpoint " + url
+	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		target = "--service local"
+		if url != localEndpoint {
+			target += " --local-url " + url
+		}
+	}
+	if environment != wire.EnvTest {
+		target += " --environment " + environment
+	}
+	return fmt.Sprintf("irpkid: clients enrol with: irpki enroll --dir DIR %s --trust TRUST.pem --customer-id BUSINESS-ID --transfer-id ID --transfer-password-file FILE\n"+
+		"irpkid: (TRUST.pem: irpkid trust --data-dir %s --environment %s > TRUST.pem; the order's TransferId and TransferPassword: irpkid order, or the e-service)",
+		target, dataDir, environment)
 }
