@@ -1029,7 +1029,11 @@ func TestAllFlagsKnown(t *testing.T) {
 	h := newHarness(t)
 	for _, cmd := range []string{"enroll", "renew", "status", "watch", "export", "abandon"} {
 		r := h.run(t, "", cmd, "--help")
-		for _, m := range regexp.MustCompile(`(?m)^  --([a-z0-9-]+)$`).FindAllStringSubmatch(r.stderr, -1) {
+		flags := regexp.MustCompile(`(?m)^  --([a-z0-9-]+)$`).FindAllStringSubmatch(r.stdout, -1)
+		if len(flags) < 2 {
+			t.Fatalf("irpki %s --help lists %d flags:\n%s", cmd, len(flags), r.stdout)
+		}
+		for _, m := range flags {
 			if !irpkiFlags[m[1]] {
 				t.Errorf("irpki %s --%s is missing from irpkiFlags", cmd, m[1])
 			}

@@ -36,8 +36,8 @@ func TestPendingEnrollmentNotANewOrder(t *testing.T) {
 	if r := h.run(t, "", "status", "--dir", h.dir); r.code != statusInvalid || !strings.Contains(r.stdout, want) || strings.Contains(r.stdout, "order a") {
 		t.Errorf("status: exit %d, want %d\n%s", r.code, statusInvalid, r.stdout)
 	}
-	if r := h.run(t, "", "status", "--help"); !strings.Contains(r.stderr, "2 no usable certificate") || !strings.Contains(r.stderr, "unless an interrupted enrolment is pending") {
-		t.Errorf("status --help does not document exit 2 for a pending enrolment:\n%s", r.stderr)
+	if r := h.run(t, "", "status", "--help"); !strings.Contains(r.stdout, "2 no usable certificate") || !strings.Contains(r.stdout, "unless an interrupted enrolment is pending") {
+		t.Errorf("status --help does not document exit 2 for a pending enrolment:\n%s", r.stdout)
 	}
 	down.Store(false)
 	if r := h.run(t, "", "enroll", "--dir", h.dir); r.code != exitOK {

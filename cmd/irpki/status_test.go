@@ -55,8 +55,8 @@ func TestExpiredWithIssuedSuccessor(t *testing.T) {
 			t.Errorf("status --json's message does not say %q: %s", w, js.Message)
 		}
 	}
-	if r := h.run(t, "", "status", "--help"); !strings.Contains(r.stderr, "accepted a renewal") {
-		t.Errorf("status --help does not document the exception:\n%s", r.stderr)
+	if r := h.run(t, "", "status", "--help"); !strings.Contains(r.stdout, "accepted a renewal") {
+		t.Errorf("status --help does not document the exception:\n%s", r.stdout)
 	}
 	// With GetCertificate still down, watch tries (exit 1: run again), and
 	// does not send the user to a new order (exit 3).
