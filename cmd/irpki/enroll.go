@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -14,8 +15,22 @@ import (
 	"github.com/irpki/irpki/renewal"
 )
 
-func (a *app) cmdEnroll(ctx context.Context, args []string) error {
+func (a *app) cmdEnroll(ctx context.Context, args []string) int {
+	var asJSON bool
+	var out runJSON
+	err := a.enroll(ctx, args, &asJSON, &out)
+	code := a.exit("enroll", err)
+	if asJSON {
+		out.ExitCode = code
+		a.printJSON(&out, err)
+	}
+	return code
+}
+
+// enroll is irpki enroll; with --json it fills out instead of printing.
+func (a *app) enroll(ctx context.Context, args []string, asJSON *bool, out *runJSON) error {
 	fs, c := a.newFlagSet("enroll")
+	fs.BoolVar(asJSON, "json", false, "print the outcome as one JSON object on standard output (result, certificate, files, error, exit_code), for scripts")
 	customerID := fs.String("customer-id", "", "the organisation's business ID, e.g. 1234567-8 (the certificate's CN)")
 	org := fs.String("organization", "", "the organisation's name, for the CSR's O and CustomerName (optional)")
 	transferID := fs.String("transfer-id", "", "TransferId of the order (from the e-service delivery)")
@@ -161,11 +176,16 @@ func (a *app) cmdEnroll(ctx context.Context, args []string) error {
 			return badFlags{errors.New("the TransferPassword is required: --transfer-password-file F, --transfer-password-stdin or IRPKI_TRANSFER_PASSWORD")}
 		}
 	}
+	out.Dir = m.Dir()
 	inst, err := m.Enroll(ctx, s, cred)
 	if err != nil {
 		return err
 	}
+	if *asJSON {
+		out.Result, out.Certificate = "enrolled", installedJSON(inst)
+		return nil
+	}
 	fmt.Fprintf(a.stdout, "enrolled: certificate %s for %s, valid until %s\n", inst.Serial(), inst.Cert.Subject.CommonName, inst.Cert.NotAfter.UTC().Format(time.RFC3339))
-	fmt.Fprintf(a.stdout, "files: %s/cert.pem, key.pem, chain.pem, fullchain.pem\n", m.Dir())
+	fmt.Fprintf(a.stdout, "files: %s, key.pem, chain.pem, fullchain.pem\n", filepath.Join(m.Dir(), renewal.CertFile))
 	return nil
 }

@@ -104,7 +104,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 	}
 	switch args[0] {
 	case "enroll", "enrol":
-		return a.exit("enroll", a.cmdEnroll(ctx, args[1:]))
+		return a.cmdEnroll(ctx, args[1:])
 	case "renew":
 		return a.cmdRenew(ctx, args[1:])
 	case "status":
