@@ -33,6 +33,9 @@ type common struct {
 	// createCA lets open create the CA of an environment beside another
 	// environment's CA (serve does; the operator commands do not).
 	createCA bool
+	// files, when set, takes the arguments after the flags (file names)
+	// instead of refusing them.
+	files *[]string
 	// mayCreate lets open make a data directory that does not exist yet
 	// (serve, org add and user add do; the other commands, which read or
 	// need what is there, would only make a stray CA in a mistyped one).
@@ -62,7 +65,9 @@ func (c *common) parse(fs *flag.FlagSet, args []string) error {
 		}
 		return errUsage
 	}
-	if fs.NArg() > 0 {
+	if c.files != nil {
+		*c.files = fs.Args()
+	} else if fs.NArg() > 0 {
 		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))
 		return errUsage
 	}
@@ -106,7 +111,7 @@ func irpkidSetting(name string) bool {
 		collectFlags = func(fs *flag.FlagSet) { fs.VisitAll(func(f *flag.Flag) { settings[f.Name] = true }) }
 		defer func() { collectFlags = nil }()
 		for _, cmd := range []func(context.Context, []string, io.Writer, io.Writer) error{
-			cmdServe, cmdOrgAdd, cmdOrgs, cmdOrder, cmdCerts, cmdRevoke, cmdTrust, cmdUserAdd, cmdUsers, cmdRemind,
+			cmdServe, cmdOrgAdd, cmdOrgs, cmdOrder, cmdCerts, cmdCertsImport, cmdBackup, cmdRevoke, cmdTrust, cmdUserAdd, cmdUsers, cmdRemind,
 		} {
 			cmd(context.Background(), nil, io.Discard, io.Discard)
 		}

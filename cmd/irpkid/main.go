@@ -6,6 +6,8 @@
 //	irpkid org add --customer-id …   register an organisation
 //	irpkid order --customer-id …     create a certificate order, print transfer credentials
 //	irpkid certs                     list certificates
+//	irpkid certs import FILE…        re-register certificates after a restore
+//	irpkid backup --to DIR           back up the database and CA material
 //	irpkid revoke --serial …         revoke a certificate
 //	irpkid trust                     print the PEM trust bundle for clients
 //	irpkid user add --email …        add an e-service account (password on stdin)
@@ -37,6 +39,8 @@ Usage:
   irpkid orgs    [flags]   list organisations
   irpkid order   [flags]   create a certificate order; prints TransferId and TransferPassword once
   irpkid certs   [flags]   list certificates
+  irpkid certs import FILE…  re-register this CA's certificates the store lost (after a restore)
+  irpkid backup --to DIR   consistent copy of the database (SQLite) and the CA material, with checksums
   irpkid revoke  [flags]   revoke a certificate
   irpkid trust   [flags]   print the PEM bundle clients use to verify responses and certificates
   irpkid user add [flags]  add an e-service account (representative or operator); password on stdin
@@ -88,7 +92,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "order":
 		err = cmdOrder(ctx, args[1:], stdout, stderr)
 	case "certs":
+		if len(args) >= 2 && args[1] == "import" {
+			err = cmdCertsImport(ctx, args[2:], stdout, stderr)
+			break
+		}
 		err = cmdCerts(ctx, args[1:], stdout, stderr)
+	case "backup":
+		err = cmdBackup(ctx, args[1:], stdout, stderr)
 	case "revoke":
 		err = cmdRevoke(ctx, args[1:], stdout, stderr)
 	case "trust":

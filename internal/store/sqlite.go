@@ -302,3 +302,30 @@ func (t *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 func (t *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	return t.q.QueryContext(context.WithoutCancel(ctx), t.d.rebind(q), args...)
 }
+
+// ErrNotSQLite is returned by what only a SQLite store does.
+var ErrNotSQLite = errors.New("the store is on PostgreSQL: back it up with PostgreSQL's tools (pg_dump, or continuous archiving for point-in-time recovery)")
+
+// BackupTo writes a consistent copy of the SQLite database to path, which
+// must not exist, while the database stays in use: one read transaction's
+// snapshot (VACUUM INTO), so writers elsewhere neither wait for it nor
+// tear it. The copy is a complete database file with no write-ahead log,
+// mode 0600 once written: write it inside a directory only its owner may
+// enter (irpkid backup's is 0700).
+func (s *DB) BackupTo(ctx context.Context, path string) error {
+	if s.conn == nil {
+		return ErrNotSQLite
+	}
+	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("store: backup: %s exists", path)
+	}
+	if err := s.acquire(ctx); err != nil {
+		return err
+	}
+	defer s.release()
+	if _, err := s.conn.ExecContext(context.WithoutCancel(ctx), `VACUUM INTO ?`, path); err != nil {
+		os.Remove(path)
+		return fmt.Errorf("store: backup: %w", err)
+	}
+	return restrict(path, false)
+}
