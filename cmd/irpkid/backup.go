@@ -229,4 +229,3 @@ func readCertificates(path string) ([][]byte, error) {
 	}
 	return out, nil
 }
-

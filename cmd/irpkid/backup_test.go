@@ -214,4 +214,3 @@ func checkManifest(t *testing.T, dir string) {
 		t.Errorf("backup directory mode %v", st.Mode().Perm())
 	}
 }
-
