@@ -126,7 +126,7 @@ func TestRestoreDrill(t *testing.T) {
 	if _, se, code := irpkid(t, nil, "backup", "--data-dir", dataDir, "--to", bk); code != 1 || !strings.Contains(se, "exists") {
 		t.Fatalf("backup over a backup: %d %s", code, se)
 	}
-	checkManifest(t, bk)
+	checkManifest(t, bk, dataDir)
 
 	// Life goes on after the backup.
 	a2, err := renew(t, c, a1)
@@ -162,7 +162,7 @@ func TestRestoreDrill(t *testing.T) {
 	writePEM(t, current, a2.cert, b2.cert, b1.cert)
 	foreign := filepath.Join(root, "foreign.pem")
 	writePEM(t, foreign, trust[0]) // the root: no organisation's, and not signed by the issuing CA
-	if _, stderr, code := irpkid(t, nil, "certs", "import", "--data-dir", restored, current, foreign); code != 1 || !strings.Contains(stderr, "nothing imported") || !strings.Contains(stderr, "not issued by this service's TEST issuing CA") {
+	if _, stderr, code := irpkid(t, nil, "certs", "import", "--data-dir", restored, current, foreign); code != 1 || !strings.Contains(stderr, "nothing imported") || !strings.Contains(stderr, "not issued by this service's TEST issuing CAs") {
 		t.Fatalf("import with a foreign certificate: %d %s", code, stderr)
 	}
 	if _, err := renew(t, c, b2); !errors.As(err, &se) || se.Code != client.Code("SIGNER_UNKNOWN") {
@@ -180,8 +180,9 @@ func TestRestoreDrill(t *testing.T) {
 	}
 }
 
-// checkManifest checks a backup as sha256sum -c would, and its modes.
-func checkManifest(t *testing.T, dir string) {
+// checkManifest checks a backup of dataDir as sha256sum -c would, that it
+// holds the database and every file of the CA material, and its modes.
+func checkManifest(t *testing.T, dir, dataDir string) {
 	t.Helper()
 	m, err := os.ReadFile(filepath.Join(dir, manifestName))
 	if err != nil {
@@ -207,8 +208,21 @@ func checkManifest(t *testing.T, dir string) {
 		}
 		names[name] = true
 	}
-	if !names["irpki.db"] || !names["ca/TEST/signing.key"] || !names["ca/TEST/issuing.key"] {
-		t.Errorf("manifest lists %v; want the database and the CA keys", names)
+	want := []string{"irpki.db"}
+	filepath.WalkDir(filepath.Join(dataDir, "ca"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(dataDir, p)
+			want = append(want, filepath.ToSlash(rel))
+		}
+		return err
+	})
+	for _, w := range want {
+		if !names[w] {
+			t.Errorf("the backup lacks %s", w)
+		}
+	}
+	if len(want) < 4 || len(names) != len(want) {
+		t.Errorf("manifest lists %v; want the database and the CA material %v", names, want)
 	}
 	if st, _ := os.Stat(dir); st.Mode().Perm() != 0o700 {
 		t.Errorf("backup directory mode %v", st.Mode().Perm())

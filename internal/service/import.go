@@ -113,6 +113,21 @@ func (s *Service) ImportCertificates(ctx context.Context, ders [][]byte, actor s
 	return out, nil
 }
 
+// signedByOurIssuer reports whether one of the hierarchy's issuing CAs of
+// organisation certificates signed c: named as its issuer, and its
+// signature verified.
+func (s *Service) signedByOurIssuer(c *x509.Certificate) bool {
+	if !s.ca.NamesUsAsIssuer(c) {
+		return false
+	}
+	for _, is := range s.ca.Issuers {
+		if c.CheckSignatureFrom(is.Cert) == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // checkImport parses der and checks what needs no store: this service's
 // issuing CA signed it, for an organisation, and it has not expired.
 func (s *Service) checkImport(der []byte, now time.Time) (*x509.Certificate, string, error) {
@@ -121,8 +136,8 @@ func (s *Service) checkImport(der []byte, now time.Time) (*x509.Certificate, str
 		return nil, "", fmt.Errorf("not an X.509 certificate: %v", err)
 	}
 	serial := SerialHex(c)
-	if !s.ca.NamesUsAsIssuer(c) || c.CheckSignatureFrom(s.ca.Issuing) != nil {
-		return nil, "", fmt.Errorf("serial %s (%s): not issued by this service's %s issuing CA (%s)", serial, c.Subject.CommonName, s.cfg.Environment, s.ca.Issuing.Subject.CommonName)
+	if !s.signedByOurIssuer(c) {
+		return nil, "", fmt.Errorf("serial %s (%s): not issued by this service's %s issuing CAs", serial, c.Subject.CommonName, s.cfg.Environment)
 	}
 	if c.IsCA {
 		return nil, "", fmt.Errorf("serial %s: a CA certificate, not an organisation's", serial)
