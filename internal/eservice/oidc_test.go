@@ -44,7 +44,8 @@ func startIdP(t *testing.T, now func() time.Time) *idp {
 	}
 	p := &idp{m: m}
 	// The end-session endpoint mockoidc lacks: advertised in discovery,
-	// it sends the browser back to post_logout_redirect_uri.
+	// it sends the browser back to post_logout_redirect_uri. (Middleware
+	// sees only mockoidc's own paths, so it lives on one of them.)
 	m.AddMiddleware(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			switch r.URL.Path {
@@ -56,10 +57,14 @@ func startIdP(t *testing.T, now func() time.Time) *idp {
 					http.Error(w, err.Error(), 500)
 					return
 				}
-				doc["end_session_endpoint"] = m.Issuer() + "/logout"
+				doc["end_session_endpoint"] = m.AuthorizationEndpoint() + "?end_session=1"
 				w.Header().Set("Content-Type", "application/json")
 				json.NewEncoder(w).Encode(doc)
-			case mockoidc.IssuerBase + "/logout":
+			case mockoidc.AuthorizationEndpoint:
+				if r.URL.Query().Get("end_session") == "" {
+					next.ServeHTTP(w, r)
+					return
+				}
 				if r.URL.Query().Get("client_id") != m.ClientID {
 					http.Error(w, "unknown client", http.StatusBadRequest)
 					return
@@ -206,7 +211,7 @@ func TestOIDCSignInOneOrganisation(t *testing.T) {
 	// endpoint, which comes back to the sign-in page.
 	resp, _ = post(t, c, e.URL+"signout", url.Values{"csrf": {csrfOf(t, page)}})
 	loc, _ := url.Parse(resp.Header.Get("Location"))
-	if resp.StatusCode != http.StatusSeeOther || loc.Path != "/oidc/logout" || loc.Query().Get("client_id") != p.m.ClientID ||
+	if resp.StatusCode != http.StatusSeeOther || loc.Path != mockoidc.AuthorizationEndpoint || loc.Query().Get("end_session") != "1" || loc.Query().Get("client_id") != p.m.ClientID ||
 		loc.Query().Get("post_logout_redirect_uri") != e.Web.URL+"/eservice/signin?done=signout" {
 		t.Fatalf("sign-out: %d → %s", resp.StatusCode, loc)
 	}
