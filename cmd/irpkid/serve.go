@@ -29,12 +29,16 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	tlsKey := fs.String("tls-key", "", "TLS private key (PEM) to serve HTTPS")
 	insecure := fs.Bool("allow-insecure-http", false, "allow plain HTTP on a non-loopback address (behind a TLS-terminating proxy)")
 	maxBody := fs.Int("max-body-bytes", wire.DefaultLimits.MaxBytes, "largest accepted SOAP request body")
+	inflight := fs.Int64("max-inflight-body-bytes", certapi.DefaultBodyBytesInFlight, "memory that SOAP request bodies being received may hold at once, over all connections; beyond it requests get 503 SERVICE_BUSY")
 	fs.Usage = cliconfig.Usage(fs, "irpkid serve [flags]", "Runs the certificate service: SOAP at "+certapi.Path+" (?wsdl, ?xsd), /healthz, the e-service at /eservice/\nand the expiry reminder job.\nOn first start it creates the data directory, the SQLite store and a CA for the environment.")
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
 	if *maxBody < minBodyLimit {
 		return fmt.Errorf("--max-body-bytes %d: at least %d, or valid requests (a CSR of up to 10 KiB, a signature with its certificate) are refused as too large", *maxBody, minBodyLimit)
+	}
+	if *inflight < int64(*maxBody) {
+		return fmt.Errorf("--max-inflight-body-bytes %d: at least --max-body-bytes (%d), or the largest request could never be received", *inflight, *maxBody)
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
@@ -64,7 +68,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	limits := wire.DefaultLimits
 	limits.MaxBytes = *maxBody
 	mux := http.NewServeMux()
-	api := certapi.New(a.svc, signer, limits, a.log, a.db.Ping)
+	api := certapi.New(a.svc, signer, certapi.Config{Limits: limits, Log: a.log, Health: a.db.Ping, PublicURL: extras.publicURL, BodyBytesInFlight: *inflight})
 	api.Register(mux)
 	stopExtras, err := extras.start(ctx, a, c.dataDir, mux, useTLS, *listen)
 	if err != nil {

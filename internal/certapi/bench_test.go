@@ -133,7 +133,7 @@ func newRenewBench(b *testing.B, n int) *renewBench {
 	}
 	issued := irpkidtest.Epoch
 	s.Clock.Set(issued.AddDate(2, 0, -30)) // thirty days before the predecessors expire
-	rb := &renewBench{svc: svc, handler: certapi.New(svc, signer, wire.DefaultLimits, quiet, nil)}
+	rb := &renewBench{svc: svc, handler: certapi.New(svc, signer, certapi.Config{Limits: wire.DefaultLimits, Log: quiet})}
 	ctx := context.Background()
 	err = s.DB.Update(ctx, func(tx *store.Tx) error {
 		for i := 0; i < n; i++ {

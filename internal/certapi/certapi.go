@@ -37,19 +37,51 @@ type Service interface {
 
 var _ Service = (*service.Service)(nil)
 
-// Handler serves the SOAP interface.
-type Handler struct {
-	svc    Service
-	signer *wire.Signer
-	limits wire.Limits
-	log    *slog.Logger
-	health func(context.Context) error
+// Config holds the handler's settings.
+type Config struct {
+	Limits wire.Limits
+	Log    *slog.Logger
+	// Health, if not nil, is called by /healthz.
+	Health func(context.Context) error
+	// PublicURL is scheme://host[:port] that clients reach the service at;
+	// ?wsdl names the endpoint under it. Empty: the address the request's
+	// connection arrived at. Never the request's Host header, which any
+	// client sets, and which a shared cache would then serve to others.
+	PublicURL string
+	// BodyBytesInFlight bounds the memory that request bodies being read
+	// may hold at once, across all connections; a request that would go
+	// over it is answered 503 SERVICE_BUSY. 0 means
+	// DefaultBodyBytesInFlight.
+	BodyBytesInFlight int64
 }
 
-// New returns the handler. health, if not nil, is called by /healthz.
-func New(svc Service, signer *wire.Signer, limits wire.Limits, log *slog.Logger, health func(context.Context) error) *Handler {
-	return &Handler{svc: svc, signer: signer, limits: limits, log: log, health: health}
+// DefaultBodyBytesInFlight is the default bound on the memory of request
+// bodies being read: 128 bodies of the largest size allowed by default,
+// some thousand ordinary requests.
+const DefaultBodyBytesInFlight = 32 << 20
+
+// Handler serves the SOAP interface.
+type Handler struct {
+	svc       Service
+	signer    *wire.Signer
+	limits    wire.Limits
+	log       *slog.Logger
+	health    func(context.Context) error
+	publicURL string
+	bodies    *budget
 }
+
+// New returns the handler.
+func New(svc Service, signer *wire.Signer, cfg Config) *Handler {
+	if cfg.BodyBytesInFlight <= 0 {
+		cfg.BodyBytesInFlight = DefaultBodyBytesInFlight
+	}
+	return &Handler{svc: svc, signer: signer, limits: cfg.Limits, log: cfg.Log, health: cfg.Health,
+		publicURL: strings.TrimSuffix(cfg.PublicURL, "/"), bodies: &budget{max: cfg.BodyBytesInFlight}}
+}
+
+// BodyBytesInFlight is the memory that request bodies being read hold now.
+func (h *Handler) BodyBytesInFlight() int64 { return h.bodies.used.Load() }
 
 // Register mounts the endpoint, its WSDL/XSD and /healthz on mux.
 func (h *Handler) Register(mux *http.ServeMux) {
@@ -81,17 +113,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ct := r.Header.Get("Content-Type"); !isTextXML(ct) {
-		h.fault(w, r, http.StatusUnsupportedMediaType, &wire.Fault{Client: true, Code: wire.CodeContentType, String: fmt.Sprintf("Content-Type %q: send SOAP 1.1 as text/xml; charset=utf-8.", ct)})
+		h.fault(w, r, http.StatusUnsupportedMediaType, &wire.Fault{Client: true, Code: wire.CodeContentType, String: "The Content-Type is not SOAP 1.1's: send text/xml; charset=utf-8."})
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(h.limits.MaxBytes)))
+	body, held, err := h.readBody(w, r)
+	defer h.bodies.give(held)
 	if err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		switch {
+		case errors.As(err, &mbe):
 			h.fault(w, r, http.StatusRequestEntityTooLarge, &wire.Fault{Client: true, Code: wire.CodeTooLarge, String: fmt.Sprintf("The request body is larger than %d bytes.", h.limits.MaxBytes)})
-			return
+		case errors.Is(err, errBusy):
+			w.Header().Set("Retry-After", "1")
+			w.Header().Set("Connection", "close")
+			h.fault(w, r, http.StatusServiceUnavailable, &wire.Fault{Code: wire.CodeBusy, String: "The service is receiving too many requests at once. Try again in a moment."})
+		default:
+			h.fault(w, r, http.StatusBadRequest, &wire.Fault{Client: true, Code: wire.CodeMalformed, String: "The request body could not be read completely."})
 		}
-		h.fault(w, r, http.StatusBadRequest, &wire.Fault{Client: true, Code: wire.CodeMalformed, String: "The request body could not be read completely."})
 		return
 	}
 	el, err := wire.ParseEnvelope(body, h.limits)
@@ -107,7 +145,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if a := soapAction(r); a != "" && !strings.EqualFold(a, string(op)) && !strings.HasSuffix(a, "/"+string(op)) {
-		h.fault(w, r, http.StatusInternalServerError, &wire.Fault{Client: true, Code: wire.CodeActionMismatch, String: fmt.Sprintf("SOAPAction %q does not match the body's %s.", a, op.RequestElement())})
+		h.fault(w, r, http.StatusInternalServerError, &wire.Fault{Client: true, Code: wire.CodeActionMismatch, String: fmt.Sprintf("The SOAPAction header names another operation than the body's %s.", op.RequestElement())})
 		return
 	}
 	standalone := wire.Detach(el)
@@ -179,9 +217,11 @@ func faultFor(err error) (*wire.Fault, int) {
 	}
 }
 
-// maxFaultString bounds a fault's reason: decoding errors quote names from
-// the request (a namespace URI or an element name can be 90 KiB), which must
-// not be echoed to the caller or into the log line whole.
+// maxFaultString bounds a fault's reason. Decoding errors name only what
+// the schema and the SOAP and XML-DSig vocabularies define, never text,
+// names or values taken from the request (a password typed into the wrong
+// element must not come back in a fault or a log line); the bound is a
+// second line of defence.
 const maxFaultString = 300
 
 // clip cuts s to at most n bytes at a UTF-8 boundary, marking the cut.
@@ -196,7 +236,7 @@ func clip(s string, n int) string {
 }
 
 func (h *Handler) fault(w http.ResponseWriter, r *http.Request, status int, f *wire.Fault) {
-	f.String = clip(f.String, 2*maxFaultString) // headers (SOAPAction, Content-Type) are quoted too
+	f.String = clip(f.String, maxFaultString)
 	h.log.InfoContext(r.Context(), "soap fault", "code", f.Code, "status", status, "remote", r.RemoteAddr, "reason", f.String)
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	w.WriteHeader(status)

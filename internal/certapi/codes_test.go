@@ -20,6 +20,7 @@ import (
 
 	"github.com/irpki/irpki/client"
 	"github.com/irpki/irpki/internal/ca"
+	"github.com/irpki/irpki/internal/certapi"
 	"github.com/irpki/irpki/internal/irpkidtest"
 	"github.com/irpki/irpki/internal/store"
 	"github.com/irpki/irpki/internal/wire"
@@ -63,6 +64,9 @@ var faultCases = map[wire.Code]struct {
 	wire.CodeMustUnderstand: {http.StatusInternalServerError, "getCertificate", textXML, func(t *testing.T) []byte {
 		return withHeader(getBody(t, customer, "abc"), `<t:Transaction xmlns:t="urn:example:tx" SOAP-ENV:mustUnderstand="1">42</t:Transaction>`)
 	}},
+	wire.CodeBusy: {http.StatusServiceUnavailable, "getCertificate", textXML, func(t *testing.T) []byte {
+		return getBody(t, customer, "abc")
+	}},
 	wire.CodeSchema: {http.StatusInternalServerError, "getCertificate", textXML, func(t *testing.T) []byte {
 		return envelope([]byte(`<cer:GetCertificateRequest xmlns:cer="` + wire.Namespace + `"><CustomerId>1234567-1</CustomerId><Environment>TEST</Environment><RetrievalId>a</RetrievalId></cer:GetCertificateRequest>`))
 	}},
@@ -70,13 +74,19 @@ var faultCases = map[wire.Code]struct {
 
 func TestEveryFaultCode(t *testing.T) {
 	s := irpkidtest.Start(t, irpkidtest.Config{})
+	// A server whose budget of request bodies in flight holds none.
+	busy := irpkidtest.Start(t, irpkidtest.Config{API: func(c *certapi.Config) { c.BodyBytesInFlight = 1 }})
 	for _, code := range wire.FaultCodes {
 		t.Run(string(code), func(t *testing.T) {
 			tc, ok := faultCases[code]
 			if !ok {
 				t.Fatalf("no end-to-end test for fault code %s", code)
 			}
-			r := post(t, s.URL, tc.action, tc.ctype, tc.body(t))
+			url := s.URL
+			if code == wire.CodeBusy {
+				url = busy.URL
+			}
+			r := post(t, url, tc.action, tc.ctype, tc.body(t))
 			if r.status != tc.status {
 				t.Errorf("HTTP %d, want %d", r.status, tc.status)
 			}

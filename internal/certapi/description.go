@@ -3,6 +3,7 @@ package certapi
 import (
 	_ "embed"
 	"html/template"
+	"net"
 	"net/http"
 	"strings"
 	ttemplate "text/template"
@@ -22,7 +23,7 @@ func (h *Handler) serveDescription(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.EqualFold(q, "wsdl"):
 		w.Header().Set("Content-Type", "text/xml; charset=utf-8")
-		wsdlTmpl.Execute(w, template.HTMLEscapeString(endpointURL(r)))
+		wsdlTmpl.Execute(w, template.HTMLEscapeString(h.endpointURL(r)))
 	case strings.EqualFold(q, "xsd"):
 		w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 		w.Write(xsd)
@@ -33,11 +34,21 @@ func (h *Handler) serveDescription(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// endpointURL is this endpoint's address as the client reached it.
-func endpointURL(r *http.Request) string {
+// endpointURL is this endpoint's address: under the configured public URL,
+// or else at the local address the connection arrived at. Never from the
+// Host header: a client chooses it, and a cache shared by many clients
+// would hand them a description that sends their requests elsewhere.
+func (h *Handler) endpointURL(r *http.Request) string {
+	if h.publicURL != "" {
+		return h.publicURL + Path
+	}
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	return scheme + "://" + r.Host + Path
+	host := "localhost"
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		host = a.String()
+	}
+	return scheme + "://" + host + Path
 }

@@ -216,7 +216,7 @@ func serve(t testing.TB, s *irpkidtest.Server, db service.Store, health func(con
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	certapi.New(svc, signer, wire.DefaultLimits, s.Log, health).Register(mux)
+	certapi.New(svc, signer, certapi.Config{Limits: wire.DefaultLimits, Log: s.Log, Health: health}).Register(mux)
 	hs := httptest.NewServer(mux)
 	t.Cleanup(hs.Close)
 	return hs.URL + certapi.Path

@@ -74,6 +74,7 @@ type Server struct {
 	Log     *slog.Logger
 	Dir     string
 	HTTP    *httptest.Server
+	API     *certapi.Handler
 }
 
 // Config adjusts a test server.
@@ -88,6 +89,8 @@ type Config struct {
 	// Clock is the clock to use; default a new one at Epoch. Replicas
 	// share one.
 	Clock *clock.Fixed
+	// API adjusts the SOAP handler's settings.
+	API func(*certapi.Config)
 }
 
 // Start starts a server; it stops when the test ends.
@@ -129,11 +132,16 @@ func Start(t testing.TB, cfg Config) *Server {
 	if cfg.Limits != nil {
 		lim = *cfg.Limits
 	}
+	acfg := certapi.Config{Limits: lim, Log: log, Health: db.Ping}
+	if cfg.API != nil {
+		cfg.API(&acfg)
+	}
+	api := certapi.New(svc, signer, acfg)
 	mux := http.NewServeMux()
-	certapi.New(svc, signer, lim, log, db.Ping).Register(mux)
+	api.Register(mux)
 	hs := httptest.NewServer(mux)
 	t.Cleanup(hs.Close)
-	return &Server{URL: hs.URL + certapi.Path, Base: hs.URL, Service: svc, DB: db, CA: h, Clock: clk, Logs: logs, Log: log, Dir: dir, HTTP: hs}
+	return &Server{URL: hs.URL + certapi.Path, Base: hs.URL, Service: svc, DB: db, CA: h, Clock: clk, Logs: logs, Log: log, Dir: dir, HTTP: hs, API: api}
 }
 
 // Trust returns the client trust bundle.

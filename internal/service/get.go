@@ -31,7 +31,7 @@ func (s *Service) get(ctx context.Context, r *wire.GetCertificateRequest) ([]byt
 		return nil, "", err
 	}
 	if err := businessid.Validate(r.CustomerID); err != nil {
-		return nil, "", refuse(wire.CodeCustomerInvalid, "CustomerId %q is not a valid business ID (1234567-8 with a correct check digit).", r.CustomerID)
+		return nil, "", refuse(wire.CodeCustomerInvalid, "CustomerId is not a valid business ID (1234567-8 with a correct check digit).")
 	}
 	now := s.clock.Now()
 	unknown := refuse(wire.CodeRetrievalUnknown, "No certificate is waiting under this RetrievalId for this customer. Check the RetrievalId, or enrol again.")

@@ -94,10 +94,10 @@ func (s *Service) renew(ctx context.Context, el *etree.Element) (rid, customer, 
 		return early(err, true)
 	}
 	if err := businessid.Validate(req.CustomerID); err != nil {
-		return early(refuse(wire.CodeCustomerInvalid, "CustomerId %q is not a valid business ID (1234567-8 with a correct check digit).", req.CustomerID), true)
+		return early(refuse(wire.CodeCustomerInvalid, "CustomerId is not a valid business ID (1234567-8 with a correct check digit)."), true)
 	}
 	if req.CustomerID != customer {
-		return early(signerCustomer(req.CustomerID), true)
+		return early(signerCustomer(), true)
 	}
 	opens := cert.NotAfter.Add(-s.cfg.RenewalWindow)
 	if now.Before(opens) {
@@ -242,7 +242,7 @@ func (s *Service) decideRenew(ctx context.Context, tx *store.Tx, cert *x509.Cert
 	}
 	d.cur = cur
 	if cur.CustomerID != customerID {
-		d.refusal = signerCustomer(customerID)
+		d.refusal = signerCustomer()
 		return d, nil
 	}
 	if cur.Status == store.CertRevoked {
@@ -328,8 +328,8 @@ func signerUnknown() error {
 	return refuse(wire.CodeSignerUnknown, "The request is signed with a certificate that this service did not issue. Sign it with the key of your current certificate from this service.")
 }
 
-func signerCustomer(customerID string) error {
-	return refuse(wire.CodeSignerCustomer, "The signing certificate belongs to another customer than CustomerId %s.", customerID)
+func signerCustomer() error {
+	return refuse(wire.CodeSignerCustomer, "The signing certificate belongs to another customer than the request's CustomerId.")
 }
 
 func sigRefusal(err error) error {

@@ -31,7 +31,7 @@ func (s *Service) signNew(ctx context.Context, r *wire.SignNewCertificateRequest
 		return "", "", err
 	}
 	if err := businessid.Validate(r.CustomerID); err != nil {
-		return "", "", refuse(wire.CodeCustomerInvalid, "CustomerId %q is not a valid business ID (1234567-8 with a correct check digit).", r.CustomerID)
+		return "", "", refuse(wire.CodeCustomerInvalid, "CustomerId is not a valid business ID (1234567-8 with a correct check digit).")
 	}
 	csr, fp, err := s.checkCSR(r.CertificateRequest)
 	if err != nil {
@@ -146,7 +146,7 @@ func (d signNewDecision) template() store.Certificate {
 func (s *Service) decideSignNew(ctx context.Context, tx *store.Tx, r *wire.SignNewCertificateRequest, fp string, now time.Time) (d signNewDecision, err error) {
 	invalid := refuse(wire.CodeTransferInvalid, "The TransferId or TransferPassword is wrong. Check the credentials from the e-service delivery.")
 	if _, err := tx.Org(ctx, r.CustomerID); errors.Is(err, store.ErrNotFound) {
-		d.refusal = refuse(wire.CodeUnknownCustomer, "Customer %s is not an organisation of this certificate service. Check the CustomerId, or order a certificate in the e-service first.", r.CustomerID)
+		d.refusal = refuse(wire.CodeUnknownCustomer, "The CustomerId is not an organisation of this certificate service. Check it, or order a certificate in the e-service first.")
 		return d, nil
 	} else if err != nil {
 		return d, err

@@ -14,6 +14,7 @@ const (
 	CodeActionMismatch Code = "ACTION_MISMATCH" // SOAPAction header names another operation than the body
 	CodeSchema         Code = "SCHEMA_INVALID"  // element order, cardinality, length, enumeration or base64 wrong
 	CodeMustUnderstand Code = "MUST_UNDERSTAND" // a SOAP header entry with mustUnderstand="1" that this service does not process
+	CodeBusy           Code = "SERVICE_BUSY"    // too many requests being received at once (HTTP 503); try again shortly
 )
 
 // Codes answered inside a signed response with Result FAIL: the request was
@@ -46,7 +47,7 @@ const (
 )
 
 // FaultCodes lists the codes answered as SOAP Faults.
-var FaultCodes = []Code{CodeMalformed, CodeTooLarge, CodeContentType, CodeUnknownOp, CodeActionMismatch, CodeSchema, CodeMustUnderstand}
+var FaultCodes = []Code{CodeMalformed, CodeTooLarge, CodeContentType, CodeUnknownOp, CodeActionMismatch, CodeSchema, CodeMustUnderstand, CodeBusy}
 
 // FailCodes lists the codes answered with Result FAIL.
 var FailCodes = []Code{

@@ -200,15 +200,15 @@ func signatureProfile(el *etree.Element, inclusiveOK bool) ([]byte, error) {
 		return nil, fmt.Errorf("%w: exactly one Reference is allowed", ErrSigAlgorithm)
 	}
 	if a := siKids[0].SelectAttrValue("Algorithm", ""); !(a == AlgExcC14N || (inclusiveOK && a == AlgC14N)) || len(siKids[0].ChildElements()) != 0 {
-		return nil, fmt.Errorf("%w: CanonicalizationMethod %q, only exclusive c14n is allowed", ErrSigAlgorithm, a)
+		return nil, fmt.Errorf("%w: CanonicalizationMethod: only exclusive c14n is allowed", ErrSigAlgorithm)
 	}
 	if a := siKids[1].SelectAttrValue("Algorithm", ""); a != AlgRSASHA256 {
-		return nil, fmt.Errorf("%w: SignatureMethod %q, only rsa-sha256 is allowed", ErrSigAlgorithm, a)
+		return nil, fmt.Errorf("%w: SignatureMethod: only rsa-sha256 is allowed", ErrSigAlgorithm)
 	}
 	ref := siKids[2]
 	for _, a := range ref.Attr {
 		if a.Key != "URI" || a.Space != "" {
-			return nil, fmt.Errorf("%w: attribute %s is not allowed on Reference", ErrSigAlgorithm, a.FullKey())
+			return nil, fmt.Errorf("%w: Reference has an attribute other than URI", ErrSigAlgorithm)
 		}
 	}
 	if uri := ref.SelectAttr("URI"); uri == nil || uri.Value != "" {
@@ -221,12 +221,12 @@ func signatureProfile(el *etree.Element, inclusiveOK bool) ([]byte, error) {
 	var algs []string
 	for _, t := range rk[0].ChildElements() {
 		if !isDSig(t, "Transform") {
-			return nil, fmt.Errorf("%w: unexpected %s in Transforms", ErrSigAlgorithm, t.Tag)
+			return nil, fmt.Errorf("%w: unexpected %s in Transforms", ErrSigAlgorithm, nameOf(t))
 		}
 		algs = append(algs, t.SelectAttrValue("Algorithm", ""))
 		for _, tc := range t.ChildElements() {
 			if !(tc.Tag == "InclusiveNamespaces" && tc.NamespaceURI() == AlgExcC14N) {
-				return nil, fmt.Errorf("%w: unexpected %s in Transform", ErrSigAlgorithm, tc.Tag)
+				return nil, fmt.Errorf("%w: unexpected %s in Transform", ErrSigAlgorithm, nameOf(tc))
 			}
 		}
 	}
@@ -234,13 +234,13 @@ func signatureProfile(el *etree.Element, inclusiveOK bool) ([]byte, error) {
 	case AlgEnvelopedSg, AlgEnvelopedSg + " " + AlgExcC14N:
 	case AlgEnvelopedSg + " " + AlgC14N:
 		if !inclusiveOK {
-			return nil, fmt.Errorf("%w: transforms %q, allowed are enveloped-signature then optionally exclusive c14n", ErrSigAlgorithm, algs)
+			return nil, fmt.Errorf("%w: Transforms: allowed are enveloped-signature then optionally exclusive c14n", ErrSigAlgorithm)
 		}
 	default:
-		return nil, fmt.Errorf("%w: transforms %q, allowed are enveloped-signature then optionally exclusive c14n", ErrSigAlgorithm, algs)
+		return nil, fmt.Errorf("%w: Transforms: allowed are enveloped-signature then optionally exclusive c14n", ErrSigAlgorithm)
 	}
 	if a := rk[1].SelectAttrValue("Algorithm", ""); a != AlgSHA256 {
-		return nil, fmt.Errorf("%w: DigestMethod %q, only SHA-256 is allowed", ErrSigAlgorithm, a)
+		return nil, fmt.Errorf("%w: DigestMethod: only SHA-256 is allowed", ErrSigAlgorithm)
 	}
 	xd := ki.ChildElements()
 	if len(xd) != 1 || !isDSig(xd[0], "X509Data") {
@@ -252,7 +252,7 @@ func signatureProfile(el *etree.Element, inclusiveOK bool) ([]byte, error) {
 	}
 	for _, c := range certs {
 		if !isDSig(c, "X509Certificate") {
-			return nil, fmt.Errorf("%w: unexpected %s in X509Data", ErrSigInvalid, c.Tag)
+			return nil, fmt.Errorf("%w: unexpected %s in X509Data", ErrSigInvalid, nameOf(c))
 		}
 	}
 	txt, err := textOf(certs[0])
@@ -303,7 +303,7 @@ func dsChildren(el *etree.Element, names ...string) ([]*etree.Element, error) {
 	}
 	for i, n := range names {
 		if !isDSig(kids[i], n) {
-			return nil, fmt.Errorf("%w: %s must hold %s, found %s at %d", ErrSigInvalid, el.Tag, strings.Join(names, ", "), kids[i].Tag, i+1)
+			return nil, fmt.Errorf("%w: %s must hold %s, found %s at %d", ErrSigInvalid, nameOf(el), strings.Join(names, ", "), nameOf(kids[i]), i+1)
 		}
 	}
 	return kids, nil
@@ -387,7 +387,7 @@ func validate(el *etree.Element, cert *x509.Certificate, now time.Time) (*etree.
 		return nil, fmt.Errorf("%w: %v", ErrSigInvalid, err)
 	}
 	if out.Tag != el.Tag || out.NamespaceURI() != el.NamespaceURI() {
-		return nil, fmt.Errorf("%w: signed element is %s, not %s", ErrSigInvalid, out.Tag, el.Tag)
+		return nil, fmt.Errorf("%w: signed element is %s, not %s", ErrSigInvalid, nameOf(out), nameOf(el))
 	}
 	return out, nil
 }

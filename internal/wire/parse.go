@@ -73,7 +73,7 @@ func (lim Limits) readSettings() etree.ReadSettings {
 		// first would see another document.
 		PreserveDuplicateAttrs: true,
 		CharsetReader: func(charset string, _ io.Reader) (io.Reader, error) {
-			return nil, fmt.Errorf("encoding %q is not allowed, use UTF-8", charset)
+			return nil, errCharset
 		},
 	}
 }
@@ -97,23 +97,23 @@ func checkTree(doc *etree.Document, lim Limits) error {
 					return fmt.Errorf("%w: more than %d elements", ErrMalformed, lim.MaxElements)
 				}
 				if len(t.Attr) > lim.MaxAttributes {
-					return fmt.Errorf("%w: element %s has more than %d attributes", ErrMalformed, t.Tag, lim.MaxAttributes)
+					return fmt.Errorf("%w: %s has more than %d attributes", ErrMalformed, nameOf(t), lim.MaxAttributes)
 				}
 				// A prefix must be declared (Namespaces in XML, 5): etree
 				// would read an undeclared one as no namespace at all.
 				if t.Space != "" && t.NamespaceURI() == "" {
-					return fmt.Errorf("%w: element %s uses the undeclared prefix %s", ErrMalformed, t.FullTag(), t.Space)
+					return fmt.Errorf("%w: %s uses an undeclared namespace prefix", ErrMalformed, nameOf(t))
 				}
 				for i, a := range t.Attr {
 					if len(a.Value) > lim.MaxTokenBytes {
-						return fmt.Errorf("%w: attribute %s longer than %d bytes", ErrMalformed, a.Key, lim.MaxTokenBytes)
+						return fmt.Errorf("%w: an attribute of %s is longer than %d bytes", ErrMalformed, nameOf(t), lim.MaxTokenBytes)
 					}
 					if a.Space != "" && a.Space != "xmlns" && a.Space != "xml" && a.NamespaceURI() == "" {
-						return fmt.Errorf("%w: attribute %s uses the undeclared prefix %s", ErrMalformed, a.FullKey(), a.Space)
+						return fmt.Errorf("%w: an attribute of %s uses an undeclared namespace prefix", ErrMalformed, nameOf(t))
 					}
 					for _, b := range t.Attr[:i] {
 						if a.Space == b.Space && a.Key == b.Key {
-							return fmt.Errorf("%w: element %s has attribute %s twice", ErrMalformed, t.Tag, a.FullKey())
+							return fmt.Errorf("%w: %s has an attribute twice", ErrMalformed, nameOf(t))
 						}
 					}
 				}
@@ -131,7 +131,7 @@ func checkTree(doc *etree.Document, lim Limits) error {
 				return fmt.Errorf("%w: DOCTYPE and other directives are not allowed", ErrMalformed)
 			case *etree.ProcInst:
 				if t.Target != "xml" || depth > 0 {
-					return fmt.Errorf("%w: processing instruction %q is not allowed", ErrMalformed, t.Target)
+					return fmt.Errorf("%w: processing instructions are not allowed", ErrMalformed)
 				}
 			case *etree.Comment:
 				if len(t.Data) > lim.MaxTokenBytes {
@@ -167,7 +167,7 @@ func ParseEnvelope(body []byte, lim Limits) (*etree.Element, error) {
 		if errors.Is(err, etree.ErrMaxDepth) {
 			return nil, fmt.Errorf("%w: elements nested deeper than %d", ErrMalformed, lim.MaxDepth)
 		}
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: %s", ErrMalformed, syntaxError(err))
 	}
 	if err := checkTree(doc, lim); err != nil {
 		return nil, err
@@ -221,7 +221,7 @@ func checkHeader(h *etree.Element) error {
 			}
 		}
 		if mu == "1" && (actor == "" || actor == actorNext) {
-			return fmt.Errorf("%w: header entry {%s}%s has mustUnderstand=\"1\"; this service processes no SOAP header entries", ErrMustUnderstand, e.NamespaceURI(), e.Tag)
+			return fmt.Errorf("%w: a header entry has mustUnderstand=\"1\"; this service processes no SOAP header entries", ErrMustUnderstand)
 		}
 	}
 	return nil
@@ -237,15 +237,15 @@ func elementChildren(el *etree.Element, strict bool) ([]*etree.Element, error) {
 			out = append(out, t)
 		case *etree.CharData:
 			if strings.TrimSpace(t.Data) != "" {
-				return nil, fmt.Errorf("text %q is not allowed inside %s", truncate(t.Data), el.Tag)
+				return nil, fmt.Errorf("text is not allowed inside %s", nameOf(el))
 			}
 		case *etree.Comment:
 			if strict {
-				return nil, fmt.Errorf("comments are not allowed inside %s", el.Tag)
+				return nil, fmt.Errorf("comments are not allowed inside %s", nameOf(el))
 			}
 		default:
 			if strict {
-				return nil, fmt.Errorf("unexpected %T inside %s", tok, el.Tag)
+				return nil, fmt.Errorf("processing instructions are not allowed inside %s", nameOf(el))
 			}
 		}
 	}
@@ -262,30 +262,23 @@ func textOf(el *etree.Element) (string, error) {
 		case *etree.CharData:
 			b.WriteString(t.Data)
 		case *etree.Element:
-			return "", fmt.Errorf("%w: %s must hold text, not element %s", ErrSchema, el.Tag, t.Tag)
+			return "", fmt.Errorf("%w: %s must hold text, not %s", ErrSchema, nameOf(el), nameOf(t))
 		case *etree.Comment:
-			return "", fmt.Errorf("%w: comments are not allowed inside %s", ErrSchema, el.Tag)
+			return "", fmt.Errorf("%w: comments are not allowed inside %s", ErrSchema, nameOf(el))
 		default:
-			return "", fmt.Errorf("%w: unexpected %T inside %s", ErrSchema, tok, el.Tag)
+			return "", fmt.Errorf("%w: processing instructions are not allowed inside %s", ErrSchema, nameOf(el))
 		}
 	}
 	if len(el.Attr) > 0 {
 		for _, a := range el.Attr {
 			if a.Space != "xmlns" && a.Key != "xmlns" {
-				return "", fmt.Errorf("%w: attribute %s is not allowed on %s", ErrSchema, a.FullKey(), el.Tag)
+				return "", fmt.Errorf("%w: %s must have no attributes", ErrSchema, nameOf(el))
 			}
 		}
 	}
 	return b.String(), nil
 }
 
-func truncate(s string) string {
-	s = strings.TrimSpace(s)
-	if len(s) > 20 {
-		return s[:20] + "…"
-	}
-	return s
-}
 
 // kind is the simple type of a field.
 type kind int
@@ -319,7 +312,7 @@ func decodeSequence(el *etree.Element, fields []field, sig bool) error {
 	if sig {
 		n := len(kids)
 		if n == 0 || !isDSig(kids[n-1], "Signature") {
-			return fmt.Errorf("%w: ds:Signature must be the last child of %s", ErrSigMissing, el.Tag)
+			return fmt.Errorf("%w: ds:Signature must be the last child of %s", ErrSigMissing, nameOf(el))
 		}
 		kids = kids[:n-1]
 	}
@@ -328,7 +321,7 @@ func decodeSequence(el *etree.Element, fields []field, sig bool) error {
 		if i < len(kids) && kids[i].Tag == f.name {
 			c := kids[i]
 			if ns := c.NamespaceURI(); ns != "" {
-				return fmt.Errorf("%w: %s must be unqualified, has namespace %q", ErrSchema, f.name, ns)
+				return fmt.Errorf("%w: %s must be unqualified, has a namespace", ErrSchema, f.name)
 			}
 			if err := decodeValue(c, f); err != nil {
 				return err
@@ -338,13 +331,13 @@ func decodeSequence(el *etree.Element, fields []field, sig bool) error {
 		}
 		if !f.optional {
 			if i < len(kids) {
-				return fmt.Errorf("%w: expected %s in %s, found %s", ErrSchema, f.name, el.Tag, kids[i].Tag)
+				return fmt.Errorf("%w: expected %s in %s, found %s", ErrSchema, f.name, nameOf(el), nameOf(kids[i]))
 			}
-			return fmt.Errorf("%w: %s is missing from %s", ErrSchema, f.name, el.Tag)
+			return fmt.Errorf("%w: %s is missing from %s", ErrSchema, f.name, nameOf(el))
 		}
 	}
 	if i < len(kids) {
-		return fmt.Errorf("%w: unexpected element %s in %s", ErrSchema, kids[i].FullTag(), el.Tag)
+		return fmt.Errorf("%w: unexpected %s in %s", ErrSchema, nameOf(kids[i]), nameOf(el))
 	}
 	return nil
 }
@@ -354,7 +347,7 @@ func checkAttrs(el *etree.Element) error {
 		if a.Space == "xmlns" || (a.Space == "" && a.Key == "xmlns") {
 			continue
 		}
-		return fmt.Errorf("%w: attribute %s is not allowed on %s", ErrSchema, a.FullKey(), el.Tag)
+		return fmt.Errorf("%w: %s must have no attributes but namespace declarations", ErrSchema, nameOf(el))
 	}
 	return nil
 }
@@ -434,7 +427,7 @@ func isDSig(el *etree.Element, local string) bool {
 func checkOperation(el *etree.Element) (Operation, error) {
 	op, ok := OperationOf(el.Tag)
 	if !ok || el.NamespaceURI() != Namespace {
-		return "", fmt.Errorf("%w: {%s}%s", ErrUnknownOp, el.NamespaceURI(), el.Tag)
+		return "", fmt.Errorf("%w: the body holds %s", ErrUnknownOp, nameOf(el))
 	}
 	return op, nil
 }
