@@ -279,7 +279,6 @@ func textOf(el *etree.Element) (string, error) {
 	return b.String(), nil
 }
 
-
 // kind is the simple type of a field.
 type kind int
 
