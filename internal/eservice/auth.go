@@ -143,6 +143,9 @@ func newPasswordHash(p Argon2Params, password string) (string, error) {
 	if n := len([]rune(password)); n < MinPasswordLength || n > 256 {
 		return "", fmt.Errorf("%w: the password must have at least %d characters (and at most 256)", ErrInput, MinPasswordLength)
 	}
+	if strings.TrimSpace(password) == "" {
+		return "", fmt.Errorf("%w: the password must not be only spaces or other blanks", ErrInput)
+	}
 	return hashPassword(p, password)
 }
 
@@ -317,9 +320,10 @@ const (
 	langCookie    = "irpki_lang"
 )
 
-// authenticate checks email and password. Unknown accounts cost the same
-// hash as known ones.
-func (h *Handler) authenticate(ctx context.Context, email, password string) (User, bool, error) {
+// authenticate checks email and password, as one of the bounded queue's
+// checks for client (errHashBusy, errClientBusy). Unknown accounts cost the
+// same hash as known ones.
+func (h *Handler) authenticate(ctx context.Context, client, email, password string) (User, bool, error) {
 	var u User
 	var hash string
 	err := h.db.View(ctx, func(tx *store.Tx) error {
@@ -333,9 +337,10 @@ func (h *Handler) authenticate(ctx context.Context, email, password string) (Use
 	} else if err != nil {
 		return User{}, false, err
 	}
-	h.hashSem <- struct{}{}
-	ok := checkPassword(hash, password)
-	<-h.hashSem
+	var ok bool
+	if err := h.hashes.do(ctx, client, func() { ok = checkPassword(hash, password) }); err != nil {
+		return User{}, false, err
+	}
 	return u, ok && !disabled, nil
 }
 

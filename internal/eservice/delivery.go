@@ -273,7 +273,7 @@ func (h *Handler) deliveryOpen(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := h.clock.Now()
-	ipKey := "pin-ip:" + h.clientIP(r)
+	ipKey := "pin-ip:" + h.clientKey(r)
 	if b, err := h.blocked(ctx, now, store.Limit{Subject: ipKey, Max: h.cfg.IPFailures}); err != nil {
 		h.fail(w, r, nil, err)
 		return

@@ -75,6 +75,11 @@ type Config struct {
 	LimitWindow                 time.Duration
 	// PINAttempts is how many wrong PINs lock a credential delivery.
 	PINAttempts int
+	// Password checks: HashWorkers run at once and HashWaiting more may
+	// wait, HashPerClient of them from one client (an IPv4 address, an
+	// IPv6 /64). A sign-in beyond these is answered at once: 503 when the
+	// queue is full, 429 when its client already has its share.
+	HashWorkers, HashWaiting, HashPerClient int
 	// TrustedProxies are the reverse proxies (TLS terminators) in front of
 	// the server. A request from one of them is counted against the client
 	// address it reports in X-Forwarded-For, so that the per-IP limits do
@@ -107,6 +112,9 @@ func DefaultConfig(publicURL string) Config {
 		LimitWindow:     15 * time.Minute,
 		PINAttempts:     5,
 		PINDelivery:     PINBySMS,
+		HashWorkers:     4,
+		HashWaiting:     12,
+		HashPerClient:   2,
 	}
 }
 
@@ -125,7 +133,7 @@ type Handler struct {
 	clock     clock.Clock
 	log       *slog.Logger
 	pages     map[string]*template.Template
-	hashSem   chan struct{}
+	hashes    *hashQueue
 	dummyHash string
 	mux       *http.ServeMux
 	oidc      *oidcClient // nil without OpenID Connect
@@ -138,7 +146,7 @@ func New(cfg Config, svc Service, db Store, m notify.Mailer, clk clock.Clock, lo
 		return nil, fmt.Errorf("eservice: public URL %q: give scheme://host[:port], e.g. https://irpki.example.fi", cfg.PublicURL)
 	}
 	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
-	if cfg.SessionIdle <= 0 || cfg.SessionMax <= 0 || cfg.AccountFailures <= 0 || cfg.IPFailures <= 0 || cfg.LimitWindow <= 0 || cfg.PINAttempts <= 0 {
+	if cfg.SessionIdle <= 0 || cfg.SessionMax <= 0 || cfg.AccountFailures <= 0 || cfg.IPFailures <= 0 || cfg.LimitWindow <= 0 || cfg.PINAttempts <= 0 || cfg.HashWorkers <= 0 || cfg.HashWaiting < 0 || cfg.HashPerClient <= 0 {
 		return nil, errors.New("eservice: session lengths and limits must be positive")
 	}
 	if cfg.Argon2.Memory == 0 || cfg.Argon2.Time == 0 || cfg.Argon2.Threads == 0 {
@@ -161,7 +169,7 @@ func New(cfg Config, svc Service, db Store, m notify.Mailer, clk clock.Clock, lo
 		return nil, err
 	}
 	h := &Handler{cfg: cfg, svc: svc, db: db, mail: m, clock: clk, log: log,
-		hashSem: make(chan struct{}, 4), dummyHash: dummy, pages: map[string]*template.Template{}, oidc: oc}
+		hashes: newHashQueue(cfg.HashWorkers, cfg.HashWaiting, cfg.HashPerClient), dummyHash: dummy, pages: map[string]*template.Template{}, oidc: oc}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err

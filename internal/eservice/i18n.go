@@ -176,6 +176,7 @@ var catalog = []msg{
 	{"signin.help", "Tunnukset saat varmennepalvelun ylläpitäjältä.", "Du får inloggningsuppgifterna av certifikattjänstens administratör.", "Your account is created by the certificate service's operator."},
 	{"signin.failed", "Sähköpostiosoite tai salasana on väärä.", "E-postadressen eller lösenordet är fel.", "The e-mail address or password is wrong."},
 	{"signin.missing", "Anna sähköpostiosoite ja salasana.", "Ange e-postadress och lösenord.", "Enter your e-mail address and password."},
+	{"signin.busy", "Palvelu tarkistaa juuri nyt liian monta kirjautumista. Yritä hetken kuluttua uudelleen.", "Tjänsten kontrollerar just nu för många inloggningar. Försök igen om en stund.", "The service is checking too many sign-ins right now. Try again in a moment."},
 	{"signin.limited", "Liian monta epäonnistunutta kirjautumisyritystä. Yritä uudelleen %s jälkeen.", "För många misslyckade inloggningsförsök. Försök igen efter %s.", "Too many failed sign-in attempts. Try again after %s."},
 
 	{"certs.title", "Varmenteet", "Certifikat", "Certificates"},

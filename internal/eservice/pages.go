@@ -65,7 +65,8 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := h.clock.Now()
-	acctKey, ipKey := "acct:"+strings.ToLower(email), "ip:"+h.clientIP(r)
+	client := h.clientKey(r)
+	acctKey, ipKey := "acct:"+strings.ToLower(email), "ip:"+client
 	if email == "" || password == "" || len(email) > 254 || len(password) > 256 {
 		d.Error = "signin.missing"
 		h.render(w, r, anon, http.StatusBadRequest, "signin", "signin.title", d)
@@ -86,7 +87,28 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, anon, http.StatusTooManyRequests, "signin", "signin.title", d)
 		return
 	}
-	u, ok, err := h.authenticate(ctx, email, password)
+	u, ok, err := h.authenticate(ctx, client, email, password)
+	if errors.Is(err, errHashBusy) || errors.Is(err, errClientBusy) {
+		// Not a failed attempt: the password was not checked.
+		if err := h.db.Update(ctx, func(tx *store.Tx) error {
+			if err := tx.ForgetFailure(ctx, acctKey, now); err != nil {
+				return err
+			}
+			return tx.ForgetFailure(ctx, ipKey, now)
+		}); err != nil {
+			h.fail(w, r, nil, err)
+			return
+		}
+		status := http.StatusServiceUnavailable
+		if errors.Is(err, errClientBusy) {
+			status = http.StatusTooManyRequests
+		}
+		h.audit(r, store.AuditEntry{Actor: h.signinActor(ctx, email), Action: "sign_in", Outcome: "fail", Code: "BUSY"})
+		w.Header().Set("Retry-After", "1")
+		d.Error = "signin.busy"
+		h.render(w, r, anon, status, "signin", "signin.title", d)
+		return
+	}
 	if err != nil {
 		h.fail(w, r, nil, err)
 		return
