@@ -139,6 +139,9 @@ func (c *common) open(ctx context.Context, stderr io.Writer) (*app, error) {
 	if err := c.checkExists(); err != nil {
 		return nil, err
 	}
+	if err := checkModes(c.dataDir, c.environment); err != nil {
+		return nil, err
+	}
 	opt := ca.DefaultOptions
 	opt.NamePrefix = c.namePrefix
 	h, created, err := ca.LoadOrCreate(c.dataDir, c.environment, clk.Now(), opt)
@@ -198,6 +201,27 @@ func (c *common) withApp(ctx context.Context, stderr io.Writer, fn func(*app) er
 	}
 	defer a.close()
 	return fn(a)
+}
+
+// checkModes refuses a data directory (or its CA directories) that users
+// other than the owner may write: anyone who can write there can replace
+// the CA's keys, the database, or plant a file the server then trusts.
+// Refused rather than tightened: what was written there meanwhile cannot be
+// told apart from the server's own files.
+func checkModes(dataDir, env string) error {
+	for _, p := range []string{dataDir, filepath.Join(dataDir, "ca"), filepath.Join(dataDir, "ca", env)} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if m := fi.Mode().Perm(); m&0o022 != 0 {
+			return fmt.Errorf("%s is writable by group or others (mode %04o): whoever can write there can replace the CA keys or the database. Check that nothing foreign was put there, then chmod 0700 %s", p, m, p)
+		}
+	}
+	return nil
 }
 
 // checkExists refuses, for a command that may not create one, a data

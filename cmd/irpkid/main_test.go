@@ -490,3 +490,29 @@ func TestParseTrustedProxies(t *testing.T) {
 func TestVersion(t *testing.T) {
 	buildinfotest.CheckVersion(t, ".", "irpkid")
 }
+
+// A world-writable data directory was served without a word. It is refused
+// by serve and by the operator commands, before anything is created in it.
+func TestWritableDataDirRefused(t *testing.T) {
+	for _, mode := range []os.FileMode{0o777, 0o770, 0o1777} {
+		dir := filepath.Join(t.TempDir(), "data")
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, mode); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{
+			{"serve", "--data-dir", dir, "--listen", "127.0.0.1:0"},
+			{"org", "add", "--data-dir", dir, "--customer-id", "1234567-1", "--name", "Acme Oy", "--contact-email", "it@acme.test"},
+		} {
+			_, stderr, code := irpkid(t, nil, args...)
+			if code != 1 || !strings.Contains(stderr, "writable by group or others") || !strings.Contains(stderr, "chmod 0700 "+dir) {
+				t.Errorf("%v on a directory of mode %04o: exit %d\n%s", args[:1], mode, code, stderr)
+			}
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+			t.Errorf("mode %04o: files were created: %v", mode, entries)
+		}
+	}
+}

@@ -49,6 +49,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
+	if err := checkModes(c.dataDir, c.environment); err != nil {
+		return err
+	}
 	if c.database == "" {
 		release, err := lockDataDir(c.dataDir, clock.System{}.Now())
 		if err != nil {
