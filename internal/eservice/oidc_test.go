@@ -418,3 +418,36 @@ func TestOIDCOperatorAndPasswordsOff(t *testing.T) {
 		t.Errorf("audit %+v", a)
 	}
 }
+
+// Turning password sign-in off ends the sessions made with a password:
+// the same store served again with --no-password-signin does not know
+// them.
+func TestPasswordsOffEndsPasswordSessions(t *testing.T) {
+	e, p := startOIDC(t, nil)
+	c := e.client(t)
+	e.signIn(t, c, repEmail, repPassword)
+	if code, _ := get(t, c, e.URL+"certificates"); code != http.StatusOK {
+		t.Fatalf("password session: %d", code)
+	}
+	cfg := e.Cfg
+	cfg.NoPasswords = true
+	cfg.OIDC = p.config()
+	mux := http.NewServeMux()
+	web := httptest.NewServer(mux)
+	defer web.Close()
+	cfg.PublicURL = web.URL
+	h, err := eservice.New(cfg, e.S.Service, e.S.DB, nil, e.S.Clock, e.S.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Register(mux)
+	// The cookie jar ignores ports, as browsers do: the same cookie.
+	if code, _ := get(t, c, web.URL+eservice.Path+"certificates"); code != http.StatusSeeOther {
+		t.Fatalf("password session with passwords off: %d, want a redirect to sign-in", code)
+	}
+	bad := eservice.DefaultConfig(web.URL)
+	bad.NoPasswords = true
+	if _, err := eservice.New(bad, e.S.Service, e.S.DB, nil, e.S.Clock, e.S.Log); err == nil || !strings.Contains(err.Error(), "OpenID Connect") {
+		t.Errorf("passwords off without a provider: %v", err)
+	}
+}
