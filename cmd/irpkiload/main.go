@@ -54,6 +54,7 @@ func main() {
 // config is the command line.
 type config struct {
 	endpoint, trust, irpkid, dataDir, validity string
+	mode                                       string
 	clients, cycles, pregen                    int
 	duration                                   time.Duration
 	asJSON                                     bool
@@ -63,7 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("irpkiload", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c config
-	fs.StringVar(&c.endpoint, "endpoint", "", "irpkid SOAP endpoint, e.g. http://127.0.0.1:8080/2017/10/CertificateServices")
+	fs.StringVar(&c.endpoint, "endpoint", "", "irpkid SOAP endpoint, e.g. http://127.0.0.1:8080/2017/10/CertificateServices;\nseveral, comma-separated, spread the clients over replicas (client i uses endpoint i mod n)")
+	fs.StringVar(&c.mode, "mode", "full", "full: each cycle orders, enrols and renews once; renew: each client enrols once, then each cycle is\nRenewCertificate (signed with the newest certificate) and GetCertificate")
 	fs.StringVar(&c.dataDir, "data-dir", "", "the server's data directory, for irpkid org add / order / trust")
 	fs.StringVar(&c.irpkid, "irpkid", "irpkid", "the irpkid executable")
 	fs.StringVar(&c.trust, "trust", "", "PEM trust bundle (default: irpkid trust on --data-dir)")
@@ -93,6 +95,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if c.clients < 1 {
 		bad = append(bad, "--clients must be at least 1")
+	}
+	if c.mode != "full" && c.mode != "renew" {
+		bad = append(bad, "--mode is full or renew")
 	}
 	if c.cycles < 0 {
 		bad = append(bad, "--cycles must not be negative")
@@ -162,6 +167,8 @@ type Report struct {
 	RequestsPerS float64   `json:"requests_per_second"`
 	Ops          []OpStats `json:"operations"`
 	FirstErrors  []string  `json:"first_errors,omitempty"`
+	answered     []Answered
+	endpointOf   map[string]int // customer → the index of its endpoint
 }
 
 func (r *Report) write(w io.Writer) {
@@ -186,6 +193,20 @@ type recorder struct {
 	errs   map[string]int
 	first  []string
 	cycles int
+	// answered are the RetrievalIds the service answered, for tests.
+	answered []Answered
+}
+
+// Answered is a RetrievalId the service answered to a customer, and when.
+type Answered struct {
+	Customer, RetrievalID string
+	At                    time.Time
+}
+
+func (r *recorder) answer(customer, rid string) {
+	r.mu.Lock()
+	r.answered = append(r.answered, Answered{customer, rid, time.Now()})
+	r.mu.Unlock()
 }
 
 func (r *recorder) ok(op string, d time.Duration) {
@@ -232,12 +253,16 @@ func load(ctx context.Context, c config, stderr io.Writer) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	cl, err := client.New(c.endpoint, client.Options{
-		Environment: client.EnvTest, Trust: trust,
-		HTTPClient: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: c.clients}},
-	})
-	if err != nil {
-		return nil, err
+	var cls []*client.Client
+	for _, ep := range strings.Split(c.endpoint, ",") {
+		cl, err := client.New(strings.TrimSpace(ep), client.Options{
+			Environment: client.EnvTest, Trust: trust,
+			HTTPClient: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: c.clients}},
+		})
+		if err != nil {
+			return nil, err
+		}
+		cls = append(cls, cl)
 	}
 	rec := &recorder{lat: map[string][]time.Duration{}, errs: map[string]int{}, keys: &keyPool{}}
 	if c.pregen > 0 {
@@ -271,16 +296,24 @@ func load(ctx context.Context, c config, stderr io.Writer) (*Report, error) {
 	}
 	start := time.Now()
 	var wg sync.WaitGroup
-	for _, id := range customers {
+	for n, id := range customers {
+		cl := cls[n%len(cls)]
 		wg.Add(1)
 		go func(id string) {
 			defer wg.Done()
+			var h *holding // renew mode: the newest certificate
 			for i := 0; c.cycles == 0 || i < c.cycles; i++ {
 				if ctx.Err() != nil || (!deadline.IsZero() && time.Now().After(deadline)) {
 					return
 				}
 				cycleStart := time.Now()
-				if err := cycle(ctx, c, cl, rec, id); err != nil {
+				var err error
+				if c.mode == "renew" {
+					h, err = renewCycle(ctx, c, cl, rec, id, h)
+				} else {
+					_, err = cycle(ctx, c, cl, rec, id)
+				}
+				if err != nil {
 					if ctx.Err() != nil {
 						return // interrupted
 					}
@@ -299,35 +332,70 @@ func load(ctx context.Context, c config, stderr io.Writer) (*Report, error) {
 	elapsed := time.Since(start)
 	rep := rec.report(c.clients, elapsed)
 	rep.PregenKeys = c.pregen
+	rep.endpointOf = map[string]int{}
+	for n, id := range customers {
+		rep.endpointOf[id] = n % len(cls)
+	}
 	return rep, nil
 }
 
+// holding is a certificate and its key, as a client holds them.
+type holding struct {
+	key  *rsa.PrivateKey
+	cert *x509.Certificate
+}
+
+// renewCycle renews h (after enrolling first if h is nil, which is not
+// counted as a cycle) and fetches the successor: one renew+get cycle.
+func renewCycle(ctx context.Context, c config, cl *client.Client, rec *recorder, customer string, h *holding) (*holding, error) {
+	if h == nil {
+		first, err := enrol(ctx, c, cl, rec, customer)
+		if err != nil {
+			return nil, err
+		}
+		h = first
+	}
+	return renewOnce(ctx, cl, rec, customer, h)
+}
+
 // cycle runs one full enrol + renew cycle for customer.
-func cycle(ctx context.Context, c config, cl *client.Client, rec *recorder, customer string) error {
+func cycle(ctx context.Context, c config, cl *client.Client, rec *recorder, customer string) (*holding, error) {
+	h, err := enrol(ctx, c, cl, rec, customer)
+	if err != nil {
+		return nil, err
+	}
+	return renewOnce(ctx, cl, rec, customer, h)
+}
+
+// enrol orders (irpkid order) and enrols a certificate.
+func enrol(ctx context.Context, c config, cl *client.Client, rec *recorder, customer string) (*holding, error) {
 	var out []byte
 	if err := rec.timed(opOrderCr, func() (err error) {
 		out, err = irpkid(ctx, c, "order", "--customer-id", customer, "--validity", c.validity, "--json")
 		return err
 	}); err != nil {
-		return err
+		return nil, err
 	}
 	var cred struct {
 		TransferID       string `json:"transfer_id"`
 		TransferPassword string `json:"transfer_password"`
 	}
 	if err := json.Unmarshal(out, &cred); err != nil {
-		return fmt.Errorf("irpkid order: %w", err)
+		return nil, fmt.Errorf("irpkid order: %w", err)
 	}
 	key1, csr1, err := rec.keys.csr(customer)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var rid string
 	if err := rec.timed(opSignNew, func() (err error) {
 		rid, err = cl.SignNewCertificate(ctx, customer, cred.TransferID, cred.TransferPassword, csr1)
+		if err == nil {
+			rec.answer(customer, rid)
+		}
 		return err
 	}); err != nil {
-		return err
+		return nil, err
 	}
 	var cert1 *x509.Certificate
 	if err := rec.timed(opGet, func() (err error) {
@@ -336,25 +404,38 @@ func cycle(ctx context.Context, c config, cl *client.Client, rec *recorder, cust
 		}
 		return cl.VerifyIssued(cert1, &key1.PublicKey, customer)
 	}); err != nil {
-		return err
+		return nil, err
 	}
+	return &holding{key1, cert1}, nil
+}
+
+// renewOnce renews h and fetches and checks the successor.
+func renewOnce(ctx context.Context, cl *client.Client, rec *recorder, customer string, h *holding) (*holding, error) {
 	key2, csr2, err := rec.keys.csr(customer)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var rid string
 	if err := rec.timed(opRenew, func() (err error) {
-		rid, err = cl.RenewCertificate(ctx, customer, csr2, key1, cert1)
+		rid, err = cl.RenewCertificate(ctx, customer, csr2, h.key, h.cert)
+		if err == nil {
+			rec.answer(customer, rid)
+		}
 		return err
 	}); err != nil {
-		return err
+		return nil, err
 	}
-	return rec.timed(opGet, func() error {
-		cert2, err := cl.GetCertificate(ctx, customer, rid)
-		if err != nil {
+	var cert2 *x509.Certificate
+	err = rec.timed(opGet, func() (err error) {
+		if cert2, err = cl.GetCertificate(ctx, customer, rid); err != nil {
 			return err
 		}
 		return cl.VerifyIssued(cert2, &key2.PublicKey, customer)
 	})
+	if err != nil {
+		return nil, err
+	}
+	return &holding{key2, cert2}, nil
 }
 
 // keyPool hands out pre-generated keys, then fresh ones.
@@ -439,7 +520,7 @@ func irpkid(ctx context.Context, c config, args ...string) ([]byte, error) {
 func (r *recorder) report(clients int, elapsed time.Duration) *Report {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	rep := &Report{Clients: clients, Cycles: r.cycles, Seconds: elapsed.Seconds(), FirstErrors: r.first}
+	rep := &Report{Clients: clients, Cycles: r.cycles, Seconds: elapsed.Seconds(), FirstErrors: r.first, answered: r.answered}
 	for _, op := range opOrder {
 		lat := r.lat[op]
 		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
