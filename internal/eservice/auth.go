@@ -345,8 +345,9 @@ func (h *Handler) authenticate(ctx context.Context, client, email, password stri
 }
 
 // newSession stores a session for u and returns its cookie value; extra
-// runs in the same transaction with the session's id hash.
-func (h *Handler) newSession(ctx context.Context, u User, extra ...func(*store.Tx, []byte) error) (string, error) {
+// runs in the same transaction with the session's id hash and returns the
+// sign-in audit entry's detail.
+func (h *Handler) newSession(ctx context.Context, u User, extra ...func(*store.Tx, []byte) (string, error)) (string, error) {
 	id, err := randomToken()
 	if err != nil {
 		return "", err
@@ -362,12 +363,13 @@ func (h *Handler) newSession(ctx context.Context, u User, extra ...func(*store.T
 		if err != nil {
 			return err
 		}
+		var detail string
 		for _, fn := range extra {
-			if err := fn(tx, tokenHash(id)); err != nil {
+			if detail, err = fn(tx, tokenHash(id)); err != nil {
 				return err
 			}
 		}
-		return tx.Audit(ctx, store.AuditEntry{At: now, Actor: actor(u), Action: "sign_in", CustomerID: u.CustomerID, Outcome: "ok"})
+		return tx.Audit(ctx, store.AuditEntry{At: now, Actor: actor(u), Action: "sign_in", CustomerID: u.CustomerID, Outcome: "ok", Detail: detail})
 	})
 	return id, err
 }

@@ -120,7 +120,7 @@ func (h *Handler) deliver(ctx context.Context, u User, orgName string, d orderDa
 	}
 	link := h.cfg.PublicURL + Path + "delivery/" + token
 	msg, err := deliveryMessage(d.Language, deliveryMail{Name: d.Name, Org: orgName, CustomerID: u.CustomerID, Purpose: translate(d.Language, "purpose."+d.Purpose),
-		Description: d.Description, Link: link, Expires: cred.Expires, Attempts: h.cfg.PINAttempts, Representative: u.Email,
+		Description: d.Description, Link: link, Expires: cred.Expires, Attempts: h.cfg.PINAttempts, Representative: representative(u),
 		SMS: h.cfg.PINDelivery == PINBySMS, Phone: d.Phone})
 	if err != nil {
 		return "", err
@@ -377,4 +377,14 @@ func deliveryMessage(lang string, d deliveryMail) (notify.Message, error) {
 		return notify.Message{}, err
 	}
 	return notify.Message{Subject: translate(lang, "mail.delivery.subject"), Text: b.String(), Language: lang}, nil
+}
+
+// representative names who ordered, in the contact's mail: the e-mail
+// address of a password account, the name of a person signed in at the
+// identity provider.
+func representative(u User) string {
+	if strings.HasPrefix(u.Email, "oidc:") && u.Name != "" {
+		return u.Name
+	}
+	return u.Email
 }

@@ -12,6 +12,7 @@ var signinCatalog = []msg{
 	{"oidc.noOrg", "Sinulla ei ole oikeutta asioida yhdenkään tähän palveluun rekisteröidyn organisaation puolesta.", "Du har inte rätt att företräda någon organisation som är registrerad i tjänsten.", "You may not act for any organisation registered in this service."},
 	{"oidc.disabled", "Käyttäjätunnuksesi on poistettu käytöstä. Ota yhteyttä palvelun ylläpitäjään.", "Ditt konto har inaktiverats. Kontakta tjänstens administratör.", "Your account has been disabled. Contact the service's administrator."},
 	{"oidc.unreachable", "Tunnistuspalveluun ei juuri nyt saada yhteyttä. Yritä hetken kuluttua uudelleen.", "Identifieringstjänsten kan inte nås just nu. Försök igen om en stund.", "The identity provider cannot be reached right now. Try again in a moment."},
+	{"oidc.busy", "Kirjautumisia on juuri nyt kesken liian monta. Yritä hetken kuluttua uudelleen.", "För många inloggningar pågår just nu. Försök igen om en stund.", "Too many sign-ins are under way right now. Try again in a moment."},
 	{"org.title", "Valitse organisaatio", "Välj organisation", "Choose the organisation"},
 	{"org.intro", "Voit asioida usean organisaation puolesta. Valitse, minkä organisaation varmenteita hoidat nyt.", "Du får företräda flera organisationer. Välj vilken organisations certifikat du sköter nu.", "You may act for several organisations. Choose whose certificates you manage now."},
 	{"org.active", "valittuna", "vald", "current"},

@@ -183,6 +183,11 @@ func (h *Handler) oidcStart(w http.ResponseWriter, r *http.Request) {
 		return tx.PutOIDCLogin(ctx, store.OIDCLogin{StateHash: tokenHash(state), Nonce: nonce, Verifier: verifier,
 			Next: localPath(r.URL.Query().Get("next")), CreatedAt: now}, now.Add(-oidcLoginTTL))
 	})
+	if errors.Is(err, store.ErrBusy) {
+		h.log.WarnContext(ctx, "OpenID Connect sign-in refused: too many sign-ins under way", "ip", h.clientIP(r))
+		h.render(w, r, nil, http.StatusServiceUnavailable, "error", "error.title", errorData{Message: "oidc.busy"})
+		return
+	}
 	if err != nil {
 		h.fail(w, r, nil, err)
 		return
@@ -227,8 +232,12 @@ func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	if old, _ := h.currentSession(r); old != nil {
 		_ = h.endSession(ctx, old)
 	}
-	id, err := h.newSession(ctx, who.user, func(tx *store.Tx, idHash []byte) error {
-		return tx.PutOIDCSession(ctx, store.OIDCSession{IDHash: idHash, Person: who.person, Orgs: who.orgs, Active: who.user.CustomerID,
+	id, err := h.newSession(ctx, who.user, func(tx *store.Tx, idHash []byte) (string, error) {
+		detail := "oidc orgs=" + strings.Join(who.orgs, ",")
+		if who.user.Operator {
+			detail += " operator"
+		}
+		return detail, tx.PutOIDCSession(ctx, store.OIDCSession{IDHash: idHash, Person: who.person, Orgs: who.orgs, Active: who.user.CustomerID,
 			Operator: who.user.Operator, CreatedAt: h.clock.Now()})
 	})
 	if err != nil {

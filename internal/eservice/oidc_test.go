@@ -204,7 +204,7 @@ func TestOIDCSignInOneOrganisation(t *testing.T) {
 		t.Fatalf("certificates: %d\n%s", code, page)
 	}
 	a := e.lastAudit(t, "sign_in")
-	if a.Outcome != "ok" || a.Actor != "eservice:oidc:person-1" || a.CustomerID != customer {
+	if a.Outcome != "ok" || a.Actor != "eservice:oidc:person-1" || a.CustomerID != customer || a.Detail != "oidc orgs=1234567-1" {
 		t.Errorf("sign-in audit: %+v", a)
 	}
 	// Sign-out ends the session and goes on to the provider's end-session

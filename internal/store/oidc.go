@@ -18,11 +18,25 @@ type OIDCLogin struct {
 	CreatedAt time.Time
 }
 
+// MaxOIDCLogins bounds the sign-ins under way, so that a flood of
+// unfinished sign-ins cannot fill the store.
+const MaxOIDCLogins = 20000
+
+// ErrBusy is a refusal for load: too many of something under way.
+var ErrBusy = errors.New("too many under way")
+
 // PutOIDCLogin records a sign-in under way, dropping those older than
-// staleBefore.
+// staleBefore; ErrBusy when MaxOIDCLogins are under way.
 func (t *Tx) PutOIDCLogin(ctx context.Context, l OIDCLogin, staleBefore time.Time) error {
-	if _, err := t.exec(ctx, `DELETE FROM eservice_oidc_logins WHERE created_at < ?`, staleBefore.UnixMilli()); err != nil {
+	if _, err := t.exec(ctx, `DELETE FROM eservice_oidc_logins WHERE created_at < ?`, ms(staleBefore)); err != nil {
 		return err
+	}
+	var n int
+	if err := t.queryRow(ctx, `SELECT COUNT(*) FROM eservice_oidc_logins`).Scan(&n); err != nil {
+		return err
+	}
+	if n >= MaxOIDCLogins {
+		return ErrBusy
 	}
 	_, err := t.exec(ctx, `INSERT INTO eservice_oidc_logins (state_hash, nonce, verifier, next, created_at) VALUES (?,?,?,?,?)`,
 		l.StateHash, l.Nonce, l.Verifier, l.Next, ms(l.CreatedAt))
