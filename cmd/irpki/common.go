@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,11 +27,47 @@ const EndpointLocal = "http://127.0.0.1:8080/2017/10/CertificateServices"
 type common struct {
 	dir    string
 	config string
+	// dirs: a command that takes several state directories (watch)
+	// registers --dir with registerDirs; dir is then the first.
+	dirs []string
 }
 
 func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.dir, "dir", "", "state directory: settings, certificate, key, archive (required)")
 	fs.StringVar(&c.config, "config", "", "JSON config file whose keys are these flags' names")
+}
+
+// registerDirs registers --dir for a command that takes several state
+// directories: --dir repeated, or a list separated by the platform's path
+// list separator (":" on Unix, ";" on Windows), in IRPKI_DIR or the config
+// file too.
+func (c *common) registerDirs(fs *flag.FlagSet) {
+	fs.Var(dirList{c}, "dir", "state directory: settings, certificate, key, archive (required); repeat --dir, or separate directories with "+
+		strconv.Quote(string(os.PathListSeparator))+", to watch several in one process")
+	fs.StringVar(&c.config, "config", "", "JSON config file whose keys are these flags' names")
+}
+
+// dirList is the flag.Value of a --dir that may name several directories.
+type dirList struct{ c *common }
+
+func (d dirList) String() string {
+	if d.c == nil {
+		return ""
+	}
+	return strings.Join(d.c.dirs, string(os.PathListSeparator))
+}
+
+func (d dirList) Set(v string) error {
+	for _, dir := range filepath.SplitList(v) {
+		if dir == "" {
+			continue
+		}
+		d.c.dirs = append(d.c.dirs, dir)
+		if d.c.dir == "" {
+			d.c.dir = dir
+		}
+	}
+	return nil
 }
 
 // irpkiFlags are the flags of every irpki command, so that one config file
@@ -58,6 +97,16 @@ func (a *app) newFlagSet(name string) (*flag.FlagSet, *common) {
 	fs.SetOutput(a.stderr)
 	c := &common{}
 	c.register(fs)
+	return fs, c
+}
+
+// newFlagSetDirs is newFlagSet for a command that takes several state
+// directories (see registerDirs).
+func (a *app) newFlagSetDirs(name string) (*flag.FlagSet, *common) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(a.stderr)
+	c := &common{}
+	c.registerDirs(fs)
 	return fs, c
 }
 

@@ -429,11 +429,11 @@ func TestWatchLoop(t *testing.T) {
 		t.Errorf("hook ran for %q, want once for %s", b, cur.Serial())
 	}
 	for _, want := range []string{
-		"irpki_certificate_not_after_timestamp_seconds ",
-		"irpki_renewal_last_attempt_timestamp_seconds ",
-		"irpki_renewal_last_result 1",
-		`irpki_renewal_attempts_total{result="success"} 1`,
-		"irpki_certificate_status 0",
+		"irpki_certificate_not_after_timestamp_seconds" + dirLabel(h.dir) + " ",
+		"irpki_renewal_last_attempt_timestamp_seconds" + dirLabel(h.dir) + " ",
+		"irpki_renewal_last_result" + dirLabel(h.dir) + " 1",
+		`irpki_renewal_attempts_total{dir="` + h.dir + `",result="success"} 1`,
+		"irpki_certificate_status" + dirLabel(h.dir) + " 0",
 	} {
 		if !strings.Contains(metricsBody, want) {
 			t.Errorf("metrics lack %q:\n%s", want, metricsBody)
@@ -1077,7 +1077,7 @@ func TestWatchMetricsAfterRestart(t *testing.T) {
 	if code := a.run(ctx, []string{"watch", "--dir", h.dir, "--metrics", "127.0.0.1:0", "--check-interval", "1h"}); code != 0 {
 		t.Fatalf("watch: exit %d\n%s", code, errb.String())
 	}
-	want := "irpki_renewal_last_success_timestamp_seconds " + strconv.FormatFloat(float64(st.LastRenewal.Unix()), 'g', -1, 64)
+	want := "irpki_renewal_last_success_timestamp_seconds" + dirLabel(h.dir) + " " + strconv.FormatFloat(float64(st.LastRenewal.Unix()), 'g', -1, 64)
 	if !strings.Contains(body, want+"\n") {
 		t.Errorf("metrics lack %q:\n%s", want, body)
 	}
@@ -1091,3 +1091,6 @@ func TestWatchMetricsAfterRestart(t *testing.T) {
 func TestVersion(t *testing.T) {
 	buildinfotest.CheckVersion(t, ".", "irpki")
 }
+
+// dirLabel is the label set of a directory's metrics.
+func dirLabel(dir string) string { return `{dir="` + dir + `"}` }

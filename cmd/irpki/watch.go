@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,7 +36,7 @@ type watchConfig struct {
 }
 
 func (a *app) cmdWatch(ctx context.Context, args []string) int {
-	fs, c := a.newFlagSet("watch")
+	fs, c := a.newFlagSetDirs("watch")
 	var wc watchConfig
 	fs.StringVar(&wc.hook, "deploy-hook", "", "command run by the shell ("+hookShell+") after each successful renewal, with IRPKI_CERT_FILE, IRPKI_KEY_FILE, IRPKI_CHAIN_FILE, IRPKI_FULLCHAIN_FILE, IRPKI_SERIAL, IRPKI_NOT_AFTER, IRPKI_DIR in its environment")
 	fs.DurationVar(&wc.hookTimeout, "deploy-hook-timeout", 5*time.Minute, "how long the deploy hook may run")
@@ -45,16 +46,20 @@ func (a *app) cmdWatch(ctx context.Context, args []string) int {
 	fs.DurationVar(&wc.retryMax, "retry-max", time.Hour, "longest wait between failed renewals (before the random reduction)")
 	fs.BoolVar(&wc.once, "once", false, "check once, renew if due, run the hook, and exit (for a systemd timer or cron)")
 	lockWait := fs.Duration("lock-wait", time.Minute, "how long to wait for another irpki working in --dir")
-	fs.Usage = cliconfig.Usage(fs, "irpki watch --dir DIR [--deploy-hook CMD] [--metrics ADDR] [--check-interval 1h] [--once]",
+	fs.Usage = cliconfig.Usage(fs, "irpki watch --dir DIR [--dir DIR2 ...] [--deploy-hook CMD] [--metrics ADDR] [--check-interval 1h] [--once]",
 		"Keeps the certificate renewed: checks at start and every --check-interval, and renews\n"+
 			"at a moment early in the renewal window that is random per certificate (so that a\n"+
 			"fleet does not renew at once). Failures are retried with exponential backoff from\n"+
-			"--retry-initial up to --retry-max, each wait jittered. After each successful renewal it runs\n"+
-			"--deploy-hook. Stops cleanly on SIGTERM or SIGINT.\n\n"+
+			"--retry-initial up to --retry-max, each wait jittered. After each successful renewal\n"+
+			"it runs --deploy-hook. Stops cleanly on SIGTERM or SIGINT.\n\n"+
+			"Several --dir (one organisation's certificates, or a service bureau's customers) are\n"+
+			"watched in one process, each on its own (checks, renewals, backoff, hook with its\n"+
+			"IRPKI_DIR); every metric has the label dir, and log lines name their directory.\n\n"+
 			"With --once it checks, renews if due, and exits: 0 nothing to do or renewed;\n"+
 			"1 renewal or deploy hook failed (run again later: it resumes), or renewal is due\n"+
 			"but blocked by a pending enrolment (irpki enroll --dir DIR finishes it); 2 bad flags;\n"+
-			"3 expired, revoked or no certificate: order a new certificate and run irpki enroll.")
+			"3 expired, revoked or no certificate: order a new certificate and run irpki enroll.\n"+
+			"With several directories, the worst of theirs: 3, else 1, else 0.")
 	if err := a.parse(fs, c, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -69,25 +74,62 @@ func (a *app) cmdWatch(ctx context.Context, args []string) int {
 		return exitUsage
 	}
 	log := slog.New(slog.NewTextHandler(a.stderr, nil))
-	m, err := renewal.Open(c.dir, renewal.Options{
-		Now: a.now, Sleep: a.sleep, HTTPClient: a.httpClient, UserAgent: userAgent(), LockWait: *lockWait, Log: log,
-		Progress: func(e renewal.Event) { log.Info(e.Message) },
-	})
-	if err != nil {
-		return a.exit("watch", err)
+	set := newMetricSet()
+	var watchers []*watcher
+	seen := map[string]bool{}
+	for _, dir := range c.dirs {
+		wlog := log
+		if len(c.dirs) > 1 {
+			wlog = log.With("dir", dir)
+		}
+		m, err := renewal.Open(dir, renewal.Options{
+			Now: a.now, Sleep: a.sleep, HTTPClient: a.httpClient, UserAgent: userAgent(), LockWait: *lockWait, Log: wlog,
+			Progress: func(e renewal.Event) { wlog.Info(e.Message) },
+		})
+		if err != nil {
+			return a.exit("watch", err)
+		}
+		if seen[m.Dir()] {
+			return a.exit("watch", badFlags{fmt.Errorf("--dir %s is given twice", m.Dir())})
+		}
+		seen[m.Dir()] = true
+		if _, err := m.Settings(); err != nil {
+			return a.exit("watch", err)
+		}
+		watchers = append(watchers, &watcher{app: a, m: m, cfg: wc, log: wlog, met: set.forDir(m.Dir())})
 	}
-	if _, err := m.Settings(); err != nil {
-		return a.exit("watch", err)
-	}
-	w := &watcher{app: a, m: m, cfg: wc, log: log, met: newMetrics()}
 	if wc.metricsAddr != "" {
-		stop, err := w.serveMetrics(wc.metricsAddr)
+		stop, err := serveMetrics(wc.metricsAddr, set.reg, log)
 		if err != nil {
 			return a.exit("watch", err)
 		}
 		defer stop()
 	}
-	return w.run(ctx)
+	if len(watchers) == 1 {
+		return watchers[0].run(ctx)
+	}
+	// Each directory is watched on its own: its own checks, renewals,
+	// backoff and hook; one failing does not hold up the others. With
+	// --once the exit code is the worst of theirs.
+	codes := make([]int, len(watchers))
+	var wg sync.WaitGroup
+	for i, w := range watchers {
+		wg.Go(func() { codes[i] = w.run(ctx) })
+	}
+	wg.Wait()
+	return worstExit(codes)
+}
+
+// worstExit is the exit code of several directories' runs: 3 (order a new
+// certificate) over 1 (failed) over 0.
+func worstExit(codes []int) int {
+	worst := exitOK
+	for _, c := range codes {
+		if c == exitNewOrder || (c == exitError && worst == exitOK) {
+			worst = c
+		}
+	}
+	return worst
 }
 
 type watcher struct {
@@ -329,54 +371,76 @@ func (w *watcher) markDeployed(inst *renewal.Installed) error {
 	return atomicfile.WriteFile(filepath.Join(w.m.Dir(), deployedFile), []byte(inst.Serial()+"\n"), 0o600)
 }
 
-func (w *watcher) serveMetrics(addr string) (func(), error) {
+// serveMetrics serves the registry reg at addr, /metrics, until the
+// returned function is called.
+func serveMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("--metrics: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(w.met.reg, promhttp.HandlerOpts{}))
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
-	w.log.Info("serving metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+	log.Info("serving metrics", "url", "http://"+ln.Addr().String()+"/metrics")
 	return func() { srv.Close() }, nil
 }
 
-// metrics are the watcher's Prometheus metrics.
-type metrics struct {
+// metricSet is the registry of a watch process: each metric has the label
+// dir, the state directory (absolute) it describes, so that one process
+// watching several directories reports each apart.
+type metricSet struct {
 	reg         *prometheus.Registry
+	notAfter    *prometheus.GaugeVec
+	renewAt     *prometheus.GaugeVec
+	state       *prometheus.GaugeVec
+	lastAttempt *prometheus.GaugeVec
+	lastSuccess *prometheus.GaugeVec
+	lastResult  *prometheus.GaugeVec
+	attempts    *prometheus.CounterVec
+	hookResult  *prometheus.GaugeVec
+}
+
+func newMetricSet() *metricSet {
+	gauge := func(name, help string) *prometheus.GaugeVec {
+		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, []string{"dir"})
+	}
+	s := &metricSet{
+		reg:         prometheus.NewRegistry(),
+		notAfter:    gauge("irpki_certificate_not_after_timestamp_seconds", "Expiry (NotAfter) of the current certificate, Unix seconds."),
+		renewAt:     gauge("irpki_certificate_renew_at_timestamp_seconds", "When irpki watch renews the current certificate, Unix seconds."),
+		state:       gauge("irpki_certificate_status", "The irpki status exit code: 0 valid, 1 renewal window open, 2 expired, revoked or none."),
+		lastAttempt: gauge("irpki_renewal_last_attempt_timestamp_seconds", "Time of the last renewal attempt, Unix seconds."),
+		lastSuccess: gauge("irpki_renewal_last_success_timestamp_seconds", "Time of the last successful renewal, or of the enrolment of the current certificate if later, Unix seconds."),
+		lastResult:  gauge("irpki_renewal_last_result", "Result of the last renewal attempt: 1 success (or none yet), 0 failure."),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "irpki_renewal_attempts_total",
+			Help: "Renewal attempts by result."}, []string{"dir", "result"}),
+		hookResult: gauge("irpki_deploy_hook_last_result", "Result of the last deploy hook run: 1 success (or none yet), 0 failure."),
+	}
+	s.reg.MustRegister(build.Collector("irpki"), s.notAfter, s.renewAt, s.state, s.lastAttempt, s.lastSuccess, s.lastResult, s.attempts, s.hookResult)
+	return s
+}
+
+// metrics are one state directory's metrics: the set's, labelled with it.
+type metrics struct {
 	notAfter    prometheus.Gauge
 	renewAt     prometheus.Gauge
 	state       prometheus.Gauge
 	lastAttempt prometheus.Gauge
 	lastSuccess prometheus.Gauge
 	lastResult  prometheus.Gauge
-	attempts    *prometheus.CounterVec
+	attempts    *prometheus.CounterVec // by result
 	hookResult  prometheus.Gauge
 	attemptAt   time.Time
 }
 
-func newMetrics() *metrics {
+func (s *metricSet) forDir(dir string) *metrics {
+	l := prometheus.Labels{"dir": dir}
 	m := &metrics{
-		reg: prometheus.NewRegistry(),
-		notAfter: prometheus.NewGauge(prometheus.GaugeOpts{Name: "irpki_certificate_not_after_timestamp_seconds",
-			Help: "Expiry (NotAfter) of the current certificate, Unix seconds."}),
-		renewAt: prometheus.NewGauge(prometheus.GaugeOpts{Name: "irpki_certificate_renew_at_timestamp_seconds",
-			Help: "When irpki watch renews the current certificate, Unix seconds."}),
-		state: prometheus.NewGauge(prometheus.GaugeOpts{Name: "irpki_certificate_status",
-			Help: "The irpki status exit code: 0 valid, 1 renewal window open, 2 expired, revoked or none."}),
-		lastAttempt: prometheus.NewGauge(prometheus.GaugeOpts{Name: "irpki_renewal_last_attempt_timestamp_seconds",
-			Help: "Time of the last renewal attempt, Unix seconds."}),
-		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{Name: "irpki_renewal_last_success_timestamp_seconds",
-			Help: "Time of the last successful renewal, or of the enrolment of the current certificate if later, Unix seconds."}),
-		lastResult: prometheus.NewGauge(prometheus.GaugeOpts{Name: "irpki_renewal_last_result",
-			Help: "Result of the last renewal attempt: 1 success (or none yet), 0 failure."}),
-		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "irpki_renewal_attempts_total",
-			Help: "Renewal attempts by result."}, []string{"result"}),
-		hookResult: prometheus.NewGauge(prometheus.GaugeOpts{Name: "irpki_deploy_hook_last_result",
-			Help: "Result of the last deploy hook run: 1 success (or none yet), 0 failure."}),
+		notAfter: s.notAfter.With(l), renewAt: s.renewAt.With(l), state: s.state.With(l),
+		lastAttempt: s.lastAttempt.With(l), lastSuccess: s.lastSuccess.With(l), lastResult: s.lastResult.With(l),
+		attempts: s.attempts.MustCurryWith(l), hookResult: s.hookResult.With(l),
 	}
-	m.reg.MustRegister(build.Collector("irpki"), m.notAfter, m.renewAt, m.state, m.lastAttempt, m.lastSuccess, m.lastResult, m.attempts, m.hookResult)
 	m.attempts.WithLabelValues("success")
 	m.attempts.WithLabelValues("failure")
 	m.lastResult.Set(1)
