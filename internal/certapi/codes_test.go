@@ -536,6 +536,9 @@ var errBroken = errors.New("disk on fire")
 
 func (brokenStore) Update(context.Context, func(*store.Tx) error) error { return errBroken }
 func (brokenStore) View(context.Context, func(*store.Tx) error) error   { return errBroken }
+func (brokenStore) UpdateKeyed(context.Context, func(*store.Tx) error) error {
+	return errBroken
+}
 
 // start starts a test server with the organisation of customer.
 func start(t *testing.T) *irpkidtest.Server {

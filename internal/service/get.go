@@ -37,7 +37,7 @@ func (s *Service) get(ctx context.Context, r *wire.GetCertificateRequest) ([]byt
 	unknown := refuse(wire.CodeRetrievalUnknown, "No certificate is waiting under this RetrievalId for this customer. Check the RetrievalId, or enrol again.")
 	var refusal error
 	var c store.Certificate
-	err := s.db.Update(ctx, func(tx *store.Tx) error {
+	err := s.db.UpdateKeyed(ctx, func(tx *store.Tx) error {
 		var err error
 		c, err = tx.CertificateByRetrievalID(ctx, r.RetrievalID)
 		if errors.Is(err, store.ErrNotFound) {
@@ -46,6 +46,16 @@ func (s *Service) get(ctx context.Context, r *wire.GetCertificateRequest) ([]byt
 		}
 		if err != nil {
 			return err
+		}
+		if c.Predecessor != "" {
+			// A renewal of the predecessor may supersede this successor
+			// unless it has been retrieved: one decides after the other.
+			if err := tx.Lock(ctx, lockCert(c.Predecessor)); err != nil {
+				return err
+			}
+			if c, err = tx.CertificateByRetrievalID(ctx, r.RetrievalID); err != nil {
+				return err
+			}
 		}
 		if c.CustomerID != r.CustomerID || c.Environment != s.cfg.Environment || now.After(c.CreatedAt.Add(s.cfg.RetrievalRetention)) {
 			refusal = unknown

@@ -189,42 +189,61 @@ func TestRacingRenewalReplays(t *testing.T) {
 
 // TestRacingRenewalsOfOnePredecessor: two different renewal requests for
 // the same predecessor, both signed outside the write lock against a
-// predecessor without successor. The first to commit wins; the other finds
-// the predecessor changed, discards its certificate unseen and starts
-// over, superseding the winner's successor (never retrieved) as a later
-// request does. The discarded certificate is neither stored nor answered.
+// predecessor without successor. The first commits and its successor is
+// retrieved before the second's write transaction, which finds the
+// predecessor renewed: ALREADY_RENEWED, and its certificate is neither
+// stored nor answered.
 func TestRacingRenewalsOfOnePredecessor(t *testing.T) {
 	srv := irpkidtest.Start(t, irpkidtest.Config{})
 	srv.AddOrg(t, racer, "Race Oy")
 	e := srv.Enroll(t, racer, 30*24*time.Hour)
-	signed := signingRace(t, srv)
+	var mu sync.Mutex
+	var signed []string
+	bothSigned, fetched := make(chan struct{}), make(chan struct{})
+	service.OnSigned(srv.Service, func(serial string) {
+		mu.Lock()
+		signed = append(signed, serial)
+		n := len(signed)
+		mu.Unlock()
+		switch n {
+		case 1: // the winner waits until the loser has signed too
+			<-bothSigned
+		case 2: // the loser waits until the winner's successor is retrieved
+			close(bothSigned)
+			<-fetched
+		}
+	})
 	cl := srv.Client(t)
 	keys := [2]*rsa.PrivateKey{irpkidtest.NewKey(t), irpkidtest.NewKey(t)}
-	rids, errs := race(func(i int) (string, error) {
-		return cl.RenewCertificate(context.Background(), racer, irpkidtest.CSR(t, keys[i], racer), e.Key, e.Cert)
-	})
-	if errs[0] != nil || errs[1] != nil {
-		t.Fatal(errs)
+	type answer struct {
+		rid string
+		err error
 	}
-	got := signed()
-	if len(got) != 3 {
-		t.Fatalf("%d certificates signed, want 3 (two in the race, one by the loser starting over): %v", len(got), got)
+	answers := make(chan answer, 2)
+	for i := range 2 {
+		go func() {
+			rid, err := cl.RenewCertificate(context.Background(), racer, irpkidtest.CSR(t, keys[i], racer), e.Key, e.Cert)
+			answers <- answer{rid, err}
+		}()
 	}
-	// The fixture's certificate, the winner's successor (now superseded)
-	// and the loser's second one.
-	checkLosers(t, srv, got, rids[:], 3)
-	// Exactly one successor is live.
-	live := 0
-	srv.DB.View(context.Background(), func(tx *store.Tx) error {
-		cs, err := tx.Certificates(context.Background(), store.CertFilter{CustomerID: racer})
-		for _, c := range cs {
-			if c.Predecessor != "" && c.Status == store.CertValid {
-				live++
-			}
-		}
-		return err
-	})
-	if live != 1 {
-		t.Errorf("%d live successors", live)
+	won := <-answers
+	if won.err != nil {
+		t.Fatal(won.err)
 	}
+	if _, err := cl.GetCertificate(context.Background(), racer, won.rid); err != nil {
+		t.Fatal(err)
+	}
+	close(fetched)
+	lost := <-answers
+	var se *client.ServiceError
+	if !errors.As(lost.err, &se) || string(se.Code) != "ALREADY_RENEWED" {
+		t.Fatalf("the loser got %q, %v; want ALREADY_RENEWED", lost.rid, lost.err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(signed) != 2 {
+		t.Fatalf("%d certificates signed, want 2: %v", len(signed), signed)
+	}
+	// The fixture's certificate and the winner's successor.
+	checkLosers(t, srv, signed, []string{won.rid}, 2)
 }

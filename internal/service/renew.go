@@ -135,8 +135,11 @@ func (s *Service) renew(ctx context.Context, el *etree.Element) (rid, customer, 
 			return "", customer, signerSerial, unavailable()
 		}
 		var again bool
-		err = s.db.Update(ctx, func(tx *store.Tx) error {
+		err = s.db.UpdateKeyed(ctx, func(tx *store.Tx) error {
 			again = false
+			if err := lock(ctx, tx, lockCert(signerSerial), lockKey(fp)); err != nil {
+				return err
+			}
 			var err error
 			if d, err = s.decideRenew(ctx, tx, cert, req.CustomerID, signerSerial, fp, reqHash); err != nil {
 				return err
@@ -219,15 +222,11 @@ func (d renewDecision) template(reqHash string) store.Certificate {
 	}
 }
 
-// state is the predecessor's state the decision to issue was taken on: its
-// status and the successor it had.
-func (d renewDecision) state() string {
-	st := string(d.cur.Status)
-	if d.successor != nil {
-		st += " successor " + d.successor.Serial + " " + string(d.successor.Status)
-	}
-	return st
-}
+// state is the predecessor's state the decision to issue was taken on. A
+// successor never retrieved that appeared meanwhile is no change: the
+// request supersedes it as it would have superseded the one before; one
+// retrieved meanwhile makes the decision a refusal.
+func (d renewDecision) state() string { return string(d.cur.Status) }
 
 // decideRenew decides a verified renewal request on tx's state; it writes
 // nothing.

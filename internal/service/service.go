@@ -23,8 +23,12 @@ import (
 )
 
 // Store is what the service needs of storage: write and read transactions.
+// The SOAP operations write with UpdateKeyed, locking (store.Tx.Lock) the
+// order, certificate and key their rules are about, so that on PostgreSQL
+// requests about different ones commit side by side.
 type Store interface {
 	Update(ctx context.Context, fn func(*store.Tx) error) error
+	UpdateKeyed(ctx context.Context, fn func(*store.Tx) error) error
 	View(ctx context.Context, fn func(*store.Tx) error) error
 }
 
@@ -122,7 +126,7 @@ func (s *Service) checkEnvironment(env string) error {
 func (s *Service) audit(ctx context.Context, e store.AuditEntry) {
 	ctx = context.WithoutCancel(ctx)
 	e.At = s.clock.Now()
-	if err := s.db.Update(ctx, func(tx *store.Tx) error { return tx.Audit(ctx, e) }); err != nil {
+	if err := s.db.UpdateKeyed(ctx, func(tx *store.Tx) error { return tx.Audit(ctx, e) }); err != nil {
 		s.log.ErrorContext(ctx, "audit write failed", "action", e.Action, "err", err)
 	}
 }
@@ -153,4 +157,20 @@ func auditOutcome(err error) (string, string) {
 		return "ok", ""
 	}
 	return "fail", string(CodeOf(err))
+}
+
+// Lock keys of the SOAP operations' rules (store.Tx.Lock), taken in this
+// order: the order or the certificate, then the public key.
+func lockOrder(transferID string) string { return "order " + transferID }
+func lockCert(serial string) string      { return "cert " + serial }
+func lockKey(fp string) string           { return "key " + fp }
+
+// lock takes the locks of keys in order.
+func lock(ctx context.Context, tx *store.Tx, keys ...string) error {
+	for _, k := range keys {
+		if err := tx.Lock(ctx, k); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -253,6 +253,14 @@ func (c *cancelAfterUpdate) Update(ctx context.Context, fn func(*store.Tx) error
 	return err
 }
 
+func (c *cancelAfterUpdate) UpdateKeyed(ctx context.Context, fn func(*store.Tx) error) error {
+	err := c.Store.UpdateKeyed(ctx, fn)
+	if c.n++; c.n == 1 {
+		c.cancel()
+	}
+	return err
+}
+
 // A refusal is audited even if the caller has gone by the time it is
 // written: the wrong password was counted, so its audit line must exist.
 func TestRefusalAuditedAfterCallerLeft(t *testing.T) {

@@ -65,8 +65,11 @@ func (s *Service) signNew(ctx context.Context, r *wire.SignNewCertificateRequest
 			}
 		}
 		var again bool
-		err = s.db.Update(ctx, func(tx *store.Tx) error {
+		err = s.db.UpdateKeyed(ctx, func(tx *store.Tx) error {
 			again = false
+			if err := lock(ctx, tx, lockOrder(r.TransferID), lockKey(fp)); err != nil {
+				return err
+			}
 			var err error
 			if d, err = s.decideSignNew(ctx, tx, r, fp, now); err != nil {
 				return err

@@ -23,6 +23,17 @@ import (
 // count one more") has one winner however many replicas race, with no
 // rule needing a lock of its own. Reads run beside them on snapshots.
 //
+// The hot paths (SignNewCertificate, RenewCertificate, GetCertificate and
+// refusals' audit lines) would queue on that one lock, each holding it
+// through its commit's fsync: the application would serialise what
+// PostgreSQL runs side by side and commits in groups. They use
+// UpdateKeyed instead: the transaction takes writeLock shared, so that it
+// still waits for (and holds off) every Update, and then locks the keys of
+// its own rules (Tx.Lock: the order, the predecessor, the key
+// fingerprint), so that only transactions about the same order,
+// certificate or key wait for each other. The unique indexes (one key per
+// certificate, one live successor) stand behind the locks.
+//
 // The keys are arbitrary constants ("irpk" and "irpm"), distinct from each
 // other; another application sharing the database would have to avoid them.
 const (
@@ -110,18 +121,27 @@ func (s *DB) lockMigrations(ctx context.Context) (unlock func(), err error) {
 	}, nil
 }
 
-// runPostgres runs fn in a transaction: a write transaction (holding the
-// write lock) committed if fn returns nil, or a read transaction on one
-// snapshot, always rolled back. A transaction that failed before fn ran
+// Transaction modes on PostgreSQL.
+type txMode int
+
+const (
+	modeRead      txMode = iota // a snapshot, rolled back
+	modeExclusive               // holds writeLock
+	modeKeyed                   // holds writeLock shared, and the keys it locks
+)
+
+// runPostgres runs fn in a transaction of mode: a write transaction
+// committed if fn returns nil, or a read transaction on one snapshot,
+// always rolled back. A transaction that failed before fn ran
 // (a connection the server had closed, as after its restart) is begun again
 // on another connection; one that fn began is never repeated.
-func (s *DB) runPostgres(ctx context.Context, write bool, fn func(*Tx) error) error {
+func (s *DB) runPostgres(ctx context.Context, mode txMode, fn func(*Tx) error) error {
 	var err error
 	// Every pooled connection may have died with the server: each attempt
 	// discards one.
 	for attempt := 0; attempt <= postgresPool; attempt++ {
 		var started bool
-		started, err = s.runPostgresOnce(ctx, write, fn)
+		started, err = s.runPostgresOnce(ctx, mode, fn)
 		if started || err == nil || ctx.Err() != nil {
 			return err
 		}
@@ -132,7 +152,8 @@ func (s *DB) runPostgres(ctx context.Context, write bool, fn func(*Tx) error) er
 	return err
 }
 
-func (s *DB) runPostgresOnce(ctx context.Context, write bool, fn func(*Tx) error) (started bool, err error) {
+func (s *DB) runPostgresOnce(ctx context.Context, mode txMode, fn func(*Tx) error) (started bool, err error) {
+	write := mode != modeRead
 	// The transaction runs to its end once begun, whatever happens to ctx
 	// (see run); ctx bounds the wait for a connection and for the lock.
 	bg := context.WithoutCancel(ctx)
@@ -156,14 +177,18 @@ func (s *DB) runPostgresOnce(ctx context.Context, write bool, fn func(*Tx) error
 		}
 	}()
 	if write {
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, writeLock); err != nil {
+		lock := `SELECT pg_advisory_xact_lock($1)`
+		if mode == modeKeyed {
+			lock = `SELECT pg_advisory_xact_lock_shared($1)`
+		}
+		if _, err := tx.ExecContext(ctx, lock, writeLock); err != nil {
 			if ctx.Err() != nil {
 				err = ctx.Err()
 			}
 			return false, fmt.Errorf("store: wait for the write lock: %w", err)
 		}
 	}
-	if err := fn(&Tx{q: tx, d: postgresDialect}); err != nil {
+	if err := fn(&Tx{q: tx, d: postgresDialect, keyed: mode == modeKeyed}); err != nil {
 		open = false
 		tx.Rollback()
 		if errors.Is(err, errReadOnly) {
@@ -179,4 +204,21 @@ func (s *DB) runPostgresOnce(ctx context.Context, write bool, fn func(*Tx) error
 		return true, fmt.Errorf("store: commit: %w", err)
 	}
 	return true, nil
+}
+
+// Lock takes a transaction-scoped lock on key, waiting for any other
+// UpdateKeyed transaction holding it, in a transaction of UpdateKeyed on
+// PostgreSQL; anywhere else it does nothing, for there the transaction
+// already runs alone among writers. Take the locks before reading what
+// they guard, and in one order everywhere (the order or certificate, then
+// the public key), lest two transactions wait for each other.
+func (t *Tx) Lock(ctx context.Context, key string) error {
+	if !t.keyed {
+		return nil
+	}
+	// Two 32-bit keys, a space apart from writeLock's one 64-bit key.
+	if _, err := t.q.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_xact_lock($1, hashtext($2))`, int32(writeLock), key); err != nil {
+		return fmt.Errorf("store: lock: %w", err)
+	}
+	return nil
 }

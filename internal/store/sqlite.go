@@ -9,19 +9,27 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // DB is the store, on SQLite or on PostgreSQL (see Open).
 //
-// On SQLite it holds one connection for its lifetime and runs one
-// transaction at a time on it: SQLite has one writer anyway, and in-process
-// writers queue here instead of spinning on busy_timeout. Transactions are
-// begun and ended with plain BEGIN/COMMIT on that connection rather than
-// through database/sql's Tx, which watches every transaction and every
-// query with a goroutine of its own (five per renewal, each waking a
-// thread).
+// On SQLite one connection writes and a few others read. Write
+// transactions are committed in groups (group commit): the writer takes
+// every transaction waiting for it, runs each in a savepoint of one SQLite
+// transaction, and commits them together, so that they share one fsync
+// instead of paying one each; a transaction whose function fails is rolled
+// back to its savepoint and leaves the others' changes in. Update returns
+// only after the commit that holds its changes is durable (WAL,
+// synchronous=FULL), and a transaction that saw another's changes of the
+// same group returns no sooner than they are durable too. Readers see only
+// committed data: SQLite makes a WAL commit visible to other connections
+// after it is synced. Transactions are begun and ended with plain
+// BEGIN/COMMIT on the connections rather than through database/sql's Tx,
+// which watches every transaction and every query with a goroutine of its
+// own (five per renewal, each waking a thread).
 //
 // On PostgreSQL it holds a pool of connections (postgres.go).
 type DB struct {
@@ -29,13 +37,47 @@ type DB struct {
 	db *sql.DB
 	// path is the SQLite database file; "" on PostgreSQL.
 	path string
+	// conn is SQLite's writing connection.
 	conn *sql.Conn
 	// sem, of capacity one, is held while conn is in use.
 	sem chan struct{}
 	// stmts holds the statements of the hot paths, prepared on conn once
 	// at Open and reused by every transaction; read-only after Open.
 	stmts map[string]*sql.Stmt
+	// writes takes write transactions to the group committer.
+	writes chan *write
+	// waiting counts the Updates waiting for the group committer.
+	waiting atomic.Int64
+	// commits and committed count the SQLite commits and the write
+	// transactions they held.
+	commits, committed atomic.Int64
+	quit, done         chan struct{}
+	// readers are SQLite's reading connections, with their own prepared
+	// statements; rdb is their pool.
+	readers chan *reader
+	rdb     *sql.DB
 }
+
+// reader is a reading connection.
+type reader struct {
+	conn  *sql.Conn
+	stmts map[string]*sql.Stmt
+}
+
+// write is a write transaction waiting for the group committer.
+type write struct {
+	fn   func(*Tx) error
+	err  error
+	pan  any // what fn panicked with
+	done chan struct{}
+}
+
+// maxGroup bounds the write transactions of one commit: the first of a
+// group waits for the others to run before its commit.
+const maxGroup = 64
+
+// sqliteReaders is the number of SQLite's reading connections.
+const sqliteReaders = 4
 
 // Open opens the store named by database and migrates it to the current
 // schema: a postgres:// or postgresql:// URL is a PostgreSQL database
@@ -70,8 +112,7 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	for _, p := range []string{"busy_timeout(15000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)"} {
 		q.Add("_pragma", p)
 	}
-	dsn := "file:" + path + "?" + q.Encode()
-	db, err := sql.Open("sqlite", dsn)
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
@@ -81,7 +122,29 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	s := &DB{d: sqliteDialect, db: db, path: path, conn: conn, sem: make(chan struct{}, 1)}
+	s := &DB{d: sqliteDialect, db: db, path: path, conn: conn, sem: make(chan struct{}, 1),
+		writes: make(chan *write), quit: make(chan struct{}), done: make(chan struct{})}
+	go s.commitLoop()
+	// Readers: after the writer has made the file a WAL database.
+	rq := url.Values{}
+	for _, p := range []string{"busy_timeout(15000)", "query_only(1)"} {
+		rq.Add("_pragma", p)
+	}
+	if s.rdb, err = sql.Open("sqlite", "file:"+path+"?"+rq.Encode()); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	s.rdb.SetMaxOpenConns(sqliteReaders)
+	s.rdb.SetMaxIdleConns(sqliteReaders)
+	s.readers = make(chan *reader, sqliteReaders)
+	for range sqliteReaders {
+		c, err := s.rdb.Conn(ctx)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("store: open %s: %w", path, err)
+		}
+		s.readers <- &reader{conn: c}
+	}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -116,15 +179,38 @@ func restrict(p string, create bool) error {
 	return nil
 }
 
-// Close closes the database.
+// Close closes the database. Transactions still running finish first.
 func (s *DB) Close() error {
 	if s.conn == nil {
 		return s.db.Close()
 	}
+	select {
+	case <-s.quit:
+		return errClosed // closed before
+	default:
+	}
+	close(s.quit)
+	<-s.done
+	var errs []error
+	if s.readers != nil {
+		for range cap(s.readers) {
+			select {
+			case r := <-s.readers:
+				for _, st := range r.stmts {
+					st.Close()
+				}
+				errs = append(errs, r.conn.Close())
+			default:
+			}
+		}
+	}
+	if s.rdb != nil {
+		errs = append(errs, s.rdb.Close())
+	}
 	for _, st := range s.stmts {
 		st.Close()
 	}
-	return errors.Join(s.conn.Close(), s.db.Close())
+	return errors.Join(append(errs, s.conn.Close(), s.db.Close())...)
 }
 
 // Backend names the database behind the store: "sqlite" or "postgres".
@@ -180,72 +266,175 @@ func (s *DB) Ping(ctx context.Context) error {
 }
 
 // Update runs fn in a write transaction and commits if fn returns nil.
+// On PostgreSQL it holds the write lock (postgres.go): it excludes every
+// other write transaction.
 func (s *DB) Update(ctx context.Context, fn func(*Tx) error) error {
 	if s.conn == nil {
-		return s.runPostgres(ctx, true, fn)
+		return s.runPostgres(ctx, modeExclusive, fn)
 	}
-	// IMMEDIATE takes the write lock at once, so that the transaction
-	// never fails half-way because another process wrote meanwhile.
-	return s.run(ctx, "BEGIN IMMEDIATE", fn)
+	return s.groupCommit(ctx, fn)
 }
 
-// View runs fn in a transaction that is always rolled back.
+// UpdateKeyed is Update for a transaction whose check-then-act rules are
+// guarded by the keys fn locks with Tx.Lock before it reads what they
+// guard. On PostgreSQL such transactions run beside each other unless they
+// lock the same key, and one at a time with Update's; on SQLite, whose one
+// writer runs every write transaction alone, it is Update.
+func (s *DB) UpdateKeyed(ctx context.Context, fn func(*Tx) error) error {
+	if s.conn == nil {
+		return s.runPostgres(ctx, modeKeyed, fn)
+	}
+	return s.groupCommit(ctx, fn)
+}
+
+// View runs fn in a transaction that is always rolled back. It sees only
+// committed (on SQLite: durably committed) data.
 func (s *DB) View(ctx context.Context, fn func(*Tx) error) error {
 	if s.conn == nil {
-		return s.runPostgres(ctx, false, fn)
+		return s.runPostgres(ctx, modeRead, fn)
 	}
-	return s.run(ctx, "BEGIN", func(tx *Tx) error {
-		if err := fn(tx); err != nil {
-			return err
-		}
-		return errReadOnly
-	})
+	var r *reader
+	select {
+	case r = <-s.readers:
+	case <-ctx.Done():
+		return fmt.Errorf("store: %w", ctx.Err())
+	}
+	defer func() { s.readers <- r }()
+	bg := context.WithoutCancel(ctx)
+	if _, err := r.conn.ExecContext(bg, "BEGIN"); err != nil {
+		r.conn.ExecContext(bg, "ROLLBACK") // in case; fails harmlessly without a transaction
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	defer r.conn.ExecContext(bg, "ROLLBACK")
+	return fn(&Tx{q: r.conn, stmts: r.stmts, d: sqliteDialect})
 }
 
 var errReadOnly = errors.New("read-only")
 
-// run runs fn in a transaction begun with begin. ctx bounds the wait for
-// the connection; once that is taken, the transaction runs to its end
-// whatever happens to ctx, so that a client that hangs up never leaves half
-// a decision behind.
-func (s *DB) run(ctx context.Context, begin string, fn func(*Tx) error) error {
-	if err := s.acquire(ctx); err != nil {
-		return err
+var errClosed = errors.New("store: closed")
+
+// groupCommit hands fn to the group committer and waits for the commit
+// that holds its changes. ctx bounds the wait for the writer; once the
+// writer has taken fn, it runs to its end whatever happens to ctx, so
+// that a client that hangs up never leaves half a decision behind.
+func (s *DB) groupCommit(ctx context.Context, fn func(*Tx) error) error {
+	w := &write{fn: fn, done: make(chan struct{})}
+	s.waiting.Add(1)
+	select {
+	case s.writes <- w:
+		s.waiting.Add(-1)
+	case <-ctx.Done():
+		s.waiting.Add(-1)
+		return fmt.Errorf("store: %w", ctx.Err())
+	case <-s.quit:
+		s.waiting.Add(-1)
+		return errClosed
 	}
-	defer s.release()
-	// BEGIN too runs without ctx's cancellation: the driver reports a
-	// context that ended while a statement ran as that statement's error,
-	// even when BEGIN had succeeded, which would leave the one connection
-	// inside a transaction holding the write lock (found in review). Its
-	// wait for another process's lock is bounded by busy_timeout.
-	bg := context.WithoutCancel(ctx)
-	if _, err := s.conn.ExecContext(bg, begin); err != nil {
-		s.conn.ExecContext(bg, "ROLLBACK") // in case; fails harmlessly without a transaction
-		return fmt.Errorf("store: begin: %w", err)
+	<-w.done
+	if w.pan != nil {
+		panic(w.pan)
 	}
-	open := true
-	// A panic in fn must not leave the transaction open on the store's one
-	// connection, which would stall every later transaction.
+	return w.err
+}
+
+// CommitStats returns how many SQLite commits the store has made and how
+// many write transactions they held; on PostgreSQL, zeros.
+func (s *DB) CommitStats() (commits, transactions int64) {
+	return s.commits.Load(), s.committed.Load()
+}
+
+// commitLoop is the group committer: it runs the waiting write
+// transactions in groups until the store closes.
+func (s *DB) commitLoop() {
+	defer close(s.done)
+	for {
+		select {
+		case w := <-s.writes:
+			s.sem <- struct{}{}
+			s.commitGroup(w)
+			<-s.sem
+		case <-s.quit:
+			return
+		}
+	}
+}
+
+// commitGroup begins a transaction, runs first and every write waiting
+// meanwhile (up to maxGroup) each in a savepoint, commits and then
+// answers them all. A failure of the transaction itself (BEGIN, a
+// savepoint, COMMIT) fails every write of the group: none of their
+// changes is kept.
+func (s *DB) commitGroup(first *write) {
+	bg := context.Background()
+	group := []*write{first}
 	defer func() {
-		if open {
-			s.conn.ExecContext(bg, "ROLLBACK")
+		for _, w := range group {
+			close(w.done)
 		}
 	}()
-	if err := fn(&Tx{q: s.conn, stmts: s.stmts, d: sqliteDialect}); err != nil {
-		open = false
-		if _, rerr := s.conn.ExecContext(bg, "ROLLBACK"); rerr != nil && !errors.Is(err, errReadOnly) {
-			return errors.Join(err, fmt.Errorf("store: rollback: %w", rerr))
-		}
-		if errors.Is(err, errReadOnly) {
-			return nil
-		}
-		return err
+	// IMMEDIATE takes the write lock at once, so that the transaction
+	// never fails half-way because another process wrote meanwhile; its
+	// wait for another process's lock is bounded by busy_timeout.
+	if _, err := s.conn.ExecContext(bg, "BEGIN IMMEDIATE"); err != nil {
+		s.conn.ExecContext(bg, "ROLLBACK") // in case; fails harmlessly without a transaction
+		first.err = fmt.Errorf("store: begin: %w", err)
+		return
 	}
-	if _, err := s.conn.ExecContext(bg, "COMMIT"); err != nil {
+	err := s.runSavepoint(first)
+fill:
+	for err == nil && len(group) < maxGroup {
+		select {
+		case w := <-s.writes:
+			group = append(group, w)
+			err = s.runSavepoint(w)
+		default:
+			break fill
+		}
+	}
+	if err == nil {
+		if _, cerr := s.conn.ExecContext(bg, "COMMIT"); cerr != nil {
+			err = fmt.Errorf("store: commit: %w", cerr)
+		}
+	}
+	if err != nil {
 		// A COMMIT that failed may leave the transaction open (SQLITE_BUSY).
-		return fmt.Errorf("store: commit: %w", err)
+		s.conn.ExecContext(bg, "ROLLBACK")
+		for _, w := range group {
+			w.err = errors.Join(w.err, err)
+		}
+		return
 	}
-	open = false
+	s.commits.Add(1)
+	s.committed.Add(int64(len(group)))
+}
+
+// runSavepoint runs w's function in a savepoint of the open transaction,
+// releasing it if the function succeeds and rolling back to it if the
+// function fails or panics. It returns an error only if the transaction
+// itself failed.
+func (s *DB) runSavepoint(w *write) (err error) {
+	bg := context.Background()
+	if _, err := s.conn.ExecContext(bg, "SAVEPOINT w"); err != nil {
+		return fmt.Errorf("store: savepoint: %w", err)
+	}
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				w.pan = p
+			}
+		}()
+		w.err = w.fn(&Tx{q: s.conn, stmts: s.stmts, d: sqliteDialect})
+	}()
+	if w.err != nil || w.pan != nil {
+		// A failed statement may have ended the whole transaction (as
+		// SQLITE_FULL does): then ROLLBACK TO fails and so does the group.
+		if _, err := s.conn.ExecContext(bg, "ROLLBACK TO w"); err != nil {
+			return fmt.Errorf("store: rollback to savepoint: %w", err)
+		}
+	}
+	if _, err := s.conn.ExecContext(bg, "RELEASE w"); err != nil {
+		return fmt.Errorf("store: release savepoint: %w", err)
+	}
 	return nil
 }
 
@@ -256,6 +445,7 @@ type Tx struct {
 	q     querier
 	stmts map[string]*sql.Stmt // SQLite's prepared hot-path statements
 	d     *dialect
+	keyed bool // an UpdateKeyed transaction on PostgreSQL: Lock locks
 }
 
 // querier is where a transaction's statements go: the SQLite store's one
@@ -266,17 +456,34 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// prepare prepares the statements of preparedQueries.
+// prepare prepares the statements of preparedQueries on the writer and on
+// every reader.
 func (s *DB) prepare(ctx context.Context) error {
-	s.stmts = make(map[string]*sql.Stmt, len(preparedQueries))
-	for _, q := range preparedQueries {
-		st, err := s.conn.PrepareContext(ctx, q)
+	var err error
+	if s.stmts, err = prepareOn(ctx, s.conn); err != nil {
+		return err
+	}
+	for range cap(s.readers) {
+		r := <-s.readers
+		r.stmts, err = prepareOn(ctx, r.conn)
+		s.readers <- r
 		if err != nil {
-			return fmt.Errorf("store: prepare: %w", err)
+			return err
 		}
-		s.stmts[q] = st
 	}
 	return nil
+}
+
+func prepareOn(ctx context.Context, conn *sql.Conn) (map[string]*sql.Stmt, error) {
+	stmts := make(map[string]*sql.Stmt, len(preparedQueries))
+	for _, q := range preparedQueries {
+		st, err := conn.PrepareContext(ctx, q)
+		if err != nil {
+			return stmts, fmt.Errorf("store: prepare: %w", err)
+		}
+		stmts[q] = st
+	}
+	return stmts, nil
 }
 
 // exec runs a statement, prepared once if it is one of preparedQueries.

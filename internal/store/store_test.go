@@ -3,13 +3,19 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/irpki/irpki/internal/pgtest"
 )
 
 var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
@@ -203,8 +209,10 @@ func TestTransactions(t *testing.T) {
 		if !errors.Is(err, boom) {
 			t.Fatalf("Update = %v, want the function's error", err)
 		}
-		// View always rolls back.
-		if err := db.View(ctx, func(tx *Tx) error { return tx.InsertCertificate(ctx, cert("a2", "k2", "r2", "")) }); err != nil {
+		// View always rolls back; on SQLite its connections are read-only
+		// and the write fails at once.
+		err = db.View(ctx, func(tx *Tx) error { return tx.InsertCertificate(ctx, cert("a2", "k2", "r2", "")) })
+		if err != nil && b.name != "sqlite" {
 			t.Fatal(err)
 		}
 		err = db.View(ctx, func(tx *Tx) error {
@@ -391,19 +399,33 @@ func TestSQLiteTransactionLifecycle(t *testing.T) {
 	db := open(t, filepath.Join(t.TempDir(), "irpki.db"))
 	mustOrg(t, db, "1234567-1")
 
-	started, finish := make(chan struct{}), make(chan struct{})
-	go db.Update(ctx, func(tx *Tx) error {
-		close(started)
-		<-finish
-		return nil
-	})
+	started, finish, finished := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		db.Update(ctx, func(tx *Tx) error {
+			if err := tx.InsertCertificate(ctx, cert("u1", "uk1", "ur1", "")); err != nil {
+				t.Error(err)
+			}
+			close(started)
+			<-finish
+			return nil
+		})
+	}()
 	<-started
 	waitCtx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-	err := db.View(waitCtx, func(*Tx) error { return nil })
+	err := db.Update(waitCtx, func(*Tx) error { return nil })
 	cancel()
-	close(finish)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("waiting behind a running transaction: %v, want DeadlineExceeded", err)
+	}
+	// Readers do not wait for the writer, and see only what is committed.
+	if err := db.View(ctx, func(tx *Tx) error { _, err := tx.Certificate(ctx, "u1"); return err }); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a read beside an uncommitted insert: %v, want ErrNotFound", err)
+	}
+	close(finish)
+	<-finished
+	if err := db.View(ctx, func(tx *Tx) error { _, err := tx.Certificate(ctx, "u1"); return err }); err != nil {
+		t.Errorf("after its commit: %v", err)
 	}
 
 	runCtx, stop := context.WithCancel(ctx)
@@ -450,5 +472,149 @@ func testCancelledCallers(t *testing.T, db *DB, n int) {
 		if err := db.Update(bg, func(*Tx) error { return nil }); err != nil {
 			t.Fatalf("iteration %d (its own result %v): the next transaction fails: %v", i, first, err)
 		}
+	}
+}
+
+// TestSQLiteGroupCommit: write transactions that wait while another runs
+// are committed together, in one SQLite commit (one fsync), each in its
+// own savepoint: one whose function fails or panics leaves nothing behind
+// and the others' changes in, and every Update returns after the commit.
+func TestSQLiteGroupCommit(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, filepath.Join(t.TempDir(), "irpki.db"))
+	mustOrg(t, db, "1234567-1")
+	const n = 32
+	boom := errors.New("boom")
+	started, release := make(chan struct{}), make(chan struct{})
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		errs[0] = db.Update(ctx, func(tx *Tx) error {
+			close(started)
+			<-release
+			return tx.InsertCertificate(ctx, cert("g0", "gk0", "gr0", ""))
+		})
+	}()
+	<-started
+	c0, t0 := db.CommitStats()
+	for i := 1; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				if p := recover(); p != nil {
+					errs[i] = fmt.Errorf("panicked: %v", p)
+				}
+			}()
+			errs[i] = db.Update(ctx, func(tx *Tx) error {
+				if err := tx.InsertCertificate(ctx, cert(fmt.Sprint("g", i), fmt.Sprint("gk", i), fmt.Sprint("gr", i), "")); err != nil {
+					return err
+				}
+				switch i % 10 {
+				case 3:
+					return boom
+				case 7:
+					panic("in a group")
+				}
+				return nil
+			})
+		}()
+	}
+	// Wait (no timing involved) until all of them wait for the writer.
+	for db.waiting.Load() != n-1 {
+		runtime.Gosched()
+	}
+	close(release)
+	wg.Wait()
+	c1, t1 := db.CommitStats()
+	if c1-c0 != 1 || t1-t0 != n {
+		t.Errorf("%d commits held %d transactions, want 1 commit of %d", c1-c0, t1-t0, n)
+	}
+	err := db.View(ctx, func(tx *Tx) error {
+		for i := range n {
+			_, err := tx.Certificate(ctx, fmt.Sprint("g", i))
+			switch i % 10 {
+			case 3, 7:
+				if !errors.Is(err, ErrNotFound) {
+					t.Errorf("transaction %d failed (%v) but its insert: %v", i, errs[i], err)
+				}
+				if errs[i] == nil {
+					t.Errorf("transaction %d: no error", i)
+				}
+			default:
+				if err != nil || errs[i] != nil {
+					t.Errorf("transaction %d: %v, its insert: %v", i, errs[i], err)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPostgresKeyedTransactionsRunSideBySide: on PostgreSQL, UpdateKeyed
+// transactions that lock different keys commit while each other are open
+// (the application does not serialise them); one that locks the same key
+// waits for the holder's end, and so does an Update, which excludes every
+// keyed transaction.
+func TestPostgresKeyedTransactionsRunSideBySide(t *testing.T) {
+	db := backend{name: "postgres", dsn: pgtest.URL(t)}.open(t)
+	ctx := context.Background()
+	mustOrg(t, db, "1234567-1")
+	holding, release := make(chan struct{}), make(chan struct{})
+	var released atomic.Bool
+	aDone := make(chan error, 1)
+	go func() {
+		aDone <- db.UpdateKeyed(ctx, func(tx *Tx) error {
+			if err := tx.Lock(ctx, "a"); err != nil {
+				return err
+			}
+			close(holding)
+			<-release
+			released.Store(true)
+			return tx.InsertCertificate(ctx, cert("ka", "kka", "kra", ""))
+		})
+	}()
+	<-holding
+	// Another key: commits while a is open.
+	if err := db.UpdateKeyed(ctx, func(tx *Tx) error {
+		if err := tx.Lock(ctx, "b"); err != nil {
+			return err
+		}
+		return tx.InsertCertificate(ctx, cert("kb", "kkb", "krb", ""))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if released.Load() {
+		t.Fatal("the transaction on key b waited for the one on key a")
+	}
+	// The same key, and an exclusive Update: both wait for a's end.
+	same, excl := make(chan bool, 1), make(chan bool, 1)
+	go func() {
+		db.UpdateKeyed(ctx, func(tx *Tx) error {
+			err := tx.Lock(ctx, "a")
+			same <- released.Load()
+			return err
+		})
+	}()
+	go func() {
+		db.Update(ctx, func(tx *Tx) error {
+			excl <- released.Load()
+			return nil
+		})
+	}()
+	close(release)
+	if err := <-aDone; err != nil {
+		t.Fatal(err)
+	}
+	if !<-same {
+		t.Error("a transaction locking key a ran while another held it")
+	}
+	if !<-excl {
+		t.Error("an exclusive Update ran beside a keyed transaction")
 	}
 }
