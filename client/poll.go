@@ -103,6 +103,7 @@ var definiteCodes = map[wire.Code]bool{
 	wire.CodeRetrievalUnknown: true, wire.CodeSuperseded: true, wire.CodeCertRevoked: true,
 	wire.CodeTransferInvalid: true, wire.CodeTransferExpired: true, wire.CodeTransferUsed: true, wire.CodeTransferLocked: true,
 	wire.CodeCSRInvalid: true, wire.CodeCSRSignature: true, wire.CodeKeyNotAllowed: true, wire.CodeKeyReused: true,
+	wire.CodeCSRWeakHash: true, wire.CodeKeyExponent: true, wire.CodeKeySmallPrime: true, wire.CodeKeyIsCA: true,
 	wire.CodeSigMissing: true, wire.CodeSigAlgorithm: true, wire.CodeSigInvalid: true,
 	wire.CodeSignerUnknown: true, wire.CodeSignerExpired: true, wire.CodeSignerRevoked: true, wire.CodeSignerCustomer: true,
 	wire.CodeWindowNotOpen: true, wire.CodeAlreadyRenewed: true,

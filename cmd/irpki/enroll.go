@@ -6,11 +6,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/irpki/irpki/client"
 	"github.com/irpki/irpki/internal/cliconfig"
 	"github.com/irpki/irpki/renewal"
 )
@@ -43,7 +45,7 @@ func (a *app) enroll(ctx context.Context, args []string, asJSON *bool, out *runJ
 	environment := fs.String("environment", "", "TEST or PRODUCTION (default: the --service's, else TEST)")
 	trust := fs.String("trust", "", "PEM trust bundle the service's response signatures must chain to (irpkid trust; for the real service the Tax Administration's \"IR Services\" CA chain)")
 	issuerTrust := fs.String("issuer-trust", "", "PEM bundle the delivered certificate must chain to, if not the --trust bundle: for the real service the \"Data Providers Issuing CA v1\" chain (TEST: \"Data Providers Test Issuing CA v1\"), which issues organisation certificates; not needed for irpkid")
-	keySize := fs.Int("key-size", 0, "RSA key size: 2048, 3072 or 4096 (default 2048)")
+	keySize := fs.Int("key-size", 0, "RSA key size (default 2048, the only size the real service supports; 3072 or 4096 only for an irpkid whose --rsa-key-sizes allows them)")
 	lockWait := fs.Duration("lock-wait", 0, "how long to wait for another irpki working in --dir (0: exit at once)")
 	fs.Usage = cliconfig.Usage(fs,
 		"irpki enroll --dir DIR --customer-id ID --transfer-id X (--transfer-password-file F | --transfer-password-stdin) (--service test|production|local | --endpoint URL) --trust FILE [--issuer-trust FILE]",
@@ -119,7 +121,10 @@ func (a *app) enroll(ctx context.Context, args []string, asJSON *bool, out *runJ
 		return badFlags{fmt.Errorf("missing %s", strings.Join(missing, ", "))}
 	}
 	if s.KeySize != 2048 && s.KeySize != 3072 && s.KeySize != 4096 {
-		return badFlags{fmt.Errorf("--key-size %d: use 2048, 3072 or 4096", s.KeySize)}
+		return badFlags{fmt.Errorf("--key-size %d: use 2048 (the only size the real service supports), or 3072 or 4096 for an irpkid that allows them", s.KeySize)}
+	}
+	if err := checkKeySize(a.stderr, s.KeySize, s.Endpoint); err != nil {
+		return badFlags{err}
 	}
 
 	pendingID, resumable, err := m.PendingEnrollment()
@@ -187,5 +192,20 @@ func (a *app) enroll(ctx context.Context, args []string, asJSON *bool, out *runJ
 	}
 	fmt.Fprintf(a.stdout, "enrolled: certificate %s for %s, valid until %s\n", inst.Serial(), inst.Cert.Subject.CommonName, inst.Cert.NotAfter.UTC().Format(time.RFC3339))
 	fmt.Fprintf(a.stdout, "files: %s, key.pem, chain.pem, fullchain.pem\n", filepath.Join(m.Dir(), renewal.CertFile))
+	return nil
+}
+
+// checkKeySize refuses a key size other than 2048 for the real service,
+// which states that it supports only 2048-bit RSA keys, and says so on w
+// when one is asked of another service (irpkid refuses it too unless its
+// --rsa-key-sizes allows it).
+func checkKeySize(w io.Writer, bits int, endpoint string) error {
+	if bits == 2048 {
+		return nil
+	}
+	if endpoint == client.EndpointProduction || endpoint == client.EndpointTest {
+		return fmt.Errorf("--key-size %d: the real certificate service supports only 2048-bit RSA keys; leave --key-size out", bits)
+	}
+	fmt.Fprintf(w, "irpki: note: generating RSA-%d as asked; the real certificate service supports only 2048-bit RSA keys, and irpkid accepts others only when its --rsa-key-sizes allows them\n", bits)
 	return nil
 }

@@ -40,6 +40,8 @@ type common struct {
 	// (serve, org add and user add do; the other commands, which read or
 	// need what is there, would only make a stray CA in a mistyped one).
 	mayCreate bool
+	// rules adjusts the service's rules (serve's settings).
+	rules func(*service.Config)
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -155,7 +157,11 @@ func (c *common) open(ctx context.Context, stderr io.Writer) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc, err := service.New(service.DefaultConfig(c.environment), h, db, clk, log)
+	cfg := service.DefaultConfig(c.environment)
+	if c.rules != nil {
+		c.rules(&cfg)
+	}
+	svc, err := service.New(cfg, h, db, clk, log)
 	if err != nil {
 		db.Close()
 		return nil, err

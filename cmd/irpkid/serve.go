@@ -9,11 +9,16 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/irpki/irpki/internal/ca"
 	"github.com/irpki/irpki/internal/certapi"
 	"github.com/irpki/irpki/internal/cliconfig"
 	"github.com/irpki/irpki/internal/clock"
+	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/wire"
 )
 
@@ -30,6 +35,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	insecure := fs.Bool("allow-insecure-http", false, "allow plain HTTP on a non-loopback address (behind a TLS-terminating proxy)")
 	maxBody := fs.Int("max-body-bytes", wire.DefaultLimits.MaxBytes, "largest accepted SOAP request body")
 	inflight := fs.Int64("max-inflight-body-bytes", certapi.DefaultBodyBytesInFlight, "memory that SOAP request bodies being received may hold at once, over all connections; beyond it requests get 503 SERVICE_BUSY")
+	rsaSizes := fs.String("rsa-key-sizes", "2048", "RSA key sizes certified, comma-separated, of 2048, 3072 and 4096; the real service supports only 2048,\nso a wider setting departs from it (earlier irpkid versions accepted 2048,3072,4096)")
 	fs.Usage = cliconfig.Usage(fs, "irpkid serve [flags]", "Runs the certificate service: SOAP at "+certapi.Path+" (?wsdl, ?xsd), /healthz, the e-service at /eservice/\nand the expiry reminder job.\nOn first start it creates the data directory, the SQLite store and a CA for the environment.")
 	if err := c.parse(fs, args); err != nil {
 		return err
@@ -40,6 +46,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *inflight < int64(*maxBody) {
 		return fmt.Errorf("--max-inflight-body-bytes %d: at least --max-body-bytes (%d), or the largest request could never be received", *inflight, *maxBody)
 	}
+	sizes, err := parseRSASizes(*rsaSizes)
+	if err != nil {
+		return err
+	}
+	c.rules = func(cfg *service.Config) { cfg.Profile.RSASizes = sizes }
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
 	}
@@ -178,4 +189,21 @@ func enrollLine(scheme, addr, environment, dataDir string) string {
 	return fmt.Sprintf("irpkid: clients enrol with: irpki enroll --dir DIR %s --trust TRUST.pem --customer-id BUSINESS-ID --transfer-id ID --transfer-password-file FILE\n"+
 		"irpkid: (TRUST.pem: irpkid trust --data-dir %s --environment %s > TRUST.pem; the order's TransferId and TransferPassword: irpkid order, or the e-service)",
 		target, dataDir, environment)
+}
+
+// parseRSASizes reads --rsa-key-sizes: sizes of ca.AllowedRSASizes,
+// comma-separated.
+func parseRSASizes(v string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || !slices.Contains(ca.AllowedRSASizes, n) {
+			return nil, fmt.Errorf("--rsa-key-sizes %q: give sizes of 2048, 3072 and 4096, comma-separated (default 2048, as the real service)", v)
+		}
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
@@ -136,6 +137,50 @@ func csrFor(t *testing.T, key any) []byte {
 	return der
 }
 
+func csrWith(t *testing.T, key crypto.Signer, alg x509.SignatureAlgorithm) []byte {
+	t.Helper()
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "1234567-1"}, SignatureAlgorithm: alg}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+// TestSmallPrimeFactors: the GCD check finds every prime factor below the
+// bound, and none in sound moduli; the raw keys' signatures verify, so
+// only the factor check refuses them.
+func TestSmallPrimeFactors(t *testing.T) {
+	for _, k := range []*rsa.PrivateKey{irpkidtest.NewKey(t), irpkidtest.NewKey(t)} {
+		if err := ca.DefaultProfile.CheckKey(&k.PublicKey); err != nil {
+			t.Fatalf("a sound RSA-2048 key: %v", err)
+		}
+	}
+	q := irpkidtest.NewKey(t).Primes[0]     // 1024 bits
+	for _, p := range []int64{3, 1048573} { // the first odd prime, and the last below 2^20 (1000003: the raw key below)
+		for i := 0; ; i++ {
+			r, err := rand.Prime(rand.Reader, 1024-big.NewInt(p).BitLen()+i%2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := new(big.Int).Mul(big.NewInt(p), new(big.Int).Mul(q, r))
+			if n.BitLen() != 2048 {
+				continue
+			}
+			if err := ca.DefaultProfile.CheckKey(&rsa.PublicKey{N: n, E: 65537}); !errors.Is(err, ca.ErrKeySmallPrime) {
+				t.Errorf("factor %d: %v", p, err)
+			}
+			break
+		}
+	}
+	for _, name := range []string{irpkidtest.RawExponent3, irpkidtest.RawSmallPrime} {
+		der := csrFor(t, irpkidtest.LoadRawKey(t, name))
+		csr, err := x509.ParseCertificateRequest(der)
+		if err != nil || csr.CheckSignature() != nil {
+			t.Fatalf("%s: the CSR's own signature does not verify: %v", name, err)
+		}
+	}
+}
+
 func readFixture(t *testing.T, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
@@ -155,8 +200,17 @@ func TestCheckCSR(t *testing.T) {
 	if csr.Subject.CommonName != "1234567-1" {
 		t.Errorf("CheckCSR returned subject %v", csr.Subject)
 	}
-	if _, err := p.CheckCSR(readFixture(t, "csr-rsa4096.der")); err != nil {
-		t.Errorf("RSA-4096 CSR (openssl): %v", err)
+	// RSA-2048 only, as the real service; RSA-4096 when widened.
+	if _, err := p.CheckCSR(readFixture(t, "csr-rsa4096.der")); !errors.Is(err, ca.ErrKeyNotAllowed) {
+		t.Errorf("RSA-4096 CSR (openssl) with the default profile: %v", err)
+	}
+	wide := p
+	wide.RSASizes = ca.AllowedRSASizes
+	if _, err := wide.CheckCSR(readFixture(t, "csr-rsa4096.der")); err != nil {
+		t.Errorf("RSA-4096 CSR (openssl) with the profile widened: %v", err)
+	}
+	if got := wide.SizesText(); got != "2048, 3072 or 4096" {
+		t.Errorf("SizesText = %q", got)
 	}
 
 	badPOP := bytes.Clone(good)
@@ -179,6 +233,9 @@ func TestCheckCSR(t *testing.T) {
 		{"RSA-1024", readFixture(t, "csr-rsa1024.der"), ca.ErrKeyNotAllowed},
 		{"RSA-8192", readFixture(t, "csr-rsa8192.der"), ca.ErrKeyNotAllowed},
 		{"ECDSA P-256", csrFor(t, ec), ca.ErrKeyNotAllowed},
+		{"SHA-1 signature", csrWith(t, irpkidtest.NewKey(t), x509.SHA1WithRSA), ca.ErrCSRWeakHash},
+		{"public exponent 3", csrFor(t, irpkidtest.LoadRawKey(t, irpkidtest.RawExponent3)), ca.ErrKeyExponent},
+		{"prime factor 1000003", csrFor(t, irpkidtest.LoadRawKey(t, irpkidtest.RawSmallPrime)), ca.ErrKeySmallPrime},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := p.CheckCSR(tc.der)

@@ -22,6 +22,7 @@ import (
 	"github.com/irpki/irpki/internal/ca"
 	"github.com/irpki/irpki/internal/certapi"
 	"github.com/irpki/irpki/internal/irpkidtest"
+	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/store"
 	"github.com/irpki/irpki/internal/wire"
 )
@@ -291,10 +292,75 @@ var failCases = map[wire.Code]func(t *testing.T){
 			_, err = c.SignNewCertificate(context.Background(), customer, cred.TransferID, cred.TransferPassword, irpkidtest.CSR(t, k, customer))
 			wantCode(t, err, wire.CodeKeyNotAllowed)
 		}
+		// RSA-3072 is refused by default, as the real service supports
+		// only RSA-2048, and its message says what is certified.
+		k3072, err := rsa.GenerateKey(rand.Reader, 3072)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.SignNewCertificate(context.Background(), customer, cred.TransferID, cred.TransferPassword, irpkidtest.CSR(t, k3072, customer))
+		wantCode(t, err, wire.CodeKeyNotAllowed)
+		if se := (*client.ServiceError)(nil); !errors.As(err, &se) || !strings.Contains(se.Message, "only RSA keys of 2048 bits") {
+			t.Errorf("message: %v", err)
+		}
 		// A refused CSR costs no attempt and does not use the order.
 		if _, err := c.SignNewCertificate(context.Background(), customer, cred.TransferID, cred.TransferPassword, irpkidtest.CSR(t, irpkidtest.NewKey(t), customer)); err != nil {
 			t.Fatalf("good CSR after refused ones: %v", err)
 		}
+		// With the setting widened (serve --rsa-key-sizes 2048,3072,4096)
+		// RSA-3072 is certified.
+		wide := irpkidtest.Start(t, irpkidtest.Config{Mutate: func(c *service.Config) { c.Profile.RSASizes = ca.AllowedRSASizes }})
+		wide.AddOrg(t, customer, "Acme Oy")
+		cred = wide.Order(t, customer, 0)
+		wc := wide.Client(t)
+		rid, err := wc.SignNewCertificate(context.Background(), customer, cred.TransferID, cred.TransferPassword, irpkidtest.CSR(t, k3072, customer))
+		if err != nil {
+			t.Fatalf("RSA-3072 with the sizes widened: %v", err)
+		}
+		cert, err := wc.GetCertificate(context.Background(), customer, rid)
+		if err != nil || cert.PublicKey.(*rsa.PublicKey).N.BitLen() != 3072 {
+			t.Fatalf("RSA-3072 certificate: %v", err)
+		}
+	},
+	wire.CodeCSRWeakHash: func(t *testing.T) {
+		s := start(t)
+		cred := s.Order(t, customer, 0)
+		der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{SignatureAlgorithm: x509.SHA1WithRSA}, irpkidtest.NewKey(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Client(t).SignNewCertificate(context.Background(), customer, cred.TransferID, cred.TransferPassword, der)
+		wantCode(t, err, wire.CodeCSRWeakHash)
+	},
+	wire.CodeKeyExponent: func(t *testing.T) {
+		s := start(t)
+		cred := s.Order(t, customer, 0)
+		_, err := s.Client(t).SignNewCertificate(context.Background(), customer, cred.TransferID, cred.TransferPassword, irpkidtest.CSR(t, irpkidtest.LoadRawKey(t, irpkidtest.RawExponent3), customer))
+		wantCode(t, err, wire.CodeKeyExponent)
+	},
+	wire.CodeKeySmallPrime: func(t *testing.T) {
+		s := start(t)
+		cred := s.Order(t, customer, 0)
+		_, err := s.Client(t).SignNewCertificate(context.Background(), customer, cred.TransferID, cred.TransferPassword, irpkidtest.CSR(t, irpkidtest.LoadRawKey(t, irpkidtest.RawSmallPrime), customer))
+		wantCode(t, err, wire.CodeKeySmallPrime)
+	},
+	wire.CodeKeyIsCA: func(t *testing.T) {
+		s := start(t)
+		cred := s.Order(t, customer, 0)
+		c := s.Client(t)
+		keys := []crypto.Signer{s.CA.SigningKey}
+		for _, is := range s.CA.Issuers {
+			keys = append(keys, is.Key)
+		}
+		for _, k := range keys {
+			_, err := c.SignNewCertificate(context.Background(), customer, cred.TransferID, cred.TransferPassword, irpkidtest.CSR(t, k, customer))
+			wantCode(t, err, wire.CodeKeyIsCA)
+		}
+		// Through a renewal too.
+		e := s.Enroll(t, customer, 0)
+		s.Clock.Set(e.Cert.NotAfter.Add(-24 * time.Hour))
+		_, err := c.RenewCertificate(context.Background(), customer, irpkidtest.CSR(t, s.CA.IssuingKey, customer), e.Key, e.Cert)
+		wantCode(t, err, wire.CodeKeyIsCA)
 	},
 	wire.CodeKeyReused: func(t *testing.T) {
 		s := start(t)

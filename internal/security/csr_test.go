@@ -16,7 +16,7 @@ import (
 
 // csrWithModulus returns a well-formed CSR whose RSA key is replaced by a
 // modulus of the given size (no one holds its private key, so the
-// signature cannot verify).
+// signature cannot verify); of 2048 bits, another key's sound modulus.
 func csrWithModulus(t testing.TB, bits int) []byte {
 	t.Helper()
 	k := irpkidtest.NewKey(t)
@@ -46,6 +46,9 @@ func csrWithModulus(t testing.TB, bits int) []byte {
 	}
 	n := new(big.Int).Lsh(big.NewInt(1), uint(bits-1))
 	n.Add(n, big.NewInt(12345677))
+	if bits == 2048 {
+		n = irpkidtest.NewKey(t).N // a sound modulus, of another key
+	}
 	pk, err := asn1.Marshal(struct {
 		N *big.Int
 		E int

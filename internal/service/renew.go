@@ -11,6 +11,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/irpki/irpki/internal/businessid"
+	"github.com/irpki/irpki/internal/ca"
 	"github.com/irpki/irpki/internal/store"
 	"github.com/irpki/irpki/internal/wire"
 )
@@ -48,11 +49,11 @@ func (s *Service) renew(ctx context.Context, el *etree.Element) (rid, customer, 
 	// inside the write transaction below), which is a stronger proof than
 	// its signature by our CA and makes checking that signature redundant.
 	// Before that, only what the certificate itself tells sorts requests
-	// out early: that it names our issuing CA, that its key is one we
-	// certify (which also bounds the cost of verifying with it: anyone can
+	// out early: that it names one of our issuing CAs, that its key is one
+	// we may have certified (which bounds the cost of verifying with it: anyone can
 	// copy our CA's name into a certificate for a 65536-bit key), and its
 	// dates. Its CN is the customer it was issued to.
-	if !s.ca.NamesUsAsIssuer(cert) || s.cfg.Profile.CheckKey(cert.PublicKey) != nil {
+	if !s.ca.NamesUsAsIssuer(cert) || ca.CheckSignerKey(cert.PublicKey) != nil {
 		return "", "", "", s.foreignSigner(el)
 	}
 	customer, signerSerial = cert.Subject.CommonName, SerialHex(cert)

@@ -70,6 +70,9 @@ type Service struct {
 	// signed, if not nil, is called with the serial of every certificate
 	// signed, before its write transaction (tests).
 	signed func(serial string)
+	// caKeys are the fingerprints of the hierarchy's own keys, which no
+	// organisation certificate may certify.
+	caKeys map[string]bool
 }
 
 // New returns a Service.
@@ -80,7 +83,15 @@ func New(cfg Config, h *ca.Hierarchy, db Store, clk clock.Clock, log *slog.Logge
 	if h.Environment != cfg.Environment {
 		return nil, fmt.Errorf("service: CA is for %s, service for %s", h.Environment, cfg.Environment)
 	}
-	return &Service{cfg: cfg, ca: h, db: db, clock: clk, log: log, rand: rand.Reader}, nil
+	caKeys := map[string]bool{}
+	for _, k := range h.PublicKeys() {
+		fp, err := ca.KeyFingerprint(k)
+		if err != nil {
+			return nil, fmt.Errorf("service: CA key: %w", err)
+		}
+		caKeys[fp] = true
+	}
+	return &Service{cfg: cfg, ca: h, db: db, clock: clk, log: log, rand: rand.Reader, caKeys: caKeys}, nil
 }
 
 // Config returns the service's rules.

@@ -31,6 +31,10 @@ const (
 	CodeCSRSignature     Code = "CSR_SIGNATURE"    // proof of possession failed
 	CodeKeyNotAllowed    Code = "KEY_NOT_ALLOWED"  // key type or size outside the profile
 	CodeKeyReused        Code = "KEY_REUSED"       // key already certified by this service
+	CodeCSRWeakHash      Code = "CSR_WEAK_HASH"    // CSR signed with SHA-1 or weaker
+	CodeKeyExponent      Code = "KEY_EXPONENT"     // RSA public exponent other than 65537
+	CodeKeySmallPrime    Code = "KEY_SMALL_PRIME"  // RSA modulus with a small prime factor
+	CodeKeyIsCA          Code = "KEY_IS_CA"        // the key is one of the service's own CA or signing keys
 	CodeSigMissing       Code = "SIG_MISSING"      // RenewCertificateRequest without ds:Signature
 	CodeSigAlgorithm     Code = "SIG_ALGORITHM"    // algorithm, transform or reference outside the profile
 	CodeSigInvalid       Code = "SIG_INVALID"      // signature structure or value does not verify
@@ -53,7 +57,8 @@ var FaultCodes = []Code{CodeMalformed, CodeTooLarge, CodeContentType, CodeUnknow
 var FailCodes = []Code{
 	CodeEnvironment, CodeCustomerInvalid, CodeUnknownCustomer, CodeTransferInvalid,
 	CodeTransferExpired, CodeTransferUsed, CodeTransferLocked, CodeCSRInvalid,
-	CodeCSRSignature, CodeKeyNotAllowed, CodeKeyReused, CodeSigMissing, CodeSigAlgorithm,
+	CodeCSRSignature, CodeKeyNotAllowed, CodeKeyReused, CodeCSRWeakHash, CodeKeyExponent,
+	CodeKeySmallPrime, CodeKeyIsCA, CodeSigMissing, CodeSigAlgorithm,
 	CodeSigInvalid, CodeSignerUnknown, CodeSignerExpired, CodeSignerRevoked,
 	CodeSignerCustomer, CodeWindowNotOpen, CodeAlreadyRenewed, CodeRetrievalUnknown,
 	CodeSuperseded, CodeCertRevoked, CodeInternal,
