@@ -3,7 +3,9 @@ package renewal
 import (
 	"bytes"
 	"crypto"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/binary"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -132,7 +134,13 @@ func (p *pending) refusal() *Refusal {
 }
 
 // retryAt returns the earliest moment the refused request is sent again
-// without --force; zero when it was not refused.
+// without --force; zero when it was not refused. The backoff step d (an
+// hour doubling per refusal in a row, at most a day) is jittered to
+// between 3/4 d and d, by a fraction derived from the request's CSR:
+// installations refused at the same moment (say, by a service that
+// refused everyone for a while) come back spread over a quarter of the
+// step, and each installation's moment is the same at every check and
+// restart, so a timer-driven irpki decides the same way every time.
 func (p *pending) retryAt() time.Time {
 	if p.Refused.IsZero() {
 		return time.Time{}
@@ -141,7 +149,10 @@ func (p *pending) retryAt() time.Time {
 	for i := 1; i < p.Refusals && d < refusalRetryMax; i++ {
 		d *= 2
 	}
-	return p.Refused.Add(min(d, refusalRetryMax))
+	d = min(d, refusalRetryMax)
+	sum := sha256.Sum256(p.CSR)
+	frac := float64(binary.BigEndian.Uint64(sum[:8])>>11) / float64(1<<53)
+	return p.Refused.Add(d - time.Duration(frac*float64(d/4)))
 }
 
 // Refusal is a signed FAIL answer of the service to a pending request that

@@ -3,6 +3,7 @@ package renewal
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -84,8 +85,9 @@ func TestRenewRefusedRespectsWindow(t *testing.T) {
 	if err != nil || res.Renewed || res.RetryAt.IsZero() || renews.Load() != 2 {
 		t.Fatalf("90 min after the second refusal: %+v %v, %d requests; want backing off (2 h)", res, err, renews.Load())
 	}
-	if want := na.Add(-50*24*time.Hour + 2*time.Hour); !res.RetryAt.Equal(want) {
-		t.Errorf("RetryAt %v, want %v (1 h doubled)", res.RetryAt, want)
+	// 1 h doubled, jittered to between 3/4 of it and all of it.
+	if at := na.Add(-50*24*time.Hour + 2*time.Hour); res.RetryAt.After(at) || !res.RetryAt.After(at.Add(-30*time.Minute)) {
+		t.Errorf("RetryAt %v, want 1 h doubled, jittered: from %v to %v", res.RetryAt, at.Add(-30*time.Minute), at)
 	}
 
 	// A lost answer (HTTP 503) clears the refusal: the next run resumes at
@@ -109,7 +111,8 @@ func TestRenewRefusedRespectsWindow(t *testing.T) {
 }
 
 // TestRenewRefusedBacksOff: refusals inside the window in a row wait 1 h,
-// 2 h, 4 h … up to a day between attempts; --force sends at once.
+// 2 h, 4 h … up to a day between attempts (each jittered by up to a
+// quarter); --force sends at once.
 func TestRenewRefusedBacksOff(t *testing.T) {
 	e, old, p := newRefusingEnv(t, 0)
 	refuse, renews := &p.refuse, &p.renews
@@ -134,9 +137,12 @@ func TestRenewRefusedBacksOff(t *testing.T) {
 	if len(gaps) < len(want) {
 		t.Fatalf("gaps between requests %v, want %v…", gaps[:min(len(gaps), 8)], want)
 	}
+	// Each step is jittered to between 3/4 of it and all of it (the
+	// moment derived from the request); the checks every 10 minutes
+	// round up to the next check.
 	for i, w := range want {
-		if gaps[i] != w {
-			t.Fatalf("gaps between requests %v, want %v…", gaps[:min(len(gaps), 8)], want)
+		if gaps[i] <= w*3/4 || gaps[i] >= w+10*time.Minute {
+			t.Fatalf("gaps between requests %v, want %v…, each jittered to (3/4 of it, all of it]", gaps[:min(len(gaps), 8)], want)
 		}
 	}
 	if n := renews.Load(); n > 10 {
@@ -180,8 +186,8 @@ func TestRenewLostAnswerBreaksRefusalRow(t *testing.T) {
 	if err != nil || st.Refused == nil {
 		t.Fatalf("status: %+v %v", st, err)
 	}
-	if want := e.s.Clock.Now().Add(time.Hour); st.Refused.Count != 1 || !st.Refused.RetryAt.Equal(want) {
-		t.Errorf("after refused, refused, lost, refused: %d refusal(s) in a row, retry at %v; want 1 and %v (1 h)", st.Refused.Count, st.Refused.RetryAt, want)
+	if at := e.s.Clock.Now().Add(time.Hour); st.Refused.Count != 1 || st.Refused.RetryAt.After(at) || !st.Refused.RetryAt.After(at.Add(-15*time.Minute)) {
+		t.Errorf("after refused, refused, lost, refused: %d refusal(s) in a row, retry at %v; want 1 and 1 h, jittered: from %v to %v", st.Refused.Count, st.Refused.RetryAt, at.Add(-15*time.Minute), at)
 	}
 }
 
@@ -257,5 +263,34 @@ func TestEnrollRefusedResendCrash(t *testing.T) {
 	inst, err := e.manager(t).Enroll(ctx, e.settings(), Credentials{cred.TransferID, cred.TransferPassword})
 	if err != nil || inst.Serial() == "" {
 		t.Fatalf("enrol after the crash: %v", err)
+	}
+}
+
+// TestRefusalBackoffSpreads: requests refused at the same moment are sent
+// again at moments spread over the last quarter of the backoff step, each
+// request's moment stable (derived from its CSR).
+func TestRefusalBackoffSpreads(t *testing.T) {
+	at := time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)
+	seen := map[time.Time]bool{}
+	var quarters [4]int
+	for i := range 200 {
+		p := &pending{Refused: at, Refusals: 1, CSR: []byte(fmt.Sprintf("csr %d", i))}
+		r := p.retryAt()
+		if r != p.retryAt() {
+			t.Fatal("retryAt differs between calls")
+		}
+		if r.After(at.Add(time.Hour)) || !r.After(at.Add(45*time.Minute)) {
+			t.Fatalf("retry at %v, want within (45 min, 1 h] after the refusal", r.Sub(at))
+		}
+		seen[r] = true
+		quarters[min(int(at.Add(time.Hour).Sub(r)*4/(15*time.Minute)), 3)]++
+	}
+	if len(seen) < 195 {
+		t.Errorf("%d distinct retry moments of 200", len(seen))
+	}
+	for q, n := range quarters {
+		if n < 20 { // 50 expected
+			t.Errorf("quarter %d of the jitter holds %d of 200: %v", q, n, quarters)
+		}
 	}
 }

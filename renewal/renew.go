@@ -122,7 +122,7 @@ type RenewResult struct {
 // irpkid's catalogue: the real service's codes are not public) is kept, but
 // sent again only as a new one would be (inside the window, not expired or
 // revoked) and not before a backoff of an hour, doubling per refusal in a
-// row up to a day (RenewResult.RetryAt), unless opt.Force. An expired certificate gives
+// row up to a day, each step jittered (RenewResult.RetryAt), unless opt.Force. An expired certificate gives
 // ErrExpired; one the service reports revoked gives ErrRevoked and is
 // remembered as revoked.
 func (m *Manager) Renew(ctx context.Context, opt RenewOptions) (*RenewResult, error) {

@@ -38,7 +38,7 @@ func (a *app) renew(ctx context.Context, args []string, asJSON *bool, out *runJS
 			"certificate and key stay in DIR/archive. Outside the window it does nothing and says\n"+
 			"when the window opens. An interrupted renewal resumes with the same key; one the\n"+
 			"service refused with a code that may not be final is sent again only inside the\n"+
-			"window, after a backoff (1 h, doubling up to a day), unless --force.\n\n"+
+			"window, after a backoff (1 h, doubling up to a day, each jittered), unless --force.\n\n"+
 			"Exit codes: 0 renewed or nothing to do; 1 failed (run again later: it resumes);\n"+
 			"2 bad flags; 3 expired, revoked or no certificate: order a new certificate in the\n"+
 			"e-service and run irpki enroll.")
