@@ -54,7 +54,7 @@ func (s Settings) Validate() error {
 	case s.Endpoint == "":
 		return errors.New("settings: endpoint is required")
 	case s.Environment != "TEST" && s.Environment != "PRODUCTION":
-		return fmt.Errorf("settings: environment must be TEST or PRODUCTION, not %q", s.Environment)
+		return errors.New("settings: environment must be TEST or PRODUCTION") // the value is not shown: it may come from a file
 	case s.CustomerID == "" || len(s.CustomerID) > 30:
 		return errors.New("settings: customer id (the business ID, e.g. 1234567-8) is required")
 	case len(s.Organization) > 100:
@@ -62,7 +62,7 @@ func (s Settings) Validate() error {
 	case s.Trust == "":
 		return errors.New("settings: a trust bundle (PEM file of the service's CA chain) is required")
 	case s.KeySize != 2048 && s.KeySize != 3072 && s.KeySize != 4096:
-		return fmt.Errorf("settings: key size must be 2048, 3072 or 4096, not %d", s.KeySize)
+		return errors.New("settings: key size must be 2048, 3072 or 4096")
 	}
 	return nil
 }

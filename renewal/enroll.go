@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/irpki/irpki/client"
+	"github.com/irpki/irpki/internal/businessid"
 	"github.com/irpki/irpki/internal/atomicfile"
 )
 
@@ -93,7 +94,7 @@ func (m *Manager) Enroll(ctx context.Context, s Settings, cred Credentials) (*In
 	if err != nil {
 		return nil, err
 	} else if hadOld && old.CustomerID != s.CustomerID {
-		return nil, fmt.Errorf("%s holds customer %s's certificate, not %s's: use another directory", m.dir, old.CustomerID, s.CustomerID)
+		return nil, fmt.Errorf("%s holds %s's certificate, not %s's: use another directory", m.dir, shownCustomer(old.CustomerID), s.CustomerID)
 	}
 	c, err := m.newClient(s)
 	if err != nil {
@@ -293,4 +294,13 @@ func (m *Manager) record(err error) {
 	if werr := m.saveState(st); werr != nil {
 		m.opt.Log.Error("write state", "err", werr)
 	}
+}
+
+// shownCustomer is a customer id read from a file, for a message: itself
+// if it is a business ID, else not shown (a message never quotes a file).
+func shownCustomer(id string) string {
+	if businessid.Validate(id) == nil {
+		return "customer " + id
+	}
+	return "another customer"
 }

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // ErrUnsafe is wrapped when the state directory, or a file in it, could
@@ -92,4 +93,14 @@ func (m *Manager) checkArchiveDir(rel string) error {
 		return err
 	}
 	return m.checkEntry(rel, true)
+}
+
+// ReadStateFile reads the file name that a caller keeps in the state
+// directory (irpki watch's "deployed"), after the checks every state file
+// gets (see ErrUnsafe).
+func (m *Manager) ReadStateFile(name string) ([]byte, error) {
+	if strings.ContainsAny(name, `/\`) || name == "" || name == "." || name == ".." {
+		return nil, fmt.Errorf("renewal: %q is not a file name", name)
+	}
+	return m.readFile(name)
 }

@@ -157,7 +157,7 @@ func (w *watcher) deployCurrent(ctx context.Context) error {
 		return err
 	}
 	path := filepath.Join(w.m.Dir(), deployedFile)
-	b, err := os.ReadFile(path)
+	b, err := w.m.ReadStateFile(deployedFile)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return atomicfile.WriteFile(path, []byte(cur.Serial()+"\n"), 0o600)
