@@ -300,7 +300,7 @@ func (m *Manager) abandon(why string) (string, error) {
 		}
 		name = fmt.Sprintf("%s-%d.json", base, i)
 	}
-	if err := os.Rename(m.path(pendingFile), filepath.Join(dir, name)); err != nil {
+	if err := atomicfile.Rename(m.path(pendingFile), filepath.Join(dir, name)); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return "", nil
 		}

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/irpki/irpki/client"
-	"github.com/irpki/irpki/internal/businessid"
 	"github.com/irpki/irpki/internal/atomicfile"
+	"github.com/irpki/irpki/internal/businessid"
 )
 
 // Credentials are an order's one-time transfer credentials. The password is

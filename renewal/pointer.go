@@ -84,7 +84,7 @@ func (m *Manager) symlink(target, name string) error {
 	if err := os.Symlink(target, tmp); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, p); err != nil {
+	if err := atomicfile.Rename(tmp, p); err != nil {
 		os.Remove(tmp)
 		return err
 	}

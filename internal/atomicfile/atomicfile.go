@@ -43,25 +43,17 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("atomic write %s: %w", path, err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := Rename(tmp, path); err != nil {
 		return fmt.Errorf("atomic write %s: %w", path, err)
 	}
 	ok = true
 	return SyncDir(dir)
 }
 
-// SyncDir fsyncs a directory so that renames and creations in it are durable.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
-	}
-	return nil
-}
+// SyncDir makes the renames and creations in dir durable: it fsyncs the
+// directory on Unix; on Windows, where a directory cannot be flushed,
+// Rename writes through instead and SyncDir does nothing.
+func SyncDir(dir string) error { return syncDir(dir) }
 
 // WriteDir atomically creates directory path holding files (name → content,
 // each written with perm): the files go into a temporary sibling directory
@@ -108,7 +100,7 @@ func WriteDir(path string, files map[string][]byte, perm os.FileMode) error {
 	if _, err := os.Stat(path); err == nil {
 		return fmt.Errorf("create %s: %w", path, os.ErrExist)
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := Rename(tmp, path); err != nil {
 		return fmt.Errorf("create %s: %w", path, err)
 	}
 	ok = true

@@ -47,3 +47,25 @@ func restrict(path string, perm os.FileMode, dir bool) error {
 	}
 	return nil
 }
+
+// Rename renames oldpath to newpath, replacing newpath if it is a file, in
+// one MoveFileEx with MOVEFILE_WRITE_THROUGH: it returns once the rename is
+// on disk (a directory handle cannot be flushed on Windows, so SyncDir
+// cannot do it afterwards).
+func Rename(oldpath, newpath string) error {
+	from, err := windows.UTF16PtrFromString(oldpath)
+	if err != nil {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+	}
+	to, err := windows.UTF16PtrFromString(newpath)
+	if err != nil {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+	}
+	if err := windows.MoveFileEx(from, to, windows.MOVEFILE_REPLACE_EXISTING|windows.MOVEFILE_WRITE_THROUGH); err != nil {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+	}
+	return nil
+}
+
+// syncDir does nothing on Windows: see Rename.
+func syncDir(string) error { return nil }
