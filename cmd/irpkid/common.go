@@ -16,6 +16,7 @@ import (
 	"github.com/irpki/irpki/internal/ca"
 	"github.com/irpki/irpki/internal/cliconfig"
 	"github.com/irpki/irpki/internal/clock"
+	"github.com/irpki/irpki/internal/metrics"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/store"
 	"github.com/irpki/irpki/internal/wire"
@@ -36,6 +37,8 @@ type common struct {
 	// files, when set, takes the arguments after the flags (file names)
 	// instead of refusing them.
 	files *[]string
+	// metrics, when set (serve), is told what the service does.
+	metrics *metrics.Metrics
 	// mayCreate lets open make a data directory that does not exist yet
 	// (serve, org add and user add do; the other commands, which read or
 	// need what is there, would only make a stray CA in a mistyped one).
@@ -123,10 +126,11 @@ func irpkidSetting(name string) bool {
 
 // app is the wired object graph the commands use.
 type app struct {
-	db  *store.DB
-	ca  *ca.Hierarchy
-	svc *service.Service
-	log *slog.Logger
+	db      *store.DB
+	ca      *ca.Hierarchy
+	svc     *service.Service
+	log     *slog.Logger
+	metrics *metrics.Metrics // nil but in serve
 }
 
 func (c *common) open(ctx context.Context, stderr io.Writer) (*app, error) {
@@ -161,12 +165,15 @@ func (c *common) open(ctx context.Context, stderr io.Writer) (*app, error) {
 	if c.rules != nil {
 		c.rules(&cfg)
 	}
+	if c.metrics != nil {
+		cfg.Observer = c.metrics
+	}
 	svc, err := service.New(cfg, h, db, clk, log)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	return &app{db: db, ca: h, svc: svc, log: log}, nil
+	return &app{db: db, ca: h, svc: svc, log: log, metrics: c.metrics}, nil
 }
 
 func (a *app) close() { a.db.Close() }

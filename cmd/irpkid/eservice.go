@@ -84,6 +84,9 @@ func (r *reminderFlags) job(a *app, m notify.Mailer, publicURL string) (*notify.
 	cfg := notify.DefaultReminderConfig()
 	cfg.Days = days
 	cfg.RenewalWindow = a.svc.Config().RenewalWindow
+	if a.metrics != nil {
+		cfg.Observer = a.metrics
+	}
 	if publicURL != "" {
 		cfg.EServiceURL = strings.TrimSuffix(publicURL, "/") + eservice.Path
 	}
@@ -148,6 +151,9 @@ func (x *serveExtras) start(ctx context.Context, a *app, dataDir string, mux *ht
 	if !x.noEserv {
 		cfg := eservice.DefaultConfig(publicURL)
 		cfg.SecureCookies = secureScheme(publicURL)
+		if a.metrics != nil {
+			cfg.Observer = a.metrics
+		}
 		if cfg.TrustedProxies, err = parsePrefixes(x.proxies); err != nil {
 			return nil, err
 		}

@@ -29,6 +29,7 @@ import (
 	"syscall"
 
 	"github.com/irpki/irpki/internal/buildinfo"
+	"github.com/irpki/irpki/internal/reqid"
 )
 
 const usage = `irpkid — the Incomes Register certificate service (CA, SOAP interface, operator tools)
@@ -150,9 +151,9 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: lv}
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(reqid.NewHandler(slog.NewTextHandler(w, opts))), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(reqid.NewHandler(slog.NewJSONHandler(w, opts))), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: use text or json", format)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"flag"
@@ -14,10 +15,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/irpki/irpki/internal/ca"
 	"github.com/irpki/irpki/internal/certapi"
 	"github.com/irpki/irpki/internal/cliconfig"
 	"github.com/irpki/irpki/internal/clock"
+	"github.com/irpki/irpki/internal/eservice"
+	"github.com/irpki/irpki/internal/metrics"
+	"github.com/irpki/irpki/internal/reqid"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/wire"
 )
@@ -34,6 +40,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	tlsKey := fs.String("tls-key", "", "TLS private key (PEM) to serve HTTPS")
 	insecure := fs.Bool("allow-insecure-http", false, "allow plain HTTP on a non-loopback address (behind a TLS-terminating proxy)")
 	maxBody := fs.Int("max-body-bytes", wire.DefaultLimits.MaxBytes, "largest accepted SOAP request body")
+	metricsListen := fs.String("metrics-listen", "", "address to serve Prometheus metrics on at /metrics (with /healthz and /readyz), e.g. 127.0.0.1:9590; empty: no metrics")
 	inflight := fs.Int64("max-inflight-body-bytes", certapi.DefaultBodyBytesInFlight, "memory that SOAP request bodies being received may hold at once, over all connections; beyond it requests get 503 SERVICE_BUSY")
 	rsaSizes := fs.String("rsa-key-sizes", "2048", "RSA key sizes certified, comma-separated, of 2048, 3072 and 4096; the real service supports only 2048,\nso a wider setting departs from it (earlier irpkid versions accepted 2048,3072,4096)")
 	fs.Usage = cliconfig.Usage(fs, "irpkid serve [flags]", "Runs the certificate service: SOAP at "+certapi.Path+" (?wsdl, ?xsd), /healthz, the e-service at /eservice/\nand the expiry reminder job.\nOn first start it creates the data directory, the SQLite store and a CA for the environment.")
@@ -70,6 +77,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		defer release()
 	}
+	c.metrics = metrics.New(build)
 	a, err := c.open(ctx, stderr)
 	if err != nil {
 		return err
@@ -82,15 +90,27 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	limits := wire.DefaultLimits
 	limits.MaxBytes = *maxBody
 	mux := http.NewServeMux()
-	api := certapi.New(a.svc, signer, certapi.Config{Limits: limits, Log: a.log, Health: a.db.Ping, PublicURL: extras.publicURL, BodyBytesInFlight: *inflight})
+	api := certapi.New(a.svc, signer, certapi.Config{Limits: limits, Log: a.log, Health: a.db.Ping, Ready: a.ready,
+		PublicURL: extras.publicURL, BodyBytesInFlight: *inflight, Observer: a.metrics})
 	api.Register(mux)
+	a.exposeCA()
+	a.metrics.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "irpkid_soap_body_bytes_in_flight",
+		Help: "Memory held now by SOAP request bodies being received (bounded by --max-inflight-body-bytes)."},
+		func() float64 { return float64(api.BodyBytesInFlight()) }))
 	stopExtras, err := extras.start(ctx, a, c.dataDir, mux, useTLS, *listen)
 	if err != nil {
 		return err
 	}
 	defer stopExtras()
+	if *metricsListen != "" {
+		stop, err := serveMetrics(*metricsListen, a, api)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           reqid.Middleware(a.log, time.Now, eservice.RedactPath, mux),
 		ReadHeaderTimeout: certapi.ReadHeaderTimeout,
 		ReadTimeout:       certapi.ReadTimeout,
 		WriteTimeout:      certapi.WriteTimeout,
@@ -137,6 +157,43 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	a.log.Info("stopped")
 	return nil
+}
+
+// ready is /readyz: the database takes a write and every online key signs.
+func (a *app) ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	if err := a.db.ProbeWrite(ctx, time.Now()); err != nil {
+		return fmt.Errorf("the database does not take writes: %w", err)
+	}
+	return a.ca.CheckKeys(rand.Reader)
+}
+
+// readyTimeout bounds the readiness probe: a database that waits on a lock
+// longer than this is not ready.
+const readyTimeout = 3 * time.Second
+
+// exposeCA sets the expiry gauges of the hierarchy's certificates.
+func (a *app) exposeCA() {
+	for _, rc := range a.ca.Certificates() {
+		a.metrics.CertificateExpiry(rc.Role, rc.Cert)
+	}
+}
+
+// serveMetrics serves /metrics, /healthz and /readyz on addr until the
+// returned func is called.
+func serveMetrics(addr string, a *app, api *certapi.Handler) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", a.metrics.Handler())
+	api.RegisterHealth(mux)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: certapi.ReadHeaderTimeout, ReadTimeout: certapi.ReadTimeout, WriteTimeout: certapi.WriteTimeout}
+	go srv.Serve(ln)
+	a.log.Info("serving metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+	return func() { srv.Close() }, nil
 }
 
 // minBodyLimit is the smallest --max-body-bytes: the largest valid request

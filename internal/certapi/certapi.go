@@ -41,18 +41,33 @@ var _ Service = (*service.Service)(nil)
 type Config struct {
 	Limits wire.Limits
 	Log    *slog.Logger
-	// Health, if not nil, is called by /healthz.
+	// Health, if not nil, is called by /healthz: the cheap liveness check.
 	Health func(context.Context) error
+	// Ready, if not nil, is called by /readyz: whether the service can do
+	// its work now (the database takes a write, every signer signs).
+	Ready func(context.Context) error
 	// PublicURL is scheme://host[:port] that clients reach the service at;
 	// ?wsdl names the endpoint under it. Empty: the address the request's
 	// connection arrived at. Never the request's Host header, which any
 	// client sets, and which a shared cache would then serve to others.
 	PublicURL string
+	// Observer, if not nil, is told of every SOAP request answered.
+	Observer Observer
+	// Now is the clock that times requests for Observer; default time.Now.
+	Now func() time.Time
 	// BodyBytesInFlight bounds the memory that request bodies being read
 	// may hold at once, across all connections; a request that would go
 	// over it is answered 503 SERVICE_BUSY. 0 means
 	// DefaultBodyBytesInFlight.
 	BodyBytesInFlight int64
+}
+
+// Observer is told how each SOAP request was answered: its operation
+// (SignNewCertificate, RenewCertificate, GetCertificate; "" when the
+// request could not be read), result (OK, FAIL or fault), catalogue
+// code ("" for OK) and how long the answer took.
+type Observer interface {
+	SOAPRequest(operation, result, code string, d time.Duration)
 }
 
 // DefaultBodyBytesInFlight is the default bound on the memory of request
@@ -67,8 +82,11 @@ type Handler struct {
 	limits    wire.Limits
 	log       *slog.Logger
 	health    func(context.Context) error
+	ready     func(context.Context) error
 	publicURL string
 	bodies    *budget
+	observer  Observer
+	now       func() time.Time
 }
 
 // New returns the handler.
@@ -76,29 +94,44 @@ func New(svc Service, signer *wire.Signer, cfg Config) *Handler {
 	if cfg.BodyBytesInFlight <= 0 {
 		cfg.BodyBytesInFlight = DefaultBodyBytesInFlight
 	}
-	return &Handler{svc: svc, signer: signer, limits: cfg.Limits, log: cfg.Log, health: cfg.Health,
-		publicURL: strings.TrimSuffix(cfg.PublicURL, "/"), bodies: &budget{max: cfg.BodyBytesInFlight}}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Handler{svc: svc, signer: signer, limits: cfg.Limits, log: cfg.Log, health: cfg.Health, ready: cfg.Ready,
+		publicURL: strings.TrimSuffix(cfg.PublicURL, "/"), bodies: &budget{max: cfg.BodyBytesInFlight},
+		observer: cfg.Observer, now: cfg.Now}
 }
 
 // BodyBytesInFlight is the memory that request bodies being read hold now.
 func (h *Handler) BodyBytesInFlight() int64 { return h.bodies.used.Load() }
 
-// Register mounts the endpoint, its WSDL/XSD and /healthz on mux.
+// Register mounts the endpoint, its WSDL/XSD, /healthz and /readyz on mux.
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle(Path, h)
-	mux.HandleFunc("/healthz", h.serveHealth)
+	h.RegisterHealth(mux)
 }
 
-func (h *Handler) serveHealth(w http.ResponseWriter, r *http.Request) {
-	if h.health != nil {
-		if err := h.health(r.Context()); err != nil {
-			h.log.ErrorContext(r.Context(), "health check failed", "err", err)
-			http.Error(w, "unhealthy", http.StatusServiceUnavailable)
-			return
+// RegisterHealth mounts /healthz and /readyz on mux (also the metrics
+// listener's).
+func (h *Handler) RegisterHealth(mux *http.ServeMux) {
+	mux.HandleFunc("/healthz", h.serveCheck("health", h.health))
+	mux.HandleFunc("/readyz", h.serveCheck("readiness", h.ready))
+}
+
+// serveCheck answers ok, or 503 with the reason logged (not shown: it may
+// name files and keys).
+func (h *Handler) serveCheck(name string, check func(context.Context) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if check != nil {
+			if err := check(r.Context()); err != nil {
+				h.log.ErrorContext(r.Context(), name+" check failed", "err", err)
+				http.Error(w, "not "+map[string]string{"health": "healthy", "readiness": "ready"}[name], http.StatusServiceUnavailable)
+				return
+			}
 		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	io.WriteString(w, "ok\n")
 }
 
 // ServeHTTP answers one SOAP request.
@@ -107,14 +140,38 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveDescription(w, r)
 		return
 	}
+	start := h.now()
+	a := h.handle(w, r)
+	if h.observer != nil {
+		op := ""
+		if a.op != "" {
+			op = strings.TrimSuffix(a.op.RequestElement(), "Request")
+		}
+		h.observer.SOAPRequest(op, a.result, string(a.code), h.now().Sub(start))
+	}
+}
+
+// answer is how a request was answered, for the metrics: its operation
+// ("" when unknown), result (OK, FAIL or fault) and catalogue code.
+type answer struct {
+	op     wire.Operation
+	result string
+	code   wire.Code
+}
+
+func (h *Handler) handle(w http.ResponseWriter, r *http.Request) (a answer) {
+	var op wire.Operation
+	defer func() {
+		if a.op == "" {
+			a.op = op
+		}
+	}()
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "GET, POST")
-		h.fault(w, r, http.StatusMethodNotAllowed, &wire.Fault{Client: true, Code: wire.CodeMalformed, String: "Use POST for SOAP requests, GET ?wsdl or ?xsd for the service description."})
-		return
+		return h.fault(w, r, http.StatusMethodNotAllowed, &wire.Fault{Client: true, Code: wire.CodeMalformed, String: "Use POST for SOAP requests, GET ?wsdl or ?xsd for the service description."})
 	}
 	if ct := r.Header.Get("Content-Type"); !isTextXML(ct) {
-		h.fault(w, r, http.StatusUnsupportedMediaType, &wire.Fault{Client: true, Code: wire.CodeContentType, String: "The Content-Type is not SOAP 1.1's: send text/xml; charset=utf-8."})
-		return
+		return h.fault(w, r, http.StatusUnsupportedMediaType, &wire.Fault{Client: true, Code: wire.CodeContentType, String: "The Content-Type is not SOAP 1.1's: send text/xml; charset=utf-8."})
 	}
 	body, held, err := h.readBody(w, r)
 	defer h.bodies.give(held)
@@ -122,31 +179,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var mbe *http.MaxBytesError
 		switch {
 		case errors.As(err, &mbe):
-			h.fault(w, r, http.StatusRequestEntityTooLarge, &wire.Fault{Client: true, Code: wire.CodeTooLarge, String: fmt.Sprintf("The request body is larger than %d bytes.", h.limits.MaxBytes)})
+			return h.fault(w, r, http.StatusRequestEntityTooLarge, &wire.Fault{Client: true, Code: wire.CodeTooLarge, String: fmt.Sprintf("The request body is larger than %d bytes.", h.limits.MaxBytes)})
 		case errors.Is(err, errBusy):
 			w.Header().Set("Retry-After", "1")
 			w.Header().Set("Connection", "close")
-			h.fault(w, r, http.StatusServiceUnavailable, &wire.Fault{Code: wire.CodeBusy, String: "The service is receiving too many requests at once. Try again in a moment."})
+			return h.fault(w, r, http.StatusServiceUnavailable, &wire.Fault{Code: wire.CodeBusy, String: "The service is receiving too many requests at once. Try again in a moment."})
 		default:
-			h.fault(w, r, http.StatusBadRequest, &wire.Fault{Client: true, Code: wire.CodeMalformed, String: "The request body could not be read completely."})
+			return h.fault(w, r, http.StatusBadRequest, &wire.Fault{Client: true, Code: wire.CodeMalformed, String: "The request body could not be read completely."})
 		}
-		return
 	}
 	el, err := wire.ParseEnvelope(body, h.limits)
 	if err != nil {
 		f, status := faultFor(err)
-		h.fault(w, r, status, f)
-		return
+		return h.fault(w, r, status, f)
 	}
-	op, err := wire.RequestOperation(el)
+	op, err = wire.RequestOperation(el)
 	if err != nil {
 		f, status := faultFor(err)
-		h.fault(w, r, status, f)
-		return
+		return h.fault(w, r, status, f)
 	}
 	if a := soapAction(r); a != "" && !strings.EqualFold(a, string(op)) && !strings.HasSuffix(a, "/"+string(op)) {
-		h.fault(w, r, http.StatusInternalServerError, &wire.Fault{Client: true, Code: wire.CodeActionMismatch, String: fmt.Sprintf("The SOAPAction header names another operation than the body's %s.", op.RequestElement())})
-		return
+		return h.fault(w, r, http.StatusInternalServerError, &wire.Fault{Client: true, Code: wire.CodeActionMismatch, String: fmt.Sprintf("The SOAPAction header names another operation than the body's %s.", op.RequestElement())})
 	}
 	standalone := wire.Detach(el)
 	resp := &wire.Response{Operation: op}
@@ -156,23 +209,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		req, err := wire.DecodeSignNew(standalone)
 		if err != nil {
 			f, status := faultFor(err)
-			h.fault(w, r, status, f)
-			return
+			return h.fault(w, r, status, f)
 		}
 		resp.RetrievalID, opErr = h.svc.SignNew(r.Context(), req)
 	case wire.OpRenew:
 		if _, err := wire.DecodeRenew(standalone, true); err != nil && !errors.Is(err, wire.ErrSigMissing) {
 			f, status := faultFor(err)
-			h.fault(w, r, status, f)
-			return
+			return h.fault(w, r, status, f)
 		}
 		resp.RetrievalID, opErr = h.svc.Renew(r.Context(), standalone)
 	case wire.OpGet:
 		req, err := wire.DecodeGet(standalone)
 		if err != nil {
 			f, status := faultFor(err)
-			h.fault(w, r, status, f)
-			return
+			return h.fault(w, r, status, f)
 		}
 		resp.Certificate, opErr = h.svc.Get(r.Context(), req)
 	}
@@ -180,7 +230,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !resp.Result.OK() {
 		resp.RetrievalID, resp.Certificate = "", nil
 	}
-	h.respond(w, r, resp)
+	return h.respond(w, r, resp)
 }
 
 // resultFor maps an operation's error to its Result: the one place where
@@ -235,20 +285,20 @@ func clip(s string, n int) string {
 	return s[:n] + "…"
 }
 
-func (h *Handler) fault(w http.ResponseWriter, r *http.Request, status int, f *wire.Fault) {
+func (h *Handler) fault(w http.ResponseWriter, r *http.Request, status int, f *wire.Fault) answer {
 	f.String = clip(f.String, maxFaultString)
 	h.log.InfoContext(r.Context(), "soap fault", "code", f.Code, "status", status, "remote", r.RemoteAddr, "reason", f.String)
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	w.WriteHeader(status)
 	w.Write(wire.EncodeFault(f))
+	return answer{result: "fault", code: f.Code}
 }
 
-func (h *Handler) respond(w http.ResponseWriter, r *http.Request, resp *wire.Response) {
+func (h *Handler) respond(w http.ResponseWriter, r *http.Request, resp *wire.Response) answer {
 	signed, err := h.signer.Sign(wire.EncodeResponse(resp))
 	if err != nil {
 		h.log.ErrorContext(r.Context(), "signing response failed", "err", err)
-		h.fault(w, r, http.StatusInternalServerError, &wire.Fault{Code: wire.CodeInternal, String: "The service could not sign its response. Try again later."})
-		return
+		return h.fault(w, r, http.StatusInternalServerError, &wire.Fault{Code: wire.CodeInternal, String: "The service could not sign its response. Try again later."})
 	}
 	if !resp.Result.OK() {
 		h.log.InfoContext(r.Context(), "request refused", "op", resp.Operation, "code", resp.Result.Errors[0].Code)
@@ -256,6 +306,11 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, resp *wire.Res
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	w.Write(wire.Envelope(signed))
+	a := answer{op: resp.Operation, result: resp.Result.Status}
+	if !resp.Result.OK() {
+		a.code = resp.Result.Errors[0].Code
+	}
+	return a
 }
 
 func isTextXML(ct string) bool {

@@ -371,6 +371,9 @@ func (h *Handler) newSession(ctx context.Context, u User, extra ...func(*store.T
 		}
 		return tx.Audit(ctx, store.AuditEntry{At: now, Actor: actor(u), Action: "sign_in", CustomerID: u.CustomerID, Outcome: "ok", Detail: detail})
 	})
+	if err == nil {
+		h.signedIn("ok")
+	}
 	return id, err
 }
 

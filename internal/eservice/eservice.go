@@ -80,6 +80,8 @@ type Config struct {
 	// IPv6 /64). A sign-in beyond these is answered at once: 503 when the
 	// queue is full, 429 when its client already has its share.
 	HashWorkers, HashWaiting, HashPerClient int
+	// Observer, if not nil, is told of every sign-in attempt.
+	Observer Observer
 	// TrustedProxies are the reverse proxies (TLS terminators) in front of
 	// the server. A request from one of them is counted against the client
 	// address it reports in X-Forwarded-For, so that the per-IP limits do
@@ -98,6 +100,19 @@ type Config struct {
 	// NoPasswords turns password sign-in off (it needs OIDC): the sign-in
 	// page offers only the provider, and sessions made with a password end.
 	NoPasswords bool
+}
+
+// Observer is told the outcome of each sign-in attempt (for metrics): ok,
+// or the refusal's audit code in lower case (bad_credentials,
+// rate_limited, busy, …).
+type Observer interface {
+	SignIn(outcome string)
+}
+
+func (h *Handler) signedIn(outcome string) {
+	if h.cfg.Observer != nil {
+		h.cfg.Observer.SignIn(outcome)
+	}
 }
 
 // DefaultConfig returns the default settings for a public URL.
@@ -419,13 +434,13 @@ func (h *Handler) notFound(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, s *session, err error) {
-	h.log.ErrorContext(r.Context(), "e-service request failed", "path", logPath(r.URL.Path), "err", err)
+	h.log.ErrorContext(r.Context(), "e-service request failed", "path", RedactPath(r.URL.Path), "err", err)
 	h.render(w, r, s, http.StatusInternalServerError, "error", "error.title", errorData{Message: "error.internal"})
 }
 
-// logPath is a request path fit for the log: a credential-delivery link's
-// token is a secret and is left out.
-func logPath(p string) string {
+// RedactPath is a request path fit for the log: a credential-delivery
+// link's token is a secret and is left out.
+func RedactPath(p string) string {
 	if strings.HasPrefix(p, Path+"delivery/") {
 		return Path + "delivery/…"
 	}

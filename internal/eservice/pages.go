@@ -192,6 +192,9 @@ func (h *Handler) audit(r *http.Request, e store.AuditEntry) {
 	// as service.audit does for refusals.
 	ctx := context.WithoutCancel(r.Context())
 	e.At = h.clock.Now()
+	if e.Action == "sign_in" && e.Outcome == "fail" {
+		h.signedIn(strings.ToLower(e.Code))
+	}
 	if err := h.db.Update(ctx, func(tx *store.Tx) error { return tx.Audit(ctx, e) }); err != nil {
 		h.log.ErrorContext(ctx, "audit write failed", "action", e.Action, "err", err)
 	}

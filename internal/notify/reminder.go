@@ -44,6 +44,13 @@ type ReminderConfig struct {
 	RenewalWindow time.Duration
 	// EServiceURL is the e-service address named in the mail ("" to omit).
 	EServiceURL string
+	// Observer, if not nil, is told of every delivery attempt.
+	Observer Observer
+}
+
+// Observer is told whether each reminder mail was sent (for metrics).
+type Observer interface {
+	ReminderSent(ok bool)
 }
 
 // DefaultReminderConfig returns the seed's rule: one reminder 60 days
@@ -245,6 +252,9 @@ func (r *Reminder) remind(ctx context.Context, serial string) (outcome, error) {
 	// stopping): a mail the server accepted but not marked sent would go
 	// out again after the lease.
 	rctx := context.WithoutCancel(ctx)
+	if r.cfg.Observer != nil {
+		r.cfg.Observer.ReminderSent(sendErr == nil)
+	}
 	if sendErr != nil {
 		return outcomeFailed, r.release(rctx, cl, sendErr)
 	}

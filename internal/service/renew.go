@@ -184,6 +184,7 @@ func (s *Service) renew(ctx context.Context, el *etree.Element) (rid, customer, 
 		case d.refusal != nil || d.replay != nil:
 			return s.renewAnswer(d, customer, signerSerial)
 		}
+		s.issued(true)
 		s.log.InfoContext(ctx, "certificate renewed", "customer", pre.cert.CustomerID, "serial", pre.cert.Serial, "predecessor", signerSerial, "not_after", pre.cert.NotAfter)
 		return pre.cert.RetrievalID, customer, pre.cert.Serial, nil
 	}

@@ -43,6 +43,21 @@ type Config struct {
 	RenewalWindow       time.Duration // renewal allowed this long before NotAfter
 	RetrievalRetention  time.Duration // how long a RetrievalId answers
 	MinTestValidity     time.Duration // shortest validity a TEST order may ask for
+	// Observer, if not nil, is told of every certificate issued.
+	Observer Observer
+}
+
+// Observer is told of each certificate durably recorded (for metrics):
+// renewal tells a renewal's successor from a new enrolment's certificate.
+type Observer interface {
+	CertificateIssued(renewal bool)
+}
+
+// issued tells the observer, if any.
+func (s *Service) issued(renewal bool) {
+	if s.cfg.Observer != nil {
+		s.cfg.Observer.CertificateIssued(renewal)
+	}
 }
 
 // DefaultConfig returns the rules of the seed: 14-day credentials, 5 tries,

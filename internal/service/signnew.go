@@ -115,6 +115,7 @@ func (s *Service) signNew(ctx context.Context, r *wire.SignNewCertificateRequest
 		case d.replay != nil:
 			return d.replay.RetrievalID, d.owner, nil
 		}
+		s.issued(false)
 		s.log.InfoContext(ctx, "certificate issued", "customer", pre.cert.CustomerID, "serial", pre.cert.Serial, "not_after", pre.cert.NotAfter)
 		return pre.cert.RetrievalID, d.owner, nil
 	}

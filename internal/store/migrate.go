@@ -34,6 +34,7 @@ var migrations = loadMigrations([]Migration{
 	{Name: "store/2", File: "004_attempts.sql"},
 	{Name: "sms/1", File: "005_sms.sql"},
 	{Name: "oidc/1", File: "006_oidc.sql"},
+	{Name: "ops/1", File: "007_ops.sql"},
 })
 
 func loadMigrations(ms []Migration) []Migration {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/irpki/irpki/internal/reqid"
 	"time"
 )
 
@@ -233,19 +234,25 @@ func (t *Tx) SetCertificateContact(ctx context.Context, serial, name, email, lan
 	return nil
 }
 
-// Audit appends to the audit log.
+// Audit appends to the audit log. An entry without a RequestID gets the
+// one ctx carries (reqid), if any.
 func (t *Tx) Audit(ctx context.Context, e AuditEntry) error {
+	if e.RequestID == "" {
+		e.RequestID = reqid.From(ctx)
+	}
 	_, err := t.exec(ctx, qAudit,
-		ms(e.At), e.Actor, e.Action, e.CustomerID, e.Serial, e.Outcome, e.Code, e.Detail)
+		ms(e.At), e.Actor, e.Action, e.CustomerID, e.Serial, e.Outcome, e.Code, e.Detail, e.RequestID)
 	if err != nil {
 		return fmt.Errorf("store: audit: %w", err)
 	}
 	return nil
 }
 
+const auditCols = `id, at, actor, action, customer_id, serial, outcome, code, detail, request_id`
+
 // AuditLog returns audit entries, newest first; customerID "" for all.
 func (t *Tx) AuditLog(ctx context.Context, customerID string, limit int) ([]AuditEntry, error) {
-	q := `SELECT id, at, actor, action, customer_id, serial, outcome, code, detail FROM audit`
+	q := `SELECT ` + auditCols + ` FROM audit`
 	var args []any
 	if customerID != "" {
 		q += ` WHERE customer_id=?`
@@ -262,7 +269,7 @@ func (t *Tx) AuditLog(ctx context.Context, customerID string, limit int) ([]Audi
 	for rows.Next() {
 		var e AuditEntry
 		var at int64
-		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.CustomerID, &e.Serial, &e.Outcome, &e.Code, &e.Detail); err != nil {
+		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.CustomerID, &e.Serial, &e.Outcome, &e.Code, &e.Detail, &e.RequestID); err != nil {
 			return nil, fmt.Errorf("store: audit log: %w", err)
 		}
 		e.At = fromMs(at)
@@ -281,7 +288,7 @@ var (
 	qInsertCert    = `INSERT INTO certificates (` + certCols + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`
 	qSetStatus     = `UPDATE certificates SET status=?, revoked_at=?, revoke_reason=? WHERE serial=?`
 	qMarkRetrieved = `UPDATE certificates SET retrieved_at=? WHERE serial=? AND retrieved_at=0`
-	qAudit         = `INSERT INTO audit (at, actor, action, customer_id, serial, outcome, code, detail) VALUES (?,?,?,?,?,?,?,?)`
+	qAudit         = `INSERT INTO audit (at, actor, action, customer_id, serial, outcome, code, detail, request_id) VALUES (?,?,?,?,?,?,?,?,?)`
 	qCertWhere     = `SELECT ` + certCols + ` FROM certificates WHERE `
 
 	whereSerial      = `serial=?`
@@ -335,4 +342,14 @@ func queryAll[T any](ctx context.Context, t *Tx, what string, scan func(scanner)
 		return nil, fmt.Errorf("store: %s: %w", what, err)
 	}
 	return out, nil
+}
+
+// ProbeWrite commits a write that changes nothing of the service's data
+// (the time of the probe in a one-row table): the readiness check that the
+// database takes writes, not only reads.
+func (db *DB) ProbeWrite(ctx context.Context, now time.Time) error {
+	return db.Update(ctx, func(t *Tx) error {
+		_, err := t.exec(ctx, `INSERT INTO readiness (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at=excluded.at`, ms(now))
+		return err
+	})
 }

@@ -121,4 +121,5 @@ type AuditEntry struct {
 	Outcome    string // ok or fail
 	Code       string // error code on failure
 	Detail     string
+	RequestID  string // the HTTP request that wrote it (reqid); Audit fills it from ctx
 }

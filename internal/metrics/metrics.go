@@ -1,0 +1,122 @@
+// Package metrics is irpkid's Prometheus instrumentation: the collectors,
+// the registry they live in, and the methods through which the SOAP
+// handler, the use cases, the e-service and the reminder job report what
+// they did. Each of those declares the small interface it needs; *Metrics
+// implements all of them. cmd/irpkid serves Handler on --metrics-listen.
+package metrics
+
+import (
+	"crypto/x509"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/irpki/irpki/internal/buildinfo"
+)
+
+// Metrics holds irpkid's collectors. Its methods are safe for concurrent
+// use.
+type Metrics struct {
+	reg          *prometheus.Registry
+	soapRequests *prometheus.CounterVec
+	soapDuration *prometheus.HistogramVec
+	refusals     *prometheus.CounterVec
+	issued       *prometheus.CounterVec
+	reminders    *prometheus.CounterVec
+	signIns      *prometheus.CounterVec
+	notAfter     *prometheus.GaugeVec
+}
+
+// The label values of irpkid_certificates_issued_total.
+const (
+	KindNew     = "new"     // SignNewCertificate
+	KindRenewal = "renewal" // RenewCertificate
+)
+
+// New returns the metrics of one irpkid process, with the Go runtime and
+// process collectors and build's irpkid_build_info.
+func New(build buildinfo.Info) *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		soapRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "irpkid_soap_requests_total",
+			Help: "SOAP requests answered, by operation (empty when the request could not be read), result (OK, FAIL or fault) and catalogue code (empty for OK)."},
+			[]string{"operation", "result", "code"}),
+		soapDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "irpkid_soap_request_duration_seconds",
+			Help:    "Time from reading a SOAP request to its answer written, by operation.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}},
+			[]string{"operation"}),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "irpkid_refusals_total",
+			Help: "Requests refused: SOAP Result FAIL answers and SOAP faults, by catalogue code."},
+			[]string{"code"}),
+		issued: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "irpkid_certificates_issued_total",
+			Help: "Certificates issued (durably recorded), by kind: new (SignNewCertificate) or renewal (RenewCertificate)."},
+			[]string{"kind"}),
+		reminders: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "irpkid_reminders_total",
+			Help: "Expiry reminder e-mails, by result: sent or failed."},
+			[]string{"result"}),
+		signIns: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "irpkid_eservice_sign_ins_total",
+			Help: "E-service sign-in attempts, by outcome: ok, bad_credentials, rate_limited, busy, or the identity provider's refusals."},
+			[]string{"outcome"}),
+		notAfter: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "irpkid_ca_certificate_not_after_timestamp_seconds",
+			Help: "Expiry (NotAfter) of each certificate of the CA hierarchy and of the response-signing certificate, Unix seconds, by role (root, intermediate, issuing, signer) and subject common name."},
+			[]string{"role", "subject"}),
+	}
+	m.reg.MustRegister(m.soapRequests, m.soapDuration, m.refusals, m.issued, m.reminders, m.signIns, m.notAfter,
+		build.Collector("irpkid"),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, k := range []string{KindNew, KindRenewal} {
+		m.issued.WithLabelValues(k)
+	}
+	for _, r := range []string{"sent", "failed"} {
+		m.reminders.WithLabelValues(r)
+	}
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// Register adds more collectors (e.g. a gauge reading live state).
+func (m *Metrics) Register(c ...prometheus.Collector) { m.reg.MustRegister(c...) }
+
+// SOAPRequest counts one SOAP request and its time.
+func (m *Metrics) SOAPRequest(operation, result, code string, d time.Duration) {
+	m.soapRequests.WithLabelValues(operation, result, code).Inc()
+	m.soapDuration.WithLabelValues(operation).Observe(d.Seconds())
+	if result != "OK" {
+		m.refusals.WithLabelValues(code).Inc()
+	}
+}
+
+// CertificateIssued counts a certificate durably recorded: a renewal's
+// successor when renewal is true, a new enrolment's otherwise.
+func (m *Metrics) CertificateIssued(renewal bool) {
+	k := KindNew
+	if renewal {
+		k = KindRenewal
+	}
+	m.issued.WithLabelValues(k).Inc()
+}
+
+// ReminderSent counts a reminder mail, sent or failed.
+func (m *Metrics) ReminderSent(ok bool) {
+	r := "failed"
+	if ok {
+		r = "sent"
+	}
+	m.reminders.WithLabelValues(r).Inc()
+}
+
+// SignIn counts an e-service sign-in attempt by its outcome.
+func (m *Metrics) SignIn(outcome string) { m.signIns.WithLabelValues(outcome).Inc() }
+
+// CertificateExpiry sets the expiry gauge of a CA or signing certificate.
+func (m *Metrics) CertificateExpiry(role string, c *x509.Certificate) {
+	m.notAfter.WithLabelValues(role, c.Subject.CommonName).Set(float64(c.NotAfter.Unix()))
+}
