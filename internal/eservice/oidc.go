@@ -27,8 +27,9 @@ import (
 // token. The ID token is verified by go-oidc against the provider's keys,
 // issuer, this client's ID and the injected clock. The person is the value
 // of PersonClaim; the organisations they may act for are the business IDs
-// in OrgsClaim (the shape an authorisation service gives), read at every
-// sign-in and kept only with the session; an operator is a person whose
+// in OrgsClaim (the shape an authorisation service gives; from the userinfo
+// endpoint when the ID token lacks it), read at every sign-in and kept only
+// with the session; an operator is a person whose
 // OperatorClaim holds OperatorValue. A person with no organisation known
 // here, and no operator role, is refused. Every sign-in, refusal and
 // organisation switch is audited.
@@ -317,7 +318,38 @@ func (h *Handler) oidcFinish(r *http.Request) (person, *refusal, error) {
 	if err := idt.Claims(&claims); err != nil {
 		return person{}, &refusal{code: "BAD_TOKEN", message: "oidc.failed", detail: "unreadable claims"}, nil
 	}
+	if _, ok := claims[h.oidc.cfg.OrgsClaim]; !ok {
+		h.userinfoClaims(octx, p, tok, idt.Subject, claims)
+	}
 	return h.admit(ctx, claims, login.Next)
+}
+
+// userinfoClaims adds to claims those of the provider's userinfo endpoint
+// that the ID token lacks: many providers give an authorisation service's
+// claims there only. The answer counts only if it is about the ID token's
+// subject; the ID token's own claims always win.
+func (h *Handler) userinfoClaims(ctx context.Context, p *oidc.Provider, tok *oauth2.Token, subject string, claims map[string]any) {
+	if p.UserInfoEndpoint() == "" {
+		return
+	}
+	ui, err := p.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+	if err != nil {
+		h.log.WarnContext(ctx, "OpenID Connect userinfo unavailable", "err", err)
+		return
+	}
+	if ui.Subject != subject {
+		h.log.WarnContext(ctx, "OpenID Connect userinfo is about another subject: ignored")
+		return
+	}
+	var extra map[string]any
+	if err := ui.Claims(&extra); err != nil {
+		return
+	}
+	for k, v := range extra {
+		if _, ok := claims[k]; !ok {
+			claims[k] = v
+		}
+	}
 }
 
 // tokenRefusal classifies go-oidc's verification errors.

@@ -99,18 +99,29 @@ type idPerson struct {
 	orgs      []string
 	roles     []string
 	tamper    func(jwt.MapClaims)
+	// userinfo: the organisations are given by the userinfo endpoint, not
+	// the ID token, about the subject userinfoSub ("" is the person's).
+	userinfo    bool
+	userinfoSub string
 }
 
 func (p *idPerson) ID() string { return p.sub }
 
 func (p *idPerson) Userinfo([]string) ([]byte, error) {
-	return json.Marshal(map[string]string{"sub": p.sub})
+	u := map[string]any{"sub": p.sub}
+	if p.userinfoSub != "" {
+		u["sub"] = p.userinfoSub
+	}
+	if p.userinfo {
+		u["business_ids"] = p.orgs
+	}
+	return json.Marshal(u)
 }
 
 func (p *idPerson) Claims(_ []string, base *mockoidc.IDTokenClaims) (jwt.Claims, error) {
 	c := jwt.MapClaims{"iss": base.Issuer, "sub": base.Subject, "aud": []string(base.Audience), "jti": base.ID,
 		"exp": base.ExpiresAt.Unix(), "iat": base.IssuedAt.Unix(), "nbf": base.NotBefore.Unix(), "nonce": base.Nonce, "name": p.name}
-	if p.orgs != nil {
+	if p.orgs != nil && !p.userinfo {
 		c["business_ids"] = p.orgs
 	}
 	if p.roles != nil {
@@ -449,5 +460,24 @@ func TestPasswordsOffEndsPasswordSessions(t *testing.T) {
 	bad.NoPasswords = true
 	if _, err := eservice.New(bad, e.S.Service, e.S.DB, nil, e.S.Clock, e.S.Log); err == nil || !strings.Contains(err.Error(), "OpenID Connect") {
 		t.Errorf("passwords off without a provider: %v", err)
+	}
+}
+
+// A provider that gives the organisations at its userinfo endpoint only:
+// they are read there, for the ID token's subject and no other.
+func TestOIDCOrganisationsFromUserinfo(t *testing.T) {
+	e, p := startOIDC(t, nil)
+	c := e.client(t)
+	resp, _ := callback(t, c, e.toProvider(t, c, p, &idPerson{sub: "person-6", orgs: []string{otherCustomer}, userinfo: true}))
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("callback: %d", resp.StatusCode)
+	}
+	if _, page := get(t, c, e.URL+"certificates"); !strings.Contains(page, "Toinen Oy (7654321-2)") {
+		t.Fatalf("organisation from userinfo not active:\n%s", page)
+	}
+	c = e.client(t)
+	resp, page := callback(t, c, e.toProvider(t, c, p, &idPerson{sub: "person-7", orgs: []string{otherCustomer}, userinfo: true, userinfoSub: "someone-else"}))
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(page, "You may not act for any organisation") {
+		t.Fatalf("userinfo about another subject was used: %d", resp.StatusCode)
 	}
 }
