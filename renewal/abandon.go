@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/irpki/irpki/internal/serial"
 )
 
 // ErrCertificateMayBeIssued is returned by Abandon, unless forced, when the
@@ -104,10 +106,10 @@ func (m *Manager) Abandon(ctx context.Context, opt AbandonOptions) (*Abandoned, 
 	if why != "" && p.Operation == opRenew && p.Predecessor == curSerial && (p.CertPEM != "" || p.UnverifiedCertPEM != "") {
 		if c := p.savedCert(); c != nil && !m.opt.Now().Before(c.NotAfter) {
 			return nil, fmt.Errorf("%w: %w: giving the request up would not make certificate %s renewable, so irpki does not, even with --force: %w",
-				ErrCertificateMayBeIssued, ErrSuccessorDelivered, curSerial, deliveredExpired(m.dir, p.Operation, serialHex(c), c.NotAfter, p.Predecessor))
+				ErrCertificateMayBeIssued, ErrSuccessorDelivered, serial.Pad(curSerial), deliveredExpired(m.dir, p.Operation, serialHex(c), c.NotAfter, p.Predecessor))
 		}
 		return nil, fmt.Errorf("%w: %w: %s; giving it up would leave certificate %s unrenewable (the service refuses every later renewal of it: ALREADY_RENEWED), so irpki does not, even with --force; finish it instead: %s; if it can never be installed, order a new certificate in the e-service and run irpki enroll --dir %s with its TransferId and TransferPassword, which moves this request to %s",
-			ErrCertificateMayBeIssued, ErrSuccessorDelivered, why, curSerial, finish, m.dir, filepath.Join(m.dir, archiveDir, abandonedDir)+string(filepath.Separator))
+			ErrCertificateMayBeIssued, ErrSuccessorDelivered, why, serial.Pad(curSerial), finish, m.dir, filepath.Join(m.dir, archiveDir, abandonedDir)+string(filepath.Separator))
 	}
 	if why != "" && !opt.Force {
 		return nil, fmt.Errorf("%w: %s; finish it instead: %s; or give it up all the same, and with it that certificate: irpki abandon --dir %s --force",
@@ -121,10 +123,10 @@ func (m *Manager) Abandon(ctx context.Context, opt AbandonOptions) (*Abandoned, 
 		// those (each step is safe to repeat) rather than leave the
 		// directory without its files.
 		if _, err := m.install(cur.Cert, cur.Chain, []byte(p.KeyPEM)); err != nil {
-			return nil, fmt.Errorf("finishing the installation of certificate %s: %w", curSerial, err)
+			return nil, fmt.Errorf("finishing the installation of certificate %s: %w", serial.Pad(curSerial), err)
 		}
 		m.record(nil)
-		completed = curSerial
+		completed = serial.Pad(curSerial)
 	}
 	// A re-enrolment given up leaves the current certificate renewing
 	// with its own settings, unless it is that enrolment's (installed,
@@ -158,7 +160,7 @@ func (p *pending) mayHoldCertificate(dir, current string) (why, finish string) {
 	case p.CertPEM != "" && p.certSerial() == current:
 		return "", "" // installed already; only pending.json was left
 	case p.CertPEM != "":
-		return fmt.Sprintf("pending.json holds certificate %s, delivered and verified but not yet installed", p.certSerial()), finish
+		return fmt.Sprintf("pending.json holds certificate %s, delivered and verified but not yet installed", serial.Pad(p.certSerial())), finish
 	case p.UnverifiedCertPEM != "":
 		return fmt.Sprintf("pending.json holds certificate %s, delivered but not yet verified", p.unverifiedSerial()),
 			fmt.Sprintf("fix --issuer-trust / --trust and run %s --issuer-trust FILE, which verifies and installs it", strings.TrimSuffix(finish, " installs it"))
@@ -185,7 +187,7 @@ func (p *pending) savedCert() *x509.Certificate {
 }
 
 // unverifiedSerial returns the serial of the delivered certificate not yet
-// verified, "" if there is none, or "(unreadable)".
+// verified, for people (full width), "" if there is none, or "(unreadable)".
 func (p *pending) unverifiedSerial() string {
 	if p.UnverifiedCertPEM == "" {
 		return ""
@@ -194,5 +196,5 @@ func (p *pending) unverifiedSerial() string {
 	if c == nil {
 		return "(unreadable)"
 	}
-	return serialHex(c)
+	return serial.Text(c.SerialNumber)
 }

@@ -37,7 +37,7 @@ func TestAbandonMayHoldCertificate(t *testing.T) {
 		{"interrupted renewal", pending{Operation: opRenew, Predecessor: cur.Serial()}, []string{"interrupted, not refused", "irpki renew --dir " + e.dir + " sends it again"}},
 		{"enrolment accepted", pending{Operation: opEnroll, RetrievalID: "R2"}, []string{"RetrievalId R2", "irpki enroll --dir " + e.dir + " fetches and installs it"}},
 		{"renewal accepted", pending{Operation: opRenew, RetrievalID: "R3", Refusals: 1}, []string{"RetrievalId R3", "irpki renew --dir " + e.dir + " fetches and installs it"}},
-		{"delivered, unverified", pending{Operation: opRenew, RetrievalID: "R4", UnverifiedCertPEM: curPEM}, []string{"certificate " + cur.Serial() + ", delivered but not yet verified", "--issuer-trust"}},
+		{"delivered, unverified", pending{Operation: opRenew, RetrievalID: "R4", UnverifiedCertPEM: curPEM}, []string{"certificate " + cur.SerialText() + ", delivered but not yet verified", "--issuer-trust"}},
 		{"delivered, verified", pending{Operation: opEnroll, RetrievalID: "R5", CertPEM: string(certPEM(e.s.CA.Issuing))}, []string{"delivered and verified but not yet installed", "irpki enroll --dir " + e.dir + " installs it"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -157,7 +157,7 @@ func TestAbandonRefusesDeliveredSuccessor(t *testing.T) {
 		if err := writeJSON(filepath.Join(e.dir, settingsFile), e.settings(), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if r, err := e.manager(t).Renew(ctx, RenewOptions{}); err != nil || !r.Renewed || r.Installed.Serial() != p.unverifiedSerial() {
+		if r, err := e.manager(t).Renew(ctx, RenewOptions{}); err != nil || !r.Renewed || r.Installed.SerialText() != p.unverifiedSerial() {
 			t.Fatalf("renew with the right trust: %+v, %v", r, err)
 		}
 	})
@@ -211,7 +211,7 @@ func TestAbandonFinishesSwappedInstall(t *testing.T) {
 			before, _ := e.manager(t).loadState()
 			res, err := e.manager(t).Abandon(ctx, AbandonOptions{})
 			cur, _ := e.manager(t).Current()
-			if err != nil || res == nil || res.Completed != cur.Serial() {
+			if err != nil || res == nil || res.Completed != cur.SerialText() {
 				t.Fatalf("Abandon: %+v, %v; want the installation of %s finished", res, err, cur.Serial())
 			}
 			for _, n := range []string{CertFile, KeyFile, ChainFile, FullChainFile} {

@@ -242,7 +242,7 @@ func TestExpiredCurrentWithDeliveredSuccessor(t *testing.T) {
 	if err := writeJSON(filepath.Join(e.dir, settingsFile), e.settings(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if r, err := e.manager(t).Renew(context.Background(), RenewOptions{}); err != nil || !r.Renewed || r.Installed.Serial() != st.DeliveredUnverified {
+	if r, err := e.manager(t).Renew(context.Background(), RenewOptions{}); err != nil || !r.Renewed || r.Installed.SerialText() != st.DeliveredUnverified {
 		t.Fatalf("renew with the right trust: %+v, %v", r, err)
 	}
 }
@@ -262,7 +262,7 @@ func TestDeliveredSuccessorExpired(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.s.Clock.Set(p.savedCert().NotAfter.Add(time.Hour))
-	way := []string{"certificate " + serial, "can never be installed", "successor of certificate " + old.Serial(), "order a new certificate", "irpki enroll --dir " + e.dir}
+	way := []string{"certificate " + serial, "can never be installed", "successor of certificate " + old.SerialText(), "order a new certificate", "irpki enroll --dir " + e.dir}
 	_, err := e.manager(t).Renew(ctx, RenewOptions{})
 	if !errors.Is(err, ErrDeliveredExpired) || errors.Is(err, client.ErrIssuerUntrusted) || strings.Contains(err.Error(), "--issuer-trust") {
 		t.Fatalf("renew: %v; want ErrDeliveredExpired without the issuer-trust hint", err)
@@ -285,7 +285,7 @@ func TestDeliveredSuccessorExpired(t *testing.T) {
 		t.Errorf("forced abandon: %v; want ErrSuccessorDelivered saying it has expired", err)
 	}
 	cred := e.s.Order(t, customer, 0)
-	if inst, err := e.manager(t).Enroll(ctx, e.settings(), Credentials{cred.TransferID, cred.TransferPassword}); err != nil || inst.Serial() == serial {
+	if inst, err := e.manager(t).Enroll(ctx, e.settings(), Credentials{cred.TransferID, cred.TransferPassword}); err != nil || inst.SerialText() == serial {
 		t.Fatalf("enroll with a new order: %v", err)
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/irpki/irpki/client"
 	"github.com/irpki/irpki/internal/atomicfile"
+	"github.com/irpki/irpki/internal/serial"
 )
 
 // Names in the state directory. See the package documentation.
@@ -351,8 +352,16 @@ func (i *Installed) Files() (cert, key, chain, fullchain string) {
 	return filepath.Join(i.Dir, CertFile), filepath.Join(i.Dir, KeyFile), filepath.Join(i.Dir, ChainFile), filepath.Join(i.Dir, FullChainFile)
 }
 
-// Serial returns the certificate's serial number in lower-case hex.
+// Serial returns the certificate's serial number as the state directory
+// keys it: lower-case hex without leading zeros, the name of its
+// archive/<serial> directory and what state files record. Show people
+// SerialText.
 func (i *Installed) Serial() string { return serialHex(i.Cert) }
+
+// SerialText returns the certificate's serial number for people: lower-case
+// hex at full width, leading zeros kept (32 digits for a 128-bit serial), as
+// irpkid and its e-service show it.
+func (i *Installed) SerialText() string { return serial.Text(i.Cert.SerialNumber) }
 
 func serialHex(c *x509.Certificate) string { return fmt.Sprintf("%x", c.SerialNumber) }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/irpki/irpki/client"
 	"github.com/irpki/irpki/internal/atomicfile"
 	"github.com/irpki/irpki/internal/clock"
+	"github.com/irpki/irpki/internal/serial"
 )
 
 // Options configure a Manager. The zero value works: wall clock, real
@@ -379,7 +380,7 @@ func (m *Manager) finish(ctx context.Context, c *client.Client, s Settings, p *p
 	if s.IssuerTrust != "" {
 		bundle = "the issuer trust bundle"
 	}
-	m.progress(Event{Kind: EventVerified, Message: fmt.Sprintf("certificate %x verified: chains to %s, certifies our key, names %s", cert.SerialNumber, bundle, s.CustomerID)})
+	m.progress(Event{Kind: EventVerified, Message: fmt.Sprintf("certificate %s verified: chains to %s, certifies our key, names %s", serial.Text(cert.SerialNumber), bundle, s.CustomerID)})
 	if p.CertPEM == "" {
 		if err := m.crashPoint(stepFetched); err != nil {
 			return nil, err
@@ -405,7 +406,7 @@ func (m *Manager) finish(ctx context.Context, c *client.Client, s Settings, p *p
 	if err := atomicfile.SyncDir(m.dir); err != nil {
 		return nil, err
 	}
-	m.progress(Event{Kind: EventInstall, Message: fmt.Sprintf("installed certificate %s, valid until %s", inst.Serial(), cert.NotAfter.UTC().Format(time.RFC3339))})
+	m.progress(Event{Kind: EventInstall, Message: fmt.Sprintf("installed certificate %s, valid until %s", inst.SerialText(), cert.NotAfter.UTC().Format(time.RFC3339))})
 	return inst, nil
 }
 

@@ -213,7 +213,7 @@ func TestStatusStates(t *testing.T) {
 	if !st.WindowOpens.Equal(na.Add(-60 * 24 * time.Hour)) {
 		t.Errorf("window opens %v", st.WindowOpens)
 	}
-	if st.DaysLeft < 729 || st.Serial != inst.Serial() {
+	if st.DaysLeft < 729 || st.Serial != inst.SerialText() {
 		t.Errorf("status = %+v", st)
 	}
 	e.s.Clock.Set(na.Add(-60 * 24 * time.Hour))

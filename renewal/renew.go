@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/irpki/irpki/client"
+	"github.com/irpki/irpki/internal/serial"
 )
 
 // Errors after which only a new order helps. They are wrapped with detail;
@@ -29,14 +30,14 @@ var ErrDeliveredExpired = errors.New("the certificate the service delivered for 
 // deliveredExpired says that the saved certificate of the pending request
 // op (predecessor: the certificate a renewal renews) has expired, and what
 // helps instead.
-func deliveredExpired(dir, op, serial string, notAfter time.Time, predecessor string) error {
-	what := fmt.Sprintf("(certificate %s, saved in pending.json, expired %s)", serial, notAfter.UTC().Format("2006-01-02 15:04 MST"))
+func deliveredExpired(dir, op, delivered string, notAfter time.Time, predecessor string) error {
+	what := fmt.Sprintf("(certificate %s, saved in pending.json, expired %s)", serial.Pad(delivered), notAfter.UTC().Format("2006-01-02 15:04 MST"))
 	if op == opEnroll {
 		return fmt.Errorf("%w %s; the order's transfer credentials are used: order a new certificate in the e-service and run irpki enroll --dir %s with the new TransferId and TransferPassword (which moves this request to %s)",
 			ErrDeliveredExpired, what, dir, filepath.Join(dir, archiveDir, abandonedDir)+string(filepath.Separator))
 	}
 	return fmt.Errorf("%w %s; the service counts it as the retrieved successor of certificate %s, which can therefore not be renewed again: order a new certificate in the e-service and run irpki enroll --dir %s with its TransferId and TransferPassword (which moves this request to %s)",
-		ErrDeliveredExpired, what, predecessor, dir, filepath.Join(dir, archiveDir, abandonedDir)+string(filepath.Separator))
+		ErrDeliveredExpired, what, serial.Pad(predecessor), dir, filepath.Join(dir, archiveDir, abandonedDir)+string(filepath.Separator))
 }
 
 // ErrEnrollmentPending is returned by Renew when the directory has no
@@ -75,13 +76,13 @@ func enrollmentPending(dir string, retrievalKnown bool, refused *Refusal) error 
 // one request is pending at a time. Giving the enrolment up (irpki abandon)
 // keeps its key in archive/abandoned; it needs --force when the service may
 // have issued a certificate for it (see Abandon).
-func renewalBlocked(dir, serial string, notAfter time.Time, retrievalKnown bool, refused *Refusal) error {
+func renewalBlocked(dir, current string, notAfter time.Time, retrievalKnown bool, refused *Refusal) error {
 	giveUp := fmt.Sprintf("irpki abandon --dir %s", dir)
 	if retrievalKnown || refused == nil {
 		giveUp += " --force (the service may have issued a certificate for it, which is then given up too)"
 	}
 	return fmt.Errorf("renewal of the current certificate %s (expires %s) is blocked while an enrolment is pending: %w; or, to give the enrolment up, run %s: its key is kept in %s, and renewal resumes",
-		serial, notAfter.UTC().Format("2006-01-02 15:04 MST"), enrollmentPending(dir, retrievalKnown, refused),
+		serial.Pad(current), notAfter.UTC().Format("2006-01-02 15:04 MST"), enrollmentPending(dir, retrievalKnown, refused),
 		giveUp, filepath.Join(dir, archiveDir, abandonedDir)+string(filepath.Separator))
 }
 
@@ -166,7 +167,7 @@ func (m *Manager) Renew(ctx context.Context, opt RenewOptions) (*RenewResult, er
 		if err != nil {
 			return nil, err
 		}
-		m.progress(Event{Kind: EventResume, Message: "finishing the installation of " + cur.Serial()})
+		m.progress(Event{Kind: EventResume, Message: "finishing the installation of " + cur.SerialText()})
 		if _, err := m.finish(ctx, c, s, p); err != nil {
 			return nil, err
 		}
@@ -187,7 +188,7 @@ func (m *Manager) Renew(ctx context.Context, opt RenewOptions) (*RenewResult, er
 			if err != nil {
 				return nil, err
 			}
-			m.progress(Event{Kind: EventResume, Message: "finishing the installation of " + cur.Serial()})
+			m.progress(Event{Kind: EventResume, Message: "finishing the installation of " + cur.SerialText()})
 			inst, err := m.finish(ctx, c, s, p)
 			m.record(err)
 			if err != nil {
@@ -195,7 +196,7 @@ func (m *Manager) Renew(ctx context.Context, opt RenewOptions) (*RenewResult, er
 			}
 			return &RenewResult{Renewed: true, Installed: inst, Previous: prev}, nil
 		}
-		m.opt.Log.Warn("abandoning a renewal of another certificate", "predecessor", p.Predecessor, "current", cur.Serial())
+		m.opt.Log.Warn("abandoning a renewal of another certificate", "predecessor", serial.Pad(p.Predecessor), "current", cur.SerialText())
 		if _, err := m.abandon("renew-stale"); err != nil {
 			return nil, err
 		}
@@ -214,10 +215,10 @@ func (m *Manager) Renew(ctx context.Context, opt RenewOptions) (*RenewResult, er
 			return nil, err
 		}
 		if st.RevokedSerial == cur.Serial() {
-			return nil, fmt.Errorf("%w (certificate %s; the service refused its renewal on %s)", ErrRevoked, cur.Serial(), st.RevokedSeen.UTC().Format("2006-01-02"))
+			return nil, fmt.Errorf("%w (certificate %s; the service refused its renewal on %s)", ErrRevoked, cur.SerialText(), st.RevokedSeen.UTC().Format("2006-01-02"))
 		}
 		if !now.Before(na) {
-			return nil, fmt.Errorf("%w (certificate %s expired %s)", ErrExpired, cur.Serial(), na.UTC().Format(time.RFC3339))
+			return nil, fmt.Errorf("%w (certificate %s expired %s)", ErrExpired, cur.SerialText(), na.UTC().Format(time.RFC3339))
 		}
 		w := EffectiveWindow(cur.Cert.NotBefore, na, m.opt.Window)
 		if !InWindow(cur.Cert.NotBefore, na, now, w) && !opt.Force {
@@ -258,7 +259,7 @@ func (m *Manager) renew(ctx context.Context, c *client.Client, s Settings, cur *
 		if err := m.sendingAgain(p); err != nil {
 			return nil, err
 		}
-		m.progress(Event{Kind: EventRequest, Message: fmt.Sprintf("sending RenewCertificate for %s, signed with the current key, to %s", cur.Serial(), s.Endpoint)})
+		m.progress(Event{Kind: EventRequest, Message: fmt.Sprintf("sending RenewCertificate for %s, signed with the current key, to %s", cur.SerialText(), s.Endpoint)})
 		rid, err := c.RenewCertificate(ctx, s.CustomerID, p.CSR, cur.Key, cur.Cert)
 		if err != nil {
 			err = m.refused(p, err)
@@ -268,9 +269,9 @@ func (m *Manager) renew(ctx context.Context, c *client.Client, s Settings, cur *
 				switch se.Code {
 				case client.CodeSignerRevoked:
 					m.markRevoked(cur, se.Message)
-					return nil, fmt.Errorf("%w (certificate %s): %v", ErrRevoked, cur.Serial(), err)
+					return nil, fmt.Errorf("%w (certificate %s): %v", ErrRevoked, cur.SerialText(), err)
 				case client.CodeSignerExpired:
-					return nil, fmt.Errorf("%w (certificate %s): %v", ErrExpired, cur.Serial(), err)
+					return nil, fmt.Errorf("%w (certificate %s): %v", ErrExpired, cur.SerialText(), err)
 				}
 			}
 			return nil, err

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/irpki/irpki/internal/serial"
 )
 
 // State is the condition of a state directory's certificate.
@@ -72,7 +74,12 @@ type Status struct {
 // Delivered returns the serial of the certificate delivered for the
 // pending request and saved in pending.json, verified or not, that is not
 // installed; "" when there is none.
-func (s *Status) Delivered() string { return s.delivered }
+func (s *Status) Delivered() string {
+	if s.delivered == "" {
+		return ""
+	}
+	return serial.Pad(s.delivered)
+}
 
 // DeliveredExpired reports whether the certificate delivered for the
 // pending request and saved in pending.json has expired uninstalled: it can
@@ -128,7 +135,7 @@ func (m *Manager) Status() (*Status, error) {
 	c := cur.Cert
 	w := EffectiveWindow(c.NotBefore, c.NotAfter, m.opt.Window)
 	st.Subject = c.Subject.String()
-	st.Serial = cur.Serial()
+	st.Serial = cur.SerialText()
 	st.NotBefore, st.NotAfter = c.NotBefore.UTC(), c.NotAfter.UTC()
 	if left := c.NotAfter.Sub(now); left > 0 {
 		st.DaysLeft = int(left / (24 * time.Hour))
@@ -137,7 +144,7 @@ func (m *Manager) Status() (*Status, error) {
 	st.RenewAt = RenewAt(c.NotBefore, c.NotAfter, c.SerialNumber, m.opt.Window).UTC()
 	st.CertFile, st.KeyFile, st.ChainFile = filepath.Join(m.dir, CertFile), filepath.Join(m.dir, KeyFile), filepath.Join(m.dir, ChainFile)
 	switch {
-	case s.RevokedSerial == st.Serial:
+	case s.RevokedSerial == cur.Serial():
 		st.State, st.RevokedSeen = StateRevoked, s.RevokedSeen
 	case !now.Before(c.NotAfter):
 		st.State = StateExpired
@@ -148,7 +155,7 @@ func (m *Manager) Status() (*Status, error) {
 	}
 	// An enrolment whose certificate is already current (a run died
 	// before removing pending.json) is finished by the next renew.
-	st.RenewalBlocked = p != nil && p.Operation == opEnroll && p.certSerial() != st.Serial &&
+	st.RenewalBlocked = p != nil && p.Operation == opEnroll && p.certSerial() != cur.Serial() &&
 		(st.State == StateValid || st.State == StateWindowOpen)
 	return st, nil
 }
@@ -183,7 +190,7 @@ func (s *Status) Message() string {
 	// A pending renewal of the current certificate resumes whatever its
 	// state unless the service refused it (see Renew): its successor,
 	// saved or still with the service, is installed by irpki renew.
-	if s.Pending != "" && !pendingEnroll && s.predecessor == s.Serial && (s.State == StateExpired || s.State == StateRevoked) {
+	if s.Pending != "" && !pendingEnroll && serial.Same(s.predecessor, s.Serial) && (s.State == StateExpired || s.State == StateRevoked) {
 		what := "expired on " + s.NotAfter.Format("2006-01-02 15:04 MST")
 		if s.State == StateRevoked {
 			what = "revoked"
@@ -194,7 +201,7 @@ func (s *Status) Message() string {
 			if s.DeliveredUnverified != "" {
 				finish = fmt.Sprintf("was delivered and is saved in pending.json, awaiting verification: fix --issuer-trust / --trust and run irpki renew --dir %s --issuer-trust FILE, which verifies and installs it", s.Dir)
 			}
-			return fmt.Sprintf("%s, but its successor %s (valid until %s) %s (no new order is needed)", what, s.delivered, s.DeliveredNotAfter.Format("2006-01-02 15:04 MST"), finish)
+			return fmt.Sprintf("%s, but its successor %s (valid until %s) %s (no new order is needed)", what, s.Delivered(), s.DeliveredNotAfter.Format("2006-01-02 15:04 MST"), finish)
 		case s.Refused == nil && strings.Contains(s.Pending, "RetrievalId known"):
 			// The service accepted the renewal; only GetCertificate's
 			// answer was lost. Fetching needs no signature, so the

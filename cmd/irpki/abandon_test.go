@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/irpki/irpki/client"
+	"github.com/irpki/irpki/internal/serial"
 	"github.com/irpki/irpki/renewal"
 )
 
@@ -190,7 +191,7 @@ func deliveredSerial(t *testing.T, dir string) string {
 	if err != nil || len(certs) != 1 {
 		t.Fatalf("unverified_cert_pem: %v", err)
 	}
-	return fmt.Sprintf("%x", certs[0].SerialNumber)
+	return serial.Text(certs[0].SerialNumber) // as irpki shows serials: full width
 }
 
 // TestAbandonRefusesDeliveredSuccessor: a renewal whose successor was

@@ -190,7 +190,7 @@ func (a *app) enroll(ctx context.Context, args []string, asJSON *bool, out *runJ
 		out.Result, out.Certificate = "enrolled", installedJSON(inst)
 		return nil
 	}
-	fmt.Fprintf(a.stdout, "enrolled: certificate %s for %s, valid until %s\n", inst.Serial(), inst.Cert.Subject.CommonName, inst.Cert.NotAfter.UTC().Format(time.RFC3339))
+	fmt.Fprintf(a.stdout, "enrolled: certificate %s for %s, valid until %s\n", inst.SerialText(), inst.Cert.Subject.CommonName, inst.Cert.NotAfter.UTC().Format(time.RFC3339))
 	fmt.Fprintf(a.stdout, "files: %s, key.pem, chain.pem, fullchain.pem\n", filepath.Join(m.Dir(), renewal.CertFile))
 	return nil
 }

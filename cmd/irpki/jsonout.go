@@ -43,7 +43,7 @@ func installedJSON(inst *renewal.Installed) *certJSON {
 	if inst == nil {
 		return nil
 	}
-	c := &certJSON{Serial: inst.Serial(), Subject: inst.Cert.Subject.String(),
+	c := &certJSON{Serial: inst.SerialText(), Subject: inst.Cert.Subject.String(),
 		NotBefore: inst.Cert.NotBefore.UTC(), NotAfter: inst.Cert.NotAfter.UTC()}
 	c.CertFile, c.KeyFile, c.ChainFile, c.FullChainFile = inst.Files()
 	return c

@@ -23,6 +23,7 @@ import (
 
 	"github.com/irpki/irpki/internal/buildinfo/buildinfotest"
 	"github.com/irpki/irpki/internal/irpkidtest"
+	"github.com/irpki/irpki/internal/serial"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/renewal"
 )
@@ -109,6 +110,10 @@ func (h *harness) status(t *testing.T) (renewal.Status, int) {
 	var st renewal.Status
 	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
 		t.Fatalf("status --json: %v\n%s%s", err, r.stdout, r.stderr)
+	}
+	// Serials at full width, leading zeros kept, as irpkid shows them.
+	if cur := st.Serial; cur != "" && (len(cur) != serial.Width || !strings.Contains(r.stdout, `"serial": "`+cur+`"`)) {
+		t.Errorf("status --json: serial %q is not %d digits", cur, serial.Width)
 	}
 	return st, r.code
 }
@@ -344,7 +349,7 @@ func TestWatchOnceDeployHook(t *testing.T) {
 	certF, keyF, chainF, _ := cur.Files()
 	for _, want := range []string{
 		"IRPKI_CERT_FILE=" + certF, "IRPKI_KEY_FILE=" + keyF, "IRPKI_CHAIN_FILE=" + chainF,
-		"IRPKI_SERIAL=" + cur.Serial(), "IRPKI_NOT_AFTER=" + cur.Cert.NotAfter.UTC().Format(time.RFC3339),
+		"IRPKI_SERIAL=" + cur.SerialText(), "IRPKI_NOT_AFTER=" + cur.Cert.NotAfter.UTC().Format(time.RFC3339),
 	} {
 		if !strings.Contains(string(b), want+"\n") {
 			t.Errorf("hook environment lacks %s:\n%s", want, b)

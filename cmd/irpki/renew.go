@@ -82,7 +82,7 @@ func (a *app) renew(ctx context.Context, args []string, asJSON *bool, out *runJS
 			hint = ""
 		}
 		fmt.Fprintf(a.stdout, "not renewed: certificate %s is valid until %s; the renewal window opens %s%s\n",
-			res.Previous.Serial(), fmtTime(res.Previous.Cert.NotAfter), fmtTime(res.WindowOpens), hint)
+			res.Previous.SerialText(), fmtTime(res.Previous.Cert.NotAfter), fmtTime(res.WindowOpens), hint)
 		return exitOK, nil
 	}
 	out.Result, out.Certificate, out.Previous = "renewed", installedJSON(res.Installed), installedJSON(res.Previous)
@@ -90,6 +90,6 @@ func (a *app) renew(ctx context.Context, args []string, asJSON *bool, out *runJS
 		return exitOK, nil
 	}
 	fmt.Fprintf(a.stdout, "renewed: certificate %s valid until %s replaces %s (archived in %s)\n",
-		res.Installed.Serial(), res.Installed.Cert.NotAfter.UTC().Format(time.RFC3339), res.Previous.Serial(), res.Previous.Dir)
+		res.Installed.SerialText(), res.Installed.Cert.NotAfter.UTC().Format(time.RFC3339), res.Previous.SerialText(), res.Previous.Dir)
 	return exitOK, nil
 }

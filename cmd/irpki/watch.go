@@ -318,7 +318,7 @@ func (w *watcher) check(ctx context.Context, failures *int) (time.Duration, int)
 	}
 	*failures = 0
 	w.met.result(true)
-	w.log.Info("renewed", "serial", res.Installed.Serial(), "not_after", res.Installed.Cert.NotAfter, "previous", res.Previous.Serial())
+	w.log.Info("renewed", "serial", res.Installed.SerialText(), "not_after", res.Installed.Cert.NotAfter, "previous", res.Previous.SerialText())
 	if st, err := w.m.Status(); err == nil {
 		w.met.observe(st)
 	}
@@ -352,7 +352,7 @@ func (w *watcher) deploy(ctx context.Context, inst *renewal.Installed) error {
 		"IRPKI_KEY_FILE="+key,
 		"IRPKI_CHAIN_FILE="+chain,
 		"IRPKI_FULLCHAIN_FILE="+full,
-		"IRPKI_SERIAL="+inst.Serial(),
+		"IRPKI_SERIAL="+inst.SerialText(),
 		"IRPKI_NOT_AFTER="+inst.Cert.NotAfter.UTC().Format(time.RFC3339),
 		"IRPKI_DIR="+w.m.Dir(),
 	)
@@ -363,7 +363,7 @@ func (w *watcher) deploy(ctx context.Context, inst *renewal.Installed) error {
 		w.log.Error("deploy hook failed; will retry", "err", err)
 		return err
 	}
-	w.log.Info("deploy hook done", "serial", inst.Serial())
+	w.log.Info("deploy hook done", "serial", inst.SerialText())
 	return w.markDeployed(inst)
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/irpki/irpki/internal/buildinfo/buildinfotest"
 	"github.com/irpki/irpki/internal/irpkidtest"
 	"github.com/irpki/irpki/internal/pgtest"
+	"github.com/irpki/irpki/internal/serial"
 )
 
 var binPath string
@@ -179,8 +180,15 @@ func testServeCycle(t *testing.T, serveArgs, env []string) {
 	if err := json.Unmarshal([]byte(out), &rows); err != nil || len(rows) != 2 {
 		t.Fatalf("certs --json: %v %s", err, out)
 	}
-	if rows[1].Predecessor != fmt.Sprintf("%x", cert.SerialNumber) || rows[1].Serial != fmt.Sprintf("%x", succ.SerialNumber) || rows[0].Status != "renewed" {
+	// Serials at full width, leading zeros kept, in the table as in JSON.
+	if rows[1].Predecessor != serial.Text(cert.SerialNumber) || rows[1].Serial != serial.Text(succ.SerialNumber) || rows[0].Status != "renewed" {
 		t.Errorf("certs: %+v", rows)
+	}
+	table, _, _ := irpkid(t, nil, "certs", "--data-dir", dataDir)
+	for _, r := range rows {
+		if len(r.Serial) != serial.Width || !strings.Contains(table, "\n"+r.Serial+"  ") {
+			t.Errorf("serial %q: not %d digits, or not so in the table:\n%s", r.Serial, serial.Width, table)
+		}
 	}
 
 	// Revoke the successor.

@@ -16,6 +16,7 @@ import (
 	"github.com/irpki/irpki/internal/atomicfile"
 	"github.com/irpki/irpki/internal/ca"
 	"github.com/irpki/irpki/internal/cliconfig"
+	"github.com/irpki/irpki/internal/serial"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/store"
 	"github.com/irpki/irpki/internal/wire"
@@ -179,28 +180,36 @@ func cmdCerts(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return printList(stdout, *asJSON, certs,
 			func(v service.CertificateView) row {
-				return row{v.Serial, v.CustomerID, v.Environment, v.NotBefore, v.NotAfter, string(v.State), v.Predecessor, !v.RetrievedAt.IsZero()}
+				return row{serial.Pad(v.Serial), v.CustomerID, v.Environment, v.NotBefore, v.NotAfter, string(v.State), padOrEmpty(v.Predecessor), !v.RetrievedAt.IsZero()}
 			},
 			[]string{"SERIAL", "CUSTOMER", "NOT BEFORE", "NOT AFTER", "STATUS", "PREDECESSOR"},
 			func(v service.CertificateView) []string {
-				pred := v.Predecessor
+				pred := padOrEmpty(v.Predecessor)
 				if pred == "" {
 					pred = "-"
 				}
-				return []string{v.Serial, v.CustomerID, v.NotBefore.UTC().Format(time.RFC3339), v.NotAfter.UTC().Format(time.RFC3339), string(v.State), pred}
+				return []string{serial.Pad(v.Serial), v.CustomerID, v.NotBefore.UTC().Format(time.RFC3339), v.NotAfter.UTC().Format(time.RFC3339), string(v.State), pred}
 			})
 	})
 }
 
+// padOrEmpty is a serial at full width, or "" for none.
+func padOrEmpty(key string) string {
+	if key == "" {
+		return ""
+	}
+	return serial.Pad(key)
+}
+
 func cmdRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, c := newFlagSet("revoke", stderr)
-	serial := fs.String("serial", "", "certificate serial, hex (as irpkid certs prints it)")
+	written := fs.String("serial", "", "certificate serial, hex (as irpkid certs prints it, or as openssl does: upper case, 0x…, colons)")
 	reason := fs.String("reason", "", "reason: "+service.RevocationReasonHelp)
 	fs.Usage = cliconfig.Usage(fs, "irpkid revoke --serial HEX --reason REASON", "Revokes a certificate. A revoked certificate cannot be renewed.")
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
-	if *serial == "" || *reason == "" {
+	if *written == "" || *reason == "" {
 		return fmt.Errorf("--serial and --reason are required (reasons: %s)", service.RevocationReasonHelp)
 	}
 	r, ok := service.ParseRevocationReason(*reason)
@@ -208,10 +217,10 @@ func cmdRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("--reason %q: give %s", *reason, service.RevocationReasonHelp)
 	}
 	return c.withApp(ctx, stderr, func(a *app) error {
-		if err := a.svc.Revoke(ctx, *serial, r, "", operatorActor); err != nil {
+		if err := a.svc.Revoke(ctx, *written, r, "", operatorActor); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "certificate %s revoked (%s)\n", *serial, r)
+		fmt.Fprintf(stdout, "certificate %s revoked (%s)\n", serial.Pad(serial.Key(*written)), r)
 		return nil
 	})
 }

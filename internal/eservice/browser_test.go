@@ -17,8 +17,10 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/irpki/irpki/internal/eservice"
 	"github.com/irpki/irpki/internal/irpkidtest"
 	"github.com/irpki/irpki/internal/pgtest"
+	"github.com/irpki/irpki/internal/serial"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/store"
 )
@@ -173,7 +175,10 @@ func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Act
 
 func text(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible))
+	// Bounded: a selector that matches nothing fails instead of hanging.
+	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(tctx, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible))
 	if err != nil {
 		t.Fatalf("read %s: %v", sel, err)
 	}
@@ -290,7 +295,7 @@ func TestBrowserRepresentativeJourney(t *testing.T) {
 	if err := cl.VerifyIssued(cert, &key.PublicKey, customer); err != nil {
 		t.Fatal(err)
 	}
-	serial := service.SerialHex(cert)
+	storeKey, full := service.SerialHex(cert), serial.Text(cert.SerialNumber)
 
 	// The list shows it.
 	run(t, ctx, "list",
@@ -300,7 +305,7 @@ func TestBrowserRepresentativeJourney(t *testing.T) {
 	)
 	row := text(t, ctx, "tbody tr")
 	daysLeft := fmt.Sprint(int(cert.NotAfter.Sub(e.S.Clock.Now()) / (24 * time.Hour)))
-	for _, want := range []string{serial[:12], "Reporting – Web Service interface", "Palkkajärjestelmä / payroll", "Tea Tekninen", "tea@palkat.test", "Valid", daysLeft} {
+	for _, want := range []string{full, "Reporting – Web Service interface", "Palkkajärjestelmä / payroll", "Tea Tekninen", "tea@palkat.test", "Valid", daysLeft} {
 		if !strings.Contains(row, want) {
 			t.Errorf("row %q lacks %q", row, want)
 		}
@@ -328,7 +333,7 @@ func TestBrowserRepresentativeJourney(t *testing.T) {
 	}
 	ctxb := context.Background()
 	var c store.Certificate
-	e.S.DB.View(ctxb, func(tx *store.Tx) error { c, err = tx.Certificate(ctxb, serial); return err })
+	e.S.DB.View(ctxb, func(tx *store.Tx) error { c, err = tx.Certificate(ctxb, storeKey); return err })
 	if c.ContactEmail != "uusi.tekninen@palkat.test" {
 		t.Fatalf("stored contact %q", c.ContactEmail)
 	}
@@ -369,6 +374,26 @@ func TestBrowserRepresentativeJourney(t *testing.T) {
 	if s := text(t, ctx, "aside.info h2"); s != "Näin varmenne uusitaan" {
 		t.Errorf("Finnish renewal box title %q", s)
 	}
+	// The certificate's page in Finnish: the environment is TESTI in the
+	// header and in the details alike, the serial is at full width.
+	run(t, ctx, "certificate in Finnish",
+		nav(`tbody tr a.mono`),
+		chromedp.WaitVisible(chromedp.CSS(`html[lang=fi] dl.details`)),
+		shot(t, dir, "09b-certificate-fi"),
+	)
+	details := text(t, ctx, "dl.details")
+	for _, want := range []string{"Ympäristö\nTESTI", "Sarjanumero\n" + full, "Peruutettu – Avain on kadonnut tai joutunut vääriin käsiin"} {
+		if !strings.Contains(details, want) {
+			t.Errorf("Finnish certificate page lacks %q:\n%s", want, details)
+		}
+	}
+	if s := text(t, ctx, "header .env"); s != "TESTI" {
+		t.Errorf("header badge %q", s)
+	}
+	if s := text(t, ctx, "h1 .serial"); s != full {
+		t.Errorf("heading serial %q, want %q", s, full)
+	}
+	run(t, ctx, "back to the list", nav(`p.back a`), chromedp.WaitVisible(chromedp.CSS(`html[lang=fi] table`)))
 	run(t, ctx, "Swedish",
 		nav(`nav.langs a[lang=sv]`),
 		chromedp.WaitVisible(chromedp.CSS(`html[lang=sv] h1`)),
@@ -394,7 +419,7 @@ func TestBrowserRepresentativeJourney(t *testing.T) {
 	if s := text(t, ctx, ".notice.ok"); s != "Du har loggat ut." {
 		t.Fatalf("sign-out notice %q", s)
 	}
-	for _, n := range []string{"01-signin", "02-order", "03-order-pin", "04-delivery-pin", "05-delivery-credentials", "06-certificates", "07-certificate", "08-revoke-confirm", "09-certificates-fi", "10-audit-sv"} {
+	for _, n := range []string{"01-signin", "02-order", "03-order-pin", "04-delivery-pin", "05-delivery-credentials", "06-certificates", "07-certificate", "08-revoke-confirm", "09-certificates-fi", "09b-certificate-fi", "10-audit-sv"} {
 		if fi, err := os.Stat(filepath.Join(dir, n+".png")); err != nil || fi.Size() == 0 {
 			t.Errorf("screenshot %s: %v", n, err)
 		}
@@ -475,8 +500,27 @@ func TestBrowserOperatorAddsOrganisationAndRepresentative(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`.notice.ok`)),
 		shot(t, dir, "11-admin-org"),
 	)
-	if s := text(t, ctx, "ul.plain"); !strings.Contains(s, "rep@lon.test") {
+	if s := text(t, ctx, "#reps-caption ~ tbody"); !strings.Contains(s, "rep@lon.test") || !strings.Contains(s, "Active") {
 		t.Fatalf("representatives: %q", s)
+	}
+	// Disable the new representative's account, then enable it again.
+	run(t, ctx, "disable the account",
+		nav(`button[aria-label="Disable the account rep@lon.test"]`),
+		chromedp.WaitVisible(chromedp.CSS(`.notice.ok`)),
+		shot(t, dir, "11b-admin-org-disabled"),
+	)
+	if s := text(t, ctx, "#reps-caption ~ tbody"); !strings.Contains(s, "Disabled") || !strings.Contains(s, "Enable") {
+		t.Fatalf("after disabling: %q", s)
+	}
+	if us, _ := eservice.Users(context.Background(), e.S.DB, "7654321-2"); len(us) != 1 || !us[0].Disabled {
+		t.Fatalf("stored account %+v, want disabled", us)
+	}
+	run(t, ctx, "enable the account",
+		nav(`button[aria-label="Enable the account rep@lon.test"]`),
+		chromedp.WaitVisible(chromedp.CSS(`.notice.ok`)),
+	)
+	if us, _ := eservice.Users(context.Background(), e.S.DB, "7654321-2"); len(us) != 1 || us[0].Disabled {
+		t.Fatalf("stored account %+v, want enabled", us)
 	}
 	run(t, ctx, "organisations list",
 		nav(`a[href="/eservice/admin/orgs"]`),
@@ -485,5 +529,32 @@ func TestBrowserOperatorAddsOrganisationAndRepresentative(t *testing.T) {
 	)
 	if s := text(t, ctx, "tbody"); !strings.Contains(s, "Lönetjänst Ab") || !strings.Contains(s, "Palkat Oy") {
 		t.Fatalf("organisations: %q", s)
+	}
+	// Every organisation's certificates, then one organisation's.
+	short := e.S.Enroll(t, "7654321-2", 30*24*time.Hour).Cert
+	long := e.S.Enroll(t, customer, 0).Cert
+	run(t, ctx, "all certificates",
+		nav(`a[href="/eservice/admin/certificates"]`),
+		chromedp.WaitVisible(chromedp.CSS(`table`)),
+		shot(t, dir, "13-admin-certificates"),
+	)
+	rows := text(t, ctx, "tbody")
+	if i, j := strings.Index(rows, serial.Text(short.SerialNumber)), strings.Index(rows, serial.Text(long.SerialNumber)); i < 0 || j < 0 || i > j {
+		t.Fatalf("all certificates, soonest expiry first: %q", rows)
+	}
+	run(t, ctx, "one organisation's certificates, in Finnish",
+		chromedp.SetValue(chromedp.CSS(`select#filter-customer`), customer),
+		nav(`form.filters button`),
+		chromedp.WaitVisible(chromedp.CSS(`table`)),
+		nav(`nav.langs a[lang=fi]`),
+		chromedp.WaitVisible(chromedp.CSS(`html[lang=fi] table`)),
+		shot(t, dir, "14-admin-certificates-fi"),
+	)
+	rows = text(t, ctx, "tbody")
+	if !strings.Contains(rows, serial.Text(long.SerialNumber)) || strings.Contains(rows, serial.Text(short.SerialNumber)) || !strings.Contains(rows, "Voimassa") {
+		t.Fatalf("filtered by organisation: %q", rows)
+	}
+	if h := text(t, ctx, "h1"); h != "Kaikki varmenteet" {
+		t.Errorf("Finnish heading %q", h)
 	}
 }

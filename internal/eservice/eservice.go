@@ -237,6 +237,9 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST "+Path+"admin/orgs", h.op(h.adminAddOrg))
 	m.HandleFunc("GET "+Path+"admin/orgs/{id}", h.op(h.adminOrg))
 	m.HandleFunc("POST "+Path+"admin/orgs/{id}/users", h.op(h.adminAddUser))
+	m.HandleFunc("POST "+Path+"admin/orgs/{id}/users/disable", h.op(h.adminSetDisabled(true)))
+	m.HandleFunc("POST "+Path+"admin/orgs/{id}/users/enable", h.op(h.adminSetDisabled(false)))
+	m.HandleFunc("GET "+Path+"admin/certificates", h.op(h.adminCertificates))
 	h.mux = m
 }
 
@@ -402,7 +405,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, s *session, sta
 		p.Languages = append(p.Languages, langLink{Code: l, Name: languageNames[l], Current: l == lang,
 			Href: Path + "lang?set=" + l + "&next=" + url.QueryEscape(p.Path)})
 	}
-	for _, n := range []string{"certificates", "order", "audit", "admin"} {
+	for _, n := range []string{"certificates", "order", "audit", "admin", "admin/certificates"} {
 		if strings.HasPrefix(r.URL.Path, Path+n) {
 			p.Nav = n
 		}

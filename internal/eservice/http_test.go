@@ -19,6 +19,7 @@ import (
 
 	"github.com/irpki/irpki/internal/eservice"
 	"github.com/irpki/irpki/internal/notify"
+	"github.com/irpki/irpki/internal/serial"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/store"
 )
@@ -867,5 +868,140 @@ func TestRenewableFromNeverBeforeIssue(t *testing.T) {
 		if not := label + notify.FormatDate("en", tc.not) + "</dd>"; strings.Contains(body, not) {
 			t.Errorf("certificate valid %v: page says %q", tc.cert.NotAfter.Sub(tc.cert.NotBefore), not)
 		}
+	}
+}
+
+// Serials are shown at full width everywhere: one whose first hex digit is
+// 0 (one in sixteen) was shown with 31 digits. Its page answers at the
+// full-width address (the pages' links) and at the store's short one.
+func TestSerialsAtFullWidth(t *testing.T) {
+	e := start(t, envOptions{})
+	const key = "a1b2c3d4e5f60718293a4b5c6d7e8f9" // 31 digits: a 124-bit serial
+	const full = "0" + key
+	ctx := context.Background()
+	now := e.S.Clock.Now()
+	err := e.S.DB.Update(ctx, func(tx *store.Tx) error {
+		return tx.InsertCertificate(ctx, store.Certificate{Serial: key, CustomerID: customer, Environment: "TEST", NotBefore: now,
+			NotAfter: now.AddDate(2, 0, 0), DER: []byte{1}, KeyFingerprint: "fp", Status: store.CertValid, RetrievalID: "r", CreatedAt: now})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.client(t)
+	csrf := e.signIn(t, c, repEmail, repPassword)
+	_, list := get(t, c, e.URL+"certificates")
+	if !strings.Contains(list, `href="/eservice/certificates/`+full+`"`) || !strings.Contains(list, ">"+full+"</a>") {
+		t.Errorf("the list does not show %s at full width:\n%s", full, list)
+	}
+	for _, u := range []string{full, key, strings.ToUpper(full)} {
+		code, page := get(t, c, e.URL+"certificates/"+u)
+		if code != http.StatusOK || !strings.Contains(page, `<dd class="mono">`+full+`</dd>`) {
+			t.Errorf("certificates/%s: %d, or the page lacks the full serial", u, code)
+		}
+	}
+	resp, _ := post(t, c, e.URL+"certificates/"+full+"/revoke", url.Values{"csrf": {csrf}, "reason": {"no_longer_needed"}, "confirm": {"yes"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("revoke: %d", resp.StatusCode)
+	}
+	_, audit := get(t, c, e.URL+"audit")
+	if !strings.Contains(audit, `<td class="mono serial">`+full+`</td>`) {
+		t.Errorf("the audit trail does not show %s at full width", full)
+	}
+}
+
+// The operator sees every organisation's certificates, filtered by
+// organisation and state; a representative may not.
+func TestOperatorCertificateList(t *testing.T) {
+	e := start(t, envOptions{})
+	e.S.AddOrg(t, "7654321-2", "Lönetjänst Ab")
+	mine := e.S.Enroll(t, customer, 0).Cert
+	theirs := e.S.Enroll(t, "7654321-2", 30*24*time.Hour).Cert
+	if err := e.S.Service.Revoke(context.Background(), theirs.SerialNumber.Text(16), service.ReasonNotNeeded, "", "test"); err != nil {
+		t.Fatal(err)
+	}
+	op := e.client(t)
+	e.signIn(t, op, opEmail, opPassword)
+	code, all := get(t, op, e.URL+"admin/certificates")
+	if code != http.StatusOK {
+		t.Fatalf("admin/certificates: %d", code)
+	}
+	for _, want := range []string{serial.Text(mine.SerialNumber), serial.Text(theirs.SerialNumber), "Palkat Oy", "Lönetjänst Ab", "Certificates (2), by expiry", `aria-current="page">All certificates`} {
+		if !strings.Contains(all, want) {
+			t.Errorf("the list lacks %q", want)
+		}
+	}
+	// Soonest expiry first: the 30-day certificate before the two-year one.
+	if strings.Index(all, serial.Text(theirs.SerialNumber)) > strings.Index(all, serial.Text(mine.SerialNumber)) {
+		t.Error("not ordered by expiry")
+	}
+	for q, want := range map[string]string{"?customer=7654321-2": serial.Text(theirs.SerialNumber), "?state=valid": serial.Text(mine.SerialNumber), "?state=revoked&customer=" + customer: ""} {
+		_, page := get(t, op, e.URL+"admin/certificates"+q)
+		n := strings.Count(page, `<td class="mono serial">`)
+		if (want == "" && n != 0) || (want != "" && (n != 1 || !strings.Contains(page, want))) {
+			t.Errorf("%s: %d certificates listed, want only %q", q, n, want)
+		}
+	}
+	rep := e.client(t)
+	e.signIn(t, rep, repEmail, repPassword)
+	if code, _ := get(t, rep, e.URL+"admin/certificates"); code != http.StatusForbidden {
+		t.Errorf("representative on the operator's list: %d, want 403", code)
+	}
+}
+
+// The operator disables and enables a representative's account on the
+// organisation's page, as irpkid user disable/enable do: CSRF-protected,
+// audited with the operator as actor, and the account's sessions end.
+func TestOperatorDisablesAndEnablesAccount(t *testing.T) {
+	e := start(t, envOptions{})
+	rep := e.client(t)
+	e.signIn(t, rep, repEmail, repPassword)
+	op := e.client(t)
+	csrf := e.signIn(t, op, opEmail, opPassword)
+	_, page := get(t, op, e.URL+"admin/orgs/"+customer)
+	if !strings.Contains(page, `action="/eservice/admin/orgs/`+customer+`/users/disable"`) || !strings.Contains(page, ">Active</span>") {
+		t.Fatalf("the organisation's page offers no disable for an active account:\n%s", page)
+	}
+	form := url.Values{"email": {repEmail}}
+	if resp, _ := post(t, op, e.URL+"admin/orgs/"+customer+"/users/disable", form); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("disable without a CSRF token: %d, want 403", resp.StatusCode)
+	}
+	if code, _ := get(t, rep, e.URL+"certificates"); code != http.StatusOK {
+		t.Fatal("the refused disable ended the representative's session")
+	}
+	// An account of another organisation is not found under this one.
+	e.S.AddOrg(t, "7654321-2", "Lönetjänst Ab")
+	eservice.AddUser(context.Background(), e.S.DB, e.S.Clock, cheap, eservice.NewUser{Email: "other@x.test", CustomerID: "7654321-2", Password: "other password 1"}, "test")
+	if resp, _ := post(t, op, e.URL+"admin/orgs/"+customer+"/users/disable", url.Values{"csrf": {csrf}, "email": {"other@x.test"}}); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("another organisation's account: %d, want 404", resp.StatusCode)
+	}
+	form.Set("csrf", csrf)
+	resp, _ := post(t, op, e.URL+"admin/orgs/"+customer+"/users/disable", form)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != eservice.Path+"admin/orgs/"+customer+"?done=userDisabled" {
+		t.Fatalf("disable: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if code, _ := get(t, rep, e.URL+"certificates"); code != http.StatusSeeOther {
+		t.Errorf("the disabled representative's session goes on: %d", code)
+	}
+	_, signin := get(t, rep, e.URL+"signin")
+	if resp, _ := post(t, rep, e.URL+"signin", url.Values{"csrf": {csrfOf(t, signin)}, "email": {repEmail}, "password": {repPassword}}); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a disabled account signs in: %d", resp.StatusCode)
+	}
+	_, page = get(t, op, e.URL+"admin/orgs/"+customer+"?done=userDisabled")
+	if !strings.Contains(page, ">Disabled</span>") || !strings.Contains(page, "/users/enable") || !strings.Contains(page, "has been disabled") {
+		t.Errorf("the page does not show the account disabled")
+	}
+	if resp, _ := post(t, op, e.URL+"admin/orgs/"+customer+"/users/enable", form); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("enable: %d", resp.StatusCode)
+	}
+	e.signIn(t, e.client(t), repEmail, repPassword)
+	log, _ := e.S.Service.AuditLog(context.Background(), customer, 50)
+	var got []string
+	for _, a := range log {
+		if a.Action == "user_disable" || a.Action == "user_enable" {
+			got = append(got, a.Action+" by "+a.Actor+" of "+a.Detail)
+		}
+	}
+	if want := []string{"user_enable by eservice:" + opEmail + " of " + repEmail, "user_disable by eservice:" + opEmail + " of " + repEmail}; strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Errorf("audit %q, want %q", got, want)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	xlanguage "golang.org/x/text/language"
 
 	"github.com/irpki/irpki/internal/notify"
+	"github.com/irpki/irpki/internal/serial"
 	"github.com/irpki/irpki/internal/wire"
 )
 
@@ -138,11 +139,12 @@ var funcs = template.FuncMap{
 		}
 		return notify.FormatDate(lang, t) + sep + notify.FormatTime(lang, t)
 	},
-	"short": func(serial string) string {
-		if len(serial) > 14 {
-			return serial[:12] + "…"
+	// serial shows a store key at full width (none for "").
+	"serial": func(key string) string {
+		if key == "" {
+			return ""
 		}
-		return serial
+		return serial.Pad(key)
 	},
 	"pin": func(p string) string {
 		if len(p) == 8 {
@@ -165,6 +167,7 @@ var catalog = []msg{
 	{"nav.order", "Tilaa varmenne", "Beställ certifikat", "Order a certificate"},
 	{"nav.audit", "Tapahtumaloki", "Händelselogg", "Audit trail"},
 	{"nav.orgs", "Organisaatiot", "Organisationer", "Organisations"},
+	{"nav.allCerts", "Kaikki varmenteet", "Alla certifikat", "All certificates"},
 	{"nav.signout", "Kirjaudu ulos", "Logga ut", "Sign out"},
 	{"role.operator", "ylläpitäjä", "administratör", "operator"},
 
@@ -347,6 +350,22 @@ var catalog = []msg{
 	{"admin.password", "Alkusalasana", "Startlösenord", "Initial password"},
 	{"admin.password2", "Alkusalasana uudelleen", "Startlösenordet igen", "Initial password again"},
 	{"admin.passwordHint", "Vähintään 12 merkkiä. Toimita salasana edustajalle turvallisesti.", "Minst 12 tecken. Ge lösenordet till företrädaren på ett säkert sätt.", "At least 12 characters. Give it to the representative securely."},
+	{"admin.certs.title", "Kaikki varmenteet", "Alla certifikat", "All certificates"},
+	{"admin.certs.intro", "Kaikkien organisaatioiden varmenteet, pian vanhenevat ensin.", "Alla organisationers certifikat, de som går ut snart först.", "The certificates of every organisation, soonest expiry first."},
+	{"admin.certs.caption", "Varmenteet (%d), voimassaolon päättymisen mukaan", "Certifikat (%d), efter utgångsdatum", "Certificates (%d), by expiry"},
+	{"admin.certs.none", "Ei varmenteita valituilla ehdoilla.", "Inga certifikat med de valda villkoren.", "No certificates match the filter."},
+	{"admin.certs.allStates", "Kaikki tilat", "Alla statusar", "All states"},
+	{"admin.certs.filter", "Näytä", "Visa", "Show"},
+	{"admin.orgCerts", "Organisaation varmenteet", "Organisationens certifikat", "The organisation's certificates"},
+	{"admin.added", "Lisätty", "Tillagd", "Added"},
+	{"admin.action", "Toiminto", "Åtgärd", "Action"},
+	{"admin.account.active", "Käytössä", "Aktivt", "Active"},
+	{"admin.account.disabled", "Poistettu käytöstä", "Spärrat", "Disabled"},
+	{"admin.disable", "Poista käytöstä", "Spärra", "Disable"},
+	{"admin.enable", "Ota käyttöön", "Aktivera", "Enable"},
+	{"admin.disableWho", "Poista käytöstä tunnus %s", "Spärra kontot %s", "Disable the account %s"},
+	{"admin.enableWho", "Ota käyttöön tunnus %s", "Aktivera kontot %s", "Enable the account %s"},
+	{"admin.disableHint", "Käytöstä poistettu edustaja ei voi kirjautua, ja hänen avoimet istuntonsa päättyvät heti. Tunnuksen voi ottaa uudelleen käyttöön. Muutokset kirjataan tapahtumalokiin.", "En spärrad företrädare kan inte logga in, och hens öppna sessioner avslutas genast. Kontot kan aktiveras igen. Ändringarna förs in i händelseloggen.", "A disabled representative cannot sign in, and their open sessions end at once. The account can be enabled again. Changes are written to the audit trail."},
 	{"admin.err.exists", "Organisaatio on jo rekisteröity.", "Organisationen är redan registrerad.", "The organisation is already registered."},
 	{"admin.err.mismatch", "Salasanat eivät täsmää.", "Lösenorden stämmer inte överens.", "The passwords do not match."},
 
@@ -361,6 +380,8 @@ var catalog = []msg{
 	{"done.signout", "Olet kirjautunut ulos.", "Du har loggat ut.", "You have signed out."},
 	{"done.orgAdded", "Organisaatio on lisätty.", "Organisationen har lagts till.", "The organisation has been added."},
 	{"done.userAdded", "Edustaja on lisätty.", "Företrädaren har lagts till.", "The representative has been added."},
+	{"done.userDisabled", "Edustajan tunnus on poistettu käytöstä, ja hänen istuntonsa päättyivät.", "Företrädarens konto har spärrats, och hens sessioner har avslutats.", "The representative's account has been disabled, and their sessions have ended."},
+	{"done.userEnabled", "Edustajan tunnus on otettu uudelleen käyttöön.", "Företrädarens konto har aktiverats igen.", "The representative's account has been enabled again."},
 
 	{"error.title", "Toimintoa ei voitu suorittaa", "Åtgärden kunde inte utföras", "The action could not be completed"},
 	{"error.csrf", "Lomakkeen turvatunniste puuttuu tai on vanhentunut. Palaa sivulle, lataa se uudelleen ja yritä uudestaan.", "Formulärets säkerhetskod saknas eller har gått ut. Gå tillbaka, ladda om sidan och försök igen.", "The form's security token is missing or out of date. Go back, reload the page and try again."},

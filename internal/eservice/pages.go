@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/irpki/irpki/internal/serial"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/sms"
 	"github.com/irpki/irpki/internal/store"
@@ -205,6 +206,7 @@ func (h *Handler) audit(r *http.Request, e store.AuditEntry) {
 type certRow struct {
 	service.CertificateView
 	Revocable bool
+	OrgName   string // on the operator's list
 }
 
 // Days is the days left for a certificate in use, "–" for one that is not.
@@ -227,13 +229,21 @@ type certsData struct {
 	Language  string
 	Reason    string
 	Languages []string
+	// The operator's list of every organisation's certificates:
+	Admin           bool
+	Orgs            []store.Org
+	Customer, State string // its filters ("" for all)
+	States          []service.State
 }
 
 func revocable(v service.CertificateView) bool {
 	return v.Status == store.CertValid && v.State != service.StateExpired
 }
 
+// row is a certificate as the pages show it: its serial at full width
+// (serial.Pad), which is also how the pages' links name it.
 func (h *Handler) row(v service.CertificateView) certRow {
+	v.Serial = serial.Pad(v.Serial)
 	return certRow{CertificateView: v, Revocable: revocable(v)}
 }
 
@@ -260,14 +270,16 @@ func (h *Handler) certificates(w http.ResponseWriter, r *http.Request, s *sessio
 	h.render(w, r, s, http.StatusOK, "certificates", "certs.title", d)
 }
 
-// findCert returns the representative's certificate with serial, or nil.
-func (h *Handler) findCert(r *http.Request, s *session, serial string) (*certRow, error) {
+// findCert returns the representative's certificate with this serial
+// (written in any of the ways serial.Key reads), or nil.
+func (h *Handler) findCert(r *http.Request, s *session, written string) (*certRow, error) {
 	views, err := h.svc.Certificates(r.Context(), s.user.CustomerID)
 	if err != nil {
 		return nil, err
 	}
+	key := serial.Key(written)
 	for _, v := range views {
-		if v.Serial == serial && v.State != service.StateSuperseded {
+		if v.Serial == key && v.State != service.StateSuperseded {
 			r := h.row(v)
 			return &r, nil
 		}
@@ -647,4 +659,78 @@ func (h *Handler) adminAddUser(w http.ResponseWriter, r *http.Request, s *sessio
 		return
 	}
 	http.Redirect(w, r, Path+"admin/orgs/"+url.PathEscape(id)+"?done=userAdded", http.StatusSeeOther)
+}
+
+// adminStates are the states the operator's list filters by.
+var adminStates = []service.State{service.StateValid, service.StateWindowOpen, service.StateRenewed, service.StateExpired, service.StateRevoked}
+
+// adminCertificates lists every organisation's certificates, soonest
+// expiry first (what needs attention), filtered by organisation and state:
+// the representative's list with the operator's columns.
+func (h *Handler) adminCertificates(w http.ResponseWriter, r *http.Request, s *session) {
+	ctx := r.Context()
+	d := h.certData()
+	d.Admin, d.Customer, d.State, d.States = true, r.URL.Query().Get("customer"), r.URL.Query().Get("state"), adminStates
+	if err := h.db.View(ctx, func(tx *store.Tx) error {
+		var err error
+		d.Orgs, err = tx.Orgs(ctx)
+		return err
+	}); err != nil {
+		h.fail(w, r, s, err)
+		return
+	}
+	names := map[string]string{}
+	for _, o := range d.Orgs {
+		names[o.CustomerID] = o.Name
+	}
+	if _, ok := names[d.Customer]; !ok {
+		d.Customer = "" // an unknown organisation filters nothing out
+	}
+	views, err := h.svc.Certificates(ctx, d.Customer)
+	if err != nil {
+		h.fail(w, r, s, err)
+		return
+	}
+	for _, v := range views {
+		if v.State == service.StateSuperseded || (d.State != "" && string(v.State) != d.State) {
+			continue
+		}
+		c := h.row(v)
+		c.OrgName = names[v.CustomerID]
+		d.Certs = append(d.Certs, c)
+	}
+	sort.SliceStable(d.Certs, func(i, j int) bool { return d.Certs[i].NotAfter.Before(d.Certs[j].NotAfter) })
+	h.render(w, r, s, http.StatusOK, "certificates", "admin.certs.title", d)
+}
+
+// adminSetDisabled disables (or enables) a representative's account of the
+// organisation in the path, as irpkid user disable/enable do: audited with
+// the operator as actor, and a disabled account's sessions end at once.
+func (h *Handler) adminSetDisabled(disabled bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, s *session) {
+		id := r.PathValue("id")
+		email := strings.TrimSpace(r.PostFormValue("email"))
+		users, err := Users(r.Context(), h.db, id)
+		if err != nil {
+			h.fail(w, r, s, err)
+			return
+		}
+		found := false
+		for _, u := range users {
+			found = found || strings.EqualFold(u.Email, email)
+		}
+		if !found || id == "" {
+			h.notFound(w, r, s)
+			return
+		}
+		if _, err := SetDisabled(r.Context(), h.db, h.clock, email, disabled, actor(s.user)); err != nil {
+			h.fail(w, r, s, err)
+			return
+		}
+		done := "userEnabled"
+		if disabled {
+			done = "userDisabled"
+		}
+		http.Redirect(w, r, Path+"admin/orgs/"+url.PathEscape(id)+"?done="+done, http.StatusSeeOther)
+	}
 }

@@ -328,16 +328,17 @@ func (r *Reminder) claim(ctx context.Context, serial string) (*claim, outcome, e
 		if to == "" {
 			to = org.ContactEmail
 		}
-		msg, err := reminderMessage(lang, mailData{
+		d := mailData{
 			Cert: c, Org: org, Days: days, DaysLeft: int(c.NotAfter.Sub(now) / (24 * time.Hour)),
 			WindowOpens: service.RenewableFrom(c.NotBefore, c.NotAfter, r.cfg.RenewalWindow), WindowDays: int(r.cfg.RenewalWindow / (24 * time.Hour)),
 			Now: now, EServiceURL: r.cfg.EServiceURL,
-		})
+		}
+		msg, err := reminderMessage(lang, d)
 		if err != nil {
 			return err
 		}
 		msg.To = to
-		msg.MessageID = MessageID("reminder-"+k+"-"+serial, r.cfg.EServiceURL)
+		msg.MessageID = MessageID("reminder-"+k+"-"+d.Serial(), r.cfg.EServiceURL)
 		if err := tx.ClaimReminder(ctx, serial, k, owner, to, lang, now, now.Add(r.cfg.Lease)); err != nil {
 			return err
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/irpki/irpki/internal/irpkidtest"
 	"github.com/irpki/irpki/internal/notify"
 	"github.com/irpki/irpki/internal/pgtest"
+	"github.com/irpki/irpki/internal/serial"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/store"
 )
@@ -110,7 +111,7 @@ func TestReminderOnceRightAddressAndLanguage(t *testing.T) {
 	for addr, w := range want {
 		e := enroll(t, s, addr, w.lang)
 		notAfter = e.Cert.NotAfter
-		serials[addr] = service.SerialHex(e.Cert)
+		serials[addr] = serial.Text(e.Cert.SerialNumber) // at full width
 	}
 	r := newReminder(t, s, s.DB, smtpMailer(t, srv))
 

@@ -8,6 +8,7 @@ import (
 	"time"
 	_ "time/tzdata" // Europe/Helsinki without relying on the host's zoneinfo
 
+	"github.com/irpki/irpki/internal/serial"
 	"github.com/irpki/irpki/internal/store"
 )
 
@@ -56,12 +57,15 @@ type mailData struct {
 	EServiceURL string // the e-service's root, ending in /; "" if unknown
 }
 
+// Serial is the certificate's serial as people see it (serial.Pad).
+func (d mailData) Serial() string { return serial.Pad(d.Cert.Serial) }
+
 // CertURL is the certificate's page in the e-service, or "".
 func (d mailData) CertURL() string {
 	if d.EServiceURL == "" {
 		return ""
 	}
-	return d.EServiceURL + "certificates/" + d.Cert.Serial
+	return d.EServiceURL + "certificates/" + d.Serial()
 }
 
 func (d mailData) WindowOpen() bool { return !d.Now.Before(d.WindowOpens) }
@@ -126,7 +130,7 @@ Hei{{with .Cert.ContactName}} {{.}}{{end}},
 Organisaation {{.Org.Name}} ({{.Org.CustomerID}}) varmenne tulorekisterin tekniseen rajapintaan vanhenee {{date "fi" .Cert.NotAfter}} klo {{time "fi" .Cert.NotAfter}} (Suomen aikaa), {{if eq .DaysLeft 0}}alle vuorokauden kuluttua{{else}}{{.DaysLeft}} päivän kuluttua{{end}}.
 
 Varmenne
-  Sarjanumero:     {{.Cert.Serial}}
+  Sarjanumero:     {{.Serial}}
 {{- with .Cert.Purpose}}
   Käyttötarkoitus: {{purpose "fi" .}}{{end}}
 {{- with .Cert.Description}}
@@ -154,7 +158,7 @@ Hej{{with .Cert.ContactName}} {{.}}{{end}},
 Certifikatet för inkomstregistrets tekniska gränssnitt som tillhör {{.Org.Name}} ({{.Org.CustomerID}}) går ut {{date "sv" .Cert.NotAfter}} kl. {{time "sv" .Cert.NotAfter}} (finsk tid), {{if eq .DaysLeft 0}}inom ett dygn{{else}}om {{.DaysLeft}} dagar{{end}}.
 
 Certifikat
-  Serienummer:         {{.Cert.Serial}}
+  Serienummer:         {{.Serial}}
 {{- with .Cert.Purpose}}
   Användningsändamål:  {{purpose "sv" .}}{{end}}
 {{- with .Cert.Description}}
@@ -182,7 +186,7 @@ Hello{{with .Cert.ContactName}} {{.}}{{end}},
 The certificate of {{.Org.Name}} ({{.Org.CustomerID}}) for the Incomes Register's technical interface expires on {{date "en" .Cert.NotAfter}} at {{time "en" .Cert.NotAfter}} (Finnish time), {{if eq .DaysLeft 0}}within a day{{else}}in {{.DaysLeft}} days{{end}}.
 
 Certificate
-  Serial number: {{.Cert.Serial}}
+  Serial number: {{.Serial}}
 {{- with .Cert.Purpose}}
   Purpose:       {{purpose "en" .}}{{end}}
 {{- with .Cert.Description}}

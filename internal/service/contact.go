@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/irpki/irpki/internal/serial"
 	"github.com/irpki/irpki/internal/store"
 )
 
@@ -23,7 +24,7 @@ type ContactChange struct {
 // expiry reminder goes to the new address, in the new language. The change
 // and the old and new address are audited in the same transaction.
 func (s *Service) ChangeContact(ctx context.Context, c ContactChange, actor string) error {
-	serial := NormalizeSerial(c.Serial)
+	key := serial.Key(c.Serial)
 	c.Email = strings.TrimSpace(c.Email)
 	c.Name = strings.TrimSpace(c.Name)
 	if err := ValidateEmail(c.Email); err != nil {
@@ -37,9 +38,9 @@ func (s *Service) ChangeContact(ctx context.Context, c ContactChange, actor stri
 	}
 	now := s.clock.Now()
 	return s.db.Update(ctx, func(tx *store.Tx) error {
-		cur, err := tx.Certificate(ctx, serial)
+		cur, err := tx.Certificate(ctx, key)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && c.CustomerID != "" && cur.CustomerID != c.CustomerID) {
-			return fmt.Errorf("%w: no certificate with serial %s", ErrInput, serial)
+			return fmt.Errorf("%w: no certificate with serial %s", ErrInput, serial.Pad(key))
 		}
 		if err != nil {
 			return err
@@ -51,10 +52,10 @@ func (s *Service) ChangeContact(ctx context.Context, c ContactChange, actor stri
 		if c.Language != "" {
 			lang = c.Language
 		}
-		if err := tx.SetCertificateContact(ctx, serial, name, c.Email, lang); err != nil {
+		if err := tx.SetCertificateContact(ctx, key, name, c.Email, lang); err != nil {
 			return err
 		}
-		return tx.Audit(ctx, store.AuditEntry{At: now, Actor: actor, Action: "contact_change", CustomerID: cur.CustomerID, Serial: serial,
+		return tx.Audit(ctx, store.AuditEntry{At: now, Actor: actor, Action: "contact_change", CustomerID: cur.CustomerID, Serial: key,
 			Outcome: "ok", Detail: "from=" + cur.ContactEmail + " to=" + c.Email + " language=" + lang})
 	})
 }

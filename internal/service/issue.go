@@ -134,7 +134,9 @@ func record(ctx context.Context, tx *store.Tx, p *presigned) error {
 	return nil
 }
 
-// SerialHex is the store's key of a certificate: its serial, lower-case hex.
+// SerialHex is the store's key of a certificate: its serial, lower-case hex
+// without leading zeros (serial.Key). People see it at full width
+// (serial.Text, serial.Pad).
 func SerialHex(c *x509.Certificate) string { return serialHex(c.SerialNumber) }
 
 func serialHex(n *big.Int) string { return fmt.Sprintf("%x", n) }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/irpki/irpki/internal/serial"
 	"github.com/irpki/irpki/internal/store"
 )
 
@@ -48,42 +49,30 @@ func ParseRevocationReason(s string) (string, bool) {
 // help texts and errors.
 const RevocationReasonHelp = "key_compromise (RFC 5280: keyCompromise), no_longer_needed (cessationOfOperation, superseded) or organisation_merged (affiliationChanged)"
 
-// NormalizeSerial turns a serial as people and tools write it (openssl's
-// upper case with a leading zero, 0x…, colon-separated) into the store's
-// key: lower-case hex without leading zeros, as irpkid certs prints it.
-func NormalizeSerial(serial string) string {
-	s := strings.ToLower(strings.TrimSpace(serial))
-	s = strings.TrimPrefix(strings.ReplaceAll(s, ":", ""), "0x")
-	if t := strings.TrimLeft(s, "0"); t != "" {
-		s = t
-	}
-	return s
-}
-
 // Revoke revokes a valid certificate. customerID, when not "", must own it
 // (the e-service passes the representative's organisation).
-func (s *Service) Revoke(ctx context.Context, serial, reason, customerID, actor string) error {
-	serial = NormalizeSerial(serial)
+func (s *Service) Revoke(ctx context.Context, written, reason, customerID, actor string) error {
+	key := serial.Key(written)
 	reason, ok := ParseRevocationReason(reason)
 	if !ok {
 		return fmt.Errorf("%w: reason must be %s", ErrInput, RevocationReasonHelp)
 	}
 	now := s.clock.Now()
 	return s.db.Update(ctx, func(tx *store.Tx) error {
-		c, err := tx.Certificate(ctx, serial)
+		c, err := tx.Certificate(ctx, key)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && customerID != "" && c.CustomerID != customerID) {
-			return fmt.Errorf("%w: no certificate with serial %s", ErrInput, serial)
+			return fmt.Errorf("%w: no certificate with serial %s", ErrInput, serial.Pad(key))
 		}
 		if err != nil {
 			return err
 		}
 		if c.Status != store.CertValid {
-			return fmt.Errorf("%w: certificate %s is %s, not valid", ErrInput, serial, c.Status)
+			return fmt.Errorf("%w: certificate %s is %s, not valid", ErrInput, serial.Pad(key), c.Status)
 		}
-		if err := tx.SetCertificateStatus(ctx, serial, store.CertRevoked, now, reason); err != nil {
+		if err := tx.SetCertificateStatus(ctx, key, store.CertRevoked, now, reason); err != nil {
 			return err
 		}
-		return tx.Audit(ctx, store.AuditEntry{At: now, Actor: actor, Action: "revoke", CustomerID: c.CustomerID, Serial: serial, Outcome: "ok", Detail: "reason=" + reason})
+		return tx.Audit(ctx, store.AuditEntry{At: now, Actor: actor, Action: "revoke", CustomerID: c.CustomerID, Serial: key, Outcome: "ok", Detail: "reason=" + reason})
 	})
 }
 

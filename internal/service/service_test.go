@@ -223,7 +223,7 @@ func TestRevokeInput(t *testing.T) {
 	if err := s.Revoke(ctx, "ab", "because", "", "test"); !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "reason must be key_compromise (RFC 5280: keyCompromise)") {
 		t.Errorf("bad reason: %v", err)
 	}
-	if err := s.Revoke(ctx, "AB:CD", ReasonNotNeeded, "", "test"); !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "serial abcd") {
+	if err := s.Revoke(ctx, "AB:CD", ReasonNotNeeded, "", "test"); !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "serial 0000000000000000000000000000abcd") {
 		t.Errorf("unknown serial (normalised from AB:CD): %v", err)
 	}
 }

@@ -24,6 +24,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/irpki/irpki/internal/serial"
 )
 
 var (
@@ -229,12 +231,23 @@ type Cert struct {
 	Retrieved   bool   `json:"retrieved"`
 }
 
-// Certs lists the certificates in dataDir's store.
+// Certs lists the certificates in dataDir's store, their serials as the
+// store keys them (service.SerialHex): irpkid certs prints them at full
+// width, which Certs checks.
 func Certs(t testing.TB, bin, dataDir string) []Cert {
 	t.Helper()
 	var cs []Cert
 	if err := json.Unmarshal(Run(t, bin, dataDir, "certs", "--json"), &cs); err != nil {
 		t.Fatal(err)
+	}
+	for i, c := range cs {
+		if len(c.Serial) != serial.Width || (c.Predecessor != "" && len(c.Predecessor) != serial.Width) {
+			t.Errorf("irpkid certs --json: serial %q, predecessor %q: not %d digits", c.Serial, c.Predecessor, serial.Width)
+		}
+		cs[i].Serial = serial.Key(c.Serial)
+		if c.Predecessor != "" {
+			cs[i].Predecessor = serial.Key(c.Predecessor)
+		}
 	}
 	return cs
 }
