@@ -9,18 +9,18 @@ import (
 )
 
 // TestDocsDowngradeNote: older irpki binaries refuse unknown fields in the
-// state files, so docs/client.md must name every key this version writes
+// state files, so docs/client-reference.md must name every key this version writes
 // that the files of older binaries did not have (the keys to remove before
 // rolling back).
 func TestDocsDowngradeNote(t *testing.T) {
-	b, err := os.ReadFile("../docs/client.md")
+	b, err := os.ReadFile("../docs/client-reference.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	doc := string(b)
 	i := strings.Index(doc, "Do not roll back `irpki`")
 	if i < 0 {
-		t.Fatal("docs/client.md has no note on rolling back irpki")
+		t.Fatal("docs/client-reference.md has no note on rolling back irpki")
 	}
 	note := doc[i:]
 	if j := strings.Index(note, "\n\n"); j >= 0 {

@@ -76,7 +76,7 @@ func TestExpiredWithIssuedSuccessor(t *testing.T) {
 // the renewal moment, with a refused re-enrolment blocking the renewal,
 // status exits 1 (its state: window open) and watch --once 0 (its outcome:
 // nothing due yet, with a warning), then 1 from the renewal moment on;
-// docs/client.md explains the difference.
+// docs/client-reference.md explains the difference.
 func TestBlockedRenewalInWindowExitCodes(t *testing.T) {
 	h := newHarness(t)
 	var refuse, down atomic.Bool
@@ -106,14 +106,14 @@ func TestBlockedRenewalInWindowExitCodes(t *testing.T) {
 	if r := h.run(t, "", "watch", "--dir", h.dir, "--once"); r.code != exitError {
 		t.Errorf("watch --once at the renewal moment: exit %d, want %d\n%s", r.code, exitError, r.stderr)
 	}
-	b, err := os.ReadFile("../../docs/client.md")
+	b, err := os.ReadFile("../../docs/client-reference.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	doc := strings.Join(strings.Fields(string(b)), " ")
 	for _, want := range []string{"`status` exits 1 (window open) while `watch --once` exits 0 (nothing is due yet)", "(`renewal_blocked`), where `watch --once` logs a warning and exits 0 until the renewal moment and 1 from then on"} {
 		if !strings.Contains(doc, want) {
-			t.Errorf("docs/client.md does not explain the exit codes: %q", want)
+			t.Errorf("docs/client-reference.md does not explain the exit codes: %q", want)
 		}
 	}
 }
