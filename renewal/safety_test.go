@@ -236,7 +236,7 @@ func TestLayoutsReadEachOther(t *testing.T) {
 		}
 		checkTopLevel(t, e.dir, layout, res.Installed)
 		st, err := m.Status()
-		if err != nil || st.Serial != res.Installed.Serial() {
+		if err != nil || st.Serial != res.Installed.SerialText() {
 			t.Fatalf("step %d (%s): status %+v, %v", i, layout, st, err)
 		}
 		e.s.Clock.Set(res.Installed.Cert.NotAfter.Add(-5 * 24 * time.Hour))

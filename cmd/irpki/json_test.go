@@ -48,7 +48,7 @@ func TestEnrollRenewJSON(t *testing.T) {
 	r := h.run(t, cred.TransferPassword+"\n", "enroll", "--json", "--dir", h.dir, "--customer-id", customer, "--transfer-id", cred.TransferID,
 		"--transfer-password-stdin", "--endpoint", proxy, "--trust", h.trust)
 	v := decodeRun(t, r)
-	if r.code != exitOK || v.Result != "enrolled" || v.Certificate == nil || v.Certificate.Serial != h.current(t).Serial() || v.Dir != h.dir {
+	if r.code != exitOK || v.Result != "enrolled" || v.Certificate == nil || v.Certificate.Serial != h.current(t).SerialText() || v.Dir != h.dir {
 		t.Fatalf("enroll --json: exit %d %+v\n%s", r.code, v, r.stderr)
 	}
 	if b, err := os.ReadFile(v.Certificate.KeyFile); err != nil || !bytes.Contains(b, []byte("PRIVATE KEY")) {
@@ -71,7 +71,7 @@ func TestEnrollRenewJSON(t *testing.T) {
 	down.Store(false)
 	r = h.run(t, "", "renew", "--json", "--dir", h.dir)
 	v = decodeRun(t, r)
-	if r.code != exitOK || v.Result != "renewed" || v.Previous == nil || v.Previous.Serial != first || v.Certificate.Serial != h.current(t).Serial() {
+	if r.code != exitOK || v.Result != "renewed" || v.Previous == nil || v.Previous.Serial != first || v.Certificate.Serial != h.current(t).SerialText() {
 		t.Errorf("renew --json: exit %d %+v\n%s", r.code, v, r.stderr)
 	}
 

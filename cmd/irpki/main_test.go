@@ -430,8 +430,8 @@ func TestWatchLoop(t *testing.T) {
 		t.Errorf("renewed at %v, want at the renewal moment %v", renewedAt, st.RenewAt)
 	}
 	b, _ := os.ReadFile(filepath.Join(hookDir, "serials"))
-	if strings.TrimSpace(string(b)) != cur.Serial() {
-		t.Errorf("hook ran for %q, want once for %s", b, cur.Serial())
+	if strings.TrimSpace(string(b)) != cur.SerialText() {
+		t.Errorf("hook ran for %q, want once for %s", b, cur.SerialText())
 	}
 	for _, want := range []string{
 		"irpki_certificate_not_after_timestamp_seconds" + dirLabel(h.dir) + " ",
@@ -721,7 +721,7 @@ func TestWatchHookRetried(t *testing.T) {
 	}
 	b, _ := os.ReadFile(log)
 	lines := strings.Fields(string(b))
-	if len(lines) != 2 || lines[0] != lines[1] || lines[0] != h.current(t).Serial() {
+	if len(lines) != 2 || lines[0] != lines[1] || lines[0] != h.current(t).SerialText() {
 		t.Fatalf("hook runs = %q, want the new serial twice\n%s", lines, r.stderr)
 	}
 	if waits[0] < time.Minute || waits[0] > 2*time.Minute {
@@ -839,8 +839,8 @@ func TestWatchOnceHookRetriedNextRun(t *testing.T) {
 		t.Fatalf("next run: exit %d\n%s", r.code, r.stderr)
 	}
 	b, _ := os.ReadFile(log)
-	if strings.TrimSpace(string(b)) != renewed.Serial() {
-		t.Fatalf("hook runs on the next run = %q, want %s once\n%s", b, renewed.Serial(), r.stderr)
+	if strings.TrimSpace(string(b)) != renewed.SerialText() {
+		t.Fatalf("hook runs on the next run = %q, want %s once\n%s", b, renewed.SerialText(), r.stderr)
 	}
 	if h.current(t).Serial() != renewed.Serial() {
 		t.Fatal("renewed again instead of deploying")

@@ -184,7 +184,7 @@ func testServeCycle(t *testing.T, serveArgs, env []string) {
 	if rows[1].Predecessor != serial.Text(cert.SerialNumber) || rows[1].Serial != serial.Text(succ.SerialNumber) || rows[0].Status != "renewed" {
 		t.Errorf("certs: %+v", rows)
 	}
-	table, _, _ := irpkid(t, nil, "certs", "--data-dir", dataDir)
+	table, _, _ := irpkid(t, env, "certs", "--data-dir", dataDir)
 	for _, r := range rows {
 		if len(r.Serial) != serial.Width || !strings.Contains(table, "\n"+r.Serial+"  ") {
 			t.Errorf("serial %q: not %d digits, or not so in the table:\n%s", r.Serial, serial.Width, table)
