@@ -243,6 +243,10 @@ func TestBrowserRepresentativeJourney(t *testing.T) {
 	if strings.Contains(m.Body, pin) {
 		t.Fatal("the mail reveals the PIN")
 	}
+	// One register: the mail says "sinä" as the pages do, not "te".
+	if !strings.Contains(m.Body, "Avaa varmenteen siirtotunnukset") || strings.Contains(m.Body, "Avatkaa") || strings.Contains(m.Body, "teidät") {
+		t.Errorf("the Finnish mail addresses the reader formally:\n%s", m.Body)
+	}
 	link := linkIn(t, m.Body)
 
 	// The contact opens the link (in another browser context), types a
