@@ -76,6 +76,9 @@ func TestServeBehindAnIdentityProviderWithAnSMSGateway(t *testing.T) {
 	if !strings.Contains(page, "Acme Oy (1234567-1)") {
 		t.Fatalf("after sign-in:\n%s", page)
 	}
+	if out, se, code := irpkid(t, nil, "users", "--data-dir", dataDir); code != 0 || !regexp.MustCompile(`oidc:person-9\s+Eeva Edustaja\s+identity provider`).MatchString(out) {
+		t.Errorf("users: %d %s %s", code, out, se)
+	}
 	page = fetch(t, c, base+"order")
 	field := func(name string) string {
 		m := regexp.MustCompile(`name="` + name + `" value="([^"]+)"`).FindStringSubmatch(page)

@@ -86,8 +86,13 @@ func cmdUsers(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			[]string{"EMAIL", "NAME", "ROLE", "CUSTOMER ID", "STATE"},
 			func(u eservice.User) []string {
 				role, cid, state := "representative", u.CustomerID, "active"
-				if u.Operator {
+				switch {
+				case u.Operator:
 					role, cid = "operator", "-"
+				case strings.HasPrefix(u.Email, "oidc:"):
+					// Organisations and role come from the provider's
+					// claims at each sign-in.
+					role, cid = "identity provider", "-"
 				}
 				if u.Disabled {
 					state = "disabled"
