@@ -12,6 +12,7 @@
 //	irpkid trust                     print the PEM trust bundle for clients
 //	irpkid user add --email …        add an e-service account (password on stdin)
 //	irpkid remind --once             send due expiry reminders (cron)
+//	irpkid audit [--since 7d]        print the audit trail
 //
 // Every flag has an IRPKI_… environment variable (--data-dir is
 // IRPKI_DATA_DIR) and may be set in a JSON config file given by --config.
@@ -49,6 +50,7 @@ Usage:
   irpkid user password --email ADDR         set an account's new password (on stdin)
   irpkid users   [flags]   list e-service accounts
   irpkid remind --once     send the expiry reminders that are due (for cron; serve also runs them)
+  irpkid audit   [flags]   print the audit trail (--since, --customer-id, --json)
   irpkid version           print the version
 
 Run "irpkid COMMAND --help" for a command's flags. Every flag can also be set
@@ -120,6 +122,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	case "users":
 		err = cmdUsers(ctx, args[1:], stdout, stderr)
+	case "audit":
+		err = cmdAudit(ctx, args[1:], stdout, stderr)
 	case "remind":
 		err = cmdRemind(ctx, args[1:], stdout, stderr)
 	case "version", "--version":

@@ -41,6 +41,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	insecure := fs.Bool("allow-insecure-http", false, "allow plain HTTP on a non-loopback address (behind a TLS-terminating proxy)")
 	maxBody := fs.Int("max-body-bytes", wire.DefaultLimits.MaxBytes, "largest accepted SOAP request body")
 	metricsListen := fs.String("metrics-listen", "", "address to serve Prometheus metrics on at /metrics (with /healthz and /readyz), e.g. 127.0.0.1:9590; empty: no metrics")
+	retention := fs.String("audit-retention", "90d", "prune refusals filed under no organisation (the audit entries anyone can cause) older than this; entries about issuance, revocation, orders and accounts are kept forever; 0 keeps all")
 	inflight := fs.Int64("max-inflight-body-bytes", certapi.DefaultBodyBytesInFlight, "memory that SOAP request bodies being received may hold at once, over all connections; beyond it requests get 503 SERVICE_BUSY")
 	rsaSizes := fs.String("rsa-key-sizes", "2048", "RSA key sizes certified, comma-separated, of 2048, 3072 and 4096; the real service supports only 2048,\nso a wider setting departs from it (earlier irpkid versions accepted 2048,3072,4096)")
 	fs.Usage = cliconfig.Usage(fs, "irpkid serve [flags]", "Runs the certificate service: SOAP at "+certapi.Path+" (?wsdl, ?xsd), /healthz, the e-service at /eservice/\nand the expiry reminder job.\nOn first start it creates the data directory, the SQLite store and a CA for the environment.")
@@ -58,6 +59,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	c.rules = func(cfg *service.Config) { cfg.Profile.RSASizes = sizes }
+	var keepAudit time.Duration
+	if *retention != "0" {
+		var err error
+		if keepAudit, err = parseDuration(*retention); err != nil {
+			return fmt.Errorf("--audit-retention %v", err)
+		}
+	}
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
 	}
@@ -102,6 +110,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer stopExtras()
+	if keepAudit > 0 {
+		pctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); pruneAudit(pctx, a.db, keepAudit, time.Hour, time.Now, a.log) }()
+		defer func() { cancel(); <-done }()
+	}
 	if *metricsListen != "" {
 		stop, err := serveMetrics(*metricsListen, a, api)
 		if err != nil {

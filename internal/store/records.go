@@ -248,36 +248,6 @@ func (t *Tx) Audit(ctx context.Context, e AuditEntry) error {
 	return nil
 }
 
-const auditCols = `id, at, actor, action, customer_id, serial, outcome, code, detail, request_id`
-
-// AuditLog returns audit entries, newest first; customerID "" for all.
-func (t *Tx) AuditLog(ctx context.Context, customerID string, limit int) ([]AuditEntry, error) {
-	q := `SELECT ` + auditCols + ` FROM audit`
-	var args []any
-	if customerID != "" {
-		q += ` WHERE customer_id=?`
-		args = append(args, customerID)
-	}
-	q += ` ORDER BY id DESC LIMIT ?`
-	args = append(args, limit)
-	rows, err := t.query(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: audit log: %w", err)
-	}
-	defer rows.Close()
-	var out []AuditEntry
-	for rows.Next() {
-		var e AuditEntry
-		var at int64
-		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.CustomerID, &e.Serial, &e.Outcome, &e.Code, &e.Detail, &e.RequestID); err != nil {
-			return nil, fmt.Errorf("store: audit log: %w", err)
-		}
-		e.At = fromMs(at)
-		out = append(out, e)
-	}
-	return out, rows.Err()
-}
-
 // The statements of the hot paths (SignNewCertificate, RenewCertificate,
 // GetCertificate), prepared once at Open.
 var (
