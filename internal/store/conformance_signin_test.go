@@ -88,6 +88,20 @@ func TestOIDCRecords(t *testing.T) {
 			if _, err := tx.TakeOIDCLogin(ctx, l.StateHash, t0.Add(time.Minute)); !errors.Is(err, ErrNotFound) {
 				t.Errorf("stale sign-in taken: %v", err)
 			}
+			// A bounded number under way; stale ones make room.
+			saved := maxOIDCLogins
+			defer func() { maxOIDCLogins = saved }()
+			maxOIDCLogins = 2
+			for i, want := range []error{nil, nil, ErrBusy} {
+				l.StateHash = []byte(fmt.Sprintf("flood-%d", i))
+				if err := tx.PutOIDCLogin(ctx, l, t0.Add(-time.Hour)); !errors.Is(err, want) {
+					t.Errorf("sign-in %d under way: %v, want %v", i, err, want)
+				}
+			}
+			l.CreatedAt = t0.Add(time.Hour)
+			if err := tx.PutOIDCLogin(ctx, l, t0.Add(time.Minute)); err != nil {
+				t.Errorf("after the others went stale: %v", err)
+			}
 
 			id, disabled, err := tx.EnsureExternalUser(ctx, "oidc:person-1", "Eeva", t0)
 			if err != nil || id == 0 || disabled {

@@ -18,15 +18,15 @@ type OIDCLogin struct {
 	CreatedAt time.Time
 }
 
-// MaxOIDCLogins bounds the sign-ins under way, so that a flood of
-// unfinished sign-ins cannot fill the store.
-const MaxOIDCLogins = 20000
+// maxOIDCLogins bounds the sign-ins under way, so that a flood of
+// unfinished sign-ins cannot fill the store (a variable for the tests).
+var maxOIDCLogins = 20000
 
 // ErrBusy is a refusal for load: too many of something under way.
 var ErrBusy = errors.New("too many under way")
 
 // PutOIDCLogin records a sign-in under way, dropping those older than
-// staleBefore; ErrBusy when MaxOIDCLogins are under way.
+// staleBefore; ErrBusy when 20000 are under way.
 func (t *Tx) PutOIDCLogin(ctx context.Context, l OIDCLogin, staleBefore time.Time) error {
 	if _, err := t.exec(ctx, `DELETE FROM eservice_oidc_logins WHERE created_at < ?`, ms(staleBefore)); err != nil {
 		return err
@@ -35,7 +35,7 @@ func (t *Tx) PutOIDCLogin(ctx context.Context, l OIDCLogin, staleBefore time.Tim
 	if err := t.queryRow(ctx, `SELECT COUNT(*) FROM eservice_oidc_logins`).Scan(&n); err != nil {
 		return err
 	}
-	if n >= MaxOIDCLogins {
+	if n >= maxOIDCLogins {
 		return ErrBusy
 	}
 	_, err := t.exec(ctx, `INSERT INTO eservice_oidc_logins (state_hash, nonce, verifier, next, created_at) VALUES (?,?,?,?,?)`,
