@@ -774,9 +774,16 @@ func TestLockWaitReportedOnce(t *testing.T) {
 // blocks renewals (irpki watch from a timer failed on every run until the
 // user ran irpki enroll again): Renew finishes its clean-up.
 func TestRenewAfterEnrollKilledAfterInstall(t *testing.T) {
+	for _, layout := range layouts {
+		t.Run(layout.String(), func(t *testing.T) { renewAfterEnrollKilledAfterInstall(t, layout) })
+	}
+}
+
+func renewAfterEnrollKilledAfterInstall(t *testing.T, layout Layout) {
 	for _, step := range []Step{StepSwapped, StepLinked} {
 		t.Run(string(step), func(t *testing.T) {
 			e := newEnv(t)
+			e.layout = layout
 			cred := e.s.Order(t, customer, 30*24*time.Hour)
 			m := e.manager(t)
 			m.crash = func(s Step) bool { return s == step }
@@ -793,11 +800,7 @@ func TestRenewAfterEnrollKilledAfterInstall(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(e.dir, pendingFile)); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("pending.json left behind: %v", err)
 			}
-			for _, l := range []string{CertFile, KeyFile} {
-				if _, err := os.Stat(filepath.Join(e.dir, l)); err != nil {
-					t.Errorf("%s: %v", l, err)
-				}
-			}
+			checkTopLevel(t, e.dir, layout, res.Previous)
 			if n := len(e.certs(t)); n != 1 {
 				t.Errorf("service has %d certificates, want 1", n)
 			}
