@@ -17,8 +17,10 @@ package main
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
@@ -55,9 +57,12 @@ func main() {
 type config struct {
 	endpoint, trust, irpkid, dataDir, validity string
 	mode                                       string
-	clients, cycles, pregen                    int
-	duration                                   time.Duration
-	asJSON                                     bool
+	// onStart, if set, is called as the clock starts (after the keys are
+	// made and, in renew mode, the clients enrolled); for measurements.
+	onStart                 func()
+	clients, cycles, pregen int
+	duration                time.Duration
+	asJSON                  bool
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -167,13 +172,17 @@ type Report struct {
 	RequestsPerS float64   `json:"requests_per_second"`
 	Ops          []OpStats `json:"operations"`
 	FirstErrors  []string  `json:"first_errors,omitempty"`
-	answered     []Answered
-	endpointOf   map[string]int // customer → the index of its endpoint
+	// SignCPUms is the CPU time of one RSA-2048 signature (PKCS #1 v1.5,
+	// SHA-256) on this machine during the run: the median of samples taken
+	// on the load generator's own thread every quarter second.
+	SignCPUms  float64 `json:"rsa2048_sign_cpu_ms"`
+	answered   []Answered
+	endpointOf map[string]int // customer → the index of its endpoint
 }
 
 func (r *Report) write(w io.Writer) {
-	fmt.Fprintf(w, "irpkiload: %d clients, %d cycles, %d requests in %.1fs: %.2f cycles/s, %.1f requests/s, %d errors (%d keys pregenerated)\n",
-		r.Clients, r.Cycles, r.Requests, r.Seconds, r.CyclesPerS, r.RequestsPerS, r.Errors, r.PregenKeys)
+	fmt.Fprintf(w, "irpkiload: %d clients, %d cycles, %d requests in %.1fs: %.2f cycles/s, %.1f requests/s, %d errors (%d keys pregenerated); one RSA-2048 signature %.2f ms CPU\n",
+		r.Clients, r.Cycles, r.Requests, r.Seconds, r.CyclesPerS, r.RequestsPerS, r.Errors, r.PregenKeys, r.SignCPUms)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "operation\tcount\terrors\tp50 ms\tp90 ms\tp99 ms\tmax ms\t")
 	for _, o := range r.Ops {
@@ -294,6 +303,34 @@ func load(ctx context.Context, c config, stderr io.Writer) (*Report, error) {
 		}
 		customers = append(customers, id)
 	}
+	// In renew mode every client enrols before the clock starts: the run
+	// measures renew+get cycles alone.
+	first := make([]*holding, len(customers))
+	if c.mode == "renew" {
+		warm := &recorder{lat: map[string][]time.Duration{}, errs: map[string]int{}, keys: rec.keys}
+		var wg sync.WaitGroup
+		errs := make([]error, len(customers))
+		for n, id := range customers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				first[n], errs[n] = enrol(ctx, c, cls[n%len(cls)], warm, id)
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return nil, fmt.Errorf("enrolling the clients before the run: %w", err)
+		}
+		if c.cycles == 0 {
+			deadline = time.Now().Add(c.duration)
+		}
+	}
+	sampling := make(chan struct{})
+	signs := make(chan []time.Duration, 1)
+	go func() { signs <- sampleSignatures(sampling) }()
+	if c.onStart != nil {
+		c.onStart()
+	}
 	start := time.Now()
 	var wg sync.WaitGroup
 	for n, id := range customers {
@@ -301,7 +338,7 @@ func load(ctx context.Context, c config, stderr io.Writer) (*Report, error) {
 		wg.Add(1)
 		go func(id string) {
 			defer wg.Done()
-			var h *holding // renew mode: the newest certificate
+			h := first[n] // renew mode: the newest certificate
 			for i := 0; c.cycles == 0 || i < c.cycles; i++ {
 				if ctx.Err() != nil || (!deadline.IsZero() && time.Now().After(deadline)) {
 					return
@@ -330,8 +367,13 @@ func load(ctx context.Context, c config, stderr io.Writer) (*Report, error) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	close(sampling)
 	rep := rec.report(c.clients, elapsed)
 	rep.PregenKeys = c.pregen
+	if s := <-signs; len(s) > 0 {
+		sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+		rep.SignCPUms = ms(pct(s, 50))
+	}
 	rep.endpointOf = map[string]int{}
 	for n, id := range customers {
 		rep.endpointOf[id] = n % len(cls)
@@ -556,3 +598,31 @@ func pct(sorted []time.Duration, p int) time.Duration {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// sampleSignatures times one RSA-2048 signature every quarter second, in
+// CPU time of its own locked thread, until stop is closed.
+func sampleSignatures(stop <-chan struct{}) []time.Duration {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil
+	}
+	digest := sha256.Sum256([]byte("irpkiload"))
+	var out []time.Duration
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return out
+		case <-t.C:
+		}
+		before, err1 := threadCPU()
+		_, err := rsa.SignPKCS1v15(nil, key, crypto.SHA256, digest[:])
+		after, err2 := threadCPU()
+		if err == nil && err1 == nil && err2 == nil {
+			out = append(out, after-before)
+		}
+	}
+}

@@ -130,8 +130,15 @@ func start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	reapOrphans(bin)
 	dir, err := os.MkdirTemp("", "irpki-pg-")
 	if err != nil {
+		return nil, err
+	}
+	// The owner's pid: a test binary killed before its cleanup leaves its
+	// server running, and the next start stops it (reapOrphans).
+	if err := os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		os.RemoveAll(dir)
 		return nil, err
 	}
 	s := &Server{dir: dir, bin: bin}
@@ -159,6 +166,30 @@ func start() (*Server, error) {
 	}
 	s.URL = "postgres://irpki@/postgres?host=" + url.QueryEscape(dir)
 	return s, nil
+}
+
+// reapOrphans stops the throwaway servers whose test binary has died
+// without stopping them (killed, or timed out), and removes their
+// directories. Servers of live test binaries are left alone.
+func reapOrphans(bin string) {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "irpki-pg-*"))
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, "owner.pid"))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || syscall.Kill(pid, 0) == nil || !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+			continue // alive (or not ours to judge)
+		}
+		orphan := &Server{dir: d, bin: bin}
+		if st, err := os.Stat(d); err == nil {
+			if sys, ok := st.Sys().(*syscall.Stat_t); ok && os.Geteuid() == 0 && sys.Uid != 0 {
+				orphan.cred = &syscall.Credential{Uid: sys.Uid, Gid: sys.Gid}
+			}
+		}
+		orphan.Stop()
+	}
 }
 
 func (s *Server) data() string { return filepath.Join(s.dir, "data") }
@@ -203,6 +234,16 @@ func (s *Server) Restart(t testing.TB) {
 	if err := s.pgCtl("restart"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// PID is the throwaway server's postmaster process id (0 if unknown).
+func (s *Server) PID() int {
+	b, err := os.ReadFile(filepath.Join(s.data(), "postmaster.pid"))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+	return pid
 }
 
 // Stop stops a throwaway server and removes its directory.

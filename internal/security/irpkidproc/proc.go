@@ -169,6 +169,9 @@ func (p *Proc) Kill() {
 	<-p.done
 }
 
+// Pid is the process's id.
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
 // Logs returns what the process wrote to stdout and stderr.
 func (p *Proc) Logs() string { return p.logs.String() }
 
