@@ -21,6 +21,7 @@ import (
 	"io"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -29,6 +30,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/irpki/irpki/internal/businessid"
+	"github.com/irpki/irpki/internal/clock"
 	"github.com/irpki/irpki/internal/wire"
 )
 
@@ -163,7 +165,19 @@ type Options struct {
 	// UserAgent is sent as the User-Agent of every request; default
 	// DefaultUserAgent().
 	UserAgent string
+	// BusyRetries is how often a request answered "busy" (HTTP 503 with
+	// Retry-After, as irpkid's SERVICE_BUSY: nothing was done) is sent
+	// again, after waiting at least Retry-After, jittered and doubling
+	// (see Jitter); default 6, negative none. A Retry-After over
+	// MaxBusyWait is not waited for here: the busy answer is returned.
+	BusyRetries int
+	// Sleep waits d or until ctx is done; tests inject one. Default: a
+	// timer.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
+
+// MaxBusyWait is the longest Retry-After a request waits for by itself.
+const MaxBusyWait = 2 * time.Minute
 
 // DefaultUserAgent is "irpki/VERSION", VERSION the version of this module
 // in the running binary as the go command recorded it
@@ -240,6 +254,15 @@ func New(endpoint string, opt Options) (*Client, error) {
 	opt.HTTPClient = hc
 	if opt.Now == nil {
 		opt.Now = time.Now
+	}
+	if opt.Sleep == nil {
+		opt.Sleep = clock.Sleep
+	}
+	switch {
+	case opt.BusyRetries == 0:
+		opt.BusyRetries = 6
+	case opt.BusyRetries < 0:
+		opt.BusyRetries = 0
 	}
 	roots := x509.NewCertPool()
 	for _, c := range opt.Trust {
@@ -359,18 +382,49 @@ const maxResponse = 1 << 20
 func (c *Client) call(ctx context.Context, op wire.Operation, element []byte) (*wire.Response, error) {
 	name := op.RequestElement()
 	name = strings.TrimSuffix(name, "Request")
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(wire.Envelope(element)))
+	envelope := wire.Envelope(element)
+	var step time.Duration
+	for attempt := 0; ; attempt++ {
+		resp, retryAfter, err := c.post(ctx, name, op, envelope)
+		if retryAfter <= 0 || attempt >= c.opt.BusyRetries || retryAfter > MaxBusyWait {
+			return resp, err
+		}
+		// Busy: wait at least what the service asked, and longer each
+		// time, jittered so that the clients it turned away together do
+		// not all come back at the same instant.
+		step = max(2*retryAfter, 2*step)
+		if serr := c.opt.Sleep(ctx, max(retryAfter, Jitter(step))); serr != nil {
+			return resp, err // the busy answer, the last there was
+		}
+	}
+}
+
+// post sends one request. retryAfter is set when the service answered
+// busy: HTTP 503 with a Retry-After in seconds.
+func (c *Client) post(ctx context.Context, name string, op wire.Operation, envelope []byte) (_ *wire.Response, retryAfter time.Duration, _ error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(envelope))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, 0, fmt.Errorf("%s: %w", name, err)
 	}
 	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
 	req.Header.Set("SOAPAction", `"`+string(op)+`"`)
 	req.Header.Set("User-Agent", c.opt.UserAgent)
 	hr, err := c.opt.HTTPClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, 0, fmt.Errorf("%s: %w", name, err)
 	}
 	defer hr.Body.Close()
+	if hr.StatusCode == http.StatusServiceUnavailable {
+		if secs, err := strconv.Atoi(strings.TrimSpace(hr.Header.Get("Retry-After"))); err == nil && secs >= 0 {
+			retryAfter = max(time.Duration(secs)*time.Second, time.Second)
+		}
+	}
+	resp, err := c.read(name, op, hr)
+	return resp, retryAfter, err
+}
+
+// read reads and decodes the answer to a request.
+func (c *Client) read(name string, op wire.Operation, hr *http.Response) (*wire.Response, error) {
 	if hr.StatusCode >= 300 && hr.StatusCode < 400 {
 		return nil, redirectError(name, hr)
 	}

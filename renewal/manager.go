@@ -212,7 +212,7 @@ func (m *Manager) newClient(s Settings) (*client.Client, error) {
 			return nil, err
 		}
 	}
-	return client.New(s.Endpoint, client.Options{Environment: s.Environment, Trust: trust, IssuerTrust: issuers, Now: m.opt.Now, HTTPClient: m.opt.HTTPClient, CustomerName: s.Organization, UserAgent: m.opt.UserAgent})
+	return client.New(s.Endpoint, client.Options{Environment: s.Environment, Trust: trust, IssuerTrust: issuers, Now: m.opt.Now, HTTPClient: m.opt.HTTPClient, CustomerName: s.Organization, UserAgent: m.opt.UserAgent, Sleep: m.opt.Sleep})
 }
 
 // loadBundle reads the PEM trust bundle at path; kind ("" or "issuer ")

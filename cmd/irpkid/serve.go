@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -44,12 +45,17 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	retention := fs.String("audit-retention", "90d", "prune refusals filed under no organisation (the audit entries anyone can cause) older than this; entries about issuance, revocation, orders and accounts are kept forever; 0 keeps all")
 	inflight := fs.Int64("max-inflight-body-bytes", certapi.DefaultBodyBytesInFlight, "memory that SOAP request bodies being received may hold at once, over all connections; beyond it requests get 503 SERVICE_BUSY")
 	rsaSizes := fs.String("rsa-key-sizes", "2048", "RSA key sizes certified, comma-separated, of 2048, 3072 and 4096; the real service supports only 2048,\nso a wider setting departs from it (earlier irpkid versions accepted 2048,3072,4096)")
+	maxInFlight := fs.Int("max-inflight-requests", certapi.DefaultMaxInFlight, "SOAP requests served at once (each costs up to three RSA signatures); default 4 per CPU")
+	maxQueued := fs.Int("max-queued-requests", certapi.DefaultMaxQueued, "SOAP requests that may wait for those being served; beyond it requests get 503 SERVICE_BUSY with Retry-After at once; default 16 per CPU")
 	fs.Usage = cliconfig.Usage(fs, "irpkid serve [flags]", "Runs the certificate service: SOAP at "+certapi.Path+" (?wsdl, ?xsd), /healthz, the e-service at /eservice/\nand the expiry reminder job.\nOn first start it creates the data directory, the SQLite store and a CA for the environment.")
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
 	if *maxBody < minBodyLimit {
 		return fmt.Errorf("--max-body-bytes %d: at least %d, or valid requests (a CSR of up to 10 KiB, a signature with its certificate) are refused as too large", *maxBody, minBodyLimit)
+	}
+	if *maxInFlight < 1 || *maxQueued < 0 {
+		return fmt.Errorf("--max-inflight-requests must be at least 1 and --max-queued-requests at least 0 (got %d, %d)", *maxInFlight, *maxQueued)
 	}
 	if *inflight < int64(*maxBody) {
 		return fmt.Errorf("--max-inflight-body-bytes %d: at least --max-body-bytes (%d), or the largest request could never be received", *inflight, *maxBody)
@@ -99,7 +105,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	limits.MaxBytes = *maxBody
 	mux := http.NewServeMux()
 	api := certapi.New(a.svc, signer, certapi.Config{Limits: limits, Log: a.log, Health: a.db.Ping, Ready: a.ready,
-		PublicURL: extras.publicURL, BodyBytesInFlight: *inflight, Observer: a.metrics})
+		PublicURL: extras.publicURL, BodyBytesInFlight: *inflight, Observer: a.metrics,
+		MaxInFlight: *maxInFlight, MaxQueued: cmp.Or(*maxQueued, -1)})
 	api.Register(mux)
 	a.exposeCA()
 	a.metrics.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "irpkid_soap_body_bytes_in_flight",

@@ -15,12 +15,14 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"runtime"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/beevik/etree"
 
+	"github.com/irpki/irpki/internal/admit"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/wire"
 )
@@ -60,6 +62,14 @@ type Config struct {
 	// over it is answered 503 SERVICE_BUSY. 0 means
 	// DefaultBodyBytesInFlight.
 	BodyBytesInFlight int64
+	// MaxInFlight requests are served at once and MaxQueued more may wait
+	// for them; a request beyond that is answered at once with 503
+	// SERVICE_BUSY and Retry-After. Each request costs up to three RSA
+	// signatures (the request's, the certificate's, the response's), so
+	// the bound keeps the CPU busy without letting a crowd of clients make
+	// every request slow. 0 means DefaultMaxInFlight, DefaultMaxQueued;
+	// a negative MaxQueued lets none wait.
+	MaxInFlight, MaxQueued int
 }
 
 // Observer is told how each SOAP request was answered: its operation
@@ -69,6 +79,13 @@ type Config struct {
 type Observer interface {
 	SOAPRequest(operation, result, code string, d time.Duration)
 }
+
+// DefaultMaxInFlight and DefaultMaxQueued are the default admission
+// bounds: requests being served at once, and requests waiting for them.
+var (
+	DefaultMaxInFlight = 4 * runtime.GOMAXPROCS(0)
+	DefaultMaxQueued   = 16 * runtime.GOMAXPROCS(0)
+)
 
 // DefaultBodyBytesInFlight is the default bound on the memory of request
 // bodies being read: 128 bodies of the largest size allowed by default,
@@ -87,6 +104,7 @@ type Handler struct {
 	bodies    *budget
 	observer  Observer
 	now       func() time.Time
+	admission *admit.Queue
 }
 
 // New returns the handler.
@@ -97,10 +115,19 @@ func New(svc Service, signer *wire.Signer, cfg Config) *Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
+	}
+	if cfg.MaxQueued == 0 {
+		cfg.MaxQueued = DefaultMaxQueued
+	}
 	return &Handler{svc: svc, signer: signer, limits: cfg.Limits, log: cfg.Log, health: cfg.Health, ready: cfg.Ready,
 		publicURL: strings.TrimSuffix(cfg.PublicURL, "/"), bodies: &budget{max: cfg.BodyBytesInFlight},
-		observer: cfg.Observer, now: cfg.Now}
+		observer: cfg.Observer, now: cfg.Now, admission: admit.New(cfg.MaxInFlight, cfg.MaxQueued, 0)}
 }
+
+// Admission is the queue of requests being served and waiting.
+func (h *Handler) Admission() *admit.Queue { return h.admission }
 
 // BodyBytesInFlight is the memory that request bodies being read hold now.
 func (h *Handler) BodyBytesInFlight() int64 { return h.bodies.used.Load() }
@@ -181,9 +208,7 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request) (a answer) {
 		case errors.As(err, &mbe):
 			return h.fault(w, r, http.StatusRequestEntityTooLarge, &wire.Fault{Client: true, Code: wire.CodeTooLarge, String: fmt.Sprintf("The request body is larger than %d bytes.", h.limits.MaxBytes)})
 		case errors.Is(err, errBusy):
-			w.Header().Set("Retry-After", "1")
-			w.Header().Set("Connection", "close")
-			return h.fault(w, r, http.StatusServiceUnavailable, &wire.Fault{Code: wire.CodeBusy, String: "The service is receiving too many requests at once. Try again in a moment."})
+			return h.busy(w, r)
 		default:
 			return h.fault(w, r, http.StatusBadRequest, &wire.Fault{Client: true, Code: wire.CodeMalformed, String: "The request body could not be read completely."})
 		}
@@ -201,6 +226,13 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request) (a answer) {
 	if a := soapAction(r); a != "" && !strings.EqualFold(a, string(op)) && !strings.HasSuffix(a, "/"+string(op)) {
 		return h.fault(w, r, http.StatusInternalServerError, &wire.Fault{Client: true, Code: wire.CodeActionMismatch, String: fmt.Sprintf("The SOAPAction header names another operation than the body's %s.", op.RequestElement())})
 	}
+	// The signatures come after this point: the request waits here for
+	// its turn, or is turned away at once if too many wait already.
+	release, err := h.admission.Enter(r.Context(), "")
+	if err != nil {
+		return h.busy(w, r) // ErrBusy, or the client left while it waited
+	}
+	defer release()
 	standalone := wire.Detach(el)
 	resp := &wire.Response{Operation: op}
 	var opErr error
@@ -231,6 +263,14 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request) (a answer) {
 		resp.RetrievalID, resp.Certificate = "", nil
 	}
 	return h.respond(w, r, resp)
+}
+
+// busy answers 503 SERVICE_BUSY: nothing was done, and the client may send
+// the same request again after Retry-After.
+func (h *Handler) busy(w http.ResponseWriter, r *http.Request) answer {
+	w.Header().Set("Retry-After", "1")
+	w.Header().Set("Connection", "close")
+	return h.fault(w, r, http.StatusServiceUnavailable, &wire.Fault{Code: wire.CodeBusy, String: "The service is serving too many requests at once. Try again in a moment."})
 }
 
 // resultFor maps an operation's error to its Result: the one place where

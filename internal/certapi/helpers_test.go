@@ -30,9 +30,10 @@ import (
 
 // httpResult is a raw HTTP answer.
 type httpResult struct {
-	status int
-	ctype  string
-	body   []byte
+	status     int
+	ctype      string
+	body       []byte
+	retryAfter string
 }
 
 // post sends body to url with a SOAPAction header (none if action is "-")
@@ -56,7 +57,7 @@ func post(t testing.TB, url, action, ctype string, body []byte) httpResult {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return httpResult{status: resp.StatusCode, ctype: resp.Header.Get("Content-Type"), body: b}
+	return httpResult{status: resp.StatusCode, ctype: resp.Header.Get("Content-Type"), body: b, retryAfter: resp.Header.Get("Retry-After")}
 }
 
 const textXML = "text/xml; charset=utf-8"

@@ -338,7 +338,7 @@ func (h *Handler) authenticate(ctx context.Context, client, email, password stri
 		return User{}, false, err
 	}
 	var ok bool
-	if err := h.hashes.do(ctx, client, func() { ok = checkPassword(hash, password) }); err != nil {
+	if err := h.hashes.Do(ctx, client, func() { ok = checkPassword(hash, password) }); err != nil {
 		return User{}, false, err
 	}
 	return u, ok && !disabled, nil

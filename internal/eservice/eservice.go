@@ -30,6 +30,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/irpki/irpki/internal/admit"
 	"github.com/irpki/irpki/internal/clock"
 	"github.com/irpki/irpki/internal/notify"
 	"github.com/irpki/irpki/internal/service"
@@ -148,7 +149,7 @@ type Handler struct {
 	clock     clock.Clock
 	log       *slog.Logger
 	pages     map[string]*template.Template
-	hashes    *hashQueue
+	hashes    *admit.Queue
 	dummyHash string
 	mux       *http.ServeMux
 	oidc      *oidcClient // nil without OpenID Connect
@@ -184,7 +185,7 @@ func New(cfg Config, svc Service, db Store, m notify.Mailer, clk clock.Clock, lo
 		return nil, err
 	}
 	h := &Handler{cfg: cfg, svc: svc, db: db, mail: m, clock: clk, log: log,
-		hashes: newHashQueue(cfg.HashWorkers, cfg.HashWaiting, cfg.HashPerClient), dummyHash: dummy, pages: map[string]*template.Template{}, oidc: oc}
+		hashes: admit.New(cfg.HashWorkers, cfg.HashWaiting, cfg.HashPerClient), dummyHash: dummy, pages: map[string]*template.Template{}, oidc: oc}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err

@@ -13,7 +13,7 @@ func (h *Handler) HoldHashWorker(client string, wait bool) (release func(), err 
 	var once sync.Once
 	release = func() { once.Do(func() { close(done) }) }
 	go func() {
-		err := h.hashes.do(context.Background(), client, func() {
+		err := h.hashes.Do(context.Background(), client, func() {
 			if !wait {
 				started <- nil
 			}
@@ -24,9 +24,7 @@ func (h *Handler) HoldHashWorker(client string, wait bool) (release func(), err 
 	if wait {
 		// Wait until it is queued: the queue counts it before it waits.
 		for {
-			h.hashes.mu.Lock()
-			n := h.hashes.perClient[client]
-			h.hashes.mu.Unlock()
+			_, n := h.hashes.Queued(client)
 			if n > 0 {
 				return release, nil
 			}
