@@ -13,6 +13,12 @@
 // certificate is inside its 60-day renewal window at once (TEST only); each
 // client registers its own organisation first with `irpkid org add`. The
 // trust bundle comes from `irpkid trust` unless --trust is given.
+//
+// --ladder runs one step per client count and reads the server's CPU and
+// memory from /proc (see ladder.go); with --start it starts irpkid serve
+// itself, HTTPS on a loopback port (docs/benchmark.md):
+//
+//	irpkiload --start --irpkid ./irpkid --mode renew --ladder 1,4,16,64,128 --duration 20s
 package main
 
 import (
@@ -21,6 +27,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
@@ -63,6 +70,12 @@ type config struct {
 	clients, cycles, pregen int
 	duration                time.Duration
 	asJSON                  bool
+	// The ladder.
+	ladder, database string
+	serverPID        int
+	start            bool
+	serveFlags       []string
+	tlsClient        *tls.Config
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -80,6 +93,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&c.duration, "duration", 30*time.Second, "how long to run when --cycles is 0")
 	fs.BoolVar(&c.asJSON, "json", false, "print the report as JSON")
 	fs.IntVar(&c.pregen, "pregen-keys", 0, "generate this many RSA keys before the clock starts, so that the run measures the service rather than the load generator's key generation (cycles take keys from the pool, then generate their own)")
+	fs.StringVar(&c.ladder, "ladder", "", "run a ladder of steps, one per client count (e.g. 1,4,16,64,128), each for --duration, and report\nfor each cycles/s, the server's CPU per cycle (from /proc; --server-pid or --start), Go's RSA-2048\nsignature cost measured in the same run, the signatures' share, latency p50/p99, 503s and the server's RSS")
+	fs.IntVar(&c.serverPID, "server-pid", 0, "the irpkid serve process whose CPU and memory the ladder reads (Linux /proc)")
+	fs.BoolVar(&c.start, "start", false, "start irpkid serve itself (HTTPS on a loopback port, a new data directory unless --data-dir) for the ladder, and stop it after")
+	fs.StringVar(&c.database, "database", "", "with --start: the PostgreSQL URL irpkid serve and its operator commands use (default SQLite in the data directory)")
+	fs.Func("serve-flag", "with --start: a flag for irpkid serve, e.g. --serve-flag=--max-queued-requests=64 (repeatable)", func(v string) error {
+		c.serveFlags = append(c.serveFlags, v)
+		return nil
+	})
 	fs.Usage = cliconfig.PlainUsage(fs, "irpkiload --endpoint URL --data-dir DIR [--clients N] [--cycles N | --duration D] [--pregen-keys N] [--json]",
 		"Runs N concurrent clients against a running irpkid, each doing full certificate cycles: order (irpkid org add\n"+
 			"and order on the server's data directory), SignNewCertificate, GetCertificate, RenewCertificate signed with\n"+
@@ -92,10 +113,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	var bad []string
-	if c.endpoint == "" {
+	var steps []int
+	if c.ladder != "" {
+		var err error
+		if steps, err = parseLadder(c.ladder); err != nil {
+			bad = append(bad, err.Error())
+		}
+		if !c.start && c.serverPID == 0 {
+			bad = append(bad, "--ladder needs --server-pid (the running irpkid) or --start")
+		}
+	}
+	if c.database != "" && !c.start {
+		bad = append(bad, "--database goes with --start")
+	}
+	if c.endpoint == "" && !c.start {
 		bad = append(bad, "--endpoint is required")
 	}
-	if c.dataDir == "" {
+	if c.dataDir == "" && !c.start {
 		bad = append(bad, "--data-dir is required")
 	}
 	if c.clients < 1 {
@@ -113,6 +147,34 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(bad) > 0 {
 		fmt.Fprintf(stderr, "irpkiload: %s (irpkiload --help lists the flags)\n", strings.Join(bad, "; "))
 		return 2
+	}
+	if steps != nil {
+		rep, err := ladder(ctx, c, steps, stdout, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "irpkiload: %v\n", err)
+			return 1
+		}
+		if c.asJSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			enc.Encode(rep)
+		} else {
+			rep.write(stdout)
+		}
+		for _, st := range rep.Steps {
+			if st.Errors > 0 {
+				return 1
+			}
+		}
+		return 0
+	}
+	if c.start {
+		srv, err := startServer(ctx, &c, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "irpkiload: %v\n", err)
+			return 1
+		}
+		defer srv.stop()
 	}
 	rep, err := load(ctx, c, stderr)
 	if err != nil {
@@ -247,7 +309,8 @@ func (r *recorder) timed(op string, f func() error) error {
 	return nil
 }
 
-func load(ctx context.Context, c config, stderr io.Writer) (*Report, error) {
+// loadTrust reads --trust, or asks irpkid trust on the data directory.
+func loadTrust(ctx context.Context, c config) ([]*x509.Certificate, error) {
 	var pemData []byte
 	var err error
 	if c.trust != "" {
@@ -258,7 +321,11 @@ func load(ctx context.Context, c config, stderr io.Writer) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	trust, err := client.ParseTrustBundle(pemData)
+	return client.ParseTrustBundle(pemData)
+}
+
+func load(ctx context.Context, c config, stderr io.Writer) (*Report, error) {
+	trust, err := loadTrust(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -266,7 +333,7 @@ func load(ctx context.Context, c config, stderr io.Writer) (*Report, error) {
 	for _, ep := range strings.Split(c.endpoint, ",") {
 		cl, err := client.New(strings.TrimSpace(ep), client.Options{
 			Environment: client.EnvTest, Trust: trust,
-			HTTPClient: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: c.clients}},
+			HTTPClient: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: c.clients, TLSClientConfig: c.tlsClient}},
 		})
 		if err != nil {
 			return nil, err
@@ -484,6 +551,10 @@ func renewOnce(ctx context.Context, cl *client.Client, rec *recorder, customer s
 type keyPool struct {
 	mu   sync.Mutex
 	keys []*rsa.PrivateKey
+	// primes, if any, make keys from pairs (see fillPrimes); pi < pj
+	// is the next pair.
+	primes []*big.Int
+	pi, pj int
 }
 
 // fill generates n keys on all CPUs.
@@ -530,6 +601,10 @@ func (p *keyPool) key() (*rsa.PrivateKey, error) {
 		p.mu.Unlock()
 		return k, nil
 	}
+	if len(p.primes) > 0 {
+		defer p.mu.Unlock()
+		return p.pairKey()
+	}
 	p.mu.Unlock()
 	return rsa.GenerateKey(rand.Reader, 2048)
 }
@@ -549,6 +624,9 @@ func (p *keyPool) csr(customer string) (*rsa.PrivateKey, []byte, error) {
 // irpkid runs an operator command on the server's data directory.
 func irpkid(ctx context.Context, c config, args ...string) ([]byte, error) {
 	args = append(args, "--data-dir", c.dataDir, "--environment", "TEST")
+	if c.database != "" {
+		args = append(args, "--database", c.database)
+	}
 	cmd := exec.CommandContext(ctx, c.irpkid, args...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr

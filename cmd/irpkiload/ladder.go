@@ -1,0 +1,552 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/irpki/irpki/client"
+	"github.com/irpki/irpki/internal/businessid"
+)
+
+// The ladder (--ladder 1,4,16,64,128) runs one step per client count, each
+// for --duration, against one irpkid whose CPU and memory it reads from
+// /proc/PID (--server-pid, or the irpkid it starts itself with --start).
+// Before each step every client is set up (its organisation, and in renew
+// mode its first certificate) and the clock and the server's CPU are read
+// only once all are ready, so that a step measures its cycles alone.
+// During each step Go's RSA-2048 signature is sampled on a locked thread
+// (its thread CPU time, every quarter second), so that the signatures'
+// share of a cycle's CPU is computed from the same machine in the same run.
+
+// StepReport is one step of the ladder.
+type StepReport struct {
+	Clients        int      `json:"clients"`
+	Cycles         int      `json:"cycles"`
+	Errors         int      `json:"errors"`
+	Busy           int64    `json:"busy_answers"` // 503 SERVICE_BUSY answers, retried after Retry-After
+	Seconds        float64  `json:"seconds"`
+	CyclesPerS     float64  `json:"cycles_per_second"`
+	CPUmsPerCycle  float64  `json:"server_cpu_ms_per_cycle"`
+	ServerCPUShare float64  `json:"server_cpu_cores"` // server CPU seconds per second
+	SigMs          float64  `json:"rsa2048_sign_ms"`
+	SigShare       float64  `json:"signature_share"`
+	P50, P99       float64  `json:"-"`
+	CycleP50       float64  `json:"cycle_p50_ms"`
+	CycleP99       float64  `json:"cycle_p99_ms"`
+	RequestP99     float64  `json:"request_p99_ms"`
+	RSSMiB         float64  `json:"server_rss_mib"`
+	FirstErrors    []string `json:"first_errors,omitempty"`
+}
+
+// LadderReport is a whole ladder.
+type LadderReport struct {
+	Mode         string       `json:"mode"`
+	Database     string       `json:"database"`
+	SigsPerCycle int          `json:"signatures_per_cycle"`
+	Steps        []StepReport `json:"steps"`
+}
+
+func (r *LadderReport) write(w io.Writer) {
+	fmt.Fprintf(w, "irpkiload ladder: mode %s, %s, %d RSA-2048 signatures per cycle on the server\n", r.Mode, r.Database, r.SigsPerCycle)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "clients\tcycles/s\tCPU ms/cycle\tcores\tsign ms\tsig share\tcycle p50\tcycle p99\treq p99\t503s\terrors\tRSS MiB\t")
+	for _, s := range r.Steps {
+		fmt.Fprintf(tw, "%d\t%.1f\t%.2f\t%.2f\t%.3f\t%.2f\t%.1f\t%.1f\t%.1f\t%d\t%d\t%.0f\t\n", s.Clients, s.CyclesPerS, s.CPUmsPerCycle, s.ServerCPUShare,
+			s.SigMs, s.SigShare, s.CycleP50, s.CycleP99, s.RequestP99, s.Busy, s.Errors, s.RSSMiB)
+	}
+	tw.Flush()
+	best := 0.0
+	for _, s := range r.Steps {
+		best = max(best, s.CyclesPerS)
+	}
+	var of4 float64
+	for _, s := range r.Steps {
+		if s.Clients == 4 {
+			of4 = s.CyclesPerS
+		}
+	}
+	for _, s := range r.Steps {
+		line := fmt.Sprintf("  %3d clients: %.2f of the best step", s.Clients, s.CyclesPerS/best)
+		if of4 > 0 {
+			line += fmt.Sprintf(", %.2f of 4 clients", s.CyclesPerS/of4)
+		}
+		fmt.Fprintln(w, line)
+	}
+	for _, s := range r.Steps {
+		for _, e := range s.FirstErrors {
+			fmt.Fprintf(w, "error (%d clients): %s\n", s.Clients, e)
+		}
+	}
+}
+
+// parseLadder reads "1,4,16".
+func parseLadder(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("--ladder %q: give client counts of at least 1, comma-separated", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// busyCounter counts 503 answers passing through a transport.
+type busyCounter struct {
+	next http.RoundTripper
+	n    atomic.Int64
+}
+
+func (b *busyCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := b.next.RoundTrip(r)
+	if err == nil && resp.StatusCode == http.StatusServiceUnavailable {
+		b.n.Add(1)
+	}
+	return resp, err
+}
+
+func ladder(ctx context.Context, c config, steps []int, stdout, stderr io.Writer) (*LadderReport, error) {
+	pid := c.serverPID
+	if c.start {
+		srv, err := startServer(ctx, &c, stderr)
+		if err != nil {
+			return nil, err
+		}
+		defer srv.stop()
+		pid = srv.pid
+	}
+	trust, err := loadTrust(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 0, TLSClientConfig: c.tlsClient}
+	busy := &busyCounter{next: tr}
+	cl, err := client.New(c.endpoint, client.Options{Environment: client.EnvTest, Trust: trust,
+		HTTPClient: &http.Client{Timeout: 120 * time.Second, Transport: busy}, BusyRetries: 1000})
+	if err != nil {
+		return nil, err
+	}
+	keys := &keyPool{}
+	fmt.Fprintf(stderr, "irpkiload: making RSA-2048 test keys from a pool of primes\n")
+	if err := keys.fillPrimes(ctx, 64); err != nil {
+		return nil, err
+	}
+	rep := &LadderReport{Mode: c.mode, Database: "SQLite", SigsPerCycle: 3}
+	if c.database != "" {
+		rep.Database = "PostgreSQL"
+	}
+	if c.mode == "full" {
+		rep.SigsPerCycle = 6
+	}
+	for _, n := range steps {
+		st, err := step(ctx, c, cl, keys, busy, pid, n)
+		if err != nil {
+			return nil, err
+		}
+		if st.CPUmsPerCycle > 0 {
+			st.SigShare = float64(rep.SigsPerCycle) * st.SigMs / st.CPUmsPerCycle
+		}
+		fmt.Fprintf(stderr, "irpkiload: %d clients: %.1f cycles/s, %.2f ms CPU per cycle, signature share %.2f, p99 %.1f ms, %d busy answers\n",
+			n, st.CyclesPerS, st.CPUmsPerCycle, st.SigShare, st.CycleP99, st.Busy)
+		rep.Steps = append(rep.Steps, st)
+	}
+	return rep, nil
+}
+
+// step runs n clients for c.duration once all are set up.
+func step(ctx context.Context, c config, cl *client.Client, keys *keyPool, busy *busyCounter, pid, n int) (StepReport, error) {
+	rec := &recorder{lat: map[string][]time.Duration{}, errs: map[string]int{}, keys: keys}
+	customers, err := newOrgs(ctx, c, n)
+	if err != nil {
+		return StepReport{}, err
+	}
+	// Setup: in renew mode every client holds a certificate first.
+	held := make([]*holding, n)
+	if c.mode == "renew" {
+		var wg sync.WaitGroup
+		errc := make(chan error, n)
+		sem := make(chan struct{}, 8)
+		for i, id := range customers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				h, err := enrol(ctx, c, cl, rec, id)
+				if err != nil {
+					errc <- err
+					return
+				}
+				held[i] = h
+			}()
+		}
+		wg.Wait()
+		close(errc)
+		if err := <-errc; err != nil {
+			return StepReport{}, fmt.Errorf("setting up %d clients: %w", n, err)
+		}
+		rec = &recorder{lat: map[string][]time.Duration{}, errs: map[string]int{}, keys: keys}
+	}
+	runtime.GC()
+	cpu0, err := processCPU(pid)
+	if err != nil {
+		return StepReport{}, err
+	}
+	busy0 := busy.n.Load()
+	sampling := make(chan struct{})
+	signs := make(chan []time.Duration, 1)
+	go func() { signs <- sampleSignatures(sampling) }()
+	start := time.Now()
+	deadline := start.Add(c.duration)
+	var wg sync.WaitGroup
+	for i, id := range customers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h := held[i]
+			for ctx.Err() == nil && time.Now().Before(deadline) {
+				t0 := time.Now()
+				var err error
+				if c.mode == "renew" {
+					h, err = renewOnce(ctx, cl, rec, id, h)
+				} else {
+					_, err = cycle(ctx, c, cl, rec, id)
+				}
+				if err != nil {
+					if ctx.Err() != nil {
+						return
+					}
+					var done recorded
+					if !errors.As(err, &done) {
+						rec.fail(opOther, err)
+					}
+					rec.fail(opCycle, err)
+					if c.mode == "renew" {
+						return // its certificate is in an unknown state
+					}
+					continue
+				}
+				rec.ok(opCycle, time.Since(t0))
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(sampling)
+	cpu1, err := processCPU(pid)
+	if err != nil {
+		return StepReport{}, err
+	}
+	rss, _ := procRSS(pid)
+	r := rec.report(n, elapsed)
+	st := StepReport{Clients: n, Cycles: r.Cycles, Errors: r.Errors, Busy: busy.n.Load() - busy0, Seconds: elapsed.Seconds(),
+		CyclesPerS: r.CyclesPerS, RSSMiB: float64(rss) / (1 << 20), FirstErrors: r.FirstErrors}
+	if s := <-signs; len(s) > 0 {
+		sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+		st.SigMs = ms(pct(s, 50))
+	}
+	cpu := (cpu1 - cpu0).Seconds()
+	st.ServerCPUShare = cpu / elapsed.Seconds()
+	if r.Cycles > 0 {
+		st.CPUmsPerCycle = cpu * 1000 / float64(r.Cycles)
+	}
+	for _, o := range r.Ops {
+		switch o.Op {
+		case opCycle:
+			st.CycleP50, st.CycleP99 = o.P50, o.P99
+		case opRenew, opGet, opSignNew:
+			st.RequestP99 = max(st.RequestP99, o.P99)
+		}
+	}
+	return st, nil
+}
+
+// newOrgs registers n fresh organisations, a few operator commands at once.
+func newOrgs(ctx context.Context, c config, n int) ([]string, error) {
+	base, err := rand.Int(rand.Reader, big.NewInt(9_000_000))
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for k := int(base.Int64()) + 1_000_000; len(ids) < n; k++ {
+		if id, err := businessid.Complete(fmt.Sprintf("%07d", k%10_000_000)); err == nil {
+			ids = append(ids, id)
+		}
+	}
+	var wg sync.WaitGroup
+	errc := make(chan error, n)
+	sem := make(chan struct{}, 4)
+	for _, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if _, err := irpkid(ctx, c, "org", "add", "--customer-id", id, "--name", "Load "+id, "--contact-email", "load@example.fi"); err != nil {
+				errc <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	return ids, <-errc
+}
+
+// processCPU is the CPU time (user and system) of process pid so far.
+func processCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("server CPU: %w (is --server-pid right? /proc is Linux's)", err)
+	}
+	s := string(b)
+	// The command name may hold spaces: fields start after its ')'.
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0, errors.New("server CPU: /proc/PID/stat has too few fields")
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	const ticks = 100 // USER_HZ on Linux
+	return time.Duration(ut+st) * time.Second / ticks, nil
+}
+
+// procRSS is the resident memory of process pid.
+func procRSS(pid int) (int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, errors.New("no VmRSS")
+}
+
+// server is an irpkid serve that irpkiload started.
+type server struct {
+	cmd *exec.Cmd
+	pid int
+}
+
+func (s *server) stop() {
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		s.cmd.Process.Kill()
+	}
+}
+
+var endpointRE = regexp.MustCompile(`(?:endpoint=|--local-url )(https?://[^ ]+)`)
+
+// startServer starts irpkid serve on a new data directory (--data-dir, or
+// a temporary one), HTTPS on a loopback port with a certificate made for
+// it, and sets c's endpoint, data directory and TLS trust.
+func startServer(ctx context.Context, c *config, stderr io.Writer) (*server, error) {
+	if c.dataDir == "" {
+		d, err := os.MkdirTemp("", "irpkiload-")
+		if err != nil {
+			return nil, err
+		}
+		c.dataDir = filepath.Join(d, "data")
+	}
+	tlsDir, err := os.MkdirTemp("", "irpkiload-tls-")
+	if err != nil {
+		return nil, err
+	}
+	certFile, keyFile, pool, err := loopbackCert(tlsDir)
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"serve", "--data-dir", c.dataDir, "--listen", "127.0.0.1:0", "--environment", "TEST",
+		"--tls-cert", certFile, "--tls-key", keyFile, "--log-level", "warn"}
+	if c.database != "" {
+		args = append(args, "--database", c.database)
+	}
+	args = append(args, c.serveFlags...)
+	cmd := exec.Command(c.irpkid, args...)
+	pr, pw := io.Pipe()
+	cmd.Stderr, cmd.Stdout = pw, pw
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s serve: %w", c.irpkid, err)
+	}
+	srv := &server{cmd: cmd, pid: cmd.Process.Pid}
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if m := endpointRE.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case found <- m[1]:
+				default:
+				}
+			} else if strings.Contains(sc.Text(), "level=ERROR") {
+				fmt.Fprintln(stderr, "irpkid:", sc.Text())
+			}
+		}
+	}()
+	select {
+	case ep := <-found:
+		c.endpoint = ep
+	case <-time.After(120 * time.Second):
+		srv.stop()
+		return nil, errors.New("irpkid serve did not start within 2 minutes")
+	case <-ctx.Done():
+		srv.stop()
+		return nil, ctx.Err()
+	}
+	c.tlsClient = &tls.Config{RootCAs: pool}
+	fmt.Fprintf(stderr, "irpkiload: started irpkid (pid %d) at %s, data in %s\n", srv.pid, c.endpoint, c.dataDir)
+	return srv, nil
+}
+
+// loopbackCert makes a self-signed ECDSA certificate for 127.0.0.1.
+func loopbackCert(dir string) (certFile, keyFile string, pool *x509.CertPool, err error) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return "", "", nil, err
+	}
+	t := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "irpkiload"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(7 * 24 * time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, t, t, &k.PublicKey, k)
+	if err != nil {
+		return "", "", nil, err
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		return "", "", nil, err
+	}
+	certFile, keyFile = filepath.Join(dir, "tls.pem"), filepath.Join(dir, "tls.key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		return "", "", nil, err
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		return "", "", nil, err
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool, nil
+}
+
+// fillPrimes makes n 1024-bit primes on all CPUs; key then builds RSA-2048
+// keys from pairs of them (n·(n−1)/2 keys, more primes as needed), each
+// key distinct and a thousand times cheaper than rsa.GenerateKey. Such
+// keys are for load tests only: keys sharing a prime give each other away.
+func (p *keyPool) fillPrimes(ctx context.Context, n int) error {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	work := make(chan struct{}, n)
+	for range n {
+		work <- struct{}{}
+	}
+	close(work)
+	for range runtime.NumCPU() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range work {
+				if ctx.Err() != nil {
+					return
+				}
+				q, err := rsaPrime()
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				if err == nil {
+					p.primes = append(p.primes, q)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	sort.Slice(p.primes, func(i, j int) bool { return p.primes[i].Cmp(p.primes[j]) < 0 })
+	p.pj = 1
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}
+
+var e65537 = big.NewInt(65537)
+
+// rsaPrime is a 1024-bit prime usable with e = 65537.
+func rsaPrime() (*big.Int, error) {
+	for {
+		q, err := rand.Prime(rand.Reader, 1024)
+		if err != nil {
+			return nil, err
+		}
+		if new(big.Int).Mod(new(big.Int).Sub(q, big.NewInt(1)), e65537).Sign() != 0 {
+			return q, nil
+		}
+	}
+}
+
+// pairKey is the next key from the pool of primes; the caller holds p.mu.
+func (p *keyPool) pairKey() (*rsa.PrivateKey, error) {
+	if p.pi >= p.pj {
+		p.pi, p.pj = 0, p.pj+1
+	}
+	if p.pj >= len(p.primes) {
+		q, err := rsaPrime()
+		if err != nil {
+			return nil, err
+		}
+		p.primes = append(p.primes, q)
+	}
+	a, b := p.primes[p.pi], p.primes[p.pj]
+	p.pi++
+	one := big.NewInt(1)
+	phi := new(big.Int).Mul(new(big.Int).Sub(a, one), new(big.Int).Sub(b, one))
+	k := &rsa.PrivateKey{PublicKey: rsa.PublicKey{N: new(big.Int).Mul(a, b), E: 65537}, Primes: []*big.Int{a, b},
+		D: new(big.Int).ModInverse(e65537, phi)}
+	if k.D == nil || k.N.BitLen() != 2048 {
+		return p.pairKey()
+	}
+	k.Precompute()
+	if err := k.Validate(); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
