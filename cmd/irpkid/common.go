@@ -16,6 +16,7 @@ import (
 	"github.com/irpki/irpki/internal/ca"
 	"github.com/irpki/irpki/internal/cliconfig"
 	"github.com/irpki/irpki/internal/clock"
+	"github.com/irpki/irpki/internal/crl"
 	"github.com/irpki/irpki/internal/metrics"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/store"
@@ -131,6 +132,7 @@ type app struct {
 	svc     *service.Service
 	log     *slog.Logger
 	metrics *metrics.Metrics // nil but in serve
+	crls    *crl.Publisher
 }
 
 func (c *common) open(ctx context.Context, stderr io.Writer) (*app, error) {
@@ -168,12 +170,16 @@ func (c *common) open(ctx context.Context, stderr io.Writer) (*app, error) {
 	if c.metrics != nil {
 		cfg.Observer = c.metrics
 	}
+	// Every revocation, by serve (the e-service) or an operator command,
+	// publishes the revocation lists again at once.
+	crls := crl.New(h, db, filepath.Join(c.dataDir, "crl"), clk, log)
+	cfg.AfterRevoke = crls.PublishLogged
 	svc, err := service.New(cfg, h, db, clk, log)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	return &app{db: db, ca: h, svc: svc, log: log, metrics: c.metrics}, nil
+	return &app{db: db, ca: h, svc: svc, log: log, metrics: c.metrics, crls: crls}, nil
 }
 
 func (a *app) close() { a.db.Close() }

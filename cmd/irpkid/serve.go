@@ -22,6 +22,7 @@ import (
 	"github.com/irpki/irpki/internal/certapi"
 	"github.com/irpki/irpki/internal/cliconfig"
 	"github.com/irpki/irpki/internal/clock"
+	"github.com/irpki/irpki/internal/crl"
 	"github.com/irpki/irpki/internal/eservice"
 	"github.com/irpki/irpki/internal/metrics"
 	"github.com/irpki/irpki/internal/reqid"
@@ -109,6 +110,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		MaxInFlight: *maxInFlight, MaxQueued: cmp.Or(*maxQueued, -1)})
 	api.Register(mux)
 	a.exposeCA()
+	mux.Handle(crl.PathPrefix, a.crls.Handler())
 	a.metrics.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "irpkid_soap_body_bytes_in_flight",
 		Help: "Memory held now by SOAP request bodies being received (bounded by --max-inflight-body-bytes)."},
 		func() float64 { return float64(api.BodyBytesInFlight()) }))
@@ -117,6 +119,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer stopExtras()
+	{
+		cctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); a.crls.Run(cctx, time.Hour) }()
+		defer func() { cancel(); <-done }()
+	}
 	if keepAudit > 0 {
 		pctx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{})

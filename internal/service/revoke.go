@@ -58,7 +58,7 @@ func (s *Service) Revoke(ctx context.Context, written, reason, customerID, actor
 		return fmt.Errorf("%w: reason must be %s", ErrInput, RevocationReasonHelp)
 	}
 	now := s.clock.Now()
-	return s.db.Update(ctx, func(tx *store.Tx) error {
+	err := s.db.Update(ctx, func(tx *store.Tx) error {
 		c, err := tx.Certificate(ctx, key)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && customerID != "" && c.CustomerID != customerID) {
 			return fmt.Errorf("%w: no certificate with serial %s", ErrInput, serial.Pad(key))
@@ -74,6 +74,10 @@ func (s *Service) Revoke(ctx context.Context, written, reason, customerID, actor
 		}
 		return tx.Audit(ctx, store.AuditEntry{At: now, Actor: actor, Action: "revoke", CustomerID: c.CustomerID, Serial: key, Outcome: "ok", Detail: "reason=" + reason})
 	})
+	if err == nil && s.cfg.AfterRevoke != nil {
+		s.cfg.AfterRevoke(ctx)
+	}
+	return err
 }
 
 // State is a certificate's state as people see it.

@@ -45,6 +45,9 @@ type Config struct {
 	MinTestValidity     time.Duration // shortest validity a TEST order may ask for
 	// Observer, if not nil, is told of every certificate issued.
 	Observer Observer
+	// AfterRevoke, if not nil, is called after each committed revocation
+	// (to publish the revocation lists again).
+	AfterRevoke func(ctx context.Context)
 }
 
 // Observer is told of each certificate durably recorded (for metrics):
