@@ -90,7 +90,7 @@ func TestMetricsAndReadiness(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "data")
 	addr, maddr := freePort(t), freePort(t)
 	var logs irpkidtest.SyncBuffer
-	cmd := exec.Command(binPath, "serve", "--data-dir", dataDir, "--listen", addr, "--metrics-listen", maddr, "--log-format", "json")
+	cmd := exec.Command(binPath, "serve", "--data-dir", dataDir, "--listen", addr, "--metrics-listen", maddr, "--log-format", "json", "--pprof")
 	cmd.Stderr, cmd.Stdout = &logs, io.Discard
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -184,7 +184,24 @@ func TestMetricsAndReadiness(t *testing.T) {
 	if n := len(after["irpkid_ca_certificate_not_after_timestamp_seconds"].GetMetric()); n != 8 {
 		t.Errorf("%d expiry gauges, want 8 (root, intermediate, five issuing CAs, signer)", n)
 	}
-	for _, name := range []string{"irpkid_build_info", "go_goroutines", "process_cpu_seconds_total", "irpkid_soap_body_bytes_in_flight", "irpkid_reminders_total"} {
+	// Group commit: at least one durable commit, each holding one write
+	// transaction or more; the admission gauge is there.
+	commits := value(after, "irpkid_store_commits_total") - value(before, "irpkid_store_commits_total")
+	held := value(after, "irpkid_store_committed_transactions_total") - value(before, "irpkid_store_committed_transactions_total")
+	if commits < 1 || held < commits {
+		t.Errorf("%v commits held %v write transactions", commits, held)
+	}
+	// --pprof: the profiler on the metrics listener, and only there.
+	if code, _ := get(t, "http://"+maddr+"/debug/pprof/cmdline"); code != http.StatusOK {
+		t.Errorf("--pprof: /debug/pprof/cmdline on the metrics listener answered %d", code)
+	}
+	if code, _ := get(t, "http://"+addr+"/debug/pprof/cmdline"); code == http.StatusOK {
+		t.Error("the profiler is served on the public listener")
+	}
+	if _, se, code := irpkid(t, nil, "serve", "--data-dir", t.TempDir(), "--pprof"); code == 0 || !strings.Contains(se, "--metrics-listen") {
+		t.Errorf("--pprof without --metrics-listen: exit %d, %s", code, se)
+	}
+	for _, name := range []string{"irpkid_build_info", "go_goroutines", "process_cpu_seconds_total", "irpkid_soap_body_bytes_in_flight", "irpkid_reminders_total", "irpkid_soap_requests_admitted"} {
 		if after[name] == nil {
 			t.Errorf("no %s", name)
 		}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,6 +43,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	tlsKey := fs.String("tls-key", "", "TLS private key (PEM) to serve HTTPS")
 	insecure := fs.Bool("allow-insecure-http", false, "allow plain HTTP on a non-loopback address (behind a TLS-terminating proxy)")
 	maxBody := fs.Int("max-body-bytes", wire.DefaultLimits.MaxBytes, "largest accepted SOAP request body")
+	pprofOn := fs.Bool("pprof", false, "also serve Go's profiler (net/http/pprof) at /debug/pprof/ on the --metrics-listen address, for operators profiling a running server")
 	metricsListen := fs.String("metrics-listen", "", "address to serve Prometheus metrics on at /metrics (with /healthz and /readyz), e.g. 127.0.0.1:9590; empty: no metrics")
 	retention := fs.String("audit-retention", "90d", "prune refusals filed under no organisation (the audit entries anyone can cause) older than this; entries about issuance, revocation, orders and accounts are kept forever; 0 keeps all")
 	inflight := fs.Int64("max-inflight-body-bytes", certapi.DefaultBodyBytesInFlight, "memory that SOAP request bodies being received may hold at once, over all connections; beyond it requests get 503 SERVICE_BUSY")
@@ -54,6 +56,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *maxBody < minBodyLimit {
 		return fmt.Errorf("--max-body-bytes %d: at least %d, or valid requests (a CSR of up to 10 KiB, a signature with its certificate) are refused as too large", *maxBody, minBodyLimit)
+	}
+	if *pprofOn && *metricsListen == "" {
+		return errors.New("--pprof serves the profiler on the metrics listener: give --metrics-listen too (a loopback or management address)")
 	}
 	if *maxInFlight < 1 || *maxQueued < 0 {
 		return fmt.Errorf("--max-inflight-requests must be at least 1 and --max-queued-requests at least 0 (got %d, %d)", *maxInFlight, *maxQueued)
@@ -114,6 +119,15 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	a.metrics.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "irpkid_soap_body_bytes_in_flight",
 		Help: "Memory held now by SOAP request bodies being received (bounded by --max-inflight-body-bytes)."},
 		func() float64 { return float64(api.BodyBytesInFlight()) }))
+	a.metrics.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "irpkid_soap_requests_admitted",
+		Help: "SOAP requests being served or waiting for their turn (bounded by --max-inflight-requests plus --max-queued-requests)."},
+		func() float64 { all, _ := api.Admission().Queued(""); return float64(all) }))
+	a.metrics.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "irpkid_store_commits_total",
+		Help: "Durable SQLite commits (each one fsync); with irpkid_store_committed_transactions_total, how many write transactions a group commit holds."},
+		func() float64 { c, _ := a.db.CommitStats(); return float64(c) }))
+	a.metrics.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "irpkid_store_committed_transactions_total",
+		Help: "Write transactions in the SQLite commits."},
+		func() float64 { _, t := a.db.CommitStats(); return float64(t) }))
 	stopExtras, err := extras.start(ctx, a, c.dataDir, mux, useTLS, *listen)
 	if err != nil {
 		return err
@@ -132,7 +146,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer func() { cancel(); <-done }()
 	}
 	if *metricsListen != "" {
-		stop, err := serveMetrics(*metricsListen, a, api)
+		stop, err := serveMetrics(*metricsListen, a, api, *pprofOn)
 		if err != nil {
 			return err
 		}
@@ -211,7 +225,7 @@ func (a *app) exposeCA() {
 
 // serveMetrics serves /metrics, /healthz and /readyz on addr until the
 // returned func is called.
-func serveMetrics(addr string, a *app, api *certapi.Handler) (func(), error) {
+func serveMetrics(addr string, a *app, api *certapi.Handler, withPprof bool) (func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("--metrics-listen: %w", err)
@@ -219,7 +233,16 @@ func serveMetrics(addr string, a *app, api *certapi.Handler) (func(), error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", a.metrics.Handler())
 	api.RegisterHealth(mux)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: certapi.ReadHeaderTimeout, ReadTimeout: certapi.ReadTimeout, WriteTimeout: certapi.WriteTimeout}
+	writeTimeout := certapi.WriteTimeout
+	if withPprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		writeTimeout = 0 // a CPU profile or trace takes ?seconds= to answer
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: certapi.ReadHeaderTimeout, ReadTimeout: certapi.ReadTimeout, WriteTimeout: writeTimeout}
 	go srv.Serve(ln)
 	a.log.Info("serving metrics", "url", "http://"+ln.Addr().String()+"/metrics")
 	return func() { srv.Close() }, nil
