@@ -14,7 +14,7 @@ import (
 
 // cmdAudit prints the audit trail.
 func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, c := newFlagSet("audit", stderr)
+	fs, c := newFlagSet("audit", stdout, stderr)
 	since := fs.String("since", "", "only entries from this time on: a date (2026-12-01), an RFC 3339 time, or an age (7d, 36h)")
 	id := fs.String("customer-id", "", "only this organisation's entries (default: all, including refusals filed under no organisation)")
 	asJSON := fs.Bool("json", false, "print a JSON array")

@@ -23,7 +23,7 @@ import (
 const manifestName = "MANIFEST.sha256"
 
 func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, c := newFlagSet("backup", stderr)
+	fs, c := newFlagSet("backup", stdout, stderr)
 	to := fs.String("to", "", "directory to create for the backup (must not exist)")
 	fs.Usage = cliconfig.Usage(fs, "irpkid backup --to DIR",
 		"Backs up the data directory while the server runs: a consistent copy of the SQLite database (one snapshot),\n"+
@@ -163,7 +163,7 @@ func syncDir(dir string) error {
 }
 
 func cmdCertsImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, c := newFlagSet("certs import", stderr)
+	fs, c := newFlagSet("certs import", stdout, stderr)
 	var files []string
 	c.files = &files
 	fs.Usage = cliconfig.Usage(fs, "irpkid certs import [flags] FILE…",

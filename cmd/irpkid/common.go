@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -25,6 +26,10 @@ import (
 
 // common are the flags every command has.
 type common struct {
+	// helpOut receives the usage that --help asks for (standard output,
+	// for a pager or grep; flag errors and their usage go to the flag
+	// set's output, standard error).
+	helpOut     io.Writer
 	dataDir     string
 	database    string
 	environment string
@@ -65,7 +70,17 @@ func (c *common) parse(fs *flag.FlagSet, args []string) error {
 		collectFlags(fs)
 		return flag.ErrHelp
 	}
-	if err := fs.Parse(args); err != nil {
+	var out bytes.Buffer
+	stderr := fs.Output()
+	fs.SetOutput(&out)
+	err := fs.Parse(args)
+	fs.SetOutput(stderr)
+	if err != nil {
+		if err == flag.ErrHelp && c.helpOut != nil {
+			c.helpOut.Write(out.Bytes())
+			return err
+		}
+		stderr.Write(out.Bytes())
 		if err == flag.ErrHelp {
 			return err
 		}

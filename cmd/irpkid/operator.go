@@ -24,16 +24,16 @@ import (
 
 const operatorActor = "operator"
 
-func newFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *common) {
+func newFlagSet(name string, stdout, stderr io.Writer) (*flag.FlagSet, *common) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	c := &common{}
+	c := &common{helpOut: stdout}
 	c.register(fs)
 	return fs, c
 }
 
 func cmdOrgAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, c := newFlagSet("org add", stderr)
+	fs, c := newFlagSet("org add", stdout, stderr)
 	id := fs.String("customer-id", "", "business ID, e.g. 1234567-1 (checksum-validated)")
 	name := fs.String("name", "", "organisation name")
 	email := fs.String("contact-email", "", "default technical contact's e-mail")
@@ -62,7 +62,7 @@ func cmdOrgAdd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func cmdOrgs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, c := newFlagSet("orgs", stderr)
+	fs, c := newFlagSet("orgs", stdout, stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
 	fs.Usage = cliconfig.Usage(fs, "irpkid orgs [--json]", "Lists organisations.")
 	if err := c.parse(fs, args); err != nil {
@@ -115,7 +115,7 @@ func parseDuration(s string) (time.Duration, error) {
 }
 
 func cmdOrder(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, c := newFlagSet("order", stderr)
+	fs, c := newFlagSet("order", stdout, stderr)
 	id := fs.String("customer-id", "", "organisation's business ID")
 	validity := fs.String("validity", "", fmt.Sprintf("certificate validity, e.g. 30d, 2h or 15m: two years by default; in TEST from %v up to two years, in PRODUCTION two years only", service.DefaultConfig(wire.EnvTest).MinTestValidity))
 	purpose := fs.String("purpose", "", "channel and purpose of use: "+strings.Join(service.Purposes, ", "))
@@ -153,7 +153,7 @@ func cmdOrder(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func cmdCerts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, c := newFlagSet("certs", stderr)
+	fs, c := newFlagSet("certs", stdout, stderr)
 	id := fs.String("customer-id", "", "only this organisation's certificates")
 	asJSON := fs.Bool("json", false, "print JSON")
 	fs.Usage = cliconfig.Usage(fs, "irpkid certs [--customer-id ID] [--json]", "Lists certificates with serial, customer, validity, state and predecessor.")
@@ -202,7 +202,7 @@ func padOrEmpty(key string) string {
 }
 
 func cmdRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, c := newFlagSet("revoke", stderr)
+	fs, c := newFlagSet("revoke", stdout, stderr)
 	written := fs.String("serial", "", "certificate serial, hex (as irpkid certs prints it, or as openssl does: upper case, 0x…, colons)")
 	reason := fs.String("reason", "", "reason: "+service.RevocationReasonHelp)
 	fs.Usage = cliconfig.Usage(fs, "irpkid revoke --serial HEX --reason REASON", "Revokes a certificate. A revoked certificate cannot be renewed.")
@@ -226,7 +226,7 @@ func cmdRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func cmdTrust(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, c := newFlagSet("trust", stderr)
+	fs, c := newFlagSet("trust", stdout, stderr)
 	purpose := fs.String("for", ca.TrustAll, "which bundle: responses (verifies the service's response signatures: root, intermediate, IR Services issuing CA, signing certificate), certificates (verifies delivered certificates: root, intermediate, every channel's issuing CA), or all")
 	outDir := fs.String("out-dir", "", "instead of printing, write into this directory responses.pem, certificates.pem, all.pem and one <package>-chain.pem per CA package as the real service names them (e.g. DataProvidersTestIssuingCAv1-chain.pem)")
 	fs.Usage = cliconfig.Usage(fs, "irpkid trust [--for responses|certificates|all] > trust.pem\n  irpkid trust --out-dir DIR",

@@ -11,7 +11,7 @@ import (
 )
 
 func cmdRemind(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, c := newFlagSet("remind", stderr)
+	fs, c := newFlagSet("remind", stdout, stderr)
 	var mf mailFlags
 	var rf reminderFlags
 	mf.register(fs)

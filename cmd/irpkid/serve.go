@@ -34,7 +34,7 @@ import (
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	c := common{createCA: true}
+	c := common{createCA: true, helpOut: stdout}
 	c.register(fs)
 	var extras serveExtras // the e-service and the reminder job (eservice.go)
 	extras.register(fs)

@@ -19,7 +19,7 @@ import (
 var stdin io.Reader = os.Stdin
 
 func cmdUserAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, c := newFlagSet("user add", stderr)
+	fs, c := newFlagSet("user add", stdout, stderr)
 	email := fs.String("email", "", "the account's e-mail address (its sign-in name)")
 	name := fs.String("name", "", "the person's name")
 	cid := fs.String("customer-id", "", "business ID of the organisation the representative acts for")
@@ -59,7 +59,7 @@ func cmdUserAdd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 func cmdUsers(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, c := newFlagSet("users", stderr)
+	fs, c := newFlagSet("users", stdout, stderr)
 	cid := fs.String("customer-id", "", "only this organisation's representatives")
 	asJSON := fs.Bool("json", false, "print JSON")
 	fs.Usage = cliconfig.Usage(fs, "irpkid users [--customer-id ID] [--json]", "Lists e-service accounts: operators and representatives.")
@@ -133,7 +133,7 @@ func readPassword(file, email string, stderr io.Writer) (string, error) {
 
 // cmdUserChange is "irpkid user disable", "user enable" and "user password".
 func cmdUserChange(ctx context.Context, sub string, args []string, stdout, stderr io.Writer) error {
-	fs, c := newFlagSet("user "+sub, stderr)
+	fs, c := newFlagSet("user "+sub, stdout, stderr)
 	email := fs.String("email", "", "the account's e-mail address")
 	var pwFile *string
 	var what string
