@@ -222,7 +222,7 @@ func TestStatusStates(t *testing.T) {
 	check(StateExpired)
 	e.s.Clock.Set(na.Add(-30 * 24 * time.Hour))
 	check(StateWindowOpen)
-	if err := e.s.Service.Revoke(context.Background(), inst.Serial(), service.ReasonKeyCompromise, "", "test"); err != nil {
+	if _, err := e.s.Service.Revoke(context.Background(), inst.Serial(), service.ReasonKeyCompromise, "", "test", nil); err != nil {
 		t.Fatal(err)
 	}
 	// Revocation is known only when the service refuses a renewal.

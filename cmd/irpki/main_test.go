@@ -197,7 +197,7 @@ func TestRenewRevoked(t *testing.T) {
 	h := newHarness(t)
 	h.enroll(t, 0)
 	cur := h.current(t)
-	if err := h.s.Service.Revoke(context.Background(), cur.Serial(), service.ReasonKeyCompromise, "", "test"); err != nil {
+	if _, err := h.s.Service.Revoke(context.Background(), cur.Serial(), service.ReasonKeyCompromise, "", "test", nil); err != nil {
 		t.Fatal(err)
 	}
 	h.s.Clock.Set(cur.Cert.NotAfter.Add(-30 * 24 * time.Hour))

@@ -205,7 +205,14 @@ func cmdRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs, c := newFlagSet("revoke", stdout, stderr)
 	written := fs.String("serial", "", "certificate serial, hex (as irpkid certs prints it, or as openssl does: upper case, 0x…, colons)")
 	reason := fs.String("reason", "", "reason: "+service.RevocationReasonHelp)
-	fs.Usage = cliconfig.Usage(fs, "irpkid revoke --serial HEX --reason REASON", "Revokes a certificate. A revoked certificate cannot be renewed.")
+	yes := fs.Bool("yes", false, "revoke also the successors a key_compromise revocation takes along, without stopping to show them first")
+	dryRun := fs.Bool("dry-run", false, "only show which certificates would be revoked")
+	fs.Usage = cliconfig.Usage(fs, "irpkid revoke --serial HEX --reason REASON [--dry-run | --yes]",
+		"Revokes a certificate. A revoked certificate cannot be renewed.\n"+
+			"For key_compromise it also revokes every successor renewed with a request signed by that\n"+
+			"key, and their successors: whoever held the key could have made them. It first lists\n"+
+			"what it will revoke; when that is more than the certificate itself, it stops there\n"+
+			"unless --yes is given.")
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
@@ -217,10 +224,34 @@ func cmdRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("--reason %q: give %s", *reason, service.RevocationReasonHelp)
 	}
 	return c.withApp(ctx, stderr, func(a *app) error {
-		if err := a.svc.Revoke(ctx, *written, r, "", operatorActor); err != nil {
+		plan, err := a.svc.RevocationPlan(ctx, *written, r, "")
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "certificate %s revoked (%s)\n", serial.Pad(serial.Key(*written)), r)
+		var serials []string
+		fmt.Fprintf(stdout, "revoking for %s:\n", r)
+		for i, v := range plan {
+			serials = append(serials, v.Serial)
+			why := "the certificate named"
+			if i > 0 {
+				why = "successor of " + serial.Pad(v.Predecessor) + ", renewed with a request signed by its key"
+			}
+			fmt.Fprintf(stdout, "  %s  %s  not after %s  (%s)\n", serial.Pad(v.Serial), v.CustomerID, v.NotAfter.UTC().Format(time.RFC3339), why)
+		}
+		if *dryRun {
+			fmt.Fprintln(stdout, "dry run: nothing revoked")
+			return nil
+		}
+		if len(plan) > 1 && !*yes {
+			return fmt.Errorf("the key is compromised, so its %d successors above are revoked with it: run again with --yes to revoke all %d certificates", len(plan)-1, len(plan))
+		}
+		done, err := a.svc.Revoke(ctx, *written, r, "", operatorActor, serials)
+		if err != nil {
+			return err
+		}
+		for _, s := range done {
+			fmt.Fprintf(stdout, "certificate %s revoked (%s)\n", serial.Pad(s), r)
+		}
 		return nil
 	})
 }

@@ -462,7 +462,7 @@ var failCases = map[wire.Code]func(t *testing.T){
 	wire.CodeSignerRevoked: func(t *testing.T) {
 		s := start(t)
 		e := s.Enroll(t, customer, 0)
-		if err := s.Service.Revoke(context.Background(), e.Cert.SerialNumber.Text(16), "key_compromise", "", "test"); err != nil {
+		if _, err := s.Service.Revoke(context.Background(), e.Cert.SerialNumber.Text(16), "key_compromise", "", "test", nil); err != nil {
 			t.Fatal(err)
 		}
 		s.Clock.Set(e.Cert.NotAfter.Add(-30 * 24 * time.Hour))
@@ -561,7 +561,7 @@ var failCases = map[wire.Code]func(t *testing.T){
 		if err != nil || len(cs) != 1 {
 			t.Fatalf("%d certificates, %v", len(cs), err)
 		}
-		if err := s.Service.Revoke(context.Background(), cs[0].Serial, "key_compromise", "", "test"); err != nil {
+		if _, err := s.Service.Revoke(context.Background(), cs[0].Serial, "key_compromise", "", "test", nil); err != nil {
 			t.Fatal(err)
 		}
 		_, err = c.GetCertificate(context.Background(), customer, rid)

@@ -410,7 +410,7 @@ func TestSupersedeRevokedSuccessorKeepsRevocation(t *testing.T) {
 	}
 	succ := views[1].Certificate
 	revokedAt := s.Clock.Now()
-	if err := s.Service.Revoke(ctx, succ.Serial, service.ReasonKeyCompromise, "", "test"); err != nil {
+	if _, err := s.Service.Revoke(ctx, succ.Serial, service.ReasonKeyCompromise, "", "test", nil); err != nil {
 		t.Fatal(err)
 	}
 	s.Clock.Advance(time.Hour)

@@ -46,7 +46,8 @@ type Service interface {
 	Certificates(ctx context.Context, customerID string) ([]service.CertificateView, error)
 	CreateOrder(ctx context.Context, r service.OrderRequest, actor string) (service.Credentials, error)
 	ChangeContact(ctx context.Context, c service.ContactChange, actor string) error
-	Revoke(ctx context.Context, serial, reason, customerID, actor string) error
+	Revoke(ctx context.Context, serial, reason, customerID, actor string, expect []string) ([]string, error)
+	RevocationPlan(ctx context.Context, serial, reason, customerID string) ([]service.CertificateView, error)
 	AuditLog(ctx context.Context, customerID string, limit int) ([]store.AuditEntry, error)
 	AddOrg(ctx context.Context, o store.Org, actor string) error
 }

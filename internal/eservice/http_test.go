@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/irpki/irpki/internal/eservice"
+	"github.com/irpki/irpki/internal/irpkidtest"
 	"github.com/irpki/irpki/internal/notify"
 	"github.com/irpki/irpki/internal/serial"
 	"github.com/irpki/irpki/internal/service"
@@ -916,7 +917,7 @@ func TestOperatorCertificateList(t *testing.T) {
 	e.S.AddOrg(t, "7654321-2", "Lönetjänst Ab")
 	mine := e.S.Enroll(t, customer, 0).Cert
 	theirs := e.S.Enroll(t, "7654321-2", 30*24*time.Hour).Cert
-	if err := e.S.Service.Revoke(context.Background(), theirs.SerialNumber.Text(16), service.ReasonNotNeeded, "", "test"); err != nil {
+	if _, err := e.S.Service.Revoke(context.Background(), theirs.SerialNumber.Text(16), service.ReasonNotNeeded, "", "test", nil); err != nil {
 		t.Fatal(err)
 	}
 	op := e.client(t)
@@ -1003,5 +1004,55 @@ func TestOperatorDisablesAndEnablesAccount(t *testing.T) {
 	}
 	if want := []string{"user_enable by eservice:" + opEmail + " of " + repEmail, "user_disable by eservice:" + opEmail + " of " + repEmail}; strings.Join(got, "; ") != strings.Join(want, "; ") {
 		t.Errorf("audit %q, want %q", got, want)
+	}
+}
+
+// TestRevokeConfirmationNamesTheCascade: revoking a renewed certificate
+// for key compromise, the confirmation page names the successor that goes
+// with it (renewed with a request its key signed); a confirmation that did
+// not show it (a renewal meanwhile) revokes nothing and shows the page
+// again; the shown one revokes both.
+func TestRevokeConfirmationNamesTheCascade(t *testing.T) {
+	e := start(t, envOptions{})
+	en := e.S.Enroll(t, customer, 30*24*time.Hour)
+	ctx := context.Background()
+	rid, err := e.S.Client(t).RenewCertificate(ctx, customer, irpkidtest.CSR(t, irpkidtest.NewKey(t), customer), en.Key, en.Cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	succ, err := e.S.Client(t).GetCertificate(ctx, customer, rid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, succSerial := en.Cert.SerialNumber.Text(16), succ.SerialNumber.Text(16)
+	c := e.client(t)
+	csrf := e.signIn(t, c, repEmail, repPassword)
+	resp, body := post(t, c, e.URL+"certificates/"+serial+"/revoke", url.Values{"csrf": {csrf}, "reason": {"key_compromise"}})
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `id="revoke-cascade"`) || !strings.Contains(body, succSerial) {
+		t.Fatalf("confirmation page does not name the successor %s: %d\n%s", succSerial, resp.StatusCode, body)
+	}
+	// Not shown, not revoked.
+	resp, body = post(t, c, e.URL+"certificates/"+serial+"/revoke", url.Values{"csrf": {csrf}, "reason": {"key_compromise"}, "confirm": {"yes"}})
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, succSerial) {
+		t.Fatalf("a confirmation without the successor: %d", resp.StatusCode)
+	}
+	if views, _ := e.S.Service.Certificates(ctx, customer); views[0].State == service.StateRevoked {
+		t.Fatal("revoked although the page had not named the successor")
+	}
+	resp, _ = post(t, c, e.URL+"certificates/"+serial+"/revoke", url.Values{"csrf": {csrf}, "reason": {"key_compromise"}, "confirm": {"yes"}, "cascade": {succSerial}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("confirm: %d", resp.StatusCode)
+	}
+	views, _ := e.S.Service.Certificates(ctx, customer)
+	for _, v := range views {
+		if v.State != service.StateRevoked {
+			t.Errorf("%s: %s", v.Serial, v.State)
+		}
+	}
+	// Another reason names no cascade.
+	en2 := e.S.Enroll(t, customer, 0)
+	_, body = post(t, c, e.URL+"certificates/"+en2.Cert.SerialNumber.Text(16)+"/revoke", url.Values{"csrf": {csrf}, "reason": {"no_longer_needed"}})
+	if strings.Contains(body, `id="revoke-cascade"`) {
+		t.Error("cascade shown for no_longer_needed")
 	}
 }

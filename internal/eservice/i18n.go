@@ -244,6 +244,7 @@ var catalog = []msg{
 	{"revoke.continue", "Jatka peruutukseen", "Fortsätt till återkallelsen", "Continue to revocation"},
 	{"revoke.title", "Vahvista peruutus", "Bekräfta återkallelsen", "Confirm revocation"},
 	{"revoke.warning", "Olet peruuttamassa alla olevan varmenteen. Peruutusta ei voi perua: ohjelmisto, joka käyttää varmennetta, lakkaa toimimasta rajapinnassa.", "Du håller på att återkalla certifikatet nedan. Återkallelsen kan inte ångras: programvara som använder certifikatet slutar fungera i gränssnittet.", "You are about to revoke the certificate below. This cannot be undone: software that uses the certificate stops working with the interface."},
+	{"revoke.cascade", "Avain on vaarantunut, joten myös nämä varmenteet peruutetaan: ne on uusittu pyynnöllä, jonka tämän varmenteen avain (tai sen seuraajan avain) on allekirjoittanut, ja avaimen haltija on voinut tehdä ne.", "Nyckeln har röjts, så även dessa certifikat återkallas: de förnyades med en begäran som undertecknats med detta certifikats nyckel (eller dess efterföljares), och den som innehar nyckeln kan ha gjort dem.", "The key is compromised, so these certificates are revoked too: they were renewed with a request signed by this certificate's key (or a successor's), and whoever holds the key may have made them."},
 	{"revoke.confirm", "Peruuta varmenne", "Återkalla certifikatet", "Revoke certificate"},
 	{"revoke.cancel", "Älä peruuta", "Avbryt", "Cancel"},
 	{"revoke.noReason", "Valitse peruutuksen syy.", "Välj orsak till återkallelsen.", "Choose a reason for the revocation."},

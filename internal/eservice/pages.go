@@ -234,6 +234,9 @@ type certsData struct {
 	Orgs            []store.Org
 	Customer, State string // its filters ("" for all)
 	States          []service.State
+	// Cascade: the successors a revocation for key compromise revokes
+	// too, shown on the confirmation page.
+	Cascade []service.CertificateView
 }
 
 func revocable(v service.CertificateView) bool {
@@ -348,8 +351,8 @@ func (h *Handler) changeContact(w http.ResponseWriter, r *http.Request, s *sessi
 // revoke is two steps: without confirm=yes it shows what will happen and
 // asks again; with it, it revokes.
 func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, s *session) {
-	serial := r.PathValue("serial")
-	d, ok := h.certPageData(w, r, s, serial)
+	written := r.PathValue("serial")
+	d, ok := h.certPageData(w, r, s, written)
 	if !ok {
 		return
 	}
@@ -362,23 +365,49 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request, s *session) {
 		h.render(w, r, s, http.StatusBadRequest, "certificate", "cert.title", d)
 		return
 	}
+	// failed answers err, if any: not valid (any more), or the service's
+	// failure.
+	failed := func(err error) bool {
+		if inputError(err) != "" {
+			d.Error = "revoke.notValid"
+			h.render(w, r, s, http.StatusConflict, "certificate", "cert.title", d)
+			return true
+		}
+		if err != nil {
+			h.fail(w, r, s, err)
+			return true
+		}
+		return false
+	}
 	if !c.Revocable {
-		d.Error = "revoke.notValid"
-		h.render(w, r, s, http.StatusConflict, "certificate", "cert.title", d)
+		failed(service.ErrInput)
 		return
 	}
 	if r.PostFormValue("confirm") != "yes" {
+		plan, err := h.svc.RevocationPlan(r.Context(), written, d.Reason, s.user.CustomerID)
+		if failed(err) {
+			return
+		}
+		d.Cascade = plan[1:]
+		for i := range d.Cascade {
+			d.Cascade[i].Serial = serial.Pad(d.Cascade[i].Serial)
+		}
 		h.render(w, r, s, http.StatusOK, "revoke_confirm", "revoke.title", d)
 		return
 	}
-	err := h.svc.Revoke(r.Context(), serial, d.Reason, s.user.CustomerID, actor(s.user))
-	if inputError(err) != "" {
-		d.Error = "revoke.notValid"
-		h.render(w, r, s, http.StatusConflict, "certificate", "cert.title", d)
+	// The serials the confirmation page showed: if a renewal changed
+	// what is revoked meanwhile, nothing is, and the page is shown anew.
+	expect := []string{serial.Key(written)}
+	for _, x := range r.PostForm["cascade"] {
+		expect = append(expect, serial.Key(x))
+	}
+	_, err := h.svc.Revoke(r.Context(), written, d.Reason, s.user.CustomerID, actor(s.user), expect)
+	if errors.Is(err, service.ErrPlanChanged) {
+		r.PostForm.Del("confirm")
+		h.revoke(w, r, s)
 		return
 	}
-	if err != nil {
-		h.fail(w, r, s, err)
+	if failed(err) {
 		return
 	}
 	http.Redirect(w, r, Path+"certificates?done=revoked", http.StatusSeeOther)

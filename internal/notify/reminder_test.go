@@ -207,7 +207,7 @@ func TestNoReminderForRenewedOrRevoked(t *testing.T) {
 	if _, err := c.RenewCertificate(ctx, customer, irpkidtest.CSR(t, newKey, customer), renewed.Key, renewed.Cert); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Service.Revoke(ctx, service.SerialHex(revoked.Cert), service.ReasonNotNeeded, customer, "test"); err != nil {
+	if _, err := s.Service.Revoke(ctx, service.SerialHex(revoked.Cert), service.ReasonNotNeeded, customer, "test", nil); err != nil {
 		t.Fatal(err)
 	}
 	r := newReminder(t, s, s.DB, smtpMailer(t, srv))

@@ -259,7 +259,7 @@ func TestNoSecretsInLogsOrAudit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Service.Revoke(ctx, fmtSerial(cert2), "key_compromise", "", "test"); err != nil {
+	if _, err := s.Service.Revoke(ctx, fmtSerial(cert2), "key_compromise", "", "test", nil); err != nil {
 		t.Fatal(err)
 	}
 	k3 := irpkidtest.NewKey(t)

@@ -101,7 +101,7 @@ func TestSignatureWrapping(t *testing.T) {
 
 	// Certificates that sign properly but must not be trusted.
 	revoked := s.Enroll(t, custA, shortValidity)
-	if err := s.Service.Revoke(context.Background(), fmtSerial(revoked.Cert), "key_compromise", "", "test"); err != nil {
+	if _, err := s.Service.Revoke(context.Background(), fmtSerial(revoked.Cert), "key_compromise", "", "test", nil); err != nil {
 		t.Fatal(err)
 	}
 	other, _, err := ca.Create(wire.EnvTest, irpkidtest.Epoch.AddDate(-1, 0, 0), catest.Options())

@@ -66,8 +66,12 @@ func (s *Service) get(ctx context.Context, r *wire.GetCertificateRequest) ([]byt
 			refusal = refuse(wire.CodeSuperseded, "This certificate was replaced by a later renewal request; retrieve the certificate of that request instead.")
 			return nil
 		case store.CertRevoked:
-			if c.RetrievedAt.IsZero() {
-				refusal = refuse(wire.CodeCertRevoked, "This certificate was revoked before it was retrieved. Order a new certificate in the e-service.")
+			// One revoked before it was retrieved never leaves the
+			// service; nor, retrieved or not, one revoked for key
+			// compromise (its renewal may have been requested by
+			// whoever held a predecessor's key).
+			if c.RetrievedAt.IsZero() || c.RevokeReason == ReasonKeyCompromise {
+				refusal = refuse(wire.CodeCertRevoked, "This certificate has been revoked. Order a new certificate in the e-service.")
 				return nil
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,35 +50,133 @@ func ParseRevocationReason(s string) (string, bool) {
 // help texts and errors.
 const RevocationReasonHelp = "key_compromise (RFC 5280: keyCompromise), no_longer_needed (cessationOfOperation, superseded) or organisation_merged (affiliationChanged)"
 
-// Revoke revokes a valid certificate. customerID, when not "", must own it
-// (the e-service passes the representative's organisation).
-func (s *Service) Revoke(ctx context.Context, written, reason, customerID, actor string) error {
-	key := serial.Key(written)
-	reason, ok := ParseRevocationReason(reason)
-	if !ok {
-		return fmt.Errorf("%w: reason must be %s", ErrInput, RevocationReasonHelp)
+// Revoke revokes a valid certificate and returns the serials revoked. A
+// revocation for key compromise also revokes every successor that was
+// requested with a signature by that key, and their successors in turn
+// (whoever held the key could have made them): RevocationPlan names them
+// beforehand. All are revoked in one transaction, each audited.
+// customerID, when not "", must own the certificate (the e-service passes
+// the representative's organisation). expect, if not nil, are the serials
+// the caller showed (RevocationPlan's): if the plan has changed since, for
+// instance by a renewal meanwhile, nothing is revoked and the error says
+// to look again.
+func (s *Service) Revoke(ctx context.Context, written, reason, customerID, actor string, expect []string) ([]string, error) {
+	key, reason, err := revocationInput(written, reason)
+	if err != nil {
+		return nil, err
 	}
 	now := s.clock.Now()
-	err := s.db.Update(ctx, func(tx *store.Tx) error {
-		c, err := tx.Certificate(ctx, key)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && customerID != "" && c.CustomerID != customerID) {
-			return fmt.Errorf("%w: no certificate with serial %s", ErrInput, serial.Pad(key))
-		}
+	var done []string
+	err = s.db.Update(ctx, func(tx *store.Tx) error {
+		done = nil
+		plan, err := revocationPlan(ctx, tx, key, reason, customerID)
 		if err != nil {
 			return err
 		}
-		if c.Status != store.CertValid {
-			return fmt.Errorf("%w: certificate %s is %s, not valid", ErrInput, serial.Pad(key), c.Status)
+		if expect != nil {
+			var got []string
+			for _, c := range plan {
+				got = append(got, c.Serial)
+			}
+			if !slices.Equal(got, expect) {
+				return fmt.Errorf("%w: %w", ErrInput, ErrPlanChanged)
+			}
 		}
-		if err := tx.SetCertificateStatus(ctx, key, store.CertRevoked, now, reason); err != nil {
-			return err
+		for i, c := range plan {
+			detail := "reason=" + reason
+			if i > 0 {
+				// The cascade: revoked because a key up its renewal
+				// chain, which signed a renewal request, is compromised.
+				detail += " cascade_from=" + key
+			}
+			if err := tx.SetCertificateStatus(ctx, c.Serial, store.CertRevoked, now, reason); err != nil {
+				return err
+			}
+			if err := tx.Audit(ctx, store.AuditEntry{At: now, Actor: actor, Action: "revoke", CustomerID: c.CustomerID, Serial: c.Serial, Outcome: "ok", Detail: detail}); err != nil {
+				return err
+			}
+			done = append(done, c.Serial)
 		}
-		return tx.Audit(ctx, store.AuditEntry{At: now, Actor: actor, Action: "revoke", CustomerID: c.CustomerID, Serial: key, Outcome: "ok", Detail: "reason=" + reason})
+		return nil
 	})
-	if err == nil && s.cfg.AfterRevoke != nil {
+	if err != nil {
+		return nil, err
+	}
+	if s.cfg.AfterRevoke != nil {
 		s.cfg.AfterRevoke(ctx)
 	}
-	return err
+	return done, nil
+}
+
+// ErrPlanChanged: the certificates a revocation would revoke are no longer
+// those the caller showed.
+var ErrPlanChanged = errors.New("the certificates this revocation revokes have changed since they were shown; look at them again")
+
+// RevocationPlan returns the certificates Revoke would revoke, the named
+// one first, without revoking anything: the named one alone, or for key
+// compromise with every valid successor down its renewal chain.
+func (s *Service) RevocationPlan(ctx context.Context, written, reason, customerID string) ([]CertificateView, error) {
+	key, reason, err := revocationInput(written, reason)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	var out []CertificateView
+	err = s.db.View(ctx, func(tx *store.Tx) error {
+		plan, err := revocationPlan(ctx, tx, key, reason, customerID)
+		if err != nil {
+			return err
+		}
+		out = out[:0]
+		for _, c := range plan {
+			out = append(out, s.view(c, false, now))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// revocationInput normalises a revocation's serial and reason.
+func revocationInput(written, reason string) (string, string, error) {
+	r, ok := ParseRevocationReason(reason)
+	if !ok {
+		return "", "", fmt.Errorf("%w: reason must be %s", ErrInput, RevocationReasonHelp)
+	}
+	return serial.Key(written), r, nil
+}
+
+// revocationPlan finds what revoking serial for reason revokes.
+func revocationPlan(ctx context.Context, tx *store.Tx, key, reason, customerID string) ([]store.Certificate, error) {
+	c, err := tx.Certificate(ctx, key)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && customerID != "" && c.CustomerID != customerID) {
+		return nil, fmt.Errorf("%w: no certificate with serial %s", ErrInput, serial.Pad(key))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if c.Status != store.CertValid {
+		return nil, fmt.Errorf("%w: certificate %s is %s, not valid", ErrInput, serial.Pad(key), c.Status)
+	}
+	plan := []store.Certificate{c}
+	if reason != ReasonKeyCompromise {
+		return plan, nil
+	}
+	// A certificate has at most one live successor, so the chain is a
+	// line; it ends at a certificate without one. A successor already
+	// revoked is passed over, its own successor still followed.
+	for cur := c.Serial; ; {
+		succ, err := tx.Successor(ctx, cur)
+		if errors.Is(err, store.ErrNotFound) {
+			return plan, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if succ.Status == store.CertValid {
+			plan = append(plan, succ)
+		}
+		cur = succ.Serial
+	}
 }
 
 // State is a certificate's state as people see it.

@@ -220,10 +220,10 @@ func TestRenewalValidityKeepsShortTestLifetimes(t *testing.T) {
 func TestRevokeInput(t *testing.T) {
 	s, _, _ := newService(t, wire.EnvTest)
 	ctx := context.Background()
-	if err := s.Revoke(ctx, "ab", "because", "", "test"); !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "reason must be key_compromise (RFC 5280: keyCompromise)") {
+	if _, err := s.Revoke(ctx, "ab", "because", "", "test", nil); !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "reason must be key_compromise (RFC 5280: keyCompromise)") {
 		t.Errorf("bad reason: %v", err)
 	}
-	if err := s.Revoke(ctx, "AB:CD", ReasonNotNeeded, "", "test"); !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "serial 0000000000000000000000000000abcd") {
+	if _, err := s.Revoke(ctx, "AB:CD", ReasonNotNeeded, "", "test", nil); !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "serial 0000000000000000000000000000abcd") {
 		t.Errorf("unknown serial (normalised from AB:CD): %v", err)
 	}
 }
@@ -313,7 +313,7 @@ func TestRevokeSerialAsOtherToolsPrintIt(t *testing.T) {
 	for _, in := range []string{"0A1B2C", "0X0A1B2C", "0a:1b:2c", " a1b2c "} {
 		s, _ := serviceWithCert(t, "a1b2c")
 		ctx := context.Background()
-		if err := s.Revoke(ctx, in, ReasonNotNeeded, "", "test"); err != nil {
+		if _, err := s.Revoke(ctx, in, ReasonNotNeeded, "", "test", nil); err != nil {
 			t.Errorf("revoke %q: %v", in, err)
 		}
 	}
@@ -327,7 +327,7 @@ func TestRevokeReasonSynonyms(t *testing.T) {
 		"affiliationChanged": ReasonMerged, " organisation_merged ": ReasonMerged} {
 		s, db := serviceWithCert(t, "a1b2c")
 		ctx := context.Background()
-		if err := s.Revoke(ctx, "a1b2c", in, "", "test"); err != nil {
+		if _, err := s.Revoke(ctx, "a1b2c", in, "", "test", nil); err != nil {
 			t.Errorf("revoke with reason %q: %v", in, err)
 			continue
 		}
