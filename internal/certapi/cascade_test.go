@@ -43,7 +43,17 @@ func TestKeyCompromiseRevokesSuccessors(t *testing.T) {
 		if err != nil || len(views) != 3 {
 			t.Fatalf("%d certificates, %v", len(views), err)
 		}
-		return s, []string{views[0].Serial, views[1].Serial, views[2].Serial}, []string{ridB, ridC}
+		// A, then its successor B, then B's successor C (all issued at
+		// the same instant of the test clock, so found by predecessor).
+		order := []string{service.SerialHex(a.Cert)}
+		for len(order) < 3 {
+			for _, v := range views {
+				if v.Predecessor == order[len(order)-1] {
+					order = append(order, v.Serial)
+				}
+			}
+		}
+		return s, order, []string{ridB, ridC}
 	}
 
 	t.Run("key compromise", func(t *testing.T) {
