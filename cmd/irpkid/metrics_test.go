@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -21,7 +20,6 @@ import (
 	"github.com/irpki/irpki/internal/irpkidtest"
 	"github.com/irpki/irpki/internal/reqid"
 	"github.com/irpki/irpki/internal/store"
-	_ "modernc.org/sqlite"
 )
 
 // scrape reads the metrics at url as metric families.
@@ -243,16 +241,8 @@ func TestMetricsAndReadiness(t *testing.T) {
 	if code, _ := get(t, "http://"+addr+"/readyz"); code != 200 {
 		t.Fatalf("/readyz: %d", code)
 	}
-	lock, err := sql.Open("sqlite", filepath.Join(dataDir, "irpki.db"))
+	release, err := store.HoldWriteLock(ctx, filepath.Join(dataDir, "irpki.db"))
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Close()
-	conn, err := lock.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.ExecContext(ctx, "BEGIN EXCLUSIVE"); err != nil {
 		t.Fatal(err)
 	}
 	if code, _ := get(t, "http://"+addr+"/readyz"); code != http.StatusServiceUnavailable {
@@ -267,8 +257,7 @@ func TestMetricsAndReadiness(t *testing.T) {
 	if !strings.Contains(logs.String(), "readiness check failed") {
 		t.Errorf("the failed readiness check was not logged")
 	}
-	conn.ExecContext(ctx, "ROLLBACK")
-	conn.Close()
+	release()
 	if code, _ := get(t, "http://"+addr+"/readyz"); code != 200 {
 		t.Errorf("/readyz after the lock went: %d", code)
 	}

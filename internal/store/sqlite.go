@@ -536,3 +536,29 @@ func (s *DB) BackupTo(ctx context.Context, path string) error {
 	}
 	return restrict(path, false)
 }
+
+// HoldWriteLock takes SQLite's write lock on the database file at path
+// from a connection of its own, as another process would, and holds it
+// until release is called: for tests of what the service does while it
+// cannot write (readiness, busy timeouts).
+func HoldWriteLock(ctx context.Context, path string) (release func(), err error) {
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN EXCLUSIVE"); err != nil {
+		conn.Close()
+		db.Close()
+		return nil, err
+	}
+	return func() {
+		conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		conn.Close()
+		db.Close()
+	}, nil
+}
