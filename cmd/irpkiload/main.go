@@ -66,7 +66,9 @@ type config struct {
 	mode                                       string
 	// onStart, if set, is called as the clock starts (after the keys are
 	// made and, in renew mode, the clients enrolled); for measurements.
-	onStart                 func()
+	onStart func()
+	// onAnswer, if set, sees each RetrievalId as it is answered; for tests.
+	onAnswer                func(Answered)
 	clients, cycles, pregen int
 	duration                time.Duration
 	asJSON                  bool
@@ -265,19 +267,27 @@ type recorder struct {
 	first  []string
 	cycles int
 	// answered are the RetrievalIds the service answered, for tests.
-	answered []Answered
+	answered   []Answered
+	endpointOf map[string]int // customer → the index of its endpoint
+	onAnswer   func(Answered)
 }
 
-// Answered is a RetrievalId the service answered to a customer, and when.
+// Answered is a RetrievalId the service answered to a customer, when, and
+// at which of the endpoints.
 type Answered struct {
 	Customer, RetrievalID string
 	At                    time.Time
+	Endpoint              int
 }
 
 func (r *recorder) answer(customer, rid string) {
 	r.mu.Lock()
-	r.answered = append(r.answered, Answered{customer, rid, time.Now()})
+	a := Answered{Customer: customer, RetrievalID: rid, At: time.Now(), Endpoint: r.endpointOf[customer]}
+	r.answered = append(r.answered, a)
 	r.mu.Unlock()
+	if r.onAnswer != nil {
+		r.onAnswer(a)
+	}
 }
 
 func (r *recorder) ok(op string, d time.Duration) {
@@ -340,7 +350,7 @@ func load(ctx context.Context, c config, stderr io.Writer) (*Report, error) {
 		}
 		cls = append(cls, cl)
 	}
-	rec := &recorder{lat: map[string][]time.Duration{}, errs: map[string]int{}, keys: &keyPool{}}
+	rec := &recorder{lat: map[string][]time.Duration{}, errs: map[string]int{}, keys: &keyPool{}, endpointOf: map[string]int{}, onAnswer: c.onAnswer}
 	if c.pregen > 0 {
 		fmt.Fprintf(stderr, "irpkiload: generating %d RSA-2048 keys before the run\n", c.pregen)
 		if err := rec.keys.fill(ctx, c.pregen); err != nil {
@@ -368,6 +378,7 @@ func load(ctx context.Context, c config, stderr io.Writer) (*Report, error) {
 		if _, err := irpkid(ctx, c, "org", "add", "--customer-id", id, "--name", "Load "+id, "--contact-email", "load@example.fi"); err != nil {
 			return nil, err
 		}
+		rec.endpointOf[id] = len(customers) % len(cls)
 		customers = append(customers, id)
 	}
 	// In renew mode every client enrols before the clock starts: the run
@@ -440,10 +451,6 @@ func load(ctx context.Context, c config, stderr io.Writer) (*Report, error) {
 	if s := <-signs; len(s) > 0 {
 		sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 		rep.SignCPUms = ms(pct(s, 50))
-	}
-	rep.endpointOf = map[string]int{}
-	for n, id := range customers {
-		rep.endpointOf[id] = n % len(cls)
 	}
 	return rep, nil
 }
