@@ -20,7 +20,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"sort"
 	"strconv"
@@ -372,8 +371,6 @@ func (s *server) stop() {
 	}
 }
 
-var endpointRE = regexp.MustCompile(`(?:endpoint=|--local-url )(https?://[^ ]+)`)
-
 // startServer starts irpkid serve on a new data directory (--data-dir, or
 // a temporary one), HTTPS on a loopback port with a certificate made for
 // it, and sets c's endpoint, data directory and TLS trust.
@@ -393,43 +390,68 @@ func startServer(ctx context.Context, c *config, stderr io.Writer) (*server, err
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"serve", "--data-dir", c.dataDir, "--listen", "127.0.0.1:0", "--environment", "TEST",
+	// A free port, chosen here: the endpoint is then known whatever the
+	// server logs (--log-level warn keeps its access log off the CPU).
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	args := []string{"serve", "--data-dir", c.dataDir, "--listen", addr, "--environment", "TEST",
 		"--tls-cert", certFile, "--tls-key", keyFile, "--log-level", "warn"}
 	if c.database != "" {
 		args = append(args, "--database", c.database)
 	}
 	args = append(args, c.serveFlags...)
 	cmd := exec.Command(c.irpkid, args...)
+	var logs strings.Builder
+	var logMu sync.Mutex
 	pr, pw := io.Pipe()
 	cmd.Stderr, cmd.Stdout = pw, pw
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s serve: %w", c.irpkid, err)
 	}
 	srv := &server{cmd: cmd, pid: cmd.Process.Pid}
-	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
-			if m := endpointRE.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case found <- m[1]:
-				default:
-				}
-			} else if strings.Contains(sc.Text(), "level=ERROR") {
+			logMu.Lock()
+			if logs.Len() < 1<<16 {
+				logs.WriteString(sc.Text() + "\n")
+			}
+			logMu.Unlock()
+			if strings.Contains(sc.Text(), "level=ERROR") {
 				fmt.Fprintln(stderr, "irpkid:", sc.Text())
 			}
 		}
 	}()
-	select {
-	case ep := <-found:
-		c.endpoint = ep
-	case <-time.After(120 * time.Second):
-		srv.stop()
-		return nil, errors.New("irpkid serve did not start within 2 minutes")
-	case <-ctx.Done():
-		srv.stop()
-		return nil, ctx.Err()
+	exited := make(chan struct{})
+	go func() { cmd.Process.Wait(); close(exited) }()
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		if resp, err := hc.Get("https://" + addr + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		select {
+		case <-exited:
+			logMu.Lock()
+			defer logMu.Unlock()
+			return nil, fmt.Errorf("irpkid serve exited:\n%s", logs.String())
+		case <-ctx.Done():
+			srv.stop()
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond): // another process starting; nothing to inject
+		}
+		if time.Now().After(deadline) {
+			srv.stop()
+			return nil, errors.New("irpkid serve did not answer /healthz within 2 minutes")
+		}
 	}
+	c.endpoint = "https://" + addr + "/2017/10/CertificateServices"
 	c.tlsClient = &tls.Config{RootCAs: pool}
 	fmt.Fprintf(stderr, "irpkiload: started irpkid (pid %d) at %s, data in %s\n", srv.pid, c.endpoint, c.dataDir)
 	return srv, nil
