@@ -386,7 +386,10 @@ func (h *Handler) admit(ctx context.Context, claims map[string]any, next string)
 	err := h.db.View(ctx, func(tx *store.Tx) error {
 		for _, o := range stringsOf(claims[cfg.OrgsClaim]) {
 			o = strings.TrimSpace(o)
-			if businessid.Validate(o) != nil || slices.Contains(listed, o) {
+			if slices.Contains(listed, o) {
+				continue // listed twice
+			}
+			if businessid.Validate(o) != nil {
 				unknown = append(unknown, printable(o, 20))
 				continue
 			}
