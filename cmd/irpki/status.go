@@ -60,6 +60,7 @@ func (a *app) cmdStatus(ctx context.Context, args []string) int {
 		fmt.Fprintf(a.stderr, "irpki status: %v\n", err)
 		return statusError
 	}
+	a.checkRevocation(ctx, m, "irpki status")
 	st, err := m.Status()
 	if err != nil {
 		fmt.Fprintf(a.stderr, "irpki status: %v\n", err)
@@ -129,4 +130,14 @@ func (a *app) cmdStatus(ctx context.Context, args []string) int {
 	fmt.Fprintf(tw, "State:\t%s: %s\n", st.State, st.Message())
 	tw.Flush()
 	return statusCode(st.State)
+}
+
+// checkRevocation looks the current certificate up in the revocation list
+// it names, if any: a listed certificate is recorded as revoked, which
+// Status then reports (exit 2). A list that cannot be read is a warning;
+// it never makes a certificate read "valid" or "revoked" by itself.
+func (a *app) checkRevocation(ctx context.Context, m *renewal.Manager, who string) {
+	if _, err := m.CheckRevocation(ctx); err != nil && !errors.Is(err, renewal.ErrNoCRL) && !errors.Is(err, renewal.ErrNoDirectory) {
+		fmt.Fprintf(a.stderr, "%s: warning: could not check the revocation list: %v\n", who, err)
+	}
 }

@@ -227,6 +227,9 @@ func (w *watcher) check(ctx context.Context, failures *int) (time.Duration, int)
 		}
 		return wait, exitError
 	}
+	if _, err := w.m.CheckRevocation(ctx); err != nil && !errors.Is(err, renewal.ErrNoCRL) {
+		w.log.Warn("could not check the revocation list", "err", err)
+	}
 	st, err := w.m.Status()
 	if err != nil {
 		w.log.Error("cannot read the state directory", "err", err)

@@ -70,7 +70,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	c.rules = func(cfg *service.Config) { cfg.Profile.RSASizes = sizes }
+	crlBase := crlBaseURL(extras.publicURL, *tlsCert != "", *listen)
+	c.rules = func(cfg *service.Config) {
+		cfg.Profile.RSASizes = sizes
+		cfg.Profile.CRLBaseURL = crlBase
+	}
 	var keepAudit time.Duration
 	if *retention != "0" {
 		var err error
@@ -200,6 +204,19 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	a.log.Info("stopped")
 	return nil
+}
+
+// crlBaseURL is where certificates say their issuer's revocation list is
+// (the CRL distribution point): under --public-url, or else this server's
+// listen address; none when the listen address has no fixed port.
+func crlBaseURL(publicURL string, useTLS bool, listen string) string {
+	if publicURL != "" {
+		return publicURL
+	}
+	if _, port, err := net.SplitHostPort(listen); err != nil || port == "0" || port == "" {
+		return ""
+	}
+	return defaultPublicURL(useTLS, listen)
 }
 
 // ready is /readyz: the database takes a write and every online key signs.

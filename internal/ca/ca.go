@@ -58,6 +58,16 @@ type Issuer struct {
 	Key     crypto.Signer // nil for the services CA when its key is not online
 }
 
+// CRLName is the file name of the issuing CA's revocation list: its CA
+// package name (as the real service publishes them) with .crl, or
+// issuing.crl for the one issuing CA of an older data directory.
+func (is *Issuer) CRLName() string {
+	if is.Package == "" {
+		return "issuing.crl"
+	}
+	return is.Package + ".crl"
+}
+
 // Options set key sizes, lifetimes and names of a new hierarchy.
 type Options struct {
 	RootBits, IntermediateBits, IssuingBits, SigningBits int // IntermediateBits 0: RootBits

@@ -34,6 +34,11 @@ type Profile struct {
 	RSASizes      []int
 	Backdate      time.Duration // NotBefore = issuance − Backdate
 	ValidityYears int           // calendar years from issuance
+	// CRLBaseURL, when set (scheme://host[:port] of the service), puts a
+	// CRL distribution point in every certificate: the issuing CA's list at
+	// CRLBaseURL/crl/NAME.crl (Issuer.CRLName), which clients such as
+	// irpki status check.
+	CRLBaseURL string
 }
 
 // DefaultProfile: RSA-2048 only, as the real service states it supports,
@@ -232,6 +237,9 @@ func (h *Hierarchy) IssueDER(r io.Reader, p Profile, pub crypto.PublicKey, s Sub
 		SubjectKeyId:          SubjectKeyID(pub),
 	}
 	is := h.IssuerFor(s.Channel)
+	if p.CRLBaseURL != "" {
+		t.CRLDistributionPoints = []string{strings.TrimSuffix(p.CRLBaseURL, "/") + "/crl/" + is.CRLName()}
+	}
 	der, err := x509.CreateCertificate(r, t, is.Cert, pub, is.Key)
 	if err != nil {
 		return Issued{}, fmt.Errorf("ca: issue for %s: %w", s.CustomerID, err)

@@ -55,16 +55,6 @@ func New(h *ca.Hierarchy, db Store, dir string, clk clock.Clock, log *slog.Logge
 	return &Publisher{ca: h, db: db, dir: dir, clock: clk, log: log}
 }
 
-// Name is the file name of is's list: its CA package name (as the real
-// service publishes them) with .crl, or issuing.crl for the one issuing CA
-// of an older data directory.
-func Name(is *ca.Issuer) string {
-	if is.Package == "" {
-		return "issuing.crl"
-	}
-	return is.Package + ".crl"
-}
-
 // reasons maps irpkid's revocation reasons to RFC 5280 CRLReason codes.
 var reasons = map[string]int{
 	"key_compromise":      1, // keyCompromise
@@ -105,7 +95,7 @@ func (p *Publisher) Publish(ctx context.Context) ([]string, error) {
 			return written, fmt.Errorf("crl: %s: %w", is.Cert.Subject.CommonName, err)
 		}
 		// Readable by all: a CRL is public.
-		path := filepath.Join(p.dir, Name(is))
+		path := filepath.Join(p.dir, is.CRLName())
 		if newer(path, now) {
 			continue
 		}
