@@ -197,4 +197,3 @@ func (p *Publisher) Handler() http.Handler {
 		w.Write(b)
 	})
 }
-
