@@ -47,7 +47,7 @@ func TestStatusReadsRevocationList(t *testing.T) {
 	if st, code := h.status(t); code != 0 || st.State != renewal.StateValid {
 		t.Fatalf("before revocation: %s, exit %d", st.State, code)
 	}
-	if err := s.Service.Revoke(ctx, cur.Serial(), service.ReasonNotNeeded, "", "test"); err != nil {
+	if _, err := s.Service.Revoke(ctx, cur.Serial(), service.ReasonNotNeeded, "", "test", nil); err != nil {
 		t.Fatal(err)
 	}
 	// The list is not reachable: a warning, and the state stays as it was
