@@ -102,7 +102,7 @@ func TestHelpAndFlagErrors(t *testing.T) {
 		t.Fatalf("--help: exit %d", code)
 	}
 	help := stderr.String()
-	for _, want := range []string{"Usage: irpkiload --endpoint URL --data-dir DIR", "\n  --endpoint\n", "\n  --clients\n        concurrent clients (default 4)\n"} {
+	for _, want := range []string{"Usage: irpkiload (--endpoint URL[,URL…] --data-dir DIR | --start", "\n  --endpoint\n", "\n        several, comma-separated", "\n  --clients\n        concurrent clients (default 4)\n"} {
 		if !strings.Contains(help, want) {
 			t.Errorf("--help lacks %q:\n%s", want, help)
 		}

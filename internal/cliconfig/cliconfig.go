@@ -112,7 +112,9 @@ func printFlags(fs *flag.FlagSet, withEnv bool) {
 		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
 			def = fmt.Sprintf(" (default %s)", f.DefValue)
 		}
-		fmt.Fprintf(w, "  --%s\n        %s%s\n", f.Name, f.Usage, def)
+		// A usage of several lines stays indented under its flag.
+		usage := strings.ReplaceAll(f.Usage, "\n", "\n        ")
+		fmt.Fprintf(w, "  --%s\n        %s%s\n", f.Name, usage, def)
 		if withEnv {
 			fmt.Fprintf(w, "        [%s]\n", EnvName(f.Name))
 		}
