@@ -51,6 +51,7 @@ Usage:
   irpkid users   [flags]   list e-service accounts
   irpkid remind --once     send the expiry reminders that are due (for cron; serve also runs them)
   irpkid audit   [flags]   print the audit trail (--since, --customer-id, --json)
+  irpkid ca init --offline-dir DIR   create the CA with its root key offline (only what serve needs in --data-dir)
   irpkid version           print the version
 
 Run "irpkid COMMAND --help" for a command's flags. Every flag can also be set
@@ -122,6 +123,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	case "users":
 		err = cmdUsers(ctx, args[1:], stdout, stderr)
+	case "ca":
+		if len(args) < 2 || args[1] != "init" {
+			fmt.Fprintln(stderr, "irpkid ca: the subcommand is \"init\": irpkid ca init --offline-dir DIR --data-dir DATA")
+			return 2
+		}
+		err = cmdCAInit(ctx, args[2:], stdout, stderr)
 	case "audit":
 		err = cmdAudit(ctx, args[1:], stdout, stderr)
 	case "remind":

@@ -75,3 +75,9 @@ func (h *Hierarchy) CheckKeys(r io.Reader) error {
 	}
 	return check("the response signer", h.SigningKey, h.Signing)
 }
+
+// OfflineKeys are the files of a hierarchy's directory that hold the keys
+// a serving irpkid never uses: the root's, the intermediate's and the
+// services issuing CA's (they sign only CA and signer certificates).
+var OfflineKeys = []string{fileRootKey, fileIntermediateKey, fileServicesKey}
+
