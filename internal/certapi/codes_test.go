@@ -322,6 +322,26 @@ var failCases = map[wire.Code]func(t *testing.T){
 			t.Fatalf("RSA-3072 certificate: %v", err)
 		}
 	},
+	wire.CodeNotReady: func(t *testing.T) {
+		s := irpkidtest.Start(t, irpkidtest.Config{Mutate: func(c *service.Config) { c.IssueDelay = 45 * time.Second }})
+		s.AddOrg(t, customer, "Acme Oy")
+		cred := s.Order(t, customer, 0)
+		c := s.Client(t)
+		rid, err := c.SignNewCertificate(context.Background(), customer, cred.TransferID, cred.TransferPassword, irpkidtest.CSR(t, irpkidtest.NewKey(t), customer))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Clock.Advance(15 * time.Second)
+		_, err = c.GetCertificate(context.Background(), customer, rid)
+		wantCode(t, err, wire.CodeNotReady)
+		if se := (*client.ServiceError)(nil); !errors.As(err, &se) || !strings.Contains(se.Message, "Try again in 30 seconds, at 2026-03-02T09:00:45Z") {
+			t.Errorf("message: %v", err)
+		}
+		s.Clock.Advance(30 * time.Second)
+		if _, err := c.GetCertificate(context.Background(), customer, rid); err != nil {
+			t.Fatalf("GetCertificate once ready: %v", err)
+		}
+	},
 	wire.CodeCSRWeakHash: func(t *testing.T) {
 		s := start(t)
 		cred := s.Order(t, customer, 0)

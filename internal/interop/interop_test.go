@@ -7,6 +7,8 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/irpki/irpki/client"
 	"github.com/irpki/irpki/internal/irpkidtest"
+	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/wire"
 )
 
@@ -379,4 +382,69 @@ func TestOpensslCSRAndCertificates(t *testing.T) {
 	if strings.Contains(text, "X509v3 Subject Alternative Name") {
 		t.Error("unexpected subject alternative name")
 	}
+}
+
+// dsStub stands in for the XML-DSig schema that the service's XSD imports
+// from the network: it checks that ds:Signature is there, not its content
+// (xmlsec1 checks that).
+const dsStub = `<?xml version="1.0" encoding="UTF-8"?>
+<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="http://www.w3.org/2000/09/xmldsig#" elementFormDefault="qualified">
+  <xs:element name="Signature"><xs:complexType><xs:sequence>
+    <xs:any processContents="skip" namespace="##any" minOccurs="0" maxOccurs="unbounded"/>
+  </xs:sequence><xs:anyAttribute processContents="skip"/></xs:complexType></xs:element>
+</xs:schema>
+`
+
+// TestNotReadyResponseSignedAndValid: with an issue delay, an early
+// GetCertificate is answered FAIL NOT_READY in a response that xmlsec1
+// verifies against the trust bundle and xmllint validates against the
+// service's own XSD (?xsd); once ready, the same request gets the
+// certificate, in a response valid against the XSD too.
+func TestNotReadyResponseSignedAndValid(t *testing.T) {
+	xmlsec, xmllint := tool(t, "xmlsec1"), tool(t, "xmllint")
+	s := irpkidtest.Start(t, irpkidtest.Config{Mutate: func(c *service.Config) { c.IssueDelay = 40 * time.Second }})
+	s.AddOrg(t, customer, "Acme Oy")
+	dir := t.TempDir()
+	trusted, untrusted := bundleFiles(t, dir, s.CA.Bundle())
+	xsd, err := http.Get(s.URL + "?xsd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(xsd.Body)
+	xsd.Body.Close()
+	stub := writeFile(t, dir, "xmldsig-stub.xsd", []byte(dsStub))
+	schema := writeFile(t, dir, "service.xsd", bytes.Replace(b, []byte(`schemaLocation="http://www.w3.org/TR/xmldsig-core/xmldsig-core-schema.xsd"`), []byte(`schemaLocation="`+stub+`"`), 1))
+
+	cred := s.Order(t, customer, 0)
+	resp := post(t, s.URL, "signNewCertificate", signNewBody(t, cred.TransferID, cred.TransferPassword, irpkidtest.CSR(t, irpkidtest.NewKey(t), customer)))
+	el, err := wire.ParseEnvelope(resp, wire.DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := wire.DecodeResponse(wire.Detach(el), wire.OpSignNew, true)
+	if err != nil || !r.Result.OK() {
+		t.Fatalf("SignNewCertificate: %v %+v", err, r)
+	}
+	check := func(name string, body []byte, want string) {
+		t.Helper()
+		if !strings.Contains(string(body), want) {
+			t.Fatalf("%s: no %s in\n%s", name, want, body)
+		}
+		f := writeFile(t, dir, name+".xml", soapBody(t, body))
+		args := append([]string{"--verify", "--trusted-pem", trusted}, xmlsecUntrusted(t, untrusted)...)
+		if _, err := run(t, xmlsec, append(args, "--verification-time", xmlsecTime(s.Clock.Now()), "--enabled-key-data", "x509", f)...); err != nil {
+			t.Errorf("%s: xmlsec1: %v", name, err)
+		}
+		if out, err := run(t, xmllint, "--noout", "--nonet", "--schema", schema, f); err != nil {
+			t.Errorf("%s: not valid against the XSD: %v\n%s", name, err, out)
+		}
+	}
+	s.Clock.Advance(10 * time.Second)
+	early := post(t, s.URL, "getCertificate", getBody(t, r.RetrievalID))
+	check("not-ready", early, "<ErrorCode>NOT_READY</ErrorCode>")
+	if !strings.Contains(string(early), "Try again in 30 seconds") {
+		t.Errorf("the message does not say when:\n%s", early)
+	}
+	s.Clock.Advance(30 * time.Second)
+	check("ready", post(t, s.URL, "getCertificate", getBody(t, r.RetrievalID)), "<Status>OK</Status>")
 }

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/irpki/irpki/internal/businessid"
 	"github.com/irpki/irpki/internal/store"
@@ -74,6 +75,14 @@ func (s *Service) get(ctx context.Context, r *wire.GetCertificateRequest) ([]byt
 				refusal = refuse(wire.CodeCertRevoked, "This certificate has been revoked. Order a new certificate in the e-service.")
 				return nil
 			}
+		}
+		if ready := c.CreatedAt.Add(s.cfg.IssueDelay); now.Before(ready) {
+			wait := ready.Sub(now).Round(time.Second)
+			if wait < time.Second {
+				wait = time.Second
+			}
+			refusal = refuse(wire.CodeNotReady, "The certificate is not ready yet. Try again in %d seconds, at %s, with the same RetrievalId.", int(wait/time.Second), ready.UTC().Format(time.RFC3339))
+			return nil
 		}
 		if c.RetrievedAt.IsZero() {
 			if err := tx.MarkRetrieved(ctx, c.Serial, now); err != nil {

@@ -43,6 +43,10 @@ type Config struct {
 	RenewalWindow       time.Duration // renewal allowed this long before NotAfter
 	RetrievalRetention  time.Duration // how long a RetrievalId answers
 	MinTestValidity     time.Duration // shortest validity a TEST order may ask for
+	// IssueDelay makes a certificate retrievable only this long after its
+	// request was accepted, as the real service's certificate is not
+	// always ready at once; before that GetCertificate answers NOT_READY.
+	IssueDelay time.Duration
 	// Observer, if not nil, is told of every certificate issued.
 	Observer Observer
 	// AfterRevoke, if not nil, is called after each committed revocation

@@ -47,6 +47,7 @@ const (
 	CodeRetrievalUnknown Code = "RETRIEVAL_ID"     // unknown, foreign or expired RetrievalId
 	CodeSuperseded       Code = "SUPERSEDED"       // RetrievalId replaced by a later renewal request
 	CodeCertRevoked      Code = "CERT_REVOKED"     // certificate revoked before it was retrieved
+	CodeNotReady         Code = "NOT_READY"        // certificate not issued yet (serve --issue-delay); try again later
 	CodeInternal         Code = "INTERNAL"         // the service failed; try again later
 )
 
@@ -61,5 +62,5 @@ var FailCodes = []Code{
 	CodeKeySmallPrime, CodeKeyIsCA, CodeSigMissing, CodeSigAlgorithm,
 	CodeSigInvalid, CodeSignerUnknown, CodeSignerExpired, CodeSignerRevoked,
 	CodeSignerCustomer, CodeWindowNotOpen, CodeAlreadyRenewed, CodeRetrievalUnknown,
-	CodeSuperseded, CodeCertRevoked, CodeInternal,
+	CodeSuperseded, CodeCertRevoked, CodeNotReady, CodeInternal,
 }
