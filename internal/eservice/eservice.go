@@ -27,6 +27,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -444,9 +445,11 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, s *session, err e
 }
 
 // RedactPath is a request path fit for the log: a credential-delivery
-// link's token is a secret and is left out.
+// link's token is a secret and is left out. The path is judged cleaned, as
+// the mux routes it: an unclean spelling ("//", "/./", "/../") is answered
+// with a redirect but still logged as it was asked.
 func RedactPath(p string) string {
-	if strings.HasPrefix(p, Path+"delivery/") {
+	if strings.HasPrefix(path.Clean("/"+p)+"/", Path+"delivery/") {
 		return Path + "delivery/…"
 	}
 	return p
