@@ -60,7 +60,9 @@ var _ Sender = (*GatewaySender)(nil)
 func Gateway(cfg GatewayConfig, log *slog.Logger) (*GatewaySender, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("sms: gateway URL %q: give http(s)://host/path", cfg.URL)
+		// Not repeated: the URL may carry a key (in its query, or as
+		// user:password).
+		return nil, errors.New("sms: gateway URL: give http(s)://host/path")
 	}
 	for k, v := range cfg.Headers {
 		if k == "" || strings.ContainsAny(k, " :\r\n\t") || strings.ContainsAny(v, "\r\n") {

@@ -342,6 +342,21 @@ func testCrash(t *testing.T, f *fixture, s sms.Sender) {
 	}
 }
 
+// A gateway URL that is refused is not repeated in the error: it may carry
+// the gateway's key.
+func TestGatewayURLErrorKeepsTheKeyOut(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, u := range []string{"htps://sms.example/send?apikey=s3cr3tkey", "https://user:s3cr3tkey@/send", "sms.example/send?key=s3cr3tkey"} {
+		_, err := sms.Gateway(sms.GatewayConfig{URL: u}, log)
+		if err == nil {
+			t.Fatalf("%s accepted", u)
+		}
+		if strings.Contains(err.Error(), "s3cr3tkey") {
+			t.Errorf("the error for %s shows the key: %v", u, err)
+		}
+	}
+}
+
 func TestGatewayConfigErrors(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, c := range []sms.GatewayConfig{
