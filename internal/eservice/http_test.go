@@ -1056,3 +1056,29 @@ func TestRevokeConfirmationNamesTheCascade(t *testing.T) {
 		t.Error("cascade shown for no_longer_needed")
 	}
 }
+
+// TestCertificatePageUrgency: a certificate that expires within 14 days
+// says so on its page, an expired one says it can no longer be renewed,
+// and one with years left says nothing.
+func TestCertificatePageUrgency(t *testing.T) {
+	e := start(t, envOptions{})
+	soon := e.S.Enroll(t, customer, 10*24*time.Hour).Cert
+	later := e.S.Enroll(t, customer, 0).Cert
+	c := e.client(t)
+	e.signIn(t, c, repEmail, repPassword)
+	page := func(cert *x509.Certificate) string {
+		_, body := get(t, c, e.URL+"certificates/"+serial.Text(cert.SerialNumber))
+		return body
+	}
+	if p := page(soon); !strings.Contains(p, `id="urgency"`) || !strings.Contains(p, "expires within 10 days") {
+		t.Errorf("a certificate with 10 days left:\n%s", p)
+	}
+	if p := page(later); strings.Contains(p, `id="urgency"`) {
+		t.Error("a two-year certificate is marked urgent")
+	}
+	e.S.Clock.Advance(11 * 24 * time.Hour)
+	e.signIn(t, c, repEmail, repPassword) // the session has ended meanwhile
+	if p := page(soon); !strings.Contains(p, "has expired and can no longer be renewed") {
+		t.Errorf("an expired certificate:\n%s", p)
+	}
+}

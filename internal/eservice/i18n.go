@@ -115,6 +115,43 @@ func (p page) Label(kind string, code any) string {
 	return c
 }
 
+// Detail renders an audit entry's detail for people: its key=value parts
+// as "label: value" with the label translated and the value too where it
+// is a code (a reason, a purpose, a language, a reminder kind) or a serial
+// (at full width); "; " between parts. Words that are no key=value (a
+// user's e-mail, "claimed customer …, not verified") stay as they are.
+func (p page) Detail(detail string) string {
+	var parts []string
+	for _, f := range strings.Fields(detail) {
+		trail := ""
+		if strings.HasSuffix(f, ";") {
+			f, trail = strings.TrimSuffix(f, ";"), ";"
+		}
+		k, v, ok := strings.Cut(f, "=")
+		if !ok || k == "" || !hasKey("detail."+k) {
+			if len(parts) > 0 && !strings.HasSuffix(parts[len(parts)-1], ";") {
+				parts[len(parts)-1] += " " + f + trail
+			} else {
+				parts = append(parts, f+trail)
+			}
+			continue
+		}
+		switch k {
+		case "reason", "purpose", "validity", "language", "kind":
+			kind := map[string]string{"language": "lang", "kind": "remind"}[k]
+			if kind == "" {
+				kind = k
+			}
+			v = p.Label(kind, v)
+		case "cascade_from", "predecessor":
+			v = serial.Pad(v)
+		}
+		parts = append(parts, translate(p.Lang, "detail."+k)+": "+v+trail)
+	}
+	out := strings.Join(parts, "; ")
+	return strings.ReplaceAll(out, ";;", ";")
+}
+
 func translateTime(lang string, t time.Time) string {
 	return notify.FormatDate(lang, t) + " " + notify.FormatTime(lang, t)
 }
@@ -191,7 +228,9 @@ var catalog = []msg{
 	{"cert.title", "Varmenne", "Certifikat", "Certificate"},
 	{"cert.back", "Kaikki varmenteet", "Alla certifikat", "All certificates"},
 	{"cert.open", "Avaa varmenne %s", "Öppna certifikat %s", "Open certificate %s"},
-	{"cert.details", "Tiedot", "Uppgifter", "Details"},
+	{"cert.urgentSoon", "Varmenne vanhenee %d päivän kuluessa. Uusi se nyt ohjelmistostasi (RenewCertificate); vanhentunutta varmennetta ei voi uusia.", "Certifikatet går ut inom %d dagar. Förnya det nu från er programvara (RenewCertificate); ett utgånget certifikat kan inte förnyas.", "The certificate expires within %d days. Renew it now from your software (RenewCertificate); an expired certificate cannot be renewed."},
+	{"cert.urgentExpired", "Varmenne on vanhentunut eikä sitä voi enää uusia. Tilaa uusi varmenne.", "Certifikatet har gått ut och kan inte längre förnyas. Beställ ett nytt certifikat.", "The certificate has expired and can no longer be renewed. Order a new certificate."},
+		{"cert.details", "Tiedot", "Uppgifter", "Details"},
 	{"cert.serial", "Sarjanumero", "Serienummer", "Serial number"},
 	{"cert.purpose", "Käyttötarkoitus ja kanava", "Användningsändamål och kanal", "Purpose and channel"},
 	{"cert.description", "Kuvaus", "Beskrivning", "Description"},
@@ -311,7 +350,18 @@ var catalog = []msg{
 	{"audit.actor", "Tekijä", "Utförare", "Actor"},
 	{"audit.action", "Tapahtuma", "Händelse", "Action"},
 	{"audit.outcome", "Tulos", "Resultat", "Outcome"},
-	{"audit.detail", "Lisätiedot", "Detaljer", "Details"},
+	{"detail.reason", "Syy", "Orsak", "Reason"},
+	{"detail.cascade_from", "Peruutettu avaimen vaarantumisen vuoksi edeltäjän myötä", "Återkallat med föregångaren, vars nyckel röjts", "Revoked with its predecessor, whose key was compromised"},
+	{"detail.purpose", "Käyttötarkoitus", "Användningsändamål", "Purpose"},
+	{"detail.validity", "Voimassaolo", "Giltighetstid", "Validity"},
+	{"detail.contact", "Yhteyshenkilö", "Kontaktperson", "Contact"},
+	{"detail.attempt", "Yritys", "Försök", "Attempt"},
+	{"detail.from", "Aiempi", "Tidigare", "From"},
+	{"detail.to", "Uusi", "Ny", "To"},
+	{"detail.language", "Kieli", "Språk", "Language"},
+	{"detail.kind", "Muistutus", "Påminnelse", "Reminder"},
+	{"detail.predecessor", "Edeltäjä", "Föregångare", "Predecessor"},
+		{"audit.detail", "Lisätiedot", "Detaljer", "Details"},
 	{"audit.none", "Ei tapahtumia.", "Inga händelser.", "No events."},
 	{"outcome.ok", "Onnistui", "Lyckades", "Succeeded"},
 	{"outcome.fail", "Epäonnistui", "Misslyckades", "Failed"},

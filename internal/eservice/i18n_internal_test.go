@@ -110,3 +110,26 @@ func TestMessagesWithoutVerbsIgnoreArguments(t *testing.T) {
 		t.Errorf("signin.failed with an argument: %q", got)
 	}
 }
+
+// TestAuditDetailReadable: audit details are shown translated, as "label:
+// value" with codes translated and serials at full width, never as raw
+// key=value; free text stays as it is.
+func TestAuditDetailReadable(t *testing.T) {
+	for _, tc := range []struct{ lang, in, want string }{
+		{"en", "reason=key_compromise", "Reason: The key was lost or leaked"},
+		{"fi", "reason=no_longer_needed cascade_from=abc", "Syy: Varmennetta ei enää tarvita; Peruutettu avaimen vaarantumisen vuoksi edeltäjän myötä: 00000000000000000000000000000abc"},
+		{"sv", "purpose=reports_ws validity=90d", "Användningsändamål: " + translate("sv", "purpose.reports_ws") + "; Giltighetstid: 90 dagar"},
+		{"en", "from=a@x.fi to=b@x.fi language=sv", "From: a@x.fi; To: b@x.fi; Language: Swedish"},
+		{"en", "predecessor=1f", "Predecessor: 0000000000000000000000000000001f"},
+		{"en", "claimed customer 1234567-8, not verified", "claimed customer 1234567-8, not verified"},
+		{"fi", "contact=c@x.fi attempt=2", "Yhteyshenkilö: c@x.fi; Yritys: 2"},
+	} {
+		got := page{Lang: tc.lang}.Detail(tc.in)
+		if got != tc.want {
+			t.Errorf("%s %q: %q, want %q", tc.lang, tc.in, got, tc.want)
+		}
+		if strings.Contains(tc.in, "=") && strings.Contains(got, "=") {
+			t.Errorf("%s %q: raw key=value left in %q", tc.lang, tc.in, got)
+		}
+	}
+}

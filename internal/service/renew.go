@@ -169,7 +169,7 @@ func (s *Service) renew(ctx context.Context, el *etree.Element) (rid, customer, 
 			if err := record(ctx, tx, pre); err != nil {
 				return err
 			}
-			return tx.Audit(ctx, store.AuditEntry{At: now, Actor: "soap", Action: "renew", CustomerID: d.cur.CustomerID, Serial: pre.cert.Serial, Outcome: "ok", Detail: "predecessor " + d.cur.Serial})
+			return tx.Audit(ctx, store.AuditEntry{At: now, Actor: "soap", Action: "renew", CustomerID: d.cur.CustomerID, Serial: pre.cert.Serial, Outcome: "ok", Detail: "predecessor=" + d.cur.Serial})
 		})
 		if err != nil {
 			s.log.ErrorContext(ctx, "renew failed", "customer", customer, "err", err)
