@@ -94,12 +94,13 @@ func (p *Publisher) Publish(ctx context.Context) ([]string, error) {
 		if err != nil {
 			return written, fmt.Errorf("crl: %s: %w", is.Cert.Subject.CommonName, err)
 		}
-		// Readable by all: a CRL is public.
+		// 0600 like every file of the data directory (itself 0700): a
+		// CRL is public, but is published over HTTP, not from here.
 		path := filepath.Join(p.dir, is.CRLName())
 		if newer(path, now) {
 			continue
 		}
-		if err := atomicfile.WriteFile(path, der, 0o644); err != nil {
+		if err := atomicfile.WriteFile(path, der, 0o600); err != nil {
 			return written, err
 		}
 		written = append(written, path)
