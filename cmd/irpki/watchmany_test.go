@@ -42,7 +42,7 @@ func TestWatchSeveralDirectories(t *testing.T) {
 			t.Fatalf("enroll %s: %s", d.dir, r.stderr)
 		}
 	}
-	serial := func(dir string) string { h.dir = dir; return h.current(t).Serial() }
+	serial := func(dir string) string { h.dir = dir; return h.current(t).SerialText() }
 	oldA, oldB := serial(dirA), serial(dirB)
 	h.dir = dirA
 	stA, _ := h.status(t)
