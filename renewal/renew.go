@@ -290,7 +290,11 @@ func (m *Manager) renew(ctx context.Context, c *client.Client, s Settings, cur *
 func (m *Manager) markRevoked(cur *Installed, msg string) {
 	st, err := m.loadState()
 	if err != nil {
-		m.opt.Log.Error("read state", "err", err)
+		// Saving now would write a state with every other field lost
+		// over the one that could not be read; the revocation is reported
+		// to the caller all the same, and seen again on the next run.
+		m.opt.Log.Error("read state; the revocation is not remembered", "err", err)
+		return
 	}
 	st.RevokedSerial, st.RevokedSeen, st.RevokedMessage = cur.Serial(), m.opt.Now(), msg
 	if err := m.saveState(st); err != nil {
