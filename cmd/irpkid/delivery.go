@@ -84,12 +84,22 @@ type headerList []string
 
 func (h *headerList) String() string { return strings.Join(*h, "; ") }
 
+// Set takes any value: a header may carry the gateway's key, and the flag
+// package (like the environment and config-file readers) repeats a value
+// that Set refuses in its error. check refuses a malformed header instead,
+// naming it by its position only.
 func (h *headerList) Set(v string) error {
-	name, _, ok := strings.Cut(v, ":")
-	if !ok || strings.TrimSpace(name) == "" {
-		return fmt.Errorf("%q: give a header as Name: value", v)
-	}
 	*h = append(*h, v)
+	return nil
+}
+
+// check refuses a header that is not "Name: value", without quoting it.
+func (h headerList) check() error {
+	for i, v := range h {
+		if name, _, ok := strings.Cut(v, ":"); !ok || strings.TrimSpace(name) == "" {
+			return fmt.Errorf("--sms-gateway-header number %d: give a header as Name: value (its text is not repeated here, as it may hold a key)", i+1)
+		}
+	}
 	return nil
 }
 
@@ -106,6 +116,9 @@ func (s *smsFlags) register(fs *flag.FlagSet) {
 // dispatcher returns the SMS dispatcher the flags describe, nil when the
 // PIN is shown on screen.
 func (s *smsFlags) dispatcher(db *store.DB, dataDir string, clk clock.Clock, log *slog.Logger) (*sms.Dispatcher, error) {
+	if err := s.headers.check(); err != nil {
+		return nil, err
+	}
 	switch s.pinDelivery {
 	case eservice.PINOnScreen:
 		if s.url != "" {

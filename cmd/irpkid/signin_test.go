@@ -148,4 +148,10 @@ func TestServeSignInAndSMSFlagErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, %s", tc.args, code, se)
 		}
 	}
+	// A malformed header may still hold the gateway's key: the refusal
+	// names it by position and never repeats it.
+	args := []string{"serve", "--data-dir", t.TempDir(), "--listen", freePort(t), "--sms-gateway-header", "X-Api-Key s3cret-api-key"}
+	if _, se, code := irpkid(t, nil, args...); code == 0 || !strings.Contains(se, "number 1") || strings.Contains(se, "s3cret-api-key") {
+		t.Errorf("malformed header with a key: exit %d, %s", code, se)
+	}
 }
