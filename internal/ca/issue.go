@@ -129,13 +129,16 @@ func CheckSignerKey(pub crypto.PublicKey) error {
 
 // SmallPrimeBound: CheckKey refuses a modulus with a prime factor below
 // it. A sound RSA-2048 modulus has two 1024-bit prime factors; one below
-// 2^20 means a broken key generator, and anyone can factor the modulus.
+// 2^16 means a broken key generator, and anyone can factor the modulus.
 // The check is one remainder and one GCD against the product of those
-// primes (about 1.6 million bits, made once): well under a millisecond.
+// primes (about 94,000 bits, made once): about a twelfth of one RSA-2048
+// signature (BenchmarkSmallFactor). With 2^20 the product has 1.5 million bits and the check cost
+// as much as a signature, for every request; a generator that slips to a
+// factor between 2^16 and 2^20 is no likelier than to a larger one.
 // No cheap check finds larger small factors (a 64-bit one needs about 2^32
 // steps of Pollard's rho), so a key with one is refused only if its maker
 // slipped further.
-const SmallPrimeBound = 1 << 20
+const SmallPrimeBound = 1 << 16
 
 var (
 	primorialOnce sync.Once

@@ -28,7 +28,7 @@ var rawKeysJSON []byte
 // makes neither): RSA-2048 moduli of two primes.
 const (
 	RawExponent3  = "exponent3"  // public exponent 3, two 1024-bit primes
-	RawSmallPrime = "smallprime" // exponent 65537, one prime factor 1000003
+	RawSmallPrime = "smallprime" // exponent 65537, one prime factor 65521
 )
 
 // LoadRawKey returns one of the raw keys.
