@@ -155,7 +155,7 @@ func TestSmallPrimeFactors(t *testing.T) {
 			t.Fatalf("a sound RSA-2048 key: %v", err)
 		}
 	}
-	q := irpkidtest.NewKey(t).Primes[0]     // 1024 bits
+	q := irpkidtest.NewKey(t).Primes[0]   // 1024 bits
 	for _, p := range []int64{3, 65521} { // the first odd prime, and the last below 2^16 (also the raw key's, below)
 		for i := 0; ; i++ {
 			r, err := rand.Prime(rand.Reader, 1024-big.NewInt(p).BitLen()+i%2)
