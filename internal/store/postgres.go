@@ -146,7 +146,11 @@ func (s *DB) runPostgres(ctx context.Context, mode txMode, fn func(*Tx) error) e
 			return err
 		}
 		if attempt >= 2 {
-			time.Sleep(50 * time.Millisecond)
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("store: %w", ctx.Err())
+			case <-time.After(50 * time.Millisecond):
+			}
 		}
 	}
 	return err
@@ -185,7 +189,11 @@ func (s *DB) runPostgresOnce(ctx context.Context, mode txMode, fn func(*Tx) erro
 			if ctx.Err() != nil {
 				err = ctx.Err()
 			}
-			return false, fmt.Errorf("store: wait for the write lock: %w", err)
+			// lock_timeout ran out: the server is alive and the lock busy,
+			// so beginning again on another connection (meant for
+			// connections a restarted server closed) would only wait
+			// lock_timeout again, up to once per pooled connection.
+			return lockTimedOut(err), fmt.Errorf("store: wait for the write lock: %w", err)
 		}
 	}
 	if err := fn(&Tx{q: tx, d: postgresDialect, keyed: mode == modeKeyed}); err != nil {
@@ -221,4 +229,11 @@ func (t *Tx) Lock(ctx context.Context, key string) error {
 		return fmt.Errorf("store: lock: %w", err)
 	}
 	return nil
+}
+
+// lockTimedOut reports whether err is PostgreSQL's lock_not_available
+// (SQLSTATE 55P03), which lock_timeout raises.
+func lockTimedOut(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "55P03"
 }

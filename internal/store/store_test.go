@@ -618,3 +618,67 @@ func TestPostgresKeyedTransactionsRunSideBySide(t *testing.T) {
 		t.Error("an exclusive Update ran beside a keyed transaction")
 	}
 }
+
+// TestPostgresLockTimeoutNotRetried: when lock_timeout runs out while an
+// Update waits for the write lock, the store gives up with PostgreSQL's
+// lock_not_available instead of beginning again on another connection
+// (meant for connections a restarted server closed), which waited
+// lock_timeout once per pooled connection.
+func TestPostgresLockTimeoutNotRetried(t *testing.T) {
+	dsn := pgtest.URL(t)
+	holder := backend{name: "postgres", dsn: dsn}.open(t)
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	waiter := backend{name: "postgres", dsn: dsn + sep + "lock_timeout=100ms"}.open(t)
+	ctx := context.Background()
+	holding, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- holder.Update(ctx, func(tx *Tx) error {
+			close(holding)
+			<-release
+			return nil
+		})
+	}()
+	<-holding
+	// Count the transactions that wait for the write lock: each attempt
+	// of the waiter is a transaction of its own in pg_locks.
+	waits := map[string]bool{}
+	stop, watched := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(watched)
+		for {
+			rows, err := holder.db.QueryContext(ctx, `SELECT virtualtransaction FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`)
+			if err == nil {
+				for rows.Next() {
+					var vt string
+					if rows.Scan(&vt) == nil {
+						waits[vt] = true
+					}
+				}
+				rows.Close()
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+	ran := 0
+	err := waiter.Update(ctx, func(tx *Tx) error { ran++; return nil })
+	close(stop)
+	<-watched
+	close(release)
+	if herr := <-done; herr != nil {
+		t.Fatal(herr)
+	}
+	if err == nil || !lockTimedOut(err) || ran != 0 {
+		t.Fatalf("Update behind a held write lock: %v (ran %d times), want lock_not_available and no run", err, ran)
+	}
+	if len(waits) != 1 {
+		t.Fatalf("%d transactions waited for the write lock, want 1 (no retry after lock_timeout)", len(waits))
+	}
+}
