@@ -80,4 +80,3 @@ func (h *Hierarchy) CheckKeys(r io.Reader) error {
 // a serving irpkid never uses: the root's, the intermediate's and the
 // services issuing CA's (they sign only CA and signer certificates).
 var OfflineKeys = []string{fileRootKey, fileIntermediateKey, fileServicesKey}
-
