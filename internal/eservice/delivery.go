@@ -43,10 +43,11 @@ const pinDigits = 8
 
 // Delivery states.
 const (
-	deliveryOpen   = "open"
-	deliveryOpened = "opened"
-	deliveryLocked = "locked"
-	deliveryFailed = "failed" // the mail could not be sent
+	deliveryOpen      = service.DeliveryOpen
+	deliveryOpened    = service.DeliveryOpened
+	deliveryLocked    = "locked"
+	deliveryFailed    = "failed"                  // the mail could not be sent
+	deliveryWithdrawn = service.DeliveryWithdrawn // the order was cancelled or resent
 )
 
 type sealedCredentials struct {
@@ -113,7 +114,7 @@ func (h *Handler) deliver(ctx context.Context, u User, orgName string, d orderDa
 	now := h.clock.Now()
 	err = h.db.Update(ctx, func(tx *store.Tx) error {
 		return tx.InsertDelivery(ctx, store.Delivery{IDHash: idHash, CustomerID: u.CustomerID, ContactEmail: d.Email, Language: d.Language,
-			Salt: salt, Nonce: nonce, Sealed: sealed, CreatedAt: now, ExpiresAt: cred.Expires, State: deliveryOpen})
+			Salt: salt, Nonce: nonce, Sealed: sealed, CreatedAt: now, ExpiresAt: cred.Expires, State: deliveryOpen, OrderRef: cred.Order})
 	})
 	if err != nil {
 		return "", err
@@ -183,7 +184,7 @@ func (h *Handler) deliver(ctx context.Context, u User, orgName string, d orderDa
 
 type deliveryData struct {
 	Token    string
-	State    string // open, used, locked, expired, missing
+	State    string // open, used, locked, withdrawn, expired, missing
 	Error    string
 	Left     int
 	Expires  time.Time
@@ -212,6 +213,8 @@ func (h *Handler) deliveryState(d *store.Delivery, now time.Time) string {
 		return "used"
 	case d.State == deliveryLocked:
 		return "locked"
+	case d.State == deliveryWithdrawn:
+		return "withdrawn"
 	case !now.Before(d.ExpiresAt):
 		return "expired"
 	}

@@ -46,6 +46,9 @@ type Service interface {
 	Config() service.Config
 	Certificates(ctx context.Context, customerID string) ([]service.CertificateView, error)
 	CreateOrder(ctx context.Context, r service.OrderRequest, actor string) (service.Credentials, error)
+	Orders(ctx context.Context, customerID string) ([]service.OrderView, error)
+	CancelOrder(ctx context.Context, customerID, ref, actor string) error
+	ResendOrder(ctx context.Context, customerID, ref, actor string) (service.Credentials, service.OrderView, error)
 	ChangeContact(ctx context.Context, c service.ContactChange, actor string) error
 	Revoke(ctx context.Context, serial, reason, customerID, actor string, expect []string) ([]string, error)
 	RevocationPlan(ctx context.Context, serial, reason, customerID string) ([]service.CertificateView, error)
@@ -233,6 +236,9 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST "+Path+"certificates/{serial}/revoke", h.rep(h.revoke))
 	m.HandleFunc("GET "+Path+"order", h.rep(h.orderForm))
 	m.HandleFunc("POST "+Path+"order", h.rep(h.order))
+	m.HandleFunc("GET "+Path+"orders", h.rep(h.orders))
+	m.HandleFunc("POST "+Path+"orders/{ref}/resend", h.rep(h.resendOrder))
+	m.HandleFunc("POST "+Path+"orders/{ref}/cancel", h.rep(h.cancelOrder))
 	m.HandleFunc("GET "+Path+"audit", h.rep(h.auditTrail))
 	m.HandleFunc("GET "+Path+"delivery/{token}", h.deliveryForm)
 	m.HandleFunc("POST "+Path+"delivery/{token}", h.deliveryOpen)
@@ -408,7 +414,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, s *session, sta
 		p.Languages = append(p.Languages, langLink{Code: l, Name: languageNames[l], Current: l == lang,
 			Href: Path + "lang?set=" + l + "&next=" + url.QueryEscape(p.Path)})
 	}
-	for _, n := range []string{"certificates", "order", "audit", "admin", "admin/certificates"} {
+	for _, n := range []string{"certificates", "order", "orders", "audit", "admin", "admin/certificates"} {
 		if strings.HasPrefix(r.URL.Path, Path+n) {
 			p.Nav = n
 		}

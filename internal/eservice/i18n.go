@@ -143,6 +143,8 @@ func (p page) Detail(detail string) string {
 				kind = k
 			}
 			v = p.Label(kind, v)
+		case "state":
+			v = p.Label("orderState", v)
 		case "cascade_from", "predecessor":
 			v = serial.Pad(v)
 		}
@@ -197,6 +199,35 @@ var catalog = []msg{
 	{"app.name", "Tulorekisterin varmennepalvelu", "Inkomstregistrets certifikattjänst", "Incomes Register certificate service"},
 	{"footer.text", "Tulorekisterin teknisen rajapinnan varmenteet. Varmenne on voimassa kaksi vuotta, ja se uusitaan organisaation omasta ohjelmistosta.", "Certifikat för inkomstregistrets tekniska gränssnitt. Ett certifikat är giltigt i två år och förnyas från organisationens egen programvara.", "Certificates for the Incomes Register's technical interface. A certificate is valid for two years and is renewed from the organisation's own software."},
 
+	{"nav.orders", "Tilaukset", "Beställningar", "Orders"},
+	{"orders.title", "Tilaukset", "Beställningar", "Orders"},
+	{"orders.intro", "Organisaation varmennetilaukset ja niiden siirtotunnusten tila. Voit lähettää siirtotunnukset teknisen yhteyshenkilön käyttöön uudelleen tai perua käyttämättömän tilauksen.", "Organisationens certifikatbeställningar och läget för deras överföringskoder. Du kan skicka överföringskoderna till den tekniska kontaktpersonen på nytt eller annullera en oanvänd beställning.", "The organisation's certificate orders and the state of their transfer credentials. You can send the credentials to the technical contact again, or cancel an order that has not been used."},
+	{"orders.caption", "Varmennetilaukset, uusin ensin", "Certifikatbeställningar, nyaste först", "Certificate orders, newest first"},
+	{"orders.ordered", "Tilattu", "Beställd", "Ordered"},
+	{"orders.expires", "Tunnukset voimassa", "Koderna gäller till", "Credentials valid until"},
+	{"orders.actions", "Toiminnot", "Åtgärder", "Actions"},
+	{"orders.none", "Organisaatiolla ei ole vielä tilauksia.", "Organisationen har inga beställningar ännu.", "The organisation has no orders yet."},
+	{"orders.resend", "Lähetä uudelleen", "Skicka på nytt", "Resend"},
+	{"orders.resendLabel", "Lähetä siirtotunnukset uudelleen (tilattu %s)", "Skicka överföringskoderna på nytt (beställd %s)", "Resend the credentials (ordered %s)"},
+	{"orders.cancel", "Peru tilaus", "Annullera", "Cancel order"},
+	{"orders.cancelLabel", "Peru tilaus (tilattu %s)", "Annullera beställningen (beställd %s)", "Cancel the order (ordered %s)"},
+	{"orders.resendHint", "Siirtotunnuksista säilytetään vain tiiviste, joten uudelleenlähetys luo uudet tunnukset samoin tiedoin ja samaa kahta kanavaa pitkin; aiemmat tunnukset ja linkit lakkaavat toimimasta.", "Av överföringskoderna sparas bara ett hashvärde, så en ny sändning skapar nya koder med samma uppgifter och via samma två kanaler; de tidigare koderna och länkarna slutar fungera.", "Only a hash of the credentials is kept, so resending creates new credentials with the same details, over the same two channels; the earlier credentials and links stop working."},
+	{"orders.resentTitle", "Siirtotunnukset lähetetty uudelleen", "Överföringskoderna har skickats på nytt", "Credentials sent again"},
+	{"orders.err.notCancellable", "Tilausta ei voi enää perua: sen tunnukset on jo käytetty, ne ovat vanhentuneet tai tilaus on jo peruttu.", "Beställningen kan inte längre annulleras: koderna har redan använts, de har gått ut eller beställningen är redan annullerad.", "The order can no longer be cancelled: its credentials were used or have expired, or it was already cancelled."},
+	{"orders.err.notResendable", "Tunnuksia ei voi lähettää uudelleen: ne on jo käytetty tai tilaus on peruttu.", "Koderna kan inte skickas på nytt: de har redan använts eller beställningen är annullerad.", "The credentials cannot be sent again: they were used, or the order was cancelled."},
+	{"orders.err.noPhone", "Tilauksella ei ole yhteyshenkilön puhelinnumeroa, johon PIN-koodi lähetettäisiin tekstiviestinä. Tilaa uusi varmenne.", "Beställningen har inget telefonnummer till kontaktpersonen dit PIN-koden kan skickas per sms. Beställ ett nytt certifikat.", "The order has no phone number of the contact to send the PIN to by SMS. Order a new certificate."},
+	{"orderState.ordered", "Tilattu", "Beställd", "Ordered"},
+	{"orderState.opened", "Tunnukset avattu", "Koderna öppnade", "Credentials opened"},
+	{"orderState.retrieved", "Varmenne noudettu", "Certifikatet hämtat", "Retrieved"},
+	{"orderState.expired", "Vanhentunut", "Har gått ut", "Expired"},
+	{"orderState.cancelled", "Peruttu", "Annullerad", "Cancelled"},
+	{"orderState.locked", "Lukittu", "Låst", "Locked"},
+	{"action.order_cancel", "Tilauksen peruutus", "Annullering av beställning", "Order cancelled"},
+	{"action.order_resend", "Siirtotunnusten uudelleenlähetys", "Överföringskoder skickade på nytt", "Credentials sent again"},
+	{"detail.order", "Tilaus", "Beställning", "Order"},
+	{"detail.state", "Tila", "Läge", "State"},
+	{"detail.new", "Uusi tilaus", "Ny beställning", "New order"},
+	{"delivery.state.withdrawn", "Tämä linkki ei enää toimi: tilaus on peruttu tai siirtotunnukset on lähetetty uudelleen. Käytä uusinta linkkiä.", "Den här länken fungerar inte längre: beställningen har annullerats eller överföringskoderna har skickats på nytt. Använd den senaste länken.", "This link no longer works: the order was cancelled or its credentials were sent again. Use the latest link."},
 	{"nav.skip", "Siirry sisältöön", "Hoppa till innehållet", "Skip to content"},
 	{"nav.language", "Kieli", "Språk", "Language"},
 	{"nav.main", "Päävalikko", "Huvudmeny", "Main menu"},
@@ -426,6 +457,7 @@ var catalog = []msg{
 	{"form.fix", "Korjaa merkityt kentät.", "Rätta de markerade fälten.", "Correct the marked fields."},
 	{"form.invalid", "Tiedoissa on virhe. Tarkista ne ja yritä uudelleen.", "Uppgifterna innehåller ett fel. Kontrollera dem och försök igen.", "The information has an error. Check it and try again."},
 
+	{"done.orderCancelled", "Tilaus on peruttu. Sen siirtotunnukset eivät enää kelpaa.", "Beställningen har annullerats. Dess överföringskoder fungerar inte längre.", "The order has been cancelled. Its transfer credentials no longer work."},
 	{"done.contact", "Yhteyshenkilö on päivitetty. Seuraava muistutus lähetetään uuteen osoitteeseen.", "Kontaktpersonen har uppdaterats. Nästa påminnelse skickas till den nya adressen.", "The contact has been updated. The next reminder goes to the new address."},
 	{"done.revoked", "Varmenne on peruutettu.", "Certifikatet har återkallats.", "The certificate has been revoked."},
 	{"done.signout", "Olet kirjautunut ulos.", "Du har loggat ut.", "You have signed out."},

@@ -33,6 +33,7 @@ type Credentials struct {
 	TransferID       string    `json:"transfer_id"`
 	TransferPassword string    `json:"transfer_password"`
 	Expires          time.Time `json:"expires"`
+	Order            string    `json:"-"` // the order's reference (OrderRef), for the e-service's delivery
 }
 
 // Purposes are the codes of an order's channel and purpose of use: reports
@@ -89,24 +90,13 @@ func (s *Service) CreateOrder(ctx context.Context, r OrderRequest, actor string)
 			return Credentials{}, fmt.Errorf("%w: %s must be one line of at most 200 characters", ErrInput, f.name)
 		}
 	}
-	id, err := randomString(s.rand, 32, passwordAlphabet)
-	if err != nil {
-		return Credentials{}, err
-	}
-	pw, err := randomString(s.rand, 16, passwordAlphabet)
-	if err != nil {
-		return Credentials{}, err
-	}
-	salt := make([]byte, 16)
-	if _, err := s.rand.Read(salt); err != nil {
-		return Credentials{}, err
-	}
 	o := store.Order{
-		TransferID: transferKey(id), CustomerID: r.CustomerID, Environment: s.cfg.Environment,
-		PasswordHash: hashPassword(salt, pw), PasswordSalt: salt,
-		CreatedAt: now, ExpiresAt: now.Add(s.cfg.TransferValidity), Validity: r.Validity,
-		Status: store.OrderOpen, Purpose: r.Purpose, Description: r.Description,
+		CustomerID: r.CustomerID, Validity: r.Validity, Purpose: r.Purpose, Description: r.Description,
 		ContactName: r.ContactName, ContactEmail: r.ContactEmail, ContactPhone: r.ContactPhone, ContactLanguage: r.ContactLanguage,
+	}
+	cred, err := s.newCredentials(&o, now)
+	if err != nil {
+		return Credentials{}, err
 	}
 	err = s.db.Update(ctx, func(tx *store.Tx) error {
 		org, err := tx.Org(ctx, r.CustomerID)
@@ -134,5 +124,27 @@ func (s *Service) CreateOrder(ctx context.Context, r OrderRequest, actor string)
 	if err != nil {
 		return Credentials{}, err
 	}
-	return Credentials{TransferID: id, TransferPassword: pw, Expires: o.ExpiresAt}, nil
+	return cred, nil
+}
+
+// newCredentials draws fresh transfer credentials for o and makes it a new
+// open order with them, valid from now.
+func (s *Service) newCredentials(o *store.Order, now time.Time) (Credentials, error) {
+	id, err := randomString(s.rand, 32, passwordAlphabet)
+	if err != nil {
+		return Credentials{}, err
+	}
+	pw, err := randomString(s.rand, 16, passwordAlphabet)
+	if err != nil {
+		return Credentials{}, err
+	}
+	salt := make([]byte, 16)
+	if _, err := s.rand.Read(salt); err != nil {
+		return Credentials{}, err
+	}
+	o.TransferID, o.Environment = transferKey(id), s.cfg.Environment
+	o.PasswordHash, o.PasswordSalt = hashPassword(salt, pw), salt
+	o.CreatedAt, o.ExpiresAt = now, now.Add(s.cfg.TransferValidity)
+	o.Status, o.FailedAttempts, o.UsedAt, o.CertificateSerial = store.OrderOpen, 0, time.Time{}, ""
+	return Credentials{TransferID: id, TransferPassword: pw, Expires: o.ExpiresAt, Order: OrderRef(o.TransferID)}, nil
 }

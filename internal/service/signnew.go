@@ -179,6 +179,10 @@ func (s *Service) decideSignNew(ctx context.Context, tx *store.Tx, r *wire.SignN
 		d.wrong = o.Status == store.OrderOpen
 		return d, nil
 	}
+	if o.Status == store.OrderCancelled {
+		d.refusal = refuse(wire.CodeOrderCancelled, "This order was cancelled in the e-service, or its credentials were sent anew; these transfer credentials no longer work. Use the latest credentials, or order a new certificate in the e-service.")
+		return d, nil
+	}
 	if o.Status == store.OrderUsed {
 		prev, err := tx.Certificate(ctx, o.CertificateSerial)
 		if err == nil && prev.KeyFingerprint == fp {

@@ -35,6 +35,7 @@ var migrations = loadMigrations([]Migration{
 	{Name: "sms/1", File: "005_sms.sql"},
 	{Name: "oidc/1", File: "006_oidc.sql"},
 	{Name: "ops/1", File: "007_ops.sql"},
+	{Name: "orders/1", File: "008_orders.sql"},
 })
 
 func loadMigrations(ms []Migration) []Migration {

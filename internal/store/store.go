@@ -42,6 +42,9 @@ const (
 	OrderOpen   OrderStatus = "open"
 	OrderUsed   OrderStatus = "used"
 	OrderLocked OrderStatus = "locked"
+	// OrderCancelled: withdrawn by a representative (or replaced by a
+	// resend); its credentials are refused.
+	OrderCancelled OrderStatus = "cancelled"
 )
 
 // Order is a certificate order with its one-time transfer credentials,

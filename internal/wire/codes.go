@@ -27,6 +27,7 @@ const (
 	CodeTransferExpired  Code = "TRANSFER_EXPIRED" // transfer credentials older than their validity
 	CodeTransferUsed     Code = "TRANSFER_USED"    // transfer credentials already used
 	CodeTransferLocked   Code = "TRANSFER_LOCKED"  // too many wrong passwords; the order is locked
+	CodeOrderCancelled   Code = "ORDER_CANCELLED"  // the order was cancelled (or its credentials resent) in the e-service
 	CodeCSRInvalid       Code = "CSR_INVALID"      // not a DER PKCS#10 request
 	CodeCSRSignature     Code = "CSR_SIGNATURE"    // proof of possession failed
 	CodeKeyNotAllowed    Code = "KEY_NOT_ALLOWED"  // key type or size outside the profile
@@ -57,7 +58,7 @@ var FaultCodes = []Code{CodeMalformed, CodeTooLarge, CodeContentType, CodeUnknow
 // FailCodes lists the codes answered with Result FAIL.
 var FailCodes = []Code{
 	CodeEnvironment, CodeCustomerInvalid, CodeUnknownCustomer, CodeTransferInvalid,
-	CodeTransferExpired, CodeTransferUsed, CodeTransferLocked, CodeCSRInvalid,
+	CodeTransferExpired, CodeTransferUsed, CodeTransferLocked, CodeOrderCancelled, CodeCSRInvalid,
 	CodeCSRSignature, CodeKeyNotAllowed, CodeKeyReused, CodeCSRWeakHash, CodeKeyExponent,
 	CodeKeySmallPrime, CodeKeyIsCA, CodeSigMissing, CodeSigAlgorithm,
 	CodeSigInvalid, CodeSignerUnknown, CodeSignerExpired, CodeSignerRevoked,
