@@ -242,6 +242,23 @@ var failCases = map[wire.Code]func(t *testing.T){
 		_, err = c.SignNewCertificate(context.Background(), customer, cred.TransferID, cred.TransferPassword, irpkidtest.CSR(t, irpkidtest.NewKey(t), customer))
 		wantCode(t, err, wire.CodeTransferUsed)
 	},
+	wire.CodeOrderCancelled: func(t *testing.T) {
+		s := start(t)
+		cred := s.Order(t, customer, 0)
+		ctx := context.Background()
+		views, err := s.Service.Orders(ctx, customer)
+		if err != nil || len(views) != 1 {
+			t.Fatalf("orders %d, %v", len(views), err)
+		}
+		if err := s.Service.CancelOrder(ctx, customer, views[0].Ref, "test"); err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Client(t).SignNewCertificate(ctx, customer, cred.TransferID, cred.TransferPassword, irpkidtest.CSR(t, irpkidtest.NewKey(t), customer))
+		wantCode(t, err, wire.CodeOrderCancelled)
+		if cs, err := s.Service.Certificates(ctx, customer); err != nil || len(cs) != 0 {
+			t.Fatalf("%d certificates for a cancelled order, %v", len(cs), err)
+		}
+	},
 	wire.CodeTransferLocked: func(t *testing.T) {
 		s := start(t)
 		cred := s.Order(t, customer, 0)
