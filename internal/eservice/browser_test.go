@@ -562,3 +562,110 @@ func TestBrowserOperatorAddsOrganisationAndRepresentative(t *testing.T) {
 		t.Errorf("Finnish heading %q", h)
 	}
 }
+
+// TestBrowserOrderList: the order list in headless Chromium shows each
+// state, cancels an order and resends another's credentials, in English,
+// Finnish and Swedish, with screenshots.
+func TestBrowserOrderList(t *testing.T) {
+	e := start(t, envOptions{})
+	dir := screenshotDir(t)
+	// Orders in each state, made over HTTP: expired, retrieved, opened,
+	// ordered (oldest first).
+	c := e.client(t)
+	csrf := e.signIn(t, c, repEmail, repPassword)
+	orderAndOpen(t, e, c, csrf, false)
+	e.S.Clock.Advance(15 * 24 * time.Hour)
+	c = e.client(t)
+	csrf = e.signIn(t, c, repEmail, repPassword)
+	_, id, pw := orderAndOpen(t, e, c, csrf, true)
+	if _, err := e.S.Client(t).SignNewCertificate(context.Background(), customer, id, pw, irpkidtest.CSR(t, irpkidtest.NewKey(t), customer)); err != nil {
+		t.Fatal(err)
+	}
+	e.S.Clock.Advance(time.Minute)
+	orderAndOpen(t, e, c, csrf, true)
+	e.S.Clock.Advance(time.Minute)
+	orderAndOpen(t, e, c, csrf, false)
+	e.S.Clock.Advance(time.Minute)
+
+	ctx := tab(t)
+	run(t, ctx, "sign in",
+		chromedp.Navigate(e.URL),
+		chromedp.WaitVisible(chromedp.CSS(`input#email`)),
+		chromedp.SendKeys(chromedp.CSS(`input#email`), repEmail),
+		chromedp.SendKeys(chromedp.CSS(`input#password`), repPassword),
+		nav(`form button[type=submit].primary`),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/eservice/orders"]`)),
+		nav(`a[href="/eservice/orders"]`),
+		chromedp.WaitVisible(chromedp.CSS(`table.orders`)),
+		shot(t, dir, "20-orders-en"),
+	)
+	badges := func() string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll('table.orders tbody .badge')].map(b => b.textContent).join('|')`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if b := badges(); b != "Ordered|Credentials opened|Retrieved|Expired" {
+		t.Fatalf("English states %q", b)
+	}
+	if s := text(t, ctx, `nav a[aria-current="page"]`); s != "Orders" {
+		t.Errorf("current navigation item %q", s)
+	}
+	// Cancel the newest order.
+	run(t, ctx, "cancel",
+		nav(`table.orders tbody tr:first-child form[action$="/cancel"] button`),
+		chromedp.WaitVisible(chromedp.CSS(`.notice.ok`)),
+		shot(t, dir, "21-orders-cancelled-en"),
+	)
+	if s := text(t, ctx, ".notice.ok"); !strings.Contains(s, "The order has been cancelled") {
+		t.Fatalf("cancel notice %q", s)
+	}
+	if b := badges(); b != "Cancelled|Credentials opened|Retrieved|Expired" {
+		t.Fatalf("after cancel %q", b)
+	}
+	// Resend the opened order's credentials: a new PIN on screen, a new
+	// mail to the contact.
+	before := len(e.mails(t))
+	run(t, ctx, "resend",
+		nav(`table.orders tbody tr:nth-child(2) form[action$="/resend"] button`),
+		chromedp.WaitVisible(chromedp.CSS(`#pin`)),
+		shot(t, dir, "22-orders-resent-en"),
+	)
+	if pin := strings.ReplaceAll(text(t, ctx, "#pin"), " ", ""); len(pin) != 8 {
+		t.Fatalf("PIN %q", pin)
+	}
+	if mails := e.mails(t); len(mails) != before+1 || mails[len(mails)-1].To != "tea@palkat.test" {
+		t.Fatalf("%d mails after resend", len(mails)-before)
+	}
+	run(t, ctx, "Finnish",
+		chromedp.Navigate(e.URL+"orders"),
+		chromedp.WaitVisible(chromedp.CSS(`table.orders`)),
+		nav(`nav.langs a[lang=fi]`),
+		chromedp.WaitVisible(chromedp.CSS(`html[lang=fi] table.orders`)),
+		shot(t, dir, "23-orders-fi"),
+	)
+	if h, b := text(t, ctx, "h1"), badges(); h != "Tilaukset" || b != "Tilattu|Peruttu|Peruttu|Varmenne noudettu|Vanhentunut" {
+		t.Fatalf("Finnish: %q %q", h, b)
+	}
+	run(t, ctx, "Swedish",
+		nav(`nav.langs a[lang=sv]`),
+		chromedp.WaitVisible(chromedp.CSS(`html[lang=sv] table.orders`)),
+		shot(t, dir, "24-orders-sv"),
+	)
+	if h, b := text(t, ctx, "h1"), badges(); h != "Beställningar" || b != "Beställd|Annullerad|Annullerad|Certifikatet hämtat|Har gått ut" {
+		t.Fatalf("Swedish: %q %q", h, b)
+	}
+	run(t, ctx, "Swedish audit trail",
+		nav(`a[href="/eservice/audit"]`),
+		chromedp.WaitVisible(chromedp.CSS(`html[lang=sv] table`)),
+		shot(t, dir, "25-audit-orders-sv"),
+	)
+	audit := text(t, ctx, "tbody")
+	for _, want := range []string{"Annullering av beställning", "Överföringskoder skickade på nytt", "Läge: Koderna öppnade", "Läge: Beställd"} {
+		if !strings.Contains(audit, want) {
+			t.Errorf("audit trail lacks %q", want)
+		}
+	}
+}
