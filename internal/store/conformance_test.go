@@ -193,6 +193,48 @@ func TestDeliveries(t *testing.T) {
 	})
 }
 
+// TestOrderDeliveries: deliveries name their order; an organisation's are
+// listed, and withdrawing an order's deliveries closes only its unopened
+// ones and erases their sealed credentials.
+func TestOrderDeliveries(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		db := b.open(t)
+		mk := func(id, customer, ref, state string, at time.Duration) Delivery {
+			return Delivery{IDHash: []byte(id), CustomerID: customer, ContactEmail: "tea@palkat.test", Language: "fi", Salt: []byte("salt"),
+				Nonce: []byte("nonce"), Sealed: []byte("sealed"), CreatedAt: t0.Add(at), ExpiresAt: t0.Add(time.Hour), State: state, OrderRef: ref}
+		}
+		update(t, db, func(ctx context.Context, tx *Tx) error {
+			for _, d := range []Delivery{mk("a", "1234567-1", "r1", "open", 0), mk("b", "1234567-1", "r1", "open", time.Second),
+				mk("c", "1234567-1", "r2", "open", 2*time.Second), mk("d", "7654321-2", "r3", "open", 3*time.Second)} {
+				if err := tx.InsertDelivery(ctx, d); err != nil {
+					return err
+				}
+			}
+			if err := tx.CloseDelivery(ctx, []byte("b"), "opened", t0.Add(time.Minute)); err != nil {
+				return err
+			}
+			n, err := tx.WithdrawDeliveries(ctx, "r1", "withdrawn", "open")
+			if err != nil || n != 1 {
+				return fmt.Errorf("withdraw r1: %d, %v", n, err)
+			}
+			if n, err := tx.WithdrawDeliveries(ctx, "", "withdrawn", "open"); err != nil || n != 0 {
+				t.Errorf("withdrawing the deliveries of no order: %d, %v", n, err)
+			}
+			ds, err := tx.OrgDeliveries(ctx, "1234567-1")
+			if err != nil || len(ds) != 3 {
+				return fmt.Errorf("org deliveries: %d, %v", len(ds), err)
+			}
+			want := []struct{ id, ref, state string }{{"a", "r1", "withdrawn"}, {"b", "r1", "opened"}, {"c", "r2", "open"}}
+			for i, w := range want {
+				if string(ds[i].IDHash) != w.id || ds[i].OrderRef != w.ref || ds[i].State != w.state || (w.state == "withdrawn") != (ds[i].Sealed == nil && w.state != "opened") {
+					t.Errorf("delivery %d: %s %s %s sealed=%v, want %+v", i, ds[i].IDHash, ds[i].OrderRef, ds[i].State, ds[i].Sealed != nil, w)
+				}
+			}
+			return nil
+		})
+	})
+}
+
 func TestReminders(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		db := b.open(t)
