@@ -3,6 +3,7 @@ package eservice_test
 import (
 	"bytes"
 	"context"
+	"encoding/pem"
 	"fmt"
 	"image/png"
 	"os"
@@ -666,6 +667,41 @@ func TestBrowserOrderList(t *testing.T) {
 	for _, want := range []string{"Annullering av beställning", "Överföringskoder skickade på nytt", "Läge: Koderna öppnade", "Läge: Beställd"} {
 		if !strings.Contains(audit, want) {
 			t.Errorf("audit trail lacks %q", want)
+		}
+	}
+}
+
+// TestBrowserRetrieve: the e-service's retrieval form in headless Chromium
+// in Finnish, Swedish and English: a refusal shown with its code, and the
+// form that downloads the certificate.
+func TestBrowserRetrieve(t *testing.T) {
+	e := start(t, envOptions{})
+	dir := screenshotDir(t)
+	cred := e.S.Order(t, customer, 0)
+	if _, err := e.S.Client(t).SignNewCertificate(context.Background(), customer, cred.TransferID, cred.TransferPassword, irpkidtest.CSR(t, irpkidtest.NewKey(t), customer)); err != nil {
+		t.Fatal(err)
+	}
+	csrPEM := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: irpkidtest.CSR(t, irpkidtest.NewKey(t), customer)}))
+	ctx := tab(t)
+	for _, tc := range []struct{ lang, title, refused string }{
+		{"fi", "Nouda varmenne", "Varmennetta ei myönnetty."},
+		{"sv", "Hämta certifikat", "Certifikatet utfärdades inte."},
+		{"en", "Retrieve the certificate", "The certificate was not issued."},
+	} {
+		run(t, ctx, "retrieve "+tc.lang,
+			chromedp.Navigate(e.URL+"lang?set="+tc.lang+"&next=/eservice/retrieve"),
+			chromedp.WaitVisible(chromedp.CSS(`html[lang=`+tc.lang+`] textarea#csr`)),
+			chromedp.SendKeys(chromedp.CSS(`input#customer-id`), customer),
+			chromedp.SendKeys(chromedp.CSS(`input#transfer-id`), cred.TransferID),
+			chromedp.SendKeys(chromedp.CSS(`input#transfer-password`), cred.TransferPassword),
+			chromedp.SetValue(chromedp.CSS(`textarea#csr`), csrPEM),
+			shot(t, dir, "30-retrieve-"+tc.lang),
+			nav(`form button[type=submit].primary`),
+			chromedp.WaitVisible(chromedp.CSS(`#retrieve-error`)),
+			shot(t, dir, "31-retrieve-refused-"+tc.lang),
+		)
+		if h, s := text(t, ctx, "h1"), text(t, ctx, "#retrieve-error"); h != tc.title || !strings.Contains(s, tc.refused) || !strings.Contains(s, "TRANSFER_USED") {
+			t.Errorf("%s: %q %q", tc.lang, h, s)
 		}
 	}
 }

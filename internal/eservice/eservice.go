@@ -36,6 +36,7 @@ import (
 	"github.com/irpki/irpki/internal/notify"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/store"
+	"github.com/irpki/irpki/internal/wire"
 )
 
 // Path is where the e-service is mounted.
@@ -47,6 +48,8 @@ type Service interface {
 	Certificates(ctx context.Context, customerID string) ([]service.CertificateView, error)
 	CreateOrder(ctx context.Context, r service.OrderRequest, actor string) (service.Credentials, error)
 	Orders(ctx context.Context, customerID string) ([]service.OrderView, error)
+	SignNew(ctx context.Context, r *wire.SignNewCertificateRequest) (string, error)
+	Get(ctx context.Context, r *wire.GetCertificateRequest) ([]byte, error)
 	CancelOrder(ctx context.Context, customerID, ref, actor string) error
 	ResendOrder(ctx context.Context, customerID, ref, actor string) (service.Credentials, service.OrderView, error)
 	ChangeContact(ctx context.Context, c service.ContactChange, actor string) error
@@ -241,6 +244,8 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST "+Path+"orders/{ref}/cancel", h.rep(h.cancelOrder))
 	m.HandleFunc("GET "+Path+"audit", h.rep(h.auditTrail))
 	m.HandleFunc("GET "+Path+"delivery/{token}", h.deliveryForm)
+	m.HandleFunc("GET "+Path+"retrieve", h.retrieveForm)
+	m.HandleFunc("POST "+Path+"retrieve", h.retrieve)
 	m.HandleFunc("POST "+Path+"delivery/{token}", h.deliveryOpen)
 	m.HandleFunc("GET "+Path+"admin/orgs", h.op(h.adminOrgs))
 	m.HandleFunc("POST "+Path+"admin/orgs", h.op(h.adminAddOrg))
