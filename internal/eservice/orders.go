@@ -44,20 +44,29 @@ func (h *Handler) findOrderView(r *http.Request, s *session, ref string) (*servi
 	return nil, nil
 }
 
+// orderOr404 finds the organisation's order ref, or answers the request
+// itself (an error page, or not found) and reports false.
+func (h *Handler) orderOr404(w http.ResponseWriter, r *http.Request, s *session, ref string) (*service.OrderView, bool) {
+	v, err := h.findOrderView(r, s, ref)
+	if err != nil {
+		h.fail(w, r, s, err)
+		return nil, false
+	}
+	if v == nil {
+		h.notFound(w, r, s)
+		return nil, false
+	}
+	return v, true
+}
+
 // cancelOrder cancels an unused order: its credentials are refused from
 // then on.
 func (h *Handler) cancelOrder(w http.ResponseWriter, r *http.Request, s *session) {
 	ref := r.PathValue("ref")
-	v, err := h.findOrderView(r, s, ref)
-	if err != nil {
-		h.fail(w, r, s, err)
+	if _, ok := h.orderOr404(w, r, s, ref); !ok {
 		return
 	}
-	if v == nil {
-		h.notFound(w, r, s)
-		return
-	}
-	err = h.svc.CancelOrder(r.Context(), s.user.CustomerID, ref, actor(s.user))
+	err := h.svc.CancelOrder(r.Context(), s.user.CustomerID, ref, actor(s.user))
 	if inputError(err) != "" {
 		h.renderOrders(w, r, s, http.StatusConflict, ordersData{SMS: h.cfg.PINDelivery == PINBySMS, Error: "orders.err.notCancellable"})
 		return
@@ -76,13 +85,8 @@ func (h *Handler) cancelOrder(w http.ResponseWriter, r *http.Request, s *session
 func (h *Handler) resendOrder(w http.ResponseWriter, r *http.Request, s *session) {
 	ctx := r.Context()
 	ref := r.PathValue("ref")
-	v, err := h.findOrderView(r, s, ref)
-	if err != nil {
-		h.fail(w, r, s, err)
-		return
-	}
-	if v == nil {
-		h.notFound(w, r, s)
+	v, ok := h.orderOr404(w, r, s, ref)
+	if !ok {
 		return
 	}
 	bySMS := h.cfg.PINDelivery == PINBySMS
@@ -104,12 +108,5 @@ func (h *Handler) resendOrder(w http.ResponseWriter, r *http.Request, s *session
 	if !validLang(d.Language) {
 		d.Language = language(r)
 	}
-	pin, err := h.deliver(ctx, s.user, h.orgName(ctx, s.user.CustomerID), d, cred)
-	if err != nil {
-		h.log.ErrorContext(ctx, "credential delivery failed", "customer", s.user.CustomerID, "err", err)
-		h.render(w, r, s, http.StatusBadGateway, "error", "error.title", errorData{Message: "order.mailFailed"})
-		return
-	}
-	d.PIN, d.Expires = pin, cred.Expires
-	h.render(w, r, s, http.StatusOK, "order_done", "orders.resentTitle", d)
+	h.deliverAndShow(w, r, s, d, cred, "orders.resentTitle")
 }

@@ -550,6 +550,14 @@ func (h *Handler) order(w http.ResponseWriter, r *http.Request, s *session) {
 		h.fail(w, r, s, err)
 		return
 	}
+	h.deliverAndShow(w, r, s, d, cred, "orderDone.title")
+}
+
+// deliverAndShow delivers an order's credentials to its technical contact
+// and shows the representative the page that says so, titled title (the
+// PIN too when it is delivered on screen).
+func (h *Handler) deliverAndShow(w http.ResponseWriter, r *http.Request, s *session, d orderData, cred service.Credentials, title string) {
+	ctx := r.Context()
 	pin, err := h.deliver(ctx, s.user, h.orgName(ctx, s.user.CustomerID), d, cred)
 	if err != nil {
 		h.log.ErrorContext(ctx, "credential delivery failed", "customer", s.user.CustomerID, "err", err)
@@ -557,7 +565,7 @@ func (h *Handler) order(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	d.PIN, d.Expires = pin, cred.Expires
-	h.render(w, r, s, http.StatusOK, "order_done", "orderDone.title", d)
+	h.render(w, r, s, http.StatusOK, "order_done", title, d)
 }
 
 // --- audit ---
