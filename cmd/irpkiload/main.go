@@ -156,13 +156,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "irpkiload: %v\n", err)
 			return 1
 		}
-		if c.asJSON {
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			enc.Encode(rep)
-		} else {
-			rep.write(stdout)
-		}
+		printReport(stdout, c.asJSON, rep)
 		for _, st := range rep.Steps {
 			if st.Errors > 0 {
 				return 1
@@ -183,13 +177,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "irpkiload: %v\n", err)
 		return 1
 	}
-	if c.asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(rep)
-	} else {
-		rep.write(stdout)
-	}
+	printReport(stdout, c.asJSON, rep)
 	if rep.Errors > 0 {
 		return 1
 	}
@@ -680,6 +668,17 @@ func pct(sorted []time.Duration, p int) time.Duration {
 		i = 0
 	}
 	return sorted[i]
+}
+
+// printReport writes a report as indented JSON or as its table.
+func printReport(w io.Writer, asJSON bool, rep interface{ write(io.Writer) }) {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(rep)
+		return
+	}
+	rep.write(w)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
