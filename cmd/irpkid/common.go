@@ -148,6 +148,7 @@ type app struct {
 	log     *slog.Logger
 	metrics *metrics.Metrics // nil but in serve
 	crls    *crl.Publisher
+	clk     clock.Clock
 }
 
 func (c *common) open(ctx context.Context, stderr io.Writer) (*app, error) {
@@ -194,7 +195,7 @@ func (c *common) open(ctx context.Context, stderr io.Writer) (*app, error) {
 		db.Close()
 		return nil, err
 	}
-	return &app{db: db, ca: h, svc: svc, log: log, metrics: c.metrics, crls: crls}, nil
+	return &app{db: db, ca: h, svc: svc, log: log, metrics: c.metrics, crls: crls, clk: clk}, nil
 }
 
 func (a *app) close() { a.db.Close() }

@@ -228,7 +228,7 @@ func crlBaseURL(publicURL string, useTLS bool, listen string) string {
 func (a *app) ready(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
-	if err := a.db.ProbeWrite(ctx, time.Now()); err != nil {
+	if err := a.db.ProbeWrite(ctx, a.clk.Now()); err != nil {
 		return fmt.Errorf("the database does not take writes: %w", err)
 	}
 	return a.ca.CheckKeys(rand.Reader)
