@@ -1,9 +1,6 @@
 package eservice
 
 import (
-	"net/http"
-	"net/netip"
-
 	"github.com/irpki/irpki/internal/admit"
 )
 
@@ -22,18 +19,3 @@ var (
 	// errClientBusy: this client already has its share of the queue.
 	errClientBusy = admit.ErrClientBusy
 )
-
-// clientKey is what the per-client limits count a request against: its
-// client's IPv4 address, or the /64 of its IPv6 address, since one
-// subscriber usually holds a whole /64 and can use any address in it.
-func (h *Handler) clientKey(r *http.Request) string {
-	ip := h.clientIP(r)
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	if a = a.Unmap(); a.Is6() {
-		return netip.PrefixFrom(a.WithZone(""), 64).Masked().String()
-	}
-	return a.String()
-}

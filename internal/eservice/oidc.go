@@ -495,8 +495,6 @@ func (h *Handler) federated(ctx context.Context, s *session) (bool, error) {
 	return true, nil
 }
 
-// --- choosing the organisation ---
-
 type orgChoice struct {
 	CustomerID, Name string
 	Active           bool
