@@ -2,8 +2,6 @@ package renewal
 
 import (
 	"context"
-	"crypto/x509"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -11,21 +9,6 @@ import (
 
 	"github.com/irpki/irpki/internal/serial"
 )
-
-// ErrCertificateMayBeIssued is returned by Abandon, unless forced, when the
-// service may have issued a certificate for the pending request's key:
-// giving the request up would give that certificate up too.
-var ErrCertificateMayBeIssued = errors.New("the service may have issued a certificate for the pending request's key")
-
-// ErrSuccessorDelivered is returned by Abandon, forced or not (wrapping
-// ErrCertificateMayBeIssued too), for a renewal of the current certificate
-// whose successor was delivered (saved in pending.json, verified or not):
-// the service counts that successor as retrieved and refuses every later
-// renewal of the current certificate (ALREADY_RENEWED), so giving it up
-// would leave a certificate that can never be renewed. Installing it
-// finishes the request instead; if it can never be installed, a new order
-// and irpki enroll do (enrolling moves the request to archive/abandoned).
-var ErrSuccessorDelivered = errors.New("the pending renewal's successor was delivered, and the service counts it as retrieved")
 
 // AbandonOptions adjust Abandon.
 type AbandonOptions struct {
@@ -175,26 +158,4 @@ func (p *pending) mayHoldCertificate(dir, current string) (why, finish string) {
 		return "the request was interrupted, not refused, so its answer is unknown and the service may have accepted it", again
 	}
 	return "", ""
-}
-
-// savedCert returns the delivered certificate saved in p, verified or not,
-// or nil.
-func (p *pending) savedCert() *x509.Certificate {
-	if p.CertPEM != "" {
-		return pemCert(p.CertPEM)
-	}
-	return pemCert(p.UnverifiedCertPEM)
-}
-
-// unverifiedSerial returns the serial of the delivered certificate not yet
-// verified, for people (full width), "" if there is none, or "(unreadable)".
-func (p *pending) unverifiedSerial() string {
-	if p.UnverifiedCertPEM == "" {
-		return ""
-	}
-	c := pemCert(p.UnverifiedCertPEM)
-	if c == nil {
-		return "(unreadable)"
-	}
-	return serial.Text(c.SerialNumber)
 }

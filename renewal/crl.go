@@ -16,9 +16,6 @@ const crlMaxBytes = 4 << 20
 // crlTimeout bounds fetching one revocation list.
 const crlTimeout = 15 * time.Second
 
-// ErrNoCRL: the current certificate names no revocation list to check.
-var ErrNoCRL = errors.New("the certificate names no revocation list (CRL distribution point)")
-
 // CheckRevocation fetches the revocation list named in the current
 // certificate (its CRL distribution point), checks that its issuer signed
 // it, and, when it lists the certificate, records the certificate as

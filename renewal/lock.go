@@ -2,7 +2,6 @@ package renewal
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,10 +11,6 @@ import (
 
 	"github.com/gofrs/flock"
 )
-
-// ErrLocked is returned when another process (or Manager) holds the state
-// directory's lock and the wait for it ran out.
-var ErrLocked = errors.New("another irpki is enrolling or renewing in this directory")
 
 // lockPoll is how often a waiting Manager tries the lock again.
 const lockPoll = 250 * time.Millisecond

@@ -3,6 +3,7 @@ package renewal
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"errors"
 	"io"
 	"net/http"
@@ -882,4 +883,11 @@ func TestRenewReadsSettingsUnderLock(t *testing.T) {
 	if err != nil || !res.Renewed {
 		t.Fatalf("renew after waiting for the lock: %v", err)
 	}
+}
+
+// sameKey reports whether signer's public key is pub.
+func sameKey(signer crypto.Signer, pub crypto.PublicKey) bool {
+	type equaler interface{ Equal(crypto.PublicKey) bool }
+	k, ok := signer.Public().(equaler)
+	return ok && k.Equal(pub)
 }

@@ -4,87 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/irpki/irpki/client"
 	"github.com/irpki/irpki/internal/serial"
 )
-
-// Errors after which only a new order helps. They are wrapped with detail;
-// compare with errors.Is.
-var (
-	ErrNoCertificate = errors.New("no certificate in the state directory: order a certificate in the e-service and run irpki enroll")
-	ErrExpired       = errors.New("the certificate has expired and cannot be renewed: order a new certificate in the e-service and run irpki enroll")
-	ErrRevoked       = errors.New("the certificate has been revoked and cannot be renewed: order a new certificate in the e-service and run irpki enroll")
-)
-
-// ErrDeliveredExpired is returned (by Renew, Enroll and in Status's
-// message) when the certificate the service delivered for the pending
-// request, saved in pending.json and not installed, has expired: no trust
-// bundle makes it installable, and the service counts it as retrieved (a
-// renewal's predecessor is not renewed again; an enrolment's credentials
-// are used), so only a new order and irpki enroll help.
-var ErrDeliveredExpired = errors.New("the certificate the service delivered for the pending request expired before it was installed and can never be installed")
-
-// deliveredExpired says that the saved certificate of the pending request
-// op (predecessor: the certificate a renewal renews) has expired, and what
-// helps instead.
-func deliveredExpired(dir, op, delivered string, notAfter time.Time, predecessor string) error {
-	what := fmt.Sprintf("(certificate %s, saved in pending.json, expired %s)", serial.Pad(delivered), notAfter.UTC().Format("2006-01-02 15:04 MST"))
-	if op == opEnroll {
-		return fmt.Errorf("%w %s; the order's transfer credentials are used: order a new certificate in the e-service and run irpki enroll --dir %s with the new TransferId and TransferPassword (which moves this request to %s)",
-			ErrDeliveredExpired, what, dir, filepath.Join(dir, archiveDir, abandonedDir)+string(filepath.Separator))
-	}
-	return fmt.Errorf("%w %s; the service counts it as the retrieved successor of certificate %s, which can therefore not be renewed again: order a new certificate in the e-service and run irpki enroll --dir %s with its TransferId and TransferPassword (which moves this request to %s)",
-		ErrDeliveredExpired, what, serial.Pad(predecessor), dir, filepath.Join(dir, archiveDir, abandonedDir)+string(filepath.Separator))
-}
-
-// ErrEnrollmentPending is returned by Renew when the directory has no
-// certificate yet but an interrupted enrolment: irpki enroll finishes it.
-var ErrEnrollmentPending = errors.New("an interrupted enrolment is pending in the state directory")
-
-// noCertificate explains why there is no current certificate: the
-// directory does not exist, an enrolment is pending, or none was made.
-func (m *Manager) noCertificate() error {
-	if err := m.checkDir(); err != nil {
-		return err
-	}
-	if p, err := m.loadPending(); err != nil {
-		return err
-	} else if p != nil && p.Operation == opEnroll {
-		return enrollmentPending(m.dir, p.RetrievalID != "", p.refusal())
-	}
-	return ErrNoCertificate
-}
-
-// enrollmentPending says what finishes an interrupted enrolment: only
-// irpki enroll does, whether its answer was lost or it was refused with a
-// code that may not be final (no window or backoff sends it again).
-func enrollmentPending(dir string, retrievalKnown bool, refused *Refusal) error {
-	if retrievalKnown {
-		return fmt.Errorf("%w: the service has accepted it; run irpki enroll --dir %s to fetch and install its certificate (no new order is needed)", ErrEnrollmentPending, dir)
-	}
-	if refused != nil {
-		return fmt.Errorf("%w: %s; only irpki enroll sends it again: run irpki enroll --dir %s with the order's TransferPassword once the cause is dealt with, or, if the refusal says these credentials cannot be used, order a new certificate in the e-service and run irpki enroll --dir %s with the new TransferId and TransferPassword", ErrEnrollmentPending, refused, dir, dir)
-	}
-	return fmt.Errorf("%w: run irpki enroll --dir %s again with the order's TransferPassword to finish it (no new order is needed)", ErrEnrollmentPending, dir)
-}
-
-// renewalBlocked says that the pending enrolment keeps the current
-// certificate (still valid) from being renewed, and what clears it: only
-// one request is pending at a time. Giving the enrolment up (irpki abandon)
-// keeps its key in archive/abandoned; it needs --force when the service may
-// have issued a certificate for it (see Abandon).
-func renewalBlocked(dir, current string, notAfter time.Time, retrievalKnown bool, refused *Refusal) error {
-	giveUp := fmt.Sprintf("irpki abandon --dir %s", dir)
-	if retrievalKnown || refused == nil {
-		giveUp += " --force (the service may have issued a certificate for it, which is then given up too)"
-	}
-	return fmt.Errorf("renewal of the current certificate %s (expires %s) is blocked while an enrolment is pending: %w; or, to give the enrolment up, run %s: its key is kept in %s, and renewal resumes",
-		serial.Pad(current), notAfter.UTC().Format("2006-01-02 15:04 MST"), enrollmentPending(dir, retrievalKnown, refused),
-		giveUp, filepath.Join(dir, archiveDir, abandonedDir)+string(filepath.Separator))
-}
 
 // RenewOptions adjust Renew.
 type RenewOptions struct {
@@ -285,19 +209,4 @@ func (m *Manager) renew(ctx context.Context, c *client.Client, s Settings, cur *
 		return nil, m.refused(p, err)
 	}
 	return inst, nil
-}
-
-func (m *Manager) markRevoked(cur *Installed, msg string) {
-	st, err := m.loadState()
-	if err != nil {
-		// Saving now would write a state with every other field lost
-		// over the one that could not be read; the revocation is reported
-		// to the caller all the same, and seen again on the next run.
-		m.opt.Log.Error("read state; the revocation is not remembered", "err", err)
-		return
-	}
-	st.RevokedSerial, st.RevokedSeen, st.RevokedMessage = cur.Serial(), m.opt.Now(), msg
-	if err := m.saveState(st); err != nil {
-		m.opt.Log.Error("write state", "err", err)
-	}
 }

@@ -9,17 +9,6 @@ import (
 	"strings"
 )
 
-// ErrUnsafe is wrapped when the state directory, or a file in it, could
-// have been written by someone else than the user irpki runs as: owned by
-// another user (root excepted), writable by group or others, or not what
-// irpki makes (a symlink where a regular file belongs, a "current" that
-// points outside the archive). Whoever can write into the directory could
-// plant a pending request holding their own key and have the
-// organisation's next renewal certify it, so irpki refuses, as OpenSSH's
-// StrictModes does, before anything is sent. The message says how to fix
-// it; it never shows what the file holds.
-var ErrUnsafe = errors.New("unsafe state directory")
-
 // checkDirSafe checks the state directory itself (followed, if it is a
 // symlink: its target is the directory). A directory that does not exist
 // is no error here.
