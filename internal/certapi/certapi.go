@@ -20,8 +20,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/beevik/etree"
-
 	"github.com/irpki/irpki/internal/admit"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/wire"
@@ -33,7 +31,7 @@ const Path = "/2017/10/CertificateServices"
 // Service is what the handler needs of the use cases.
 type Service interface {
 	SignNew(ctx context.Context, r *wire.SignNewCertificateRequest) (string, error)
-	Renew(ctx context.Context, el *etree.Element) (string, error)
+	Renew(ctx context.Context, r *wire.SignedRenew) (string, error)
 	Get(ctx context.Context, r *wire.GetCertificateRequest) ([]byte, error)
 }
 
@@ -245,11 +243,12 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request) (a answer) {
 		}
 		resp.RetrievalID, opErr = h.svc.SignNew(r.Context(), req)
 	case wire.OpRenew:
-		if _, err := wire.DecodeRenew(standalone, true); err != nil && !errors.Is(err, wire.ErrSigMissing) {
+		req, err := wire.ParseRenew(standalone)
+		if err != nil {
 			f, status := faultFor(err)
 			return h.fault(w, r, status, f)
 		}
-		resp.RetrievalID, opErr = h.svc.Renew(r.Context(), standalone)
+		resp.RetrievalID, opErr = h.svc.Renew(r.Context(), req)
 	case wire.OpGet:
 		req, err := wire.DecodeGet(standalone)
 		if err != nil {
@@ -281,7 +280,7 @@ func resultFor(err error) wire.Result {
 	}
 	var e *service.Error
 	if !errors.As(err, &e) {
-		e = &service.Error{Code: wire.CodeInternal, Message: "The service could not complete the request. Try again later."}
+		e = service.Unavailable()
 	}
 	msg := e.Message
 	if len(msg) > 255 {

@@ -32,18 +32,15 @@ func (s *Service) get(ctx context.Context, r *wire.GetCertificateRequest) ([]byt
 		return nil, "", err
 	}
 	if err := businessid.Validate(r.CustomerID); err != nil {
-		return nil, "", refuse(wire.CodeCustomerInvalid, "CustomerId is not a valid business ID (1234567-8 with a correct check digit).")
+		return nil, "", customerInvalid()
 	}
 	now := s.clock.Now()
-	unknown := refuse(wire.CodeRetrievalUnknown, "No certificate is waiting under this RetrievalId for this customer. Check the RetrievalId, or enrol again.")
-	var refusal error
 	var c store.Certificate
-	err := s.db.UpdateKeyed(ctx, func(tx *store.Tx) error {
+	refusal, err := s.update(ctx, "get certificate", r.CustomerID, func(tx *store.Tx) error {
 		var err error
 		c, err = tx.CertificateByRetrievalID(ctx, r.RetrievalID)
 		if errors.Is(err, store.ErrNotFound) {
-			refusal = unknown
-			return nil
+			return retrievalUnknown()
 		}
 		if err != nil {
 			return err
@@ -59,21 +56,18 @@ func (s *Service) get(ctx context.Context, r *wire.GetCertificateRequest) ([]byt
 			}
 		}
 		if c.CustomerID != r.CustomerID || c.Environment != s.cfg.Environment || now.After(c.CreatedAt.Add(s.cfg.RetrievalRetention)) {
-			refusal = unknown
-			return nil
+			return retrievalUnknown()
 		}
 		switch c.Status {
 		case store.CertSuperseded:
-			refusal = refuse(wire.CodeSuperseded, "This certificate was replaced by a later renewal request; retrieve the certificate of that request instead.")
-			return nil
+			return superseded()
 		case store.CertRevoked:
 			// One revoked before it was retrieved never leaves the
 			// service; nor, retrieved or not, one revoked for key
 			// compromise (its renewal may have been requested by
 			// whoever held a predecessor's key).
 			if c.RetrievedAt.IsZero() || c.RevokeReason == ReasonKeyCompromise {
-				refusal = refuse(wire.CodeCertRevoked, "This certificate has been revoked. Order a new certificate in the e-service.")
-				return nil
+				return certRevoked()
 			}
 		}
 		if ready := c.CreatedAt.Add(s.cfg.IssueDelay); now.Before(ready) {
@@ -81,8 +75,7 @@ func (s *Service) get(ctx context.Context, r *wire.GetCertificateRequest) ([]byt
 			if wait < time.Second {
 				wait = time.Second
 			}
-			refusal = refuse(wire.CodeNotReady, "The certificate is not ready yet. Try again in %d seconds, at %s, with the same RetrievalId.", int(wait/time.Second), ready.UTC().Format(time.RFC3339))
-			return nil
+			return notReady(wait, ready)
 		}
 		if c.RetrievedAt.IsZero() {
 			if err := tx.MarkRetrieved(ctx, c.Serial, now); err != nil {
@@ -92,14 +85,12 @@ func (s *Service) get(ctx context.Context, r *wire.GetCertificateRequest) ([]byt
 		}
 		return nil
 	})
-	if err != nil {
-		s.log.ErrorContext(ctx, "get certificate failed", "customer", r.CustomerID, "err", err)
-		return nil, "", unavailable()
-	}
-	if refusal == unknown {
+	switch {
+	case err != nil:
+		return nil, "", err
+	case CodeOf(refusal) == wire.CodeRetrievalUnknown:
 		return nil, "", refusal // the serial may be another customer's
-	}
-	if refusal != nil {
+	case refusal != nil:
 		return nil, c.Serial, refusal
 	}
 	return c.DER, c.Serial, nil

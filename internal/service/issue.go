@@ -11,7 +11,6 @@ import (
 
 	"github.com/irpki/irpki/internal/ca"
 	"github.com/irpki/irpki/internal/store"
-	"github.com/irpki/irpki/internal/wire"
 )
 
 // checkCSR maps the CA's CSR errors to refusals, and refuses a key that is
@@ -20,26 +19,26 @@ func (s *Service) checkCSR(der []byte) (*x509.CertificateRequest, string, error)
 	csr, err := s.cfg.Profile.CheckCSR(der)
 	switch {
 	case errors.Is(err, ca.ErrCSRInvalid):
-		return nil, "", refuse(wire.CodeCSRInvalid, "CertificateRequest is not a DER PKCS#10 certificate signing request.")
+		return nil, "", csrInvalid(false)
 	case errors.Is(err, ca.ErrCSRWeakHash):
-		return nil, "", refuse(wire.CodeCSRWeakHash, "The certificate signing request is signed with SHA-1 or a weaker algorithm. Sign it with SHA256withRSA.")
+		return nil, "", csrWeakHash()
 	case errors.Is(err, ca.ErrCSRSignature):
-		return nil, "", refuse(wire.CodeCSRSignature, "The signature of the certificate signing request does not verify; sign it with the new private key.")
+		return nil, "", csrSignature()
 	case errors.Is(err, ca.ErrKeyNotAllowed):
-		return nil, "", refuse(wire.CodeKeyNotAllowed, "The key is not allowed: this service certifies only RSA keys of %s bits.", s.cfg.Profile.SizesText())
+		return nil, "", keyNotAllowed(s.cfg.Profile.SizesText())
 	case errors.Is(err, ca.ErrKeyExponent):
-		return nil, "", refuse(wire.CodeKeyExponent, "The RSA public exponent must be 65537. Generate a new key pair with the standard exponent.")
+		return nil, "", keyExponent()
 	case errors.Is(err, ca.ErrKeySmallPrime):
-		return nil, "", refuse(wire.CodeKeySmallPrime, "The RSA modulus has a small prime factor, so anyone can factor it. Generate a new key pair with a sound key generator.")
+		return nil, "", keySmallPrime()
 	case err != nil:
 		return nil, "", err
 	}
 	fp, err := ca.KeyFingerprint(csr.PublicKey)
 	if err != nil {
-		return nil, "", refuse(wire.CodeCSRInvalid, "The public key of the certificate signing request cannot be read.")
+		return nil, "", csrInvalid(true)
 	}
 	if s.caKeys[fp] {
-		return nil, "", refuse(wire.CodeKeyIsCA, "The key is one of this service's own CA or signing keys. Generate a new key pair of your own.")
+		return nil, "", keyIsCA()
 	}
 	return csr, fp, nil
 }
@@ -48,7 +47,7 @@ func (s *Service) checkCSR(der []byte) (*x509.CertificateRequest, string, error)
 func keyUnused(ctx context.Context, tx *store.Tx, fp string) error {
 	_, err := tx.CertificateByKey(ctx, fp)
 	if err == nil {
-		return refuse(wire.CodeKeyReused, "This public key has been certified before. Generate a new key pair for every certificate.")
+		return keyReused()
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		return nil

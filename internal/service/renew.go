@@ -8,55 +8,77 @@ import (
 	"errors"
 	"time"
 
-	"github.com/beevik/etree"
-
 	"github.com/irpki/irpki/internal/businessid"
 	"github.com/irpki/irpki/internal/ca"
 	"github.com/irpki/irpki/internal/store"
 	"github.com/irpki/irpki/internal/wire"
 )
 
-// Renew handles RenewCertificate. el is the RenewCertificateRequest as a
-// standalone element (wire.Detach), signature included. The signer must be a
-// certificate of this service in the store, of the same customer, unexpired,
-// unrevoked and inside its renewal window; the CSR must carry a key never
-// certified before. A certificate gets at most one successor: an exact replay
-// returns the same RetrievalId; a new request may replace a successor that
-// was never retrieved, never one that was.
-func (s *Service) Renew(ctx context.Context, el *etree.Element) (string, error) {
-	rid, customer, serial, err := s.renew(ctx, el)
+// Renew handles RenewCertificate: r is the request as received, its
+// signature parsed but neither trusted nor verified (wire.ParseRenew). The
+// signer must be a certificate of this service in the store, of the same
+// customer, unexpired, unrevoked and inside its renewal window; the CSR
+// must carry a key never certified before. A certificate gets at most one
+// successor: an exact replay returns the same RetrievalId; a new request
+// may replace a successor that was never retrieved, never one that was.
+func (s *Service) Renew(ctx context.Context, r *wire.SignedRenew) (string, error) {
+	rid, customer, serial, err := s.renew(ctx, r)
 	if err != nil {
 		outcome, code := auditOutcome(err)
 		claimed := ""
-		if customer == "" {
-			if req, derr := wire.DecodeRenew(el, true); derr == nil {
-				claimed = req.CustomerID
-			}
+		if customer == "" && r.Claimed != nil {
+			claimed = r.Claimed.CustomerID
 		}
 		s.audit(ctx, refusalEntry("renew", customer, claimed, serial, outcome, code))
 	}
 	return rid, err
 }
 
-func (s *Service) renew(ctx context.Context, el *etree.Element) (rid, customer, signerSerial string, err error) {
-	signed, err := wire.ParseSigned(el)
+// renew returns the RetrievalId, and the customer and serial to file a
+// refusal under ("" when the request did not prove them).
+func (s *Service) renew(ctx context.Context, r *wire.SignedRenew) (rid, customer, serial string, err error) {
+	q, customer, serial, err := s.checkRenew(ctx, r)
 	if err != nil {
-		return "", "", "", sigRefusal(err)
+		return "", customer, serial, err
 	}
-	cert := signed.Cert
+	return s.issueRenewal(ctx, q)
+}
+
+// renewal is a renewal request that passed every check made before the
+// transaction: its signature verified with the key of a certificate that
+// this service issued (unexpired, in its renewal window), for the customer
+// that certificate names, with a CSR the profile accepts.
+type renewal struct {
+	signer       *x509.Certificate
+	customer     string // the signer's customer, the request's CustomerId
+	signerSerial string
+	csr          *x509.CertificateRequest
+	fp           string // the CSR key's fingerprint
+	reqHash      string // the signed content's digest: the same for an exact replay
+	now          time.Time
+}
+
+// checkRenew makes the checks of a renewal request that need no write
+// transaction, in the order its refusals take precedence. On a refusal,
+// customer and serial are the signer's only when the request proved them.
+func (s *Service) checkRenew(ctx context.Context, r *wire.SignedRenew) (q renewal, customer, serial string, err error) {
+	cert, err := r.Signer()
+	if err != nil {
+		return q, "", "", sigRefusal(err)
+	}
 	// The signer is trusted only as a certificate this service issued: its
 	// exact DER must be in the store (checked, with its status and owner,
-	// inside the write transaction below), which is a stronger proof than
-	// its signature by our CA and makes checking that signature redundant.
+	// inside the write transaction), which is a stronger proof than its
+	// signature by our CA and makes checking that signature redundant.
 	// Before that, only what the certificate itself tells sorts requests
 	// out early: that it names one of our issuing CAs, that its key is one
 	// we may have certified (which bounds the cost of verifying with it: anyone can
 	// copy our CA's name into a certificate for a 65536-bit key), and its
 	// dates. Its CN is the customer it was issued to.
 	if !s.ca.NamesUsAsIssuer(cert) || ca.CheckSignerKey(cert.PublicKey) != nil {
-		return "", "", "", s.foreignSigner(el)
+		return q, "", "", s.foreignSigner(r)
 	}
-	customer, signerSerial = cert.Subject.CommonName, SerialHex(cert)
+	q = renewal{signer: cert, customer: cert.Subject.CommonName, signerSerial: SerialHex(cert), now: s.clock.Now()}
 	// Until the store has the signer's exact DER, its customer and serial
 	// are only what the request claims: anyone can copy our CA's name and a
 	// victim's name and serial into a certificate of their own. A refusal
@@ -65,129 +87,141 @@ func (s *Service) renew(ctx context.Context, el *etree.Element) (rid, customer, 
 	// customer and serial only if the request's signature also verified
 	// with its key: the certificate itself is public, sent with every
 	// renewal, so holding it proves nothing (found in review).
-	early := func(refusal error, verified bool) (string, string, string, error) {
+	early := func(refusal error, verified bool) (renewal, string, string, error) {
 		ours, err := s.issuedHere(ctx, cert)
 		switch {
 		case err != nil:
 			s.log.ErrorContext(ctx, "renew: signer lookup failed", "err", err)
-			return "", "", "", unavailable()
+			return q, "", "", Unavailable()
 		case !ours:
-			return "", "", "", s.foreignSigner(el)
+			return q, "", "", s.foreignSigner(r)
 		case !verified:
-			return "", "", "", refusal
+			return q, "", "", refusal
 		}
-		return "", customer, signerSerial, refusal
+		return q, q.customer, q.signerSerial, refusal
 	}
-	now := s.clock.Now()
+	now := q.now
 	if now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
-		return early(refuse(wire.CodeSignerExpired, "The signing certificate expired on %s; an expired certificate cannot be renewed. Order a new certificate in the e-service.", cert.NotAfter.UTC().Format("2006-01-02")), false)
+		return early(signerExpired(cert.NotAfter), false)
 	}
-	verified, err := signed.Verify(now)
-	if err != nil {
+	// Every value used from here on comes from the verified request.
+	req, err := r.Verify(now)
+	switch {
+	case errors.Is(err, wire.ErrSignedContent):
+		return early(sigRefusal(err), true)
+	case err != nil:
 		return early(sigRefusal(err), false)
-	}
-	// Every value used from here on comes from the verified element.
-	req, err := wire.DecodeRenew(verified, false)
-	if err != nil {
-		return early(refuse(wire.CodeSigInvalid, "The signed content is not a valid RenewCertificateRequest."), true)
 	}
 	if err := s.checkEnvironment(req.Environment); err != nil {
 		return early(err, true)
 	}
 	if err := businessid.Validate(req.CustomerID); err != nil {
-		return early(refuse(wire.CodeCustomerInvalid, "CustomerId is not a valid business ID (1234567-8 with a correct check digit)."), true)
+		return early(customerInvalid(), true)
 	}
-	if req.CustomerID != customer {
+	if req.CustomerID != q.customer {
 		return early(signerCustomer(), true)
 	}
 	opens := cert.NotAfter.Add(-s.cfg.RenewalWindow)
 	if now.Before(opens) {
-		return early(refuse(wire.CodeWindowNotOpen, "The certificate can be renewed at the earliest %d days before it expires, from %s.", int(s.cfg.RenewalWindow.Hours()/24), opens.UTC().Format("2006-01-02 15:04 MST")), true)
+		return early(windowNotOpen(int(s.cfg.RenewalWindow.Hours()/24), opens), true)
 	}
-	csr, fp, err := s.checkCSR(req.CertificateRequest)
-	if err != nil {
+	if q.csr, q.fp, err = s.checkCSR(req.CertificateRequest); err != nil {
 		return early(err, true)
 	}
 	// An exact replay is the same signed content: the verified digest of
 	// the canonical request identifies it.
-	digest, err := wire.SignedDigest(el)
+	digest, err := r.Digest()
 	if err != nil {
 		return early(sigRefusal(err), true)
 	}
-	reqHash := hex.EncodeToString(digest)
+	q.reqHash = hex.EncodeToString(digest)
+	return q, q.customer, q.signerSerial, nil
+}
 
+// issueRenewal issues the successor of a checked renewal request: decided
+// on the committed state, signed with no lock held, and recorded by a
+// write transaction that decides again and discards the certificate if it
+// was signed for another state (issue.go). It returns the RetrievalId, and
+// the customer and serial to file a refusal under.
+func (s *Service) issueRenewal(ctx context.Context, q renewal) (rid, customer, serial string, err error) {
+	customer, signerSerial := q.customer, q.signerSerial
+	const what = "renew"
 	for attempt := 1; ; attempt++ {
 		// What the request would get on the committed state, decided
 		// without the write lock.
 		var d renewDecision
 		if err := s.db.View(ctx, func(tx *store.Tx) (err error) {
-			d, err = s.decideRenew(ctx, tx, cert, req.CustomerID, signerSerial, fp, reqHash)
+			d, err = s.decideRenew(ctx, tx, q)
 			return err
 		}); err != nil {
-			s.log.ErrorContext(ctx, "renew failed", "customer", customer, "err", err)
-			return "", customer, signerSerial, unavailable()
+			return "", customer, signerSerial, s.failed(ctx, what, customer, err)
 		}
 		if d.refusal != nil || d.replay != nil {
 			return s.renewAnswer(d, customer, signerSerial)
 		}
-		pre, err := s.sign(d.org, csr, fp, now, d.validity, d.template(reqHash), d.state())
+		pre, err := s.sign(d.org, q.csr, q.fp, q.now, d.validity, d.template(q.reqHash), d.state())
 		if err != nil {
-			s.log.ErrorContext(ctx, "renew failed", "customer", customer, "err", err)
-			return "", customer, signerSerial, unavailable()
+			return "", customer, signerSerial, s.failed(ctx, what, customer, err)
 		}
 		var again bool
-		err = s.db.UpdateKeyed(ctx, func(tx *store.Tx) error {
+		refusal, err := s.update(ctx, what, customer, func(tx *store.Tx) error {
 			again = false
-			if err := lock(ctx, tx, lockCert(signerSerial), lockKey(fp)); err != nil {
+			if err := lock(ctx, tx, lockCert(signerSerial), lockKey(q.fp)); err != nil {
 				return err
 			}
 			var err error
-			if d, err = s.decideRenew(ctx, tx, cert, req.CustomerID, signerSerial, fp, reqHash); err != nil {
+			if d, err = s.decideRenew(ctx, tx, q); err != nil {
 				return err
 			}
-			if d.refusal != nil || d.replay != nil {
-				return nil // every refusal comes before the first change
-			}
-			if !pre.fits(basisOf(d.org, d.validity, d.template(reqHash), d.state())) {
+			switch {
+			case d.refusal != nil:
+				return d.refusal // every refusal comes before the first change
+			case d.replay != nil:
+				return nil
+			case !pre.fits(basisOf(d.org, d.validity, d.template(q.reqHash), d.state())):
 				again = true // signed for another state: discard
 				return nil
 			}
-			if succ := d.successor; succ != nil {
-				// A successor revoked before anyone retrieved it keeps the
-				// time and reason of its revocation beside the supersession.
-				at, reason := now, "superseded by a new renewal request"
-				if succ.Status == store.CertRevoked {
-					at, reason = succ.RevokedAt, "revoked ("+succ.RevokeReason+"), then "+reason
-				}
-				if err := tx.SetCertificateStatus(ctx, succ.Serial, store.CertSuperseded, at, reason); err != nil {
-					return err
-				}
-				if err := tx.Audit(ctx, store.AuditEntry{At: now, Actor: "soap", Action: "supersede", CustomerID: succ.CustomerID, Serial: succ.Serial, Outcome: "ok", Detail: "never retrieved; replaced by a new renewal request"}); err != nil {
-					return err
-				}
-			}
-			if err := record(ctx, tx, pre); err != nil {
-				return err
-			}
-			return tx.Audit(ctx, store.AuditEntry{At: now, Actor: "soap", Action: "renew", CustomerID: d.cur.CustomerID, Serial: pre.cert.Serial, Outcome: "ok", Detail: "predecessor=" + d.cur.Serial})
+			return recordRenewal(ctx, tx, d, pre, q.now)
 		})
-		if err != nil {
-			s.log.ErrorContext(ctx, "renew failed", "customer", customer, "err", err)
-			return "", customer, signerSerial, unavailable()
-		}
 		switch {
+		case err != nil:
+			return "", customer, signerSerial, err
 		case again && attempt < maxSignAttempts:
 			continue
 		case again:
 			s.log.ErrorContext(ctx, "renew: the predecessor kept changing while its successor was signed", "customer", customer, "serial", signerSerial)
-			return "", customer, signerSerial, unavailable()
-		case d.refusal != nil || d.replay != nil:
+			return "", customer, signerSerial, Unavailable()
+		case refusal != nil || d.replay != nil:
 			return s.renewAnswer(d, customer, signerSerial)
 		}
 		s.issued(true)
 		s.log.InfoContext(ctx, "certificate renewed", "customer", pre.cert.CustomerID, "serial", pre.cert.Serial, "predecessor", signerSerial, "not_after", pre.cert.NotAfter)
 		return pre.cert.RetrievalID, customer, pre.cert.Serial, nil
 	}
+}
+
+// recordRenewal records in tx the successor pre of d's predecessor,
+// superseding the successor never retrieved that it replaces, if any.
+func recordRenewal(ctx context.Context, tx *store.Tx, d renewDecision, pre *presigned, now time.Time) error {
+	if succ := d.successor; succ != nil {
+		// A successor revoked before anyone retrieved it keeps the
+		// time and reason of its revocation beside the supersession.
+		at, reason := now, "superseded by a new renewal request"
+		if succ.Status == store.CertRevoked {
+			at, reason = succ.RevokedAt, "revoked ("+succ.RevokeReason+"), then "+reason
+		}
+		if err := tx.SetCertificateStatus(ctx, succ.Serial, store.CertSuperseded, at, reason); err != nil {
+			return err
+		}
+		if err := tx.Audit(ctx, store.AuditEntry{At: now, Actor: "soap", Action: "supersede", CustomerID: succ.CustomerID, Serial: succ.Serial, Outcome: "ok", Detail: "never retrieved; replaced by a new renewal request"}); err != nil {
+			return err
+		}
+	}
+	if err := record(ctx, tx, pre); err != nil {
+		return err
+	}
+	return tx.Audit(ctx, store.AuditEntry{At: now, Actor: "soap", Action: "renew", CustomerID: d.cur.CustomerID, Serial: pre.cert.Serial, Outcome: "ok", Detail: "predecessor=" + d.cur.Serial})
 }
 
 // renewAnswer answers a renewal decided as a refusal or a replay.
@@ -232,9 +266,9 @@ func (d renewDecision) state() string { return string(d.cur.Status) }
 
 // decideRenew decides a verified renewal request on tx's state; it writes
 // nothing.
-func (s *Service) decideRenew(ctx context.Context, tx *store.Tx, cert *x509.Certificate, customerID, signerSerial, fp, reqHash string) (d renewDecision, err error) {
-	cur, err := tx.Certificate(ctx, signerSerial)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !s.storedAs(cur, cert)) {
+func (s *Service) decideRenew(ctx context.Context, tx *store.Tx, q renewal) (d renewDecision, err error) {
+	cur, err := tx.Certificate(ctx, q.signerSerial)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !s.storedAs(cur, q.signer)) {
 		d.refusal = signerUnknown()
 		return d, nil
 	}
@@ -242,28 +276,28 @@ func (s *Service) decideRenew(ctx context.Context, tx *store.Tx, cert *x509.Cert
 		return d, err
 	}
 	d.cur = cur
-	if cur.CustomerID != customerID {
+	if cur.CustomerID != q.customer {
 		d.refusal = signerCustomer()
 		return d, nil
 	}
 	if cur.Status == store.CertRevoked {
-		d.refusal = refuse(wire.CodeSignerRevoked, "The signing certificate has been revoked and cannot be renewed. Order a new certificate in the e-service.")
+		d.refusal = signerRevoked()
 		return d, nil
 	}
-	succ, err := tx.Successor(ctx, signerSerial)
+	succ, err := tx.Successor(ctx, q.signerSerial)
 	switch {
-	case err == nil && succ.RequestHash == reqHash:
+	case err == nil && succ.RequestHash == q.reqHash:
 		d.replay = &succ // exact replay
 		return d, nil
 	case err == nil && !succ.RetrievedAt.IsZero():
-		d.refusal = refuse(wire.CodeAlreadyRenewed, "This certificate has already been renewed and its successor retrieved. Use the successor.")
+		d.refusal = alreadyRenewed()
 		return d, nil
 	case err == nil:
 		d.successor = &succ
 	case !errors.Is(err, store.ErrNotFound):
 		return d, err
 	}
-	if err := keyUnused(ctx, tx, fp); err != nil {
+	if err := keyUnused(ctx, tx, q.fp); err != nil {
 		if CodeOf(err) == wire.CodeKeyReused {
 			d.refusal = err
 			return d, nil
@@ -318,28 +352,9 @@ func (s *Service) storedAs(c store.Certificate, cert *x509.Certificate) bool {
 // service did not issue. One meant for the other environment (whose CA is
 // another) is told to use that environment's endpoint: its Environment is
 // unverified, but the answer is a refusal either way.
-func (s *Service) foreignSigner(el *etree.Element) error {
-	if req, err := wire.DecodeRenew(el, true); err == nil && req.Environment != s.cfg.Environment {
-		return s.checkEnvironment(req.Environment)
+func (s *Service) foreignSigner(r *wire.SignedRenew) error {
+	if r.Claimed != nil && r.Claimed.Environment != s.cfg.Environment {
+		return s.checkEnvironment(r.Claimed.Environment)
 	}
 	return signerUnknown()
-}
-
-func signerUnknown() error {
-	return refuse(wire.CodeSignerUnknown, "The request is signed with a certificate that this service did not issue. Sign it with the key of your current certificate from this service.")
-}
-
-func signerCustomer() error {
-	return refuse(wire.CodeSignerCustomer, "The signing certificate belongs to another customer than the request's CustomerId.")
-}
-
-func sigRefusal(err error) error {
-	switch {
-	case errors.Is(err, wire.ErrSigMissing):
-		return refuse(wire.CodeSigMissing, "RenewCertificateRequest must be signed: an enveloped ds:Signature as its last child, made with the key of the current certificate.")
-	case errors.Is(err, wire.ErrSigAlgorithm):
-		return refuse(wire.CodeSigAlgorithm, "The signature does not follow the profile: one Reference with URI=\"\", enveloped-signature and exclusive c14n transforms, RSA-SHA256 and SHA-256.")
-	default:
-		return refuse(wire.CodeSigInvalid, "The signature does not verify. Sign the RenewCertificateRequest element as a standalone document before wrapping it in the envelope.")
-	}
 }

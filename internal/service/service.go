@@ -9,7 +9,6 @@ package service
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -122,32 +121,9 @@ func (s *Service) Config() Config { return s.cfg }
 // CA returns the service's CA hierarchy.
 func (s *Service) CA() *ca.Hierarchy { return s.ca }
 
-// Error is a refusal with its catalogue code and a message that tells the
-// caller what to do next. Messages never contain secrets.
-type Error struct {
-	Code    wire.Code
-	Message string
-}
-
-func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
-
-func refuse(code wire.Code, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
-}
-
-// CodeOf returns the catalogue code of err: its own for an *Error, INTERNAL
-// for anything else.
-func CodeOf(err error) wire.Code {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	return wire.CodeInternal
-}
-
 func (s *Service) checkEnvironment(env string) error {
 	if env != s.cfg.Environment {
-		return refuse(wire.CodeEnvironment, "This service is the %s environment; the request is for %s. Use the endpoint of that environment.", s.cfg.Environment, env)
+		return envMismatch(s.cfg.Environment, env)
 	}
 	return nil
 }
@@ -179,10 +155,43 @@ func refusalEntry(action, owner, claimed, serial, outcome, code string) store.Au
 	return e
 }
 
-// unavailable is the refusal when the service itself failed (the store):
-// the caller may try again later.
-func unavailable() error {
-	return refuse(wire.CodeInternal, "The service could not complete the request. Try again later.")
+// update runs fn in a keyed write transaction (UpdateKeyed) and tells a
+// refusal from a failure, the pattern of every SOAP operation:
+//
+//   - fn returns an *Error: a refusal, which is an answer. The transaction
+//     commits what fn wrote before deciding it (a wrong password counted,
+//     an order locked; other refusals come before any change), and update
+//     returns it as refusal. Its audit entry is the caller's, in its own
+//     transaction (audit).
+//   - fn returns another error: a failure. The transaction rolls back,
+//     the error is logged as "<what> failed" with the request's customer,
+//     and update returns Unavailable as err.
+//   - fn returns nil: the transaction commits; both are nil.
+//
+// fn may run more than once (the store begins a transaction again after
+// a lost connection), so it sets afresh everything it reports.
+func (s *Service) update(ctx context.Context, what, customer string, fn func(*store.Tx) error) (refusal, err error) {
+	err = s.db.UpdateKeyed(ctx, func(tx *store.Tx) error {
+		refusal = nil
+		err := fn(tx)
+		if e, ok := err.(*Error); ok {
+			refusal = e
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return nil, s.failed(ctx, what, customer, err)
+	}
+	return refusal, nil
+}
+
+// failed logs the failure err of what (the store, the CA) and returns the
+// answer to it: Unavailable, INTERNAL, as the caller may try again later.
+// The log has the error; the answer never does.
+func (s *Service) failed(ctx context.Context, what, customer string, err error) error {
+	s.log.ErrorContext(ctx, what+" failed", "customer", customer, "err", err)
+	return Unavailable()
 }
 
 func auditOutcome(err error) (string, string) {

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -229,7 +230,7 @@ func TestRevokeInput(t *testing.T) {
 }
 
 func TestCodeOf(t *testing.T) {
-	if CodeOf(refuse(wire.CodeKeyReused, "x")) != wire.CodeKeyReused {
+	if CodeOf(keyReused()) != wire.CodeKeyReused {
 		t.Error("CodeOf lost the refusal's code")
 	}
 	if CodeOf(errors.New("disk on fire")) != wire.CodeInternal {
@@ -448,4 +449,23 @@ func newCSR(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return csr
+}
+
+// TestSigRefusal: wire's signature errors map to their codes; content that
+// verified but is no request is SIG_INVALID with its own message.
+func TestSigRefusal(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		code wire.Code
+		msg  string
+	}{
+		{fmt.Errorf("%w: none", wire.ErrSigMissing), wire.CodeSigMissing, "must be signed"},
+		{fmt.Errorf("%w: sha1", wire.ErrSigAlgorithm), wire.CodeSigAlgorithm, "does not follow the profile"},
+		{fmt.Errorf("%w: bad", wire.ErrSigInvalid), wire.CodeSigInvalid, "does not verify"},
+		{fmt.Errorf("%w: %w", wire.ErrSignedContent, wire.ErrSchema), wire.CodeSigInvalid, "signed content is not a valid"},
+	} {
+		if e := sigRefusal(c.err); e.Code != c.code || !strings.Contains(e.Message, c.msg) {
+			t.Errorf("%v: %v, want %s (%q)", c.err, e, c.code, c.msg)
+		}
+	}
 }

@@ -31,13 +31,14 @@ func (s *Service) signNew(ctx context.Context, r *wire.SignNewCertificateRequest
 		return "", "", err
 	}
 	if err := businessid.Validate(r.CustomerID); err != nil {
-		return "", "", refuse(wire.CodeCustomerInvalid, "CustomerId is not a valid business ID (1234567-8 with a correct check digit).")
+		return "", "", customerInvalid()
 	}
 	csr, fp, err := s.checkCSR(r.CertificateRequest)
 	if err != nil {
 		return "", "", err
 	}
 	now := s.clock.Now()
+	const what = "sign new certificate"
 	for attempt := 1; ; attempt++ {
 		// What the request would get on the committed state, decided
 		// without the write lock.
@@ -46,8 +47,7 @@ func (s *Service) signNew(ctx context.Context, r *wire.SignNewCertificateRequest
 			d, err = s.decideSignNew(ctx, tx, r, fp, now)
 			return err
 		}); err != nil {
-			s.log.ErrorContext(ctx, "sign new certificate failed", "customer", r.CustomerID, "err", err)
-			return "", "", unavailable()
+			return "", "", s.failed(ctx, what, r.CustomerID, err)
 		}
 		switch {
 		case d.wrong:
@@ -60,12 +60,11 @@ func (s *Service) signNew(ctx context.Context, r *wire.SignNewCertificateRequest
 		var pre *presigned
 		if d.issue {
 			if pre, err = s.sign(d.org, csr, fp, now, d.order.Validity, d.template(), ""); err != nil {
-				s.log.ErrorContext(ctx, "sign new certificate failed", "customer", r.CustomerID, "err", err)
-				return "", d.owner, unavailable()
+				return "", d.owner, s.failed(ctx, what, r.CustomerID, err)
 			}
 		}
 		var again bool
-		err = s.db.UpdateKeyed(ctx, func(tx *store.Tx) error {
+		refusal, err := s.update(ctx, what, r.CustomerID, func(tx *store.Tx) error {
 			again = false
 			if err := lock(ctx, tx, lockOrder(r.TransferID), lockKey(fp)); err != nil {
 				return err
@@ -76,42 +75,25 @@ func (s *Service) signNew(ctx context.Context, r *wire.SignNewCertificateRequest
 			}
 			switch {
 			case d.wrong:
-				// Counted on the order as it is now.
-				o := d.order
-				o.FailedAttempts++
-				if o.FailedAttempts >= s.cfg.MaxPasswordAttempts {
-					o.Status = store.OrderLocked
-					d.refusal = refuse(wire.CodeTransferLocked, "These transfer credentials are now locked after too many wrong passwords. Order a new certificate in the e-service.")
-				}
-				return tx.UpdateOrderState(ctx, o)
+				return s.countWrong(ctx, tx, d)
 			case !d.issue:
-				return nil // a refusal or a replay: nothing to write
+				return d.refusal // or a replay: nothing to write
 			case !pre.fits(basisOf(d.org, d.order.Validity, d.template(), "")):
 				again = true // signed for another state, or not signed: discard
 				return nil
 			}
-			if err := record(ctx, tx, pre); err != nil {
-				return err
-			}
-			o := d.order
-			o.Status, o.UsedAt, o.CertificateSerial = store.OrderUsed, now, pre.cert.Serial
-			if err := tx.UpdateOrderState(ctx, o); err != nil {
-				return err
-			}
-			return tx.Audit(ctx, store.AuditEntry{At: now, Actor: "soap", Action: "sign_new", CustomerID: o.CustomerID, Serial: pre.cert.Serial, Outcome: "ok"})
+			return recordSignNew(ctx, tx, d.order, pre, now)
 		})
-		if err != nil {
-			s.log.ErrorContext(ctx, "sign new certificate failed", "customer", r.CustomerID, "err", err)
-			return "", d.owner, unavailable()
-		}
 		switch {
+		case err != nil:
+			return "", d.owner, err
+		case refusal != nil:
+			return "", d.owner, refusal
 		case again && attempt < maxSignAttempts:
 			continue
 		case again:
 			s.log.ErrorContext(ctx, "sign new certificate: the order kept changing while its certificate was signed", "customer", r.CustomerID)
-			return "", d.owner, unavailable()
-		case d.refusal != nil:
-			return "", d.owner, d.refusal
+			return "", d.owner, Unavailable()
 		case d.replay != nil:
 			return d.replay.RetrievalID, d.owner, nil
 		}
@@ -119,6 +101,35 @@ func (s *Service) signNew(ctx context.Context, r *wire.SignNewCertificateRequest
 		s.log.InfoContext(ctx, "certificate issued", "customer", pre.cert.CustomerID, "serial", pre.cert.Serial, "not_after", pre.cert.NotAfter)
 		return pre.cert.RetrievalID, d.owner, nil
 	}
+}
+
+// countWrong counts wrong credentials on the open order of d, as it is in
+// tx, and returns the refusal to answer: committed with the count, and
+// TRANSFER_LOCKED when this attempt was one too many.
+func (s *Service) countWrong(ctx context.Context, tx *store.Tx, d signNewDecision) error {
+	o, refusal := d.order, d.refusal
+	o.FailedAttempts++
+	if o.FailedAttempts >= s.cfg.MaxPasswordAttempts {
+		o.Status = store.OrderLocked
+		refusal = transferLocked(true)
+	}
+	if err := tx.UpdateOrderState(ctx, o); err != nil {
+		return err
+	}
+	return refusal
+}
+
+// recordSignNew records in tx the certificate pre signed for order o, and
+// marks the order used.
+func recordSignNew(ctx context.Context, tx *store.Tx, o store.Order, pre *presigned, now time.Time) error {
+	if err := record(ctx, tx, pre); err != nil {
+		return err
+	}
+	o.Status, o.UsedAt, o.CertificateSerial = store.OrderUsed, now, pre.cert.Serial
+	if err := tx.UpdateOrderState(ctx, o); err != nil {
+		return err
+	}
+	return tx.Audit(ctx, store.AuditEntry{At: now, Actor: "soap", Action: "sign_new", CustomerID: o.CustomerID, Serial: pre.cert.Serial, Outcome: "ok"})
 }
 
 // signNewDecision is what a SignNewCertificate request gets on a state of
@@ -148,9 +159,8 @@ func (d signNewDecision) template() store.Certificate {
 // decideSignNew decides a SignNewCertificate request on tx's state; it
 // writes nothing.
 func (s *Service) decideSignNew(ctx context.Context, tx *store.Tx, r *wire.SignNewCertificateRequest, fp string, now time.Time) (d signNewDecision, err error) {
-	invalid := refuse(wire.CodeTransferInvalid, "The TransferId or TransferPassword is wrong. Check the credentials from the e-service delivery.")
 	if _, err := tx.Org(ctx, r.CustomerID); errors.Is(err, store.ErrNotFound) {
-		d.refusal = refuse(wire.CodeUnknownCustomer, "The CustomerId is not an organisation of this certificate service. Check it, or order a certificate in the e-service first.")
+		d.refusal = unknownCustomer()
 		return d, nil
 	} else if err != nil {
 		return d, err
@@ -163,7 +173,7 @@ func (s *Service) decideSignNew(ctx context.Context, tx *store.Tx, r *wire.SignN
 		o, err = tx.Order(ctx, r.TransferID)
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		d.refusal = invalid
+		d.refusal = transferInvalid()
 		return d, nil
 	}
 	if err != nil {
@@ -171,16 +181,16 @@ func (s *Service) decideSignNew(ctx context.Context, tx *store.Tx, r *wire.SignN
 	}
 	d.owner, d.order = o.CustomerID, o
 	if o.Status == store.OrderLocked {
-		d.refusal = refuse(wire.CodeTransferLocked, "These transfer credentials are locked after too many wrong passwords. Order a new certificate in the e-service.")
+		d.refusal = transferLocked(false)
 		return d, nil
 	}
 	if o.CustomerID != r.CustomerID || o.Environment != s.cfg.Environment || !passwordMatches(o.PasswordSalt, o.PasswordHash, r.TransferPassword) {
-		d.refusal = invalid
+		d.refusal = transferInvalid()
 		d.wrong = o.Status == store.OrderOpen
 		return d, nil
 	}
 	if o.Status == store.OrderCancelled {
-		d.refusal = refuse(wire.CodeOrderCancelled, "This order was cancelled in the e-service, or its credentials were sent anew; these transfer credentials no longer work. Use the latest credentials, or order a new certificate in the e-service.")
+		d.refusal = orderCancelled()
 		return d, nil
 	}
 	if o.Status == store.OrderUsed {
@@ -189,11 +199,11 @@ func (s *Service) decideSignNew(ctx context.Context, tx *store.Tx, r *wire.SignN
 			d.replay = &prev // the same client retrying with the same key
 			return d, nil
 		}
-		d.refusal = refuse(wire.CodeTransferUsed, "These transfer credentials have already been used. Order a new certificate in the e-service.")
+		d.refusal = transferUsed()
 		return d, nil
 	}
 	if !now.Before(o.ExpiresAt) {
-		d.refusal = refuse(wire.CodeTransferExpired, "These transfer credentials expired on %s. Order a new certificate in the e-service.", o.ExpiresAt.UTC().Format("2006-01-02"))
+		d.refusal = transferExpired(o.ExpiresAt)
 		return d, nil
 	}
 	if err := keyUnused(ctx, tx, fp); err != nil {
