@@ -22,7 +22,7 @@ var secretName = regexp.MustCompile(`(?i)(password|passwd|secret|token|csrf|sess
 var notSecret = map[string]string{
 	// The digest of a verified renewal request, an idempotency key; the
 	// request itself is signed, not secret.
-	"internal/service/renew.go: succ.RequestHash == reqHash": "request digest, not a secret",
+	"internal/service/renew.go: succ.RequestHash == q.reqHash": "request digest, not a secret",
 }
 
 // TestSecretsComparedInConstantTime scans every non-test Go file of the
