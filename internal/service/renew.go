@@ -112,30 +112,40 @@ func (s *Service) checkRenew(ctx context.Context, r *wire.SignedRenew) (q renewa
 	case err != nil:
 		return early(sigRefusal(err), false)
 	}
-	if err := s.checkEnvironment(req.Environment); err != nil {
+	if err := s.checkVerifiedRenew(&q, r, req); err != nil {
 		return early(err, true)
+	}
+	return q, q.customer, q.signerSerial, nil
+}
+
+// checkVerifiedRenew makes the checks of a renewal request whose signature
+// verified with the key of q's signer, and completes q with its CSR and
+// the digest that identifies an exact replay.
+func (s *Service) checkVerifiedRenew(q *renewal, r *wire.SignedRenew, req *wire.VerifiedRenew) error {
+	if err := s.checkEnvironment(req.Environment); err != nil {
+		return err
 	}
 	if err := businessid.Validate(req.CustomerID); err != nil {
-		return early(customerInvalid(), true)
+		return customerInvalid()
 	}
 	if req.CustomerID != q.customer {
-		return early(signerCustomer(), true)
+		return signerCustomer()
 	}
-	opens := cert.NotAfter.Add(-s.cfg.RenewalWindow)
-	if now.Before(opens) {
-		return early(windowNotOpen(int(s.cfg.RenewalWindow.Hours()/24), opens), true)
+	if opens := q.signer.NotAfter.Add(-s.cfg.RenewalWindow); q.now.Before(opens) {
+		return windowNotOpen(int(s.cfg.RenewalWindow.Hours()/24), opens)
 	}
+	var err error
 	if q.csr, q.fp, err = s.checkCSR(req.CertificateRequest); err != nil {
-		return early(err, true)
+		return err
 	}
 	// An exact replay is the same signed content: the verified digest of
 	// the canonical request identifies it.
 	digest, err := r.Digest()
 	if err != nil {
-		return early(sigRefusal(err), true)
+		return sigRefusal(err)
 	}
 	q.reqHash = hex.EncodeToString(digest)
-	return q, q.customer, q.signerSerial, nil
+	return nil
 }
 
 // issueRenewal issues the successor of a checked renewal request: decided
