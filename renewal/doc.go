@@ -4,7 +4,11 @@
 // variables, which belong to the irpki command.
 //
 // The renewal decision is a set of pure functions of the certificate's
-// validity and the time: WindowOpens, InWindow, EffectiveWindow and RenewAt.
+// validity and the time: WindowOpens, InWindow, EffectiveWindow and RenewAt,
+// and Next, which decides from a Situation (the certificate, a revocation,
+// the pending request and its last refusal) what a renewer does next:
+// renew, wait until a moment, order anew, or nothing while a pending
+// enrolment blocks the renewal. irpki watch follows it.
 // A Manager (Open) enrols with an order's transfer credentials (Enroll),
 // renews inside the window (Renew), reports the state (Status), gives up a
 // pending request (Abandon) and exports PKCS#12 and PEM bundles.

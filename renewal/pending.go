@@ -36,7 +36,8 @@ import (
 //     installed, pending.json removed), or given up (abandon, with
 //     restoreSettings for a re-enrolment).
 //
-// Enroll and Renew (enroll.go, renew.go) decide when to take each step.
+// Enroll and Renew (enroll.go, renew.go) decide when to take each step;
+// Next (next.go) decides, without I/O, what a renewer does next.
 
 // Operations of a pending request.
 const (

@@ -67,6 +67,7 @@ type Status struct {
 	RenewalBlocked bool `json:"renewal_blocked,omitempty"`
 
 	at          time.Time // the time the status was taken
+	situation   Situation // what the state, and Next, are decided from
 	delivered   string    // serial of the saved delivered certificate (see DeliveredNotAfter)
 	predecessor string    // of a pending renewal: the serial of the certificate it renews
 }
@@ -94,7 +95,7 @@ func (m *Manager) Status() (*Status, error) {
 	if err := m.checkDir(); err != nil {
 		return nil, err
 	}
-	st := &Status{State: StateNone, Dir: m.dir, at: m.opt.Now()}
+	st := &Status{State: StateNone, Dir: m.dir, at: m.opt.Now(), situation: Situation{Window: m.opt.Window}}
 	if s, err := m.Settings(); err == nil {
 		st.CustomerID = s.CustomerID
 	} else if errors.Is(err, ErrUnsafe) {
@@ -119,6 +120,7 @@ func (m *Manager) Status() (*Status, error) {
 			st.delivered, st.DeliveredNotAfter = serialHex(c), c.NotAfter.UTC()
 		}
 		st.predecessor = p.Predecessor
+		st.situation.Pending, st.situation.Refused = p.Operation, st.Refused
 	}
 	cur, err := m.current()
 	if err != nil {
@@ -133,32 +135,34 @@ func (m *Manager) Status() (*Status, error) {
 	}
 	now := m.opt.Now()
 	c := cur.Cert
-	w := EffectiveWindow(c.NotBefore, c.NotAfter, m.opt.Window)
+	sit := &st.situation
+	sit.NotBefore, sit.NotAfter, sit.Serial = c.NotBefore, c.NotAfter, c.SerialNumber
+	sit.Revoked = s.RevokedSerial == cur.Serial()
+	sit.PendingInstalled = p != nil && p.certSerial() == cur.Serial()
 	st.Subject = c.Subject.String()
 	st.Serial = cur.SerialText()
 	st.NotBefore, st.NotAfter = c.NotBefore.UTC(), c.NotAfter.UTC()
 	if left := c.NotAfter.Sub(now); left > 0 {
 		st.DaysLeft = int(left / (24 * time.Hour))
 	}
-	st.WindowOpens = WindowOpens(c.NotAfter, w).UTC()
-	st.RenewAt = RenewAt(c.NotBefore, c.NotAfter, c.SerialNumber, m.opt.Window).UTC()
+	st.WindowOpens = WindowOpens(c.NotAfter, sit.window()).UTC()
+	st.RenewAt = sit.RenewAt().UTC()
 	st.CertFile, st.KeyFile, st.ChainFile = filepath.Join(m.dir, CertFile), filepath.Join(m.dir, KeyFile), filepath.Join(m.dir, ChainFile)
-	switch {
-	case s.RevokedSerial == cur.Serial():
-		st.State, st.RevokedSeen = StateRevoked, s.RevokedSeen
-	case !now.Before(c.NotAfter):
-		st.State = StateExpired
-	case InWindow(c.NotBefore, c.NotAfter, now, w):
-		st.State = StateWindowOpen
-	default:
-		st.State = StateValid
+	st.State = sit.State(now)
+	if st.State == StateRevoked {
+		st.RevokedSeen = s.RevokedSeen
 	}
 	// An enrolment whose certificate is already current (a run died
 	// before removing pending.json) is finished by the next renew.
-	st.RenewalBlocked = p != nil && p.Operation == opEnroll && p.certSerial() != cur.Serial() &&
-		(st.State == StateValid || st.State == StateWindowOpen)
+	st.RenewalBlocked = sit.RenewalBlocked(now)
 	return st, nil
 }
+
+// Situation returns what the status was decided from, for Next.
+func (s *Status) Situation() Situation { return s.situation }
+
+// Next is what a renewer does next at now (see Next).
+func (s *Status) Next(now time.Time) Decision { return Next(s.situation, now) }
 
 // Message is a one-line explanation of the state for people. Without a
 // usable certificate (none, expired or revoked) an interrupted enrolment

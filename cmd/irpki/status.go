@@ -37,7 +37,8 @@ func (a *app) cmdStatus(ctx context.Context, args []string) int {
 	asJSON := fs.Bool("json", false, "print JSON")
 	fs.Usage = cliconfig.Usage(fs, "irpki status --dir DIR [--json]",
 		"Shows the certificate in DIR: subject, serial, expiry, days left, when the renewal\n"+
-			"window opens, and its state.\n\n"+
+			"window opens, its state, and what irpki watch does next (renew, wait until\n"+
+			"a moment, order anew, or blocked by a pending enrolment).\n\n"+
 			"Exit codes for monitoring: 0 valid and outside the renewal window; 1 inside the\n"+
 			"window (renew now); 2 no usable certificate: expired, revoked or none (order a new\n"+
 			"certificate and run irpki enroll, unless an interrupted enrolment is pending: then\n"+
@@ -66,12 +67,15 @@ func (a *app) cmdStatus(ctx context.Context, args []string) int {
 		fmt.Fprintf(a.stderr, "irpki status: %v\n", err)
 		return statusError
 	}
+	// What irpki watch does next: the same decision as its own.
+	next := st.Next(a.now())
 	if *asJSON {
 		out := struct {
 			*renewal.Status
-			Message  string `json:"message"`
-			ExitCode int    `json:"exit_code"`
-		}{st, st.Message(), statusCode(st.State)}
+			Message  string           `json:"message"`
+			Next     renewal.Decision `json:"next"`
+			ExitCode int              `json:"exit_code"`
+		}{st, st.Message(), next, statusCode(st.State)}
 		enc := json.NewEncoder(a.stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(out); err != nil {
@@ -127,6 +131,7 @@ func (a *app) cmdStatus(ctx context.Context, args []string) int {
 		}
 		fmt.Fprintf(tw, "Last attempt:\t%s %s\n", fmtTime(st.LastAttempt), res)
 	}
+	fmt.Fprintf(tw, "irpki watch:\t%s\n", next)
 	fmt.Fprintf(tw, "State:\t%s: %s\n", st.State, st.Message())
 	tw.Flush()
 	return statusCode(st.State)

@@ -117,3 +117,57 @@ func TestBlockedRenewalInWindowExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusSaysWhatWatchDoesNext: status's "irpki watch:" line and its
+// --json "next" are renewal.Next, the decision watch takes: wait until the
+// renewal moment, also inside the window before it (where status itself
+// exits 1); renew from that moment, which watch --once then does; order
+// anew once the certificate has expired.
+func TestStatusSaysWhatWatchDoesNext(t *testing.T) {
+	h := newHarness(t)
+	h.enroll(t, 0)
+	next := func(t *testing.T) (renewal.Decision, string, int) {
+		t.Helper()
+		r := h.run(t, "", "status", "--dir", h.dir, "--json")
+		var js struct {
+			Next renewal.Decision `json:"next"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &js); err != nil {
+			t.Fatalf("status --json: %v\n%s", err, r.stdout)
+		}
+		text := h.run(t, "", "status", "--dir", h.dir)
+		line := regexp.MustCompile(`(?m)^irpki watch: .*$`).FindString(text.stdout)
+		if line == "" || text.code != r.code {
+			t.Fatalf("status: exit %d (--json: %d), no \"irpki watch:\" line:\n%s", text.code, r.code, text.stdout)
+		}
+		return js.Next, line, r.code
+	}
+	st, _ := h.status(t)
+	if !st.RenewAt.After(st.WindowOpens) {
+		t.Fatalf("renewal moment %s at the window's opening: nothing to test", st.RenewAt)
+	}
+	if d, line, code := next(t); code != statusValid || d.Action != renewal.ActionWait || d.Reason != renewal.ReasonNotDue || !d.At.Equal(st.RenewAt) ||
+		!strings.Contains(line, "wait until "+st.RenewAt.Format("2006-01-02 15:04")) {
+		t.Errorf("fresh certificate: exit %d, next %+v, %q; want to wait until %s", code, d, line, st.RenewAt)
+	}
+	h.s.Clock.Set(st.WindowOpens)
+	if d, _, code := next(t); code != statusRenew || d.Action != renewal.ActionWait || !d.At.Equal(st.RenewAt) {
+		t.Errorf("window open, before the renewal moment: exit %d, next %+v; want exit %d and to wait until %s", code, d, statusRenew, st.RenewAt)
+	}
+	h.s.Clock.Set(st.RenewAt)
+	if d, line, _ := next(t); d.Action != renewal.ActionRenew || d.Reason != renewal.ReasonDue || !strings.Contains(line, "renew now") {
+		t.Errorf("at the renewal moment: next %+v, %q; want renew", d, line)
+	}
+	if r := h.run(t, "", "watch", "--dir", h.dir, "--once"); r.code != exitOK || !strings.Contains(r.stderr, "renewed") {
+		t.Fatalf("watch --once at the renewal moment: exit %d\n%s", r.code, r.stderr)
+	}
+	st, _ = h.status(t)
+	if d, _, _ := next(t); d.Action != renewal.ActionWait || !d.At.Equal(st.RenewAt) {
+		t.Errorf("after the renewal: next %+v; want to wait until %s", d, st.RenewAt)
+	}
+	h.s.Clock.Set(st.NotAfter)
+	if d, line, code := next(t); code != statusInvalid || d.Action != renewal.ActionOrder || d.Reason != renewal.ReasonExpired || !d.Failing ||
+		!strings.Contains(line, "order a new certificate") {
+		t.Errorf("expired: exit %d, next %+v, %q; want a new order", code, d, line)
+	}
+}

@@ -232,51 +232,40 @@ func (w *watcher) check(ctx context.Context, failures *int) (time.Duration, int)
 	}
 	w.met.observe(st)
 	now := w.app.now()
-	// A pending request whose answer was lost resumes at once; one the
-	// service refused is sent again only when a renewal is due and its
-	// backoff has passed.
-	switch st.State {
-	case renewal.StateNone, renewal.StateExpired, renewal.StateRevoked:
-		if strings.HasPrefix(st.Pending, "enroll") {
+	// What is due is renewal.Next's to decide; the watcher says it, and
+	// waits, renews or fails accordingly.
+	switch d := st.Next(now); d.Action {
+	case renewal.ActionOrder:
+		w.log.Error("no usable certificate", "state", st.State, "what_to_do", st.Message())
+		return w.cfg.checkInterval, exitNewOrder
+	case renewal.ActionBlocked:
+		if d.Reason == renewal.ReasonEnrollmentPending {
 			// Only irpki enroll finishes it (it may need the password),
 			// and no new order is needed.
 			w.log.Error("no usable certificate: an interrupted enrolment is pending", "state", st.State, "what_to_do", st.Message())
 			return w.cfg.checkInterval, exitError
 		}
-		if st.Pending == "" || st.Refused != nil {
-			w.log.Error("no usable certificate", "state", st.State, "what_to_do", st.Message())
-			return w.cfg.checkInterval, exitNewOrder
-		}
-	}
-	if st.RenewalBlocked {
 		// Renew refuses while an enrolment is pending, and only a person
-		// clears it: say so, without calling it, and fail once the
-		// renewal is due (at once for an enrolment interrupted rather
-		// than refused: it waits to be finished).
+		// clears it: say so, without calling it, and look again at the
+		// renewal moment.
 		wait := w.cfg.checkInterval
-		if now.Before(st.RenewAt) {
-			wait = min(wait, st.RenewAt.Sub(now))
+		if !d.At.IsZero() {
+			wait = min(wait, d.At.Sub(now))
 		}
-		if !now.Before(st.RenewAt) || st.Refused == nil {
+		if d.Failing {
 			w.log.Error("renewal of the current certificate is blocked by a pending enrolment", "serial", st.Serial, "not_after", st.NotAfter, "renew_at", st.RenewAt, "what_to_do", st.Message())
 			return failed(wait)
 		}
 		w.log.Warn("certificate valid; not due; but its renewal is blocked by a pending enrolment", "serial", st.Serial, "not_after", st.NotAfter, "renew_at", st.RenewAt, "what_to_do", st.Message())
 		return ok(wait)
-	}
-	next := st.RenewAt
-	if st.Refused != nil && st.Refused.RetryAt.After(next) {
-		next = st.Refused.RetryAt
-	}
-	due := (st.Pending != "" && st.Refused == nil) || !now.Before(next)
-	if !due {
-		wait := min(w.cfg.checkInterval, next.Sub(now))
-		if st.Refused != nil && !now.Before(st.RenewAt) {
+	case renewal.ActionWait:
+		wait := min(w.cfg.checkInterval, d.At.Sub(now))
+		if d.Failing {
 			w.log.Error("the service refused the renewal request; backing off", "refusal", st.Refused.String(), "refusals", st.Refused.Count, "retry_at", st.Refused.RetryAt)
 			return failed(wait)
 		}
 		w.log.Info("certificate valid; not due", "serial", st.Serial, "not_after", st.NotAfter, "renew_at", st.RenewAt)
-		if st.Refused != nil {
+		if d.Reason == renewal.ReasonRefusedNotDue {
 			w.log.Warn("the pending renewal request was refused; it is sent again once due", "refusal", st.Refused.String())
 		}
 		return ok(wait)
