@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -47,21 +48,39 @@ import (
 
 // StepReport is one step of the ladder.
 type StepReport struct {
-	Clients        int      `json:"clients"`
-	Cycles         int      `json:"cycles"`
-	Errors         int      `json:"errors"`
-	Busy           int64    `json:"busy_answers"` // 503 SERVICE_BUSY answers, retried after Retry-After
-	Seconds        float64  `json:"seconds"`
-	CyclesPerS     float64  `json:"cycles_per_second"`
-	CPUmsPerCycle  float64  `json:"server_cpu_ms_per_cycle"`
-	ServerCPUShare float64  `json:"server_cpu_cores"` // server CPU seconds per second
-	SigMs          float64  `json:"rsa2048_sign_ms"`
-	SigShare       float64  `json:"signature_share"`
-	CycleP50       float64  `json:"cycle_p50_ms"`
-	CycleP99       float64  `json:"cycle_p99_ms"`
-	RequestP99     float64  `json:"request_p99_ms"`
-	RSSMiB         float64  `json:"server_rss_mib"`
-	FirstErrors    []string `json:"first_errors,omitempty"`
+	Clients        int     `json:"clients"`
+	Cycles         int     `json:"cycles"`
+	Errors         int     `json:"errors"`
+	Busy           int64   `json:"busy_answers"` // 503 SERVICE_BUSY answers, retried after Retry-After
+	Seconds        float64 `json:"seconds"`
+	CyclesPerS     float64 `json:"cycles_per_second"`
+	CPUmsPerCycle  float64 `json:"server_cpu_ms_per_cycle"`
+	ServerCPUShare float64 `json:"server_cpu_cores"` // server CPU seconds per second
+	SigMs          float64 `json:"rsa2048_sign_ms"`
+	SigShare       float64 `json:"signature_share"`
+	CycleP50       float64 `json:"cycle_p50_ms"`
+	CycleP99       float64 `json:"cycle_p99_ms"`
+	RequestP99     float64 `json:"request_p99_ms"` // the worst operation's, retries after 503 included
+	// AdmittedP50 and AdmittedP99 are those of single HTTP requests the
+	// server admitted (all but its 503 answers).
+	AdmittedP50 float64 `json:"admitted_request_p50_ms"`
+	AdmittedP99 float64 `json:"admitted_request_p99_ms"`
+	RSSMiB      float64 `json:"server_rss_mib"`
+	// The load generator's own CPU per cycle (this process, from /proc),
+	// and the machine's CPU left idle during the step (from /proc/stat), in
+	// cores: on a machine shared by client and server these say whether
+	// the step was bound by the CPU rather than by the server.
+	ClientCPUmsPerCycle float64 `json:"client_cpu_ms_per_cycle"`
+	IdleCores           float64 `json:"machine_idle_cores"`
+	LoadAvg             float64 `json:"load_average_1m"` // at the step's start
+	// RunQueueMsPerCycle is the time the server's threads were ready to
+	// run but waited for a CPU (/proc/PID/task/*/schedstat), per cycle:
+	// the wait that other processes on the machine impose.
+	RunQueueMsPerCycle float64 `json:"server_runqueue_wait_ms_per_cycle"`
+	// LateKeys are the client keys and CSRs made during the step because
+	// those made before it ran out.
+	LateKeys    int64    `json:"client_keys_made_in_step"`
+	FirstErrors []string `json:"first_errors,omitempty"`
 }
 
 // LadderReport is a whole ladder.
@@ -75,10 +94,10 @@ type LadderReport struct {
 func (r *LadderReport) write(w io.Writer) {
 	fmt.Fprintf(w, "irpkiload ladder: mode %s, %s, %d RSA-2048 signatures per cycle on the server\n", r.Mode, r.Database, r.SigsPerCycle)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "clients\tcycles/s\tCPU ms/cycle\tcores\tsign ms\tsig share\tcycle p50\tcycle p99\treq p99\t503s\terrors\tRSS MiB\t")
+	fmt.Fprintln(tw, "clients\tcycles/s\tCPU ms/cycle\tcores\tsign ms\tsig share\tcycle p50\tcycle p99\treq p99\tadmitted p50/p99\t503s\terrors\tRSS MiB\tclient ms/cycle\tlate keys\tidle cores\tload\trunqueue ms/cycle\t")
 	for _, s := range r.Steps {
-		fmt.Fprintf(tw, "%d\t%.1f\t%.2f\t%.2f\t%.3f\t%.2f\t%.1f\t%.1f\t%.1f\t%d\t%d\t%.0f\t\n", s.Clients, s.CyclesPerS, s.CPUmsPerCycle, s.ServerCPUShare,
-			s.SigMs, s.SigShare, s.CycleP50, s.CycleP99, s.RequestP99, s.Busy, s.Errors, s.RSSMiB)
+		fmt.Fprintf(tw, "%d\t%.1f\t%.2f\t%.2f\t%.3f\t%.2f\t%.1f\t%.1f\t%.1f\t%.0f/%.0f\t%d\t%d\t%.0f\t%.2f\t%d\t%.2f\t%.1f\t%.2f\t\n", s.Clients, s.CyclesPerS, s.CPUmsPerCycle, s.ServerCPUShare,
+			s.SigMs, s.SigShare, s.CycleP50, s.CycleP99, s.RequestP99, s.AdmittedP50, s.AdmittedP99, s.Busy, s.Errors, s.RSSMiB, s.ClientCPUmsPerCycle, s.LateKeys, s.IdleCores, s.LoadAvg, s.RunQueueMsPerCycle)
 	}
 	tw.Flush()
 	best := 0.0
@@ -118,18 +137,54 @@ func parseLadder(s string) ([]int, error) {
 	return out, nil
 }
 
-// busyCounter counts 503 answers passing through a transport.
+// busyCounter counts 503 answers passing through a transport, and times
+// the requests the server admitted (every answer but a 503), each attempt
+// on its own: the client's retries after Retry-After are not in them.
 type busyCounter struct {
-	next http.RoundTripper
-	n    atomic.Int64
+	next     http.RoundTripper
+	n        atomic.Int64
+	mu       sync.Mutex
+	admitted []time.Duration
 }
 
 func (b *busyCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	t0 := time.Now()
 	resp, err := b.next.RoundTrip(r)
 	if err == nil && resp.StatusCode == http.StatusServiceUnavailable {
 		b.n.Add(1)
+	} else if err == nil {
+		resp.Body = &timedBody{ReadCloser: resp.Body, done: func() {
+			d := time.Since(t0)
+			b.mu.Lock()
+			b.admitted = append(b.admitted, d)
+			b.mu.Unlock()
+		}}
 	}
 	return resp, err
+}
+
+// takeAdmitted returns the admitted requests' times since the last call,
+// sorted.
+func (b *busyCounter) takeAdmitted() []time.Duration {
+	b.mu.Lock()
+	d := b.admitted
+	b.admitted = nil
+	b.mu.Unlock()
+	slices.Sort(d)
+	return d
+}
+
+// timedBody calls done once, when the body is closed: the answer has
+// been read.
+type timedBody struct {
+	io.ReadCloser
+	once sync.Once
+	done func()
+}
+
+func (t *timedBody) Close() error {
+	t.once.Do(t.done)
+	return t.ReadCloser.Close()
 }
 
 func ladder(ctx context.Context, c config, steps []int, stdout, stderr io.Writer) (*LadderReport, error) {
@@ -165,8 +220,20 @@ func ladder(ctx context.Context, c config, steps []int, stdout, stderr io.Writer
 	if c.mode == "full" {
 		rep.SigsPerCycle = 6
 	}
+	issuers := &issuerCache{}
+	// Keys for the first step: enough for about 60 cycles/s; later steps
+	// size theirs from the best rate so far. Making one costs about two
+	// signatures, so the pool is bounded (maxReadyKeys); a step that runs
+	// out makes its own and says how many (late keys).
+	rate := 60.0
+	perCycle := 1
+	if c.mode == "full" {
+		perCycle = 2
+	}
 	for _, n := range steps {
-		st, err := step(ctx, c, cl, keys, busy, pid, n)
+		want := min(int(1.3*rate*c.duration.Seconds())*perCycle+2*n, maxReadyKeys)
+		st, err := step(ctx, c, cl, keys, issuers, busy, pid, n, want, stderr)
+		rate = max(rate, st.CyclesPerS)
 		if err != nil {
 			return nil, err
 		}
@@ -180,9 +247,16 @@ func ladder(ctx context.Context, c config, steps []int, stdout, stderr io.Writer
 	return rep, nil
 }
 
+// maxReadyKeys bounds the keys made before a step.
+const maxReadyKeys = 4000
+
 // step runs n clients for c.duration once all are set up.
-func step(ctx context.Context, c config, cl *client.Client, keys *keyPool, busy *busyCounter, pid, n int) (StepReport, error) {
-	rec := &recorder{lat: map[string][]time.Duration{}, errs: map[string]int{}, keys: keys}
+//
+// keysWanted is how many keys with their CSRs to have ready before the
+// clock starts (more are made during the step if they run out, and
+// counted).
+func step(ctx context.Context, c config, cl *client.Client, keys *keyPool, issuers *issuerCache, busy *busyCounter, pid, n, keysWanted int, stderr io.Writer) (StepReport, error) {
+	rec := &recorder{lat: map[string][]time.Duration{}, errs: map[string]int{}, keys: keys, issuers: issuers}
 	customers, err := newOrgs(ctx, c, n)
 	if err != nil {
 		return StepReport{}, err
@@ -212,19 +286,29 @@ func step(ctx context.Context, c config, cl *client.Client, keys *keyPool, busy 
 		if err := <-errc; err != nil {
 			return StepReport{}, fmt.Errorf("setting up %d clients: %w", n, err)
 		}
-		rec = &recorder{lat: map[string][]time.Duration{}, errs: map[string]int{}, keys: keys}
+		rec = &recorder{lat: map[string][]time.Duration{}, errs: map[string]int{}, keys: keys, issuers: issuers}
 	}
+	if err := keys.prepare(ctx, keysWanted); err != nil {
+		return StepReport{}, err
+	}
+	late0 := keys.late.Load()
 	runtime.GC()
+	load := loadAverage()
 	cpu0, err := processCPU(pid)
 	if err != nil {
 		return StepReport{}, err
 	}
+	self0, _ := processCPU(os.Getpid())
+	wait0 := runQueueWait(pid)
+	idle0, _ := machineIdle()
 	busy0 := busy.n.Load()
+	busy.takeAdmitted()
 	sampling := make(chan struct{})
 	signs := make(chan []time.Duration, 1)
 	go func() { signs <- sampleSignatures(sampling) }()
 	start := time.Now()
 	deadline := start.Add(c.duration)
+	fmt.Fprintf(stderr, "irpkiload: %d clients set up; measuring for %s\n", n, c.duration)
 	var wg sync.WaitGroup
 	for i, id := range customers {
 		wg.Add(1)
@@ -264,10 +348,18 @@ func step(ctx context.Context, c config, cl *client.Client, keys *keyPool, busy 
 	if err != nil {
 		return StepReport{}, err
 	}
+	self1, _ := processCPU(os.Getpid())
+	wait1 := runQueueWait(pid)
+	idle1, _ := machineIdle()
 	rss, _ := procRSS(pid)
+	admitted := busy.takeAdmitted()
 	r := rec.report(n, elapsed)
 	st := StepReport{Clients: n, Cycles: r.Cycles, Errors: r.Errors, Busy: busy.n.Load() - busy0, Seconds: elapsed.Seconds(),
-		CyclesPerS: r.CyclesPerS, RSSMiB: float64(rss) / (1 << 20), FirstErrors: r.FirstErrors}
+		CyclesPerS: r.CyclesPerS, RSSMiB: float64(rss) / (1 << 20), FirstErrors: r.FirstErrors,
+		IdleCores: (idle1 - idle0).Seconds() / elapsed.Seconds(), LoadAvg: load, LateKeys: keys.late.Load() - late0}
+	if len(admitted) > 0 {
+		st.AdmittedP50, st.AdmittedP99 = ms(pct(admitted, 50)), ms(pct(admitted, 99))
+	}
 	s := <-signs
 	if len(s) == 0 {
 		// A step too short (or a CPU too starved) for the sampler's
@@ -282,6 +374,8 @@ func step(ctx context.Context, c config, cl *client.Client, keys *keyPool, busy 
 	st.ServerCPUShare = cpu / elapsed.Seconds()
 	if r.Cycles > 0 {
 		st.CPUmsPerCycle = cpu * 1000 / float64(r.Cycles)
+		st.ClientCPUmsPerCycle = (self1 - self0).Seconds() * 1000 / float64(r.Cycles)
+		st.RunQueueMsPerCycle = (wait1 - wait0).Seconds() * 1000 / float64(r.Cycles)
 	}
 	for _, o := range r.Ops {
 		switch o.Op {
@@ -341,6 +435,58 @@ func processCPU(pid int) (time.Duration, error) {
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	const ticks = 100 // USER_HZ on Linux
 	return time.Duration(ut+st) * time.Second / ticks, nil
+}
+
+// machineIdle is the CPU time all the machine's CPUs have spent idle
+// since boot (/proc/stat: idle and iowait).
+func machineIdle() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 6 || f[0] != "cpu" {
+		return 0, errors.New("/proc/stat: no cpu line")
+	}
+	idle, _ := strconv.ParseInt(f[4], 10, 64)
+	iowait, _ := strconv.ParseInt(f[5], 10, 64)
+	const ticks = 100 // USER_HZ on Linux
+	return time.Duration(idle+iowait) * time.Second / ticks, nil
+}
+
+// runQueueWait is the time the threads of process pid now alive have spent
+// ready to run, waiting for a CPU (the second field of each thread's
+// /proc/PID/task/TID/schedstat); 0 where that is not available.
+func runQueueWait(pid int) time.Duration {
+	dirs, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	var sum time.Duration
+	for _, d := range dirs {
+		b, err := os.ReadFile(d)
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(b)); len(f) >= 2 {
+			ns, _ := strconv.ParseInt(f[1], 10, 64)
+			sum += time.Duration(ns)
+		}
+	}
+	return sum
+}
+
+// loadAverage is the machine's load average over the last minute; 0 if
+// unknown.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
 }
 
 // procRSS is the resident memory of process pid.
@@ -551,27 +697,35 @@ func rsaPrime() (*big.Int, error) {
 	}
 }
 
-// pairKey is the next key from the pool of primes; the caller holds p.mu.
+// pairKey is the next key from the pool of primes, without its
+// precomputed values (finishPairKey); the caller holds p.mu.
 func (p *keyPool) pairKey() (*rsa.PrivateKey, error) {
-	if p.pi >= p.pj {
-		p.pi, p.pj = 0, p.pj+1
-	}
-	if p.pj >= len(p.primes) {
-		q, err := rsaPrime()
-		if err != nil {
-			return nil, err
+	for {
+		if p.pi >= p.pj {
+			p.pi, p.pj = 0, p.pj+1
 		}
-		p.primes = append(p.primes, q)
+		if p.pj >= len(p.primes) {
+			q, err := rsaPrime()
+			if err != nil {
+				return nil, err
+			}
+			p.primes = append(p.primes, q)
+		}
+		a, b := p.primes[p.pi], p.primes[p.pj]
+		p.pi++
+		one := big.NewInt(1)
+		phi := new(big.Int).Mul(new(big.Int).Sub(a, one), new(big.Int).Sub(b, one))
+		k := &rsa.PrivateKey{PublicKey: rsa.PublicKey{N: new(big.Int).Mul(a, b), E: 65537}, Primes: []*big.Int{a, b},
+			D: new(big.Int).ModInverse(e65537, phi)}
+		if k.D != nil && k.N.BitLen() == 2048 {
+			return k, nil
+		}
 	}
-	a, b := p.primes[p.pi], p.primes[p.pj]
-	p.pi++
-	one := big.NewInt(1)
-	phi := new(big.Int).Mul(new(big.Int).Sub(a, one), new(big.Int).Sub(b, one))
-	k := &rsa.PrivateKey{PublicKey: rsa.PublicKey{N: new(big.Int).Mul(a, b), E: 65537}, Primes: []*big.Int{a, b},
-		D: new(big.Int).ModInverse(e65537, phi)}
-	if k.D == nil || k.N.BitLen() != 2048 {
-		return p.pairKey()
-	}
+}
+
+// finishPairKey precomputes and checks a key of pairKey's, outside the
+// pool's lock (it costs about a signature).
+func finishPairKey(k *rsa.PrivateKey) (*rsa.PrivateKey, error) {
 	k.Precompute()
 	if err := k.Validate(); err != nil {
 		return nil, err

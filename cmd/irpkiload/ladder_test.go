@@ -12,7 +12,8 @@ import (
 // TestLadderStartsItsServer: irpkiload --start --ladder starts irpkid
 // serve (HTTPS on loopback) and runs one step per client count, each with
 // cycles, the server's CPU from /proc, a signature cost sampled in the
-// run and the server's memory; no errors. Figures are not asserted: they
+// run, the server's memory, the load generator's own CPU and the admitted
+// requests' latency; no errors. Figures are not asserted: they
 // are the machine's (docs/benchmark.md).
 func TestLadderStartsItsServer(t *testing.T) {
 	bin := irpkidproc.Build(t, "./cmd/irpkid")
@@ -27,7 +28,8 @@ func TestLadderStartsItsServer(t *testing.T) {
 		t.Fatalf("report %+v", rep)
 	}
 	for _, s := range rep.Steps {
-		if s.Cycles == 0 || s.CPUmsPerCycle <= 0 || s.SigMs <= 0 || s.SigShare <= 0 || s.RSSMiB <= 0 || s.CycleP99 < s.CycleP50 {
+		if s.Cycles == 0 || s.CPUmsPerCycle <= 0 || s.SigMs <= 0 || s.SigShare <= 0 || s.RSSMiB <= 0 || s.CycleP99 < s.CycleP50 ||
+			s.ClientCPUmsPerCycle <= 0 || s.AdmittedP50 <= 0 || s.AdmittedP99 < s.AdmittedP50 {
 			t.Errorf("step %+v: a figure is missing", s)
 		}
 	}

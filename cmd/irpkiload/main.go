@@ -41,9 +41,12 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -78,6 +81,7 @@ type config struct {
 	start            bool
 	serveFlags       []string
 	tlsClient        *tls.Config
+	cpuProfile       string
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -103,6 +107,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		c.serveFlags = append(c.serveFlags, v)
 		return nil
 	})
+	fs.StringVar(&c.cpuProfile, "cpu-profile", "", "write the load generator's own CPU profile (go tool pprof) to this file, to see what the clients cost")
 	fs.Usage = cliconfig.PlainUsage(fs, "irpkiload (--endpoint URL[,URL…] --data-dir DIR | --start [--data-dir DIR]) [--mode full|renew] [--clients N | --ladder 1,4,16]\n       [--cycles N | --duration D] [--pregen-keys N] [--json]",
 		"Runs N concurrent clients against a running irpkid, each doing full certificate cycles: order (irpkid org add\n"+
 			"and order on the server's data directory), SignNewCertificate, GetCertificate, RenewCertificate signed with\n"+
@@ -149,6 +154,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(bad) > 0 {
 		fmt.Fprintf(stderr, "irpkiload: %s (irpkiload --help lists the flags)\n", strings.Join(bad, "; "))
 		return 2
+	}
+	if c.cpuProfile != "" {
+		f, err := os.Create(c.cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "irpkiload: --cpu-profile: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
 	}
 	if steps != nil {
 		rep, err := ladder(ctx, c, steps, stdout, stderr)
@@ -248,12 +265,13 @@ func (r *Report) write(w io.Writer) {
 
 // recorder collects latencies and errors from the clients.
 type recorder struct {
-	keys   *keyPool
-	mu     sync.Mutex
-	lat    map[string][]time.Duration
-	errs   map[string]int
-	first  []string
-	cycles int
+	keys    *keyPool
+	issuers *issuerCache
+	mu      sync.Mutex
+	lat     map[string][]time.Duration
+	errs    map[string]int
+	first   []string
+	cycles  int
 	// answered are the RetrievalIds the service answered, for tests.
 	answered   []Answered
 	endpointOf map[string]int // customer → the index of its endpoint
@@ -338,7 +356,7 @@ func load(ctx context.Context, c config, stderr io.Writer) (*Report, error) {
 		}
 		cls = append(cls, cl)
 	}
-	rec := &recorder{lat: map[string][]time.Duration{}, errs: map[string]int{}, keys: &keyPool{}, endpointOf: map[string]int{}, onAnswer: c.onAnswer}
+	rec := &recorder{lat: map[string][]time.Duration{}, errs: map[string]int{}, keys: &keyPool{}, issuers: &issuerCache{}, endpointOf: map[string]int{}, onAnswer: c.onAnswer}
 	if c.pregen > 0 {
 		fmt.Fprintf(stderr, "irpkiload: generating %d RSA-2048 keys before the run\n", c.pregen)
 		if err := rec.keys.fill(ctx, c.pregen); err != nil {
@@ -373,7 +391,7 @@ func load(ctx context.Context, c config, stderr io.Writer) (*Report, error) {
 	// measures renew+get cycles alone.
 	first := make([]*holding, len(customers))
 	if c.mode == "renew" {
-		warm := &recorder{lat: map[string][]time.Duration{}, errs: map[string]int{}, keys: rec.keys}
+		warm := &recorder{lat: map[string][]time.Duration{}, errs: map[string]int{}, keys: rec.keys, issuers: rec.issuers}
 		var wg sync.WaitGroup
 		errs := make([]error, len(customers))
 		for n, id := range customers {
@@ -506,7 +524,7 @@ func enrol(ctx context.Context, c config, cl *client.Client, rec *recorder, cust
 		if cert1, err = cl.GetCertificate(ctx, customer, rid); err != nil {
 			return err
 		}
-		return cl.VerifyIssued(cert1, &key1.PublicKey, customer)
+		return rec.issuers.verify(cl, cert1, &key1.PublicKey, customer)
 	}); err != nil {
 		return nil, err
 	}
@@ -534,7 +552,7 @@ func renewOnce(ctx context.Context, cl *client.Client, rec *recorder, customer s
 		if cert2, err = cl.GetCertificate(ctx, customer, rid); err != nil {
 			return err
 		}
-		return cl.VerifyIssued(cert2, &key2.PublicKey, customer)
+		return rec.issuers.verify(cl, cert2, &key2.PublicKey, customer)
 	})
 	if err != nil {
 		return nil, err
@@ -542,26 +560,77 @@ func renewOnce(ctx context.Context, cl *client.Client, rec *recorder, customer s
 	return &holding{key2, cert2}, nil
 }
 
-// keyPool hands out pre-generated keys, then fresh ones.
+// keyPool hands out keys with their CSRs made before the clock started
+// (prepare), then pre-generated keys (fill), then fresh ones.
 type keyPool struct {
-	mu   sync.Mutex
-	keys []*rsa.PrivateKey
+	mu    sync.Mutex
+	ready []keyCSR
+	keys  []*rsa.PrivateKey
 	// primes, if any, make keys from pairs (see fillPrimes); pi < pj
 	// is the next pair.
 	primes []*big.Int
 	pi, pj int
+	// late counts the keys made while the clock ran, because ready was
+	// empty: the load generator's work that prepare is there to avoid.
+	late atomic.Int64
+}
+
+// keyCSR is a key and a CSR for it.
+type keyCSR struct {
+	key *rsa.PrivateKey
+	csr []byte
 }
 
 // fill generates n keys on all CPUs.
 func (p *keyPool) fill(ctx context.Context, n int) error {
+	return onAllCPUs(ctx, n, func() error {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err == nil {
+			p.mu.Lock()
+			p.keys = append(p.keys, k)
+			p.mu.Unlock()
+		}
+		return err
+	})
+}
+
+// prepare makes keys and their CSRs on all CPUs until n are ready, so that
+// a step's clients spend no CPU on them: the server, on the same machine,
+// is what a step measures. The CSRs name no customer (the service takes
+// the subject from its own records).
+func (p *keyPool) prepare(ctx context.Context, n int) error {
+	p.mu.Lock()
+	n -= len(p.ready)
+	p.mu.Unlock()
+	return onAllCPUs(ctx, n, func() error {
+		k, err := p.key()
+		if err != nil {
+			return err
+		}
+		der, err := makeCSR(k, "irpkiload")
+		if err == nil {
+			p.mu.Lock()
+			p.ready = append(p.ready, keyCSR{k, der})
+			p.mu.Unlock()
+		}
+		return err
+	})
+}
+
+// onAllCPUs runs f n times on all CPUs and returns the first error.
+func onAllCPUs(ctx context.Context, n int, f func() error) error {
+	if n <= 0 {
+		return nil
+	}
 	work := make(chan struct{}, n)
-	for i := 0; i < n; i++ {
+	for range n {
 		work <- struct{}{}
 	}
 	close(work)
 	var wg sync.WaitGroup
+	var mu sync.Mutex
 	var firstErr error
-	for w := 0; w < runtime.NumCPU(); w++ {
+	for range runtime.NumCPU() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -569,15 +638,13 @@ func (p *keyPool) fill(ctx context.Context, n int) error {
 				if ctx.Err() != nil {
 					return
 				}
-				k, err := rsa.GenerateKey(rand.Reader, 2048)
-				p.mu.Lock()
-				if err != nil && firstErr == nil {
-					firstErr = err
+				if err := f(); err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
 				}
-				if err == nil {
-					p.keys = append(p.keys, k)
-				}
-				p.mu.Unlock()
 			}
 		}()
 	}
@@ -597,23 +664,88 @@ func (p *keyPool) key() (*rsa.PrivateKey, error) {
 		return k, nil
 	}
 	if len(p.primes) > 0 {
-		defer p.mu.Unlock()
-		return p.pairKey()
+		k, err := p.pairKey()
+		p.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		return finishPairKey(k)
 	}
 	p.mu.Unlock()
 	return rsa.GenerateKey(rand.Reader, 2048)
 }
 
-// csr returns a new key (each used once) and its CSR.
+// csr returns a new key (each used once) and its CSR: one made before the
+// clock started if there is one left.
 func (p *keyPool) csr(customer string) (*rsa.PrivateKey, []byte, error) {
+	p.mu.Lock()
+	if n := len(p.ready); n > 0 {
+		kc := p.ready[n-1]
+		p.ready = p.ready[:n-1]
+		p.mu.Unlock()
+		return kc.key, kc.csr, nil
+	}
+	p.mu.Unlock()
+	p.late.Add(1)
 	k, err := p.key()
 	if err != nil {
 		return nil, nil, err
 	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
-		Subject: pkix.Name{CommonName: customer, Organization: []string{"Load Oy"}, Country: []string{"FI"}},
-	}, k)
+	der, err := makeCSR(k, customer)
 	return k, der, err
+}
+
+func makeCSR(k *rsa.PrivateKey, cn string) ([]byte, error) {
+	return x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
+		Subject: pkix.Name{CommonName: cn, Organization: []string{"Load Oy"}, Country: []string{"FI"}},
+	}, k)
+}
+
+// issuerCache checks issued certificates as client.VerifyIssued does, but
+// chains each issuing CA to the trust bundle only the first time it is
+// seen; after that a certificate from it costs one signature check instead
+// of a chain built and verified up to the root. The load generator shares
+// the machine with the server it measures.
+type issuerCache struct {
+	mu      sync.Mutex
+	checked map[string]*x509.Certificate // RawIssuer + AuthorityKeyId → the issuing CA
+}
+
+func (ic *issuerCache) verify(cl *client.Client, cert *x509.Certificate, pub crypto.PublicKey, customer string) error {
+	id := string(cert.RawIssuer) + "\x00" + string(cert.AuthorityKeyId)
+	ic.mu.Lock()
+	issuer := ic.checked[id]
+	ic.mu.Unlock()
+	if issuer == nil {
+		chain, err := cl.VerifyIssuedChain(cert, pub, customer)
+		if err != nil {
+			return err
+		}
+		ic.mu.Lock()
+		if ic.checked == nil {
+			ic.checked = map[string]*x509.Certificate{}
+		}
+		ic.checked[id] = chain[0]
+		ic.mu.Unlock()
+		return nil
+	}
+	if err := cert.CheckSignatureFrom(issuer); err != nil {
+		return fmt.Errorf("issued certificate: %w", err)
+	}
+	if now := time.Now(); now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
+		return errors.New("issued certificate is not valid now")
+	}
+	if !slices.Contains(cert.ExtKeyUsage, x509.ExtKeyUsageClientAuth) {
+		return errors.New("issued certificate is not for client authentication")
+	}
+	type equaler interface{ Equal(crypto.PublicKey) bool }
+	if k, ok := pub.(equaler); !ok || !k.Equal(cert.PublicKey) {
+		return errors.New("issued certificate is not for our public key")
+	}
+	if cert.Subject.CommonName != customer {
+		return fmt.Errorf("issued certificate names %q, not customer %s", cert.Subject.CommonName, customer)
+	}
+	return nil
 }
 
 // irpkid runs an operator command on the server's data directory.
