@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/irpki/irpki/internal/irpkidtest"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
 	"github.com/irpki/irpki/internal/wire"
 )
 

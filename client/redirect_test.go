@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/irpki/irpki/client"
-	"github.com/irpki/irpki/internal/irpkidtest"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
 )
 
 // TestRedirectNotFollowed: a 307 or 308 from the endpoint must not make the

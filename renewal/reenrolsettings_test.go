@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/irpki/irpki/internal/irpkidtest"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
 	"github.com/irpki/irpki/internal/wire"
 )
 

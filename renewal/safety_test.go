@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/irpki/irpki/internal/irpkidtest"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
 )
 
 // countingEnv is an enrolled env whose directory talks to the service

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/irpki/irpki/internal/certapi"
-	"github.com/irpki/irpki/internal/irpkidtest"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
 )
 
 // TestEnrollAgainstASaturatedService: the service serves one request at a

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/irpki/irpki/internal/crl"
-	"github.com/irpki/irpki/internal/irpkidtest"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/renewal"
 )

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/irpki/irpki/internal/irpkidtest"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
 )
 
 // decodeRun reads the one JSON object enroll --json and renew --json print.

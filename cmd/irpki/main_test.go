@@ -22,8 +22,8 @@ import (
 	"time"
 
 	"github.com/irpki/irpki/internal/buildinfo/buildinfotest"
-	"github.com/irpki/irpki/internal/irpkidtest"
 	"github.com/irpki/irpki/internal/serial"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/renewal"
 )

@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/irpki/irpki/internal/irpkidtest"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
 )
 
 // TestHTTPSProxyAndUserAgent runs the real irpki enroll against an https://

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"time"
 
@@ -81,29 +80,4 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 		return now.Add(-d), nil
 	}
 	return time.Time{}, fmt.Errorf("%q: give a date (2026-12-01), an RFC 3339 time (2026-12-01T08:00:00Z) or an age (7d, 36h)", s)
-}
-
-// pruneAudit deletes, every interval from now on until ctx ends, the
-// refusals filed under no organisation older than retention (the entries
-// an anonymous caller can create without bound); entries about issuance,
-// revocation, orders and accounts are kept.
-func pruneAudit(ctx context.Context, db *store.DB, retention, interval time.Duration, now func() time.Time, log *slog.Logger) {
-	for {
-		var n int64
-		err := db.Update(ctx, func(tx *store.Tx) (err error) {
-			n, err = tx.PruneAnonymousRefusals(ctx, now().Add(-retention))
-			return err
-		})
-		switch {
-		case err != nil && ctx.Err() == nil:
-			log.ErrorContext(ctx, "pruning old anonymous refusals from the audit trail failed", "err", err)
-		case n > 0:
-			log.InfoContext(ctx, "pruned old anonymous refusals from the audit trail", "entries", n, "older_than", retention.String())
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(interval):
-		}
-	}
 }

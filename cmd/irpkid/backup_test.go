@@ -16,7 +16,7 @@ import (
 	"testing"
 
 	"github.com/irpki/irpki/client"
-	"github.com/irpki/irpki/internal/irpkidtest"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
 )
 
 // holder is an organisation's side of a certificate: its key and

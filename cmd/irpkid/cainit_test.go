@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/irpki/irpki/client"
-	"github.com/irpki/irpki/internal/irpkidtest"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
 )
 
 // The root key need not be online: irpkid ca init puts the whole hierarchy

@@ -17,8 +17,7 @@ import (
 	"github.com/irpki/irpki/internal/ca"
 	"github.com/irpki/irpki/internal/cliconfig"
 	"github.com/irpki/irpki/internal/clock"
-	"github.com/irpki/irpki/internal/crl"
-	"github.com/irpki/irpki/internal/metrics"
+	"github.com/irpki/irpki/internal/server"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/store"
 	"github.com/irpki/irpki/internal/wire"
@@ -43,14 +42,10 @@ type common struct {
 	// files, when set, takes the arguments after the flags (file names)
 	// instead of refusing them.
 	files *[]string
-	// metrics, when set (serve), is told what the service does.
-	metrics *metrics.Metrics
 	// mayCreate lets open make a data directory that does not exist yet
 	// (serve, org add and user add do; the other commands, which read or
 	// need what is there, would only make a stray CA in a mistyped one).
 	mayCreate bool
-	// rules adjusts the service's rules (serve's settings).
-	rules func(*service.Config)
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -140,73 +135,55 @@ func irpkidSetting(name string) bool {
 	return settings[name]
 }
 
-// app is the wired object graph the commands use.
+// app is the core the operator commands use (server.Open).
 type app struct {
-	db      *store.DB
-	ca      *ca.Hierarchy
-	svc     *service.Service
-	log     *slog.Logger
-	metrics *metrics.Metrics // nil but in serve
-	crls    *crl.Publisher
-	clk     clock.Clock
+	core *server.Core
+	db   *store.DB
+	ca   *ca.Hierarchy
+	svc  *service.Service
+	log  *slog.Logger
 }
 
-func (c *common) open(ctx context.Context, stderr io.Writer) (*app, error) {
+// coreConfig makes the logger, checks the data directory and returns what
+// server.Open and server.New take.
+func (c *common) coreConfig(stderr io.Writer) (server.CoreConfig, error) {
 	log, err := newLogger(stderr, c.logLevel, c.logFormat)
 	if err != nil {
-		return nil, err
+		return server.CoreConfig{}, err
 	}
-	clk := clock.System{}
 	if err := c.checkEnvironmentCA(); err != nil {
-		return nil, err
+		return server.CoreConfig{}, err
 	}
 	if err := c.checkExists(); err != nil {
-		return nil, err
+		return server.CoreConfig{}, err
 	}
 	if err := checkModes(c.dataDir, c.environment); err != nil {
-		return nil, err
+		return server.CoreConfig{}, err
 	}
 	opt := ca.DefaultOptions
 	opt.NamePrefix = c.namePrefix
-	h, created, err := ca.LoadOrCreate(c.dataDir, c.environment, clk.Now(), opt)
-	if err != nil {
-		return nil, err
-	}
-	if created {
-		log.Info("created CA hierarchy", "environment", c.environment, "dir", filepath.Join(c.dataDir, "ca", c.environment), "root", h.Root.Subject.CommonName)
-	}
-	db, err := store.Open(ctx, c.storeName())
-	if err != nil {
-		return nil, err
-	}
-	cfg := service.DefaultConfig(c.environment)
-	if c.rules != nil {
-		c.rules(&cfg)
-	}
-	if c.metrics != nil {
-		cfg.Observer = c.metrics
-	}
-	// Every revocation, by serve (the e-service) or an operator command,
-	// publishes the revocation lists again at once.
-	crls := crl.New(h, db, filepath.Join(c.dataDir, "crl"), clk, log)
-	cfg.AfterRevoke = crls.PublishLogged
-	svc, err := service.New(cfg, h, db, clk, log)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	return &app{db: db, ca: h, svc: svc, log: log, metrics: c.metrics, crls: crls, clk: clk}, nil
+	return server.CoreConfig{Environment: c.environment, DataDir: c.dataDir, Database: c.database, CAOptions: opt,
+		Clock: clock.System{}, Log: log}, nil
 }
 
-func (a *app) close() { a.db.Close() }
+func (c *common) open(ctx context.Context, stderr io.Writer) (*app, error) {
+	cfg, err := c.coreConfig(stderr)
+	if err != nil {
+		return nil, err
+	}
+	core, err := server.Open(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &app{core: core, db: core.DB, ca: core.CA, svc: core.Service, log: core.Log}, nil
+}
+
+func (a *app) close() { a.core.Close() }
 
 // storeName is what store.Open takes: the --database URL, or the SQLite
 // file in the data directory.
 func (c *common) storeName() string {
-	if c.database != "" {
-		return c.database
-	}
-	return filepath.Join(c.dataDir, "irpki.db")
+	return server.StoreName(server.CoreConfig{DataDir: c.dataDir, Database: c.database})
 }
 
 // checkCustomerFilter refuses a --customer-id filter that is no business

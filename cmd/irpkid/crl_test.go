@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/irpki/irpki/client"
-	"github.com/irpki/irpki/internal/irpkidtest"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
 )
 
 func needOpenSSL(t *testing.T) string {

@@ -4,16 +4,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/irpki/irpki/internal/clock"
 	"github.com/irpki/irpki/internal/eservice"
+	"github.com/irpki/irpki/internal/server"
 	"github.com/irpki/irpki/internal/sms"
-	"github.com/irpki/irpki/internal/store"
 )
 
 // oidcFlags configure sign-in through an OpenID Connect provider.
@@ -113,9 +110,9 @@ func (s *smsFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&s.interval, "sms-interval", 30*time.Second, "how often the SMS queue is looked at for retries (new messages go at once)")
 }
 
-// dispatcher returns the SMS dispatcher the flags describe, nil when the
-// PIN is shown on screen.
-func (s *smsFlags) dispatcher(db *store.DB, dataDir string, clk clock.Clock, log *slog.Logger) (*sms.Dispatcher, error) {
+// config returns how the PIN's SMS is sent, nil when the PIN is shown on
+// screen.
+func (s *smsFlags) config() (*server.SMSConfig, error) {
 	if err := s.headers.check(); err != nil {
 		return nil, err
 	}
@@ -132,25 +129,14 @@ func (s *smsFlags) dispatcher(db *store.DB, dataDir string, clk clock.Clock, log
 	if s.interval <= 0 {
 		return nil, errors.New("--sms-interval must be positive")
 	}
-	var sender sms.Sender
-	if s.url == "" {
-		ob, err := sms.Outbox(filepath.Join(dataDir, "sms-outbox"), log)
-		if err != nil {
-			return nil, err
-		}
-		log.Info("no SMS gateway configured: the PIN's SMS goes to the outbox directory", "dir", ob.Dir())
-		sender = ob
-	} else {
+	cfg := &server.SMSConfig{Interval: s.interval}
+	if s.url != "" {
 		hd := map[string]string{}
 		for _, h := range s.headers {
 			name, value, _ := strings.Cut(h, ":")
 			hd[strings.TrimSpace(name)] = strings.TrimSpace(value)
 		}
-		gw, err := sms.Gateway(sms.GatewayConfig{URL: s.url, Headers: hd, BodyTemplate: s.body, ContentType: s.contentType, TokenFile: s.tokenFile}, log)
-		if err != nil {
-			return nil, err
-		}
-		sender = gw
+		cfg.Gateway = &sms.GatewayConfig{URL: s.url, Headers: hd, BodyTemplate: s.body, ContentType: s.contentType, TokenFile: s.tokenFile}
 	}
-	return sms.NewDispatcher(sms.DefaultDispatchConfig(), db, sender, clk, log)
+	return cfg, nil
 }

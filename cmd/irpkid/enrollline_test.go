@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/irpki/irpki/internal/irpkidtest"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
 )
 
 // TestServePrintsEnrollLine: irpkid serve prints, at start-up, the irpki

@@ -1,25 +1,19 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/irpki/irpki/internal/clock"
 	"github.com/irpki/irpki/internal/eservice"
 	"github.com/irpki/irpki/internal/notify"
-	"github.com/irpki/irpki/internal/sms"
+	"github.com/irpki/irpki/internal/server"
 )
 
 // mailFlags say where mail goes: an SMTP server, or with no --smtp-host the
@@ -39,28 +33,23 @@ func (m *mailFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&m.from, "mail-from", "Tulorekisteri <no-reply@irpki.invalid>", "sender address of reminders and credential links")
 }
 
-// mailer builds the Mailer the flags describe.
-func (m *mailFlags) mailer(dataDir string, clk clock.Clock, log *slog.Logger) (notify.Mailer, error) {
+// config returns where mail goes: the SMTP server, or the outbox.
+func (m *mailFlags) config() (server.MailConfig, error) {
 	if m.host == "" {
-		ob, err := notify.Outbox(filepath.Join(dataDir, "outbox"), m.from, clk, log)
-		if err != nil {
-			return nil, err
-		}
-		log.Info("no SMTP server configured: mail goes to the outbox directory", "dir", ob.Dir())
-		return ob, nil
+		return server.MailConfig{SMTP: notify.SMTPConfig{From: m.from}}, nil
 	}
 	pw := m.password
 	if m.passwordFile != "" {
 		b, err := os.ReadFile(m.passwordFile)
 		if err != nil {
-			return nil, fmt.Errorf("--smtp-password-file: %w", err)
+			return server.MailConfig{}, fmt.Errorf("--smtp-password-file: %w", err)
 		}
 		pw = strings.TrimRight(string(b), "\r\n")
 	}
 	if m.user != "" && pw == "" {
-		return nil, errors.New("--smtp-user needs a password: --smtp-password-file, IRPKI_SMTP_PASSWORD or --smtp-password")
+		return server.MailConfig{}, errors.New("--smtp-user needs a password: --smtp-password-file, IRPKI_SMTP_PASSWORD or --smtp-password")
 	}
-	return notify.SMTP(notify.SMTPConfig{Host: m.host, Port: m.port, TLS: m.tlsMode, Username: m.user, Password: pw, From: m.from}, log)
+	return server.MailConfig{SMTP: notify.SMTPConfig{Host: m.host, Port: m.port, TLS: m.tlsMode, Username: m.user, Password: pw, From: m.from}}, nil
 }
 
 // reminderFlags are the reminder job's rules.
@@ -76,21 +65,13 @@ func (r *reminderFlags) register(fs *flag.FlagSet, withInterval bool) {
 	}
 }
 
-func (r *reminderFlags) job(a *app, m notify.Mailer, publicURL string) (*notify.Reminder, error) {
+// parseDays reads --remind-days.
+func (r *reminderFlags) parseDays() ([]int, error) {
 	days, err := notify.ParseDays(r.days)
 	if err != nil {
 		return nil, fmt.Errorf("--remind-days: %w", err)
 	}
-	cfg := notify.DefaultReminderConfig()
-	cfg.Days = days
-	cfg.RenewalWindow = a.svc.Config().RenewalWindow
-	if a.metrics != nil {
-		cfg.Observer = a.metrics
-	}
-	if publicURL != "" {
-		cfg.EServiceURL = strings.TrimSuffix(publicURL, "/") + eservice.Path
-	}
-	return notify.NewReminder(cfg, a.db, clock.System{}, m, a.log)
+	return days, nil
 }
 
 // serveExtras are what irpkid serve runs besides the SOAP interface: the
@@ -136,71 +117,46 @@ func parsePrefixes(s string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// start mounts the e-service on mux and starts the reminder job; the
-// returned func stops the job and waits for it.
-func (x *serveExtras) start(ctx context.Context, a *app, dataDir string, mux *http.ServeMux, useTLS bool, listen string) (func(), error) {
+// apply puts the e-service, mail, SMS and reminder settings into cfg for
+// a server reached at scheme://listen (unless --public-url says otherwise).
+func (x *serveExtras) apply(cfg *server.Config, useTLS bool, listen string) error {
+	if x.remind.interval < 0 {
+		return errors.New("--remind-interval must not be negative")
+	}
 	publicURL := x.publicURL
 	if publicURL == "" {
 		publicURL = defaultPublicURL(useTLS, listen)
 	}
-	m, err := x.mail.mailer(dataDir, clock.System{}, a.log)
+	cfg.PublicURL = publicURL
+	mail, err := x.mail.config()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var dispatcher *sms.Dispatcher
+	cfg.Mail = &mail
 	if !x.noEserv {
-		cfg := eservice.DefaultConfig(publicURL)
-		cfg.SecureCookies = secureScheme(publicURL)
-		if a.metrics != nil {
-			cfg.Observer = a.metrics
+		ecfg := eservice.DefaultConfig(publicURL)
+		ecfg.SecureCookies = secureScheme(publicURL)
+		if ecfg.TrustedProxies, err = parsePrefixes(x.proxies); err != nil {
+			return err
 		}
-		if cfg.TrustedProxies, err = parsePrefixes(x.proxies); err != nil {
-			return nil, err
+		if ecfg.OIDC, err = x.oidc.config(); err != nil {
+			return err
 		}
-		if cfg.OIDC, err = x.oidc.config(); err != nil {
-			return nil, err
+		ecfg.NoPasswords = x.oidc.noPasswords
+		if cfg.SMS, err = x.sms.config(); err != nil {
+			return err
 		}
-		cfg.NoPasswords = x.oidc.noPasswords
-		if dispatcher, err = x.sms.dispatcher(a.db, dataDir, clock.System{}, a.log); err != nil {
-			return nil, err
-		}
-		cfg.PINDelivery = x.sms.pinDelivery
-		if dispatcher != nil {
-			cfg.SMSWake = dispatcher.Wake
-		}
-		h, err := eservice.New(cfg, a.svc, a.db, m, clock.System{}, a.log)
-		if err != nil {
-			return nil, err
-		}
-		h.Register(mux)
-		a.log.Info("e-service", "url", strings.TrimSuffix(publicURL, "/")+eservice.Path)
-	}
-	var wg sync.WaitGroup
-	ctx, cancel := context.WithCancel(ctx)
-	stop := func() { cancel(); wg.Wait() }
-	if dispatcher != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			dispatcher.Run(ctx, x.sms.interval)
-		}()
+		ecfg.PINDelivery = x.sms.pinDelivery
+		cfg.EService = &ecfg
 	}
 	if x.remind.interval > 0 {
-		job, err := x.remind.job(a, m, publicURL)
+		days, err := x.remind.parseDays()
 		if err != nil {
-			cancel()
-			return nil, err
+			return err
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			job.Run(ctx, x.remind.interval)
-		}()
-	} else if x.remind.interval < 0 {
-		cancel()
-		return nil, errors.New("--remind-interval must not be negative")
+		cfg.Reminder = &server.ReminderConfig{Days: days, Interval: x.remind.interval}
 	}
-	return stop, nil
+	return nil
 }
 
 // secureScheme tells whether the public URL is https, however its scheme

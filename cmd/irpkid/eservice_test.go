@@ -14,7 +14,7 @@ import (
 	"testing"
 
 	"github.com/irpki/irpki/client"
-	"github.com/irpki/irpki/internal/irpkidtest"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
 )
 
 // irpkidIn runs the binary with stdin.

@@ -21,9 +21,9 @@ import (
 
 	"github.com/irpki/irpki/client"
 	"github.com/irpki/irpki/internal/buildinfo/buildinfotest"
-	"github.com/irpki/irpki/internal/irpkidtest"
 	"github.com/irpki/irpki/internal/pgtest"
 	"github.com/irpki/irpki/internal/serial"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
 )
 
 var binPath string

@@ -17,8 +17,8 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/irpki/irpki/client"
-	"github.com/irpki/irpki/internal/irpkidtest"
 	"github.com/irpki/irpki/internal/reqid"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
 	"github.com/irpki/irpki/internal/store"
 )
 

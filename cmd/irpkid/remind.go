@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/irpki/irpki/internal/cliconfig"
-	"github.com/irpki/irpki/internal/clock"
+	"github.com/irpki/irpki/internal/server"
 )
 
 func cmdRemind(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -29,12 +29,20 @@ func cmdRemind(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if !*once && *interval <= 0 {
 		return fmt.Errorf("--interval must be positive")
 	}
+	mail, err := mf.config()
+	if err != nil {
+		return err
+	}
+	days, err := rf.parseDays()
+	if err != nil {
+		return err
+	}
 	return c.withApp(ctx, stderr, func(a *app) error {
-		m, err := mf.mailer(c.dataDir, clock.System{}, a.log)
+		m, err := server.Mailer(mail, c.dataDir, a.core.Clock, a.log)
 		if err != nil {
 			return err
 		}
-		job, err := rf.job(a, m, *publicURL)
+		job, err := a.core.Reminder(m, days, *publicURL)
 		if err != nil {
 			return err
 		}

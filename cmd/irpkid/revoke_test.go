@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/irpki/irpki/client"
-	"github.com/irpki/irpki/internal/irpkidtest"
 	"github.com/irpki/irpki/internal/serial"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
 )
 
 // TestRevokeKeyCompromiseCascade: irpkid revoke of a renewed certificate

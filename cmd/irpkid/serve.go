@@ -3,30 +3,23 @@ package main
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
-	"net/http/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/irpki/irpki/internal/ca"
 	"github.com/irpki/irpki/internal/certapi"
 	"github.com/irpki/irpki/internal/cliconfig"
 	"github.com/irpki/irpki/internal/clock"
-	"github.com/irpki/irpki/internal/crl"
-	"github.com/irpki/irpki/internal/eservice"
 	"github.com/irpki/irpki/internal/metrics"
-	"github.com/irpki/irpki/internal/reqid"
+	"github.com/irpki/irpki/internal/server"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/wire"
 )
@@ -75,11 +68,6 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("--issue-delay %v: give 0 to 24h", *issueDelay)
 	}
 	crlBase := crlBaseURL(extras.publicURL, *tlsCert != "", *listen)
-	c.rules = func(cfg *service.Config) {
-		cfg.Profile.RSASizes = sizes
-		cfg.Profile.CRLBaseURL = crlBase
-		cfg.IssueDelay = *issueDelay
-	}
 	var keepAudit time.Duration
 	if *retention != "0" {
 		var err error
@@ -96,6 +84,17 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
+	limits := wire.DefaultLimits
+	limits.MaxBytes = *maxBody
+	cfg := server.Config{
+		SOAP: certapi.Config{Limits: limits, PublicURL: extras.publicURL, BodyBytesInFlight: *inflight,
+			MaxInFlight: *maxInFlight, MaxQueued: cmp.Or(*maxQueued, -1)},
+		CRLInterval:    time.Hour,
+		AuditRetention: keepAudit,
+	}
+	if err := extras.apply(&cfg, useTLS, *listen); err != nil {
+		return err
+	}
 	if err := checkModes(c.dataDir, c.environment); err != nil {
 		return err
 	}
@@ -106,69 +105,29 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		defer release()
 	}
-	c.metrics = metrics.New(build)
-	a, err := c.open(ctx, stderr)
+	if cfg.CoreConfig, err = c.coreConfig(stderr); err != nil {
+		return err
+	}
+	cfg.Metrics = metrics.New(build)
+	cfg.Rules = func(sc *service.Config) {
+		sc.Profile.RSASizes = sizes
+		sc.Profile.CRLBaseURL = crlBase
+		sc.IssueDelay = *issueDelay
+	}
+	srv, err := server.New(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer a.close()
-	signer, err := wire.NewSigner(a.ca.SigningKey, a.ca.SigningChain())
-	if err != nil {
-		return err
-	}
-	limits := wire.DefaultLimits
-	limits.MaxBytes = *maxBody
-	mux := http.NewServeMux()
-	api := certapi.New(a.svc, signer, certapi.Config{Limits: limits, Log: a.log, Health: a.db.Ping, Ready: a.ready,
-		PublicURL: extras.publicURL, BodyBytesInFlight: *inflight, Observer: a.metrics,
-		MaxInFlight: *maxInFlight, MaxQueued: cmp.Or(*maxQueued, -1)})
-	api.Register(mux)
-	a.exposeCA()
-	mux.Handle(crl.PathPrefix, a.crls.Handler())
-	a.metrics.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "irpkid_soap_body_bytes_in_flight",
-		Help: "Memory held now by SOAP request bodies being received (bounded by --max-inflight-body-bytes)."},
-		func() float64 { return float64(api.BodyBytesInFlight()) }))
-	a.metrics.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "irpkid_soap_requests_admitted",
-		Help: "SOAP requests being served or waiting for their turn (bounded by --max-inflight-requests plus --max-queued-requests)."},
-		func() float64 { all, _ := api.Admission().Queued(""); return float64(all) }))
-	a.metrics.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "irpkid_store_commits_total",
-		Help: "Durable SQLite commits (each one fsync); with irpkid_store_committed_transactions_total, how many write transactions a group commit holds."},
-		func() float64 { c, _ := a.db.CommitStats(); return float64(c) }))
-	a.metrics.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "irpkid_store_committed_transactions_total",
-		Help: "Write transactions in the SQLite commits."},
-		func() float64 { _, t := a.db.CommitStats(); return float64(t) }))
-	stopExtras, err := extras.start(ctx, a, c.dataDir, mux, useTLS, *listen)
-	if err != nil {
-		return err
-	}
-	defer stopExtras()
-	{
-		cctx, cancel := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() { defer close(done); a.crls.Run(cctx, time.Hour) }()
-		defer func() { cancel(); <-done }()
-	}
-	if keepAudit > 0 {
-		pctx, cancel := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() { defer close(done); pruneAudit(pctx, a.db, keepAudit, time.Hour, time.Now, a.log) }()
-		defer func() { cancel(); <-done }()
-	}
+	defer srv.Close()
+	srv.Start(ctx)
 	if *metricsListen != "" {
-		stop, err := serveMetrics(*metricsListen, a, api, *pprofOn)
+		ln, err := net.Listen("tcp", *metricsListen)
 		if err != nil {
+			return fmt.Errorf("--metrics-listen: %w", err)
+		}
+		if err := srv.ServeMetrics(ln, *pprofOn); err != nil {
 			return err
 		}
-		defer stop()
-	}
-	srv := &http.Server{
-		Handler:           reqid.Middleware(a.log, time.Now, eservice.RedactPath, mux),
-		ReadHeaderTimeout: certapi.ReadHeaderTimeout,
-		ReadTimeout:       certapi.ReadTimeout,
-		WriteTimeout:      certapi.WriteTimeout,
-		IdleTimeout:       certapi.IdleTimeout,
-		MaxHeaderBytes:    32 << 10,
-		ErrorLog:          nil,
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -181,34 +140,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			ln.Close()
 			return fmt.Errorf("TLS: %w", err)
 		}
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		ln = tls.NewListener(ln, srv.TLSConfig)
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 		scheme = "https"
 	}
-	a.log.Info("irpkid serving", "environment", c.environment, "endpoint", scheme+"://"+ln.Addr().String()+certapi.Path, "data_dir", c.dataDir)
+	srv.Log.Info("irpkid serving", "environment", c.environment, "endpoint", scheme+"://"+ln.Addr().String()+certapi.Path, "data_dir", c.dataDir)
 	// The client's command line that reaches this server, for the
 	// operator to hand on with the order's credentials.
 	fmt.Fprintln(stdout, enrollLine(scheme, ln.Addr().String(), c.environment, c.dataDir))
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	a.log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	// Leave the data in the database file alone, ready to back up. Not
-	// fatal: the log is as durable, and the next start reads it.
-	if err := a.db.Checkpoint(sctx); err != nil {
-		a.log.Warn("could not fold the write-ahead log into the database at shutdown", "err", err)
-	}
-	a.log.Info("stopped")
-	return nil
+	return srv.Serve(ctx, ln)
 }
 
 // crlBaseURL is where certificates say their issuer's revocation list is
@@ -222,52 +161,6 @@ func crlBaseURL(publicURL string, useTLS bool, listen string) string {
 		return ""
 	}
 	return defaultPublicURL(useTLS, listen)
-}
-
-// ready is /readyz: the database takes a write and every online key signs.
-func (a *app) ready(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
-	defer cancel()
-	if err := a.db.ProbeWrite(ctx, a.clk.Now()); err != nil {
-		return fmt.Errorf("the database does not take writes: %w", err)
-	}
-	return a.ca.CheckKeys(rand.Reader)
-}
-
-// readyTimeout bounds the readiness probe: a database that waits on a lock
-// longer than this is not ready.
-const readyTimeout = 3 * time.Second
-
-// exposeCA sets the expiry gauges of the hierarchy's certificates.
-func (a *app) exposeCA() {
-	for _, rc := range a.ca.Certificates() {
-		a.metrics.CertificateExpiry(rc.Role, rc.Cert)
-	}
-}
-
-// serveMetrics serves /metrics, /healthz and /readyz on addr until the
-// returned func is called.
-func serveMetrics(addr string, a *app, api *certapi.Handler, withPprof bool) (func(), error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("--metrics-listen: %w", err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", a.metrics.Handler())
-	api.RegisterHealth(mux)
-	writeTimeout := certapi.WriteTimeout
-	if withPprof {
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		writeTimeout = 0 // a CPU profile or trace takes ?seconds= to answer
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: certapi.ReadHeaderTimeout, ReadTimeout: certapi.ReadTimeout, WriteTimeout: writeTimeout}
-	go srv.Serve(ln)
-	a.log.Info("serving metrics", "url", "http://"+ln.Addr().String()+"/metrics")
-	return func() { srv.Close() }, nil
 }
 
 // minBodyLimit is the smallest --max-body-bytes: the largest valid request

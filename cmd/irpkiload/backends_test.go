@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/irpki/irpki/internal/pgtest"
-	"github.com/irpki/irpki/internal/security/irpkidproc"
+	"github.com/irpki/irpki/internal/server/irpkidproc"
 )
 
 // TestBackendFigures measures, with IRPKI_BENCH=1, the figures of

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/irpki/irpki/internal/security/irpkidproc"
+	"github.com/irpki/irpki/internal/server/irpkidproc"
 )
 
 // TestLoadAgainstRealIrpkid starts irpkid serve as a process and runs the

@@ -19,7 +19,7 @@ import (
 
 	"github.com/irpki/irpki/internal/ca"
 	"github.com/irpki/irpki/internal/ca/catest"
-	"github.com/irpki/irpki/internal/irpkidtest"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
 	"github.com/irpki/irpki/internal/wire"
 )
 

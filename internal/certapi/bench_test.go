@@ -24,7 +24,7 @@ import (
 	"github.com/irpki/irpki/client"
 	"github.com/irpki/irpki/internal/ca"
 	"github.com/irpki/irpki/internal/certapi"
-	"github.com/irpki/irpki/internal/irpkidtest"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/store"
 	"github.com/irpki/irpki/internal/wire"

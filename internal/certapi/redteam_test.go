@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/irpki/irpki/internal/certapi"
-	"github.com/irpki/irpki/internal/irpkidtest"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
 	"github.com/irpki/irpki/internal/wire"
 )
 

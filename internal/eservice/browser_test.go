@@ -19,9 +19,9 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/irpki/irpki/internal/eservice"
-	"github.com/irpki/irpki/internal/irpkidtest"
 	"github.com/irpki/irpki/internal/pgtest"
 	"github.com/irpki/irpki/internal/serial"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/store"
 )

@@ -18,8 +18,8 @@ import (
 	"testing"
 
 	"github.com/irpki/irpki/internal/eservice"
-	"github.com/irpki/irpki/internal/irpkidtest"
 	"github.com/irpki/irpki/internal/notify"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
 )
 
 const (

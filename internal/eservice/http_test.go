@@ -18,9 +18,9 @@ import (
 	"time"
 
 	"github.com/irpki/irpki/internal/eservice"
-	"github.com/irpki/irpki/internal/irpkidtest"
 	"github.com/irpki/irpki/internal/notify"
 	"github.com/irpki/irpki/internal/serial"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/store"
 )

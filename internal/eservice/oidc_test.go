@@ -16,7 +16,7 @@ import (
 	"github.com/oauth2-proxy/mockoidc"
 
 	"github.com/irpki/irpki/internal/eservice"
-	"github.com/irpki/irpki/internal/irpkidtest"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
 	"github.com/irpki/irpki/internal/store"
 )
 

@@ -14,8 +14,8 @@ import (
 	"github.com/irpki/irpki/client"
 	"github.com/irpki/irpki/internal/ca"
 	"github.com/irpki/irpki/internal/ca/catest"
-	"github.com/irpki/irpki/internal/irpkidtest"
-	"github.com/irpki/irpki/internal/security/irpkidproc"
+	"github.com/irpki/irpki/internal/server/irpkidproc"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
 	"github.com/irpki/irpki/internal/wire"
 )
 

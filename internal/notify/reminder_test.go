@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/irpki/irpki/internal/irpkidtest"
 	"github.com/irpki/irpki/internal/notify"
 	"github.com/irpki/irpki/internal/pgtest"
 	"github.com/irpki/irpki/internal/serial"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/store"
 )

@@ -14,8 +14,8 @@ import (
 
 	"github.com/irpki/irpki/client"
 	"github.com/irpki/irpki/internal/clock"
-	"github.com/irpki/irpki/internal/irpkidtest"
 	"github.com/irpki/irpki/internal/pgtest"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
 	"github.com/irpki/irpki/internal/wire"
 )
 

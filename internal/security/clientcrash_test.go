@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/irpki/irpki/internal/businessid"
-	"github.com/irpki/irpki/internal/security/irpkidproc"
+	"github.com/irpki/irpki/internal/server/irpkidproc"
 )
 
 // TestCrashClientRenew SIGKILLs `irpki renew` at random moments (before,

@@ -17,8 +17,8 @@ import (
 
 	"github.com/irpki/irpki/client"
 	"github.com/irpki/irpki/internal/businessid"
-	"github.com/irpki/irpki/internal/irpkidtest"
-	"github.com/irpki/irpki/internal/security/irpkidproc"
+	"github.com/irpki/irpki/internal/server/irpkidproc"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/store"
 )

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/irpki/irpki/client"
-	"github.com/irpki/irpki/internal/irpkidtest"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
 	"github.com/irpki/irpki/internal/store"
 	"github.com/irpki/irpki/internal/wire"
 )

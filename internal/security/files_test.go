@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/irpki/irpki/internal/security/irpkidproc"
+	"github.com/irpki/irpki/internal/server/irpkidproc"
 )
 
 // TestDataDirectoryPermissions: while irpkid serves and after operator

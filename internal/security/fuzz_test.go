@@ -18,7 +18,7 @@ import (
 
 	"github.com/irpki/irpki/client"
 	"github.com/irpki/irpki/internal/ca"
-	"github.com/irpki/irpki/internal/irpkidtest"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
 	"github.com/irpki/irpki/internal/wire"
 )
 

@@ -14,7 +14,7 @@ import (
 
 	"github.com/beevik/etree"
 
-	"github.com/irpki/irpki/internal/irpkidtest"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
 	"github.com/irpki/irpki/internal/store"
 	"github.com/irpki/irpki/internal/wire"
 )

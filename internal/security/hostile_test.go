@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/irpki/irpki/internal/certapi"
-	"github.com/irpki/irpki/internal/irpkidtest"
-	"github.com/irpki/irpki/internal/security/irpkidproc"
+	"github.com/irpki/irpki/internal/server/irpkidproc"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
 	"github.com/irpki/irpki/internal/wire"
 )
 

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/irpki/irpki/client"
-	"github.com/irpki/irpki/internal/irpkidtest"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/store"
 )

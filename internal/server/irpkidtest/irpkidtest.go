@@ -1,7 +1,9 @@
-// Package irpkidtest starts a real irpkid certificate service for tests: the
-// real service, store (SQLite in a temp dir) and HTTP handler behind an
-// httptest server, with a settable clock and captured logs. A CA hierarchy
-// is minted once per test binary and shared, since it is immutable.
+// Package irpkidtest starts a real irpkid certificate service for tests:
+// the server irpkid serve runs, assembled by server.New (store, SQLite in
+// a temp dir unless told otherwise, service, signer, SOAP handler, CRLs),
+// behind an httptest server, with a settable clock and captured logs. A CA
+// hierarchy is minted once per test binary and shared, since it is
+// immutable.
 package irpkidtest
 
 import (
@@ -28,6 +30,7 @@ import (
 	"github.com/irpki/irpki/internal/ca/catest"
 	"github.com/irpki/irpki/internal/certapi"
 	"github.com/irpki/irpki/internal/clock"
+	"github.com/irpki/irpki/internal/server"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/store"
 	"github.com/irpki/irpki/internal/wire"
@@ -102,46 +105,30 @@ func Start(t testing.TB, cfg Config) *Server {
 	dir := t.TempDir()
 	logs := &SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	dsn := cfg.Database
-	if dsn == "" {
-		dsn = filepath.Join(dir, "irpki.db")
-	}
-	db, err := store.Open(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
 	h := Hierarchy(t, cfg.Environment)
 	clk := cfg.Clock
 	if clk == nil {
 		clk = clock.NewFixed(Epoch)
 	}
-	scfg := service.DefaultConfig(cfg.Environment)
-	if cfg.Mutate != nil {
-		cfg.Mutate(&scfg)
-	}
-	svc, err := service.New(scfg, h, db, clk, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := wire.NewSigner(h.SigningKey, h.SigningChain())
-	if err != nil {
-		t.Fatal(err)
-	}
 	lim := wire.DefaultLimits
 	if cfg.Limits != nil {
 		lim = *cfg.Limits
 	}
-	acfg := certapi.Config{Limits: lim, Log: log, Health: db.Ping}
+	acfg := certapi.Config{Limits: lim}
 	if cfg.API != nil {
 		cfg.API(&acfg)
 	}
-	api := certapi.New(svc, signer, acfg)
-	mux := http.NewServeMux()
-	api.Register(mux)
-	hs := httptest.NewServer(mux)
+	srv, err := server.New(context.Background(), server.Config{
+		CoreConfig: server.CoreConfig{Environment: cfg.Environment, DataDir: dir, Database: cfg.Database, CA: h, Clock: clk, Log: log, Rules: cfg.Mutate},
+		SOAP:       acfg,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	return &Server{URL: hs.URL + certapi.Path, Base: hs.URL, Service: svc, DB: db, CA: h, Clock: clk, Logs: logs, Log: log, Dir: dir, HTTP: hs, API: api}
+	return &Server{URL: hs.URL + certapi.Path, Base: hs.URL, Service: srv.Service, DB: srv.DB, CA: h, Clock: clk, Logs: logs, Log: log, Dir: dir, HTTP: hs, API: srv.API}
 }
 
 // Trust returns the client trust bundle.
