@@ -1,0 +1,150 @@
+package server_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/irpki/irpki/internal/certapi"
+	"github.com/irpki/irpki/internal/clock"
+	"github.com/irpki/irpki/internal/eservice"
+	"github.com/irpki/irpki/internal/notify"
+	"github.com/irpki/irpki/internal/server"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
+	"github.com/irpki/irpki/internal/wire"
+)
+
+// fullConfig is a server with every part: e-service, mail and SMS to
+// their outboxes, the reminder job, CRL publication and audit pruning.
+func fullConfig(t *testing.T) server.Config {
+	t.Helper()
+	dir := t.TempDir()
+	ecfg := eservice.DefaultConfig("http://127.0.0.1:1")
+	return server.Config{
+		CoreConfig: server.CoreConfig{Environment: wire.EnvTest, DataDir: dir, CA: irpkidtest.Hierarchy(t, wire.EnvTest),
+			Clock: clock.NewFixed(irpkidtest.Epoch), Log: slog.New(slog.NewTextHandler(io.Discard, nil))},
+		PublicURL:      "http://127.0.0.1:1",
+		Mail:           &server.MailConfig{SMTP: notify.SMTPConfig{From: "Tulorekisteri <no-reply@irpki.test>"}},
+		EService:       &ecfg,
+		SMS:            &server.SMSConfig{Interval: time.Hour},
+		Reminder:       &server.ReminderConfig{Days: []int{60}, Interval: time.Hour},
+		CRLInterval:    time.Hour,
+		AuditRetention: time.Hour,
+	}
+}
+
+// settled waits until the number of goroutines is at most n (goroutines
+// that were told to end may take a moment to return) and reports whether
+// it got there.
+func settled(n int) bool {
+	for range 200 {
+		if runtime.NumGoroutine() <= n {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond) // waiting for goroutines to exit; no clock involved
+	}
+	return false
+}
+
+// TestNewFailingLateLeavesNothingRunning: a start-up failure after the
+// store is open and the SMS dispatcher built (a reminder job that cannot
+// be built) closes everything New opened: no goroutine of the store, the
+// dispatcher or a job is left behind.
+func TestNewFailingLateLeavesNothingRunning(t *testing.T) {
+	cfg := fullConfig(t)
+	cfg.Reminder.Days = []int{400} // out of range: notify.NewReminder refuses it
+	irpkidtest.Hierarchy(t, wire.EnvTest)
+	before := runtime.NumGoroutine()
+	for range 3 {
+		s, err := server.New(context.Background(), cfg)
+		if err == nil {
+			s.Close()
+			t.Fatal("New: no error for a reminder day out of range")
+		}
+		if !strings.Contains(err.Error(), "400") {
+			t.Errorf("New: %v, want the reminder day's error", err)
+		}
+	}
+	if !settled(before) {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("%d goroutines left running after New failed (%d before):\n%s", runtime.NumGoroutine()-before, before, buf[:runtime.Stack(buf, true)])
+	}
+	// The SMS outbox was made before the failure: the dispatcher was built.
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, "sms-outbox")); err != nil {
+		t.Errorf("the SMS dispatcher was not built before the failing step: %v", err)
+	}
+}
+
+// TestStartAndClose: the assembled server serves SOAP, the CRLs and the
+// e-service from one handler, runs its jobs after Start, and Close stops
+// every one of them.
+func TestStartAndClose(t *testing.T) {
+	cfg := fullConfig(t)
+	irpkidtest.Hierarchy(t, wire.EnvTest)
+	before := runtime.NumGoroutine()
+	s, err := server.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start(context.Background())
+	hs := httptest.NewServer(s.Handler())
+	tr := &http.Transport{}
+	c := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for path, want := range map[string]int{
+		certapi.Path + "?wsdl":     http.StatusOK,
+		"/healthz":                 http.StatusOK,
+		"/readyz":                  http.StatusOK,
+		eservice.Path:              http.StatusSeeOther,
+		"/crl/no-such-list.crl":    http.StatusNotFound,
+		"/nothing-is-served-here/": http.StatusNotFound,
+	} {
+		resp, err := c.Get(hs.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: %d, want %d", path, resp.StatusCode, want)
+		}
+		if resp.Header.Get("X-Request-Id") == "" {
+			t.Errorf("GET %s: no request ID", path)
+		}
+	}
+	tr.CloseIdleConnections()
+	hs.Close()
+	if runtime.NumGoroutine() <= before {
+		t.Errorf("no goroutine runs after Start")
+	}
+	s.Close()
+	s.Close() // a second Close does nothing
+	if !settled(before) {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("%d goroutines left running after Close (%d before):\n%s", runtime.NumGoroutine()-before, before, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// TestPartsAreOptional: without mail, the e-service and the reminder job
+// are refused rather than built half; a PIN by SMS needs the SMS settings.
+func TestPartsAreOptional(t *testing.T) {
+	for name, mutate := range map[string]func(*server.Config){
+		"e-service without mail": func(c *server.Config) { c.Mail, c.Reminder = nil, nil },
+		"reminders without mail": func(c *server.Config) { c.Mail, c.EService = nil, nil },
+		"PIN by SMS without SMS": func(c *server.Config) { c.SMS = nil },
+		"CA of the other env":    func(c *server.Config) { c.CA = irpkidtest.Hierarchy(t, wire.EnvProduction) },
+	} {
+		cfg := fullConfig(t)
+		mutate(&cfg)
+		if s, err := server.New(context.Background(), cfg); err == nil {
+			s.Close()
+			t.Errorf("%s: built", name)
+		}
+	}
+}
