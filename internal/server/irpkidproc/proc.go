@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/irpki/irpki/internal/serial"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
 )
 
 var (
@@ -90,7 +91,7 @@ type Proc struct {
 	Endpoint string // the SOAP endpoint URL
 	Base     string // scheme://host:port
 	cmd      *exec.Cmd
-	logs     *syncBuffer
+	logs     *irpkidtest.SyncBuffer
 	done     chan struct{}
 	waitErr  error
 }
@@ -108,7 +109,7 @@ func Start(t testing.TB, bin, dataDir, listen string, extra ...string) *Proc {
 	args := append([]string{"serve", "--data-dir", dataDir, "--listen", listen, "--environment", "TEST"}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = CleanEnv()
-	logs := &syncBuffer{}
+	logs := &irpkidtest.SyncBuffer{}
 	pr, pw := io.Pipe()
 	cmd.Stderr = io.MultiWriter(logs, pw)
 	cmd.Stdout = logs
@@ -265,21 +266,4 @@ func CleanEnv() []string {
 		}
 	}
 	return env
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
