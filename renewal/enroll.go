@@ -142,29 +142,17 @@ func (m *Manager) Enroll(ctx context.Context, s Settings, cred Credentials) (*In
 }
 
 func (m *Manager) enroll(ctx context.Context, c *client.Client, s Settings, cred Credentials, p *pending) (*Installed, error) {
-	if p.RetrievalID == "" {
-		if cred.TransferPassword == "" {
-			return nil, ErrNeedCredentials
-		}
-		if err := m.sendingAgain(p); err != nil {
-			return nil, err
-		}
+	if p.RetrievalID == "" && cred.TransferPassword == "" {
+		return nil, ErrNeedCredentials
+	}
+	err := m.send(ctx, p, func() (string, error) {
 		m.progress(Event{Kind: EventRequest, Message: "sending SignNewCertificate to " + s.Endpoint})
-		rid, err := c.SignNewCertificate(ctx, s.CustomerID, p.TransferID, cred.TransferPassword, p.CSR)
-		if err != nil {
-			err = m.refused(p, err)
-			m.noteRequestFailure(ctx, p, err)
-			return nil, err
-		}
-		if err := m.saveRetrievalID(p, rid); err != nil {
-			return nil, err
-		}
-	}
-	inst, err := m.finish(ctx, c, s, p)
+		return c.SignNewCertificate(ctx, s.CustomerID, p.TransferID, cred.TransferPassword, p.CSR)
+	})
 	if err != nil {
-		return nil, m.refused(p, err)
+		return nil, err
 	}
-	return inst, nil
+	return m.complete(ctx, c, s, p)
 }
 
 // shownCustomer is a customer id read from a file, for a message: itself

@@ -26,15 +26,16 @@ import (
 // to the service, lives in this file:
 //
 //   - begun (beginPending): a new key and CSR saved, nothing sent yet;
-//   - sent, and its RetrievalId saved (saveRetrievalID) before any polling;
+//   - sent (send), and its RetrievalId saved (saveRetrievalID) before any
+//     polling;
 //   - refused: for good (refused moves it to archive/abandoned), or with a
 //     code that may not be final (noteRequestFailure records the refusal,
 //     and retryAt says when it is sent again); a lost answer instead
 //     clears an earlier refusal, and the next run resumes at once;
-//   - sent again (sendingAgain clears the refusal on disk first);
-//   - finished (finish: the certificate fetched, saved, verified and
-//     installed, pending.json removed), or given up (abandon, with
-//     restoreSettings for a re-enrolment).
+//   - sent again (send: sendingAgain clears the refusal on disk first);
+//   - finished (complete, finish: the certificate fetched, saved,
+//     verified and installed, pending.json removed), or given up
+//     (abandon, with restoreSettings for a re-enrolment).
 //
 // Enroll and Renew (enroll.go, renew.go) decide when to take each step;
 // Next (next.go) decides, without I/O, what a renewer does next.
@@ -266,6 +267,38 @@ func (m *Manager) newKeyAndCSR(s Settings) (keyPEM string, csr []byte, err error
 		return "", nil, fmt.Errorf("create CSR: %w", err)
 	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})), csr, nil
+}
+
+// send sends the pending request p, unless its RetrievalId is known: call
+// makes the request and returns the RetrievalId the service answered. An
+// earlier refusal is cleared on disk before (sendingAgain); a failure is
+// recorded in p, or abandons p when the service refused it for good
+// (refused, noteRequestFailure), and returned as they return it; the
+// RetrievalId is saved before anything else (saveRetrievalID).
+func (m *Manager) send(ctx context.Context, p *pending, call func() (string, error)) error {
+	if p.RetrievalID != "" {
+		return nil
+	}
+	if err := m.sendingAgain(p); err != nil {
+		return err
+	}
+	rid, err := call()
+	if err != nil {
+		err = m.refused(p, err)
+		m.noteRequestFailure(ctx, p, err)
+		return err
+	}
+	return m.saveRetrievalID(p, rid)
+}
+
+// complete finishes the request p once sent (see finish); the service's
+// refusal to deliver its certificate for good abandons p (see refused).
+func (m *Manager) complete(ctx context.Context, c *client.Client, s Settings, p *pending) (*Installed, error) {
+	inst, err := m.finish(ctx, c, s, p)
+	if err != nil {
+		return nil, m.refused(p, err)
+	}
+	return inst, nil
 }
 
 // saveRetrievalID puts the RetrievalId the service answered on disk before

@@ -179,34 +179,22 @@ func (m *Manager) Renew(ctx context.Context, opt RenewOptions) (*RenewResult, er
 }
 
 func (m *Manager) renew(ctx context.Context, c *client.Client, s Settings, cur *Installed, p *pending) (*Installed, error) {
-	if p.RetrievalID == "" {
-		if err := m.sendingAgain(p); err != nil {
-			return nil, err
-		}
+	err := m.send(ctx, p, func() (string, error) {
 		m.progress(Event{Kind: EventRequest, Message: fmt.Sprintf("sending RenewCertificate for %s, signed with the current key, to %s", cur.SerialText(), s.Endpoint)})
-		rid, err := c.RenewCertificate(ctx, s.CustomerID, p.CSR, cur.Key, cur.Cert)
-		if err != nil {
-			err = m.refused(p, err)
-			m.noteRequestFailure(ctx, p, err)
-			var se *client.ServiceError
-			if errors.As(err, &se) {
-				switch se.Code {
-				case client.CodeSignerRevoked:
-					m.markRevoked(cur, se.Message)
-					return nil, fmt.Errorf("%w (certificate %s): %v", ErrRevoked, cur.SerialText(), err)
-				case client.CodeSignerExpired:
-					return nil, fmt.Errorf("%w (certificate %s): %v", ErrExpired, cur.SerialText(), err)
-				}
-			}
-			return nil, err
-		}
-		if err := m.saveRetrievalID(p, rid); err != nil {
-			return nil, err
+		return c.RenewCertificate(ctx, s.CustomerID, p.CSR, cur.Key, cur.Cert)
+	})
+	var se *client.ServiceError
+	if errors.As(err, &se) {
+		switch se.Code {
+		case client.CodeSignerRevoked:
+			m.markRevoked(cur, se.Message)
+			return nil, fmt.Errorf("%w (certificate %s): %v", ErrRevoked, cur.SerialText(), err)
+		case client.CodeSignerExpired:
+			return nil, fmt.Errorf("%w (certificate %s): %v", ErrExpired, cur.SerialText(), err)
 		}
 	}
-	inst, err := m.finish(ctx, c, s, p)
 	if err != nil {
-		return nil, m.refused(p, err)
+		return nil, err
 	}
-	return inst, nil
+	return m.complete(ctx, c, s, p)
 }
