@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -47,7 +46,7 @@ func TestBackendFigures(t *testing.T) {
 			}
 			p := irpkidproc.Start(t, bin, dir, "", extra...)
 			cpu := func() time.Duration {
-				d := procCPU(p.Pid(), false)
+				d := procCPU(p.Pid())
 				if backend == "postgres" {
 					d += postgresCPU(pg.PID())
 				}
@@ -56,12 +55,12 @@ func TestBackendFigures(t *testing.T) {
 			c := config{endpoint: p.Endpoint, dataDir: dir, irpkid: bin, validity: "30d", mode: "renew", clients: 16,
 				duration: time.Duration(secs) * time.Second, pregen: 16 + secs*30}
 			before, irpkidBefore, wallStart := time.Duration(0), time.Duration(0), time.Time{}
-			c.onStart = func() { before, irpkidBefore, wallStart = cpu(), procCPU(p.Pid(), false), time.Now() }
+			c.onStart = func() { before, irpkidBefore, wallStart = cpu(), procCPU(p.Pid()), time.Now() }
 			rep, err := load(context.Background(), c, io.Discard)
 			if err != nil {
 				t.Fatal(err)
 			}
-			used, irpkidUsed := cpu()-before, procCPU(p.Pid(), false)-irpkidBefore
+			used, irpkidUsed := cpu()-before, procCPU(p.Pid())-irpkidBefore
 			wall := time.Since(wallStart)
 			var text strings.Builder
 			rep.write(&text)
@@ -72,46 +71,4 @@ func TestBackendFigures(t *testing.T) {
 			p.Kill()
 		}
 	}
-}
-
-// procCPU is the user and system CPU time of process pid, with that of its
-// waited-for children if children is set, from /proc.
-func procCPU(pid int, children bool) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name, which is in parentheses.
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	ticks := 0
-	for i, n := range []int{11, 12, 13, 14} { // utime stime cutime cstime (fields 14-17)
-		if i >= 2 && !children {
-			break
-		}
-		v, _ := strconv.Atoi(f[n])
-		ticks += v
-	}
-	return time.Duration(ticks) * time.Second / 100 // USER_HZ
-}
-
-// postgresCPU is the CPU time of the PostgreSQL server: the postmaster with
-// its ended children, and its live children.
-func postgresCPU(postmaster int) time.Duration {
-	total := procCPU(postmaster, true)
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-		if len(f) > 1 && f[1] == strconv.Itoa(postmaster) {
-			total += procCPU(pid, false)
-		}
-	}
-	return total
 }

@@ -48,19 +48,22 @@ import (
 
 // StepReport is one step of the ladder.
 type StepReport struct {
-	Clients        int     `json:"clients"`
-	Cycles         int     `json:"cycles"`
-	Errors         int     `json:"errors"`
-	Busy           int64   `json:"busy_answers"` // 503 SERVICE_BUSY answers, retried after Retry-After
-	Seconds        float64 `json:"seconds"`
-	CyclesPerS     float64 `json:"cycles_per_second"`
-	CPUmsPerCycle  float64 `json:"server_cpu_ms_per_cycle"`
-	ServerCPUShare float64 `json:"server_cpu_cores"` // server CPU seconds per second
-	SigMs          float64 `json:"rsa2048_sign_ms"`
-	SigShare       float64 `json:"signature_share"`
-	CycleP50       float64 `json:"cycle_p50_ms"`
-	CycleP99       float64 `json:"cycle_p99_ms"`
-	RequestP99     float64 `json:"request_p99_ms"` // the worst operation's, retries after 503 included
+	Clients       int     `json:"clients"`
+	Cycles        int     `json:"cycles"`
+	Errors        int     `json:"errors"`
+	Busy          int64   `json:"busy_answers"` // 503 SERVICE_BUSY answers, retried after Retry-After
+	Seconds       float64 `json:"seconds"`
+	CyclesPerS    float64 `json:"cycles_per_second"`
+	CPUmsPerCycle float64 `json:"server_cpu_ms_per_cycle"` // irpkid's, and with --database-pid the database server's
+	// DatabaseCPUmsPerCycle is the PostgreSQL server's part of
+	// CPUmsPerCycle (--database-pid).
+	DatabaseCPUmsPerCycle float64 `json:"database_cpu_ms_per_cycle,omitempty"`
+	ServerCPUShare        float64 `json:"server_cpu_cores"` // server CPU seconds per second
+	SigMs                 float64 `json:"rsa2048_sign_ms"`
+	SigShare              float64 `json:"signature_share"`
+	CycleP50              float64 `json:"cycle_p50_ms"`
+	CycleP99              float64 `json:"cycle_p99_ms"`
+	RequestP99            float64 `json:"request_p99_ms"` // the worst operation's, retries after 503 included
 	// AdmittedP50 and AdmittedP99 are those of single HTTP requests the
 	// server admitted (all but its 503 answers).
 	AdmittedP50 float64 `json:"admitted_request_p50_ms"`
@@ -94,10 +97,10 @@ type LadderReport struct {
 func (r *LadderReport) write(w io.Writer) {
 	fmt.Fprintf(w, "irpkiload ladder: mode %s, %s, %d RSA-2048 signatures per cycle on the server\n", r.Mode, r.Database, r.SigsPerCycle)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "clients\tcycles/s\tCPU ms/cycle\tcores\tsign ms\tsig share\tcycle p50\tcycle p99\treq p99\tadmitted p50/p99\t503s\terrors\tRSS MiB\tclient ms/cycle\tlate keys\tidle cores\tload\trunqueue ms/cycle\t")
+	fmt.Fprintln(tw, "clients\tcycles/s\tCPU ms/cycle\tcores\tsign ms\tsig share\tcycle p50\tcycle p99\treq p99\tadmitted p50/p99\t503s\terrors\tRSS MiB\tdb ms/cycle\tclient ms/cycle\tlate keys\tidle cores\tload\trunqueue ms/cycle\t")
 	for _, s := range r.Steps {
-		fmt.Fprintf(tw, "%d\t%.1f\t%.2f\t%.2f\t%.3f\t%.2f\t%.1f\t%.1f\t%.1f\t%.0f/%.0f\t%d\t%d\t%.0f\t%.2f\t%d\t%.2f\t%.1f\t%.2f\t\n", s.Clients, s.CyclesPerS, s.CPUmsPerCycle, s.ServerCPUShare,
-			s.SigMs, s.SigShare, s.CycleP50, s.CycleP99, s.RequestP99, s.AdmittedP50, s.AdmittedP99, s.Busy, s.Errors, s.RSSMiB, s.ClientCPUmsPerCycle, s.LateKeys, s.IdleCores, s.LoadAvg, s.RunQueueMsPerCycle)
+		fmt.Fprintf(tw, "%d\t%.1f\t%.2f\t%.2f\t%.3f\t%.2f\t%.1f\t%.1f\t%.1f\t%.0f/%.0f\t%d\t%d\t%.0f\t%.2f\t%.2f\t%d\t%.2f\t%.1f\t%.2f\t\n", s.Clients, s.CyclesPerS, s.CPUmsPerCycle, s.ServerCPUShare,
+			s.SigMs, s.SigShare, s.CycleP50, s.CycleP99, s.RequestP99, s.AdmittedP50, s.AdmittedP99, s.Busy, s.Errors, s.RSSMiB, s.DatabaseCPUmsPerCycle, s.ClientCPUmsPerCycle, s.LateKeys, s.IdleCores, s.LoadAvg, s.RunQueueMsPerCycle)
 	}
 	tw.Flush()
 	best := 0.0
@@ -298,7 +301,11 @@ func step(ctx context.Context, c config, cl *client.Client, keys *keyPool, issue
 	if err != nil {
 		return StepReport{}, err
 	}
-	self0, _ := processCPU(os.Getpid())
+	var db0 time.Duration
+	if c.databasePID != 0 {
+		db0 = postgresCPU(c.databasePID)
+	}
+	self0, _ := statCPU(os.Getpid(), true) // with the irpkid order processes of full mode
 	wait0 := runQueueWait(pid)
 	idle0, _ := machineIdle()
 	busy0 := busy.n.Load()
@@ -348,7 +355,11 @@ func step(ctx context.Context, c config, cl *client.Client, keys *keyPool, issue
 	if err != nil {
 		return StepReport{}, err
 	}
-	self1, _ := processCPU(os.Getpid())
+	var db1 time.Duration
+	if c.databasePID != 0 {
+		db1 = postgresCPU(c.databasePID)
+	}
+	self1, _ := statCPU(os.Getpid(), true)
 	wait1 := runQueueWait(pid)
 	idle1, _ := machineIdle()
 	rss, _ := procRSS(pid)
@@ -370,11 +381,12 @@ func step(ctx context.Context, c config, cl *client.Client, keys *keyPool, issue
 		sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 		st.SigMs = ms(pct(s, 50))
 	}
-	cpu := (cpu1 - cpu0).Seconds()
+	cpu := (cpu1 - cpu0 + db1 - db0).Seconds()
 	st.ServerCPUShare = cpu / elapsed.Seconds()
 	if r.Cycles > 0 {
 		st.CPUmsPerCycle = cpu * 1000 / float64(r.Cycles)
 		st.ClientCPUmsPerCycle = (self1 - self0).Seconds() * 1000 / float64(r.Cycles)
+		st.DatabaseCPUmsPerCycle = (db1 - db0).Seconds() * 1000 / float64(r.Cycles)
 		st.RunQueueMsPerCycle = (wait1 - wait0).Seconds() * 1000 / float64(r.Cycles)
 	}
 	for _, o := range r.Ops {
@@ -421,20 +433,66 @@ func newOrgs(ctx context.Context, c config, n int) ([]string, error) {
 
 // processCPU is the CPU time (user and system) of process pid so far.
 func processCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	d, err := statCPU(pid, false)
 	if err != nil {
 		return 0, fmt.Errorf("server CPU: %w (is --server-pid right? /proc is Linux's)", err)
+	}
+	return d, nil
+}
+
+// procCPU is processCPU, 0 if unknown (a process that has ended).
+func procCPU(pid int) time.Duration {
+	d, _ := statCPU(pid, false)
+	return d
+}
+
+// statCPU is the user and system CPU time of process pid, with that of its
+// waited-for children if children is set, from /proc/PID/stat.
+func statCPU(pid int, children bool) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
 	}
 	s := string(b)
 	// The command name may hold spaces: fields start after its ')'.
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return 0, errors.New("server CPU: /proc/PID/stat has too few fields")
+	if len(f) < 15 {
+		return 0, errors.New("/proc/PID/stat has too few fields")
 	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	const ticks = 100 // USER_HZ on Linux
-	return time.Duration(ut+st) * time.Second / ticks, nil
+	fields := f[11:13] // utime stime
+	if children {
+		fields = f[11:15] // and cutime cstime
+	}
+	var ticks int64
+	for _, v := range fields {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		ticks += n
+	}
+	const hz = 100 // USER_HZ on Linux
+	return time.Duration(ticks) * time.Second / hz, nil
+}
+
+// postgresCPU is the CPU time of a PostgreSQL server: the postmaster with
+// its ended children, and its live children (the backends serving irpkid,
+// the WAL writer, the checkpointer).
+func postgresCPU(postmaster int) time.Duration {
+	total, _ := statCPU(postmaster, true)
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(postmaster) {
+			total += procCPU(pid)
+		}
+	}
+	return total
 }
 
 // machineIdle is the CPU time all the machine's CPUs have spent idle

@@ -78,6 +78,7 @@ type config struct {
 	// The ladder.
 	ladder, database string
 	serverPID        int
+	databasePID      int
 	start            bool
 	serveFlags       []string
 	tlsClient        *tls.Config
@@ -101,6 +102,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.pregen, "pregen-keys", 0, "generate this many RSA keys before the clock starts, so that the run measures the service rather than the load generator's key generation (cycles take keys from the pool, then generate their own)")
 	fs.StringVar(&c.ladder, "ladder", "", "run a ladder of steps, one per client count (e.g. 1,4,16,64,128), each for --duration, and report\nfor each cycles/s, the server's CPU per cycle (from /proc; --server-pid or --start), Go's RSA-2048\nsignature cost measured in the same run, the signatures' share, latency p50/p99, 503s and the server's RSS")
 	fs.IntVar(&c.serverPID, "server-pid", 0, "the irpkid serve process whose CPU and memory the ladder reads (Linux /proc)")
+	fs.IntVar(&c.databasePID, "database-pid", 0, "the PostgreSQL server's postmaster: the ladder adds its CPU and its children's to the server's (Linux /proc)")
 	fs.BoolVar(&c.start, "start", false, "start irpkid serve itself (HTTPS on a loopback port, a new data directory unless --data-dir) for the ladder, and stop it after")
 	fs.StringVar(&c.database, "database", "", "with --start: the PostgreSQL URL irpkid serve and its operator commands use (default SQLite in the data directory)")
 	fs.Func("serve-flag", "with --start: a flag for irpkid serve, e.g. --serve-flag=--max-queued-requests=64 (repeatable)", func(v string) error {
