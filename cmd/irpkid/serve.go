@@ -84,6 +84,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
+	var tlsConfig *tls.Config
+	if useTLS {
+		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		if err != nil {
+			return fmt.Errorf("TLS: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	limits := wire.DefaultLimits
 	limits.MaxBytes = *maxBody
 	cfg := server.Config{
@@ -135,12 +143,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	scheme := "http"
 	if useTLS {
-		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("TLS: %w", err)
-		}
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		ln = tls.NewListener(ln, tlsConfig)
 		scheme = "https"
 	}
 	srv.Log.Info("irpkid serving", "environment", c.environment, "endpoint", scheme+"://"+ln.Addr().String()+certapi.Path, "data_dir", c.dataDir)

@@ -131,7 +131,7 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 			return nil, err
 		}
 	}
-	s.handler = reqid.Middleware(core.Log, time.Now, eservice.RedactPath, s.mux)
+	s.handler = reqid.Middleware(core.Log, core.Clock.Now, eservice.RedactPath, s.mux)
 	return s, nil
 }
 

@@ -1,0 +1,34 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestServeRefusesBadStartupSettingsBeforeCreatingAnything: settings that
+// cannot work (a TLS key pair that cannot be read, reminder days out of
+// range with an SMS-sending e-service, an SMTP user without a password)
+// are refused before the data directory, its CA or its database is made,
+// so that a typo leaves nothing behind.
+func TestServeRefusesBadStartupSettingsBeforeCreatingAnything(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--tls-cert", "/nonexistent/cert.pem", "--tls-key", "/nonexistent/key.pem"}, "TLS: "},
+		{[]string{"--remind-days", "400"}, "--remind-days"},
+		{[]string{"--smtp-host", "mail.example", "--smtp-user", "irpki"}, "--smtp-user needs a password"},
+	} {
+		dir := filepath.Join(t.TempDir(), "data")
+		args := append([]string{"serve", "--data-dir", dir, "--listen", freePort(t)}, tc.args...)
+		_, se, code := irpkid(t, nil, args...)
+		if code == 0 || !strings.Contains(se, tc.want) {
+			t.Errorf("%v: exit %d, %s", tc.args, code, se)
+		}
+		if _, err := os.Stat(dir); err == nil {
+			t.Errorf("%v: the data directory was created before the refusal", tc.args)
+		}
+	}
+}
