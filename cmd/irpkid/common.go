@@ -36,6 +36,9 @@ type common struct {
 	logLevel    string
 	logFormat   string
 	namePrefix  string
+	// keyPassphraseFile holds the passphrase of encrypted key files
+	// (keys.go).
+	keyPassphraseFile string
 	// createCA lets open create the CA of an environment beside another
 	// environment's CA (serve does; the operator commands do not).
 	createCA bool
@@ -55,6 +58,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.config, "config", "", "JSON config file whose keys are these flags' names")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&c.keyPassphraseFile, "key-passphrase-file", "", passphraseUsage)
 	fs.StringVar(&c.namePrefix, "ca-name-prefix", "", fmt.Sprintf("brand a new CA: this replaces \"Verohallinto\" and prefixes the issuing CAs' names (at most %d characters; default: the real service's names; an existing CA keeps its names)", ca.MaxNamePrefix))
 }
 
@@ -127,7 +131,7 @@ func irpkidSetting(name string) bool {
 		collectFlags = func(fs *flag.FlagSet) { fs.VisitAll(func(f *flag.Flag) { settings[f.Name] = true }) }
 		defer func() { collectFlags = nil }()
 		for _, cmd := range []func(context.Context, []string, io.Writer, io.Writer) error{
-			cmdServe, cmdOrgAdd, cmdOrgs, cmdOrder, cmdCerts, cmdCertsImport, cmdBackup, cmdRevoke, cmdTrust, cmdUserAdd, cmdUsers, cmdRemind, cmdAudit, cmdCAInit,
+			cmdServe, cmdOrgAdd, cmdOrgs, cmdOrder, cmdCerts, cmdCertsImport, cmdBackup, cmdRevoke, cmdTrust, cmdUserAdd, cmdUsers, cmdRemind, cmdAudit, cmdCAInit, cmdCAEncryptKeys,
 		} {
 			cmd(context.Background(), nil, io.Discard, io.Discard)
 		}
@@ -162,6 +166,15 @@ func (c *common) coreConfig(stderr io.Writer) (server.CoreConfig, error) {
 	}
 	opt := ca.DefaultOptions
 	opt.NamePrefix = c.namePrefix
+	// The CA's keys: files (encrypted ones with the passphrase) or PKCS#11
+	// token keys; the core closes the tokens.
+	opt.Keys = c.keySource()
+	if c.passphraseGiven() {
+		// A CA made on first start has its key files encrypted too.
+		if opt.Passphrase, err = opt.Keys.Passphrase(); err != nil {
+			return server.CoreConfig{}, err
+		}
+	}
 	return server.CoreConfig{Environment: c.environment, DataDir: c.dataDir, Database: c.database, CAOptions: opt,
 		Clock: clock.System{}, Log: log}, nil
 }

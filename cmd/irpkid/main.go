@@ -51,7 +51,9 @@ Usage:
   irpkid users   [flags]   list e-service accounts
   irpkid remind --once     send the expiry reminders that are due (for cron; serve also runs them)
   irpkid audit   [flags]   print the audit trail (--since, --customer-id, --json)
-  irpkid ca init --offline-dir DIR   create the CA with its root key offline (only what serve needs in --data-dir)
+  irpkid ca init --offline-dir DIR   create the CA with its root key offline (only what serve needs in --data-dir;
+                 --pkcs11-token URI: the issuing and signing keys in an HSM; encrypted key files with a passphrase)
+  irpkid ca encrypt-keys   encrypt the CA's plain key files with a passphrase (--key-passphrase-file)
   irpkid version           print the version
 
 Run "irpkid COMMAND --help" for a command's flags. Every flag can also be set
@@ -124,11 +126,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "users":
 		err = cmdUsers(ctx, args[1:], stdout, stderr)
 	case "ca":
-		if len(args) < 2 || args[1] != "init" {
-			fmt.Fprintln(stderr, "irpkid ca: the subcommand is \"init\": irpkid ca init --offline-dir DIR --data-dir DATA")
+		switch {
+		case len(args) >= 2 && args[1] == "init":
+			err = cmdCAInit(ctx, args[2:], stdout, stderr)
+		case len(args) >= 2 && args[1] == "encrypt-keys":
+			err = cmdCAEncryptKeys(ctx, args[2:], stdout, stderr)
+		default:
+			fmt.Fprintln(stderr, "irpkid ca: the subcommands are init and encrypt-keys: irpkid ca init --offline-dir DIR --data-dir DATA")
 			return 2
 		}
-		err = cmdCAInit(ctx, args[2:], stdout, stderr)
 	case "audit":
 		err = cmdAudit(ctx, args[1:], stdout, stderr)
 	case "remind":

@@ -24,6 +24,8 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/irpki/irpki/internal/atomicfile"
@@ -78,6 +80,17 @@ type Options struct {
 	// NewKey, if set, makes the hierarchy's keys instead of
 	// rsa.GenerateKey: tests hand out keys made in advance.
 	NewKey func(bits int) (*rsa.PrivateKey, error)
+	// Passphrase, if not empty, encrypts every key file written
+	// (EncryptKeyPEM).
+	Passphrase []byte
+	// OnlineKey, if set, makes the keys a serving irpkid uses (the
+	// issuing CAs' and the response signer's) elsewhere, e.g. in a PKCS#11
+	// token: name is the key's file name without ".key" (signing,
+	// issuing-reports_ws), ref the key's URI, written as NAME.pkcs11
+	// instead of a key file; a nil key leaves that one a key file.
+	OnlineKey func(name string, bits int) (key crypto.Signer, ref string, err error)
+	// Keys opens an existing hierarchy's keys (LoadOrCreate).
+	Keys *Keys
 }
 
 // DefaultOptions: RSA-3072 root and intermediate; RSA-2048 issuing and
@@ -108,7 +121,7 @@ func issuerFiles(channel string) (cert, key string) {
 func LoadOrCreate(dir, env string, now time.Time, opt Options) (h *Hierarchy, created bool, err error) {
 	path := filepath.Join(dir, "ca", env)
 	if _, err := os.Stat(path); err == nil {
-		h, err := Load(path, env)
+		h, err := Load(path, env, opt.Keys)
 		return h, false, err
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, false, fmt.Errorf("ca: %w", err)
@@ -125,7 +138,7 @@ func LoadOrCreate(dir, env string, now time.Time, opt Options) (h *Hierarchy, cr
 			// Another process on the same data directory (serve and an
 			// operator command started together) made it first: the
 			// directory appeared whole, so use that one.
-			h, err := Load(path, env)
+			h, err := Load(path, env, opt.Keys)
 			return h, false, err
 		}
 		return nil, false, fmt.Errorf("ca: %w", err)
@@ -134,7 +147,7 @@ func LoadOrCreate(dir, env string, now time.Time, opt Options) (h *Hierarchy, cr
 }
 
 // caTemplate is a CA certificate of the hierarchy.
-func caTemplate(n naming, cn string, key *rsa.PrivateKey, nb, na time.Time) *x509.Certificate {
+func caTemplate(n naming, cn string, pub crypto.PublicKey, nb, na time.Time) *x509.Certificate {
 	return &x509.Certificate{
 		Subject:               pkix.Name{Country: []string{"FI"}, Organization: []string{n.org()}, CommonName: cn},
 		NotBefore:             nb,
@@ -142,7 +155,7 @@ func caTemplate(n naming, cn string, key *rsa.PrivateKey, nb, na time.Time) *x50
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-		SubjectKeyId:          SubjectKeyID(&key.PublicKey),
+		SubjectKeyId:          SubjectKeyID(pub),
 	}
 }
 
@@ -158,7 +171,17 @@ func Create(env string, now time.Time, opt Options) (*Hierarchy, map[string][]by
 	}
 	n := naming{env: env, prefix: opt.NamePrefix}
 	files := map[string][]byte{}
-	newKey := func(what string, bits int, file string) (*rsa.PrivateKey, error) {
+	newKey := func(what string, bits int, file string) (crypto.Signer, error) {
+		if opt.OnlineKey != nil && !slices.Contains(OfflineKeys, file) {
+			k, ref, err := opt.OnlineKey(strings.TrimSuffix(file, ".key"), bits)
+			if err != nil {
+				return nil, fmt.Errorf("ca: %s key: %w", what, err)
+			}
+			if k != nil {
+				files[keyRef(file)] = []byte(ref + "\n")
+				return k, nil
+			}
+		}
 		gen := opt.NewKey
 		if gen == nil {
 			gen = func(bits int) (*rsa.PrivateKey, error) { return rsa.GenerateKey(r, bits) }
@@ -167,7 +190,13 @@ func Create(env string, now time.Time, opt Options) (*Hierarchy, map[string][]by
 		if err != nil {
 			return nil, fmt.Errorf("ca: %s key: %w", what, err)
 		}
-		files[file] = pemKey(k)
+		if len(opt.Passphrase) > 0 {
+			if files[file], err = EncryptKeyPEM(k, opt.Passphrase); err != nil {
+				return nil, err
+			}
+		} else {
+			files[file] = pemKey(k)
+		}
 		return k, nil
 	}
 	nb := now.Add(-time.Minute)
@@ -177,7 +206,7 @@ func Create(env string, now time.Time, opt Options) (*Hierarchy, map[string][]by
 		return nil, nil, err
 	}
 	rootT := caTemplate(n, n.root(), rootKey, nb, now.AddDate(20, 0, 0))
-	root, err := sign(r, rootT, rootT, &rootKey.PublicKey, rootKey)
+	root, err := sign(r, rootT, rootT, rootKey.Public(), rootKey)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -189,7 +218,7 @@ func Create(env string, now time.Time, opt Options) (*Hierarchy, map[string][]by
 	}
 	interT := caTemplate(n, n.intermediate(), interKey, nb, now.AddDate(15, 0, 0))
 	interT.MaxPathLen = 1
-	inter, err := sign(r, interT, root, &interKey.PublicKey, rootKey)
+	inter, err := sign(r, interT, root, interKey.Public(), rootKey)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -206,7 +235,7 @@ func Create(env string, now time.Time, opt Options) (*Hierarchy, map[string][]by
 		if channel != ServicesChannel {
 			t.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 		}
-		c, err := sign(r, t, inter, &k.PublicKey, interKey)
+		c, err := sign(r, t, inter, k.Public(), interKey)
 		if err != nil {
 			return nil, err
 		}
@@ -235,9 +264,9 @@ func Create(env string, now time.Time, opt Options) (*Hierarchy, map[string][]by
 		NotAfter:              now.AddDate(5, 0, 0),
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
-		SubjectKeyId:          SubjectKeyID(&sigKey.PublicKey),
+		SubjectKeyId:          SubjectKeyID(sigKey.Public()),
 	}
-	if h.Signing, err = sign(r, sigT, h.Services.Cert, &sigKey.PublicKey, h.Services.Key); err != nil {
+	if h.Signing, err = sign(r, sigT, h.Services.Cert, sigKey.Public(), h.Services.Key); err != nil {
 		return nil, nil, err
 	}
 	h.SigningKey = sigKey
@@ -264,7 +293,10 @@ func sign(r io.Reader, t, parent *x509.Certificate, pub crypto.PublicKey, key cr
 // The root's, the intermediate's and the services CA's private keys are
 // not needed (they sign only CA and signer certificates); the issuing CAs'
 // and the signer's are.
-func Load(path, env string) (*Hierarchy, error) {
+//
+// keys opens the keys that are no plain files (see keysource.go); nil
+// opens plain files only.
+func Load(path, env string, keys *Keys) (*Hierarchy, error) {
 	h := &Hierarchy{Environment: env}
 	var err error
 	if h.Root, err = readCert(filepath.Join(path, fileRoot)); err != nil {
@@ -273,11 +305,14 @@ func Load(path, env string) (*Hierarchy, error) {
 	if h.Signing, err = readCert(filepath.Join(path, fileSigning)); err != nil {
 		return nil, err
 	}
-	if h.SigningKey, err = readKey(filepath.Join(path, fileSigningKey)); err != nil {
+	if h.SigningKey, err = keys.openRequired(path, fileSigningKey); err != nil {
+		return nil, err
+	}
+	if err := checkKeyMatches(filepath.Join(path, fileSigningKey), h.SigningKey, h.Signing); err != nil {
 		return nil, err
 	}
 	if _, err := os.Stat(filepath.Join(path, fileIntermediate)); errors.Is(err, os.ErrNotExist) {
-		return loadTwoLevel(h, path)
+		return loadTwoLevel(h, path, keys)
 	}
 	if h.Intermediate, err = readCert(filepath.Join(path, fileIntermediate)); err != nil {
 		return nil, err
@@ -287,14 +322,14 @@ func Load(path, env string) (*Hierarchy, error) {
 	}
 	for _, ch := range Channels {
 		cf, kf := issuerFiles(ch)
-		is, err := loadIssuer(path, ch, cf, kf, h.Intermediate, true)
+		is, err := loadIssuer(path, ch, cf, kf, h.Intermediate, true, keys)
 		if err != nil {
 			return nil, err
 		}
 		is.Package = naming{env: env}.pkg(ch)
 		h.Issuers = append(h.Issuers, is)
 	}
-	if h.Services, err = loadIssuer(path, ServicesChannel, fileServices, fileServicesKey, h.Intermediate, false); err != nil {
+	if h.Services, err = loadIssuer(path, ServicesChannel, fileServices, fileServicesKey, h.Intermediate, false, keys); err != nil {
 		return nil, err
 	}
 	h.Services.Package = naming{env: env}.pkg(ServicesChannel)
@@ -307,8 +342,8 @@ func Load(path, env string) (*Hierarchy, error) {
 
 // loadTwoLevel loads the rest of an older data directory's hierarchy: root
 // → issuing CA, root → signing certificate.
-func loadTwoLevel(h *Hierarchy, path string) (*Hierarchy, error) {
-	is, err := loadIssuer(path, "", fileIssuing, fileIssuingKey, h.Root, true)
+func loadTwoLevel(h *Hierarchy, path string, keys *Keys) (*Hierarchy, error) {
+	is, err := loadIssuer(path, "", fileIssuing, fileIssuingKey, h.Root, true, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -322,7 +357,7 @@ func loadTwoLevel(h *Hierarchy, path string) (*Hierarchy, error) {
 
 // loadIssuer reads an issuing CA signed by parent; its key must be there
 // if needKey, and is read if it is.
-func loadIssuer(path, channel, certFile, keyFile string, parent *x509.Certificate, needKey bool) (*Issuer, error) {
+func loadIssuer(path, channel, certFile, keyFile string, parent *x509.Certificate, needKey bool, keys *Keys) (*Issuer, error) {
 	c, err := readCert(filepath.Join(path, certFile))
 	if err != nil {
 		return nil, err
@@ -331,11 +366,17 @@ func loadIssuer(path, channel, certFile, keyFile string, parent *x509.Certificat
 		return nil, err
 	}
 	is := &Issuer{Channel: channel, Cert: c}
-	kp := filepath.Join(path, keyFile)
-	if _, err := os.Stat(kp); needKey || err == nil {
-		if is.Key, err = readKey(kp); err != nil {
+	k, present, err := keys.openKey(path, keyFile)
+	switch {
+	case err != nil:
+		return nil, err
+	case !present && needKey:
+		return nil, missingKey(path, keyFile)
+	case present:
+		if err := checkKeyMatches(filepath.Join(path, keyFile), k, c); err != nil {
 			return nil, err
 		}
+		is.Key = k
 	}
 	return is, nil
 }
@@ -406,7 +447,8 @@ func readCert(p string) (*x509.Certificate, error) {
 	return c, nil
 }
 
-func readKey(p string) (crypto.Signer, error) {
+// readKey reads a PEM key file, which only its owner may read.
+func readKey(p string, keys *Keys) (crypto.Signer, error) {
 	st, err := os.Stat(p)
 	if err != nil {
 		return nil, fmt.Errorf("ca: %w", err)
@@ -418,19 +460,20 @@ func readKey(p string) (crypto.Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ca: %w", err)
 	}
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		return nil, fmt.Errorf("ca: %s: no PEM key", p)
+	return ParseKeyPEM(p, b, keys)
+}
+
+// openRequired opens a key that must be there.
+func (keys *Keys) openRequired(dir, keyFile string) (crypto.Signer, error) {
+	k, present, err := keys.openKey(dir, keyFile)
+	if err == nil && !present {
+		err = missingKey(dir, keyFile)
 	}
-	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("ca: %s: cannot parse private key", p)
-	}
-	s, ok := k.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("ca: %s: unsupported key type", p)
-	}
-	return s, nil
+	return k, err
+}
+
+func missingKey(dir, keyFile string) error {
+	return fmt.Errorf("ca: %s: neither %s nor %s (a PKCS#11 key reference) is there", dir, keyFile, keyRef(keyFile))
 }
 
 func pemCert(c *x509.Certificate) []byte {

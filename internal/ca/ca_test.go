@@ -332,7 +332,7 @@ func TestLoadOrCreate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if h3, err := ca.Load(caDir, wire.EnvTest); err != nil || h3.Services.Key != nil {
+	if h3, err := ca.Load(caDir, wire.EnvTest, nil); err != nil || h3.Services.Key != nil {
 		t.Fatalf("Load without the offline keys: %v", err)
 	}
 

@@ -21,6 +21,7 @@ import (
 	"github.com/irpki/irpki/internal/ca"
 	"github.com/irpki/irpki/internal/clock"
 	"github.com/irpki/irpki/internal/crl"
+	"github.com/irpki/irpki/internal/hsm"
 	"github.com/irpki/irpki/internal/metrics"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/store"
@@ -39,7 +40,9 @@ type CoreConfig struct {
 	// Database is what store.Open takes; empty: SQLite in DataDir.
 	Database string
 	// CA is the hierarchy to use; nil: the one in DataDir, created there
-	// with CAOptions if it does not exist yet.
+	// with CAOptions if it does not exist yet, its keys opened with
+	// CAOptions.Keys (encrypted files, PKCS#11 tokens), whose tokens the
+	// core closes.
 	CA        *ca.Hierarchy
 	CAOptions ca.Options
 	// Clock is where time comes from; default the system clock.
@@ -63,6 +66,7 @@ type Core struct {
 	Clock   clock.Clock
 	Metrics *metrics.Metrics // nil when not measured
 	dataDir string
+	tokens  *hsm.Tokens // the PKCS#11 tokens of the CA's keys, or nil
 }
 
 // StoreName is what store.Open takes for cfg: the Database URL, or the
@@ -88,12 +92,17 @@ func Open(ctx context.Context, cfg CoreConfig) (*Core, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	var tokens *hsm.Tokens
+	if cfg.CAOptions.Keys != nil {
+		tokens = cfg.CAOptions.Keys.Tokens
+	}
 	h := cfg.CA
 	if h == nil {
 		var created bool
 		var err error
 		h, created, err = ca.LoadOrCreate(cfg.DataDir, cfg.Environment, clk.Now(), cfg.CAOptions)
 		if err != nil {
+			tokens.Close()
 			return nil, err
 		}
 		if created {
@@ -104,6 +113,7 @@ func Open(ctx context.Context, cfg CoreConfig) (*Core, error) {
 	}
 	db, err := store.Open(ctx, StoreName(cfg))
 	if err != nil {
+		tokens.Close()
 		return nil, err
 	}
 	scfg := service.DefaultConfig(cfg.Environment)
@@ -120,10 +130,14 @@ func Open(ctx context.Context, cfg CoreConfig) (*Core, error) {
 	svc, err := service.New(scfg, h, db, clk, log)
 	if err != nil {
 		db.Close()
+		tokens.Close()
 		return nil, err
 	}
-	return &Core{DB: db, CA: h, Service: svc, CRLs: crls, Log: log, Clock: clk, Metrics: cfg.Metrics, dataDir: cfg.DataDir}, nil
+	return &Core{DB: db, CA: h, Service: svc, CRLs: crls, Log: log, Clock: clk, Metrics: cfg.Metrics, dataDir: cfg.DataDir, tokens: tokens}, nil
 }
 
-// Close closes the store.
-func (c *Core) Close() error { return c.DB.Close() }
+// Close closes the store and logs out of the CA's PKCS#11 tokens, after
+// the signatures under way.
+func (c *Core) Close() error {
+	return errors.Join(c.DB.Close(), c.tokens.Close())
+}

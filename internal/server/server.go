@@ -83,7 +83,11 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s := &Server{Core: core, cfg: cfg, mux: http.NewServeMux()}
-	s.closers = append(s.closers, func() { core.Close() })
+	s.closers = append(s.closers, func() {
+		if err := core.Close(); err != nil {
+			core.Log.Warn("closing the store and the CA's PKCS#11 tokens", "err", err)
+		}
+	})
 	defer func() {
 		if err != nil {
 			s.Close()

@@ -1,0 +1,184 @@
+package ca
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/youmark/pkcs8"
+
+	"github.com/irpki/irpki/internal/hsm"
+)
+
+// Where a key of a hierarchy's directory lives. For each key (root.key,
+// issuing-reports_ws.key, signing.key, …) the directory holds one of:
+//
+//   - NAME.key, a PEM PKCS#8 private key: "PRIVATE KEY", or "ENCRYPTED
+//     PRIVATE KEY" (PBES2: scrypt and AES-256-CBC), opened with the
+//     passphrase that Keys.Passphrase gives;
+//   - NAME.pkcs11, one line: the PKCS#11 URI (RFC 7512) of the key in a
+//     token (see package hsm), opened through Keys.Tokens.
+//
+// Each key has its own: the issuing CAs' keys may be in a token while the
+// signer's is an encrypted file. The rest of the package sees only a
+// crypto.Signer.
+
+// KeyRefExt is the extension of a key reference file.
+const KeyRefExt = ".pkcs11"
+
+// Keys tells Load how to open the keys that are not plain files.
+type Keys struct {
+	// Passphrase returns the passphrase of encrypted key files; nil when
+	// none was configured (an encrypted key is then refused, saying so).
+	Passphrase func() ([]byte, error)
+	// Tokens opens the keys in PKCS#11 tokens; nil: a key reference is
+	// refused. Whoever made it closes it.
+	Tokens *hsm.Tokens
+}
+
+// EncryptOptions are how encrypted key files are made: PBES2 with scrypt
+// (N=2^15, r=8, p=1: about 32 MiB and a tenth of a second per key) and
+// AES-256-CBC, which OpenSSL reads too (openssl pkey -in KEY).
+var EncryptOptions = pkcs8.Opts{
+	Cipher:  pkcs8.AES256CBC,
+	KDFOpts: pkcs8.ScryptOpts{SaltSize: 16, CostParameter: 1 << 15, BlockSize: 8, ParallelizationParameter: 1},
+}
+
+// pemBlockEncrypted is the PEM type of an encrypted PKCS#8 key.
+const pemBlockEncrypted = "ENCRYPTED PRIVATE KEY"
+
+// EncryptKeyPEM returns key as an encrypted PKCS#8 PEM block.
+func EncryptKeyPEM(key crypto.Signer, passphrase []byte) ([]byte, error) {
+	if len(passphrase) == 0 {
+		return nil, errors.New("ca: an empty passphrase encrypts nothing")
+	}
+	opt := EncryptOptions
+	der, err := pkcs8.MarshalPrivateKey(key, passphrase, &opt)
+	if err != nil {
+		return nil, fmt.Errorf("ca: encrypt key: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: pemBlockEncrypted, Bytes: der}), nil
+}
+
+// IsEncryptedKeyPEM reports whether b is an encrypted PEM key.
+func IsEncryptedKeyPEM(b []byte) bool {
+	blk, _ := pem.Decode(b)
+	return blk != nil && blk.Type == pemBlockEncrypted
+}
+
+// ParseKeyPEM parses a PEM private key, plain or encrypted (then with the
+// passphrase from keys). name is the file, for errors; they never hold the
+// passphrase.
+func ParseKeyPEM(name string, b []byte, keys *Keys) (crypto.Signer, error) {
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil, fmt.Errorf("ca: %s: no PEM key", name)
+	}
+	var k any
+	switch blk.Type {
+	case pemBlockEncrypted:
+		if keys == nil || keys.Passphrase == nil {
+			return nil, fmt.Errorf("ca: %s is encrypted and no passphrase was given (irpkid: --key-passphrase-file or IRPKI_KEY_PASSPHRASE)", name)
+		}
+		pass, err := keys.Passphrase()
+		if err != nil {
+			return nil, fmt.Errorf("ca: %s is encrypted: %w", name, err)
+		}
+		if k, _, err = pkcs8.ParsePrivateKey(blk.Bytes, pass); err != nil {
+			return nil, fmt.Errorf("ca: %s: wrong passphrase, or the file is damaged", name)
+		}
+	case "PRIVATE KEY":
+		var err error
+		if k, err = x509.ParsePKCS8PrivateKey(blk.Bytes); err != nil {
+			return nil, fmt.Errorf("ca: %s: cannot parse private key", name)
+		}
+	default:
+		return nil, fmt.Errorf("ca: %s: a %q PEM block is no PKCS#8 private key", name, blk.Type)
+	}
+	s, ok := k.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("ca: %s: unsupported key type", name)
+	}
+	return s, nil
+}
+
+// keyRef is the reference file of a key file: issuing-x.key → issuing-x.pkcs11.
+func keyRef(keyFile string) string { return strings.TrimSuffix(keyFile, ".key") + KeyRefExt }
+
+// openKey opens the key that keyFile (a name in dir) stands for: the file,
+// or the token key its reference names. present is false when there is
+// neither.
+func (keys *Keys) openKey(dir, keyFile string) (k crypto.Signer, present bool, err error) {
+	kp, rp := filepath.Join(dir, keyFile), filepath.Join(dir, keyRef(keyFile))
+	_, kerr := os.Stat(kp)
+	ref, rerr := os.ReadFile(rp)
+	switch {
+	case rerr == nil && kerr == nil:
+		return nil, true, fmt.Errorf("ca: %s and %s both exist: a key lives in a file or in a token, not both; remove the one not used", kp, rp)
+	case rerr == nil:
+		k, err := keys.openRef(rp, ref)
+		return k, true, err
+	case !errors.Is(rerr, os.ErrNotExist):
+		return nil, true, fmt.Errorf("ca: %w", rerr)
+	case errors.Is(kerr, os.ErrNotExist):
+		return nil, false, nil
+	}
+	k, err = readKey(kp, keys)
+	return k, true, err
+}
+
+func (keys *Keys) openRef(path string, ref []byte) (crypto.Signer, error) {
+	u, err := hsm.ParseURI(string(bytes.TrimSpace(ref)))
+	if err != nil {
+		return nil, fmt.Errorf("ca: %s: %w", path, err)
+	}
+	if !hsm.Available() {
+		return nil, fmt.Errorf("ca: %s: %w", path, hsm.ErrNeedsCgo)
+	}
+	if keys == nil || keys.Tokens == nil {
+		return nil, fmt.Errorf("ca: %s: this command opens no PKCS#11 token", path)
+	}
+	k, err := keys.Tokens.Open(u)
+	if err != nil {
+		return nil, fmt.Errorf("ca: %s: %w", path, err)
+	}
+	return k, nil
+}
+
+// checkKeyMatches refuses a key that is not the certificate's.
+func checkKeyMatches(name string, k crypto.Signer, c *x509.Certificate) error {
+	pub, ok := k.Public().(interface{ Equal(crypto.PublicKey) bool })
+	if !ok || !pub.Equal(c.PublicKey) {
+		return fmt.Errorf("ca: %s is not the key of the certificate %q", name, c.Subject.CommonName)
+	}
+	return nil
+}
+
+// PlainKeyFiles returns the names of the plain (unencrypted) key files of
+// a hierarchy's directory.
+func PlainKeyFiles(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("ca: %w", err)
+	}
+	var out []string
+	for _, e := range ents {
+		if !e.Type().IsRegular() || !strings.HasSuffix(e.Name(), ".key") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("ca: %w", err)
+		}
+		if !IsEncryptedKeyPEM(b) {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}
