@@ -43,11 +43,12 @@ type Keys struct {
 }
 
 // EncryptOptions are how encrypted key files are made: PBES2 with scrypt
-// (N=2^15, r=8, p=1: about 32 MiB and a tenth of a second per key) and
-// AES-256-CBC, which OpenSSL reads too (openssl pkey -in KEY).
+// (N=2^14, r=8, p=1: 16 MiB per guess, as `openssl pkcs8 -topk8 -scrypt`
+// makes them) and AES-256-CBC. OpenSSL reads them within its default
+// memory limit (openssl pkey -in KEY), which a larger N would exceed.
 var EncryptOptions = pkcs8.Opts{
 	Cipher:  pkcs8.AES256CBC,
-	KDFOpts: pkcs8.ScryptOpts{SaltSize: 16, CostParameter: 1 << 15, BlockSize: 8, ParallelizationParameter: 1},
+	KDFOpts: pkcs8.ScryptOpts{SaltSize: 16, CostParameter: 1 << 14, BlockSize: 8, ParallelizationParameter: 1},
 }
 
 // pemBlockEncrypted is the PEM type of an encrypted PKCS#8 key.

@@ -170,6 +170,21 @@ func (p *Proc) Kill() {
 	<-p.done
 }
 
+// Stop sends SIGTERM, as systemd stops the service, and waits for a clean
+// exit; a failed or late exit fails the test.
+func (p *Proc) Stop(t testing.TB) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		if p.waitErr != nil {
+			t.Errorf("irpkid serve stopped with %v\n%s", p.waitErr, p.logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Errorf("irpkid serve did not stop within 30 s of SIGTERM\n%s", p.logs.String())
+	}
+}
+
 // Pid is the process's id.
 func (p *Proc) Pid() int { return p.cmd.Process.Pid }
 

@@ -1,0 +1,142 @@
+package ca_test
+
+import (
+	"bytes"
+	"crypto"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/irpki/irpki/internal/ca"
+	"github.com/irpki/irpki/internal/ca/catest"
+	"github.com/irpki/irpki/internal/hsm"
+	"github.com/irpki/irpki/internal/wire"
+)
+
+func passphrase(p string) *ca.Keys {
+	return &ca.Keys{Passphrase: func() ([]byte, error) { return []byte(p), nil }}
+}
+
+// A hierarchy created with a passphrase has every key file encrypted
+// (PKCS#8 PBES2); it loads with the passphrase, and without it or with a
+// wrong one it is refused with an error that names the key file and never
+// the passphrase. OpenSSL reads the encrypted files too.
+func TestEncryptedKeyFiles(t *testing.T) {
+	const pass = "correct horse battery staple"
+	dir := t.TempDir()
+	opt := catest.Options()
+	opt.Passphrase = []byte(pass)
+	h, _, err := ca.LoadOrCreate(dir, wire.EnvTest, now, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caDir := filepath.Join(dir, "ca", wire.EnvTest)
+	ents, _ := os.ReadDir(caDir)
+	keys := 0
+	for _, e := range ents {
+		if !strings.HasSuffix(e.Name(), ".key") {
+			continue
+		}
+		keys++
+		b, _ := os.ReadFile(filepath.Join(caDir, e.Name()))
+		if !bytes.HasPrefix(b, []byte("-----BEGIN ENCRYPTED PRIVATE KEY-----")) || !ca.IsEncryptedKeyPEM(b) {
+			t.Errorf("%s is not encrypted:\n%.60s", e.Name(), b)
+		}
+	}
+	if keys != 8 {
+		t.Errorf("%d key files, want 8", keys)
+	}
+	if plain, err := ca.PlainKeyFiles(caDir); err != nil || len(plain) != 0 {
+		t.Errorf("PlainKeyFiles: %v %v", plain, err)
+	}
+
+	h2, err := ca.Load(caDir, wire.EnvTest, passphrase(pass))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !h2.SigningKey.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(h.SigningKey.Public()) || h2.Services.Key == nil {
+		t.Error("the keys read back differ")
+	}
+	if err := h2.CheckKeys(nil); err != nil {
+		t.Errorf("CheckKeys: %v", err)
+	}
+
+	_, err = ca.Load(caDir, wire.EnvTest, nil)
+	if err == nil || !strings.Contains(err.Error(), "is encrypted and no passphrase was given") || !strings.Contains(err.Error(), caDir) {
+		t.Errorf("without a passphrase: %v", err)
+	}
+	_, err = ca.Load(caDir, wire.EnvTest, passphrase("wrong horse"))
+	if err == nil || !strings.Contains(err.Error(), "wrong passphrase") || !strings.Contains(err.Error(), ".key") || strings.Contains(err.Error(), "wrong horse") {
+		t.Errorf("a wrong passphrase: %v", err)
+	}
+	failing := &ca.Keys{Passphrase: func() ([]byte, error) { return nil, errors.New("no passphrase was given") }}
+	if _, err := ca.Load(caDir, wire.EnvTest, failing); err == nil || !strings.Contains(err.Error(), "is encrypted: no passphrase was given") {
+		t.Errorf("the passphrase source failing: %v", err)
+	}
+
+	if openssl, err := exec.LookPath("openssl"); err == nil {
+		pf := filepath.Join(t.TempDir(), "pass")
+		os.WriteFile(pf, []byte(pass), 0o600)
+		out, err := exec.Command(openssl, "pkey", "-in", filepath.Join(caDir, "signing.key"), "-passin", "file:"+pf, "-pubout").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "BEGIN PUBLIC KEY") {
+			t.Errorf("openssl pkey cannot read the encrypted key: %v\n%s", err, out)
+		}
+	} else if os.Getenv("CI") == "true" {
+		t.Error("openssl is missing (.ci/run installs it)")
+	}
+}
+
+// A key lives in a file or a token, not both; a reference that is no
+// PKCS#11 URI, a token that cannot be opened (or a build without cgo), and
+// a key that is not its certificate's are refused, each naming the file.
+func TestKeyReferences(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, err := ca.LoadOrCreate(dir, wire.EnvTest, now, catest.Options()); err != nil {
+		t.Fatal(err)
+	}
+	caDir := filepath.Join(dir, "ca", wire.EnvTest)
+	ref := filepath.Join(caDir, "signing.pkcs11")
+	write := func(p, s string) {
+		t.Helper()
+		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(ref, "pkcs11:token=irpki;object=k?module-path=/nonexistent/libpkcs11.so&pin-source=env:IRPKI_TEST_PIN\n")
+	if _, err := ca.Load(caDir, wire.EnvTest, nil); err == nil || !strings.Contains(err.Error(), "both exist") {
+		t.Errorf("key file and reference: %v", err)
+	}
+	key := filepath.Join(caDir, "signing.key")
+	saved, _ := os.ReadFile(key)
+	os.Remove(key)
+	_, err := ca.Load(caDir, wire.EnvTest, &ca.Keys{Tokens: &hsm.Tokens{}})
+	switch {
+	case !hsm.Available():
+		if !errors.Is(err, hsm.ErrNeedsCgo) || !strings.Contains(err.Error(), ref) {
+			t.Errorf("without cgo: %v", err)
+		}
+	case err == nil || !strings.Contains(err.Error(), "/nonexistent/libpkcs11.so") || !strings.Contains(err.Error(), ref):
+		t.Errorf("a missing module: %v", err)
+	}
+	write(ref, "pkcs11:token=irpki;object=k?module-path=/m.so&pin-value=1234")
+	if _, err := ca.Load(caDir, wire.EnvTest, nil); err == nil || !strings.Contains(err.Error(), "pin-value is refused") || strings.Contains(err.Error(), "1234") {
+		t.Errorf("pin-value in a reference: %v", err)
+	}
+	os.Remove(ref)
+	if _, err := ca.Load(caDir, wire.EnvTest, nil); err == nil || !strings.Contains(err.Error(), "neither signing.key nor signing.pkcs11") {
+		t.Errorf("no signing key: %v", err)
+	}
+	// Another issuing CA's key in the signer's place.
+	other, _ := os.ReadFile(filepath.Join(caDir, "issuing-"+ca.ChannelReportsWS+".key"))
+	write(key, string(other))
+	if _, err := ca.Load(caDir, wire.EnvTest, nil); err == nil || !strings.Contains(err.Error(), "is not the key of the certificate") {
+		t.Errorf("a foreign key: %v", err)
+	}
+	write(key, string(saved))
+	if _, err := ca.Load(caDir, wire.EnvTest, nil); err != nil {
+		t.Fatal(err)
+	}
+}
