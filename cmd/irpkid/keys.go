@@ -23,7 +23,7 @@ import (
 const envPassphrase = "IRPKI_KEY_PASSPHRASE"
 
 // passphraseUsage is --key-passphrase-file's help.
-const passphraseUsage = "file holding the passphrase of encrypted CA key files (first line; the file readable by owner and group only);\nor set the passphrase itself in " + envPassphrase + ". Never a flag value"
+const passphraseUsage = "file holding the passphrase of encrypted CA key files (its content less a final newline; readable by owner and group only);\nor set the passphrase itself in " + envPassphrase + ". Never a flag value"
 
 // passphraseGiven reports whether a passphrase for key files is configured.
 func (c *common) passphraseGiven() bool {

@@ -28,15 +28,15 @@ func TestParseURI(t *testing.T) {
 		t.Errorf("env: pin-source refused: %v", err)
 	}
 	for uri, want := range map[string]string{
-		"token=t":                                                         "begins with pkcs11:",
-		"pkcs11:object=k?module-path=/m.so&pin-source=file:/p":            "token=",
-		"pkcs11:token=t?pin-source=file:/p":                               "module-path=",
-		"pkcs11:token=t?module-path=/m.so":                                "pin-source=",
-		"pkcs11:token=t?module-path=/m.so&pin-source=file:relative":       "absolute",
-		"pkcs11:token=t?module-path=/m.so&pin-source=%7Ccat%20/p":         "file:PATH or env:NAME",
+		"token=t": "begins with pkcs11:",
+		"pkcs11:object=k?module-path=/m.so&pin-source=file:/p":           "token=",
+		"pkcs11:token=t?pin-source=file:/p":                              "module-path=",
+		"pkcs11:token=t?module-path=/m.so":                               "pin-source=",
+		"pkcs11:token=t?module-path=/m.so&pin-source=file:relative":      "absolute",
+		"pkcs11:token=t?module-path=/m.so&pin-source=%7Ccat%20/p":        "file:PATH or env:NAME",
 		"pkcs11:token=t;type=cert?module-path=/m.so&pin-source=file:/p":  "type=private",
 		"pkcs11:token=t;colour=red?module-path=/m.so&pin-source=file:/p": "unknown path attribute",
-		"pkcs11:token=t?module-name=softhsm2&pin-source=file:/p":          "module-path",
+		"pkcs11:token=t?module-name=softhsm2&pin-source=file:/p":         "module-path",
 	} {
 		if _, err := hsm.ParseURI(uri); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want an error with %q", uri, err, want)

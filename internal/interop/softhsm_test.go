@@ -15,8 +15,8 @@ import (
 	"github.com/irpki/irpki/client"
 	"github.com/irpki/irpki/internal/ca"
 	"github.com/irpki/irpki/internal/hsm/softhsmtest"
-	"github.com/irpki/irpki/internal/server/irpkidtest"
 	"github.com/irpki/irpki/internal/server/irpkidproc"
+	"github.com/irpki/irpki/internal/server/irpkidtest"
 	"github.com/irpki/irpki/internal/wire"
 )
 
