@@ -9,9 +9,9 @@ import (
 	"os"
 	"strings"
 
+	"github.com/irpki/irpki/internal/accounts"
 	"github.com/irpki/irpki/internal/cliconfig"
 	"github.com/irpki/irpki/internal/clock"
-	"github.com/irpki/irpki/internal/eservice"
 	"github.com/irpki/irpki/internal/service"
 )
 
@@ -26,7 +26,7 @@ func cmdUserAdd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	operator := fs.Bool("operator", false, "an operator of the authority (manages organisations and representatives) instead of a representative")
 	pwFile := fs.String("password-file", "", "read the password from this file instead of standard input")
 	fs.Usage = cliconfig.Usage(fs, "irpkid user add --email ADDR (--customer-id ID | --operator) [--name NAME] < password",
-		fmt.Sprintf("Creates an e-service account. The password (at least %d characters) is read from the first line\nof standard input or from --password-file, never from the command line.", eservice.MinPasswordLength))
+		fmt.Sprintf("Creates an e-service account. The password (at least %d characters) is read from the first line\nof standard input or from --password-file, never from the command line.", accounts.MinPasswordLength))
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
@@ -44,8 +44,8 @@ func cmdUserAdd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	// a representative needs its organisation, so the directory exists.
 	c.mayCreate = *operator
 	return c.withApp(ctx, stderr, func(a *app) error {
-		u, err := eservice.AddUser(ctx, a.db, clock.System{}, eservice.DefaultArgon2,
-			eservice.NewUser{Email: *email, Name: *name, CustomerID: *cid, Operator: *operator, Password: password}, operatorActor)
+		u, err := accounts.Add(ctx, a.db, clock.System{}, accounts.DefaultArgon2,
+			accounts.NewAccount{Email: *email, Name: *name, CustomerID: *cid, Operator: *operator, Password: password}, operatorActor)
 		if err != nil {
 			return err
 		}
@@ -70,7 +70,7 @@ func cmdUsers(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err := a.checkCustomerFilter(ctx, *cid); err != nil {
 			return err
 		}
-		users, err := eservice.Users(ctx, a.db, *cid)
+		users, err := accounts.List(ctx, a.db, *cid)
 		if err != nil {
 			return err
 		}
@@ -82,9 +82,9 @@ func cmdUsers(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			Disabled   bool   `json:"disabled"`
 		}
 		return printList(stdout, *asJSON, users,
-			func(u eservice.User) row { return row{u.Email, u.Name, u.CustomerID, u.Operator, u.Disabled} },
+			func(u accounts.Account) row { return row{u.Email, u.Name, u.CustomerID, u.Operator, u.Disabled} },
 			[]string{"EMAIL", "NAME", "ROLE", "CUSTOMER ID", "STATE"},
-			func(u eservice.User) []string {
+			func(u accounts.Account) []string {
 				role, cid, state := "representative", u.CustomerID, "active"
 				switch {
 				case u.Operator:
@@ -117,7 +117,7 @@ func readPassword(file, email string, stderr io.Writer) (string, error) {
 	} else if f, ok := src.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
 			// At a terminal: say what the command waits for.
-			fmt.Fprintf(stderr, "Password for %s (at least %d characters; the typing is shown): ", email, eservice.MinPasswordLength)
+			fmt.Fprintf(stderr, "Password for %s (at least %d characters; the typing is shown): ", email, accounts.MinPasswordLength)
 		}
 	}
 	line, err := bufio.NewReader(io.LimitReader(src, 4096)).ReadString('\n')
@@ -144,7 +144,7 @@ func cmdUserChange(ctx context.Context, sub string, args []string, stdout, stder
 		what = "Enables a disabled e-service account again."
 	case "password":
 		pwFile = fs.String("password-file", "", "read the new password from this file instead of standard input")
-		what = fmt.Sprintf("Sets a new password for an e-service account (at least %d characters), read from the first line\nof standard input or from --password-file, never from the command line. Its open sessions end.", eservice.MinPasswordLength)
+		what = fmt.Sprintf("Sets a new password for an e-service account (at least %d characters), read from the first line\nof standard input or from --password-file, never from the command line. Its open sessions end.", accounts.MinPasswordLength)
 	}
 	use := "irpkid user " + sub + " --email ADDR"
 	if sub == "password" {
@@ -165,13 +165,13 @@ func cmdUserChange(ctx context.Context, sub string, args []string, stdout, stder
 		}
 	}
 	return c.withApp(ctx, stderr, func(a *app) error {
-		var u eservice.User
+		var u accounts.Account
 		var err error
 		switch sub {
 		case "password":
-			u, err = eservice.SetPassword(ctx, a.db, clock.System{}, eservice.DefaultArgon2, *email, password, operatorActor)
+			u, err = accounts.SetPassword(ctx, a.db, clock.System{}, accounts.DefaultArgon2, *email, password, operatorActor)
 		default:
-			u, err = eservice.SetDisabled(ctx, a.db, clock.System{}, *email, sub == "disable", operatorActor)
+			u, err = accounts.SetDisabled(ctx, a.db, clock.System{}, *email, sub == "disable", operatorActor)
 		}
 		if err != nil {
 			return err

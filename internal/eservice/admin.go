@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/irpki/irpki/internal/accounts"
+	"github.com/irpki/irpki/internal/lang"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/store"
 )
@@ -41,7 +43,7 @@ func (h *Handler) renderOrgs(w http.ResponseWriter, r *http.Request, s *session,
 		h.fail(w, r, s, err)
 		return
 	}
-	users, err := Users(ctx, h.db, "")
+	users, err := accounts.List(ctx, h.db, "")
 	if err != nil {
 		h.fail(w, r, s, err)
 		return
@@ -53,7 +55,7 @@ func (h *Handler) renderOrgs(w http.ResponseWriter, r *http.Request, s *session,
 	for _, o := range orgs {
 		d.Orgs = append(d.Orgs, orgRow{Org: o, Representatives: count[o.CustomerID]})
 	}
-	d.Languages = languages
+	d.Languages = lang.All
 	h.render(w, r, s, status, "admin_orgs", "admin.orgs.title", d)
 }
 
@@ -98,7 +100,7 @@ func (h *Handler) renderOrg(w http.ResponseWriter, r *http.Request, s *session, 
 		h.fail(w, r, s, err)
 		return
 	}
-	if d.Users, err = Users(ctx, h.db, id); err != nil {
+	if d.Users, err = accounts.List(ctx, h.db, id); err != nil {
 		h.fail(w, r, s, err)
 		return
 	}
@@ -115,7 +117,7 @@ func (h *Handler) adminAddUser(w http.ResponseWriter, r *http.Request, s *sessio
 		h.renderOrg(w, r, s, http.StatusBadRequest, d)
 		return
 	}
-	_, err := AddUser(r.Context(), h.db, h.clock, h.cfg.Argon2, NewUser{Email: email, Name: name, CustomerID: id, Password: pw}, actor(s.user))
+	_, err := accounts.Add(r.Context(), h.db, h.clock, h.cfg.Argon2, accounts.NewAccount{Email: email, Name: name, CustomerID: id, Password: pw}, actor(s.user))
 	if msg := inputError(err); msg != "" {
 		d.Error, d.Detail = "form.invalid", msg
 		h.renderOrg(w, r, s, http.StatusBadRequest, d)
@@ -177,7 +179,7 @@ func (h *Handler) adminSetDisabled(disabled bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, s *session) {
 		id := r.PathValue("id")
 		email := strings.TrimSpace(r.PostFormValue("email"))
-		users, err := Users(r.Context(), h.db, id)
+		users, err := accounts.List(r.Context(), h.db, id)
 		if err != nil {
 			h.fail(w, r, s, err)
 			return
@@ -190,7 +192,7 @@ func (h *Handler) adminSetDisabled(disabled bool) handlerFunc {
 			h.notFound(w, r, s)
 			return
 		}
-		if _, err := SetDisabled(r.Context(), h.db, h.clock, email, disabled, actor(s.user)); err != nil {
+		if _, err := accounts.SetDisabled(r.Context(), h.db, h.clock, email, disabled, actor(s.user)); err != nil {
 			h.fail(w, r, s, err)
 			return
 		}

@@ -18,7 +18,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
-	"github.com/irpki/irpki/internal/eservice"
+	"github.com/irpki/irpki/internal/accounts"
 	"github.com/irpki/irpki/internal/pgtest"
 	"github.com/irpki/irpki/internal/serial"
 	"github.com/irpki/irpki/internal/server/irpkidtest"
@@ -517,14 +517,14 @@ func TestBrowserOperatorAddsOrganisationAndRepresentative(t *testing.T) {
 	if s := text(t, ctx, "#reps-caption ~ tbody"); !strings.Contains(s, "Disabled") || !strings.Contains(s, "Enable") {
 		t.Fatalf("after disabling: %q", s)
 	}
-	if us, _ := eservice.Users(context.Background(), e.S.DB, "7654321-2"); len(us) != 1 || !us[0].Disabled {
+	if us, _ := accounts.List(context.Background(), e.S.DB, "7654321-2"); len(us) != 1 || !us[0].Disabled {
 		t.Fatalf("stored account %+v, want disabled", us)
 	}
 	run(t, ctx, "enable the account",
 		nav(`button[aria-label="Enable the account rep@lon.test"]`),
 		chromedp.WaitVisible(chromedp.CSS(`.notice.ok`)),
 	)
-	if us, _ := eservice.Users(context.Background(), e.S.DB, "7654321-2"); len(us) != 1 || us[0].Disabled {
+	if us, _ := accounts.List(context.Background(), e.S.DB, "7654321-2"); len(us) != 1 || us[0].Disabled {
 		t.Fatalf("stored account %+v, want enabled", us)
 	}
 	run(t, ctx, "organisations list",

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/irpki/irpki/internal/lang"
 	"github.com/irpki/irpki/internal/serial"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/store"
@@ -63,7 +64,7 @@ func (h *Handler) row(v service.CertificateView) certRow {
 
 func (h *Handler) certData() certsData {
 	c := h.svc.Config()
-	return certsData{Window: int(c.RenewalWindow / (24 * time.Hour)), Validity: c.Profile.ValidityYears, Reasons: service.RevocationReasons, Languages: languages}
+	return certsData{Window: int(c.RenewalWindow / (24 * time.Hour)), Validity: c.Profile.ValidityYears, Reasons: service.RevocationReasons, Languages: lang.All}
 }
 
 func (h *Handler) certificates(w http.ResponseWriter, r *http.Request, s *session) {
@@ -138,7 +139,7 @@ func (h *Handler) changeContact(w http.ResponseWriter, r *http.Request, s *sessi
 	d.Email = strings.TrimSpace(r.PostFormValue("email"))
 	d.Name = strings.TrimSpace(r.PostFormValue("name"))
 	d.Language = r.PostFormValue("language")
-	if !validLang(d.Language) {
+	if !lang.Valid(d.Language) {
 		d.Language = ""
 	}
 	if service.ValidateEmail(d.Email) != nil {

@@ -11,9 +11,12 @@
 // in Finnish, Swedish and English, work without JavaScript, and are
 // protected by session cookies (HttpOnly, SameSite=Lax, Secure over TLS),
 // per-session CSRF tokens on every form, argon2id password hashes and
-// rate-limited sign-in. The use cases themselves are the service package's;
-// this package adds the accounts, sessions and credential deliveries it
-// keeps in tables of its own.
+// rate-limited sign-in. The use cases themselves are the service package's
+// and the accounts package's; this package adds the sessions and credential
+// deliveries it keeps in tables of its own. Each concern has its file:
+// session.go and csrf.go, limiter.go, clientip.go, hashqueue.go, and the
+// page groups signin.go, certificates.go, orders.go, admin.go, audit.go,
+// delivery.go, retrieve.go and oidc.go; render.go renders them all.
 package eservice
 
 import (
@@ -30,6 +33,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/irpki/irpki/internal/accounts"
 	"github.com/irpki/irpki/internal/admit"
 	"github.com/irpki/irpki/internal/clock"
 	"github.com/irpki/irpki/internal/notify"
@@ -65,6 +69,14 @@ type Store interface {
 	Update(ctx context.Context, fn func(*store.Tx) error) error
 	View(ctx context.Context, fn func(*store.Tx) error) error
 }
+
+// User is an e-service account: a representative of one organisation, or
+// an operator of the authority (package accounts keeps them).
+type User = accounts.Account
+
+// Argon2Params are the argon2id cost of new password hashes
+// (accounts.Argon2Params; accounts.DefaultArgon2 is the default).
+type Argon2Params = accounts.Argon2Params
 
 // Config holds the e-service's settings; DefaultConfig has sensible values.
 type Config struct {
@@ -129,7 +141,7 @@ func DefaultConfig(publicURL string) Config {
 		PublicURL:       publicURL,
 		SessionIdle:     30 * time.Minute,
 		SessionMax:      8 * time.Hour,
-		Argon2:          DefaultArgon2,
+		Argon2:          accounts.DefaultArgon2,
 		AccountFailures: 5,
 		IPFailures:      20,
 		LimitWindow:     15 * time.Minute,
@@ -187,7 +199,7 @@ func New(cfg Config, svc Service, db Store, m notify.Mailer, clk clock.Clock, lo
 	} else if cfg.NoPasswords {
 		return nil, errors.New("eservice: password sign-in can be turned off only with an OpenID Connect provider configured")
 	}
-	dummy, err := hashPassword(cfg.Argon2, "no such account: equal work for unknown names")
+	dummy, err := accounts.HashPassword(cfg.Argon2, "no such account: equal work for unknown names")
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/irpki/irpki/internal/accounts"
 	"github.com/irpki/irpki/internal/eservice"
 	"github.com/irpki/irpki/internal/notify"
 	"github.com/irpki/irpki/internal/server/irpkidtest"
@@ -64,10 +65,10 @@ func start(t *testing.T, o envOptions) *env {
 	}
 	e := serveEService(t, s, o)
 	ctx := context.Background()
-	if _, err := eservice.AddUser(ctx, s.DB, s.Clock, cheap, eservice.NewUser{Email: repEmail, Name: "Eeva Edustaja", CustomerID: customer, Password: repPassword}, "test"); err != nil {
+	if _, err := accounts.Add(ctx, s.DB, s.Clock, cheap, accounts.NewAccount{Email: repEmail, Name: "Eeva Edustaja", CustomerID: customer, Password: repPassword}, "test"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := eservice.AddUser(ctx, s.DB, s.Clock, cheap, eservice.NewUser{Email: opEmail, Name: "Olli Operaattori", Operator: true, Password: opPassword}, "test"); err != nil {
+	if _, err := accounts.Add(ctx, s.DB, s.Clock, cheap, accounts.NewAccount{Email: opEmail, Name: "Olli Operaattori", Operator: true, Password: opPassword}, "test"); err != nil {
 		t.Fatal(err)
 	}
 	return e

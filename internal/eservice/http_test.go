@@ -17,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/irpki/irpki/internal/accounts"
 	"github.com/irpki/irpki/internal/eservice"
+	"github.com/irpki/irpki/internal/lang"
 	"github.com/irpki/irpki/internal/notify"
 	"github.com/irpki/irpki/internal/serial"
 	"github.com/irpki/irpki/internal/server/irpkidtest"
@@ -325,7 +327,7 @@ func TestOperatorPagesAndRoles(t *testing.T) {
 	if code, _ := get(t, rep, e.URL+"admin/orgs"); code != http.StatusForbidden {
 		t.Fatalf("representative on operator page: %d, want 403", code)
 	}
-	users, _ := eservice.Users(context.Background(), e.S.DB, "")
+	users, _ := accounts.List(context.Background(), e.S.DB, "")
 	if len(users) != 3 {
 		t.Fatalf("%d users", len(users))
 	}
@@ -347,7 +349,7 @@ func TestRevokeNeedsConfirmationAndOwnership(t *testing.T) {
 	}
 	// Another organisation's representative cannot touch it.
 	e.S.AddOrg(t, "7654321-2", "Other Oy")
-	eservice.AddUser(context.Background(), e.S.DB, e.S.Clock, cheap, eservice.NewUser{Email: "other@x.test", CustomerID: "7654321-2", Password: "other password 1"}, "test")
+	accounts.Add(context.Background(), e.S.DB, e.S.Clock, cheap, accounts.NewAccount{Email: "other@x.test", CustomerID: "7654321-2", Password: "other password 1"}, "test")
 	other := e.client(t)
 	ocsrf := e.signIn(t, other, "other@x.test", "other password 1")
 	if resp, _ := post(t, other, e.URL+"certificates/"+serial+"/revoke", url.Values{"csrf": {ocsrf}, "reason": {"key_compromise"}, "confirm": {"yes"}}); resp.StatusCode != http.StatusNotFound {
@@ -474,7 +476,7 @@ func TestContactChangeReachesReminder(t *testing.T) {
 	c := e.client(t)
 	csrf := e.signIn(t, c, repEmail, repPassword)
 	_, page := get(t, c, e.URL+"certificates/"+serial)
-	if want := "Renewal possible from</dt><dd>" + notify.FormatDate("en", en.Cert.NotAfter.Add(-60*24*time.Hour)); !strings.Contains(page, want) {
+	if want := "Renewal possible from</dt><dd>" + lang.Date("en", en.Cert.NotAfter.Add(-60*24*time.Hour)); !strings.Contains(page, want) {
 		t.Errorf("detail page lacks %q", want)
 	}
 	resp, _ := post(t, c, e.URL+"certificates/"+serial+"/contact", url.Values{"csrf": {csrf}, "email": {"new.contact@palkat.test"}, "name": {"Nils Ny"}, "language": {"sv"}})
@@ -795,7 +797,7 @@ func TestDisableAndResetAccount(t *testing.T) {
 	ctx := context.Background()
 	c := e.client(t)
 	e.signIn(t, c, repEmail, repPassword)
-	u, err := eservice.SetDisabled(ctx, e.S.DB, e.S.Clock, strings.ToUpper(repEmail), true, "operator:test")
+	u, err := accounts.SetDisabled(ctx, e.S.DB, e.S.Clock, strings.ToUpper(repEmail), true, "operator:test")
 	if err != nil || !u.Disabled || u.Email != repEmail {
 		t.Fatalf("disable: %+v %v", u, err)
 	}
@@ -806,15 +808,15 @@ func TestDisableAndResetAccount(t *testing.T) {
 	if resp, _ := post(t, c, e.URL+"signin", url.Values{"csrf": {csrfOf(t, page)}, "email": {repEmail}, "password": {repPassword}}); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("sign-in to a disabled account: %d, want 401", resp.StatusCode)
 	}
-	if users, err := eservice.Users(ctx, e.S.DB, customer); err != nil || len(users) != 1 || !users[0].Disabled {
+	if users, err := accounts.List(ctx, e.S.DB, customer); err != nil || len(users) != 1 || !users[0].Disabled {
 		t.Errorf("users: %+v %v, want the account shown disabled", users, err)
 	}
-	if _, err := eservice.SetDisabled(ctx, e.S.DB, e.S.Clock, repEmail, false, "operator:test"); err != nil {
+	if _, err := accounts.SetDisabled(ctx, e.S.DB, e.S.Clock, repEmail, false, "operator:test"); err != nil {
 		t.Fatal(err)
 	}
 	e.signIn(t, c, repEmail, repPassword)
 	const newPassword = "uusi pitkä salasana tähän"
-	if _, err := eservice.SetPassword(ctx, e.S.DB, e.S.Clock, cheap, repEmail, newPassword, "operator:test"); err != nil {
+	if _, err := accounts.SetPassword(ctx, e.S.DB, e.S.Clock, cheap, repEmail, newPassword, "operator:test"); err != nil {
 		t.Fatal(err)
 	}
 	if code, _ := get(t, c, e.URL+"certificates"); code != http.StatusSeeOther {
@@ -825,10 +827,10 @@ func TestDisableAndResetAccount(t *testing.T) {
 		t.Errorf("the old password after a reset: %d, want 401", resp.StatusCode)
 	}
 	e.signIn(t, c, repEmail, newPassword)
-	if _, err := eservice.SetPassword(ctx, e.S.DB, e.S.Clock, cheap, repEmail, "short", "operator:test"); !errors.Is(err, eservice.ErrInput) {
+	if _, err := accounts.SetPassword(ctx, e.S.DB, e.S.Clock, cheap, repEmail, "short", "operator:test"); !errors.Is(err, accounts.ErrInput) {
 		t.Errorf("a short new password: %v", err)
 	}
-	if _, err := eservice.SetDisabled(ctx, e.S.DB, e.S.Clock, "nobody@palkat.test", true, "operator:test"); !errors.Is(err, eservice.ErrInput) || !strings.Contains(err.Error(), "no account") {
+	if _, err := accounts.SetDisabled(ctx, e.S.DB, e.S.Clock, "nobody@palkat.test", true, "operator:test"); !errors.Is(err, accounts.ErrInput) || !strings.Contains(err.Error(), "no account") {
 		t.Errorf("disabling no account: %v", err)
 	}
 	log, err := e.S.Service.AuditLog(ctx, customer, 100)
@@ -863,10 +865,10 @@ func TestRenewableFromNeverBeforeIssue(t *testing.T) {
 	} {
 		_, body := get(t, c, e.URL+"certificates/"+tc.cert.SerialNumber.Text(16))
 		label := "<dt>Renewal possible from</dt><dd>"
-		if want := label + notify.FormatDate("en", tc.want) + "</dd>"; !strings.Contains(body, want) {
+		if want := label + lang.Date("en", tc.want) + "</dd>"; !strings.Contains(body, want) {
 			t.Errorf("certificate valid %v: page lacks %q", tc.cert.NotAfter.Sub(tc.cert.NotBefore), want)
 		}
-		if not := label + notify.FormatDate("en", tc.not) + "</dd>"; strings.Contains(body, not) {
+		if not := label + lang.Date("en", tc.not) + "</dd>"; strings.Contains(body, not) {
 			t.Errorf("certificate valid %v: page says %q", tc.cert.NotAfter.Sub(tc.cert.NotBefore), not)
 		}
 	}
@@ -971,7 +973,7 @@ func TestOperatorDisablesAndEnablesAccount(t *testing.T) {
 	}
 	// An account of another organisation is not found under this one.
 	e.S.AddOrg(t, "7654321-2", "Lönetjänst Ab")
-	eservice.AddUser(context.Background(), e.S.DB, e.S.Clock, cheap, eservice.NewUser{Email: "other@x.test", CustomerID: "7654321-2", Password: "other password 1"}, "test")
+	accounts.Add(context.Background(), e.S.DB, e.S.Clock, cheap, accounts.NewAccount{Email: "other@x.test", CustomerID: "7654321-2", Password: "other password 1"}, "test")
 	if resp, _ := post(t, op, e.URL+"admin/orgs/"+customer+"/users/disable", url.Values{"csrf": {csrf}, "email": {"other@x.test"}}); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("another organisation's account: %d, want 404", resp.StatusCode)
 	}

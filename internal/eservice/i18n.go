@@ -9,33 +9,25 @@ import (
 
 	xlanguage "golang.org/x/text/language"
 
-	"github.com/irpki/irpki/internal/notify"
+	"github.com/irpki/irpki/internal/lang"
 	"github.com/irpki/irpki/internal/serial"
 	"github.com/irpki/irpki/internal/wire"
 )
 
-// The e-service's languages, in the order of the language switch; Finnish
-// is the default.
-var languages = []string{"fi", "sv", "en"}
-
-var languageNames = map[string]string{"fi": "Suomeksi", "sv": "På svenska", "en": "In English"}
-
-func validLang(l string) bool { return l == "fi" || l == "sv" || l == "en" }
-
 // language is the request's language: the remembered choice, else the
 // best match of Accept-Language, else Finnish.
 func language(r *http.Request) string {
-	if c, err := r.Cookie(langCookie); err == nil && validLang(c.Value) {
+	if c, err := r.Cookie(langCookie); err == nil && lang.Valid(c.Value) {
 		return c.Value
 	}
 	return negotiate(r.Header.Get("Accept-Language"))
 }
 
 // matcher matches the browser's languages to ours, in the order of
-// languages: Finnish comes first, so it is the answer when nothing matches.
+// lang.All: Finnish comes first, so it is the answer when nothing matches.
 var matcher = func() xlanguage.Matcher {
 	var tags []xlanguage.Tag
-	for _, l := range languages {
+	for _, l := range lang.All {
 		tags = append(tags, xlanguage.MustParse(l))
 	}
 	return xlanguage.NewMatcher(tags)
@@ -55,13 +47,13 @@ func negotiate(header string) string {
 	if conf == xlanguage.No {
 		return "fi"
 	}
-	return languages[i]
+	return lang.All[i]
 }
 
 // setLanguage remembers the chosen language for a year and goes back.
 func (h *Handler) setLanguage(w http.ResponseWriter, r *http.Request) {
 	l := r.URL.Query().Get("set")
-	if validLang(l) {
+	if lang.Valid(l) {
 		h.setCookie(w, r, langCookie, l, 365*24*time.Hour)
 	}
 	http.Redirect(w, r, localPath(r.URL.Query().Get("next")), http.StatusSeeOther)
@@ -77,12 +69,12 @@ var messages = func() map[string]map[string]string {
 	}
 	// The purposes' and environments' names are the reminder mail's (one
 	// list of them).
-	for lang := range m {
+	for l := range m {
 		for _, p := range Purposes {
-			m[lang]["purpose."+p] = notify.PurposeLabel(lang, p)
+			m[l]["purpose."+p] = lang.Purpose(l, p)
 		}
 		for _, env := range []string{wire.EnvTest, wire.EnvProduction} {
-			m[lang]["env."+env] = notify.EnvironmentLabel(lang, env)
+			m[l]["env."+env] = lang.Environment(l, env)
 		}
 	}
 	return m
@@ -154,29 +146,18 @@ func (p page) Detail(detail string) string {
 	return strings.ReplaceAll(out, ";;", ";")
 }
 
-func translateTime(lang string, t time.Time) string {
-	return notify.FormatDate(lang, t) + " " + notify.FormatTime(lang, t)
-}
-
 var funcs = template.FuncMap{
-	"date": func(lang string, t time.Time) string {
+	"date": func(l string, t time.Time) string {
 		if t.IsZero() {
 			return ""
 		}
-		return notify.FormatDate(lang, t)
+		return lang.Date(l, t)
 	},
-	"datetime": func(lang string, t time.Time) string {
+	"datetime": func(l string, t time.Time) string {
 		if t.IsZero() {
 			return ""
 		}
-		sep := " klo "
-		switch lang {
-		case "sv":
-			sep = " kl. "
-		case "en":
-			sep = " at "
-		}
-		return notify.FormatDate(lang, t) + sep + notify.FormatTime(lang, t)
+		return lang.DateAtTime(l, t)
 	},
 	// serial shows a store key at full width (none for "").
 	"serial": func(key string) string {

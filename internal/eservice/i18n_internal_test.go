@@ -66,35 +66,6 @@ func TestNegotiate(t *testing.T) {
 	}
 }
 
-func TestPasswordHash(t *testing.T) {
-	p := Argon2Params{Memory: 1024, Time: 1, Threads: 1}
-	h1, _ := hashPassword(p, "correct horse")
-	h2, _ := hashPassword(p, "correct horse")
-	if h1 == h2 {
-		t.Fatal("two hashes of one password are equal: no per-user salt")
-	}
-	if !strings.HasPrefix(h1, "$argon2id$v=19$m=1024,t=1,p=1$") {
-		t.Fatalf("hash %q", h1)
-	}
-	if !checkPassword(h1, "correct horse") || checkPassword(h1, "correct horsE") || checkPassword("", "x") || checkPassword("$argon2id$v=19$m=0,t=1,p=1$AA$AA", "x") {
-		t.Fatal("checkPassword")
-	}
-}
-
-// BenchmarkPasswordCheck measures one sign-in's password check with the
-// production parameters (64 MiB, 3 passes, 2 lanes).
-func BenchmarkPasswordCheck(b *testing.B) {
-	h, err := hashPassword(DefaultArgon2, "a long enough password")
-	if err != nil {
-		b.Fatal(err)
-	}
-	for b.Loop() {
-		if !checkPassword(h, "a long enough password") {
-			b.Fatal("mismatch")
-		}
-	}
-}
-
 // Pages pass an argument to messages that may not use it (the sign-in
 // error passes the retry time to every error); it must not show up as
 // Go's %!(EXTRA …) in the page (found in review).

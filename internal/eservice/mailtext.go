@@ -4,13 +4,11 @@ import (
 	"strings"
 	"text/template"
 
-	"github.com/irpki/irpki/internal/notify"
+	"github.com/irpki/irpki/internal/lang"
 )
 
-func mailTemplate(lang, s string) *template.Template {
-	return template.Must(template.New(lang).Funcs(template.FuncMap{
-		"date": notify.FormatDate, "time": notify.FormatTime,
-	}).Parse(strings.TrimLeft(s, "\n")))
+func mailTemplate(name, s string) *template.Template {
+	return template.Must(template.New(name).Funcs(lang.Funcs).Parse(strings.TrimLeft(s, "\n")))
 }
 
 // deliveryTexts are the credential-link e-mails. They carry the link, never

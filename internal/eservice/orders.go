@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/irpki/irpki/internal/lang"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/sms"
 	"github.com/irpki/irpki/internal/store"
@@ -108,7 +109,7 @@ func (h *Handler) resendOrder(w http.ResponseWriter, r *http.Request, s *session
 	}
 	d := h.newOrderData(r)
 	d.Purpose, d.Description, d.Name, d.Email, d.Phone, d.Language = nv.Purpose, nv.Description, nv.ContactName, nv.ContactEmail, nv.ContactPhone, nv.ContactLanguage
-	if !validLang(d.Language) {
+	if !lang.Valid(d.Language) {
 		d.Language = language(r)
 	}
 	h.deliverAndShow(w, r, s, d, cred, "orders.resentTitle")
@@ -138,7 +139,7 @@ type orderData struct {
 
 func (h *Handler) newOrderData(r *http.Request) orderData {
 	nonce, _ := randomToken()
-	return orderData{Purposes: Purposes, Validities: TestValidities, Languages: languages, Nonce: nonce, SMS: h.cfg.PINDelivery == PINBySMS,
+	return orderData{Purposes: Purposes, Validities: TestValidities, Languages: lang.All, Nonce: nonce, SMS: h.cfg.PINDelivery == PINBySMS,
 		Test: h.svc.Config().Environment == wire.EnvTest, Language: language(r), Errors: map[string]string{}}
 }
 
@@ -203,7 +204,7 @@ func (h *Handler) order(w http.ResponseWriter, r *http.Request, s *session) {
 	} else {
 		d.Phone = phone // E.164: what the order records and the SMS goes to
 	}
-	if !validLang(d.Language) {
+	if !lang.Valid(d.Language) {
 		d.Errors["language"] = "order.err.language"
 	}
 	validity, vok := parseValidity(d.Validity)

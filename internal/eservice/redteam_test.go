@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/irpki/irpki/internal/accounts"
 	"github.com/irpki/irpki/internal/eservice"
 )
 
@@ -101,16 +102,16 @@ func TestBlankPasswordRefused(t *testing.T) {
 	e := start(t, envOptions{})
 	ctx := context.Background()
 	for _, pw := range []string{strings.Repeat(" ", 12), strings.Repeat("\t \u00a0\u3000", 8), strings.Repeat("\n", 20)} {
-		_, err := eservice.AddUser(ctx, e.S.DB, e.S.Clock, cheap, eservice.NewUser{Email: "blank@x.test", CustomerID: customer, Password: pw}, "test")
-		if !errors.Is(err, eservice.ErrInput) {
+		_, err := accounts.Add(ctx, e.S.DB, e.S.Clock, cheap, accounts.NewAccount{Email: "blank@x.test", CustomerID: customer, Password: pw}, "test")
+		if !errors.Is(err, accounts.ErrInput) {
 			t.Errorf("AddUser with password %q: %v, want ErrInput", pw, err)
 		}
-		if _, err := eservice.SetPassword(ctx, e.S.DB, e.S.Clock, cheap, repEmail, pw, "test"); !errors.Is(err, eservice.ErrInput) {
+		if _, err := accounts.SetPassword(ctx, e.S.DB, e.S.Clock, cheap, repEmail, pw, "test"); !errors.Is(err, accounts.ErrInput) {
 			t.Errorf("SetPassword %q: %v, want ErrInput", pw, err)
 		}
 	}
 	// Spaces inside a passphrase are fine.
-	if _, err := eservice.AddUser(ctx, e.S.DB, e.S.Clock, cheap, eservice.NewUser{Email: "phrase@x.test", CustomerID: customer, Password: "  correct horse  "}, "test"); err != nil {
+	if _, err := accounts.Add(ctx, e.S.DB, e.S.Clock, cheap, accounts.NewAccount{Email: "phrase@x.test", CustomerID: customer, Password: "  correct horse  "}, "test"); err != nil {
 		t.Errorf("a passphrase with spaces: %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/irpki/irpki/internal/lang"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/store"
 )
@@ -48,8 +49,8 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, s *session, sta
 		http.Error(w, "no such page", http.StatusInternalServerError)
 		return
 	}
-	lang := language(r)
-	p := page{Lang: lang, TitleKey: titleKey, Path: Path, Env: h.svc.Config().Environment, Data: data}
+	pageLang := language(r)
+	p := page{Lang: pageLang, TitleKey: titleKey, Path: Path, Env: h.svc.Config().Environment, Data: data}
 	if r.Method == http.MethodGet {
 		// The language switch comes back here, without a one-off notice.
 		q := r.URL.Query()
@@ -77,8 +78,8 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, s *session, sta
 	if d := r.URL.Query().Get("done"); d != "" && hasKey("done."+d) {
 		p.Done = "done." + d
 	}
-	for _, l := range languages {
-		p.Languages = append(p.Languages, langLink{Code: l, Name: languageNames[l], Current: l == lang,
+	for _, l := range lang.All {
+		p.Languages = append(p.Languages, langLink{Code: l, Name: lang.Names[l], Current: l == pageLang,
 			Href: Path + "lang?set=" + l + "&next=" + url.QueryEscape(p.Path)})
 	}
 	for _, n := range []string{"certificates", "order", "orders", "audit", "admin", "admin/certificates"} {
@@ -87,7 +88,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, s *session, sta
 		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Language", lang)
+	w.Header().Set("Content-Language", pageLang)
 	w.WriteHeader(status)
 	if err := t.Execute(w, p); err != nil {
 		h.log.ErrorContext(r.Context(), "e-service template failed", "page", name, "err", err)

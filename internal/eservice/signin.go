@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/irpki/irpki/internal/accounts"
+	"github.com/irpki/irpki/internal/lang"
 	"github.com/irpki/irpki/internal/store"
 )
 
@@ -29,7 +31,7 @@ func (h *Handler) authenticate(ctx context.Context, client, email, password stri
 		return User{}, false, err
 	}
 	var ok bool
-	if err := h.hashes.Do(ctx, client, func() { ok = checkPassword(hash, password) }); err != nil {
+	if err := h.hashes.Do(ctx, client, func() { ok = accounts.CheckPassword(hash, password) }); err != nil {
 		return User{}, false, err
 	}
 	return u, ok && !disabled, nil
@@ -98,7 +100,7 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ok {
-		d.Error, d.RetryAt = "signin.limited", translateTime(language(r), until)
+		d.Error, d.RetryAt = "signin.limited", lang.DateTime(language(r), until)
 		h.audit(r, store.AuditEntry{Actor: h.signinActor(ctx, email), Action: "sign_in", Outcome: "fail", Code: "RATE_LIMITED"})
 		w.Header().Set("Retry-After", strconv.Itoa(max(0, int(until.Sub(now)/time.Second))+1))
 		h.render(w, r, anon, http.StatusTooManyRequests, "signin", "signin.title", d)

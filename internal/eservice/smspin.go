@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/irpki/irpki/internal/notify"
+	"github.com/irpki/irpki/internal/lang"
 	"github.com/irpki/irpki/internal/store"
 )
 
@@ -21,12 +21,12 @@ const (
 	PINOnScreen = "screen"
 )
 
-// pinSMS is the text of the PIN's SMS in lang.
-func pinSMS(lang, pin string, expires time.Time) (string, error) {
-	if !validLang(lang) {
-		return "", fmt.Errorf("no SMS text in %q", lang)
+// pinSMS is the text of the PIN's SMS in language l.
+func pinSMS(l, pin string, expires time.Time) (string, error) {
+	if !lang.Valid(l) {
+		return "", fmt.Errorf("no SMS text in %q", l)
 	}
-	return translate(lang, "sms.pin", pin[:4]+" "+pin[4:], notify.FormatDate(lang, expires)+" "+notify.FormatTime(lang, expires)), nil
+	return translate(l, "sms.pin", pin[:4]+" "+pin[4:], lang.DateTime(l, expires)), nil
 }
 
 // queuePINSMS queues the PIN's SMS to phone (E.164) in tx; it is not sent

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/irpki/irpki/internal/atomicfile"
 	"github.com/irpki/irpki/internal/clock"
@@ -75,6 +74,3 @@ func (o *OutboxMailer) Send(ctx context.Context, m Message) error {
 	o.log.InfoContext(ctx, "mail written to outbox (no SMTP server configured)", "to", m.To, "file", path)
 	return nil
 }
-
-// finnishTime returns t in Finnish time, the time the Incomes Register speaks.
-func finnishTime(t time.Time) time.Time { return t.In(helsinki) }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/irpki/irpki/internal/clock"
+	"github.com/irpki/irpki/internal/lang"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/store"
 )
@@ -317,12 +318,12 @@ func (r *Reminder) claim(ctx context.Context, serial string) (*claim, outcome, e
 		if err != nil {
 			return err
 		}
-		lang := c.ContactLanguage
-		if !knownLanguage(lang) {
-			lang = org.Language
+		language := c.ContactLanguage
+		if !lang.Valid(language) {
+			language = org.Language
 		}
-		if !knownLanguage(lang) {
-			lang = "fi"
+		if !lang.Valid(language) {
+			language = lang.Default
 		}
 		to := c.ContactEmail
 		if to == "" {
@@ -333,13 +334,13 @@ func (r *Reminder) claim(ctx context.Context, serial string) (*claim, outcome, e
 			WindowOpens: service.RenewableFrom(c.NotBefore, c.NotAfter, r.cfg.RenewalWindow), WindowDays: int(r.cfg.RenewalWindow / (24 * time.Hour)),
 			Now: now, EServiceURL: r.cfg.EServiceURL,
 		}
-		msg, err := reminderMessage(lang, d)
+		msg, err := reminderMessage(language, d)
 		if err != nil {
 			return err
 		}
 		msg.To = to
 		msg.MessageID = MessageID("reminder-"+k+"-"+d.Serial(), r.cfg.EServiceURL)
-		if err := tx.ClaimReminder(ctx, serial, k, owner, to, lang, now, now.Add(r.cfg.Lease)); err != nil {
+		if err := tx.ClaimReminder(ctx, serial, k, owner, to, language, now, now.Add(r.cfg.Lease)); err != nil {
 			return err
 		}
 		cl = &claim{serial: serial, kind: k, owner: owner, days: days, attempts: prev.Attempts + 1, msg: msg, customerID: c.CustomerID}

@@ -6,45 +6,11 @@ import (
 	"strings"
 	"text/template"
 	"time"
-	_ "time/tzdata" // Europe/Helsinki without relying on the host's zoneinfo
 
+	"github.com/irpki/irpki/internal/lang"
 	"github.com/irpki/irpki/internal/serial"
 	"github.com/irpki/irpki/internal/store"
 )
-
-var helsinki = func() *time.Location {
-	l, err := time.LoadLocation("Europe/Helsinki")
-	if err != nil {
-		panic(err) // embedded tzdata: cannot happen
-	}
-	return l
-}()
-
-func knownLanguage(l string) bool { return l == "fi" || l == "sv" || l == "en" }
-
-// FormatDate formats a date the way the language writes it, in Finnish time.
-func FormatDate(lang string, t time.Time) string {
-	t = finnishTime(t)
-	switch lang {
-	case "en":
-		return t.Format("2 January 2006")
-	case "sv":
-		return fmt.Sprintf("%d %s %d", t.Day(), svMonths[t.Month()-1], t.Year())
-	default:
-		return t.Format("2.1.2006")
-	}
-}
-
-// FormatTime formats a clock time in Finnish time: 14.05 (fi, sv), 14:05 (en).
-func FormatTime(lang string, t time.Time) string {
-	t = finnishTime(t)
-	if lang == "en" {
-		return t.Format("15:04")
-	}
-	return t.Format("15.04")
-}
-
-var svMonths = [...]string{"januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september", "oktober", "november", "december"}
 
 type mailData struct {
 	Cert        store.Certificate
@@ -76,51 +42,7 @@ type reminderText struct {
 }
 
 func mustText(name, s string) *template.Template {
-	return template.Must(template.New(name).Funcs(template.FuncMap{
-		"date":    FormatDate,
-		"time":    FormatTime,
-		"purpose": PurposeLabel,
-		"env":     EnvironmentLabel,
-	}).Parse(strings.TrimLeft(s, "\n")))
-}
-
-// purposeLabels name the purpose codes of an order (service.Purposes) in
-// Finnish, Swedish and English; the e-service shows the same words.
-var purposeLabels = map[string][3]string{
-	"reports_ws":   {"Ilmoittaminen – Web Service -rajapinta", "Anmälan – Web Service-gränssnitt", "Reporting – Web Service interface"},
-	"reports_sftp": {"Ilmoittaminen – SFTP", "Anmälan – SFTP", "Reporting – SFTP"},
-	"datause_ws":   {"Tietojen käyttö – Web Service -rajapinta", "Användning av uppgifter – Web Service-gränssnitt", "Use of data – Web Service interface"},
-	"datause_sftp": {"Tietojen käyttö – SFTP", "Användning av uppgifter – SFTP", "Use of data – SFTP"},
-}
-
-// PurposeLabel is the name of purpose code p in lang (fi, sv or en), or p
-// itself if it is no purpose code.
-func PurposeLabel(lang, p string) string { return label(purposeLabels, lang, p) }
-
-// environmentLabels name the environments in Finnish, Swedish and English,
-// as the e-service's header badge and certificate page show them.
-var environmentLabels = map[string][3]string{
-	"TEST":       {"TESTI", "TEST", "TEST"},
-	"PRODUCTION": {"TUOTANTO", "PRODUKTION", "PRODUCTION"},
-}
-
-// EnvironmentLabel is the name of environment env (TEST or PRODUCTION) in
-// lang, or env itself if it is no environment.
-func EnvironmentLabel(lang, env string) string { return label(environmentLabels, lang, env) }
-
-// label looks code up in one of the three-language tables.
-func label(table map[string][3]string, lang, code string) string {
-	l, ok := table[code]
-	if !ok {
-		return code
-	}
-	switch lang {
-	case "fi":
-		return l[0]
-	case "sv":
-		return l[1]
-	}
-	return l[2]
+	return template.Must(template.New(name).Funcs(lang.Funcs).Parse(strings.TrimLeft(s, "\n")))
 }
 
 var reminderTexts = map[string]reminderText{
@@ -210,15 +132,15 @@ This is an automatic message; replies are not read.
 `)},
 }
 
-// reminderMessage renders the reminder in lang (without recipient).
-func reminderMessage(lang string, d mailData) (Message, error) {
-	t, ok := reminderTexts[lang]
+// reminderMessage renders the reminder in language (without recipient).
+func reminderMessage(language string, d mailData) (Message, error) {
+	t, ok := reminderTexts[language]
 	if !ok {
-		return Message{}, fmt.Errorf("notify: no reminder text in %q", lang)
+		return Message{}, fmt.Errorf("notify: no reminder text in %q", language)
 	}
 	var b bytes.Buffer
 	if err := t.body.Execute(&b, d); err != nil {
 		return Message{}, fmt.Errorf("notify: reminder text: %w", err)
 	}
-	return Message{Subject: fmt.Sprintf(t.subject, FormatDate(lang, d.Cert.NotAfter)), Text: b.String(), Language: lang}, nil
+	return Message{Subject: fmt.Sprintf(t.subject, lang.Date(language, d.Cert.NotAfter)), Text: b.String(), Language: language}, nil
 }

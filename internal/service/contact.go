@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/irpki/irpki/internal/lang"
 	"github.com/irpki/irpki/internal/serial"
 	"github.com/irpki/irpki/internal/store"
 )
@@ -30,7 +31,7 @@ func (s *Service) ChangeContact(ctx context.Context, c ContactChange, actor stri
 	if err := ValidateEmail(c.Email); err != nil {
 		return err
 	}
-	if c.Language != "" && !validLanguage(c.Language) {
+	if c.Language != "" && !lang.Valid(c.Language) {
 		return fmt.Errorf("%w: language must be fi, sv or en", ErrInput)
 	}
 	if len([]rune(c.Name)) > 200 || strings.ContainsAny(c.Name, "\r\n\x00") {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/irpki/irpki/internal/businessid"
 	"github.com/irpki/irpki/internal/ca"
+	"github.com/irpki/irpki/internal/lang"
 	"github.com/irpki/irpki/internal/sms"
 	"github.com/irpki/irpki/internal/store"
 	"github.com/irpki/irpki/internal/wire"
@@ -79,7 +80,7 @@ func (s *Service) CreateOrder(ctx context.Context, r OrderRequest, actor string)
 		}
 		r.ContactPhone = p
 	}
-	if r.ContactLanguage != "" && !validLanguage(r.ContactLanguage) {
+	if r.ContactLanguage != "" && !lang.Valid(r.ContactLanguage) {
 		return Credentials{}, fmt.Errorf("%w: language must be fi, sv or en", ErrInput)
 	}
 	if r.Purpose != "" && !ValidPurpose(r.Purpose) {

@@ -9,23 +9,12 @@ import (
 	"unicode"
 
 	"github.com/irpki/irpki/internal/businessid"
+	"github.com/irpki/irpki/internal/lang"
 	"github.com/irpki/irpki/internal/store"
 )
 
 // ErrInput is wrapped by operator and e-service input errors.
 var ErrInput = errors.New("invalid input")
-
-// Languages of contacts and of the e-service.
-var Languages = []string{"fi", "sv", "en"}
-
-func validLanguage(l string) bool {
-	for _, x := range Languages {
-		if x == l {
-			return true
-		}
-	}
-	return false
-}
 
 // ValidateEmail checks an e-mail address is a bare addr-spec.
 func ValidateEmail(addr string) error {
@@ -56,7 +45,7 @@ func CheckOrg(o store.Org) (store.Org, error) {
 	if o.Language == "" {
 		o.Language = "fi"
 	}
-	if !validLanguage(o.Language) {
+	if !lang.Valid(o.Language) {
 		return o, fmt.Errorf("%w: language must be fi, sv or en", ErrInput)
 	}
 	return o, nil
