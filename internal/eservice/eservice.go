@@ -193,7 +193,7 @@ func New(cfg Config, svc Service, db Store, m notify.Mailer, clk clock.Clock, lo
 	var oc *oidcClient
 	if cfg.OIDC != nil {
 		var err error
-		if oc, err = newOIDCClient(*cfg.OIDC); err != nil {
+		if oc, err = newOIDCClient(*cfg.OIDC, clk.Now); err != nil {
 			return nil, err
 		}
 	} else if cfg.NoPasswords {

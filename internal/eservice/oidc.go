@@ -72,16 +72,23 @@ const (
 
 // oidcClient is the handler's connection to the provider; discovery is
 // done on first use and retried until it succeeds, so that irpkid starts
-// while the provider is unreachable.
+// while the provider is unreachable. What discovery gives is kept: the
+// provider's endpoints and one ID token verifier, whose key set (go-oidc's
+// RemoteKeySet) caches the provider's signing keys and fetches them anew
+// only when a token is signed by a key it does not know, which is how the
+// provider's key rotation reaches us. A sign-in therefore costs the
+// provider no discovery and no key fetch.
 type oidcClient struct {
 	cfg OIDCConfig
+	now func() time.Time // the ID tokens' clock
 
 	mu         sync.Mutex
-	provider   *oidc.Provider
+	provider   *oidc.Provider        // nil until discovery succeeds
+	verifier   *oidc.IDTokenVerifier // made with provider
 	endSession string
 }
 
-func newOIDCClient(cfg OIDCConfig) (*oidcClient, error) {
+func newOIDCClient(cfg OIDCConfig, now func() time.Time) (*oidcClient, error) {
 	u, err := url.Parse(cfg.Issuer)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, fmt.Errorf("eservice: OpenID Connect issuer %q: give the provider's https URL", cfg.Issuer)
@@ -107,7 +114,7 @@ func newOIDCClient(cfg OIDCConfig) (*oidcClient, error) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 15 * time.Second}
 	}
-	return &oidcClient{cfg: cfg}, nil
+	return &oidcClient{cfg: cfg, now: now}, nil
 }
 
 // ctx returns a context that makes go-oidc and oauth2 use the configured
@@ -118,15 +125,21 @@ func (o *oidcClient) ctx(parent context.Context) context.Context {
 	return context.WithValue(ctx, oauth2.HTTPClient, o.cfg.HTTPClient)
 }
 
-func (o *oidcClient) discover() (*oidc.Provider, error) {
+// discover returns the provider and the ID token verifier, made at the
+// first success and reused from then on; a failure is not kept, so the
+// next sign-in tries again.
+func (o *oidcClient) discover() (*oidc.Provider, *oidc.IDTokenVerifier, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.provider != nil {
-		return o.provider, nil
+		return o.provider, o.verifier, nil
 	}
-	p, err := oidc.NewProvider(o.ctx(context.Background()), o.cfg.Issuer)
+	// Not a request's context: the key set keeps it for fetching keys
+	// later.
+	ctx := o.ctx(context.Background())
+	p, err := oidc.NewProvider(ctx, o.cfg.Issuer)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var extra struct {
 		EndSession string `json:"end_session_endpoint"`
@@ -137,7 +150,8 @@ func (o *oidcClient) discover() (*oidc.Provider, error) {
 		}
 	}
 	o.provider = p
-	return p, nil
+	o.verifier = p.VerifierContext(ctx, &oidc.Config{ClientID: o.cfg.ClientID, Now: o.now})
+	return p, o.verifier, nil
 }
 
 func (o *oidcClient) oauth2(p *oidc.Provider, publicURL string) *oauth2.Config {
@@ -166,7 +180,7 @@ func (h *Handler) oidcStart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	p, err := h.oidc.discover()
+	p, _, err := h.oidc.discover()
 	if err != nil {
 		h.log.ErrorContext(ctx, "OpenID Connect provider unreachable", "issuer", h.oidc.cfg.Issuer, "err", err)
 		h.render(w, r, nil, http.StatusBadGateway, "error", "error.title", errorData{Message: "oidc.unreachable"})
@@ -289,7 +303,7 @@ func (h *Handler) oidcFinish(r *http.Request) (person, *refusal, error) {
 	if err != nil {
 		return person{}, nil, err
 	}
-	p, err := h.oidc.discover()
+	p, verifier, err := h.oidc.discover()
 	if err != nil {
 		return person{}, nil, err
 	}
@@ -307,7 +321,7 @@ func (h *Handler) oidcFinish(r *http.Request) (person, *refusal, error) {
 	if raw == "" {
 		return person{}, &refusal{code: "NO_ID_TOKEN", message: "oidc.failed", detail: "the token answer has no ID token"}, nil
 	}
-	idt, err := p.VerifierContext(octx, &oidc.Config{ClientID: h.oidc.cfg.ClientID, Now: h.clock.Now}).Verify(octx, raw)
+	idt, err := verifier.Verify(octx, raw)
 	if err != nil {
 		return person{}, tokenRefusal(err), nil
 	}
@@ -560,7 +574,7 @@ func (h *Handler) endSessionURL() string {
 	if h.oidc == nil {
 		return ""
 	}
-	if _, err := h.oidc.discover(); err != nil {
+	if _, _, err := h.oidc.discover(); err != nil {
 		return ""
 	}
 	h.oidc.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -31,6 +32,27 @@ const (
 type idp struct {
 	m       *mockoidc.MockOIDC
 	logouts atomic.Int32
+	// How often the e-service asked for the discovery document and for
+	// the signing keys.
+	discoveries, keyFetches atomic.Int32
+	// mu serialises the provider's requests, so that rotate can change
+	// its signing key between two of them; newKey is the key to sign with
+	// from the next request on.
+	mu     sync.Mutex
+	newKey *mockoidc.Keypair
+}
+
+// rotate makes the provider sign with a new key (and publish only it)
+// from its next request on.
+func (p *idp) rotate(t *testing.T) {
+	t.Helper()
+	kp, err := mockoidc.RandomKeypair(2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.newKey = kp
+	p.mu.Unlock()
 }
 
 func startIdP(t *testing.T, now func() time.Time) *idp {
@@ -48,8 +70,17 @@ func startIdP(t *testing.T, now func() time.Time) *idp {
 	// sees only mockoidc's own paths, so it lives on one of them.)
 	m.AddMiddleware(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			if p.newKey != nil {
+				m.Keypair, p.newKey = p.newKey, nil
+			}
 			switch r.URL.Path {
+			case mockoidc.JWKSEndpoint:
+				p.keyFetches.Add(1)
+				next.ServeHTTP(w, r)
 			case mockoidc.DiscoveryEndpoint:
+				p.discoveries.Add(1)
 				rec := httptest.NewRecorder()
 				next.ServeHTTP(rec, r)
 				var doc map[string]any
@@ -480,4 +511,38 @@ func TestOIDCOrganisationsFromUserinfo(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden || !strings.Contains(page, "You may not act for any organisation") {
 		t.Fatalf("userinfo about another subject was used: %d", resp.StatusCode)
 	}
+}
+
+// The provider is asked for its discovery document and its keys at the
+// first sign-in only, not at every sign-in (found in review: the verifier
+// was made anew, fetching the keys, each time); when the provider rotates
+// its signing key, the next sign-in fetches the keys once more and works.
+func TestOIDCProviderAskedOnce(t *testing.T) {
+	e, p := startOIDC(t, nil)
+	signIn := func(sub string) {
+		t.Helper()
+		c := e.client(t)
+		resp, _ := callback(t, c, e.toProvider(t, c, p, &idPerson{sub: sub, name: sub, orgs: []string{customer}}))
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/eservice/" {
+			t.Fatalf("sign-in of %s: %d → %s", sub, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+	asked := func(when string, discoveries, keyFetches int32) {
+		t.Helper()
+		if d, k := p.discoveries.Load(), p.keyFetches.Load(); d != discoveries || k != keyFetches {
+			t.Fatalf("%s: the provider was asked for discovery %d and for its keys %d times, want %d and %d", when, d, k, discoveries, keyFetches)
+		}
+	}
+	asked("at start-up", 0, 0) // discovery waits for the first sign-in
+	signIn("person-1")
+	asked("after the first sign-in", 1, 1)
+	signIn("person-2")
+	signIn("person-1")
+	asked("after three sign-ins", 1, 1)
+
+	p.rotate(t)
+	signIn("person-3")
+	asked("after the provider's new key", 1, 2)
+	signIn("person-2")
+	asked("after one more sign-in", 1, 2)
 }
