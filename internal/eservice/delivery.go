@@ -261,7 +261,11 @@ func (h *Handler) deliveryForm(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, &session{csrf: h.formToken(w, r)}, status, "delivery", "delivery.title", dd)
 }
 
-// deliveryOpen checks the PIN and shows the credentials once.
+// deliveryOpen checks the PIN and shows the credentials once. Its steps:
+// the client's PIN limit, then in one transaction looking the delivery up
+// (lookUpDelivery), opening the sealed box with the PIN (unseal) and
+// recording the attempt with its audit entry (recordPINAttempt), and last
+// the answer (showPINOutcome).
 func (h *Handler) deliveryOpen(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	anon := &session{csrf: h.formToken(w, r)}
@@ -285,74 +289,117 @@ func (h *Handler) deliveryOpen(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, anon, http.StatusTooManyRequests, "delivery", "delivery.title", dd)
 		return
 	}
-	pin := strings.Map(func(c rune) rune {
-		if c == ' ' || c == '-' {
-			return -1
-		}
-		return c
-	}, r.PostFormValue("pin"))
+	pin := typedPIN(r.PostFormValue("pin"))
 	idHash := tokenHash(token)
-	var creds *sealedCredentials
-	var row *store.Delivery
 	err := h.db.Update(ctx, func(tx *store.Tx) error {
-		creds = nil
-		var err error
-		row, err = h.loadDelivery(ctx, tx, idHash)
-		if err != nil {
+		dd.Creds = nil
+		row, err := h.lookUpDelivery(ctx, tx, idHash, now, &dd)
+		if err != nil || row == nil {
 			return err
 		}
-		dd.State = h.deliveryState(row, now)
-		if dd.State != "open" {
-			return nil
-		}
-		dd.Expires = row.ExpiresAt
-		if len(pin) == pinDigits {
-			if key, err := deliveryKey(token, pin, row.Salt); err == nil {
-				if aead, err := gcm(key); err == nil {
-					if plain, err := aead.Open(nil, row.Nonce, row.Sealed, idHash); err == nil {
-						var c sealedCredentials
-						if err := json.Unmarshal(plain, &c); err != nil {
-							return err
-						}
-						creds = &c
-					}
-				}
-			}
-		}
-		if creds != nil {
-			if err := tx.CloseDelivery(ctx, idHash, deliveryOpened, now); err != nil {
-				return err
-			}
-			return tx.Audit(ctx, store.AuditEntry{At: now, Actor: "eservice:contact", Action: "delivery_open", CustomerID: row.CustomerID, Outcome: "ok", Detail: "contact=" + row.ContactEmail})
-		}
-		row.Attempts++
-		state := deliveryOpen
-		if row.Attempts >= h.cfg.PINAttempts {
-			state = deliveryLocked
-			dd.State = "locked"
-		}
-		if err := tx.SetDeliveryAttempts(ctx, idHash, row.Attempts, state, state == deliveryLocked); err != nil {
+		if dd.Creds, err = unseal(row, token, pin, idHash); err != nil {
 			return err
 		}
-		dd.Left = h.cfg.PINAttempts - row.Attempts
-		return tx.Audit(ctx, store.AuditEntry{At: now, Actor: "eservice:contact", Action: "delivery_open", CustomerID: row.CustomerID, Outcome: "fail", Code: "WRONG_PIN",
-			Detail: fmt.Sprintf("contact=%s attempt=%d", row.ContactEmail, row.Attempts)})
+		return h.recordPINAttempt(ctx, tx, row, idHash, dd.Creds != nil, now, &dd)
 	})
 	if err != nil {
 		h.fail(w, r, nil, err)
 		return
 	}
+	h.showPINOutcome(w, r, anon, dd, ipKey, now)
+}
+
+// typedPIN is the PIN as typed, without the spaces and dashes people
+// group its digits with.
+func typedPIN(s string) string {
+	return strings.Map(func(c rune) rune {
+		if c == ' ' || c == '-' {
+			return -1
+		}
+		return c
+	}, s)
+}
+
+// lookUpDelivery finds the delivery of idHash and sets dd's state; it
+// returns the delivery only if it is open for a PIN.
+func (h *Handler) lookUpDelivery(ctx context.Context, tx *store.Tx, idHash []byte, now time.Time, dd *deliveryData) (*store.Delivery, error) {
+	row, err := h.loadDelivery(ctx, tx, idHash)
+	if err != nil {
+		return nil, err
+	}
+	dd.State = h.deliveryState(row, now)
+	if dd.State != "open" {
+		return nil, nil
+	}
+	dd.Expires = row.ExpiresAt
+	return row, nil
+}
+
+// unseal opens the delivery's sealed credentials with the link's token and
+// pin: nil for a wrong PIN (the GCM tag is the PIN check), an error only if
+// what the box holds cannot be read.
+func unseal(row *store.Delivery, token, pin string, idHash []byte) (*sealedCredentials, error) {
+	if len(pin) != pinDigits {
+		return nil, nil
+	}
+	key, err := deliveryKey(token, pin, row.Salt)
+	if err != nil {
+		return nil, nil
+	}
+	aead, err := gcm(key)
+	if err != nil {
+		return nil, nil
+	}
+	plain, err := aead.Open(nil, row.Nonce, row.Sealed, idHash)
+	if err != nil {
+		return nil, nil
+	}
+	var c sealedCredentials
+	if err := json.Unmarshal(plain, &c); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// recordPINAttempt records an attempt at the delivery in tx, with its
+// audit entry: a right PIN erases the sealed box; a wrong one counts, and
+// the PINAttempts-th locks the delivery (dd says so, and how many are
+// left).
+func (h *Handler) recordPINAttempt(ctx context.Context, tx *store.Tx, row *store.Delivery, idHash []byte, right bool, now time.Time, dd *deliveryData) error {
+	if right {
+		if err := tx.CloseDelivery(ctx, idHash, deliveryOpened, now); err != nil {
+			return err
+		}
+		return tx.Audit(ctx, store.AuditEntry{At: now, Actor: "eservice:contact", Action: "delivery_open", CustomerID: row.CustomerID, Outcome: "ok", Detail: "contact=" + row.ContactEmail})
+	}
+	row.Attempts++
+	state := deliveryOpen
+	if row.Attempts >= h.cfg.PINAttempts {
+		state = deliveryLocked
+		dd.State = "locked"
+	}
+	if err := tx.SetDeliveryAttempts(ctx, idHash, row.Attempts, state, state == deliveryLocked); err != nil {
+		return err
+	}
+	dd.Left = h.cfg.PINAttempts - row.Attempts
+	return tx.Audit(ctx, store.AuditEntry{At: now, Actor: "eservice:contact", Action: "delivery_open", CustomerID: row.CustomerID, Outcome: "fail", Code: "WRONG_PIN",
+		Detail: fmt.Sprintf("contact=%s attempt=%d", row.ContactEmail, row.Attempts)})
+}
+
+// showPINOutcome answers a PIN attempt: the credentials, the form again
+// after a wrong PIN, or why the link no longer opens. A wrong PIN, and an
+// attempt at a locked link, count against the client's PIN limit.
+func (h *Handler) showPINOutcome(w http.ResponseWriter, r *http.Request, anon *session, dd deliveryData, ipKey string, now time.Time) {
 	switch {
-	case creds != nil:
-		dd.Creds = creds
+	case dd.Creds != nil:
 		h.render(w, r, anon, http.StatusOK, "delivery_open", "delivery.openTitle", dd)
 	case dd.State == "open":
-		h.countFailure(ctx, ipKey, now)
+		h.countFailure(r.Context(), ipKey, now)
 		dd.Error = "delivery.wrongPIN"
 		h.render(w, r, anon, http.StatusUnauthorized, "delivery", "delivery.title", dd)
 	default:
 		if dd.State == "locked" {
-			h.countFailure(ctx, ipKey, now)
+			h.countFailure(r.Context(), ipKey, now)
 		}
 		status := http.StatusGone
 		if dd.State == "missing" {
