@@ -114,6 +114,9 @@ func parseDuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
+// maxOrderCount bounds irpkid order --count.
+const maxOrderCount = 10000
+
 func cmdOrder(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, c := newFlagSet("order", stdout, stderr)
 	id := fs.String("customer-id", "", "organisation's business ID")
@@ -123,13 +126,17 @@ func cmdOrder(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cname := fs.String("contact-name", "", "technical contact's name")
 	cemail := fs.String("contact-email", "", "technical contact's e-mail (default: the organisation's)")
 	cphone := fs.String("contact-phone", "", "technical contact's phone (+358 40 123 4567, or a Finnish number without the country code), recorded in E.164")
-	asJSON := fs.Bool("json", false, "print {transfer_id, transfer_password, expires} as JSON")
-	fs.Usage = cliconfig.Usage(fs, "irpkid order --customer-id ID [--validity 50d] [--json]", "Creates a certificate order and prints its one-time TransferId and TransferPassword.\nThe password is shown once and stored only as a hash.")
+	asJSON := fs.Bool("json", false, "print {transfer_id, transfer_password, expires} as JSON (with --count, one object per order, one after another)")
+	count := fs.Int("count", 1, "create this many orders alike (each with its own credentials), e.g. for several systems of the organisation or a load test")
+	fs.Usage = cliconfig.Usage(fs, "irpkid order --customer-id ID [--validity 50d] [--count N] [--json]", "Creates a certificate order and prints its one-time TransferId and TransferPassword.\nThe password is shown once and stored only as a hash.")
 	if err := c.parse(fs, args); err != nil {
 		return err
 	}
 	if *id == "" {
 		return errors.New("--customer-id is required")
+	}
+	if *count < 1 || *count > maxOrderCount {
+		return fmt.Errorf("--count %d: from 1 to %d", *count, maxOrderCount)
 	}
 	var v time.Duration
 	if *validity != "" {
@@ -139,15 +146,22 @@ func cmdOrder(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	return c.withApp(ctx, stderr, func(a *app) error {
-		cred, err := a.svc.CreateOrder(ctx, service.OrderRequest{CustomerID: *id, Validity: v, Purpose: *purpose, Description: *desc, ContactName: *cname, ContactEmail: *cemail, ContactPhone: *cphone}, operatorActor)
-		if err != nil {
-			return err
+		for range *count {
+			cred, err := a.svc.CreateOrder(ctx, service.OrderRequest{CustomerID: *id, Validity: v, Purpose: *purpose, Description: *desc, ContactName: *cname, ContactEmail: *cemail, ContactPhone: *cphone}, operatorActor)
+			if err != nil {
+				return err
+			}
+			if *asJSON {
+				if err := writeJSON(stdout, cred); err != nil {
+					return err
+				}
+				continue
+			}
+			fmt.Fprintf(stdout, "TransferId:       %s\nTransferPassword: %s\nExpires:          %s\n", cred.TransferID, cred.TransferPassword, cred.Expires.UTC().Format(time.RFC3339))
 		}
-		if *asJSON {
-			return writeJSON(stdout, cred)
+		if !*asJSON {
+			fmt.Fprintln(stderr, "The password is shown only now. Deliver it to the technical contact over a separate channel from the TransferId.")
 		}
-		fmt.Fprintf(stdout, "TransferId:       %s\nTransferPassword: %s\nExpires:          %s\n", cred.TransferID, cred.TransferPassword, cred.Expires.UTC().Format(time.RFC3339))
-		fmt.Fprintln(stderr, "The password is shown only now. Deliver it to the technical contact over a separate channel from the TransferId.")
 		return nil
 	})
 }

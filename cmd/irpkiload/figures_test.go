@@ -16,8 +16,8 @@ import (
 
 // TestLadderFigures measures, with IRPKI_BENCH=1, the ladder figures of
 // docs/benchmark.md in one sitting and prints their tables: irpkiload
-// --start --ladder 1,4,16,64,128 in renew mode and in full mode
-// (enrolment and renewal), on SQLite and on PostgreSQL (a throwaway server
+// --start --ladder 1,4,16,64,128 in renew mode and in enrol mode
+// (SignNewCertificate and GetCertificate), on SQLite and on PostgreSQL (a throwaway server
 // on this machine, whose CPU is added to irpkid's with --database-pid).
 // Each ladder starts its own irpkid serve on a new data directory. It
 // asserts nothing about speed and is no CI test; without IRPKI_BENCH it
@@ -27,7 +27,7 @@ import (
 //
 // IRPKI_BENCH_SECONDS sets each step's duration (default 10),
 // IRPKI_BENCH_LADDER the client counts (default 1,4,16,64,128),
-// IRPKI_BENCH_MODES the modes (default "renew full") and
+// IRPKI_BENCH_MODES the modes (default "renew enrol") and
 // IRPKI_BENCH_BACKENDS the backends (default "sqlite postgres").
 func TestLadderFigures(t *testing.T) {
 	if os.Getenv("IRPKI_BENCH") != "1" {
@@ -46,7 +46,7 @@ func TestLadderFigures(t *testing.T) {
 	bin := irpkidproc.Build(t, "./cmd/irpkid")
 	var pg *pgtest.Server
 	for _, backend := range splitFields(env("IRPKI_BENCH_BACKENDS", "sqlite postgres")) {
-		for _, mode := range splitFields(env("IRPKI_BENCH_MODES", "renew full")) {
+		for _, mode := range splitFields(env("IRPKI_BENCH_MODES", "renew enrol")) {
 			args := []string{"--start", "--irpkid", bin, "--data-dir", filepath.Join(t.TempDir(), "data"), "--mode", mode,
 				"--ladder", env("IRPKI_BENCH_LADDER", "1,4,16,64,128"), "--duration", strconv.Itoa(secs) + "s", "--json"}
 			if backend == "postgres" {

@@ -82,7 +82,10 @@ type StepReport struct {
 	RunQueueMsPerCycle float64 `json:"server_runqueue_wait_ms_per_cycle"`
 	// LateKeys are the client keys and CSRs made during the step because
 	// those made before it ran out.
-	LateKeys    int64    `json:"client_keys_made_in_step"`
+	LateKeys int64 `json:"client_keys_made_in_step"`
+	// LateOrders are, in enrol mode, the orders made during the step
+	// (irpkid order in the cycle) because those made before it ran out.
+	LateOrders  int64    `json:"orders_made_in_step,omitempty"`
 	FirstErrors []string `json:"first_errors,omitempty"`
 }
 
@@ -97,10 +100,10 @@ type LadderReport struct {
 func (r *LadderReport) write(w io.Writer) {
 	fmt.Fprintf(w, "irpkiload ladder: mode %s, %s, %d RSA-2048 signatures per cycle on the server\n", r.Mode, r.Database, r.SigsPerCycle)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "clients\tcycles/s\tCPU ms/cycle\tcores\tsign ms\tsig share\tcycle p50\tcycle p99\treq p99\tadmitted p50/p99\t503s\terrors\tRSS MiB\tdb ms/cycle\tclient ms/cycle\tlate keys\tidle cores\tload\trunqueue ms/cycle\t")
+	fmt.Fprintln(tw, "clients\tcycles/s\tCPU ms/cycle\tcores\tsign ms\tsig share\tcycle p50\tcycle p99\treq p99\tadmitted p50/p99\t503s\terrors\tRSS MiB\tdb ms/cycle\tclient ms/cycle\tlate keys/orders\tidle cores\tload\trunqueue ms/cycle\t")
 	for _, s := range r.Steps {
-		fmt.Fprintf(tw, "%d\t%.1f\t%.2f\t%.2f\t%.3f\t%.2f\t%.1f\t%.1f\t%.1f\t%.0f/%.0f\t%d\t%d\t%.0f\t%.2f\t%.2f\t%d\t%.2f\t%.1f\t%.2f\t\n", s.Clients, s.CyclesPerS, s.CPUmsPerCycle, s.ServerCPUShare,
-			s.SigMs, s.SigShare, s.CycleP50, s.CycleP99, s.RequestP99, s.AdmittedP50, s.AdmittedP99, s.Busy, s.Errors, s.RSSMiB, s.DatabaseCPUmsPerCycle, s.ClientCPUmsPerCycle, s.LateKeys, s.IdleCores, s.LoadAvg, s.RunQueueMsPerCycle)
+		fmt.Fprintf(tw, "%d\t%.1f\t%.2f\t%.2f\t%.3f\t%.2f\t%.1f\t%.1f\t%.1f\t%.0f/%.0f\t%d\t%d\t%.0f\t%.2f\t%.2f\t%d/%d\t%.2f\t%.1f\t%.2f\t\n", s.Clients, s.CyclesPerS, s.CPUmsPerCycle, s.ServerCPUShare,
+			s.SigMs, s.SigShare, s.CycleP50, s.CycleP99, s.RequestP99, s.AdmittedP50, s.AdmittedP99, s.Busy, s.Errors, s.RSSMiB, s.DatabaseCPUmsPerCycle, s.ClientCPUmsPerCycle, s.LateKeys, s.LateOrders, s.IdleCores, s.LoadAvg, s.RunQueueMsPerCycle)
 	}
 	tw.Flush()
 	best := 0.0
@@ -231,7 +234,7 @@ func ladder(ctx context.Context, c config, steps []int, stdout, stderr io.Writer
 	rate := 60.0
 	perCycle := 1
 	if c.mode == "full" {
-		perCycle = 2
+		perCycle = 2 // keys
 	}
 	for _, n := range steps {
 		want := min(int(1.3*rate*c.duration.Seconds())*perCycle+2*n, maxReadyKeys)
@@ -250,6 +253,35 @@ func ladder(ctx context.Context, c config, steps []int, stdout, stderr io.Writer
 	return rep, nil
 }
 
+// onEach runs f for every customer, at most par at once, and returns the
+// first error.
+func onEach(ctx context.Context, customers []string, par int, f func(i int, id string) error) error {
+	var wg sync.WaitGroup
+	errc := make(chan error, len(customers))
+	sem := make(chan struct{}, par)
+	for i, id := range customers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if ctx.Err() != nil {
+				errc <- ctx.Err()
+				return
+			}
+			if err := f(i, id); err != nil {
+				errc <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	return <-errc
+}
+
+// maxOrderCount is irpkid order's largest --count.
+const maxOrderCount = 10000
+
 // maxReadyKeys bounds the keys made before a step.
 const maxReadyKeys = 4000
 
@@ -264,29 +296,26 @@ func step(ctx context.Context, c config, cl *client.Client, keys *keyPool, issue
 	if err != nil {
 		return StepReport{}, err
 	}
-	// Setup: in renew mode every client holds a certificate first.
+	// Setup: in renew mode every client holds a certificate first; in
+	// enrol mode it holds the credentials of its orders for the step.
 	held := make([]*holding, n)
-	if c.mode == "renew" {
-		var wg sync.WaitGroup
-		errc := make(chan error, n)
-		sem := make(chan struct{}, 8)
-		for i, id := range customers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				h, err := enrol(ctx, c, cl, rec, id)
-				if err != nil {
-					errc <- err
-					return
-				}
-				held[i] = h
-			}()
+	creds := make([][]credentials, n)
+	if c.mode == "enrol" {
+		per := min((keysWanted+n-1)/n, maxOrderCount)
+		err := onEach(ctx, customers, 4, func(i int, id string) (err error) {
+			creds[i], err = order(ctx, c, id, per)
+			return err
+		})
+		if err != nil {
+			return StepReport{}, fmt.Errorf("ordering for %d clients: %w", n, err)
 		}
-		wg.Wait()
-		close(errc)
-		if err := <-errc; err != nil {
+	}
+	if c.mode == "renew" {
+		err := onEach(ctx, customers, 8, func(i int, id string) (err error) {
+			held[i], err = enrol(ctx, c, cl, rec, id)
+			return err
+		})
+		if err != nil {
 			return StepReport{}, fmt.Errorf("setting up %d clients: %w", n, err)
 		}
 		rec = &recorder{lat: map[string][]time.Duration{}, errs: map[string]int{}, keys: keys, issuers: issuers}
@@ -316,6 +345,7 @@ func step(ctx context.Context, c config, cl *client.Client, keys *keyPool, issue
 	start := time.Now()
 	deadline := start.Add(c.duration)
 	fmt.Fprintf(stderr, "irpkiload: %d clients set up; measuring for %s\n", n, c.duration)
+	var lateOrders atomic.Int64
 	var wg sync.WaitGroup
 	for i, id := range customers {
 		wg.Add(1)
@@ -325,9 +355,16 @@ func step(ctx context.Context, c config, cl *client.Client, keys *keyPool, issue
 			for ctx.Err() == nil && time.Now().Before(deadline) {
 				t0 := time.Now()
 				var err error
-				if c.mode == "renew" {
+				switch {
+				case c.mode == "renew":
 					h, err = renewOnce(ctx, cl, rec, id, h)
-				} else {
+				case c.mode == "enrol" && len(creds[i]) > 0:
+					_, err = enrolWith(ctx, cl, rec, id, creds[i][0])
+					creds[i] = creds[i][1:]
+				case c.mode == "enrol":
+					lateOrders.Add(1) // ordered in the cycle, with a process
+					_, err = enrol(ctx, c, cl, rec, id)
+				default:
 					_, err = cycle(ctx, c, cl, rec, id)
 				}
 				if err != nil {
@@ -367,7 +404,7 @@ func step(ctx context.Context, c config, cl *client.Client, keys *keyPool, issue
 	r := rec.report(n, elapsed)
 	st := StepReport{Clients: n, Cycles: r.Cycles, Errors: r.Errors, Busy: busy.n.Load() - busy0, Seconds: elapsed.Seconds(),
 		CyclesPerS: r.CyclesPerS, RSSMiB: float64(rss) / (1 << 20), FirstErrors: r.FirstErrors,
-		IdleCores: (idle1 - idle0).Seconds() / elapsed.Seconds(), LoadAvg: load, LateKeys: keys.late.Load() - late0}
+		IdleCores: (idle1 - idle0).Seconds() / elapsed.Seconds(), LoadAvg: load, LateKeys: keys.late.Load() - late0, LateOrders: lateOrders.Load()}
 	if len(admitted) > 0 {
 		st.AdmittedP50, st.AdmittedP99 = ms(pct(admitted, 50)), ms(pct(admitted, 99))
 	}
@@ -412,23 +449,10 @@ func newOrgs(ctx context.Context, c config, n int) ([]string, error) {
 			ids = append(ids, id)
 		}
 	}
-	var wg sync.WaitGroup
-	errc := make(chan error, n)
-	sem := make(chan struct{}, 4)
-	for _, id := range ids {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			if _, err := irpkid(ctx, c, "org", "add", "--customer-id", id, "--name", "Load "+id, "--contact-email", "load@example.fi"); err != nil {
-				errc <- err
-			}
-		}()
-	}
-	wg.Wait()
-	close(errc)
-	return ids, <-errc
+	return ids, onEach(ctx, ids, 4, func(_ int, id string) error {
+		_, err := irpkid(ctx, c, "org", "add", "--customer-id", id, "--name", "Load "+id, "--contact-email", "load@example.fi")
+		return err
+	})
 }
 
 // processCPU is the CPU time (user and system) of process pid so far.

@@ -22,6 +22,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -44,6 +45,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -90,7 +92,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var c config
 	fs.StringVar(&c.endpoint, "endpoint", "", "irpkid SOAP endpoint, e.g. http://127.0.0.1:8080/2017/10/CertificateServices;\nseveral, comma-separated, spread the clients over replicas (client i uses endpoint i mod n)")
-	fs.StringVar(&c.mode, "mode", "full", "full: each cycle orders, enrols and renews once; renew: each client enrols once, then each cycle is\nRenewCertificate (signed with the newest certificate) and GetCertificate")
+	fs.StringVar(&c.mode, "mode", "full", "full: each cycle orders, enrols and renews once; renew: each client enrols once, then each cycle is\nRenewCertificate (signed with the newest certificate) and GetCertificate; enrol: each cycle is SignNewCertificate\nand GetCertificate (with --ladder, of orders made before the clock starts; otherwise ordered in the cycle)")
 	fs.StringVar(&c.dataDir, "data-dir", "", "the server's data directory, for irpkid org add / order / trust")
 	fs.StringVar(&c.irpkid, "irpkid", "irpkid", "the irpkid executable")
 	fs.StringVar(&c.trust, "trust", "", "PEM trust bundle (default: irpkid trust on --data-dir)")
@@ -144,8 +146,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if c.clients < 1 {
 		bad = append(bad, "--clients must be at least 1")
 	}
-	if c.mode != "full" && c.mode != "renew" {
-		bad = append(bad, "--mode is full or renew")
+	if c.mode != "full" && c.mode != "renew" && c.mode != "enrol" {
+		bad = append(bad, "--mode is full, renew or enrol")
 	}
 	if c.cycles < 0 {
 		bad = append(bad, "--cycles must not be negative")
@@ -431,9 +433,12 @@ func load(ctx context.Context, c config, stderr io.Writer) (*Report, error) {
 				}
 				cycleStart := time.Now()
 				var err error
-				if c.mode == "renew" {
+				switch c.mode {
+				case "renew":
 					h, err = renewCycle(ctx, c, cl, rec, id, h)
-				} else {
+				case "enrol":
+					_, err = enrol(ctx, c, cl, rec, id)
+				default:
 					_, err = cycle(ctx, c, cl, rec, id)
 				}
 				if err != nil {
@@ -493,20 +498,48 @@ func cycle(ctx context.Context, c config, cl *client.Client, rec *recorder, cust
 
 // enrol orders (irpkid order) and enrols a certificate.
 func enrol(ctx context.Context, c config, cl *client.Client, rec *recorder, customer string) (*holding, error) {
-	var out []byte
+	var creds []credentials
 	if err := rec.timed(opOrderCr, func() (err error) {
-		out, err = irpkid(ctx, c, "order", "--customer-id", customer, "--validity", c.validity, "--json")
+		creds, err = order(ctx, c, customer, 1)
 		return err
 	}); err != nil {
 		return nil, err
 	}
-	var cred struct {
-		TransferID       string `json:"transfer_id"`
-		TransferPassword string `json:"transfer_password"`
+	return enrolWith(ctx, cl, rec, customer, creds[0])
+}
+
+// credentials are an order's TransferId and TransferPassword.
+type credentials struct {
+	TransferID       string `json:"transfer_id"`
+	TransferPassword string `json:"transfer_password"`
+}
+
+// order makes n orders for customer with irpkid order on the server's data
+// directory, in one process.
+func order(ctx context.Context, c config, customer string, n int) ([]credentials, error) {
+	out, err := irpkid(ctx, c, "order", "--customer-id", customer, "--validity", c.validity, "--count", strconv.Itoa(n), "--json")
+	if err != nil {
+		return nil, err
 	}
-	if err := json.Unmarshal(out, &cred); err != nil {
-		return nil, fmt.Errorf("irpkid order: %w", err)
+	var creds []credentials
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for {
+		var cr credentials
+		if err := dec.Decode(&cr); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			return nil, fmt.Errorf("irpkid order: %w", err)
+		}
+		creds = append(creds, cr)
 	}
+	if len(creds) != n {
+		return nil, fmt.Errorf("irpkid order --count %d printed %d orders", n, len(creds))
+	}
+	return creds, nil
+}
+
+// enrolWith enrols a certificate with an order's credentials.
+func enrolWith(ctx context.Context, cl *client.Client, rec *recorder, customer string, cred credentials) (*holding, error) {
 	key1, csr1, err := rec.keys.csr(customer)
 	if err != nil {
 		return nil, err
