@@ -13,6 +13,7 @@ import (
 	"github.com/irpki/irpki/internal/ca"
 	"github.com/irpki/irpki/internal/ca/catest"
 	"github.com/irpki/irpki/internal/hsm"
+	"github.com/irpki/irpki/internal/hsm/softhsmtest"
 	"github.com/irpki/irpki/internal/wire"
 )
 
@@ -138,5 +139,61 @@ func TestKeyReferences(t *testing.T) {
 	write(key, string(saved))
 	if _, err := ca.Load(caDir, wire.EnvTest, nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A hierarchy whose response signer's key is made in a SoftHSM2 token:
+// the directory holds signing.pkcs11 and no signing.key, Load opens the
+// token key by its URI, CheckKeys (the readiness check) sees it sign, and
+// once its token is closed CheckKeys reports the signer that cannot sign.
+func TestTokenKeyInHierarchy(t *testing.T) {
+	tok := softhsmtest.New(t, "irpki-ca")
+	base, err := hsm.ParseURI(tok.URI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	maker := &hsm.Tokens{}
+	defer maker.Close()
+	opt := catest.Options()
+	opt.OnlineKey = func(name string, bits int) (crypto.Signer, string, error) {
+		if name != "signing" {
+			return nil, "", nil // the issuing CAs' keys stay files
+		}
+		u := *base
+		u.Object = "irpki-TEST-" + name
+		k, err := maker.Generate(&u, bits)
+		if err != nil {
+			return nil, "", err
+		}
+		return k, u.String(), nil
+	}
+	dir := t.TempDir()
+	h, _, err := ca.LoadOrCreate(dir, wire.EnvTest, now, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caDir := filepath.Join(dir, "ca", wire.EnvTest)
+	if _, err := os.Stat(filepath.Join(caDir, "signing.key")); err == nil {
+		t.Error("signing.key written for a token key")
+	}
+	if _, err := os.Stat(filepath.Join(caDir, "issuing-"+ca.ChannelReportsWS+".key")); err != nil {
+		t.Errorf("the issuing CAs' keys should be files: %v", err)
+	}
+	tokens := &hsm.Tokens{}
+	h2, err := ca.Load(caDir, wire.EnvTest, &ca.Keys{Tokens: tokens})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !h2.SigningKey.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(h.Signing.PublicKey) {
+		t.Fatal("the token key is not the signer's")
+	}
+	if err := h2.CheckKeys(nil); err != nil {
+		t.Fatalf("CheckKeys with a token key: %v", err)
+	}
+	if err := tokens.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h2.CheckKeys(nil); err == nil || !strings.Contains(err.Error(), "the response signer cannot sign") {
+		t.Errorf("CheckKeys after the token closed: %v", err)
 	}
 }
