@@ -26,8 +26,9 @@ import (
 // responses, signed in the token, verify with xmlsec1 against the bundle
 // irpkid trust prints; enrolments (several at once) and a renewal are
 // issued by token keys; /readyz sees every token key sign; the token holds
-// the keys sensitive and never extractable; and no file of the data
-// directory holds a private key.
+// the keys sensitive and never extractable; no file of the data directory
+// holds a private key; a second ca init cannot reuse the token's keys; and
+// a binary built without cgo refuses the token keys saying why.
 func TestSoftHSMHierarchy(t *testing.T) {
 	tok := softhsmtest.New(t, "irpki")
 	xmlsec := tool(t, "xmlsec1")
@@ -64,6 +65,24 @@ func TestSoftHSMHierarchy(t *testing.T) {
 	}
 	if n := strings.Count(string(objs), "never extractable"); n != 5 || strings.Count(string(objs), "sensitive") < 5 {
 		t.Errorf("%d private keys never extractable, want 5:\n%s", n, objs)
+	}
+
+	// A second hierarchy cannot take the token's keys for its own.
+	if _, err := irpkidproc.RunErr(context.Background(), bin, filepath.Join(base, "data2"), "ca", "init", "--offline-dir", offline+"2", "--pkcs11-token", tok.URI()); err == nil || !strings.Contains(err.Error(), "exists already") {
+		t.Errorf("ca init on a token that holds the keys already: %v", err)
+	}
+	if _, err := os.Stat(offline + "2"); err == nil {
+		t.Error("a refused ca init left an offline directory")
+	}
+	// A pure-Go build (CGO_ENABLED=0) says that the token keys need cgo.
+	pure := filepath.Join(base, "irpkid-nocgo")
+	build := exec.Command("go", "build", "-o", pure, "./cmd/irpkid")
+	build.Dir, build.Env = filepath.Join("..", ".."), append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("CGO_ENABLED=0 go build: %v\n%s", err, b)
+	}
+	if _, err := irpkidproc.RunErr(context.Background(), pure, dataDir, "trust"); err == nil || !strings.Contains(err.Error(), "PKCS#11 (HSM) keys need an irpkid built with cgo") || !strings.Contains(err.Error(), ".pkcs11") {
+		t.Errorf("a build without cgo on token keys: %v", err)
 	}
 
 	p := irpkidproc.Start(t, bin, dataDir, "")
