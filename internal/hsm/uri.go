@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -40,11 +41,7 @@ func ParseURI(s string) (*URI, error) {
 	}
 	path, query, _ := strings.Cut(rest, "?")
 	u := &URI{}
-	for _, attr := range splitAttrs(path, ";") {
-		k, v, err := attrValue(attr)
-		if err != nil {
-			return nil, err
-		}
+	err := eachAttr(path, ";", func(k, v string) error {
 		switch k {
 		case "token":
 			u.Token = v
@@ -54,31 +51,35 @@ func ParseURI(s string) (*URI, error) {
 			u.ID = []byte(v)
 		case "type":
 			if v != "private" {
-				return nil, fmt.Errorf("PKCS#11 URI: type=%s: a key URI names the private key (type=private, or no type)", v)
+				return errors.New("PKCS#11 URI: a key URI names the private key (type=private, or no type)")
 			}
 		case "manufacturer", "model", "serial", "library-manufacturer", "library-description", "library-version", "slot-description", "slot-manufacturer", "slot-id":
-			return nil, fmt.Errorf("PKCS#11 URI: attribute %q is not supported: select the token by its label (token=)", k)
+			return fmt.Errorf("PKCS#11 URI: attribute %q is not supported: select the token by its label (token=)", k)
 		default:
-			return nil, fmt.Errorf("PKCS#11 URI: unknown path attribute %q", k)
+			return fmt.Errorf("PKCS#11 URI: unknown path attribute %s", attrName(k))
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	for _, attr := range splitAttrs(query, "&") {
-		k, v, err := attrValue(attr)
-		if err != nil {
-			return nil, err
-		}
+	err = eachAttr(query, "&", func(k, v string) error {
 		switch k {
 		case "module-path":
 			u.ModulePath = v
 		case "pin-source":
 			u.PinSource = v
 		case "pin-value":
-			return nil, errors.New("PKCS#11 URI: pin-value is refused: the PIN would be written where the URI is (a file, a command line, a log); use pin-source=file:PATH or pin-source=env:NAME")
+			return errors.New("PKCS#11 URI: pin-value is refused: the PIN would be written where the URI is (a file, a command line, a log); use pin-source=file:PATH or pin-source=env:NAME")
 		case "module-name":
-			return nil, errors.New("PKCS#11 URI: give the library's full path as module-path, not module-name")
+			return errors.New("PKCS#11 URI: give the library's full path as module-path, not module-name")
 		default:
-			return nil, fmt.Errorf("PKCS#11 URI: unknown query attribute %q", k)
+			return fmt.Errorf("PKCS#11 URI: unknown query attribute %s", attrName(k))
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	switch {
 	case u.Token == "":
@@ -94,23 +95,35 @@ func ParseURI(s string) (*URI, error) {
 	return u, nil
 }
 
-func splitAttrs(s, sep string) []string {
+// eachAttr calls f with each name and (percent-decoded) value of the
+// attributes in s, separated by sep.
+func eachAttr(s, sep string, f func(k, v string) error) error {
 	if s == "" {
 		return nil
 	}
-	return strings.Split(s, sep)
+	for _, attr := range strings.Split(s, sep) {
+		k, v, ok := strings.Cut(attr, "=")
+		if !ok {
+			return fmt.Errorf("PKCS#11 URI: attribute %s has no value", attrName(k))
+		}
+		dec, err := url.PathUnescape(v)
+		if err != nil {
+			return fmt.Errorf("PKCS#11 URI: attribute %s: bad percent-encoding", attrName(k))
+		}
+		if err := f(k, dec); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-func attrValue(attr string) (string, string, error) {
-	k, v, ok := strings.Cut(attr, "=")
-	if !ok {
-		return "", "", fmt.Errorf("PKCS#11 URI: attribute %q has no value", k)
+// attrName quotes an attribute's name for an error when it looks like
+// one, and only then: a mistyped URI may hold a PIN where a name should be.
+func attrName(k string) string {
+	if len(k) == 0 || len(k) > 24 || strings.Trim(k, "abcdefghijklmnopqrstuvwxyz-") != "" {
+		return "(a name that is none of RFC 7512's)"
 	}
-	dec, err := url.PathUnescape(v)
-	if err != nil {
-		return "", "", fmt.Errorf("PKCS#11 URI: attribute %q: bad percent-encoding", k)
-	}
-	return k, dec, nil
+	return strconv.Quote(k)
 }
 
 // String is the URI in its canonical form (values percent-encoded, the id

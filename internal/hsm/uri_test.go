@@ -35,11 +35,17 @@ func TestParseURI(t *testing.T) {
 		"pkcs11:token=t?module-path=/m.so&pin-source=file:relative":      "absolute",
 		"pkcs11:token=t?module-path=/m.so&pin-source=%7Ccat%20/p":        "file:PATH or env:NAME",
 		"pkcs11:token=t;type=cert?module-path=/m.so&pin-source=file:/p":  "type=private",
-		"pkcs11:token=t;colour=red?module-path=/m.so&pin-source=file:/p": "unknown path attribute",
+		"pkcs11:token=t;colour=red?module-path=/m.so&pin-source=file:/p": `unknown path attribute "colour"`,
 		"pkcs11:token=t?module-name=softhsm2&pin-source=file:/p":         "module-path",
 	} {
 		if _, err := hsm.ParseURI(uri); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want an error with %q", uri, err, want)
+		}
+	}
+	// Text where a name should be is not repeated: it may be a PIN.
+	for _, uri := range []string{"pkcs11:token=t;4711?module-path=/m.so&pin-source=file:/p", "pkcs11:token=t?module-path=/m.so&4711=x&pin-source=file:/p"} {
+		if _, err := hsm.ParseURI(uri); err == nil || strings.Contains(err.Error(), "4711") {
+			t.Errorf("%s: %v", uri, err)
 		}
 	}
 	// A PIN written into the URI is refused, and the error does not repeat it.
