@@ -177,6 +177,32 @@ func TestSoftHSMHierarchy(t *testing.T) {
 	}
 	wg.Wait()
 
+	// The revocation lists serve published at start are signed by the
+	// issuing CAs' keys in the token.
+	crls, _ := filepath.Glob(filepath.Join(dataDir, "crl", "*.crl"))
+	if len(crls) != 4 {
+		t.Errorf("%d CRLs published, want one per issuing CA (4)", len(crls))
+	}
+	for _, f := range crls {
+		der, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := x509.ParseRevocationList(der)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		verified := false
+		for _, c := range trust {
+			if bytes.Equal(c.RawSubject, l.RawIssuer) {
+				verified = l.CheckSignatureFrom(c) == nil
+			}
+		}
+		if !verified {
+			t.Errorf("%s does not verify against its issuing CA", f)
+		}
+	}
+
 	// Nothing under the data directory is a private key, in PEM or DER.
 	err = filepath.WalkDir(dataDir, func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
