@@ -31,6 +31,7 @@ import (
 
 	"github.com/irpki/irpki/internal/businessid"
 	"github.com/irpki/irpki/internal/clock"
+	"github.com/irpki/irpki/internal/serial"
 	"github.com/irpki/irpki/internal/wire"
 )
 
@@ -129,6 +130,13 @@ func CleanText(s string) string {
 // ErrUntrustedResponse is wrapped when a response is unsigned, badly signed
 // or signed by a certificate that does not chain to the trust bundle.
 var ErrUntrustedResponse = errors.New("response signature not trusted")
+
+// ErrSignerRotated is wrapped, with ErrUntrustedResponse, when a response
+// is signed by a newer signing certificate of the service than the ones
+// the trust bundle pins: the service has rotated its response signer
+// (irpkid ca rotate-signer), and the client needs the service's current
+// trust bundle.
+var ErrSignerRotated = errors.New("the service has rotated its response signer")
 
 // ErrBadResponse is wrapped when a response cannot be read.
 var ErrBadResponse = errors.New("unreadable response")
@@ -513,6 +521,10 @@ func (c *Client) verifyResponse(el *etree.Element) (*etree.Element, error) {
 	// certificate naming a customer (CN = a business ID) is never the
 	// service's.
 	if pinned := c.pinnedSigners(); len(pinned) > 0 && !containsCert(pinned, signer) {
+		if c.rotatedSigner(pinned, signer, now) {
+			return nil, fmt.Errorf("%w: %w: the response is signed by signing certificate %s (serial %s, valid from %s), which the same CA issued after the one the trust bundle pins (serial %s): install the service's current trust bundle (irpkid trust) in place of the configured one, and run again",
+				ErrUntrustedResponse, ErrSignerRotated, signer.Subject.CommonName, serial.Text(signer.SerialNumber), signer.NotBefore.UTC().Format(time.DateOnly), pinnedSerials(pinned))
+		}
 		return nil, fmt.Errorf("%w: signer %s is not the service signing certificate of the trust bundle", ErrUntrustedResponse, signer.Subject)
 	}
 	if businessid.Validate(signer.Subject.CommonName) == nil {
@@ -526,6 +538,32 @@ func (c *Client) verifyResponse(el *etree.Element) (*etree.Element, error) {
 		return nil, fmt.Errorf("%w: %v", ErrUntrustedResponse, err)
 	}
 	return verified, nil
+}
+
+// rotatedSigner reports whether signer, which the trust bundle does not
+// pin, is a newer signing certificate of the service: issued by the CA of a
+// pinned one, after it, and chaining to the bundle. The services CA
+// certifies only the service's signers, so this is the service having
+// rotated its signer, not a stranger.
+func (c *Client) rotatedSigner(pinned []*x509.Certificate, signer *x509.Certificate, now time.Time) bool {
+	if businessid.Validate(signer.Subject.CommonName) == nil {
+		return false
+	}
+	for _, p := range pinned {
+		if bytes.Equal(p.RawIssuer, signer.RawIssuer) && bytes.Equal(p.AuthorityKeyId, signer.AuthorityKeyId) && signer.NotBefore.After(p.NotBefore) {
+			_, err := signer.Verify(x509.VerifyOptions{Roots: c.roots, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+			return err == nil
+		}
+	}
+	return false
+}
+
+func pinnedSerials(pinned []*x509.Certificate) string {
+	var s []string
+	for _, p := range pinned {
+		s = append(s, serial.Text(p.SerialNumber))
+	}
+	return strings.Join(s, ", ")
 }
 
 // pinnedSigners returns the trust bundle's non-CA certificates: the

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/irpki/irpki/internal/atomicfile"
 	"github.com/irpki/irpki/internal/ca"
@@ -126,4 +128,130 @@ func cmdCAInit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintln(stderr, "Move the offline directory to removable media and keep it offline; serve needs only the data directory.")
 	return nil
+}
+
+const (
+	rotateSignerUsage = "irpkid ca rotate-signer [--overlap 30d] [--replace] [--offline-dir DIR]\n" +
+		"  irpkid ca rotate-signer --status\n" +
+		"  irpkid ca rotate-signer --finish [--now]"
+	rotateSignerHelp = `Rotates the certificate that signs the service's responses. A new key and certificate from the
+IR Services issuing CA are written to the CA directory (signer-next/) with a switch time --overlap
+from now. Until the switch, irpkid trust holds both signing certificates and the current one signs;
+from the switch on the new one signs (serve follows by its clock, without a restart, and picks up
+the files within a minute) and the old one is retired from the trust bundles. With replicas, copy
+ca/ENV/signer-next/ to every replica's data directory. --finish then tidies the files (the next
+rotation does so too). See docs/operations.md, "Rotating the response signer".`
+)
+
+// cmdRotateSigner begins, shows or finishes a rotation of the response
+// signer (see internal/ca/rotate.go for the lifecycle).
+func cmdRotateSigner(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, c := newFlagSet("ca rotate-signer", stdout, stderr)
+	overlap := fs.String("overlap", "30d", "time from now until the new signer signs: until then the trust bundles hold both signing certificates, and clients\nthat pin the signer (irpkid trust) must install the new bundle within it")
+	replace := fs.Bool("replace", false, "make another next signer in place of a rotation whose switch is still to come")
+	offline := fs.String("offline-dir", "", "the offline copy of the hierarchy (irpkid ca init --offline-dir) when the data directory lacks the services CA's key;\nonly that key (ca/ENV/services.key) is read from it")
+	status := fs.Bool("status", false, "show the response signers and the rotation's state, change nothing")
+	finish := fs.Bool("finish", false, "after the switch: make the new signer signing.crt/signing.key, keep the retired certificate in retired-signers/, delete its key")
+	now := fs.Bool("now", false, "with --finish before the switch time: switch now (the current signing key must go at once; clients without the new bundle fail from then)")
+	fs.Usage = cliconfig.Usage(fs, rotateSignerUsage, rotateSignerHelp)
+	if err := c.parse(fs, args); err != nil {
+		return err
+	}
+	if *now && !*finish {
+		return errors.New("--now goes with --finish")
+	}
+	if (*status || *finish) && (*replace || *offline != "") {
+		return errors.New("--replace and --offline-dir go with a new rotation, not with --status or --finish")
+	}
+	if *status && *finish {
+		return errors.New("give --status or --finish, not both")
+	}
+	d, err := parseDuration(*overlap)
+	if err != nil {
+		return fmt.Errorf("--overlap %v", err)
+	}
+	if err := c.checkEnvironmentCA(); err != nil {
+		return err
+	}
+	if err := c.checkExists(); err != nil {
+		return err
+	}
+	if err := checkModes(c.dataDir, c.environment); err != nil {
+		return err
+	}
+	dir := filepath.Join(c.dataDir, "ca", c.environment)
+	keys := c.keySource()
+	defer keys.Tokens.Close()
+	h, err := ca.Load(dir, c.environment, keys)
+	if err != nil {
+		return err
+	}
+	at := clock.System{}.Now()
+	switch {
+	case *status:
+	case *finish:
+		r := h.Rotation
+		if h, err = ca.FinishRotation(h, at, *now); err != nil {
+			return finishHint(err)
+		}
+		if r != nil {
+			fmt.Fprintf(stdout, "Rotation finished: serial %s signs; the retired certificate is in %s, its key deleted.\n", ca.SerialHex(h.Signing), filepath.Join(dir, "retired-signers"))
+			if at.Before(r.SwitchAt) {
+				fmt.Fprintln(stderr, "Switched before the planned time: a running irpkid serve signs with the new signer within a minute (restart it to switch at once), and clients without the new bundle fail from then.")
+			}
+		}
+	default:
+		opt := ca.RotateOptions{Overlap: d, Replace: *replace}
+		if *offline != "" {
+			opt.IssuerKeyDir = filepath.Join(*offline, "ca", c.environment)
+		}
+		if h, err = ca.RotateSigner(h, at, opt); err != nil {
+			if errors.Is(err, ca.ErrRotationPending) {
+				return fmt.Errorf("%w (--replace); irpkid ca rotate-signer --status shows it", err)
+			}
+			return err
+		}
+		r := h.Rotation
+		fmt.Fprintf(stdout, "New response signer: serial %s, valid until %s, in %s.\n", ca.SerialHex(r.Next.Cert), r.Next.Cert.NotAfter.UTC().Format(time.DateOnly), filepath.Join(dir, "signer-next"))
+		fmt.Fprintf(stdout, "It signs from %s; until then irpkid trust holds both signing certificates.\n", r.SwitchAt.UTC().Format(time.RFC3339))
+		fmt.Fprintf(stderr, "Next: hand the bundle of irpkid trust to the clients now; with replicas, copy %s to each replica's data directory (serve picks it up within a minute); check with irpkid ca rotate-signer --status.\n", filepath.Join(dir, "signer-next"))
+		return nil
+	}
+	printSignerStatus(stdout, h, at)
+	return nil
+}
+
+// finishHint adds to a refused --finish what to do.
+func finishHint(err error) error {
+	if errors.Is(err, ca.ErrRotationPending) {
+		return fmt.Errorf("%w; add --now to switch at once", err)
+	}
+	return err
+}
+
+// printSignerStatus shows h's response signers at now.
+func printSignerStatus(w io.Writer, h *ca.Hierarchy, now time.Time) {
+	desc := func(c *x509.Certificate) string {
+		return fmt.Sprintf("serial %s, %q, valid until %s", ca.SerialHex(c), c.Subject.CommonName, c.NotAfter.UTC().Format(time.DateOnly))
+	}
+	r := h.Rotation
+	switch {
+	case r == nil:
+		fmt.Fprintf(w, "Signing:  %s\nNo rotation under way: irpkid trust holds this signing certificate only.\n", desc(h.Signing))
+	case now.Before(r.SwitchAt):
+		fmt.Fprintf(w, "Signing:  %s\nNext:     %s, made %s\nSwitch:   %s (in %s)\n",
+			desc(h.Signing), desc(r.Next.Cert), r.Started.UTC().Format(time.RFC3339), r.SwitchAt.UTC().Format(time.RFC3339), roundDuration(r.SwitchAt.Sub(now)))
+		fmt.Fprintln(w, "Overlap:  irpkid trust holds both signing certificates; clients that pin the signer must install that bundle before the switch,\n          when the next signer signs and the current one is retired from the bundles.")
+	default:
+		fmt.Fprintf(w, "Signing:  %s, since %s\nRetired:  %s (no bundle holds it)\n", desc(r.Next.Cert), r.SwitchAt.UTC().Format(time.RFC3339), desc(h.Signing))
+		fmt.Fprintln(w, "The switch is done: irpkid ca rotate-signer --finish tidies the files (the next rotation does too).")
+	}
+}
+
+// roundDuration writes d in days and hours, or minutes when shorter.
+func roundDuration(d time.Duration) string {
+	if d >= 24*time.Hour {
+		return fmt.Sprintf("%dd %dh", d/(24*time.Hour), d%(24*time.Hour)/time.Hour)
+	}
+	return d.Round(time.Minute).String()
 }

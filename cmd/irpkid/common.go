@@ -131,7 +131,7 @@ func irpkidSetting(name string) bool {
 		collectFlags = func(fs *flag.FlagSet) { fs.VisitAll(func(f *flag.Flag) { settings[f.Name] = true }) }
 		defer func() { collectFlags = nil }()
 		for _, cmd := range []func(context.Context, []string, io.Writer, io.Writer) error{
-			cmdServe, cmdOrgAdd, cmdOrgs, cmdOrder, cmdCerts, cmdCertsImport, cmdBackup, cmdRevoke, cmdTrust, cmdUserAdd, cmdUsers, cmdRemind, cmdAudit, cmdCAInit, cmdCAEncryptKeys,
+			cmdServe, cmdOrgAdd, cmdOrgs, cmdOrder, cmdCerts, cmdCertsImport, cmdBackup, cmdRevoke, cmdTrust, cmdUserAdd, cmdUsers, cmdRemind, cmdAudit, cmdCAInit, cmdCAEncryptKeys, cmdRotateSigner,
 		} {
 			cmd(context.Background(), nil, io.Discard, io.Discard)
 		}

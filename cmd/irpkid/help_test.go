@@ -12,7 +12,7 @@ func TestHelpToStdout(t *testing.T) {
 	for _, cmd := range [][]string{
 		{"serve"}, {"org", "add"}, {"orgs"}, {"order"}, {"certs"}, {"certs", "import"}, {"backup"}, {"revoke"},
 		{"trust"}, {"user", "add"}, {"user", "disable"}, {"user", "enable"}, {"user", "password"}, {"users"}, {"audit"}, {"remind"},
-		{"ca", "init"}, {"ca", "encrypt-keys"},
+		{"ca", "init"}, {"ca", "encrypt-keys"}, {"ca", "rotate-signer"},
 	} {
 		for _, h := range []string{"--help", "-h"} {
 			so, se, code := irpkid(t, nil, append(cmd, h)...)

@@ -13,6 +13,7 @@
 //	irpkid user add --email …        add an e-service account (password on stdin)
 //	irpkid remind --once             send due expiry reminders (cron)
 //	irpkid audit [--since 7d]        print the audit trail
+//	irpkid ca rotate-signer          rotate the response-signing certificate
 //
 // Every flag has an IRPKI_… environment variable (--data-dir is
 // IRPKI_DATA_DIR) and may be set in a JSON config file given by --config.
@@ -54,6 +55,7 @@ Usage:
   irpkid ca init --offline-dir DIR   create the CA with its root key offline (only what serve needs in --data-dir;
                  --pkcs11-token URI: the issuing and signing keys in an HSM; encrypted key files with a passphrase)
   irpkid ca encrypt-keys   encrypt the CA's plain key files with a passphrase (--key-passphrase-file)
+  irpkid ca rotate-signer [--overlap 30d]   new response-signing certificate; trust holds both until the switch (--status, --finish)
   irpkid version           print the version
 
 Run "irpkid COMMAND --help" for a command's flags. Every flag can also be set
@@ -131,8 +133,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			err = cmdCAInit(ctx, args[2:], stdout, stderr)
 		case len(args) >= 2 && args[1] == "encrypt-keys":
 			err = cmdCAEncryptKeys(ctx, args[2:], stdout, stderr)
+		case len(args) >= 2 && args[1] == "rotate-signer":
+			err = cmdRotateSigner(ctx, args[2:], stdout, stderr)
 		default:
-			fmt.Fprintln(stderr, "irpkid ca: the subcommands are init and encrypt-keys: irpkid ca init --offline-dir DIR --data-dir DATA")
+			fmt.Fprintln(stderr, "irpkid ca: the subcommands are init, encrypt-keys and rotate-signer: irpkid ca init --offline-dir DIR --data-dir DATA, irpkid ca rotate-signer [--overlap 30d | --status | --finish]")
 			return 2
 		}
 	case "audit":

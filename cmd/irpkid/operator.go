@@ -287,17 +287,22 @@ func cmdTrust(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("--for %q: use responses, certificates or all", *purpose)
 	}
 	return c.withApp(ctx, stderr, func(a *app) error {
+		now := a.core.Clock.Now()
+		if r := a.ca.Rotation; r != nil && now.Before(r.SwitchAt) && *purpose != ca.TrustCertificates {
+			fmt.Fprintf(stderr, "irpkid trust: the response signer is being rotated: until %s the bundle holds both signing certificates; from then on only the new one (serial %s) signs. Clients must install this bundle before then.\n",
+				r.SwitchAt.UTC().Format(time.RFC3339), ca.SerialHex(r.Next.Cert))
+		}
 		if *outDir == "" {
-			_, err := stdout.Write(a.ca.BundleFor(*purpose))
+			_, err := stdout.Write(a.ca.BundleFor(*purpose, now))
 			return err
 		}
-		return writeTrustDir(*outDir, a.ca, stdout)
+		return writeTrustDir(*outDir, a.ca, now, stdout)
 	})
 }
 
-// writeTrustDir writes every bundle of h into dir, each file atomically,
-// and names them on w.
-func writeTrustDir(dir string, h *ca.Hierarchy, w io.Writer) error {
+// writeTrustDir writes every bundle of h at now into dir, each file
+// atomically, and names them on w.
+func writeTrustDir(dir string, h *ca.Hierarchy, now time.Time, w io.Writer) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("--out-dir: %w", err)
 	}
@@ -307,9 +312,9 @@ func writeTrustDir(dir string, h *ca.Hierarchy, w io.Writer) error {
 		what string
 	}
 	files := []file{
-		{"responses.pem", h.BundleFor(ca.TrustResponses), "verifies response signatures"},
-		{"certificates.pem", h.BundleFor(ca.TrustCertificates), "verifies delivered certificates"},
-		{"all.pem", h.BundleFor(ca.TrustAll), "both (irpki --trust)"},
+		{"responses.pem", h.BundleFor(ca.TrustResponses, now), "verifies response signatures"},
+		{"certificates.pem", h.BundleFor(ca.TrustCertificates, now), "verifies delivered certificates"},
+		{"all.pem", h.BundleFor(ca.TrustAll, now), "both (irpki --trust)"},
 	}
 	for _, p := range h.Packages() {
 		what := "CA package of " + p.Channel + " certificates"

@@ -101,6 +101,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			MaxInFlight: *maxInFlight, MaxQueued: cmp.Or(*maxQueued, -1)},
 		CRLInterval:    time.Hour,
 		AuditRetention: keepAudit,
+		SignerRefresh:  signerRefresh,
 	}
 	if err := extras.apply(&cfg, useTLS, *listen); err != nil {
 		return err
@@ -236,3 +237,7 @@ func parseRSASizes(v string) ([]int, error) {
 	slices.Sort(out)
 	return out, nil
 }
+
+// signerRefresh is how often serve looks for a response-signer rotation
+// begun or finished in the CA directory.
+const signerRefresh = 30 * time.Second

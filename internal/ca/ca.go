@@ -48,8 +48,18 @@ type Hierarchy struct {
 	// Issuing and IssuingKey are the issuing CA of DefaultChannel.
 	Issuing    *x509.Certificate
 	IssuingKey crypto.Signer
+	// Signing and SigningKey are the response signer of signing.crt and
+	// signing.key: the one that signs, unless Rotation has switched in.
 	Signing    *x509.Certificate
 	SigningKey crypto.Signer
+	// Rotation is the next response signer while a rotation is under way
+	// (rotate.go); nil otherwise.
+	Rotation *Rotation
+	// Dir is the directory the hierarchy was loaded from; "" for one made
+	// in memory by Create.
+	Dir string
+	// keys opens the keys of Dir that are no plain files.
+	keys *Keys
 }
 
 // Issuer is an issuing CA.
@@ -297,18 +307,9 @@ func sign(r io.Reader, t, parent *x509.Certificate, pub crypto.PublicKey, key cr
 // keys opens the keys that are no plain files (see keysource.go); nil
 // opens plain files only.
 func Load(path, env string, keys *Keys) (*Hierarchy, error) {
-	h := &Hierarchy{Environment: env}
+	h := &Hierarchy{Environment: env, Dir: path, keys: keys}
 	var err error
 	if h.Root, err = readCert(filepath.Join(path, fileRoot)); err != nil {
-		return nil, err
-	}
-	if h.Signing, err = readCert(filepath.Join(path, fileSigning)); err != nil {
-		return nil, err
-	}
-	if h.SigningKey, err = keys.openRequired(path, fileSigningKey); err != nil {
-		return nil, err
-	}
-	if err := checkKeyMatches(filepath.Join(path, fileSigningKey), h.SigningKey, h.Signing); err != nil {
 		return nil, err
 	}
 	if _, err := os.Stat(filepath.Join(path, fileIntermediate)); errors.Is(err, os.ErrNotExist) {
@@ -333,6 +334,9 @@ func Load(path, env string, keys *Keys) (*Hierarchy, error) {
 		return nil, err
 	}
 	h.Services.Package = naming{env: env}.pkg(ServicesChannel)
+	if err := loadSigners(h, path, h.Services.Cert); err != nil {
+		return nil, err
+	}
 	if err := checkIssued(path, h.Signing, h.Services.Cert, "signing certificate", "services issuing CA"); err != nil {
 		return nil, err
 	}
@@ -348,6 +352,9 @@ func loadTwoLevel(h *Hierarchy, path string, keys *Keys) (*Hierarchy, error) {
 		return nil, err
 	}
 	h.Issuers = []*Issuer{is}
+	if err := loadSigners(h, path, h.Root); err != nil {
+		return nil, err
+	}
 	if err := checkIssued(path, h.Signing, h.Root, "signing certificate", "root"); err != nil {
 		return nil, err
 	}
@@ -419,6 +426,9 @@ func (h *Hierarchy) TwoLevel() bool { return h.Intermediate == nil }
 // hierarchy: no organisation certificate may certify one of them.
 func (h *Hierarchy) PublicKeys() []crypto.PublicKey {
 	out := []crypto.PublicKey{h.Root.PublicKey, h.Signing.PublicKey}
+	if h.Rotation != nil {
+		out = append(out, h.Rotation.Next.Cert.PublicKey)
+	}
 	if h.Intermediate != nil {
 		out = append(out, h.Intermediate.PublicKey)
 	}
@@ -488,14 +498,16 @@ func pemKey(k crypto.Signer) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 }
 
-// Bundle returns the PEM trust bundle of every purpose: BundleFor(TrustAll).
-func (h *Hierarchy) Bundle() []byte { return h.BundleFor(TrustAll) }
+// Bundle returns the PEM trust bundle of every purpose at now:
+// BundleFor(TrustAll, now).
+func (h *Hierarchy) Bundle(now time.Time) []byte { return h.BundleFor(TrustAll, now) }
 
 // Trust purposes of a bundle.
 const (
 	// TrustResponses verifies the service's response signatures: root,
 	// intermediate, services issuing CA, and the signing certificate itself
-	// (which pins it: a client then accepts no other signer).
+	// (which pins it: a client then accepts no other signer), both signing
+	// certificates during a rotation's overlap.
 	TrustResponses = "responses"
 	// TrustCertificates verifies delivered organisation certificates:
 	// root, intermediate and every channel's issuing CA.
@@ -504,12 +516,14 @@ const (
 	TrustAll = "all"
 )
 
-// BundleFor returns the PEM bundle for a trust purpose, root first.
-func (h *Hierarchy) BundleFor(purpose string) []byte { return PEM(h.BundleCerts(purpose)...) }
+// BundleFor returns the PEM bundle for a trust purpose at now, root first.
+func (h *Hierarchy) BundleFor(purpose string, now time.Time) []byte {
+	return PEM(h.BundleCerts(purpose, now)...)
+}
 
-// BundleCerts returns the certificates of BundleFor(purpose): nil for an
-// unknown purpose.
-func (h *Hierarchy) BundleCerts(purpose string) []*x509.Certificate {
+// BundleCerts returns the certificates of BundleFor(purpose, now): nil for
+// an unknown purpose.
+func (h *Hierarchy) BundleCerts(purpose string, now time.Time) []*x509.Certificate {
 	resp, certs := purpose == TrustResponses || purpose == TrustAll, purpose == TrustCertificates || purpose == TrustAll
 	if !resp && !certs {
 		return nil
@@ -527,7 +541,7 @@ func (h *Hierarchy) BundleCerts(purpose string) []*x509.Certificate {
 		if h.Services != nil {
 			out = append(out, h.Services.Cert)
 		}
-		out = append(out, h.Signing)
+		out = append(out, h.SigningCertsAt(now)...)
 	}
 	return out
 }
@@ -562,8 +576,9 @@ func PEM(certs ...*x509.Certificate) []byte {
 	return out
 }
 
-// SigningChain returns the service signing certificate chain for KeyInfo:
-// the signing certificate alone, as the real service sends it.
+// SigningChain returns the service signing certificate chain for KeyInfo
+// of signing.crt (see SignerAt during a rotation): the signing certificate
+// alone, as the real service sends it.
 func (h *Hierarchy) SigningChain() [][]byte { return [][]byte{h.Signing.Raw} }
 
 // RandomSerial returns a random positive 128-bit serial number.

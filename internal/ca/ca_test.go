@@ -317,11 +317,11 @@ func TestLoadOrCreate(t *testing.T) {
 	// certificates (root, intermediate, four issuing CAs); all: both, each
 	// once. Never a key.
 	for purpose, want := range map[string]int{ca.TrustResponses: 4, ca.TrustCertificates: 6, ca.TrustAll: 8} {
-		if b := h2.BundleFor(purpose); bytes.Count(b, []byte("BEGIN CERTIFICATE")) != want || bytes.Contains(b, []byte("PRIVATE")) {
+		if b := h2.BundleFor(purpose, now); bytes.Count(b, []byte("BEGIN CERTIFICATE")) != want || bytes.Contains(b, []byte("PRIVATE")) {
 			t.Errorf("BundleFor(%s):\n%s", purpose, b)
 		}
 	}
-	if !bytes.Equal(h2.Bundle(), h2.BundleFor(ca.TrustAll)) || h2.BundleFor("other") != nil {
+	if !bytes.Equal(h2.Bundle(now), h2.BundleFor(ca.TrustAll, now)) || h2.BundleFor("other", now) != nil {
 		t.Error("Bundle is not BundleFor(all), or an unknown purpose has a bundle")
 	}
 
@@ -479,7 +479,7 @@ func TestLoadTwoLevel(t *testing.T) {
 			t.Errorf("channel %s: not issued by the one issuing CA", ch)
 		}
 	}
-	if b := h.BundleFor(ca.TrustAll); bytes.Count(b, []byte("BEGIN CERTIFICATE")) != 3 {
+	if b := h.BundleFor(ca.TrustAll, now); bytes.Count(b, []byte("BEGIN CERTIFICATE")) != 3 {
 		t.Errorf("bundle of a two-level hierarchy:\n%s", b)
 	}
 	if h.Packages() != nil {

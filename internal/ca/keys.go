@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"time"
 )
 
 // Role names a certificate's place in the hierarchy (metrics, listings).
@@ -15,6 +16,9 @@ const (
 	RoleIntermediate = "intermediate"
 	RoleIssuing      = "issuing"
 	RoleSigner       = "signer"
+	// RoleNextSigner is the response signer that a rotation switches in
+	// (listed during the overlap).
+	RoleNextSigner = "signer_next"
 )
 
 // RoleCert is a certificate of the hierarchy with its role.
@@ -23,9 +27,10 @@ type RoleCert struct {
 	Cert *x509.Certificate
 }
 
-// Certificates returns every certificate of the hierarchy, the
-// response-signing certificate included, each once, with its role.
-func (h *Hierarchy) Certificates() []RoleCert {
+// Certificates returns every certificate of the hierarchy at now, the
+// response-signing certificate included (and during a rotation's overlap
+// the next one), each once, with its role.
+func (h *Hierarchy) Certificates(now time.Time) []RoleCert {
 	out := []RoleCert{{RoleRoot, h.Root}}
 	if h.Intermediate != nil {
 		out = append(out, RoleCert{RoleIntermediate, h.Intermediate})
@@ -40,13 +45,18 @@ func (h *Hierarchy) Certificates() []RoleCert {
 	if h.Services != nil && !seen[h.Services.Cert] {
 		out = append(out, RoleCert{RoleIssuing, h.Services.Cert})
 	}
-	return append(out, RoleCert{RoleSigner, h.Signing})
+	out = append(out, RoleCert{RoleSigner, h.SignerAt(now).Cert})
+	if h.Rotation != nil && now.Before(h.Rotation.SwitchAt) {
+		out = append(out, RoleCert{RoleNextSigner, h.Rotation.Next.Cert})
+	}
+	return out
 }
 
 // CheckKeys makes every online key of the hierarchy (the issuing CAs' and
 // the response signer's) sign a probe and verifies each signature against
 // its certificate: the readiness check that every signer signs, whatever
-// holds the key (a file, a PKCS#11 token).
+// holds the key (a file, a PKCS#11 token). During a rotation the next
+// signer's key is checked too, before it has to sign.
 func (h *Hierarchy) CheckKeys(r io.Reader) error {
 	digest := sha256.Sum256([]byte("irpkid readiness probe"))
 	check := func(name string, key crypto.Signer, cert *x509.Certificate) error {
@@ -73,7 +83,13 @@ func (h *Hierarchy) CheckKeys(r io.Reader) error {
 			return err
 		}
 	}
-	return check("the response signer", h.SigningKey, h.Signing)
+	if err := check("the response signer", h.SigningKey, h.Signing); err != nil {
+		return err
+	}
+	if h.Rotation != nil {
+		return check("the next response signer", h.Rotation.Next.Key, h.Rotation.Next.Cert)
+	}
+	return nil
 }
 
 // OfflineKeys are the files of a hierarchy's directory that hold the keys

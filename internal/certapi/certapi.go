@@ -20,6 +20,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/beevik/etree"
+
 	"github.com/irpki/irpki/internal/admit"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/wire"
@@ -90,10 +92,16 @@ var (
 // some thousand ordinary requests.
 const DefaultBodyBytesInFlight = 32 << 20
 
+// ResponseSigner signs response elements (wire.Signer, or
+// wire.SwitchingSigner for a signer that a rotation replaces).
+type ResponseSigner interface {
+	Sign(el *etree.Element) ([]byte, error)
+}
+
 // Handler serves the SOAP interface.
 type Handler struct {
 	svc       Service
-	signer    *wire.Signer
+	signer    ResponseSigner
 	limits    wire.Limits
 	log       *slog.Logger
 	health    func(context.Context) error
@@ -106,7 +114,7 @@ type Handler struct {
 }
 
 // New returns the handler.
-func New(svc Service, signer *wire.Signer, cfg Config) *Handler {
+func New(svc Service, signer ResponseSigner, cfg Config) *Handler {
 	if cfg.BodyBytesInFlight <= 0 {
 		cfg.BodyBytesInFlight = DefaultBodyBytesInFlight
 	}

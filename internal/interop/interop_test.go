@@ -135,7 +135,7 @@ func TestXmlsecVerifiesResponses(t *testing.T) {
 	s := irpkidtest.Start(t, irpkidtest.Config{})
 	s.AddOrg(t, customer, "Acme Oy")
 	dir := t.TempDir()
-	trusted, untrusted := bundleFiles(t, dir, s.CA.Bundle())
+	trusted, untrusted := bundleFiles(t, dir, s.CA.Bundle(s.Clock.Now()))
 	cred := s.Order(t, customer, 0)
 	key := irpkidtest.NewKey(t)
 	okBody := post(t, s.URL, "signNewCertificate", signNewBody(t, cred.TransferID, cred.TransferPassword, irpkidtest.CSR(t, key, customer)))
@@ -185,7 +185,7 @@ func TestXmlsecVerifiesClientRenewSignature(t *testing.T) {
 	s.AddOrg(t, customer, "Acme Oy")
 	e := s.Enroll(t, customer, 0)
 	dir := t.TempDir()
-	trusted, untrusted := bundleFiles(t, dir, s.CA.Bundle())
+	trusted, untrusted := bundleFiles(t, dir, s.CA.Bundle(s.Clock.Now()))
 	signed, err := client.SignRenewRequest(wire.EnvTest, customer, "", irpkidtest.CSR(t, irpkidtest.NewKey(t), customer), e.Key, e.Cert)
 	if err != nil {
 		t.Fatal(err)
@@ -336,7 +336,7 @@ func TestOpensslCSRAndCertificates(t *testing.T) {
 	}
 	renewedFile := writeFile(t, dir, "renewed.crt", pemCert(renewed))
 
-	trusted, untrusted := bundleFiles(t, dir, s.CA.Bundle())
+	trusted, untrusted := bundleFiles(t, dir, s.CA.Bundle(s.Clock.Now()))
 	at := fmt.Sprint(s.Clock.Now().Unix())
 	for _, f := range []string{certFile, renewedFile} {
 		out, err := run(t, openssl, "verify", "-attime", at, "-purpose", "sslclient", "-CAfile", trusted, "-untrusted", untrusted, f)
@@ -405,7 +405,7 @@ func TestNotReadyResponseSignedAndValid(t *testing.T) {
 	s := irpkidtest.Start(t, irpkidtest.Config{Mutate: func(c *service.Config) { c.IssueDelay = 40 * time.Second }})
 	s.AddOrg(t, customer, "Acme Oy")
 	dir := t.TempDir()
-	trusted, untrusted := bundleFiles(t, dir, s.CA.Bundle())
+	trusted, untrusted := bundleFiles(t, dir, s.CA.Bundle(s.Clock.Now()))
 	xsd, err := http.Get(s.URL + "?xsd")
 	if err != nil {
 		t.Fatal(err)

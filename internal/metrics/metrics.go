@@ -8,6 +8,7 @@ package metrics
 import (
 	"crypto/x509"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/irpki/irpki/internal/buildinfo"
+	"github.com/irpki/irpki/internal/serial"
 )
 
 // Metrics holds irpkid's collectors. Its methods are safe for concurrent
@@ -27,7 +29,7 @@ type Metrics struct {
 	issued       *prometheus.CounterVec
 	reminders    *prometheus.CounterVec
 	signIns      *prometheus.CounterVec
-	notAfter     *prometheus.GaugeVec
+	notAfter     *expiries
 }
 
 // The label values of irpkid_certificates_issued_total.
@@ -60,9 +62,9 @@ func New(build buildinfo.Info) *Metrics {
 		signIns: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "irpkid_eservice_sign_ins_total",
 			Help: "E-service sign-in attempts, by outcome: ok, bad_credentials, rate_limited, busy, or the identity provider's refusals."},
 			[]string{"outcome"}),
-		notAfter: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "irpkid_ca_certificate_not_after_timestamp_seconds",
-			Help: "Expiry (NotAfter) of each certificate of the CA hierarchy and of the response-signing certificate, Unix seconds, by role (root, intermediate, issuing, signer) and subject common name."},
-			[]string{"role", "subject"}),
+		notAfter: &expiries{desc: prometheus.NewDesc("irpkid_ca_certificate_not_after_timestamp_seconds",
+			"Expiry (NotAfter) of each certificate of the CA hierarchy and of the response-signing certificate, Unix seconds, by role (root, intermediate, issuing, signer, and signer_next during a signer rotation's overlap), subject common name and serial.",
+			[]string{"role", "subject", "serial"}, nil)},
 	}
 	m.reg.MustRegister(m.soapRequests, m.soapDuration, m.refusals, m.issued, m.reminders, m.signIns, m.notAfter,
 		build.Collector("irpkid"),
@@ -116,7 +118,33 @@ func (m *Metrics) ReminderSent(ok bool) {
 // SignIn counts an e-service sign-in attempt by its outcome.
 func (m *Metrics) SignIn(outcome string) { m.signIns.WithLabelValues(outcome).Inc() }
 
-// CertificateExpiry sets the expiry gauge of a CA or signing certificate.
-func (m *Metrics) CertificateExpiry(role string, c *x509.Certificate) {
-	m.notAfter.WithLabelValues(role, c.Subject.CommonName).Set(float64(c.NotAfter.Unix()))
+// CertificateExpiries exports the expiry of the CA and signing
+// certificates that each passes to yield with their roles; it is called at
+// each scrape, as the response signers change with a rotation.
+func (m *Metrics) CertificateExpiries(each func(yield func(role string, c *x509.Certificate))) {
+	m.notAfter.mu.Lock()
+	m.notAfter.each = each
+	m.notAfter.mu.Unlock()
+}
+
+// expiries is the collector of irpkid_ca_certificate_not_after_timestamp_seconds.
+type expiries struct {
+	desc *prometheus.Desc
+	mu   sync.Mutex
+	each func(yield func(role string, c *x509.Certificate))
+}
+
+func (e *expiries) Describe(ch chan<- *prometheus.Desc) { ch <- e.desc }
+
+func (e *expiries) Collect(ch chan<- prometheus.Metric) {
+	e.mu.Lock()
+	each := e.each
+	e.mu.Unlock()
+	if each == nil {
+		return
+	}
+	each(func(role string, c *x509.Certificate) {
+		ch <- prometheus.MustNewConstMetric(e.desc, prometheus.GaugeValue, float64(c.NotAfter.Unix()),
+			role, c.Subject.CommonName, serial.Text(c.SerialNumber))
+	})
 }

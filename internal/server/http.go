@@ -85,7 +85,7 @@ func (s *Server) ready(ctx context.Context) error {
 	if err := s.DB.ProbeWrite(ctx, s.Clock.Now()); err != nil {
 		return fmt.Errorf("the database does not take writes: %w", err)
 	}
-	return s.CA.CheckKeys(rand.Reader)
+	return s.Signers.Hierarchy().CheckKeys(rand.Reader)
 }
 
 // readyTimeout bounds the readiness probe: a database that waits on a lock

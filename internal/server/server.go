@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"net/http"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/irpki/irpki/internal/ca"
 	"github.com/irpki/irpki/internal/certapi"
 	"github.com/irpki/irpki/internal/crl"
 	"github.com/irpki/irpki/internal/eservice"
@@ -50,7 +52,11 @@ type Config struct {
 	// AuditRetention, if positive, prunes the refusals filed under no
 	// organisation (the audit entries anyone can cause) older than this,
 	// hourly.
-	AuditRetention time.Duration
+	AuditRetention time.Duration // SignerRefresh, if positive, looks this often for a response-signer
+	// rotation begun or finished in the CA directory (irpkid ca
+	// rotate-signer), so that it is picked up without a restart. The
+	// signer of each response is chosen by the clock either way.
+	SignerRefresh time.Duration
 }
 
 // Server is an assembled irpkid.
@@ -60,6 +66,9 @@ type Server struct {
 	API *certapi.Handler
 	// EService is the e-service, nil without one.
 	EService *eservice.Handler
+	// Signers are the response signers the server follows (see
+	// Config.SignerRefresh).
+	Signers *ca.SignerWatch
 
 	cfg        Config
 	mux        *http.ServeMux
@@ -93,10 +102,10 @@ func New(ctx context.Context, cfg Config) (_ *Server, err error) {
 			s.Close()
 		}
 	}()
-	signer, err := wire.NewSigner(core.CA.SigningKey, core.CA.SigningChain())
-	if err != nil {
-		return nil, err
-	}
+	// The response signer: chosen by the clock at each response (a
+	// rotation's next signer from its switch time on).
+	s.Signers = ca.NewSignerWatch(core.CA, core.Clock)
+	signer := wire.NewSwitchingSigner(s.Signers.Key)
 	acfg := cfg.SOAP
 	if acfg.Log == nil {
 		acfg.Log = core.Log
@@ -172,13 +181,25 @@ func (s *Server) mountEService(m notify.Mailer) error {
 	return nil
 }
 
-// measure registers the server's gauges and counters and sets the expiry
-// gauges of the hierarchy's certificates.
+// measure registers the server's gauges and counters: among them the
+// expiry of the hierarchy's certificates with the response signers as they
+// are at each scrape (both during a rotation's overlap), and the time of a
+// pending signer switch.
 func (s *Server) measure() {
 	m := s.Metrics
-	for _, rc := range s.CA.Certificates() {
-		m.CertificateExpiry(rc.Role, rc.Cert)
-	}
+	m.CertificateExpiries(func(yield func(string, *x509.Certificate)) {
+		for _, rc := range s.Signers.Certificates() {
+			yield(rc.Role, rc.Cert)
+		}
+	})
+	m.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "irpkid_response_signer_switch_timestamp_seconds",
+		Help: "When the next response signer of a rotation (irpkid ca rotate-signer) begins to sign, Unix seconds; 0 when no switch is to come."},
+		func() float64 {
+			if r := s.Signers.Hierarchy().Rotation; r != nil && s.Clock.Now().Before(r.SwitchAt) {
+				return float64(r.SwitchAt.Unix())
+			}
+			return 0
+		}))
 	api, db := s.API, s.DB
 	m.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "irpkid_soap_body_bytes_in_flight",
 		Help: "Memory held now by SOAP request bodies being received (bounded by --max-inflight-body-bytes)."},
@@ -216,6 +237,9 @@ func (s *Server) Start(ctx context.Context) {
 	}
 	if s.cfg.CRLInterval > 0 {
 		s.goJob(func() { s.CRLs.Run(ctx, s.cfg.CRLInterval) })
+	}
+	if s.cfg.SignerRefresh > 0 {
+		s.goJob(func() { s.Signers.Run(ctx, s.cfg.SignerRefresh, s.Log) })
 	}
 	if s.cfg.AuditRetention > 0 {
 		s.goJob(func() { pruneAudit(ctx, s.DB, s.cfg.AuditRetention, time.Hour, s.Clock, s.Log) })

@@ -78,6 +78,8 @@ type Server struct {
 	Dir     string
 	HTTP    *httptest.Server
 	API     *certapi.Handler
+	// Signers are the response signers the server follows.
+	Signers *ca.SignerWatch
 }
 
 // Config adjusts a test server.
@@ -94,6 +96,11 @@ type Config struct {
 	Clock *clock.Fixed
 	// API adjusts the SOAP handler's settings.
 	API func(*certapi.Config)
+	// CA, if set, is the hierarchy to serve instead of the shared one:
+	// one loaded from a directory, whose response signers the server then
+	// follows as irpkid serve does (Server.Signers; the test calls
+	// Signers.Refresh where serve would look again).
+	CA *ca.Hierarchy
 }
 
 // Start starts a server; it stops when the test ends.
@@ -105,7 +112,10 @@ func Start(t testing.TB, cfg Config) *Server {
 	dir := t.TempDir()
 	logs := &SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h := Hierarchy(t, cfg.Environment)
+	h := cfg.CA
+	if h == nil {
+		h = Hierarchy(t, cfg.Environment)
+	}
 	clk := cfg.Clock
 	if clk == nil {
 		clk = clock.NewFixed(Epoch)
@@ -128,7 +138,7 @@ func Start(t testing.TB, cfg Config) *Server {
 	t.Cleanup(srv.Close)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	return &Server{URL: hs.URL + certapi.Path, Base: hs.URL, Service: srv.Service, DB: srv.DB, CA: h, Clock: clk, Logs: logs, Log: log, Dir: dir, HTTP: hs, API: srv.API}
+	return &Server{URL: hs.URL + certapi.Path, Base: hs.URL, Service: srv.Service, DB: srv.DB, CA: h, Clock: clk, Logs: logs, Log: log, Dir: dir, HTTP: hs, API: srv.API, Signers: srv.Signers}
 }
 
 // Trust returns the client trust bundle.
@@ -141,7 +151,7 @@ func (s *Server) Trust() []*x509.Certificate {
 func (s *Server) TrustFile(t testing.TB) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "trust.pem")
-	if err := os.WriteFile(p, s.CA.Bundle(), 0o644); err != nil {
+	if err := os.WriteFile(p, s.CA.Bundle(s.Clock.Now()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return p
