@@ -94,6 +94,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	tuneGC()
 	limits := wire.DefaultLimits
 	limits.MaxBytes = *maxBody
 	cfg := server.Config{
@@ -130,6 +131,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer srv.Close()
+	settleMemory()
 	srv.Start(ctx)
 	if *metricsListen != "" {
 		ln, err := net.Listen("tcp", *metricsListen)
