@@ -138,7 +138,7 @@ const (
 IR Services issuing CA are written to the CA directory (signer-next/) with a switch time --overlap
 from now. Until the switch, irpkid trust holds both signing certificates and the current one signs;
 from the switch on the new one signs (serve follows by its clock, without a restart, and picks up
-the files within a minute) and the old one is retired from the trust bundles. With replicas, copy
+the files within 30 seconds) and the old one is retired from the trust bundles. With replicas, copy
 ca/ENV/signer-next/ to every replica's data directory. --finish then tidies the files (the next
 rotation does so too). See docs/operations.md, "Rotating the response signer".`
 )
@@ -197,7 +197,7 @@ func cmdRotateSigner(ctx context.Context, args []string, stdout, stderr io.Write
 		if r != nil {
 			fmt.Fprintf(stdout, "Rotation finished: serial %s signs; the retired certificate is in %s, its key deleted.\n", ca.SerialHex(h.Signing), filepath.Join(dir, "retired-signers"))
 			if at.Before(r.SwitchAt) {
-				fmt.Fprintln(stderr, "Switched before the planned time: a running irpkid serve signs with the new signer within a minute (restart it to switch at once), and clients without the new bundle fail from then.")
+				fmt.Fprintln(stderr, "Switched before the planned time: a running irpkid serve signs with the new signer within 30 seconds (restart it to switch at once), and clients without the new bundle fail from then.")
 			}
 		}
 	default:
@@ -207,14 +207,14 @@ func cmdRotateSigner(ctx context.Context, args []string, stdout, stderr io.Write
 		}
 		if h, err = ca.RotateSigner(h, at, opt); err != nil {
 			if errors.Is(err, ca.ErrRotationPending) {
-				return fmt.Errorf("%w (--replace); irpkid ca rotate-signer --status shows it", err)
+				return fmt.Errorf("%w; --replace makes another next signer in its place (clients that installed the bundle holding this one then need the new one); irpkid ca rotate-signer --status shows the rotation", err)
 			}
 			return err
 		}
 		r := h.Rotation
 		fmt.Fprintf(stdout, "New response signer: serial %s, valid until %s, in %s.\n", ca.SerialHex(r.Next.Cert), r.Next.Cert.NotAfter.UTC().Format(time.DateOnly), filepath.Join(dir, "signer-next"))
 		fmt.Fprintf(stdout, "It signs from %s; until then irpkid trust holds both signing certificates.\n", r.SwitchAt.UTC().Format(time.RFC3339))
-		fmt.Fprintf(stderr, "Next: hand the bundle of irpkid trust to the clients now; with replicas, copy %s to each replica's data directory (serve picks it up within a minute); check with irpkid ca rotate-signer --status.\n", filepath.Join(dir, "signer-next"))
+		fmt.Fprintf(stderr, "Next: hand the bundle of irpkid trust to the clients now; with replicas, copy %s to each replica's data directory (serve picks it up within 30 seconds); check with irpkid ca rotate-signer --status.\n", filepath.Join(dir, "signer-next"))
 		return nil
 	}
 	printSignerStatus(stdout, h, at)
@@ -224,7 +224,7 @@ func cmdRotateSigner(ctx context.Context, args []string, stdout, stderr io.Write
 // finishHint adds to a refused --finish what to do.
 func finishHint(err error) error {
 	if errors.Is(err, ca.ErrRotationPending) {
-		return fmt.Errorf("%w; add --now to switch at once", err)
+		return fmt.Errorf("%w; --finish --now switches at once, if the current signing key must go now", err)
 	}
 	return err
 }

@@ -210,7 +210,7 @@ func RotateSigner(h *Hierarchy, now time.Time, opt RotateOptions) (*Hierarchy, e
 	}
 	if h.Rotation != nil {
 		if now.Before(h.Rotation.SwitchAt) && !opt.Replace {
-			return nil, fmt.Errorf("%w: the next signer (serial %s) switches in at %s; to make another in its place, replace it (clients that installed the bundle with it must install the new one)",
+			return nil, fmt.Errorf("%w: the next signer (serial %s) switches in at %s",
 				ErrRotationPending, SerialHex(h.Rotation.Next.Cert), h.Rotation.SwitchAt.UTC().Format(time.RFC3339))
 		}
 		if !now.Before(h.Rotation.SwitchAt) {
@@ -325,7 +325,7 @@ func FinishRotation(h *Hierarchy, at time.Time, now bool) (*Hierarchy, error) {
 		return Load(h.Dir, h.Environment, h.keys)
 	}
 	if at.Before(h.Rotation.SwitchAt) && !now {
-		return nil, fmt.Errorf("%w: the next signer switches in at %s; until then clients that have not installed the new trust bundle still verify responses. Finish now only if the current signing key must go at once",
+		return nil, fmt.Errorf("%w: the next signer switches in at %s, and until then clients that have not installed the new trust bundle still verify responses",
 			ErrRotationPending, h.Rotation.SwitchAt.UTC().Format(time.RFC3339))
 	}
 	retired := filepath.Join(h.Dir, dirRetiredSigners)
