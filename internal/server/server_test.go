@@ -148,3 +148,28 @@ func TestPartsAreOptional(t *testing.T) {
 		}
 	}
 }
+
+// TestTestServerIsTheServer: the in-process test server is the server
+// irpkid serve runs (server.New), not a copy of its wiring: its answers
+// carry request IDs, it is ready, and it serves the CRLs its revocations
+// publish.
+func TestTestServerIsTheServer(t *testing.T) {
+	s := irpkidtest.Start(t, irpkidtest.Config{})
+	for path, want := range map[string]int{
+		certapi.Path + "?wsdl":  http.StatusOK,
+		"/readyz":               http.StatusOK,
+		"/crl/no-such-list.crl": http.StatusNotFound,
+	} {
+		resp, err := s.HTTP.Client().Get(s.Base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want || resp.Header.Get("X-Request-Id") == "" {
+			t.Errorf("GET %s: %d, request ID %q; want %d and an ID", path, resp.StatusCode, resp.Header.Get("X-Request-Id"), want)
+		}
+	}
+	if !strings.Contains(s.Logs.String(), `msg="http request"`) {
+		t.Errorf("no request logged:\n%s", s.Logs.String())
+	}
+}
