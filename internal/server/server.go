@@ -52,7 +52,8 @@ type Config struct {
 	// AuditRetention, if positive, prunes the refusals filed under no
 	// organisation (the audit entries anyone can cause) older than this,
 	// hourly.
-	AuditRetention time.Duration // SignerRefresh, if positive, looks this often for a response-signer
+	AuditRetention time.Duration
+	// SignerRefresh, if positive, looks this often for a response-signer
 	// rotation begun or finished in the CA directory (irpkid ca
 	// rotate-signer), so that it is picked up without a restart. The
 	// signer of each response is chosen by the clock either way.
