@@ -162,23 +162,30 @@ func checkKeyMatches(name string, k crypto.Signer, c *x509.Certificate) error {
 }
 
 // PlainKeyFiles returns the names of the plain (unencrypted) key files of
-// a hierarchy's directory.
+// a hierarchy's directory, relative to it: a pending signer rotation's
+// next key (signer-next/signing.key) among them.
 func PlainKeyFiles(dir string) ([]string, error) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("ca: %w", err)
-	}
 	var out []string
-	for _, e := range ents {
-		if !e.Type().IsRegular() || !strings.HasSuffix(e.Name(), ".key") {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+	for _, sub := range []string{"", dirNextSigner} {
+		ents, err := os.ReadDir(filepath.Join(dir, sub))
 		if err != nil {
+			if sub != "" && errors.Is(err, os.ErrNotExist) {
+				continue
+			}
 			return nil, fmt.Errorf("ca: %w", err)
 		}
-		if !IsEncryptedKeyPEM(b) {
-			out = append(out, e.Name())
+		for _, e := range ents {
+			if !e.Type().IsRegular() || !strings.HasSuffix(e.Name(), ".key") {
+				continue
+			}
+			name := filepath.Join(sub, e.Name())
+			b, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil {
+				return nil, fmt.Errorf("ca: %w", err)
+			}
+			if !IsEncryptedKeyPEM(b) {
+				out = append(out, name)
+			}
 		}
 	}
 	return out, nil

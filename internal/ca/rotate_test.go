@@ -123,6 +123,10 @@ func TestRotateSignerLifecycle(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("next signer's key: %v %v", fi, err)
 	}
+	// irpkid ca encrypt-keys finds it.
+	if plain, err := ca.PlainKeyFiles(h.Dir); err != nil || !slices.Contains(plain, filepath.Join("signer-next", "signing.key")) {
+		t.Errorf("PlainKeyFiles = %v %v, want the next signer's key among them", plain, err)
+	}
 	// The overlap.
 	for _, at := range []time.Time{t0, r.SwitchAt.Add(-time.Second)} {
 		if s := h.SignerAt(at); !s.Cert.Equal(old) || s.Key != h.SigningKey {
