@@ -43,7 +43,7 @@ func CheckOrg(o store.Org) (store.Org, error) {
 		return o, err
 	}
 	if o.Language == "" {
-		o.Language = "fi"
+		o.Language = lang.Default
 	}
 	if !lang.Valid(o.Language) {
 		return o, fmt.Errorf("%w: language must be fi, sv or en", ErrInput)
