@@ -77,6 +77,9 @@ func cmdCAInit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if !hsm.Available() {
 			return fmt.Errorf("--pkcs11-token: %w", hsm.ErrNeedsCgo)
 		}
+		if err := opt.Keys.Tokens.Login(u); err != nil {
+			return fmt.Errorf("--pkcs11-token: %w", err)
+		}
 		tk = &tokenKeys{tokens: opt.Keys.Tokens, base: u, env: c.environment, which: *tokenWhich}
 		opt.OnlineKey = tk.onlineKey
 	}

@@ -76,6 +76,13 @@ func (t *Tokens) token(u *URI) (token, error) {
 	return tok, nil
 }
 
+// Login opens and logs in to the token u names (its module, its PIN), so
+// that a wrong PIN or module is reported before anything is made.
+func (t *Tokens) Login(u *URI) error {
+	_, err := t.token(u)
+	return err
+}
+
 // Open returns the private key u names.
 func (t *Tokens) Open(u *URI) (crypto.Signer, error) {
 	if u.Object == "" && u.ID == nil {
