@@ -24,7 +24,8 @@ import (
 // client.ErrSignerRotated; a client with the bundle from the overlap (both
 // signers) works before and after the switch; after the switch the old
 // signer is gone from the bundles, and stays gone when the rotation is
-// finished in the files. xmlsec1 verifies responses of both signers against
+// finished in the files; a client of the services CA's package (no pinned
+// signer) works throughout. xmlsec1 verifies responses of both signers against
 // the bundle of the overlap, and the new signer's against the bundle after
 // the switch.
 func TestSignerRotationClientsAcrossTheOverlap(t *testing.T) {
@@ -108,6 +109,21 @@ func TestSignerRotationClientsAcrossTheOverlap(t *testing.T) {
 		t.Fatalf("before the rotation the bundle pins %d signers", len(pinned))
 	}
 	stale := newClient(oldTrust)
+	// A client of the services CA's package alone (as the real service's
+	// clients are configured) pins no signer: the rotation asks nothing of it.
+	var pkg []*x509.Certificate
+	for _, p := range h.Packages() {
+		if p.Channel == ca.ServicesChannel {
+			pkg = p.Chain
+		}
+	}
+	if len(pkg) == 0 || len(nonCA(pkg)) != 0 {
+		t.Fatalf("services package: %d certificates", len(pkg))
+	}
+	packaged, err := client.New(s.URL, client.Options{Environment: wire.EnvTest, Trust: pkg, IssuerTrust: bundle(), Now: s.Clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := enrol(stale); err != nil {
 		t.Fatalf("before the rotation: %v", err)
 	}
@@ -136,6 +152,9 @@ func TestSignerRotationClientsAcrossTheOverlap(t *testing.T) {
 		if err := enrol(updated); err != nil {
 			t.Errorf("client with the new bundle, %v into the overlap: %v", at, err)
 		}
+		if err := enrol(packaged); err != nil {
+			t.Errorf("client with the services CA package, %v into the overlap: %v", at, err)
+		}
 		doc, signer := signedBy()
 		if !signer.Equal(oldSigner) {
 			t.Errorf("%v into the overlap the response is signed by %s, want the old signer", at, ca.SerialHex(signer))
@@ -162,6 +181,9 @@ func TestSignerRotationClientsAcrossTheOverlap(t *testing.T) {
 	}
 	if err := enrol(updated); err != nil {
 		t.Errorf("client with the new bundle after the switch: %v", err)
+	}
+	if err := enrol(packaged); err != nil {
+		t.Errorf("client with the services CA package after the switch: %v", err)
 	}
 	// The old signer is retired: no bundle holds it.
 	afterTrust := bundle()
