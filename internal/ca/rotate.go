@@ -69,7 +69,7 @@ type rotationRecord struct {
 	Started  time.Time `json:"started"`
 	SwitchAt time.Time `json:"switch_at"`
 	// Previous is the serial (hex) of the signer that the rotation
-	// replaces, to tell a finished rotation from a pending one.
+	// replaces, for whoever reads the record.
 	Previous string `json:"previous_serial"`
 }
 
