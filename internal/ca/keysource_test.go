@@ -3,12 +3,16 @@ package ca_test
 import (
 	"bytes"
 	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/irpki/irpki/internal/ca"
 	"github.com/irpki/irpki/internal/ca/catest"
@@ -147,31 +151,7 @@ func TestKeyReferences(t *testing.T) {
 // token key by its URI, CheckKeys (the readiness check) sees it sign, and
 // once its token is closed CheckKeys reports the signer that cannot sign.
 func TestTokenKeyInHierarchy(t *testing.T) {
-	tok := softhsmtest.New(t, "irpki-ca")
-	base, err := hsm.ParseURI(tok.URI())
-	if err != nil {
-		t.Fatal(err)
-	}
-	maker := &hsm.Tokens{}
-	defer maker.Close()
-	opt := catest.Options()
-	opt.OnlineKey = func(name string, bits int) (crypto.Signer, string, error) {
-		if name != "signing" {
-			return nil, "", nil // the issuing CAs' keys stay files
-		}
-		u := *base
-		u.Object = "irpki-TEST-" + name
-		k, err := maker.Generate(&u, bits)
-		if err != nil {
-			return nil, "", err
-		}
-		return k, u.String(), nil
-	}
-	dir := t.TempDir()
-	h, _, err := ca.LoadOrCreate(dir, wire.EnvTest, now, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, h := tokenSignerHierarchy(t)
 	caDir := filepath.Join(dir, "ca", wire.EnvTest)
 	if _, err := os.Stat(filepath.Join(caDir, "signing.key")); err == nil {
 		t.Error("signing.key written for a token key")
@@ -195,5 +175,96 @@ func TestTokenKeyInHierarchy(t *testing.T) {
 	}
 	if err := h2.CheckKeys(nil); err == nil || !strings.Contains(err.Error(), "the response signer cannot sign") {
 		t.Errorf("CheckKeys after the token closed: %v", err)
+	}
+}
+
+// tokenSignerHierarchy makes a hierarchy in a new data directory whose
+// response signer's key is made in a new SoftHSM2 token (signing.pkcs11);
+// the other keys are files.
+func tokenSignerHierarchy(t *testing.T) (string, *ca.Hierarchy) {
+	t.Helper()
+	tok := softhsmtest.New(t, "irpki-ca")
+	base, err := hsm.ParseURI(tok.URI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	maker := &hsm.Tokens{}
+	t.Cleanup(func() { maker.Close() })
+	opt := catest.Options()
+	opt.OnlineKey = func(name string, bits int) (crypto.Signer, string, error) {
+		if name != "signing" {
+			return nil, "", nil // the issuing CAs' keys stay files
+		}
+		u := *base
+		u.Object = "irpki-TEST-" + name
+		k, err := maker.Generate(&u, bits)
+		if err != nil {
+			return nil, "", err
+		}
+		return k, u.String(), nil
+	}
+	dir := t.TempDir()
+	h, _, err := ca.LoadOrCreate(dir, wire.EnvTest, now, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, h
+}
+
+// A response signer whose key is in a PKCS#11 token rotates within the
+// token: the next signer's key is made there (signer-next/signing.pkcs11,
+// no key file), signs for its certificate, and after the finish
+// signing.pkcs11 names it; a second rotation makes yet another token key.
+func TestRotateTokenSigner(t *testing.T) {
+	dir, _ := tokenSignerHierarchy(t)
+	caDir := filepath.Join(dir, "ca", wire.EnvTest)
+	tokens := &hsm.Tokens{}
+	defer tokens.Close()
+	keys := &ca.Keys{Tokens: tokens}
+	h, err := ca.Load(caDir, wire.EnvTest, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := h.Signing
+	h, err = ca.RotateSigner(h, now, ca.RotateOptions{Overlap: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(caDir, "signer-next", "signing.key")); err == nil {
+		t.Error("the next token signer got a key file")
+	}
+	ref, err := os.ReadFile(filepath.Join(caDir, "signer-next", "signing.pkcs11"))
+	if err != nil || !strings.Contains(string(ref), "object=irpki-TEST-signing-next-20260514T103000Z;id=") {
+		t.Fatalf("signer-next/signing.pkcs11: %v %q", err, ref)
+	}
+	if h.Rotation == nil || h.Rotation.Next.Cert.Equal(first) || !h.Rotation.Next.Key.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(h.Rotation.Next.Cert.PublicKey) {
+		t.Fatal("no pending rotation to a new token key")
+	}
+	d := sha256.Sum256([]byte("probe"))
+	sig, err := h.Rotation.Next.Key.Sign(rand.Reader, d[:], crypto.SHA256)
+	if err != nil || rsa.VerifyPKCS1v15(h.Rotation.Next.Cert.PublicKey.(*rsa.PublicKey), crypto.SHA256, d[:], sig) != nil {
+		t.Fatalf("the next token key does not sign for its certificate: %v", err)
+	}
+	next := h.Rotation.Next.Cert
+	h, err = ca.FinishRotation(h, now.Add(2*time.Hour), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Rotation != nil || !h.Signing.Equal(next) {
+		t.Fatal("the finished rotation does not sign with the next signer")
+	}
+	if err := h.CheckKeys(nil); err != nil {
+		t.Fatalf("CheckKeys after the finish: %v", err)
+	}
+	if top, _ := os.ReadFile(filepath.Join(caDir, "signing.pkcs11")); !bytes.Equal(top, ref) {
+		t.Errorf("signing.pkcs11 after the finish: %q, want %q", top, ref)
+	}
+	// Again: the label takes the new time, not a second -next-.
+	if h, err = ca.RotateSigner(h, now.Add(3*time.Hour), ca.RotateOptions{Overlap: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	ref2, _ := os.ReadFile(filepath.Join(caDir, "signer-next", "signing.pkcs11"))
+	if !strings.Contains(string(ref2), "object=irpki-TEST-signing-next-20260514T133000Z;") {
+		t.Errorf("second rotation's reference: %q", ref2)
 	}
 }

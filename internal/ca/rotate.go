@@ -1,6 +1,7 @@
 package ca
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -12,9 +13,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/irpki/irpki/internal/atomicfile"
+	"github.com/irpki/irpki/internal/hsm"
 	"github.com/irpki/irpki/internal/serial"
 )
 
@@ -161,28 +164,52 @@ func (h *Hierarchy) signerIssuer(keyDir string) (*x509.Certificate, crypto.Signe
 	return cert, key, nil
 }
 
-// newSignerKeyFile returns the key file of a new signer, kept as the
-// current signer's is: encrypted with the same passphrase when that one
-// is. A signer whose key is in a PKCS#11 token is not rotated to a file.
-func (h *Hierarchy) newSignerKeyFile(key crypto.Signer) ([]byte, error) {
-	if _, err := os.Stat(filepath.Join(h.Dir, keyRef(fileSigningKey))); err == nil {
-		return nil, fmt.Errorf("ca: the response signer's key is in a PKCS#11 token (%s): a rotation makes its key in a file, which would take it out of the token; make the next signer's key in the token instead (see docs/operations.md)", keyRef(fileSigningKey))
+// newSignerKey makes the next signer's key, kept as the current signer's
+// is, and returns it with the name and content of its file in
+// signer-next/: a file (signing.key) encrypted with the same passphrase
+// when the current one is; or, when the current key is in a PKCS#11 token
+// (signing.pkcs11), a new key made in the same token, labelled with the
+// time (LABEL-next-YYYYMMDDTHHMMSSZ), and its URI (signing.pkcs11).
+func (h *Hierarchy) newSignerKey(r io.Reader, now time.Time, bits int, gen func(int) (*rsa.PrivateKey, error)) (crypto.Signer, string, []byte, error) {
+	if ref, err := os.ReadFile(filepath.Join(h.Dir, keyRef(fileSigningKey))); err == nil {
+		u, err := hsm.ParseURI(string(bytes.TrimSpace(ref)))
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("ca: %s: %w", keyRef(fileSigningKey), err)
+		}
+		if h.keys == nil || h.keys.Tokens == nil {
+			return nil, "", nil, fmt.Errorf("ca: the response signer's key is in a PKCS#11 token (%s) and this command opens no token", keyRef(fileSigningKey))
+		}
+		base, _, _ := strings.Cut(u.Object, "-next-")
+		u.Object, u.ID = base+"-next-"+now.UTC().Format("20060102T150405Z"), nil
+		k, err := h.keys.Tokens.Generate(u, bits)
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("ca: next signing key: %w", err)
+		}
+		return k, keyRef(fileSigningKey), []byte(u.String() + "\n"), nil
+	}
+	if gen == nil {
+		gen = func(bits int) (*rsa.PrivateKey, error) { return rsa.GenerateKey(r, bits) }
+	}
+	key, err := gen(bits)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("ca: signing key: %w", err)
 	}
 	cur, err := os.ReadFile(filepath.Join(h.Dir, fileSigningKey))
 	if err != nil {
-		return nil, fmt.Errorf("ca: %w", err)
+		return nil, "", nil, fmt.Errorf("ca: %w", err)
 	}
 	if !IsEncryptedKeyPEM(cur) {
-		return pemKey(key), nil
+		return key, fileSigningKey, pemKey(key), nil
 	}
 	if h.keys == nil || h.keys.Passphrase == nil {
-		return nil, fmt.Errorf("ca: %s is encrypted and no passphrase was given: the next signer's key is encrypted with the same one", fileSigningKey)
+		return nil, "", nil, fmt.Errorf("ca: %s is encrypted and no passphrase was given: the next signer's key is encrypted with the same one", fileSigningKey)
 	}
 	pass, err := h.keys.Passphrase()
 	if err != nil {
-		return nil, fmt.Errorf("ca: the passphrase of %s: %w", fileSigningKey, err)
+		return nil, "", nil, fmt.Errorf("ca: the passphrase of %s: %w", fileSigningKey, err)
 	}
-	return EncryptKeyPEM(key, pass)
+	enc, err := EncryptKeyPEM(key, pass)
+	return key, fileSigningKey, enc, err
 }
 
 // RotateSigner begins a rotation of h's response signer at now: it makes
@@ -223,18 +250,16 @@ func RotateSigner(h *Hierarchy, now time.Time, opt RotateOptions) (*Hierarchy, e
 	if pub, ok := h.Signing.PublicKey.(*rsa.PublicKey); ok {
 		bits = pub.N.BitLen()
 	}
-	gen := opt.NewKey
-	if gen == nil {
-		gen = func(bits int) (*rsa.PrivateKey, error) { return rsa.GenerateKey(r, bits) }
-	}
-	key, err := gen(bits)
-	if err != nil {
-		return nil, fmt.Errorf("ca: signing key: %w", err)
-	}
-	keyPEM, err := h.newSignerKeyFile(key)
+	key, keyFile, keyContent, err := h.newSignerKey(r, now, bits, opt.NewKey)
 	if err != nil {
 		return nil, err
 	}
+	written := false
+	defer func() {
+		if !written && keyFile != fileSigningKey {
+			hsm.Delete(key) // a token key made for a rotation that failed
+		}
+	}()
 	na := now.AddDate(5, 0, 0)
 	if na.After(issuer.NotAfter) {
 		na = issuer.NotAfter
@@ -245,9 +270,9 @@ func RotateSigner(h *Hierarchy, now time.Time, opt RotateOptions) (*Hierarchy, e
 		NotAfter:              na,
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
-		SubjectKeyId:          SubjectKeyID(&key.PublicKey),
+		SubjectKeyId:          SubjectKeyID(key.Public()),
 	}
-	cert, err := sign(r, t, issuer, &key.PublicKey, issuerKey)
+	cert, err := sign(r, t, issuer, key.Public(), issuerKey)
 	if err != nil {
 		return nil, err
 	}
@@ -255,10 +280,11 @@ func RotateSigner(h *Hierarchy, now time.Time, opt RotateOptions) (*Hierarchy, e
 	if err != nil {
 		return nil, err
 	}
-	files := map[string][]byte{fileSigning: pemCert(cert), fileSigningKey: keyPEM, fileRotation: append(rec, '\n')}
+	files := map[string][]byte{fileSigning: pemCert(cert), keyFile: keyContent, fileRotation: append(rec, '\n')}
 	if err := writeNextSigner(h.Dir, files); err != nil {
 		return nil, err
 	}
+	written = true
 	return Load(h.Dir, h.Environment, h.keys)
 }
 
@@ -302,7 +328,9 @@ func removeDir(p string) error {
 
 // FinishRotation ends h's rotation in the files: the next signer becomes
 // signing.crt and signing.key, the retired signer's certificate is kept in
-// retired-signers/ and its key deleted. Before the switch time it is
+// retired-signers/ and its key deleted (a signer in a PKCS#11 token: the
+// next key's signing.pkcs11 replaces the current one's; the retired key
+// stays in the token until the operator removes it). Before the switch time it is
 // refused (ErrRotationPending) unless now is set: then the next signer
 // signs from this moment. Without a rotation it does nothing. h is loaded
 // again from the directory and returned.
@@ -336,7 +364,12 @@ func FinishRotation(h *Hierarchy, at time.Time, now bool) (*Hierarchy, error) {
 	if err := atomicfile.WriteFile(filepath.Join(retired, "signing-"+SerialHex(h.Signing)+".crt"), pemCert(h.Signing), 0o600); err != nil {
 		return nil, fmt.Errorf("ca: %w", err)
 	}
-	for _, f := range []string{fileSigningKey, fileSigning} {
+	// The next signer's key: a file, or a token key's reference.
+	keyFile := fileSigningKey
+	if _, err := os.Stat(filepath.Join(nextDir, keyRef(fileSigningKey))); err == nil {
+		keyFile = keyRef(fileSigningKey)
+	}
+	for _, f := range []string{keyFile, fileSigning} {
 		b, err := os.ReadFile(filepath.Join(nextDir, f))
 		if err != nil {
 			return nil, fmt.Errorf("ca: %w", err)

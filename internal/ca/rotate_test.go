@@ -497,13 +497,14 @@ func TestRotateSignerKeyCustody(t *testing.T) {
 		t.Errorf("signing.key after finish is not encrypted: %v", err)
 	}
 
-	// A token-held signer: refused, nothing written.
+	// A token-held signer whose reference is no PKCS#11 URI: refused,
+	// nothing written (TestRotateTokenSigner rotates a real token signer).
 	h = newDirCA(t)
 	if err := os.Rename(filepath.Join(h.Dir, "signing.key"), filepath.Join(h.Dir, "signing.pkcs11")); err != nil {
 		t.Fatal(err)
 	}
 	before := snapshot(t, h.Dir)
-	if _, err := ca.RotateSigner(h, now, rotateOpts(0)); err == nil || !strings.Contains(err.Error(), "PKCS#11 token") {
+	if _, err := ca.RotateSigner(h, now, rotateOpts(0)); err == nil || !strings.Contains(err.Error(), "signing.pkcs11") {
 		t.Errorf("rotation of a token-held signer: %v", err)
 	}
 	if !maps.Equal(before, snapshot(t, h.Dir)) {
