@@ -43,7 +43,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	issueDelay := fs.Duration("issue-delay", 0, "make each certificate retrievable only this long after its request was accepted (e.g. 30s): until then GetCertificate answers\nFAIL NOT_READY saying when to try again, as the real service's certificate is not always ready at once; 0: at once")
 	rsaSizes := fs.String("rsa-key-sizes", "2048", "RSA key sizes certified, comma-separated, of 2048, 3072 and 4096; the real service supports only 2048,\nso a wider setting departs from it (earlier irpkid versions accepted 2048,3072,4096)")
 	maxInFlight := fs.Int("max-inflight-requests", certapi.DefaultMaxInFlight, "SOAP requests served at once (each costs up to three RSA signatures); default 4 per CPU")
-	maxQueued := fs.Int("max-queued-requests", certapi.DefaultMaxQueued, "SOAP requests that may wait for those being served; beyond it requests get 503 SERVICE_BUSY with Retry-After at once; default 16 per CPU")
+	maxQueued := fs.Int("max-queued-requests", certapi.DefaultMaxQueued, "SOAP requests that may wait for those being served; beyond it requests get 503 SERVICE_BUSY with Retry-After at once; default 64 per CPU (about a quarter of a second of work)")
 	fs.Usage = cliconfig.Usage(fs, "irpkid serve [flags]", "Runs the certificate service: SOAP at "+certapi.Path+" (?wsdl, ?xsd), /healthz, the e-service at /eservice/\nand the expiry reminder job.\nOn first start it creates the data directory, the SQLite store and a CA for the environment.\n"+
 		"The CA's keys are files in DATA/ca/ENVIRONMENT (encrypted ones need --key-passphrase-file or "+envPassphrase+")\n"+
 		"or keys in a PKCS#11 token named there by NAME.pkcs11 files: see docs/operations.md, \"Key custody\".")
