@@ -83,9 +83,17 @@ func cmdCAInit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		tk = &tokenKeys{tokens: opt.Keys.Tokens, base: u, env: c.environment, which: *tokenWhich}
 		opt.OnlineKey = tk.onlineKey
 	}
+	// All or nothing: a hierarchy that could not be made whole leaves no
+	// offline directory (it did not exist) and no keys in the token.
 	created := false
 	defer func() {
-		if !created && tk != nil {
+		if created {
+			return
+		}
+		if err := os.RemoveAll(*offline); err != nil {
+			fmt.Fprintf(stderr, "could not remove %s: %v\n", *offline, err)
+		}
+		if tk != nil {
 			if err := tk.deleteMade(); err != nil {
 				fmt.Fprintf(stderr, "could not remove the keys made in the token: %v\n", err)
 			}

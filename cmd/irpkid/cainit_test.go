@@ -37,3 +37,22 @@ func TestServeWithoutRootKey(t *testing.T) {
 	}
 	enrolAndRenew(t, nil, dataDir, addr)
 }
+
+// A ca init that fails part way (here: after the offline directory was
+// written, the data directory cannot be made: /proc takes no new
+// directory, not even from root) leaves no offline directory behind, so
+// that it can simply be run again.
+func TestCAInitAllOrNothing(t *testing.T) {
+	if _, err := os.Stat("/proc/self"); err != nil {
+		t.Skip("needs Linux's /proc")
+	}
+	offline := filepath.Join(t.TempDir(), "offline")
+	dataDir := "/proc/irpki-no-such-dir/data"
+	_, se, code := irpkid(t, nil, "ca", "init", "--offline-dir", offline, "--data-dir", dataDir)
+	if code != 1 || !strings.Contains(se, "/proc/irpki-no-such-dir") {
+		t.Fatalf("ca init onto a data directory that cannot be made: exit %d %s", code, se)
+	}
+	if _, err := os.Stat(offline); err == nil {
+		t.Error("a failed ca init left its offline directory")
+	}
+}
