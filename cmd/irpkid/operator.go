@@ -16,6 +16,7 @@ import (
 	"github.com/irpki/irpki/internal/atomicfile"
 	"github.com/irpki/irpki/internal/ca"
 	"github.com/irpki/irpki/internal/cliconfig"
+	"github.com/irpki/irpki/internal/lang"
 	"github.com/irpki/irpki/internal/serial"
 	"github.com/irpki/irpki/internal/service"
 	"github.com/irpki/irpki/internal/store"
@@ -37,7 +38,7 @@ func cmdOrgAdd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	id := fs.String("customer-id", "", "business ID, e.g. 1234567-1 (checksum-validated)")
 	name := fs.String("name", "", "organisation name")
 	email := fs.String("contact-email", "", "default technical contact's e-mail")
-	lang := fs.String("language", "fi", "language of mail to the contact: fi, sv or en")
+	language := fs.String("language", lang.Default, "language of mail to the contact: fi, sv or en")
 	fs.Usage = cliconfig.Usage(fs, "irpkid org add --customer-id ID --name NAME --contact-email ADDR", "Registers an organisation so that certificates can be ordered for it.")
 	if err := c.parse(fs, args); err != nil {
 		return err
@@ -47,7 +48,7 @@ func cmdOrgAdd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	// Checked before the data directory is opened, which creates it (and
 	// a CA) when it does not exist yet: a typo must leave nothing behind.
-	org, err := service.CheckOrg(store.Org{CustomerID: *id, Name: *name, ContactEmail: *email, Language: *lang})
+	org, err := service.CheckOrg(store.Org{CustomerID: *id, Name: *name, ContactEmail: *email, Language: *language})
 	if err != nil {
 		return err
 	}

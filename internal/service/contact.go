@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/irpki/irpki/internal/lang"
 	"github.com/irpki/irpki/internal/serial"
 	"github.com/irpki/irpki/internal/store"
 )
@@ -31,8 +30,8 @@ func (s *Service) ChangeContact(ctx context.Context, c ContactChange, actor stri
 	if err := ValidateEmail(c.Email); err != nil {
 		return err
 	}
-	if c.Language != "" && !lang.Valid(c.Language) {
-		return fmt.Errorf("%w: language must be fi, sv or en", ErrInput)
+	if err := checkLanguage(c.Language); err != nil {
+		return err
 	}
 	if len([]rune(c.Name)) > 200 || strings.ContainsAny(c.Name, "\r\n\x00") {
 		return fmt.Errorf("%w: contact name must be one line of at most 200 characters", ErrInput)

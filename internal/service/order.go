@@ -10,7 +10,6 @@ import (
 
 	"github.com/irpki/irpki/internal/businessid"
 	"github.com/irpki/irpki/internal/ca"
-	"github.com/irpki/irpki/internal/lang"
 	"github.com/irpki/irpki/internal/sms"
 	"github.com/irpki/irpki/internal/store"
 	"github.com/irpki/irpki/internal/wire"
@@ -80,8 +79,8 @@ func (s *Service) CreateOrder(ctx context.Context, r OrderRequest, actor string)
 		}
 		r.ContactPhone = p
 	}
-	if r.ContactLanguage != "" && !lang.Valid(r.ContactLanguage) {
-		return Credentials{}, fmt.Errorf("%w: language must be fi, sv or en", ErrInput)
+	if err := checkLanguage(r.ContactLanguage); err != nil {
+		return Credentials{}, err
 	}
 	if r.Purpose != "" && !ValidPurpose(r.Purpose) {
 		return Credentials{}, fmt.Errorf("%w: purpose %q: use one of %s", ErrInput, r.Purpose, strings.Join(Purposes, ", "))

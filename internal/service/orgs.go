@@ -45,10 +45,19 @@ func CheckOrg(o store.Org) (store.Org, error) {
 	if o.Language == "" {
 		o.Language = lang.Default
 	}
-	if !lang.Valid(o.Language) {
-		return o, fmt.Errorf("%w: language must be fi, sv or en", ErrInput)
+	if err := checkLanguage(o.Language); err != nil {
+		return o, err
 	}
 	return o, nil
+}
+
+// checkLanguage refuses a language the service does not speak; empty is
+// left to the caller (a default, or "unchanged").
+func checkLanguage(l string) error {
+	if l != "" && !lang.Valid(l) {
+		return fmt.Errorf("%w: language must be fi, sv or en", ErrInput)
+	}
+	return nil
 }
 
 // AddOrg registers an organisation.
