@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -87,6 +89,9 @@ func ParseKeyPEM(name string, b []byte, keys *Keys) (crypto.Signer, error) {
 		if keys == nil || keys.Passphrase == nil {
 			return nil, fmt.Errorf("ca: %s is encrypted and no passphrase was given (irpkid: --key-passphrase-file or IRPKI_KEY_PASSPHRASE)", name)
 		}
+		if err := checkEncryptedKey(blk.Bytes); err != nil {
+			return nil, fmt.Errorf("ca: %s: the file is damaged: %w", name, err)
+		}
 		pass, err := keys.Passphrase()
 		if err != nil {
 			return nil, fmt.Errorf("ca: %s is encrypted: %w", name, err)
@@ -107,6 +112,90 @@ func ParseKeyPEM(name string, b []byte, keys *Keys) (crypto.Signer, error) {
 		return nil, fmt.Errorf("ca: %s: unsupported key type", name)
 	}
 	return s, nil
+}
+
+// The largest key derivation costs an encrypted key file may ask for:
+// far above what irpkid (scrypt N=2^14, r=8) and OpenSSL (scrypt N=2^14,
+// PBKDF2 2048 rounds) write, far below what exhausts the machine.
+const (
+	maxScryptMemory = 256 << 20 // 128·N·r bytes
+	maxScryptP      = 16
+	maxPBKDF2Rounds = 10_000_000
+)
+
+var (
+	oidPBES2     = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 13}
+	oidScrypt    = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 11591, 4, 11}
+	oidPBKDF2    = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 12}
+	oidDESEDE3   = asn1.ObjectIdentifier{1, 2, 840, 113549, 3, 7}
+	oidAESPrefix = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1}
+)
+
+// checkEncryptedKey checks an encrypted PKCS#8 key (RFC 5958, PBES2 of
+// RFC 8018) before package pkcs8 decrypts it: that library panics on an
+// IV that is not one cipher block and on a ciphertext that is not whole
+// blocks, and derives the key with whatever cost the file names (scrypt
+// with N=2^30 takes a terabyte). A damaged or planted file is refused
+// instead. Nothing here depends on the passphrase.
+func checkEncryptedKey(der []byte) error {
+	var info struct {
+		Algo pkix.AlgorithmIdentifier
+		Data []byte
+	}
+	var params struct{ KDF, Scheme pkix.AlgorithmIdentifier }
+	if rest, err := asn1.Unmarshal(der, &info); err != nil || len(rest) != 0 {
+		return errors.New("not an encrypted PKCS#8 key")
+	}
+	if !info.Algo.Algorithm.Equal(oidPBES2) {
+		return errors.New("not encrypted with PBES2")
+	}
+	if rest, err := asn1.Unmarshal(info.Algo.Parameters.FullBytes, &params); err != nil || len(rest) != 0 {
+		return errors.New("bad PBES2 parameters")
+	}
+	block := 16 // AES
+	switch s := params.Scheme.Algorithm; {
+	case s.Equal(oidDESEDE3):
+		block = 8
+	case len(s) == len(oidAESPrefix)+1 && s[:len(oidAESPrefix)].Equal(oidAESPrefix):
+	default:
+		return errors.New("the cipher is neither AES nor 3DES")
+	}
+	var iv []byte
+	if rest, err := asn1.Unmarshal(params.Scheme.Parameters.FullBytes, &iv); err != nil || len(rest) != 0 || len(iv) != block {
+		return errors.New("bad cipher IV")
+	}
+	if len(info.Data) == 0 || len(info.Data)%block != 0 {
+		return errors.New("the encrypted key is not whole cipher blocks")
+	}
+	switch k := params.KDF.Algorithm; {
+	case k.Equal(oidScrypt):
+		var p struct {
+			Salt      []byte
+			N, R, P   int
+			KeyLength int `asn1:"optional"`
+		}
+		if _, err := asn1.Unmarshal(params.KDF.Parameters.FullBytes, &p); err != nil {
+			return errors.New("bad scrypt parameters")
+		}
+		if p.N < 2 || p.R < 1 || p.P < 1 || p.P > maxScryptP || p.N > maxScryptMemory/128/p.R {
+			return fmt.Errorf("scrypt cost N=%d r=%d p=%d is out of bounds", p.N, p.R, p.P)
+		}
+	case k.Equal(oidPBKDF2):
+		var p struct {
+			Salt   []byte
+			Rounds int
+			Rest   asn1.RawValue `asn1:"optional"`
+		}
+		if _, err := asn1.Unmarshal(params.KDF.Parameters.FullBytes, &p); err != nil {
+			return errors.New("bad PBKDF2 parameters")
+		}
+		if p.Rounds < 1 || p.Rounds > maxPBKDF2Rounds {
+			return fmt.Errorf("PBKDF2 with %d rounds is out of bounds", p.Rounds)
+		}
+	default:
+		return errors.New("the key derivation is neither scrypt nor PBKDF2")
+	}
+	return nil
 }
 
 // keyRef is the reference file of a key file: issuing-x.key → issuing-x.pkcs11.
