@@ -70,8 +70,7 @@ func TestAuditCommandAndRetention(t *testing.T) {
 	if rows := auditJSON(t, "--data-dir", dataDir); len(rows) != 5 { // org_add and the four
 		t.Fatalf("before serve: %+v", rows)
 	}
-	addr := freePort(t)
-	startServe(t, dataDir, addr, "--audit-retention", "30d")
+	addr := startServe(t, dataDir, "--audit-retention", "30d").Addr
 	// A fresh anonymous refusal, which stays.
 	post := func(customer string) {
 		t.Helper()

@@ -99,8 +99,8 @@ func stop(t *testing.T, cmd interface {
 func TestRestoreDrill(t *testing.T) {
 	root := t.TempDir()
 	dataDir := filepath.Join(root, "data")
-	addr := freePort(t)
-	srv := startServe(t, dataDir, addr)
+	srv := startServe(t, dataDir)
+	addr := srv.Addr
 	for _, id := range []string{"1234567-1", "7654321-2"} {
 		if _, se, code := irpkid(t, nil, "org", "add", "--data-dir", dataDir, "--customer-id", id, "--name", "Org "+id, "--contact-email", "it@org.example"); code != 0 {
 			t.Fatalf("org add: %s", se)
@@ -146,8 +146,7 @@ func TestRestoreDrill(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	addr = freePort(t)
-	startServe(t, restored, addr)
+	addr = startServe(t, restored).Addr
 	c, err = client.New("http://"+addr+"/2017/10/CertificateServices", client.Options{Environment: "TEST", Trust: trust})
 	if err != nil {
 		t.Fatal(err)

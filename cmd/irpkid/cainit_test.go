@@ -30,8 +30,7 @@ func TestServeWithoutRootKey(t *testing.T) {
 		t.Errorf("a second ca init on the data directory: %d %s", code, se)
 	}
 
-	addr := freePort(t)
-	startServe(t, dataDir, addr)
+	addr := startServe(t, dataDir).Addr
 	if code, _ := get(t, "http://"+addr+"/readyz"); code != 200 {
 		t.Errorf("/readyz without the offline keys: %d", code)
 	}

@@ -38,8 +38,7 @@ func needOpenSSL(t *testing.T) string {
 func TestCRLPublishedOnRevocation(t *testing.T) {
 	openssl := needOpenSSL(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
-	addr := freePort(t)
-	startServe(t, dataDir, addr)
+	addr := startServe(t, dataDir).Addr
 	if _, se, code := irpkid(t, nil, "org", "add", "--data-dir", dataDir, "--customer-id", "1234567-1", "--name", "Acme Oy", "--contact-email", "it@acme.example"); code != 0 {
 		t.Fatal(se)
 	}

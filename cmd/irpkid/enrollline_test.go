@@ -15,8 +15,8 @@ import (
 // enroll line that reaches it: --service local with the --local-url of the
 // port it actually serves on; the URL answers.
 func TestServePrintsEnrollLine(t *testing.T) {
-	addr := freePort(t)
-	cmd := startServe(t, filepath.Join(t.TempDir(), "data"), addr)
+	cmd := startServe(t, filepath.Join(t.TempDir(), "data"))
+	addr := cmd.Addr
 	out := cmd.Stdout.(*irpkidtest.SyncBuffer)
 	url := "http://" + addr + "/2017/10/CertificateServices"
 	want := "irpki enroll --dir DIR --service local --local-url " + url + " --trust TRUST.pem"

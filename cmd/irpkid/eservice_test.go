@@ -113,8 +113,7 @@ func TestUserAddAndUsers(t *testing.T) {
 
 func TestServeEServiceAndRemindOnce(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "data")
-	addr := freePort(t)
-	startServe(t, dataDir, addr)
+	addr := startServe(t, dataDir).Addr
 
 	// The e-service is mounted, in Finnish by default.
 	resp, err := http.Get("http://" + addr + "/eservice/signin")

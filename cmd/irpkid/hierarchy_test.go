@@ -44,8 +44,7 @@ func copyLegacyCA(t *testing.T, dataDir string) {
 func TestTwoLevelDataDirectoryKeepsWorking(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "data")
 	copyLegacyCA(t, dataDir)
-	addr := freePort(t)
-	startServe(t, dataDir, addr)
+	addr := startServe(t, dataDir).Addr
 	if _, se, code := irpkid(t, nil, "org", "add", "--data-dir", dataDir, "--customer-id", "1234567-1", "--name", "Acme Oy", "--contact-email", "it@acme.example"); code != 0 {
 		t.Fatalf("org add: %s", se)
 	}

@@ -135,8 +135,7 @@ func TestEncryptedKeys(t *testing.T) {
 	if _, se, code := irpkid(t, []string{"IRPKI_KEY_PASSPHRASE=" + wrong}, "trust", "--data-dir", dataDir); code != 1 || !strings.Contains(se, "wrong passphrase") || !strings.Contains(se, ".key") || strings.Contains(se, wrong) {
 		t.Errorf("trust with a wrong passphrase: %d %s", code, se)
 	}
-	addr := freePort(t)
-	startServe(t, dataDir, addr, "--key-passphrase-file", pf)
+	addr := startServe(t, dataDir, "--key-passphrase-file", pf).Addr
 	if code, _ := get(t, "http://"+addr+"/readyz"); code != 200 {
 		t.Errorf("/readyz with encrypted keys: %d", code)
 	}

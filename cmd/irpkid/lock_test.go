@@ -13,8 +13,8 @@ import (
 // the directory is free. On PostgreSQL several servers are the point.
 func TestSecondServeRefused(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "data")
-	first := startServe(t, dataDir, freePort(t))
-	_, se, code := irpkid(t, nil, "serve", "--data-dir", dataDir, "--listen", freePort(t))
+	first := startServe(t, dataDir)
+	_, se, code := irpkid(t, nil, "serve", "--data-dir", dataDir, "--listen", anyPort)
 	if code != 1 || !strings.Contains(se, "in use by another irpkid serve") || !strings.Contains(se, fmt.Sprintf("pid %d ", first.Process.Pid)) {
 		t.Fatalf("second serve: exit %d, %s; want a refusal naming pid %d", code, se, first.Process.Pid)
 	}
@@ -26,7 +26,7 @@ func TestSecondServeRefused(t *testing.T) {
 	}
 	first.Process.Kill()
 	first.Wait()
-	startServe(t, dataDir, freePort(t)) // the kernel released the lock with the process
+	startServe(t, dataDir) // the kernel released the lock with the process
 }
 
 func TestDatabaseFlagTakesOnlyPostgresURLs(t *testing.T) {

@@ -14,6 +14,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -63,40 +65,103 @@ func irpkid(t *testing.T, env []string, args ...string) (string, string, int) {
 	return so.String(), se.String(), code
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+// anyPort is the --listen of a serve that is refused before it listens,
+// or whose address the test reads from its log (listenAddrs): the kernel
+// picks the port when the server binds it.
+const anyPort = "127.0.0.1:0"
 
-// startServe starts irpkid serve and waits until /healthz answers.
-func startServe(t *testing.T, dataDir, addr string, extra ...string) *exec.Cmd {
+var (
+	endpointRE = regexp.MustCompile(`"?endpoint"?[=:]"?https?://([^/" ]+)/`)
+	metricsRE  = regexp.MustCompile(`"?url"?[=:]"?http://([^/" ]+)/metrics`)
+)
+
+// listenAddrs waits until a serve logs where it serves, and returns the
+// endpoint's host:port and the metrics listener's ("" without one: serve
+// logs the metrics listener before the endpoint). It fails the test when
+// the server does not say so in time, or sooner when it could not bind
+// its address: then inUse is true and the test may try another port.
+func listenAddrs(t *testing.T, logs *irpkidtest.SyncBuffer) (addr, metrics string, inUse bool) {
 	t.Helper()
-	cmd := exec.Command(binPath, append([]string{"serve", "--data-dir", dataDir, "--listen", addr}, extra...)...)
-	var se bytes.Buffer
-	cmd.Stderr = &se
-	cmd.Stdout = &irpkidtest.SyncBuffer{} // the enrol line; see TestServePrintsEnrollLine
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get("http://" + addr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return cmd
+		out := logs.String()
+		if m := endpointRE.FindStringSubmatch(out); m != nil {
+			if mm := metricsRE.FindStringSubmatch(out); mm != nil {
+				metrics = mm[1]
 			}
+			return m[1], metrics, false
+		}
+		if strings.Contains(out, "address already in use") {
+			return "", "", true
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("irpkid serve did not become healthy: %s", se.String())
+			t.Fatalf("irpkid serve did not say where it serves: %s", out)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// served is a running irpkid serve: its process and where it listens.
+type served struct {
+	*exec.Cmd
+	Addr    string // host:port of the SOAP endpoint and the e-service
+	Metrics string // host:port of --metrics-listen anyPort ("" without it)
+}
+
+// startServe starts irpkid serve on a free loopback port and waits until
+// /healthz answers there. The port is named on the command line, not
+// left to the kernel (:0), because serve makes its defaults (the CRL's
+// address in certificates, the e-service's OpenID Connect callback) from
+// --listen; another suite may take the port between the pick and the
+// bind, and then serve is started again on another one. /healthz is asked
+// only once serve has logged that it serves, so that it never reaches
+// another suite's server.
+func startServe(t *testing.T, dataDir string, extra ...string) served {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		l, err := net.Listen("tcp", anyPort)
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().String()
+		l.Close()
+		cmd := exec.Command(binPath, append([]string{"serve", "--data-dir", dataDir, "--listen", port}, extra...)...)
+		se := &irpkidtest.SyncBuffer{}
+		cmd.Stderr = se
+		cmd.Stdout = &irpkidtest.SyncBuffer{} // the enrol line; see TestServePrintsEnrollLine
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		addr, metrics, inUse := listenAddrs(t, se)
+		if inUse {
+			cmd.Process.Kill()
+			cmd.Wait()
+			if attempt == 5 {
+				t.Fatalf("irpkid serve found no free port in %d attempts: %s", attempt, se.String())
+			}
+			continue
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		if addr != port {
+			t.Fatalf("irpkid serve listens on %s, not on --listen %s", addr, port)
+		}
+		if slices.Contains(extra, "--metrics-listen") && metrics == "" {
+			t.Fatalf("irpkid serve did not say where it serves metrics: %s", se.String())
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			resp, err := http.Get("http://" + addr + "/healthz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					return served{Cmd: cmd, Addr: addr, Metrics: metrics}
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("irpkid serve did not become healthy: %s", se.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 }
 
@@ -114,8 +179,8 @@ func TestServeCycle(t *testing.T) {
 
 func testServeCycle(t *testing.T, serveArgs, env []string) {
 	dataDir := filepath.Join(t.TempDir(), "data")
-	addr := freePort(t)
-	cmd := startServe(t, dataDir, addr, serveArgs...)
+	cmd := startServe(t, dataDir, serveArgs...)
+	addr := cmd.Addr
 
 	// Operator commands work on the data dir while the server runs.
 	if out, se, code := irpkid(t, env, "org", "add", "--data-dir", dataDir, "--customer-id", "1234567-1", "--name", "Acme Oy", "--contact-email", "it@acme.example"); code != 0 {
@@ -340,14 +405,14 @@ func TestServeHTTPS(t *testing.T) {
 	if err != nil {
 		t.Fatalf("openssl: %v %s", err, out)
 	}
-	addr := freePort(t)
-	cmd := exec.Command(binPath, "serve", "--data-dir", filepath.Join(dir, "data"), "--listen", addr, "--tls-cert", certFile, "--tls-key", keyFile)
-	var se bytes.Buffer
+	cmd := exec.Command(binPath, "serve", "--data-dir", filepath.Join(dir, "data"), "--listen", anyPort, "--tls-cert", certFile, "--tls-key", keyFile)
+	var se irpkidtest.SyncBuffer
 	cmd.Stderr = &se
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addr, _, _ := listenAddrs(t, &se)
 	pemBytes, _ := os.ReadFile(certFile)
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pemBytes)
@@ -432,7 +497,7 @@ func TestOneConfigFileForAllCommands(t *testing.T) {
 func TestServeRefusesTooSmallBodyLimit(t *testing.T) {
 	for _, v := range []string{"0", "-1", "1000"} {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a guard: a server that starts would run on
-		cmd := exec.CommandContext(ctx, binPath, "serve", "--data-dir", t.TempDir(), "--listen", freePort(t), "--max-body-bytes", v)
+		cmd := exec.CommandContext(ctx, binPath, "serve", "--data-dir", t.TempDir(), "--listen", anyPort, "--max-body-bytes", v)
 		var se bytes.Buffer
 		cmd.Stderr = &se
 		err := cmd.Run()
@@ -454,8 +519,7 @@ func TestSecureCookiesFollowThePublicURLScheme(t *testing.T) {
 			t.Errorf("secureScheme(%q) = %v, want %v", u, got, want)
 		}
 	}
-	addr := freePort(t)
-	startServe(t, t.TempDir(), addr, "--public-url", "HTTPS://irpki.example.fi")
+	addr := startServe(t, t.TempDir(), "--public-url", "HTTPS://irpki.example.fi").Addr
 	resp, err := http.Get("http://" + addr + "/eservice/signin")
 	if err != nil {
 		t.Fatal(err)
@@ -489,7 +553,7 @@ func TestParseTrustedProxies(t *testing.T) {
 	if _, err := parsePrefixes("10.0.0.1,proxy.example"); err == nil || !strings.Contains(err.Error(), `"proxy.example"`) {
 		t.Errorf("a host name accepted: %v", err)
 	}
-	if _, se, code := irpkid(t, nil, "serve", "--data-dir", t.TempDir(), "--listen", freePort(t), "--trusted-proxies", "nonsense"); code == 0 || !strings.Contains(se, "--trusted-proxies") {
+	if _, se, code := irpkid(t, nil, "serve", "--data-dir", t.TempDir(), "--listen", anyPort, "--trusted-proxies", "nonsense"); code == 0 || !strings.Contains(se, "--trusted-proxies") {
 		t.Errorf("serve with a bad --trusted-proxies: exit %d, %s", code, se)
 	}
 }

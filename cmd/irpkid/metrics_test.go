@@ -86,14 +86,17 @@ func get(t *testing.T, url string) (int, http.Header) {
 // its access log line and in the audit entry it wrote.
 func TestMetricsAndReadiness(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "data")
-	addr, maddr := freePort(t), freePort(t)
 	var logs irpkidtest.SyncBuffer
-	cmd := exec.Command(binPath, "serve", "--data-dir", dataDir, "--listen", addr, "--metrics-listen", maddr, "--log-format", "json", "--pprof")
+	cmd := exec.Command(binPath, "serve", "--data-dir", dataDir, "--listen", anyPort, "--metrics-listen", anyPort, "--log-format", "json", "--pprof")
 	cmd.Stderr, cmd.Stdout = &logs, io.Discard
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addr, maddr, _ := listenAddrs(t, &logs)
+	if maddr == "" {
+		t.Fatalf("serve did not log its metrics listener: %s", logs.String())
+	}
 	metricsURL := "http://" + maddr + "/metrics"
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if resp, err := http.Get(metricsURL); err == nil {

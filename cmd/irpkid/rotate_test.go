@@ -98,8 +98,7 @@ func TestRotateSignerCommand(t *testing.T) {
 	}
 
 	// serve during the overlap.
-	addr, maddr := freePort(t), freePort(t)
-	startServe(t, dataDir, addr, "--metrics-listen", maddr)
+	maddr := startServe(t, dataDir, "--metrics-listen", anyPort).Metrics
 	if code, _ := get(t, "http://"+maddr+"/readyz"); code != 200 {
 		t.Errorf("/readyz during the overlap: %d", code)
 	}

@@ -58,8 +58,7 @@ func TestServeBehindAnIdentityProviderWithAnSMSGateway(t *testing.T) {
 	cfg, _ := json.Marshal(map[string]string{"oidc-issuer": idp.Issuer(), "oidc-client-id": idp.ClientID, "oidc-client-secret-file": secret,
 		"oidc-name": "Testitunnistus", "sms-gateway-url": gw.URL + "/send", "sms-gateway-token-file": token})
 	os.WriteFile(cfgFile, cfg, 0o600)
-	addr := freePort(t)
-	startServe(t, dataDir, addr, "--config", cfgFile, "--sms-gateway-header", "X-Api-Key: k1")
+	addr := startServe(t, dataDir, "--config", cfgFile, "--sms-gateway-header", "X-Api-Key: k1").Addr
 	if _, se, code := irpkid(t, nil, "org", "add", "--data-dir", dataDir, "--customer-id", "1234567-1", "--name", "Acme Oy", "--contact-email", "it@acme.example"); code != 0 {
 		t.Fatal(se)
 	}
@@ -143,14 +142,14 @@ func TestServeSignInAndSMSFlagErrors(t *testing.T) {
 		{[]string{"--sms-gateway-header", "no colon"}, "Name: value"},
 		{[]string{"--pin-delivery", "screen", "--sms-gateway-url", "https://sms.example"}, "sends no SMS"},
 	} {
-		args := append([]string{"serve", "--data-dir", t.TempDir(), "--listen", freePort(t)}, tc.args...)
+		args := append([]string{"serve", "--data-dir", t.TempDir(), "--listen", anyPort}, tc.args...)
 		if _, se, code := irpkid(t, nil, args...); code == 0 || !strings.Contains(se, tc.want) {
 			t.Errorf("%v: exit %d, %s", tc.args, code, se)
 		}
 	}
 	// A malformed header may still hold the gateway's key: the refusal
 	// names it by position and never repeats it.
-	args := []string{"serve", "--data-dir", t.TempDir(), "--listen", freePort(t), "--sms-gateway-header", "X-Api-Key s3cret-api-key"}
+	args := []string{"serve", "--data-dir", t.TempDir(), "--listen", anyPort, "--sms-gateway-header", "X-Api-Key s3cret-api-key"}
 	if _, se, code := irpkid(t, nil, args...); code == 0 || !strings.Contains(se, "number 1") || strings.Contains(se, "s3cret-api-key") {
 		t.Errorf("malformed header with a key: exit %d, %s", code, se)
 	}
