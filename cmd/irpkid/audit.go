@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/irpki/irpki/internal/cliconfig"
+	"github.com/irpki/irpki/internal/clock"
 	"github.com/irpki/irpki/internal/store"
 )
 
@@ -25,7 +26,7 @@ func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var from time.Time
 	if *since != "" {
 		var err error
-		if from, err = parseSince(*since, time.Now()); err != nil {
+		if from, err = parseSince(*since, clock.System{}.Now()); err != nil {
 			return fmt.Errorf("--since %w", err)
 		}
 	}
