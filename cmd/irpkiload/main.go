@@ -112,7 +112,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return nil
 	})
 	fs.StringVar(&c.cpuProfile, "cpu-profile", "", "write the load generator's own CPU profile (go tool pprof) to this file, to see what the clients cost")
-	fs.Usage = cliconfig.PlainUsage(fs, "irpkiload (--endpoint URL[,URL…] --data-dir DIR | --start [--data-dir DIR]) [--mode full|renew] [--clients N | --ladder 1,4,16]\n       [--cycles N | --duration D] [--pregen-keys N] [--json]",
+	fs.Usage = cliconfig.PlainUsage(fs, "irpkiload (--endpoint URL[,URL…] --data-dir DIR | --start [--data-dir DIR]) [--mode full|renew|enrol] [--clients N | --ladder 1,4,16]\n       [--cycles N | --duration D] [--pregen-keys N] [--json]",
 		"Runs N concurrent clients against a running irpkid, each doing full certificate cycles: order (irpkid org add\n"+
 			"and order on the server's data directory), SignNewCertificate, GetCertificate, RenewCertificate signed with\n"+
 			"the first key, GetCertificate. Reports throughput, latency percentiles per operation and errors; exits 1\n"+
