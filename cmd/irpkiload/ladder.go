@@ -624,11 +624,38 @@ func startServer(ctx context.Context, c *config, stderr io.Writer) (*server, err
 	if err != nil {
 		return nil, err
 	}
-	// A free port, chosen here: the endpoint is then known whatever the
-	// server logs (--log-level warn keeps its access log off the CPU).
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var srv *server
+	var addr string
+	for attempt := 1; ; attempt++ {
+		srv, addr, err = launch(ctx, c, certFile, keyFile, pool, stderr)
+		if !errors.Is(err, errAddrInUse) || attempt == 5 {
+			break
+		}
+	}
 	if err != nil {
 		return nil, err
+	}
+	c.endpoint = "https://" + addr + "/2017/10/CertificateServices"
+	c.tlsClient = &tls.Config{RootCAs: pool}
+	fmt.Fprintf(stderr, "irpkiload: started irpkid (pid %d) at %s, data in %s\n", srv.pid, c.endpoint, c.dataDir)
+	return srv, nil
+}
+
+// errAddrInUse is launch's answer when another process took the port
+// between its pick and serve's bind.
+var errAddrInUse = errors.New("the port was taken before irpkid serve bound it")
+
+// launch starts irpkid serve on a free loopback port and waits until it
+// answers /healthz over TLS with the certificate made for it (so never
+// another process on a reused port). The port is picked here, so that the
+// endpoint is known whatever the server logs; when another process takes
+// it before serve binds it, launch answers errAddrInUse and startServer
+// tries another.
+func launch(ctx context.Context, c *config, certFile, keyFile string, pool *x509.CertPool, stderr io.Writer) (*server, string, error) {
+	// --log-level warn keeps its access log off the CPU.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
 	}
 	addr := ln.Addr().String()
 	ln.Close()
@@ -644,7 +671,7 @@ func startServer(ctx context.Context, c *config, stderr io.Writer) (*server, err
 	pr, pw := io.Pipe()
 	cmd.Stderr, cmd.Stdout = pw, pw
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s serve: %w", c.irpkid, err)
+		return nil, "", fmt.Errorf("start %s serve: %w", c.irpkid, err)
 	}
 	srv := &server{cmd: cmd, pid: cmd.Process.Pid}
 	go func() {
@@ -674,21 +701,21 @@ func startServer(ctx context.Context, c *config, stderr io.Writer) (*server, err
 		case <-exited:
 			logMu.Lock()
 			defer logMu.Unlock()
-			return nil, fmt.Errorf("irpkid serve exited:\n%s", logs.String())
+			if strings.Contains(logs.String(), "address already in use") {
+				return nil, "", fmt.Errorf("%w: %s", errAddrInUse, addr)
+			}
+			return nil, "", fmt.Errorf("irpkid serve exited:\n%s", logs.String())
 		case <-ctx.Done():
 			srv.stop()
-			return nil, ctx.Err()
+			return nil, "", ctx.Err()
 		case <-time.After(100 * time.Millisecond): // another process starting; nothing to inject
 		}
 		if time.Now().After(deadline) {
 			srv.stop()
-			return nil, errors.New("irpkid serve did not answer /healthz within 2 minutes")
+			return nil, "", errors.New("irpkid serve did not answer /healthz within 2 minutes")
 		}
 	}
-	c.endpoint = "https://" + addr + "/2017/10/CertificateServices"
-	c.tlsClient = &tls.Config{RootCAs: pool}
-	fmt.Fprintf(stderr, "irpkiload: started irpkid (pid %d) at %s, data in %s\n", srv.pid, c.endpoint, c.dataDir)
-	return srv, nil
+	return srv, addr, nil
 }
 
 // loopbackCert makes a self-signed ECDSA certificate for 127.0.0.1.
