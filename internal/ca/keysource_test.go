@@ -267,4 +267,21 @@ func TestRotateTokenSigner(t *testing.T) {
 	if !strings.Contains(string(ref2), "object=irpki-TEST-signing-next-20260514T133000Z;") {
 		t.Errorf("second rotation's reference: %q", ref2)
 	}
+	// Replaced before its switch: the discarded next key leaves the token.
+	u2, err := hsm.ParseURI(string(bytes.TrimSpace(ref2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tokens.Open(u2); err != nil {
+		t.Fatalf("the next key before the replacement: %v", err)
+	}
+	if h, err = ca.RotateSigner(h, now.Add(3*time.Hour+time.Minute), ca.RotateOptions{Overlap: time.Hour, Replace: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tokens.Open(u2); err == nil || !strings.Contains(err.Error(), "no such RSA private key") {
+		t.Errorf("the replaced next key is still in the token: %v", err)
+	}
+	if err := h.CheckKeys(nil); err != nil {
+		t.Fatalf("CheckKeys after the replacement: %v", err)
+	}
 }

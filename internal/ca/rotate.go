@@ -235,7 +235,11 @@ func RotateSigner(h *Hierarchy, now time.Time, opt RotateOptions) (*Hierarchy, e
 	if err != nil {
 		return nil, err
 	}
+	var replaced crypto.Signer // the next signer's key that this rotation discards
 	if h.Rotation != nil {
+		if now.Before(h.Rotation.SwitchAt) {
+			replaced = h.Rotation.Next.Key
+		}
 		if now.Before(h.Rotation.SwitchAt) && !opt.Replace {
 			return nil, fmt.Errorf("%w: the next signer (serial %s) switches in at %s",
 				ErrRotationPending, SerialHex(h.Rotation.Next.Cert), h.Rotation.SwitchAt.UTC().Format(time.RFC3339))
@@ -285,6 +289,11 @@ func RotateSigner(h *Hierarchy, now time.Time, opt RotateOptions) (*Hierarchy, e
 		return nil, err
 	}
 	written = true
+	if replaced != nil {
+		// A token key made for the discarded next signer, which never
+		// signed a response, is not left behind in the token.
+		hsm.Delete(replaced)
+	}
 	return Load(h.Dir, h.Environment, h.keys)
 }
 
