@@ -28,6 +28,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/irpki/irpki/internal/buildinfo"
@@ -159,7 +160,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, errUsage):
 		return 2
 	default:
-		fmt.Fprintf(stderr, "irpkid %s: %v\n", args[0], err)
+		// An error from a package named like the command ("ca: …" from
+		// internal/ca under "irpkid ca") names it once, not twice.
+		msg := strings.TrimPrefix(err.Error(), args[0]+": ")
+		fmt.Fprintf(stderr, "irpkid %s: %s\n", args[0], msg)
 		return 1
 	}
 }

@@ -170,3 +170,19 @@ func TestRotateSignerOfflineRootCommand(t *testing.T) {
 		t.Errorf("trust after an offline rotation pins %d signers", n)
 	}
 }
+
+// An error from internal/ca under "irpkid ca" names "ca" once: "irpkid ca:
+// …", not "irpkid ca: ca: …".
+func TestCAErrorPrefixOnce(t *testing.T) {
+	dataDir := t.TempDir()
+	if _, _, err := ca.LoadOrCreate(dataDir, wire.EnvTest, time.Now(), catest.Options()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dataDir, "ca", string(wire.EnvTest), "signing.key"), []byte("not a key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, se, code := irpkid(t, nil, "ca", "rotate-signer", "--data-dir", dataDir)
+	if code != 1 || !strings.HasPrefix(se, "irpkid ca: ") || strings.Contains(se, "ca: ca:") {
+		t.Fatalf("exit %d, stderr %q: want one error naming \"irpkid ca:\" once", code, se)
+	}
+}
