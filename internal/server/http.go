@@ -72,8 +72,16 @@ func (s *Server) ServeMetrics(ln net.Listener, withPprof bool) error {
 		writeTimeout = 0 // a CPU profile or trace takes ?seconds= to answer
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: certapi.ReadHeaderTimeout, ReadTimeout: certapi.ReadTimeout, WriteTimeout: writeTimeout}
-	go srv.Serve(ln)
-	s.onClose(func() { srv.Close() })
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Serve(ln)
+	}()
+	// Close returns once the metrics server's goroutine has.
+	s.onClose(func() {
+		srv.Close()
+		<-done
+	})
 	s.Log.Info("serving metrics", "url", "http://"+ln.Addr().String()+"/metrics")
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,9 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/irpki/irpki/internal/buildinfo"
 	"github.com/irpki/irpki/internal/certapi"
 	"github.com/irpki/irpki/internal/clock"
 	"github.com/irpki/irpki/internal/eservice"
+	"github.com/irpki/irpki/internal/metrics"
 	"github.com/irpki/irpki/internal/notify"
 	"github.com/irpki/irpki/internal/server"
 	"github.com/irpki/irpki/internal/server/irpkidtest"
@@ -171,5 +174,40 @@ func TestTestServerIsTheServer(t *testing.T) {
 	}
 	if !strings.Contains(s.Logs.String(), `msg="http request"`) {
 		t.Errorf("no request logged:\n%s", s.Logs.String())
+	}
+}
+
+// TestCloseWaitsForMetricsServer: Close returns only once the metrics
+// server's goroutine has: right after Close none of it is running.
+// (net/http's Close already waits for Serve to leave its accept loop, so
+// without Close's wait this fails only in the short window before that
+// goroutine returns: the test guards against a regression, it does not
+// reproduce the race every run.)
+func TestCloseWaitsForMetricsServer(t *testing.T) {
+	cfg := fullConfig(t)
+	cfg.Metrics = metrics.New(buildinfo.Info{})
+	s, err := server.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ServeMetrics(ln, false); err != nil {
+		t.Fatal(err)
+	}
+	tr := &http.Transport{}
+	resp, err := (&http.Client{Transport: tr}).Get("http://" + ln.Addr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	tr.CloseIdleConnections()
+	s.Close()
+	buf := make([]byte, 1<<20)
+	stacks := string(buf[:runtime.Stack(buf, true)])
+	if strings.Contains(stacks, "server.(*Server).ServeMetrics") {
+		t.Fatalf("the metrics server's goroutine still runs after Close:\n%s", stacks)
 	}
 }
