@@ -84,14 +84,20 @@ func cmdCAInit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		opt.OnlineKey = tk.onlineKey
 	}
 	// All or nothing: a hierarchy that could not be made whole leaves no
-	// offline directory (it did not exist) and no keys in the token.
-	created := false
+	// offline directory (it did not exist), no online directory (nor did
+	// it) and no keys in the token.
+	created, wroteOnline := false, false
 	defer func() {
 		if created {
 			return
 		}
 		if err := os.RemoveAll(*offline); err != nil {
 			fmt.Fprintf(stderr, "could not remove %s: %v\n", *offline, err)
+		}
+		if wroteOnline {
+			if err := os.RemoveAll(online); err != nil {
+				fmt.Fprintf(stderr, "could not remove %s: %v\n", online, err)
+			}
 		}
 		if tk != nil {
 			if err := tk.deleteMade(); err != nil {
@@ -125,7 +131,8 @@ func cmdCAInit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := atomicfile.WriteDir(online, files, 0o600); err != nil {
 		return err
 	}
-	if _, err := ca.Load(online, c.environment, opt.Keys); err != nil {
+	wroteOnline = true // it did not exist: checked above
+	if _, err := loadOnline(online, c.environment, opt.Keys); err != nil {
 		return fmt.Errorf("the online part does not load: %w", err)
 	}
 	created = true
@@ -140,6 +147,10 @@ func cmdCAInit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fmt.Fprintln(stderr, "Move the offline directory to removable media and keep it offline; serve needs only the data directory.")
 	return nil
 }
+
+// loadOnline loads the online part ca init wrote; a test replaces it to
+// make that step fail.
+var loadOnline = ca.Load
 
 const (
 	rotateSignerUsage = "irpkid ca rotate-signer [--overlap 30d] [--replace] [--offline-dir DIR]\n" +

@@ -1,10 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/irpki/irpki/internal/ca"
 )
 
 // The root key need not be online: irpkid ca init puts the whole hierarchy
@@ -53,5 +58,31 @@ func TestCAInitAllOrNothing(t *testing.T) {
 	}
 	if _, err := os.Stat(offline); err == nil {
 		t.Error("a failed ca init left its offline directory")
+	}
+}
+
+// A ca init whose online part does not load once written leaves neither
+// the offline directory nor the online one (data/ca/ENV) it wrote, so that
+// no online CA without its offline root is left and a re-run works.
+func TestCAInitOnlineLoadFailsLeavesNothing(t *testing.T) {
+	defer func(f func(string, string, *ca.Keys) (*ca.Hierarchy, error)) { loadOnline = f }(loadOnline)
+	loadOnline = func(string, string, *ca.Keys) (*ca.Hierarchy, error) {
+		return nil, errors.New("injected load failure")
+	}
+	offline := filepath.Join(t.TempDir(), "offline")
+	dataDir := t.TempDir()
+	var so, se bytes.Buffer
+	if code := run(context.Background(), []string{"ca", "init", "--offline-dir", offline, "--data-dir", dataDir}, &so, &se); code != 1 || !strings.Contains(se.String(), "injected load failure") {
+		t.Fatalf("ca init with an online part that does not load: exit %d %s", code, se.String())
+	}
+	if _, err := os.Stat(offline); err == nil {
+		t.Error("a failed ca init left its offline directory")
+	}
+	if left, _ := filepath.Glob(filepath.Join(dataDir, "ca", "*")); len(left) > 0 {
+		t.Errorf("a failed ca init left the online directory it wrote: %v", left)
+	}
+	loadOnline = ca.Load
+	if _, se, code := irpkid(t, nil, "ca", "init", "--offline-dir", offline, "--data-dir", dataDir); code != 0 {
+		t.Fatalf("ca init run again: exit %d %s", code, se)
 	}
 }
