@@ -11,9 +11,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
+	"github.com/irpki/irpki/internal/ca"
 	"github.com/irpki/irpki/internal/cliconfig"
 	"github.com/irpki/irpki/internal/store"
 )
@@ -79,7 +81,8 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 // copyTree copies the regular files under src to dst (0700 directories,
-// 0600 files, each synced).
+// 0600 files, each synced), except what an interrupted signer rotation
+// left (ca.StaleRotationDirs).
 func copyTree(src, dst string) error {
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -91,6 +94,10 @@ func copyTree(src, dst string) error {
 		}
 		target := filepath.Join(dst, rel)
 		switch {
+		case d.IsDir() && slices.Contains(ca.StaleRotationDirs, d.Name()):
+			// Left by an interrupted signer rotation, maybe with a plain
+			// key, and never read: not copied.
+			return filepath.SkipDir
 		case d.IsDir():
 			return os.MkdirAll(target, 0o700)
 		case !d.Type().IsRegular():

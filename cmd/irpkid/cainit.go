@@ -148,6 +148,17 @@ func cmdCAInit(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
+// removeStaleRotation removes what a rotation of the response signer that
+// stopped midway left in the CA directory caDir (see
+// ca.RemoveStaleRotationDirs), saying so on w.
+func removeStaleRotation(caDir string, w io.Writer) error {
+	removed, err := ca.RemoveStaleRotationDirs(caDir)
+	for _, p := range removed {
+		fmt.Fprintf(w, "removed %s, left by an interrupted signer rotation\n", p)
+	}
+	return err
+}
+
 // loadOnline loads the online part ca init wrote; a test replaces it to
 // make that step fail.
 var loadOnline = ca.Load
@@ -202,6 +213,11 @@ func cmdRotateSigner(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	dir := filepath.Join(c.dataDir, "ca", c.environment)
+	if !*status {
+		if err := removeStaleRotation(dir, stderr); err != nil {
+			return err
+		}
+	}
 	keys := c.keySource()
 	defer keys.Tokens.Close()
 	h, err := ca.Load(dir, c.environment, keys)

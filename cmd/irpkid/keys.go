@@ -71,6 +71,9 @@ func cmdCAEncryptKeys(ctx context.Context, args []string, stdout, stderr io.Writ
 	if _, err := os.Stat(dir); err != nil {
 		return fmt.Errorf("no %s CA at %s: %w", c.environment, dir, err)
 	}
+	if err := removeStaleRotation(dir, stderr); err != nil {
+		return err
+	}
 	pass, err := c.readPassphrase()
 	if err != nil {
 		return err

@@ -186,3 +186,63 @@ func TestCAErrorPrefixOnce(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q: want one error naming \"irpkid ca:\" once", code, se)
 	}
 }
+
+// What a signer rotation that stopped midway leaves (signer-next.new,
+// signer-next.removed, maybe with a plain key) is not copied by backup and
+// is removed, with a word on standard error, by the next rotate-signer
+// (not by --status, which changes nothing) and by encrypt-keys.
+func TestStaleRotationDirs(t *testing.T) {
+	dataDir := t.TempDir()
+	if _, _, err := ca.LoadOrCreate(dataDir, wire.EnvTest, time.Now(), catest.Options()); err != nil {
+		t.Fatal(err)
+	}
+	caDir := filepath.Join(dataDir, "ca", string(wire.EnvTest))
+	stale := func() {
+		for _, d := range ca.StaleRotationDirs {
+			if err := os.MkdirAll(filepath.Join(caDir, d), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(caDir, d, "signing.key"), []byte("a plain key\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	left := func() []string {
+		var out []string
+		for _, d := range ca.StaleRotationDirs {
+			if _, err := os.Stat(filepath.Join(caDir, d)); err == nil {
+				out = append(out, d)
+			}
+		}
+		return out
+	}
+	stale()
+	if _, se, code := irpkid(t, nil, "org", "add", "--data-dir", dataDir, "--customer-id", "1234567-1", "--name", "Org", "--contact-email", "it@org.example"); code != 0 {
+		t.Fatalf("org add: %s", se)
+	}
+	bk := filepath.Join(t.TempDir(), "backup")
+	if _, se, code := irpkid(t, nil, "backup", "--data-dir", dataDir, "--to", bk); code != 0 {
+		t.Fatalf("backup: %d %s", code, se)
+	}
+	for _, d := range ca.StaleRotationDirs {
+		if _, err := os.Stat(filepath.Join(bk, "ca", string(wire.EnvTest), d)); err == nil {
+			t.Errorf("backup copied %s", d)
+		}
+	}
+	if _, se, code := irpkid(t, nil, "ca", "rotate-signer", "--data-dir", dataDir, "--status"); code != 0 || len(left()) != 2 {
+		t.Fatalf("rotate-signer --status: %d %s; left %v (it changes nothing)", code, se, left())
+	}
+	_, se, code := irpkid(t, nil, "ca", "rotate-signer", "--data-dir", dataDir)
+	if code != 0 || len(left()) != 0 || !strings.Contains(se, "interrupted signer rotation") {
+		t.Fatalf("rotate-signer: %d %s; left %v", code, se, left())
+	}
+	stale()
+	pass := filepath.Join(t.TempDir(), "pass")
+	if err := os.WriteFile(pass, []byte("a passphrase for the test\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, se, code = irpkid(t, nil, "ca", "encrypt-keys", "--data-dir", dataDir, "--key-passphrase-file", pass)
+	if code != 0 || len(left()) != 0 || !strings.Contains(se, "interrupted signer rotation") {
+		t.Fatalf("encrypt-keys: %d %s; left %v", code, se, left())
+	}
+}

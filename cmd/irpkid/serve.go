@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -118,6 +119,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer release()
 	}
 	if cfg.CoreConfig, err = c.coreConfig(stderr); err != nil {
+		return err
+	}
+	removed, err := ca.RemoveStaleRotationDirs(filepath.Join(c.dataDir, "ca", c.environment))
+	for _, p := range removed {
+		cfg.Log.Warn("removed what an interrupted signer rotation left", "path", p)
+	}
+	if err != nil {
 		return err
 	}
 	cfg.Metrics = metrics.New(build)

@@ -316,6 +316,35 @@ func writeNextSigner(dir string, files map[string][]byte) error {
 	return atomicfile.SyncDir(dir)
 }
 
+// StaleRotationDirs are what a rotation that stopped midway (a crash)
+// may leave in a CA directory: signer-next.new (being written) and
+// signer-next.removed (being removed). Either may hold a plain private key
+// and neither is read: RemoveStaleRotationDirs removes them, and a backup
+// does not copy them.
+var StaleRotationDirs = []string{dirNextSigner + ".new", dirNextSigner + ".removed"}
+
+// RemoveStaleRotationDirs removes the StaleRotationDirs in the CA
+// directory dir and returns the paths it removed, for the caller to log.
+func RemoveStaleRotationDirs(dir string) ([]string, error) {
+	var removed []string
+	for _, name := range StaleRotationDirs {
+		p := filepath.Join(dir, name)
+		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err := os.RemoveAll(p); err != nil {
+			return removed, fmt.Errorf("ca: removing what an interrupted rotation left: %w", err)
+		}
+		removed = append(removed, p)
+	}
+	if len(removed) > 0 {
+		if err := atomicfile.SyncDir(dir); err != nil {
+			return removed, err
+		}
+	}
+	return removed, nil
+}
+
 // removeDir removes a directory by renaming it away first, so that it is
 // never seen half removed.
 func removeDir(p string) error {
