@@ -15,20 +15,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/irpki/irpki/internal/testenv"
+
 	"github.com/irpki/irpki/client"
 	"github.com/irpki/irpki/internal/server/irpkidtest"
 )
 
 func needOpenSSL(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("openssl is missing (.ci/run installs it)")
-		}
-		t.Skip("openssl not installed")
-	}
-	return p
+	return testenv.Tool(t, "openssl", "openssl")
 }
 
 // A revocation by the operator command publishes the issuing CA's signed

@@ -1,12 +1,13 @@
 package main
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"testing"
+
+	"github.com/irpki/irpki/internal/testenv"
 )
 
 // maxExposure is the highest "systemd-analyze security" rating the shipped
@@ -16,13 +17,7 @@ const maxExposure = 3.0
 // TestSystemdUnitsHardened rates every unit in contrib/systemd with
 // systemd-analyze: the server's and the client's alike.
 func TestSystemdUnitsHardened(t *testing.T) {
-	tool, err := exec.LookPath("systemd-analyze")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("systemd-analyze is missing (Debian package systemd; .ci/run installs it)")
-		}
-		t.Skip("systemd-analyze not installed")
-	}
+	tool := testenv.Tool(t, "systemd-analyze", "systemd")
 	units, _ := filepath.Glob("../../contrib/systemd/*.service")
 	if len(units) < 3 {
 		t.Fatalf("found %d units in contrib/systemd, want irpkid.service, irpki-watch.service and irpki-renew.service", len(units))
