@@ -16,6 +16,7 @@ import (
 	"mime"
 	"net/http"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -347,10 +348,19 @@ func clip(s string, n int) string {
 func (h *Handler) fault(w http.ResponseWriter, r *http.Request, status int, f *wire.Fault) answer {
 	f.String = clip(f.String, maxFaultString)
 	h.log.InfoContext(r.Context(), "soap fault", "code", f.Code, "status", status, "remote", r.RemoteAddr, "reason", f.String)
-	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
-	w.WriteHeader(status)
-	w.Write(wire.EncodeFault(f))
+	writeXML(w, status, wire.EncodeFault(f))
 	return answer{result: "fault", code: f.Code}
+}
+
+// writeXML writes a whole SOAP message with its length: a client reads
+// one body of known length rather than chunks (net/http chunks what it
+// is not told the length of once it passes 2 KiB, as a signed response
+// with a certificate does).
+func writeXML(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	w.Write(body)
 }
 
 func (h *Handler) respond(w http.ResponseWriter, r *http.Request, resp *wire.Response) answer {
@@ -362,9 +372,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, resp *wire.Res
 	if !resp.Result.OK() {
 		h.log.InfoContext(r.Context(), "request refused", "op", resp.Operation, "code", resp.Result.Errors[0].Code)
 	}
-	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
-	w.WriteHeader(http.StatusOK)
-	w.Write(wire.Envelope(signed))
+	writeXML(w, http.StatusOK, wire.Envelope(signed))
 	a := answer{op: resp.Operation, result: resp.Result.Status}
 	if !resp.Result.OK() {
 		a.code = resp.Result.Errors[0].Code

@@ -1,6 +1,7 @@
 package certapi_test
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -10,6 +11,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -715,6 +717,48 @@ func TestMustUnderstandHeaders(t *testing.T) {
 			}
 			if got := faultCode(t, r); got != wire.CodeMustUnderstand || !strings.Contains(string(r.body), "<faultcode>SOAP-ENV:MustUnderstand</faultcode>") {
 				t.Errorf("code %s, want %s with faultcode MustUnderstand\n%s", got, wire.CodeMustUnderstand, r.body)
+			}
+		})
+	}
+}
+
+// TestAnswersCarryTheirLength: a signed answer (here a refused
+// GetCertificate, whose signature holds the signing certificate: more
+// than net/http buffers before it starts chunking) and a fault are sent
+// with Content-Length, not chunked.
+func TestAnswersCarryTheirLength(t *testing.T) {
+	s := irpkidtest.Start(t, irpkidtest.Config{})
+	for _, tc := range []struct {
+		name string
+		body []byte
+		want int
+	}{
+		{"signed answer", getBody(t, customer, "abc"), http.StatusOK},
+		{"fault", []byte("hello"), http.StatusInternalServerError},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodPost, s.URL, bytes.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", textXML)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != tc.want {
+				t.Fatalf("HTTP %d, want %d\n%s", resp.StatusCode, tc.want, b)
+			}
+			if len(resp.TransferEncoding) != 0 || resp.ContentLength != int64(len(b)) {
+				t.Errorf("Transfer-Encoding %q, Content-Length %d for a body of %d bytes", resp.TransferEncoding, resp.ContentLength, len(b))
+			}
+			if tc.want == http.StatusOK && len(b) <= 2048 {
+				t.Errorf("the signed answer is %d bytes: too short to show chunking", len(b))
 			}
 		})
 	}
