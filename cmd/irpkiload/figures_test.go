@@ -27,6 +27,8 @@ import (
 //
 // IRPKI_BENCH_SECONDS sets each step's duration (default 10),
 // IRPKI_BENCH_LADDER the client counts (default 1,4,16,64,128),
+// IRPKI_BENCH_ROUNDS how many times each ladder runs (default 1; more
+// adds each step's medians, see --rounds),
 // IRPKI_BENCH_MODES the modes (default "renew enrol") and
 // IRPKI_BENCH_BACKENDS the backends (default "sqlite postgres").
 func TestLadderFigures(t *testing.T) {
@@ -48,7 +50,8 @@ func TestLadderFigures(t *testing.T) {
 	for _, backend := range splitFields(env("IRPKI_BENCH_BACKENDS", "sqlite postgres")) {
 		for _, mode := range splitFields(env("IRPKI_BENCH_MODES", "renew enrol")) {
 			args := []string{"--start", "--irpkid", bin, "--data-dir", filepath.Join(t.TempDir(), "data"), "--mode", mode,
-				"--ladder", env("IRPKI_BENCH_LADDER", "1,4,16,64,128"), "--duration", strconv.Itoa(secs) + "s", "--json"}
+				"--ladder", env("IRPKI_BENCH_LADDER", "1,4,16,64,128"), "--duration", strconv.Itoa(secs) + "s",
+				"--rounds", env("IRPKI_BENCH_ROUNDS", "1"), "--json"}
 			if backend == "postgres" {
 				if pg == nil {
 					pg = pgtest.Start(t)

@@ -48,7 +48,10 @@ import (
 
 // StepReport is one step of the ladder.
 type StepReport struct {
-	Clients       int     `json:"clients"`
+	Clients int `json:"clients"`
+	// Round is the ladder's round the step ran in (--rounds), from 1; 0
+	// in Medians.
+	Round         int     `json:"round,omitempty"`
 	Cycles        int     `json:"cycles"`
 	Errors        int     `json:"errors"`
 	Busy          int64   `json:"busy_answers"` // 503 SERVICE_BUSY answers, retried after Retry-After
@@ -99,31 +102,39 @@ type LadderReport struct {
 	Mode         string       `json:"mode"`
 	Database     string       `json:"database"`
 	SigsPerCycle int          `json:"signatures_per_cycle"`
+	Rounds       int          `json:"rounds"`
 	Steps        []StepReport `json:"steps"`
+	// Medians has, with more than one round, each client count's median
+	// over the rounds, column by column; the ratios are read from it.
+	Medians []StepReport `json:"medians,omitempty"`
 }
 
 func (r *LadderReport) write(w io.Writer) {
-	fmt.Fprintf(w, "irpkiload ladder: mode %s, %s, %d RSA-2048 signatures per cycle on the server\n", r.Mode, r.Database, r.SigsPerCycle)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "clients\tcycles/s\tCPU ms/cycle\tcores\tsign ms\tsig share\tcycle p50\tcycle p99\treq p99\tadmitted p50/p99\t503s\terrors\tRSS MiB\tdb ms/cycle\tclient ms/cycle\tlate keys/orders\tidle cores\tload\trunqueue ms/cycle\t")
-	for _, s := range r.Steps {
-		fmt.Fprintf(tw, "%d\t%.1f\t%.2f\t%.2f\t%.3f\t%.2f\t%.1f\t%.1f\t%.1f\t%.0f/%.0f\t%d\t%d\t%.0f\t%.2f\t%.2f\t%d/%d\t%.2f\t%.1f\t%.2f\t\n", s.Clients, s.CyclesPerS, s.CPUmsPerCycle, s.ServerCPUShare,
-			s.SigMs, s.SigShare, s.CycleP50, s.CycleP99, s.RequestP99, s.AdmittedP50, s.AdmittedP99, s.Busy, s.Errors, s.RSSMiB, s.DatabaseCPUmsPerCycle, s.ClientCPUmsPerCycle, s.LateKeys, s.LateOrders, s.IdleCores, s.LoadAvg, s.RunQueueMsPerCycle)
+	fmt.Fprintf(w, "irpkiload ladder: mode %s, %s, %d RSA-2048 signatures per cycle on the server", r.Mode, r.Database, r.SigsPerCycle)
+	if r.Rounds > 1 {
+		fmt.Fprintf(w, ", %d rounds", r.Rounds)
 	}
-	tw.Flush()
+	fmt.Fprintln(w)
+	writeSteps(w, r.Steps, r.Rounds > 1)
+	ratios := r.Steps
+	if len(r.Medians) > 0 {
+		fmt.Fprintf(w, "median of the %d rounds, column by column:\n", r.Rounds)
+		writeSteps(w, r.Medians, false)
+		ratios = r.Medians
+	}
 	// The machine's speed drifts from step to step on a shared VM (the
 	// signature measured in the same step moved 1.2-1.7 ms within minutes
 	// here): each ratio is also given on cycles/s times that step's
 	// signature time, the cycles made per unit of the machine's speed.
 	best, bestNorm := 0.0, 0.0
 	var of4, of4Norm float64
-	for _, s := range r.Steps {
+	for _, s := range ratios {
 		best, bestNorm = max(best, s.CyclesPerS), max(bestNorm, s.normalized())
 		if s.Clients == 4 {
 			of4, of4Norm = s.CyclesPerS, s.normalized()
 		}
 	}
-	for _, s := range r.Steps {
+	for _, s := range ratios {
 		line := fmt.Sprintf("  %3d clients: %.2f of the best step", s.Clients, s.CyclesPerS/best)
 		if of4 > 0 {
 			line += fmt.Sprintf(", %.2f of 4 clients", s.CyclesPerS/of4)
@@ -141,6 +152,82 @@ func (r *LadderReport) write(w io.Writer) {
 			fmt.Fprintf(w, "error (%d clients): %s\n", s.Clients, e)
 		}
 	}
+}
+
+// writeSteps writes steps as a table, with their round if withRound.
+func writeSteps(w io.Writer, steps []StepReport, withRound bool) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	head := "clients\tcycles/s\tCPU ms/cycle\tcores\tsign ms\tsig share\tcycle p50\tcycle p99\treq p99\tadmitted p50/p99\t503s\terrors\tRSS MiB\tdb ms/cycle\tclient ms/cycle\tlate keys/orders\tidle cores\tload\trunqueue ms/cycle\t"
+	if withRound {
+		head = "round\t" + head
+	}
+	fmt.Fprintln(tw, head)
+	for _, s := range steps {
+		if withRound {
+			fmt.Fprintf(tw, "%d\t", s.Round)
+		}
+		fmt.Fprintf(tw, "%d\t%.1f\t%.2f\t%.2f\t%.3f\t%.2f\t%.1f\t%.1f\t%.1f\t%.0f/%.0f\t%d\t%d\t%.0f\t%.2f\t%.2f\t%d/%d\t%.2f\t%.1f\t%.2f\t\n", s.Clients, s.CyclesPerS, s.CPUmsPerCycle, s.ServerCPUShare,
+			s.SigMs, s.SigShare, s.CycleP50, s.CycleP99, s.RequestP99, s.AdmittedP50, s.AdmittedP99, s.Busy, s.Errors, s.RSSMiB, s.DatabaseCPUmsPerCycle, s.ClientCPUmsPerCycle, s.LateKeys, s.LateOrders, s.IdleCores, s.LoadAvg, s.RunQueueMsPerCycle)
+	}
+	tw.Flush()
+}
+
+// medians returns, for each client count of steps in the order first
+// met, a step whose every measured column is the median of that count's
+// steps (the mean of the middle two of an even number); errors and 503s are
+// summed, first errors dropped.
+func medians(steps []StepReport) []StepReport {
+	var order []int
+	by := map[int][]StepReport{}
+	for _, s := range steps {
+		if _, ok := by[s.Clients]; !ok {
+			order = append(order, s.Clients)
+		}
+		by[s.Clients] = append(by[s.Clients], s)
+	}
+	var out []StepReport
+	for _, n := range order {
+		ss := by[n]
+		med := func(f func(StepReport) float64) float64 {
+			v := make([]float64, len(ss))
+			for i, s := range ss {
+				v[i] = f(s)
+			}
+			slices.Sort(v)
+			if len(v)%2 == 0 {
+				return (v[len(v)/2-1] + v[len(v)/2]) / 2
+			}
+			return v[len(v)/2]
+		}
+		m := StepReport{Clients: n,
+			Seconds:               med(func(s StepReport) float64 { return s.Seconds }),
+			CyclesPerS:            med(func(s StepReport) float64 { return s.CyclesPerS }),
+			CPUmsPerCycle:         med(func(s StepReport) float64 { return s.CPUmsPerCycle }),
+			DatabaseCPUmsPerCycle: med(func(s StepReport) float64 { return s.DatabaseCPUmsPerCycle }),
+			ServerCPUShare:        med(func(s StepReport) float64 { return s.ServerCPUShare }),
+			SigMs:                 med(func(s StepReport) float64 { return s.SigMs }),
+			SigShare:              med(func(s StepReport) float64 { return s.SigShare }),
+			CycleP50:              med(func(s StepReport) float64 { return s.CycleP50 }),
+			CycleP99:              med(func(s StepReport) float64 { return s.CycleP99 }),
+			RequestP99:            med(func(s StepReport) float64 { return s.RequestP99 }),
+			AdmittedP50:           med(func(s StepReport) float64 { return s.AdmittedP50 }),
+			AdmittedP99:           med(func(s StepReport) float64 { return s.AdmittedP99 }),
+			RSSMiB:                med(func(s StepReport) float64 { return s.RSSMiB }),
+			ClientCPUmsPerCycle:   med(func(s StepReport) float64 { return s.ClientCPUmsPerCycle }),
+			IdleCores:             med(func(s StepReport) float64 { return s.IdleCores }),
+			LoadAvg:               med(func(s StepReport) float64 { return s.LoadAvg }),
+			RunQueueMsPerCycle:    med(func(s StepReport) float64 { return s.RunQueueMsPerCycle }),
+			Cycles:                int(med(func(s StepReport) float64 { return float64(s.Cycles) })),
+			LateKeys:              int64(med(func(s StepReport) float64 { return float64(s.LateKeys) })),
+			LateOrders:            int64(med(func(s StepReport) float64 { return float64(s.LateOrders) })),
+		}
+		for _, s := range ss {
+			m.Errors += s.Errors
+			m.Busy += s.Busy
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // parseLadder reads "1,4,16".
@@ -249,19 +336,26 @@ func ladder(ctx context.Context, c config, steps []int, stdout, stderr io.Writer
 	if c.mode == "full" {
 		perCycle = 2 // keys
 	}
-	for _, n := range steps {
-		want := min(int(1.3*rate*c.duration.Seconds())*perCycle+2*n, maxReadyKeys)
-		st, err := step(ctx, c, cl, keys, issuers, busy, pid, n, want, stderr)
-		rate = max(rate, st.CyclesPerS)
-		if err != nil {
-			return nil, err
+	rep.Rounds = max(c.rounds, 1)
+	for round := 1; round <= rep.Rounds; round++ {
+		for _, n := range steps {
+			want := min(int(1.3*rate*c.duration.Seconds())*perCycle+2*n, maxReadyKeys)
+			st, err := step(ctx, c, cl, keys, issuers, busy, pid, n, want, stderr)
+			rate = max(rate, st.CyclesPerS)
+			if err != nil {
+				return nil, err
+			}
+			st.Round = round
+			if st.CPUmsPerCycle > 0 {
+				st.SigShare = float64(rep.SigsPerCycle) * st.SigMs / st.CPUmsPerCycle
+			}
+			fmt.Fprintf(stderr, "irpkiload: round %d/%d, %d clients: %.1f cycles/s, %.2f ms CPU per cycle, signature share %.2f, p99 %.1f ms, %d busy answers\n",
+				round, rep.Rounds, n, st.CyclesPerS, st.CPUmsPerCycle, st.SigShare, st.CycleP99, st.Busy)
+			rep.Steps = append(rep.Steps, st)
 		}
-		if st.CPUmsPerCycle > 0 {
-			st.SigShare = float64(rep.SigsPerCycle) * st.SigMs / st.CPUmsPerCycle
-		}
-		fmt.Fprintf(stderr, "irpkiload: %d clients: %.1f cycles/s, %.2f ms CPU per cycle, signature share %.2f, p99 %.1f ms, %d busy answers\n",
-			n, st.CyclesPerS, st.CPUmsPerCycle, st.SigShare, st.CycleP99, st.Busy)
-		rep.Steps = append(rep.Steps, st)
+	}
+	if rep.Rounds > 1 {
+		rep.Medians = medians(rep.Steps)
 	}
 	return rep, nil
 }

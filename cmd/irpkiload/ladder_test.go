@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
+	"strings"
 	"testing"
 
 	"github.com/irpki/irpki/internal/server/irpkidproc"
@@ -13,21 +15,27 @@ import (
 // serve (HTTPS on loopback) and runs one step per client count, each with
 // cycles, the server's CPU from /proc, a signature cost sampled in the
 // run, the server's memory, the load generator's own CPU and the admitted
-// requests' latency; no errors. Figures are not asserted: they
+// requests' latency; no errors. With --rounds 2 it runs the ladder twice
+// and adds each client count's medians. Figures are not asserted: they
 // are the machine's (docs/benchmark.md).
 func TestLadderStartsItsServer(t *testing.T) {
 	bin := irpkidproc.Build(t, "./cmd/irpkid")
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"--start", "--irpkid", bin, "--data-dir", t.TempDir() + "/data",
-		"--ladder", "1,2", "--duration", "2s", "--mode", "renew", "--json"}, &stdout, &stderr)
+		"--ladder", "1,2", "--rounds", "2", "--duration", "1s", "--mode", "renew", "--json"}, &stdout, &stderr)
 	var rep LadderReport
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil || code != 0 {
 		t.Fatalf("exit %d, %v\n%s\n%s", code, err, stdout.String(), stderr.String())
 	}
-	if len(rep.Steps) != 2 || rep.SigsPerCycle != 3 || rep.Database != "SQLite" {
+	if len(rep.Steps) != 4 || rep.Rounds != 2 || len(rep.Medians) != 2 || rep.SigsPerCycle != 3 || rep.Database != "SQLite" {
 		t.Fatalf("report %+v", rep)
 	}
-	for _, s := range rep.Steps {
+	for i, s := range rep.Steps {
+		if want := []int{1, 2, 1, 2}[i]; s.Clients != want || s.Round != 1+i/2 {
+			t.Errorf("step %d: %d clients in round %d, want %d in round %d", i, s.Clients, s.Round, want, 1+i/2)
+		}
+	}
+	for _, s := range append(rep.Steps, rep.Medians...) {
 		if s.Cycles == 0 || s.CPUmsPerCycle <= 0 || s.SigMs <= 0 || s.SigShare <= 0 || s.RSSMiB <= 0 || s.CycleP99 < s.CycleP50 ||
 			s.ClientCPUmsPerCycle <= 0 || s.AdmittedP50 <= 0 || s.AdmittedP99 < s.AdmittedP50 {
 			t.Errorf("step %+v: a figure is missing", s)
@@ -36,4 +44,44 @@ func TestLadderStartsItsServer(t *testing.T) {
 	var text bytes.Buffer
 	rep.write(&text)
 	t.Logf("\n%s", text.String())
+}
+
+// TestMedians: each column of a client count's steps is reduced to its
+// median (the mean of the middle two of an even number), counts keep the order they
+// were first met in, errors and 503s are summed.
+func TestMedians(t *testing.T) {
+	steps := []StepReport{
+		{Clients: 4, Round: 1, CyclesPerS: 100, SigMs: 1.5, RSSMiB: 50, Errors: 1, Busy: 2},
+		{Clients: 16, Round: 1, CyclesPerS: 200, SigMs: 1.2},
+		{Clients: 4, Round: 2, CyclesPerS: 300, SigMs: 1.1, RSSMiB: 52},
+		{Clients: 16, Round: 2, CyclesPerS: 150, SigMs: 1.4, Busy: 3},
+		{Clients: 4, Round: 3, CyclesPerS: 200, SigMs: 1.3, RSSMiB: 70},
+	}
+	got := medians(steps)
+	want := []StepReport{
+		{Clients: 4, CyclesPerS: 200, SigMs: 1.3, RSSMiB: 52, Errors: 1, Busy: 2},
+		{Clients: 16, CyclesPerS: 175, SigMs: 1.3, Busy: 3},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("medians %+v", got)
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if g.Clients != w.Clients || g.CyclesPerS != w.CyclesPerS || math.Abs(g.SigMs-w.SigMs) > 1e-9 || g.RSSMiB != w.RSSMiB || g.Errors != w.Errors || g.Busy != w.Busy || g.Round != 0 {
+			t.Errorf("median %d: %+v, want %+v", i, g, w)
+		}
+	}
+}
+
+// TestRoundsNeedsALadder: --rounds is refused below 1 and without --ladder.
+func TestRoundsNeedsALadder(t *testing.T) {
+	for _, args := range [][]string{
+		{"--start", "--ladder", "1", "--rounds", "0"},
+		{"--start", "--clients", "1", "--rounds", "2"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), args, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "--rounds") {
+			t.Errorf("%q: exit %d\n%s", args, code, stderr.String())
+		}
+	}
 }

@@ -79,6 +79,7 @@ type config struct {
 	asJSON                  bool
 	// The ladder.
 	ladder, database string
+	rounds           int
 	serverPID        int
 	databasePID      int
 	start            bool
@@ -103,6 +104,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&c.asJSON, "json", false, "print the report as JSON")
 	fs.IntVar(&c.pregen, "pregen-keys", 0, "generate this many RSA keys before the clock starts, so that the run measures the service rather than the load generator's key generation (cycles take keys from the pool, then generate their own)")
 	fs.StringVar(&c.ladder, "ladder", "", "run a ladder of steps, one per client count (e.g. 1,4,16,64,128), each for --duration, and report\nfor each cycles/s, the server's CPU per cycle (from /proc; --server-pid or --start), Go's RSA-2048\nsignature cost measured in the same run, the signatures' share, latency p50/p99, 503s and the server's RSS")
+	fs.IntVar(&c.rounds, "rounds", 1, "with --ladder: run the whole ladder this many times on the same server and report, beside each\nround, every step's median over the rounds (a shared machine's speed drifts within minutes)")
 	fs.IntVar(&c.serverPID, "server-pid", 0, "the irpkid serve process whose CPU and memory the ladder reads (Linux /proc)")
 	fs.IntVar(&c.databasePID, "database-pid", 0, "the PostgreSQL server's postmaster: the ladder adds its CPU and its children's to the server's (Linux /proc)")
 	fs.BoolVar(&c.start, "start", false, "start irpkid serve itself (HTTPS on a loopback port, a new data directory unless --data-dir) for the ladder, and stop it after")
@@ -133,6 +135,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if !c.start && c.serverPID == 0 {
 			bad = append(bad, "--ladder needs --server-pid (the running irpkid) or --start")
 		}
+	}
+	if c.rounds < 1 || (c.rounds > 1 && c.ladder == "") {
+		bad = append(bad, fmt.Sprintf("--rounds %d: give at least 1, and more only with --ladder", c.rounds))
 	}
 	if c.database != "" && !c.start {
 		bad = append(bad, "--database goes with --start")
