@@ -44,6 +44,8 @@ type DB struct {
 	// stmts holds the statements of the hot paths, prepared on conn once
 	// at Open and reused by every transaction; read-only after Open.
 	stmts map[string]*sql.Stmt
+	// ctl holds the writer's transaction control statements.
+	ctl *control
 	// writes takes write transactions to the group committer.
 	writes chan *write
 	// waiting counts the Updates waiting for the group committer.
@@ -62,6 +64,49 @@ type DB struct {
 type reader struct {
 	conn  *sql.Conn
 	stmts map[string]*sql.Stmt
+	ctl   *control
+}
+
+// control holds a connection's transaction control statements, prepared
+// once: each would otherwise be parsed, compiled and finalised again at
+// every use, several times a transaction. A reader uses begin and
+// rollback only.
+type control struct {
+	begin, beginImmediate, commit, rollback, savepoint, release, rollbackTo *sql.Stmt
+}
+
+// prepareControl prepares the transaction control statements on conn.
+func prepareControl(ctx context.Context, conn *sql.Conn) (*control, error) {
+	c := &control{}
+	for _, p := range []struct {
+		st **sql.Stmt
+		q  string
+	}{
+		{&c.begin, "BEGIN"}, {&c.beginImmediate, "BEGIN IMMEDIATE"}, {&c.commit, "COMMIT"}, {&c.rollback, "ROLLBACK"},
+		{&c.savepoint, "SAVEPOINT w"}, {&c.release, "RELEASE w"}, {&c.rollbackTo, "ROLLBACK TO w"},
+	} {
+		st, err := conn.PrepareContext(ctx, p.q)
+		if err != nil {
+			c.close()
+			return nil, fmt.Errorf("store: prepare %s: %w", p.q, err)
+		}
+		*p.st = st
+	}
+	return c, nil
+}
+
+func (c *control) close() {
+	for _, st := range []*sql.Stmt{c.begin, c.beginImmediate, c.commit, c.rollback, c.savepoint, c.release, c.rollbackTo} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// run runs one of c's statements; they run to their end once started.
+func run(st *sql.Stmt) error {
+	_, err := st.ExecContext(context.Background())
+	return err
 }
 
 // write is a write transaction waiting for the group committer.
@@ -122,7 +167,13 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	s := &DB{d: sqliteDialect, db: db, path: path, conn: conn, sem: make(chan struct{}, 1),
+	ctl, err := prepareControl(ctx, conn)
+	if err != nil {
+		conn.Close()
+		db.Close()
+		return nil, err
+	}
+	s := &DB{d: sqliteDialect, db: db, path: path, conn: conn, ctl: ctl, sem: make(chan struct{}, 1),
 		writes: make(chan *write), quit: make(chan struct{}), done: make(chan struct{})}
 	go s.commitLoop()
 	// Readers: after the writer has made the file a WAL database.
@@ -143,7 +194,13 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 			s.Close()
 			return nil, fmt.Errorf("store: open %s: %w", path, err)
 		}
-		s.readers <- &reader{conn: c}
+		ctl, err := prepareControl(ctx, c)
+		if err != nil {
+			c.Close()
+			s.Close()
+			return nil, err
+		}
+		s.readers <- &reader{conn: c, ctl: ctl}
 	}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
@@ -199,6 +256,7 @@ func (s *DB) Close() error {
 				for _, st := range r.stmts {
 					st.Close()
 				}
+				r.ctl.close()
 				errs = append(errs, r.conn.Close())
 			default:
 			}
@@ -210,6 +268,7 @@ func (s *DB) Close() error {
 	for _, st := range s.stmts {
 		st.Close()
 	}
+	s.ctl.close()
 	return errors.Join(append(errs, s.conn.Close(), s.db.Close())...)
 }
 
@@ -300,12 +359,11 @@ func (s *DB) View(ctx context.Context, fn func(*Tx) error) error {
 		return fmt.Errorf("store: %w", ctx.Err())
 	}
 	defer func() { s.readers <- r }()
-	bg := context.WithoutCancel(ctx)
-	if _, err := r.conn.ExecContext(bg, "BEGIN"); err != nil {
-		r.conn.ExecContext(bg, "ROLLBACK") // in case; fails harmlessly without a transaction
+	if err := run(r.ctl.begin); err != nil {
+		run(r.ctl.rollback) // in case; fails harmlessly without a transaction
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	defer r.conn.ExecContext(bg, "ROLLBACK")
+	defer run(r.ctl.rollback)
 	return fn(&Tx{q: r.conn, stmts: r.stmts, d: sqliteDialect})
 }
 
@@ -365,7 +423,6 @@ func (s *DB) commitLoop() {
 // savepoint, COMMIT) fails every write of the group: none of their
 // changes is kept.
 func (s *DB) commitGroup(first *write) {
-	bg := context.Background()
 	group := []*write{first}
 	defer func() {
 		for _, w := range group {
@@ -375,8 +432,8 @@ func (s *DB) commitGroup(first *write) {
 	// IMMEDIATE takes the write lock at once, so that the transaction
 	// never fails half-way because another process wrote meanwhile; its
 	// wait for another process's lock is bounded by busy_timeout.
-	if _, err := s.conn.ExecContext(bg, "BEGIN IMMEDIATE"); err != nil {
-		s.conn.ExecContext(bg, "ROLLBACK") // in case; fails harmlessly without a transaction
+	if err := run(s.ctl.beginImmediate); err != nil {
+		run(s.ctl.rollback) // in case; fails harmlessly without a transaction
 		first.err = fmt.Errorf("store: begin: %w", err)
 		return
 	}
@@ -392,13 +449,13 @@ fill:
 		}
 	}
 	if err == nil {
-		if _, cerr := s.conn.ExecContext(bg, "COMMIT"); cerr != nil {
+		if cerr := run(s.ctl.commit); cerr != nil {
 			err = fmt.Errorf("store: commit: %w", cerr)
 		}
 	}
 	if err != nil {
 		// A COMMIT that failed may leave the transaction open (SQLITE_BUSY).
-		s.conn.ExecContext(bg, "ROLLBACK")
+		run(s.ctl.rollback)
 		for _, w := range group {
 			w.err = errors.Join(w.err, err)
 		}
@@ -413,8 +470,7 @@ fill:
 // function fails or panics. It returns an error only if the transaction
 // itself failed.
 func (s *DB) runSavepoint(w *write) (err error) {
-	bg := context.Background()
-	if _, err := s.conn.ExecContext(bg, "SAVEPOINT w"); err != nil {
+	if err := run(s.ctl.savepoint); err != nil {
 		return fmt.Errorf("store: savepoint: %w", err)
 	}
 	func() {
@@ -428,11 +484,11 @@ func (s *DB) runSavepoint(w *write) (err error) {
 	if w.err != nil || w.pan != nil {
 		// A failed statement may have ended the whole transaction (as
 		// SQLITE_FULL does): then ROLLBACK TO fails and so does the group.
-		if _, err := s.conn.ExecContext(bg, "ROLLBACK TO w"); err != nil {
+		if err := run(s.ctl.rollbackTo); err != nil {
 			return fmt.Errorf("store: rollback to savepoint: %w", err)
 		}
 	}
-	if _, err := s.conn.ExecContext(bg, "RELEASE w"); err != nil {
+	if err := run(s.ctl.release); err != nil {
 		return fmt.Errorf("store: release savepoint: %w", err)
 	}
 	return nil
