@@ -45,9 +45,11 @@ func (s *Service) get(ctx context.Context, r *wire.GetCertificateRequest) ([]byt
 		if err != nil {
 			return err
 		}
-		if c.Predecessor != "" {
+		if c.Predecessor != "" && tx.Concurrent() {
 			// A renewal of the predecessor may supersede this successor
-			// unless it has been retrieved: one decides after the other.
+			// unless it has been retrieved: one decides after the other,
+			// so what was read before the lock is read again. (A
+			// transaction that runs alone among writers saw no change.)
 			if err := tx.Lock(ctx, lockCert(c.Predecessor)); err != nil {
 				return err
 			}

@@ -45,14 +45,14 @@ func (s *Service) checkCSR(der []byte) (*x509.CertificateRequest, string, error)
 
 // keyUnused refuses a key this service has certified before.
 func keyUnused(ctx context.Context, tx *store.Tx, fp string) error {
-	_, err := tx.CertificateByKey(ctx, fp)
-	if err == nil {
+	used, err := tx.KeyCertified(ctx, fp)
+	switch {
+	case err != nil:
+		return err
+	case used:
 		return keyReused()
 	}
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	return err
+	return nil
 }
 
 // Issuance is split around the write transaction, so that the store's

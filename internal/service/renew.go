@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/irpki/irpki/internal/businessid"
@@ -277,14 +278,18 @@ func (d renewDecision) state() string { return string(d.cur.Status) }
 // decideRenew decides a verified renewal request on tx's state; it writes
 // nothing.
 func (s *Service) decideRenew(ctx context.Context, tx *store.Tx, q renewal) (d renewDecision, err error) {
-	cur, err := tx.Certificate(ctx, q.signerSerial)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !s.storedAs(cur, q.signer)) {
+	// One statement reads what Certificate, Successor, keyUnused and Org
+	// would: the decision is the same, in the same order.
+	st, err := tx.RenewalState(ctx, q.signerSerial, q.signer.Raw, q.fp)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !(st.SameDER && st.Cert.Environment == s.cfg.Environment)) {
+		// not byte for byte a certificate of this service (storedAs)
 		d.refusal = signerUnknown()
 		return d, nil
 	}
 	if err != nil {
 		return d, err
 	}
+	cur := st.Cert
 	d.cur = cur
 	if cur.CustomerID != q.customer {
 		d.refusal = signerCustomer()
@@ -294,29 +299,24 @@ func (s *Service) decideRenew(ctx context.Context, tx *store.Tx, q renewal) (d r
 		d.refusal = signerRevoked()
 		return d, nil
 	}
-	succ, err := tx.Successor(ctx, q.signerSerial)
-	switch {
-	case err == nil && succ.RequestHash == q.reqHash:
-		d.replay = &succ // exact replay
+	switch succ := st.Successor; {
+	case succ != nil && succ.RequestHash == q.reqHash:
+		d.replay = succ // exact replay
 		return d, nil
-	case err == nil && !succ.RetrievedAt.IsZero():
+	case succ != nil && !succ.RetrievedAt.IsZero():
 		d.refusal = alreadyRenewed()
 		return d, nil
-	case err == nil:
-		d.successor = &succ
-	case !errors.Is(err, store.ErrNotFound):
-		return d, err
+	case succ != nil:
+		d.successor = succ
 	}
-	if err := keyUnused(ctx, tx, q.fp); err != nil {
-		if CodeOf(err) == wire.CodeKeyReused {
-			d.refusal = err
-			return d, nil
-		}
-		return d, err
+	if st.KeyCertified {
+		d.refusal = keyReused()
+		return d, nil
 	}
-	if d.org, err = tx.Org(ctx, cur.CustomerID); err != nil {
-		return d, err
+	if st.Org.CustomerID == "" {
+		return d, fmt.Errorf("organisation %s: %w", cur.CustomerID, store.ErrNotFound)
 	}
+	d.org = st.Org
 	// A renewal keeps the validity its predecessor was issued with: two
 	// years, or a TEST order's short validity.
 	d.validity = s.renewalValidity(cur)

@@ -464,3 +464,66 @@ func TestWritesSerialiseAcrossInstances(t *testing.T) {
 		}
 	})
 }
+
+// TestRenewalState: the one statement a renewal is decided on tells what
+// Certificate, Successor, KeyCertified and Org tell, on both backends.
+func TestRenewalState(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		db := b.open(t)
+		mustOrg(t, db, "1234567-1")
+		p := cert("p1", "kp", "rp", "")
+		p.OrderID, p.ContactEmail, p.Purpose, p.RequestHash = "o1", "c@example.fi", "wage", "h0"
+		gone := cert("s0", "ks0", "rs0", "p1")
+		gone.Status = CertSuperseded
+		live := cert("s1", "ks1", "rs1", "p1")
+		live.RequestHash, live.RetrievedAt = "h1", t0.Add(time.Hour)
+		update(t, db, func(ctx context.Context, tx *Tx) error {
+			for _, c := range []Certificate{p, gone, live, cert("x1", "kx", "rx", "")} {
+				if err := tx.InsertCertificate(ctx, c); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		view := func(fn func(tx *Tx) error) {
+			t.Helper()
+			if err := db.View(ctx, fn); err != nil {
+				t.Fatal(err)
+			}
+		}
+		view(func(tx *Tx) error {
+			st, err := tx.RenewalState(ctx, "p1", p.DER, "kx")
+			if err != nil {
+				return err
+			}
+			want := p
+			want.DER = nil
+			if fmt.Sprint(st.Cert) != fmt.Sprint(want) || !st.SameDER || !st.KeyCertified {
+				t.Errorf("certificate %+v same DER %v key certified %v, want %+v true true", st.Cert, st.SameDER, st.KeyCertified, want)
+			}
+			wantSucc := live
+			wantSucc.DER = nil
+			if st.Successor == nil || fmt.Sprint(*st.Successor) != fmt.Sprint(wantSucc) {
+				t.Errorf("successor %+v, want the live one %+v", st.Successor, wantSucc)
+			}
+			if st.Org.CustomerID != "1234567-1" || st.Org.Name != "Acme Oy" || st.Org.Language != "fi" || !st.Org.CreatedAt.Equal(t0) {
+				t.Errorf("organisation %+v", st.Org)
+			}
+			// Another DER, an unused key, no successor.
+			st, err = tx.RenewalState(ctx, "x1", []byte{1, 2, 3, 4}, "new")
+			if err != nil || st.SameDER || st.KeyCertified || st.Successor != nil || st.Cert.Serial != "x1" {
+				t.Errorf("x1: %+v %v, want another DER, an unused key, no successor", st, err)
+			}
+			if _, err := tx.RenewalState(ctx, "nope", p.DER, "kx"); !errors.Is(err, ErrNotFound) {
+				t.Errorf("no such certificate: %v, want ErrNotFound", err)
+			}
+			for fp, want := range map[string]bool{"ks0": true, "kp": true, "new": false} {
+				if used, err := tx.KeyCertified(ctx, fp); err != nil || used != want {
+					t.Errorf("KeyCertified(%s) = %v, %v; want %v", fp, used, err, want)
+				}
+			}
+			return nil
+		})
+	})
+}

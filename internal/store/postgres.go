@@ -231,6 +231,13 @@ func (t *Tx) Lock(ctx context.Context, key string) error {
 	return nil
 }
 
+// Concurrent reports whether other write transactions may run beside this
+// one (an UpdateKeyed transaction on PostgreSQL), so that what it read
+// before taking a lock with Lock may have changed since. Elsewhere Lock
+// does nothing, and what the transaction read stays as it was until its
+// end but for its own changes.
+func (t *Tx) Concurrent() bool { return t.keyed }
+
 // lockTimedOut reports whether err is PostgreSQL's lock_not_available
 // (SQLSTATE 55P03), which lock_timeout raises.
 func lockTimedOut(err error) bool {

@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/irpki/irpki/internal/reqid"
+	"strings"
 	"time"
+
+	"github.com/irpki/irpki/internal/reqid"
 )
 
 func ms(t time.Time) int64 {
@@ -179,6 +181,95 @@ func (t *Tx) CertificateByKey(ctx context.Context, fingerprint string) (Certific
 	return t.certWhere(ctx, whereKey, fingerprint)
 }
 
+// KeyCertified reports whether a certificate of the key with this
+// fingerprint was ever recorded, whatever its state.
+func (t *Tx) KeyCertified(ctx context.Context, fingerprint string) (bool, error) {
+	var used bool
+	if err := t.queryRow(ctx, qKeyCertified, fingerprint).Scan(&used); err != nil {
+		return false, fmt.Errorf("store: key certified: %w", err)
+	}
+	return used, nil
+}
+
+// RenewalState is what a renewal signed with a certificate is decided on,
+// read by Tx.RenewalState in one statement.
+type RenewalState struct {
+	// Cert is the certificate, without its DER: SameDER tells whether
+	// its DER is the one the renewal was signed with.
+	Cert    Certificate
+	SameDER bool
+	// Successor is its live (not superseded) successor, without its
+	// DER; nil if it has none.
+	Successor *Certificate
+	// KeyCertified tells whether the renewal's new key was ever
+	// certified (KeyCertified).
+	KeyCertified bool
+	// Org is the certificate's organisation; zero if there is none.
+	Org Org
+}
+
+// RenewalState reads, in one statement, the certificate with this serial
+// and whether its DER is der, its live successor, whether the key with
+// fingerprint fp was ever certified and the certificate's organisation:
+// what Certificate, Successor, KeyCertified and Org would tell, without
+// fetching the DERs. ErrNotFound if there is no such certificate.
+func (t *Tx) RenewalState(ctx context.Context, serial string, der []byte, fp string) (RenewalState, error) {
+	var st RenewalState
+	var succ Certificate
+	var cur, next certFields
+	var orgCreated int64
+	dest := append(cur.pointers(&st.Cert), &st.SameDER)
+	dest = append(dest, next.pointers(&succ)...)
+	dest = append(dest, &st.KeyCertified, &st.Org.CustomerID, &st.Org.Name, &st.Org.ContactEmail, &st.Org.Language, &orgCreated)
+	if err := t.queryRow(ctx, qRenewalState, der, fp, serial).Scan(dest...); err != nil {
+		return RenewalState{}, notFound(err, "certificate")
+	}
+	cur.finish(&st.Cert)
+	if succ.Serial != "" {
+		next.finish(&succ)
+		st.Successor = &succ
+	}
+	st.Org.CreatedAt = fromMs(orgCreated)
+	return st, nil
+}
+
+// certFields holds what a Certificate's columns other than der scan into
+// before certFields.finish makes them its fields.
+type certFields struct {
+	nb, na, rev, retr, created int64
+	status                     string
+}
+
+// pointers are the scan destinations of certColsNoDER for c.
+func (f *certFields) pointers(c *Certificate) []any {
+	return []any{&c.Serial, &c.CustomerID, &c.Environment, &f.nb, &f.na, &c.KeyFingerprint, &f.status, &f.rev,
+		&c.RevokeReason, &c.Predecessor, &c.OrderID, &c.RequestHash, &c.RetrievalID, &f.retr, &f.created,
+		&c.ContactName, &c.ContactEmail, &c.ContactLanguage, &c.Purpose, &c.Description}
+}
+
+func (f *certFields) finish(c *Certificate) {
+	c.NotBefore, c.NotAfter, c.RevokedAt, c.RetrievedAt, c.CreatedAt = fromMs(f.nb), fromMs(f.na), fromMs(f.rev), fromMs(f.retr), fromMs(f.created)
+	c.Status = CertStatus(f.status)
+}
+
+// certColsNoDER are certCols but der, in the order of certFields.pointers,
+// of the certificate aliased as alias; a missing row of a LEFT JOIN gives
+// zeros and empty strings.
+func certColsNoDER(alias string) string {
+	var cols []string
+	for _, c := range strings.Split(certCols, ",") {
+		c = strings.TrimSpace(c)
+		switch c {
+		case "der":
+		case "not_before", "not_after", "revoked_at", "retrieved_at", "created_at":
+			cols = append(cols, "COALESCE("+alias+"."+c+", 0)")
+		default:
+			cols = append(cols, "COALESCE("+alias+"."+c+", '')")
+		}
+	}
+	return strings.Join(cols, ", ")
+}
+
 // Successor returns the live (not superseded) successor of a certificate.
 func (t *Tx) Successor(ctx context.Context, serial string) (Certificate, error) {
 	return t.certWhere(ctx, whereSuccessor, serial)
@@ -260,6 +351,16 @@ var (
 	qMarkRetrieved = `UPDATE certificates SET retrieved_at=? WHERE serial=? AND retrieved_at=0`
 	qAudit         = `INSERT INTO audit (at, actor, action, customer_id, serial, outcome, code, detail, request_id) VALUES (?,?,?,?,?,?,?,?,?)`
 	qCertWhere     = `SELECT ` + certCols + ` FROM certificates WHERE `
+	qKeyCertified  = `SELECT EXISTS (SELECT 1 FROM certificates WHERE key_fingerprint=?)`
+	// The successor's join repeats the partial index's condition (see
+	// whereSuccessor); the placeholders are der, fp and serial.
+	qRenewalState = `SELECT ` + certColsNoDER("c") + `, c.der = ?, ` + certColsNoDER("s") + `,
+		EXISTS (SELECT 1 FROM certificates k WHERE k.key_fingerprint = ?),
+		COALESCE(o.customer_id, ''), COALESCE(o.name, ''), COALESCE(o.contact_email, ''), COALESCE(o.language, ''), COALESCE(o.created_at, 0)
+		FROM certificates c
+		LEFT JOIN certificates s ON s.predecessor = c.serial AND s.predecessor != '' AND s.status != 'superseded'
+		LEFT JOIN orgs o ON o.customer_id = c.customer_id
+		WHERE c.serial = ?`
 
 	whereSerial      = `serial=?`
 	whereRetrievalID = `retrieval_id=?`
@@ -271,6 +372,7 @@ var (
 	preparedQueries = []string{
 		qOrg, qInsertOrder, qOrder, qUpdateOrder, qInsertCert, qSetStatus, qMarkRetrieved, qAudit,
 		qCertWhere + whereSerial, qCertWhere + whereRetrievalID, qCertWhere + whereKey, qCertWhere + whereSuccessor,
+		qKeyCertified, qRenewalState,
 	}
 )
 
