@@ -85,8 +85,14 @@ func benchRenewGet(b *testing.B, parallel bool) {
 		}
 		return benchRenewal(b, der, q.customer)
 	}
+	commits, txs := db.CommitStats()
+	defer func() {
+		c, t := db.CommitStats()
+		b.ReportMetric(float64(t-txs)/float64(c-commits), "tx/commit")
+	}()
 	if !parallel {
 		q := newChain()
+		commits, txs = db.CommitStats()
 		cpu := startCPU(b)
 		for range b.N {
 			q = cycle(q)
@@ -100,6 +106,7 @@ func benchRenewGet(b *testing.B, parallel bool) {
 	for range cap(chains) {
 		chains <- newChain()
 	}
+	commits, txs = db.CommitStats()
 	cpu := startCPU(b)
 	b.RunParallel(func(pb *testing.PB) {
 		q := <-chains
