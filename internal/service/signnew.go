@@ -159,7 +159,8 @@ func (d signNewDecision) template() store.Certificate {
 // decideSignNew decides a SignNewCertificate request on tx's state; it
 // writes nothing.
 func (s *Service) decideSignNew(ctx context.Context, tx *store.Tx, r *wire.SignNewCertificateRequest, fp string, now time.Time) (d signNewDecision, err error) {
-	if _, err := tx.Org(ctx, r.CustomerID); errors.Is(err, store.ErrNotFound) {
+	org, err := tx.Org(ctx, r.CustomerID)
+	if errors.Is(err, store.ErrNotFound) {
 		d.refusal = unknownCustomer()
 		return d, nil
 	} else if err != nil {
@@ -213,9 +214,9 @@ func (s *Service) decideSignNew(ctx context.Context, tx *store.Tx, r *wire.SignN
 		}
 		return d, err
 	}
-	if d.org, err = tx.Org(ctx, o.CustomerID); err != nil {
-		return d, err
-	}
+	// The order is the request's customer's (checked above), whose
+	// organisation was read first.
+	d.org = org
 	d.issue = true
 	return d, nil
 }
