@@ -527,3 +527,29 @@ func TestRenewalState(t *testing.T) {
 		})
 	})
 }
+
+// TestConcurrent: only PostgreSQL's UpdateKeyed transactions run beside
+// other write transactions.
+func TestConcurrent(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		db := b.open(t)
+		for _, tc := range []struct {
+			name string
+			run  func(context.Context, func(*Tx) error) error
+			want bool
+		}{
+			{"Update", db.Update, false},
+			{"UpdateKeyed", db.UpdateKeyed, db.Backend() == "postgres"},
+			{"View", db.View, false},
+		} {
+			var got bool
+			if err := tc.run(ctx, func(tx *Tx) error { got = tx.Concurrent(); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("%s: Concurrent() = %v, want %v", tc.name, got, tc.want)
+			}
+		}
+	})
+}
