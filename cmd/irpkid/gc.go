@@ -1,43 +1,136 @@
 package main
 
 import (
-	"os"
+	"fmt"
+	"log/slog"
 	"runtime/debug"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/irpki/irpki/internal/membudget"
 )
 
-// irpkid serve's garbage collector settings, unless the GOGC and GOMEMLIMIT
-// environment variables say otherwise.
+// irpkid serve's garbage collector works to a fixed memory budget
+// (--memory-budget), not to a multiple of the live heap: GOGC is off and
+// the Go memory limit is the budget, so the heap fills the budget with
+// garbage before a collection at any load. Resident memory is then about
+// the budget plus the program's own pages (the executable, SQLite's cache)
+// whether one client is served or 128, and an overload (the admission
+// queue full, the excess answered 503) cannot grow it.
 //
-// serveGCPercent lets the heap grow to five times what is live before a
-// collection. irpkid's live heap while it serves SOAP is a few MiB
-// (2.7-4.8 MiB measured under load), so Go's default (GOGC=100) collected
-// every few requests, and each collection preempts the goroutines that are
-// signing to scan their stacks: at 4 clients the collector and those
-// preemptions were about 8 % of the server's CPU, at 400 about 2 %
-// (docs/benchmark.md), for about 20 MiB more resident memory.
+// Before, the heap was let grow to five times what was live (GOGC=400):
+// the live heap is a few MiB and grows with the connections and requests
+// in flight, and the collector's goal grew five times as much, so resident
+// memory rose by half from 1 to 128 clients (docs/benchmark.md). Go's
+// default (GOGC=100) collected every few requests and cost several per cent
+// of the CPU in collections and in preempting the goroutines that sign.
 //
-// serveMemoryLimit caps what that costs when much is live for a moment:
-// an e-service password check holds 64 MiB (argon2id), and a collection
-// during one would otherwise let the heap grow to five times that before
-// the next.
+// The budget must hold what serving keeps live (the heap and goroutine
+// stacks, which grow with the connections and requests in flight, bounded
+// by the admission queue) with room to spare for garbage: the smaller the
+// room, the more often the collector runs. The memory limit is soft: were
+// more live than the budget, the collector would take up to half the CPU
+// and then let the heap grow past it, never fail an allocation.
+//
+// An e-service password check (argon2id) holds 64 MiB for a moment: it
+// takes a reservation (eservice.Config.ReserveMemory, membudget) that
+// raises the limit by that much while it runs, so that the collector does
+// not run again and again against the budget meanwhile.
 const (
-	serveGCPercent   = 400
-	serveMemoryLimit = 256 << 20
+	// defaultMemoryBudget: measured on the renew and enrol ladders of
+	// docs/benchmark.md (1 to 256 clients); see docs/operations.md,
+	// "Memory".
+	defaultMemoryBudget = 64 << 20
+	// minMemoryBudget: what serving 128 clients and a full admission queue
+	// keeps live (heap, stacks and the runtime's own structures, about
+	// 20 MiB measured) with as much again for garbage; below it the
+	// collector would run almost without pause under load.
+	minMemoryBudget = 40 << 20
 )
 
-// tuneGC applies serveGCPercent and serveMemoryLimit where the environment
-// leaves them to the program.
-func tuneGC() {
-	if _, set := os.LookupEnv("GOGC"); !set {
-		debug.SetGCPercent(serveGCPercent)
+// parseMemoryBudget reads --memory-budget: 0 (Go's own settings), or a
+// size of at least minMemoryBudget.
+func parseMemoryBudget(v string) (int64, error) {
+	n, err := membudget.ParseSize(v)
+	if err != nil {
+		return 0, fmt.Errorf("--memory-budget: %v", err)
 	}
-	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
-		debug.SetMemoryLimit(serveMemoryLimit)
+	if n != 0 && n < minMemoryBudget {
+		unitless := ""
+		if strings.Trim(v, "0123456789") == "" {
+			unitless = " (a number without a unit is bytes: write e.g. 64MiB)"
+		}
+		return 0, fmt.Errorf("--memory-budget %s: at least %s, or 0 for Go's own collector settings: serving keeps about 20 MiB live under load, and the collector needs room beside it for garbage%s",
+			v, membudget.FormatSize(minMemoryBudget), unitless)
 	}
+	return n, nil
+}
+
+// tuneGC sets the collector to work to budget bytes (0: leave Go's
+// defaults), except where the GOGC and GOMEMLIMIT environment variables
+// (read with lookupEnv) set it: GOGC keeps its proportional collector (the
+// budget is then a ceiling beside it); GOMEMLIMIT replaces the budget, and
+// nothing is reserved. It logs what it chose, and returns the Budget that
+// reservations raise, nil when the limit is not irpkid's to move.
+func tuneGC(budget int64, lookupEnv func(string) (string, bool), log *slog.Logger) *membudget.Budget {
+	gogc, envGOGC := lookupEnv("GOGC")
+	limit, envLimit := lookupEnv("GOMEMLIMIT")
+	gcDesc, limitDesc := "100 (Go's default)", "none (Go's default)"
+	if envGOGC {
+		gcDesc = gogc + " (from the environment)"
+	}
+	if envLimit {
+		limitDesc = limit + " (from the environment)"
+	}
+	var b *membudget.Budget
+	if budget > 0 {
+		if !envGOGC {
+			debug.SetGCPercent(-1)
+			gcDesc = "off"
+		}
+		if !envLimit {
+			b = membudget.New(budget)
+			b.Apply()
+			limitDesc = membudget.FormatSize(budget) + " and the reservations of password checks"
+		}
+	}
+	budgetDesc := "none (--memory-budget 0)"
+	switch {
+	case b != nil:
+		budgetDesc = membudget.FormatSize(budget)
+	case budget > 0:
+		budgetDesc = "none (GOMEMLIMIT is set)"
+	}
+	log.Info("garbage collector", "memory_budget", budgetDesc, "GOGC", gcDesc, "GOMEMLIMIT", limitDesc)
+	return b
 }
 
 // settleMemory collects and gives back to the system what start-up left
 // behind (the e-service's password hash that times unknown accounts like
-// known ones holds 64 MiB), so that the collector's goal starts from the
-// heap that serving keeps.
+// known ones holds 64 MiB), so that serving starts from the heap it keeps.
 func settleMemory() { debug.FreeOSMemory() }
+
+// memoryMetrics are the gauges of the memory budget b (nil: none, both 0).
+// Go's collector metrics show the limit in force (go_gc_gomemlimit_bytes:
+// the budget and the reservations) and what the collector costs
+// (go_cpu_classes_gc_total_cpu_seconds_total).
+func memoryMetrics(b *membudget.Budget) []prometheus.Collector {
+	var size float64
+	if b != nil {
+		size = float64(b.Size())
+	}
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "irpkid_memory_budget_bytes",
+			Help: "The memory budget the garbage collector works to (--memory-budget), without reservations; 0 when there is none (--memory-budget 0, or GOMEMLIMIT set)."},
+			func() float64 { return size }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "irpkid_memory_reserved_bytes",
+			Help: "Memory reserved above the budget by the password checks running (64 MiB each by default); the Go memory limit is the budget plus this."},
+			func() float64 {
+				if b == nil {
+					return 0
+				}
+				return float64(b.Reserved())
+			}),
+	}
+}

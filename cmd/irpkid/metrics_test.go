@@ -98,15 +98,7 @@ func TestMetricsAndReadiness(t *testing.T) {
 		t.Fatalf("serve did not log its metrics listener: %s", logs.String())
 	}
 	metricsURL := "http://" + maddr + "/metrics"
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get(metricsURL); err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no metrics: %s", logs.String())
-		}
-	}
+	scrapeWhenUp(t, metricsURL, &logs)
 	if _, se, code := irpkid(t, nil, "org", "add", "--data-dir", dataDir, "--customer-id", "1234567-1", "--name", "Acme Oy", "--contact-email", "it@acme.example"); code != 0 {
 		t.Fatal(se)
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 	"github.com/irpki/irpki/internal/certapi"
 	"github.com/irpki/irpki/internal/cliconfig"
 	"github.com/irpki/irpki/internal/clock"
+	"github.com/irpki/irpki/internal/membudget"
 	"github.com/irpki/irpki/internal/metrics"
 	"github.com/irpki/irpki/internal/server"
 	"github.com/irpki/irpki/internal/service"
@@ -44,6 +46,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	issueDelay := fs.Duration("issue-delay", 0, "make each certificate retrievable only this long after its request was accepted (e.g. 30s): until then GetCertificate answers\nFAIL NOT_READY saying when to try again, as the real service's certificate is not always ready at once; 0: at once")
 	rsaSizes := fs.String("rsa-key-sizes", "2048", "RSA key sizes certified, comma-separated, of 2048, 3072 and 4096; the real service supports only 2048,\nso a wider setting departs from it (earlier irpkid versions accepted 2048,3072,4096)")
 	maxInFlight := fs.Int("max-inflight-requests", certapi.DefaultMaxInFlight, "SOAP requests served at once (each costs up to three RSA signatures); default 4 per CPU")
+	memBudget := fs.String("memory-budget", membudget.FormatSize(defaultMemoryBudget), "memory the garbage collector works to (Go's memory limit, GOGC off): a size such as 64MiB, at least "+membudget.FormatSize(minMemoryBudget)+";\nresident memory is about this plus the program's own pages at any load; raised while e-service password checks run\n(64 MiB each); 0: Go's own settings; GOGC and GOMEMLIMIT in the environment win (docs/operations.md, \"Memory\")")
 	maxQueued := fs.Int("max-queued-requests", certapi.DefaultMaxQueued, "SOAP requests that may wait for those being served; beyond it requests get 503 SERVICE_BUSY with Retry-After at once; default 64 per CPU (about a quarter of a second of work)")
 	fs.Usage = cliconfig.Usage(fs, "irpkid serve [flags]", "Runs the certificate service: SOAP at "+certapi.Path+" (?wsdl, ?xsd), /healthz, the e-service at /eservice/\nand the expiry reminder job.\nOn first start it creates the data directory, the SQLite store and a CA for the environment.\n"+
 		"The CA's keys are files in DATA/ca/ENVIRONMENT (encrypted ones need --key-passphrase-file or "+envPassphrase+")\n"+
@@ -62,6 +65,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *inflight < int64(*maxBody) {
 		return fmt.Errorf("--max-inflight-body-bytes %d: at least --max-body-bytes (%d), or the largest request could never be received", *inflight, *maxBody)
+	}
+	budget, err := parseMemoryBudget(*memBudget)
+	if err != nil {
+		return err
 	}
 	sizes, err := parseRSASizes(*rsaSizes)
 	if err != nil {
@@ -95,7 +102,6 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	tuneGC()
 	limits := wire.DefaultLimits
 	limits.MaxBytes = *maxBody
 	cfg := server.Config{
@@ -121,6 +127,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.CoreConfig, err = c.coreConfig(stderr); err != nil {
 		return err
 	}
+	mem := tuneGC(budget, os.LookupEnv, cfg.Log)
+	if cfg.EService != nil && mem != nil {
+		cfg.EService.ReserveMemory = mem.Reserve
+	}
 	removed, err := ca.RemoveStaleRotationDirs(filepath.Join(c.dataDir, "ca", c.environment))
 	for _, p := range removed {
 		cfg.Log.Warn("removed what an interrupted signer rotation left", "path", p)
@@ -129,6 +139,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	cfg.Metrics = metrics.New(build)
+	cfg.Metrics.Register(memoryMetrics(mem)...)
 	cfg.Rules = func(sc *service.Config) {
 		sc.Profile.RSASizes = sizes
 		sc.Profile.CRLBaseURL = crlBase

@@ -44,12 +44,8 @@ func HashPassword(p Argon2Params, password string) (string, error) {
 // time. It is deliberately expensive: callers that let the public ask
 // bound how many run at once (the e-service's queue of password checks).
 func CheckPassword(encoded, password string) bool {
-	parts := strings.Split(encoded, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" || parts[2] != "v="+strconv.Itoa(argon2.Version) {
-		return false
-	}
-	var p Argon2Params
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &p.Threads); err != nil || p.Memory == 0 || p.Time == 0 || p.Threads == 0 {
+	parts, p, ok := parseHash(encoded)
+	if !ok {
 		return false
 	}
 	b64 := base64.RawStdEncoding
@@ -60,6 +56,34 @@ func CheckPassword(encoded, password string) bool {
 	}
 	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// parseHash splits a PHC argon2id hash into its $-separated parts and
+// reads its cost parameters.
+func parseHash(encoded string) (parts []string, p Argon2Params, ok bool) {
+	parts = strings.Split(encoded, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" || parts[2] != "v="+strconv.Itoa(argon2.Version) {
+		return nil, p, false
+	}
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &p.Threads); err != nil || p.Memory == 0 || p.Time == 0 || p.Threads == 0 {
+		return nil, p, false
+	}
+	return parts, p, true
+}
+
+// MemoryBytes is the memory one hash or check with these parameters
+// holds while it runs.
+func (p Argon2Params) MemoryBytes() int64 { return int64(p.Memory) << 10 }
+
+// CheckMemory is the memory CheckPassword holds while it checks a password
+// against encoded (the hash's own cost parameter), 0 for what is not an
+// argon2id hash (which it refuses without hashing).
+func CheckMemory(encoded string) int64 {
+	_, p, ok := parseHash(encoded)
+	if !ok {
+		return 0
+	}
+	return p.MemoryBytes()
 }
 
 // newPasswordHash checks a new password against the policy (at least

@@ -33,3 +33,19 @@ func BenchmarkPasswordCheck(b *testing.B) {
 		}
 	}
 }
+
+func TestCheckMemory(t *testing.T) {
+	p := Argon2Params{Memory: 2048, Time: 1, Threads: 1}
+	h, err := HashPassword(p, "a password for the test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := CheckMemory(h); got != 2<<20 || p.MemoryBytes() != 2<<20 {
+		t.Errorf("CheckMemory = %d, MemoryBytes = %d, want %d (the hash's m=2048 KiB)", got, p.MemoryBytes(), 2<<20)
+	}
+	for _, bad := range []string{"", "plain", "$argon2i$v=19$m=2048,t=1,p=1$c2FsdA$a2V5", "$argon2id$v=19$m=0,t=1,p=1$c2FsdA$a2V5"} {
+		if got := CheckMemory(bad); got != 0 {
+			t.Errorf("CheckMemory(%q) = %d, want 0: CheckPassword refuses it without hashing", bad, got)
+		}
+	}
+}

@@ -117,9 +117,26 @@ type Config struct {
 	SMSWake func()
 	// OIDC, if set, offers sign-in through an OpenID Connect provider.
 	OIDC *OIDCConfig
+	// ReserveMemory, if set, is called before each argon2id password hash
+	// or check with the memory it will hold (64 MiB by default), and the
+	// release it returns once the hash is done: irpkid serve's memory
+	// budget raises the Go memory limit by that much meanwhile
+	// (membudget.Budget.Reserve), so that the collector does not run again
+	// and again against the budget while a hash holds it. nil: no
+	// reservations.
+	ReserveMemory func(bytes int64) (release func())
 	// NoPasswords turns password sign-in off (it needs OIDC): the sign-in
 	// page offers only the provider, and sessions made with a password end.
 	NoPasswords bool
+}
+
+// reserveMemory takes a reservation of n bytes with reserve (the hook
+// Config.ReserveMemory; nil reserves nothing) and returns its release.
+func reserveMemory(reserve func(int64) func(), n int64) (release func()) {
+	if reserve == nil {
+		return func() {}
+	}
+	return reserve(n)
 }
 
 // Observer is told the outcome of each sign-in attempt (for metrics): ok,
@@ -199,7 +216,9 @@ func New(cfg Config, svc Service, db Store, m notify.Mailer, clk clock.Clock, lo
 	} else if cfg.NoPasswords {
 		return nil, errors.New("eservice: password sign-in can be turned off only with an OpenID Connect provider configured")
 	}
+	release := reserveMemory(cfg.ReserveMemory, cfg.Argon2.MemoryBytes())
 	dummy, err := accounts.HashPassword(cfg.Argon2, "no such account: equal work for unknown names")
+	release()
 	if err != nil {
 		return nil, err
 	}

@@ -31,7 +31,13 @@ func (h *Handler) authenticate(ctx context.Context, client, email, password stri
 		return User{}, false, err
 	}
 	var ok bool
-	if err := h.hashes.Do(ctx, client, func() { ok = accounts.CheckPassword(hash, password) }); err != nil {
+	check := func() {
+		// Reserved once the check has its place among the HashWorkers
+		// running, not while it waits.
+		defer reserveMemory(h.cfg.ReserveMemory, accounts.CheckMemory(hash))()
+		ok = accounts.CheckPassword(hash, password)
+	}
+	if err := h.hashes.Do(ctx, client, check); err != nil {
 		return User{}, false, err
 	}
 	return u, ok && !disabled, nil

@@ -8,6 +8,7 @@ package metrics
 import (
 	"crypto/x509"
 	"net/http"
+	"regexp"
 	"sync"
 	"time"
 
@@ -68,7 +69,7 @@ func New(build buildinfo.Info) *Metrics {
 	}
 	m.reg.MustRegister(m.soapRequests, m.soapDuration, m.refusals, m.issued, m.reminders, m.signIns, m.notAfter,
 		build.Collector("irpkid"),
-		collectors.NewGoCollector(),
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(gcCPU)),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, k := range []string{KindNew, KindRenewal} {
 		m.issued.WithLabelValues(k)
@@ -78,6 +79,13 @@ func New(build buildinfo.Info) *Metrics {
 	}
 	return m
 }
+
+// gcCPU adds to the Go collector's default metrics the CPU time spent in
+// garbage collection and the CPU time available, both since the process
+// started (go_cpu_classes_gc_total_cpu_seconds_total,
+// go_cpu_classes_total_cpu_seconds_total): their rates' ratio is the
+// collector's share of the CPU, for sizing irpkid serve's memory budget.
+var gcCPU = collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/cpu/classes/(gc/total|total):cpu-seconds$`)}
 
 // Handler serves the metrics in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
