@@ -38,15 +38,19 @@ import (
 // raises the limit by that much while it runs, so that the collector does
 // not run again and again against the budget meanwhile.
 const (
-	// defaultMemoryBudget: measured on the renew and enrol ladders of
-	// docs/benchmark.md (1 to 256 clients); see docs/operations.md,
-	// "Memory".
-	defaultMemoryBudget = 64 << 20
-	// minMemoryBudget: what serving 128 clients and a full admission queue
-	// keeps live (heap, stacks and the runtime's own structures, about
-	// 20 MiB measured) with as much again for garbage; below it the
-	// collector would run almost without pause under load.
-	minMemoryBudget = 40 << 20
+	// defaultMemoryBudget: on two CPUs, renewal cycles at 1 to 256 clients
+	// (128 connections served at once, the admission queue full and the
+	// excess answered 503), serving keeps at most 6-7 MiB of heap live,
+	// 7 MiB of goroutine stacks and a few MiB of the runtime's own; 48 MiB
+	// leaves the collector more room for garbage than GOGC=400 did at 128
+	// clients, and it spent less of the CPU (1.8 % against 2.3 % over a
+	// ladder; 64 MiB: 1.6 %, 40 MiB: 2.3 %). docs/benchmark.md has the
+	// figures.
+	defaultMemoryBudget = 48 << 20
+	// minMemoryBudget: about twice what serving keeps at most (about 18
+	// MiB at 256 clients, above); below it the collector would run
+	// almost without pause under load.
+	minMemoryBudget = 32 << 20
 )
 
 // parseMemoryBudget reads --memory-budget: 0 (Go's own settings), or a
@@ -61,7 +65,7 @@ func parseMemoryBudget(v string) (int64, error) {
 		if strings.Trim(v, "0123456789") == "" {
 			unitless = " (a number without a unit is bytes: write e.g. 64MiB)"
 		}
-		return 0, fmt.Errorf("--memory-budget %s: at least %s, or 0 for Go's own collector settings: serving keeps about 20 MiB live under load, and the collector needs room beside it for garbage%s",
+		return 0, fmt.Errorf("--memory-budget %s: at least %s, or 0 for Go's own collector settings: serving keeps up to about 18 MiB (heap, stacks, runtime) under load, and the collector needs room beside it for garbage%s",
 			v, membudget.FormatSize(minMemoryBudget), unitless)
 	}
 	return n, nil

@@ -30,13 +30,13 @@ func TestServeMemoryBudget(t *testing.T) {
 		budget    float64 // irpkid_memory_budget_bytes
 		log       string
 	}{
-		{"default", nil, nil, gogcOff, 64 << 20, 64 << 20,
-			`"memory_budget":"64MiB","GOGC":"off","GOMEMLIMIT":"64MiB and the reservations of password checks"`},
+		{"default", nil, nil, gogcOff, 48 << 20, 48 << 20,
+			`"memory_budget":"48MiB","GOGC":"off","GOMEMLIMIT":"48MiB and the reservations of password checks"`},
 		{"flag", []string{"--memory-budget", "96MiB"}, nil, gogcOff, 96 << 20, 96 << 20, `"memory_budget":"96MiB"`},
 		{"zero: Go's defaults", []string{"--memory-budget", "0"}, nil, 100, math.MaxInt64, 0,
 			`"memory_budget":"none (--memory-budget 0)","GOGC":"100 (Go's default)","GOMEMLIMIT":"none (Go's default)"`},
-		{"GOGC in the environment", nil, []string{"GOGC=150"}, 150, 64 << 20, 64 << 20,
-			`"memory_budget":"64MiB","GOGC":"150 (from the environment)"`},
+		{"GOGC in the environment", nil, []string{"GOGC=150"}, 150, 48 << 20, 48 << 20,
+			`"memory_budget":"48MiB","GOGC":"150 (from the environment)"`},
 		{"GOMEMLIMIT in the environment", nil, []string{"GOMEMLIMIT=200MiB"}, gogcOff, 200 << 20, 0,
 			`"memory_budget":"none (GOMEMLIMIT is set)","GOGC":"off","GOMEMLIMIT":"200MiB (from the environment)"`},
 		{"both in the environment", []string{"--memory-budget", "80MiB"}, []string{"GOGC=50", "GOMEMLIMIT=1GiB"}, 50, 1 << 30, 0,

@@ -80,12 +80,14 @@ func New(build buildinfo.Info) *Metrics {
 	return m
 }
 
-// gcCPU adds to the Go collector's default metrics the CPU time spent in
-// garbage collection and the CPU time available, both since the process
-// started (go_cpu_classes_gc_total_cpu_seconds_total,
-// go_cpu_classes_total_cpu_seconds_total): their rates' ratio is the
-// collector's share of the CPU, for sizing irpkid serve's memory budget.
-var gcCPU = collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/cpu/classes/(gc/total|total):cpu-seconds$`)}
+// gcCPU adds to the Go collector's default metrics what sizing irpkid
+// serve's memory budget needs: the heap live after the last collection
+// (go_gc_heap_live_bytes), and the CPU time spent in garbage collection,
+// by kind, and available, since the process started
+// (go_cpu_classes_gc_*_cpu_seconds_total, go_cpu_classes_total_cpu_seconds_total;
+// gc_mark_idle is collection work on otherwise idle CPUs, which costs no
+// request anything).
+var gcCPU = collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^(/cpu/classes/(gc/.*|total):cpu-seconds|/gc/heap/live:bytes)$`)}
 
 // Handler serves the metrics in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
