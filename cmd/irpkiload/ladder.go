@@ -300,7 +300,7 @@ func ladder(ctx context.Context, c config, steps []int, stdout, stderr io.Writer
 		if err != nil {
 			return nil, err
 		}
-		defer srv.stop()
+		defer srv.close()
 		pid = srv.pid
 	}
 	trust, err := loadTrust(ctx, c)
@@ -699,6 +699,21 @@ func procRSS(pid int) (int64, error) {
 type server struct {
 	cmd *exec.Cmd
 	pid int
+	// temp are the directories startServer made for it (the TLS key, a
+	// data directory not given with --data-dir), removed by close.
+	temp []string
+}
+
+// close stops the server and removes the directories made for it.
+func (s *server) close() {
+	s.stop()
+	removeAll(s.temp)
+}
+
+func removeAll(dirs []string) {
+	for _, d := range dirs {
+		os.RemoveAll(d)
+	}
 }
 
 func (s *server) stop() {
@@ -715,18 +730,26 @@ func (s *server) stop() {
 // startServer starts irpkid serve on a new data directory (--data-dir, or
 // a temporary one), HTTPS on a loopback port with a certificate made for
 // it, and sets c's endpoint, data directory and TLS trust.
-func startServer(ctx context.Context, c *config, stderr io.Writer) (*server, error) {
+func startServer(ctx context.Context, c *config, stderr io.Writer) (_ *server, err error) {
+	var temp []string
+	defer func() {
+		if err != nil {
+			removeAll(temp)
+		}
+	}()
 	if c.dataDir == "" {
 		d, err := os.MkdirTemp("", "irpkiload-")
 		if err != nil {
 			return nil, err
 		}
+		temp = append(temp, d)
 		c.dataDir = filepath.Join(d, "data")
 	}
 	tlsDir, err := os.MkdirTemp("", "irpkiload-tls-")
 	if err != nil {
 		return nil, err
 	}
+	temp = append(temp, tlsDir)
 	certFile, keyFile, pool, err := loopbackCert(tlsDir)
 	if err != nil {
 		return nil, err
@@ -742,9 +765,14 @@ func startServer(ctx context.Context, c *config, stderr io.Writer) (*server, err
 	if err != nil {
 		return nil, err
 	}
+	srv.temp = temp
 	c.endpoint = "https://" + addr + "/2017/10/CertificateServices"
 	c.tlsClient = &tls.Config{RootCAs: pool}
-	fmt.Fprintf(stderr, "irpkiload: started irpkid (pid %d) at %s, data in %s\n", srv.pid, c.endpoint, c.dataDir)
+	where := c.dataDir
+	if len(temp) > 1 {
+		where += " (removed when irpkiload ends)"
+	}
+	fmt.Fprintf(stderr, "irpkiload: started irpkid (pid %d) at %s, data in %s\n", srv.pid, c.endpoint, where)
 	return srv, nil
 }
 

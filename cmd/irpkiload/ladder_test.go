@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"os"
 	"strings"
 	"testing"
 
@@ -82,6 +83,31 @@ func TestRoundsNeedsALadder(t *testing.T) {
 		var stdout, stderr bytes.Buffer
 		if code := run(context.Background(), args, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "--rounds") {
 			t.Errorf("%q: exit %d\n%s", args, code, stderr.String())
+		}
+	}
+}
+
+// TestStartLeavesNoTemporaryFiles: with --start and no --data-dir,
+// irpkiload's temporary data directory and the one holding the loopback
+// TLS key are gone when it ends.
+func TestStartLeavesNoTemporaryFiles(t *testing.T) {
+	bin := irpkidproc.Build(t, "./cmd/irpkid")
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"--start", "--irpkid", bin, "--clients", "1", "--cycles", "1", "--mode", "renew"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "removed when irpkiload ends") {
+		t.Errorf("stderr does not say the data directory is temporary:\n%s", stderr.String())
+	}
+	left, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range left {
+		if strings.HasPrefix(e.Name(), "irpkiload-") {
+			t.Errorf("left behind: %s", e.Name())
 		}
 	}
 }

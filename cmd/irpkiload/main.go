@@ -107,7 +107,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.rounds, "rounds", 1, "with --ladder: run the whole ladder this many times on the same server and report, beside each\nround, every step's median over the rounds (a shared machine's speed drifts within minutes)")
 	fs.IntVar(&c.serverPID, "server-pid", 0, "the irpkid serve process whose CPU and memory the ladder reads (Linux /proc)")
 	fs.IntVar(&c.databasePID, "database-pid", 0, "the PostgreSQL server's postmaster: the ladder adds its CPU and its children's to the server's (Linux /proc)")
-	fs.BoolVar(&c.start, "start", false, "start irpkid serve itself (HTTPS on a loopback port, a new data directory unless --data-dir) for the ladder, and stop it after")
+	fs.BoolVar(&c.start, "start", false, "start irpkid serve itself (HTTPS on a loopback port; a new temporary data directory, removed after, unless --data-dir) for the run, and stop it after")
 	fs.StringVar(&c.database, "database", "", "with --start: the PostgreSQL URL irpkid serve and its operator commands use (default SQLite in the data directory)")
 	fs.Func("serve-flag", "with --start: a flag for irpkid serve, e.g. --serve-flag=--max-queued-requests=64 (repeatable)", func(v string) error {
 		c.serveFlags = append(c.serveFlags, v)
@@ -196,7 +196,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "irpkiload: %v\n", err)
 			return 1
 		}
-		defer srv.stop()
+		defer srv.close()
 	}
 	rep, err := load(ctx, c, stderr)
 	if err != nil {
