@@ -40,12 +40,12 @@ import (
 const (
 	// defaultMemoryBudget: on two CPUs, renewal cycles at 1 to 256 clients
 	// (128 connections served at once, the admission queue full and the
-	// excess answered 503), serving keeps at most 6-7 MiB of heap live,
-	// 7 MiB of goroutine stacks and a few MiB of the runtime's own; 48 MiB
-	// leaves the collector more room for garbage than GOGC=400 did at 128
-	// clients, and it spent less of the CPU (1.8 % against 2.3 % over a
-	// ladder; 64 MiB: 1.6 %, 40 MiB: 2.3 %). docs/benchmark.md has the
-	// figures.
+	// excess answered 503), serving keeps at most 7.5 MiB of heap live,
+	// 6 MiB of goroutine stacks and a few MiB of the runtime's own. At
+	// 48 MiB the collector's marking took 0.4-0.7 % of the server's CPU at
+	// 1 and 16 clients (GOGC=400: 0.7-0.9 %) and 1.0-1.2 % at 128
+	// (GOGC=400: 0.8-1.0 %; a 64 MiB budget: 0.65 %), for resident memory
+	// of 72-75 MiB at every step. docs/benchmark.md has the figures.
 	defaultMemoryBudget = 48 << 20
 	// minMemoryBudget: about twice what serving keeps at most (about 18
 	// MiB at 256 clients, above); below it the collector would run
