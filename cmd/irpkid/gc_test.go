@@ -66,6 +66,13 @@ func TestServeMemoryBudget(t *testing.T) {
 			if got := value(mf, "irpkid_memory_budget_bytes"); got != tc.budget {
 				t.Errorf("irpkid_memory_budget_bytes %v, want %v", got, tc.budget)
 			}
+			// What an operator sizing the budget reads (docs/operations.md).
+			for _, name := range []string{"irpkid_memory_reserved_bytes", "go_gc_heap_live_bytes", "go_memstats_stack_inuse_bytes",
+				"go_cpu_classes_gc_total_cpu_seconds_total", "go_cpu_classes_gc_mark_idle_cpu_seconds_total", "go_cpu_classes_total_cpu_seconds_total"} {
+				if mf[name] == nil {
+					t.Errorf("no %s in the metrics", name)
+				}
+			}
 			if !strings.Contains(logs.String(), tc.log) {
 				t.Errorf("the log does not say %s:\n%s", tc.log, logs.String())
 			}

@@ -47,7 +47,8 @@ func (r *reservations) reserve(n int64) func() {
 
 // TestPasswordChecksReserveTheirMemory: each argon2id hash the e-service
 // computes (the dummy hash at start, a sign-in's check of a known account
-// against its stored hash, of an unknown one against the dummy) is made
+// against its stored hash, of an unknown one against the dummy, an
+// operator's new representative's password) is made
 // under a reservation of its memory, released once, after the hash: the
 // hash's memory was allocated between the two.
 func TestPasswordChecksReserveTheirMemory(t *testing.T) {
@@ -67,6 +68,13 @@ func TestPasswordChecksReserveTheirMemory(t *testing.T) {
 	if resp, _ := post(t, c, e.URL+"signin", url.Values{"csrf": {csrfOf(t, page)}, "email": {"nobody@palkat.test"}, "password": {"some password 123"}}); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("sign-in as no one: %d, want 401", resp.StatusCode)
 	}
+	// An operator adding a representative hashes the new password with
+	// the configured parameters.
+	op := e.client(t)
+	csrf := e.signIn(t, op, opEmail, opPassword) // the operator's stored hash: cheap
+	if resp, _ := post(t, op, e.URL+"admin/orgs/"+customer+"/users", url.Values{"csrf": {csrf}, "email": {"second@palkat.test"}, "name": {"Toinen"}, "password": {"long enough pass"}, "password2": {"long enough pass"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("add user: %d", resp.StatusCode)
+	}
 	// A password that is not an argon2id hash is refused without hashing
 	// and reserves nothing.
 	if got := accounts.CheckMemory("plain text"); got != 0 {
@@ -75,7 +83,9 @@ func TestPasswordChecksReserveTheirMemory(t *testing.T) {
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	want := []int64{newHashes.MemoryBytes(), storedHash, newHashes.MemoryBytes()} // New's dummy, the account's, the dummy again
+	// New's dummy, the representative's check, the dummy again for no one,
+	// the operator's check, the new representative's hash.
+	want := []int64{newHashes.MemoryBytes(), storedHash, newHashes.MemoryBytes(), storedHash, newHashes.MemoryBytes()}
 	if len(r.sizes) != len(want) {
 		t.Fatalf("reservations %v, want %v", r.sizes, want)
 	}
