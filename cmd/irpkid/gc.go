@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"runtime/debug"
 	"strings"
 
@@ -37,47 +38,73 @@ import (
 // takes a reservation (eservice.Config.ReserveMemory, membudget) that
 // raises the limit by that much while it runs, so that the collector does
 // not run again and again against the budget meanwhile.
+//
+// What serving keeps live grows with the requests admitted at once (being
+// served, or waiting in the admission queue), whose bounds grow with the
+// CPUs (--max-inflight-requests, --max-queued-requests: 4 and 64 per CPU),
+// so the default budget (--memory-budget auto) grows with them too.
 const (
-	// defaultMemoryBudget: on two CPUs, renewal cycles at 1 to 256 clients
-	// (128 connections served at once, the admission queue full and the
-	// excess answered 503), serving keeps at most 7.5 MiB of heap live,
-	// 6 MiB of goroutine stacks and a few MiB of the runtime's own. At
-	// 48 MiB the collector's marking took 0.4-0.7 % of the server's CPU at
-	// 1 and 16 clients (GOGC=400: 0.7-0.9 %) and 1.0-1.2 % at 128
+	// autoBudgetBase and autoBudgetPerRequest make the default budget:
+	// the base, and for each SOAP request the admission bounds let in at
+	// once about twice what it keeps live. Measured on two CPUs (136
+	// requests admitted at once), renewal cycles at 1 to 256 clients (the
+	// admission queue full and the excess answered 503): serving keeps at
+	// most 7.5 MiB of heap live and 6 MiB of goroutine stacks, about
+	// 85 KiB per request admitted above the 2.3 MiB of an idle server,
+	// and a few MiB of the runtime's own. The budget this makes there,
+	// 48 MiB: the collector's marking took 0.4-0.7 % of the server's CPU
+	// at 1 and 16 clients (GOGC=400: 0.7-0.9 %) and 1.0-1.2 % at 128
 	// (GOGC=400: 0.8-1.0 %; a 64 MiB budget: 0.65 %), for resident memory
 	// of 72-75 MiB at every step. docs/benchmark.md has the figures.
-	defaultMemoryBudget = 48 << 20
-	// minMemoryBudget: about twice what serving keeps at most (about 18
-	// MiB at 256 clients, above); below it the collector would run
-	// almost without pause under load.
+	autoBudgetBase       = 24 << 20
+	autoBudgetPerRequest = 180 << 10
+	// minMemoryBudget: about twice what serving keeps at most with two
+	// CPUs' default admission bounds (about 18 MiB at 256 clients, above);
+	// below it the collector would run almost without pause under load.
 	minMemoryBudget = 32 << 20
 )
 
-// parseMemoryBudget reads --memory-budget: 0 (Go's own settings), or a
-// size of at least minMemoryBudget.
-func parseMemoryBudget(v string) (int64, error) {
+// autoMemoryBudget is the default budget (--memory-budget auto) when
+// inFlight requests are served at once and queued more may wait: base and
+// autoBudgetPerRequest each, rounded up to a MiB, at least minMemoryBudget.
+func autoMemoryBudget(inFlight, queued int) int64 {
+	requests := int64(max(inFlight, 0)) + int64(max(queued, 0))
+	if requests > (math.MaxInt64-autoBudgetBase)/autoBudgetPerRequest-1 {
+		return math.MaxInt64 &^ (1<<20 - 1)
+	}
+	n := autoBudgetBase + requests*autoBudgetPerRequest
+	return max((n+1<<20-1)&^(1<<20-1), minMemoryBudget)
+}
+
+// parseMemoryBudget reads --memory-budget: auto (autoMemoryBudget of the
+// admission bounds), 0 (Go's own settings), or a size of at least
+// minMemoryBudget.
+func parseMemoryBudget(v string, inFlight, queued int) (int64, error) {
+	if v == "auto" {
+		return autoMemoryBudget(inFlight, queued), nil
+	}
 	n, err := membudget.ParseSize(v)
 	if err != nil {
-		return 0, fmt.Errorf("--memory-budget: %v", err)
+		return 0, fmt.Errorf("--memory-budget: %v, or auto", err)
 	}
 	if n != 0 && n < minMemoryBudget {
 		unitless := ""
 		if strings.Trim(v, "0123456789") == "" {
 			unitless = " (a number without a unit is bytes: write e.g. 64MiB)"
 		}
-		return 0, fmt.Errorf("--memory-budget %s: at least %s, or 0 for Go's own collector settings: serving keeps up to about 18 MiB (heap, stacks, runtime) under load, and the collector needs room beside it for garbage%s",
+		return 0, fmt.Errorf("--memory-budget %s: at least %s, or auto, or 0 for Go's own collector settings: serving keeps up to about 18 MiB (heap, stacks, runtime) under load on two CPUs, and the collector needs room beside it for garbage%s",
 			v, membudget.FormatSize(minMemoryBudget), unitless)
 	}
 	return n, nil
 }
 
 // tuneGC sets the collector to work to budget bytes (0: leave Go's
-// defaults), except where the GOGC and GOMEMLIMIT environment variables
+// defaults; auto says how it was chosen, for the log), except where the GOGC and GOMEMLIMIT environment variables
 // (read with lookupEnv) set it: GOGC keeps its proportional collector (the
 // budget is then a ceiling beside it); GOMEMLIMIT replaces the budget, and
 // nothing is reserved. It logs what it chose, and returns the Budget that
 // reservations raise, nil when the limit is not irpkid's to move.
-func tuneGC(budget int64, lookupEnv func(string) (string, bool), log *slog.Logger) *membudget.Budget {
+func tuneGC(budget int64, auto string, lookupEnv func(string) (string, bool), log *slog.Logger) *membudget.Budget {
 	gogc, envGOGC := lookupEnv("GOGC")
 	limit, envLimit := lookupEnv("GOMEMLIMIT")
 	gcDesc, limitDesc := "100 (Go's default)", "none (Go's default)"
@@ -102,7 +129,7 @@ func tuneGC(budget int64, lookupEnv func(string) (string, bool), log *slog.Logge
 	budgetDesc := "none (--memory-budget 0)"
 	switch {
 	case b != nil:
-		budgetDesc = membudget.FormatSize(budget)
+		budgetDesc = membudget.FormatSize(budget) + auto
 	case budget > 0:
 		budgetDesc = "none (GOMEMLIMIT is set)"
 	}

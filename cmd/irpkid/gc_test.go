@@ -13,6 +13,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/irpki/irpki/internal/membudget"
 	"github.com/irpki/irpki/internal/server/irpkidtest"
 )
 
@@ -22,6 +23,7 @@ import (
 func TestServeMemoryBudget(t *testing.T) {
 	const gogcOff = math.MaxUint64 // how the runtime reports GOGC=off
 	dataDir := filepath.Join(t.TempDir(), "data")
+	two := []string{"--max-inflight-requests", "8", "--max-queued-requests", "128"} // two CPUs' defaults, on any machine
 	for _, tc := range []struct {
 		name      string
 		args, env []string
@@ -30,13 +32,15 @@ func TestServeMemoryBudget(t *testing.T) {
 		budget    float64 // irpkid_memory_budget_bytes
 		log       string
 	}{
-		{"default", nil, nil, gogcOff, 48 << 20, 48 << 20,
-			`"memory_budget":"48MiB","GOGC":"off","GOMEMLIMIT":"48MiB and the reservations of password checks"`},
+		{"default: auto, two CPUs' admission bounds", two, nil, gogcOff, 48 << 20, 48 << 20,
+			`"memory_budget":"48MiB (auto: 136 SOAP requests admitted at once)","GOGC":"off","GOMEMLIMIT":"48MiB and the reservations of password checks"`},
+		{"auto follows the admission bounds", []string{"--max-queued-requests", "1000", "--max-inflight-requests", "8"}, nil, gogcOff, 202 << 20, 202 << 20,
+			`"memory_budget":"202MiB (auto: 1008 SOAP requests admitted at once)"`},
 		{"flag", []string{"--memory-budget", "96MiB"}, nil, gogcOff, 96 << 20, 96 << 20, `"memory_budget":"96MiB"`},
 		{"zero: Go's defaults", []string{"--memory-budget", "0"}, nil, 100, math.MaxInt64, 0,
 			`"memory_budget":"none (--memory-budget 0)","GOGC":"100 (Go's default)","GOMEMLIMIT":"none (Go's default)"`},
-		{"GOGC in the environment", nil, []string{"GOGC=150"}, 150, 48 << 20, 48 << 20,
-			`"memory_budget":"48MiB","GOGC":"150 (from the environment)"`},
+		{"GOGC in the environment", two, []string{"GOGC=150"}, 150, 48 << 20, 48 << 20,
+			`"memory_budget":"48MiB (auto: 136 SOAP requests admitted at once)","GOGC":"150 (from the environment)"`},
 		{"GOMEMLIMIT in the environment", nil, []string{"GOMEMLIMIT=200MiB"}, gogcOff, 200 << 20, 0,
 			`"memory_budget":"none (GOMEMLIMIT is set)","GOGC":"off","GOMEMLIMIT":"200MiB (from the environment)"`},
 		{"both in the environment", []string{"--memory-budget", "80MiB"}, []string{"GOGC=50", "GOMEMLIMIT=1GiB"}, 50, 1 << 30, 0,
@@ -102,6 +106,30 @@ func scrapeWhenUp(t *testing.T, url string, logs *irpkidtest.SyncBuffer) map[str
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no metrics: %s", logs.String())
+		}
+	}
+}
+
+func TestAutoMemoryBudget(t *testing.T) {
+	for _, c := range []struct {
+		inFlight, queued int
+		want             int64
+	}{
+		{8, 128, 48 << 20},    // two CPUs' defaults: 24 MiB + 136 × 180 KiB, rounded up
+		{64, 1024, 216 << 20}, // sixteen CPUs'
+		{8, 1000, 202 << 20},
+		{1, 0, 32 << 20}, // the floor
+	} {
+		if got := autoMemoryBudget(c.inFlight, c.queued); got != c.want {
+			t.Errorf("autoMemoryBudget(%d, %d) = %s, want %s", c.inFlight, c.queued, membudget.FormatSize(got), membudget.FormatSize(c.want))
+		}
+	}
+	if got := autoMemoryBudget(math.MaxInt, math.MaxInt); got <= 0 || got%(1<<20) != 0 {
+		t.Errorf("autoMemoryBudget of the largest bounds = %d, want a large whole number of MiB", got)
+	}
+	for _, v := range []string{"auto", "0", "32MiB", "1GiB"} {
+		if _, err := parseMemoryBudget(v, 8, 128); err != nil {
+			t.Errorf("--memory-budget %s: %v", v, err)
 		}
 	}
 }

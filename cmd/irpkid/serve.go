@@ -46,7 +46,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	issueDelay := fs.Duration("issue-delay", 0, "make each certificate retrievable only this long after its request was accepted (e.g. 30s): until then GetCertificate answers\nFAIL NOT_READY saying when to try again, as the real service's certificate is not always ready at once; 0: at once")
 	rsaSizes := fs.String("rsa-key-sizes", "2048", "RSA key sizes certified, comma-separated, of 2048, 3072 and 4096; the real service supports only 2048,\nso a wider setting departs from it (earlier irpkid versions accepted 2048,3072,4096)")
 	maxInFlight := fs.Int("max-inflight-requests", certapi.DefaultMaxInFlight, "SOAP requests served at once (each costs up to three RSA signatures); default 4 per CPU")
-	memBudget := fs.String("memory-budget", membudget.FormatSize(defaultMemoryBudget), "memory the garbage collector works to (Go's memory limit, GOGC off), e.g. 64MiB, at least "+membudget.FormatSize(minMemoryBudget)+":\nresident memory stays about this plus the executable's pages at any load; raised by 64 MiB while each e-service password\ncheck runs; 0: Go's own settings; GOGC and GOMEMLIMIT in the environment win (docs/operations.md, \"Load, memory and the\ngarbage collector\")")
+	memBudget := fs.String("memory-budget", "auto", "memory the garbage collector works to (Go's memory limit, GOGC off), e.g. 64MiB, at least "+membudget.FormatSize(minMemoryBudget)+":\nresident memory stays about this plus the executable's pages at any load; raised by 64 MiB while each e-service password\ncheck runs; auto: "+membudget.FormatSize(autoBudgetBase)+" and "+membudget.FormatSize(autoBudgetPerRequest)+" per SOAP request admitted at once (--max-inflight-requests +\n--max-queued-requests; "+membudget.FormatSize(autoMemoryBudget(certapi.DefaultMaxInFlight, certapi.DefaultMaxQueued))+" with their defaults here); 0: Go's own settings; GOGC and GOMEMLIMIT in the\nenvironment win (docs/operations.md, \"Memory: the collector's budget\")")
 	maxQueued := fs.Int("max-queued-requests", certapi.DefaultMaxQueued, "SOAP requests that may wait for those being served; beyond it requests get 503 SERVICE_BUSY with Retry-After at once; default 64 per CPU (about a quarter of a second of work)")
 	fs.Usage = cliconfig.Usage(fs, "irpkid serve [flags]", "Runs the certificate service: SOAP at "+certapi.Path+" (?wsdl, ?xsd), /healthz, the e-service at /eservice/\nand the expiry reminder job.\nOn first start it creates the data directory, the SQLite store and a CA for the environment.\n"+
 		"The CA's keys are files in DATA/ca/ENVIRONMENT (encrypted ones need --key-passphrase-file or "+envPassphrase+")\n"+
@@ -66,7 +66,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *inflight < int64(*maxBody) {
 		return fmt.Errorf("--max-inflight-body-bytes %d: at least --max-body-bytes (%d), or the largest request could never be received", *inflight, *maxBody)
 	}
-	budget, err := parseMemoryBudget(*memBudget)
+	budget, err := parseMemoryBudget(*memBudget, *maxInFlight, *maxQueued)
 	if err != nil {
 		return err
 	}
@@ -127,7 +127,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.CoreConfig, err = c.coreConfig(stderr); err != nil {
 		return err
 	}
-	mem := tuneGC(budget, os.LookupEnv, cfg.Log)
+	var auto string
+	if *memBudget == "auto" {
+		auto = fmt.Sprintf(" (auto: %d SOAP requests admitted at once)", *maxInFlight+*maxQueued)
+	}
+	mem := tuneGC(budget, auto, os.LookupEnv, cfg.Log)
 	if cfg.EService != nil && mem != nil {
 		cfg.EService.ReserveMemory = mem.Reserve
 	}

@@ -22,7 +22,7 @@ func TestServeRefusesBadStartupSettingsBeforeCreatingAnything(t *testing.T) {
 		{[]string{"--smtp-host", "mail.example", "--smtp-user", "irpki"}, "--smtp-user needs a password"},
 		{[]string{"--memory-budget", "12xyz"}, `--memory-budget: size "12xyz": give a whole number of bytes, or one followed by B, KiB, MiB, GiB or TiB`},
 		{[]string{"--memory-budget=-64MiB"}, "--memory-budget: a size must not be negative"},
-		{[]string{"--memory-budget", "16MiB"}, "--memory-budget 16MiB: at least 32MiB, or 0 for Go's own collector settings"},
+		{[]string{"--memory-budget", "16MiB"}, "--memory-budget 16MiB: at least 32MiB, or auto, or 0 for Go's own collector settings"},
 		{[]string{"--memory-budget", "64"}, "a number without a unit is bytes"},
 	} {
 		dir := filepath.Join(t.TempDir(), "data")
