@@ -11,7 +11,10 @@ import (
 	"strings"
 	"sync/atomic"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"time"
+
+	"modernc.org/sqlite" // also registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // DB is the store, on SQLite or on PostgreSQL (see Open).
@@ -162,7 +165,7 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(1)
-	conn, err := db.Conn(ctx)
+	conn, err := connectWriter(ctx, db)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
@@ -218,6 +221,30 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		}
 	}
 	return s, nil
+}
+
+// connectWriter opens the writing connection, whose PRAGMA
+// journal_mode=WAL makes a new database a WAL database: SQLite reads the
+// file's header, then writes it. Two processes opening a new database at
+// once both read it, and the one that does not get to write gets
+// SQLITE_BUSY at once, not after busy_timeout's wait (SQLite never waits to
+// turn a read into a write, lest two such wait for each other). That is
+// tried again, for about as long as busy_timeout would wait; by then the
+// other process has made the file a WAL database, which there is no need
+// to write again.
+func connectWriter(ctx context.Context, db *sql.DB) (*sql.Conn, error) {
+	for attempt := 0; ; attempt++ {
+		conn, err := db.Conn(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || attempt >= 300 {
+			return conn, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // restrict makes the file at p mode 0600, creating it if create is true
