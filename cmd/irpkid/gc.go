@@ -102,11 +102,16 @@ func parseMemoryBudget(v string, inFlight, queued int) (int64, error) {
 // defaults; auto says how it was chosen, for the log), except where the GOGC and GOMEMLIMIT environment variables
 // (read with lookupEnv) set it: GOGC keeps its proportional collector (the
 // budget is then a ceiling beside it); GOMEMLIMIT replaces the budget, and
-// nothing is reserved. It logs what it chose, and returns the Budget that
-// reservations raise, nil when the limit is not irpkid's to move.
+// nothing is reserved. GOMEMLIMIT=off (no limit) also leaves GOGC on, for
+// with GOGC off and no limit nothing would ever be collected; an empty
+// variable is unset, as the Go runtime reads it. It logs what it chose, and
+// returns the Budget that reservations raise, nil when the limit is not
+// irpkid's to move.
 func tuneGC(budget int64, auto string, lookupEnv func(string) (string, bool), log *slog.Logger) *membudget.Budget {
 	gogc, envGOGC := lookupEnv("GOGC")
 	limit, envLimit := lookupEnv("GOMEMLIMIT")
+	envGOGC, envLimit = envGOGC && gogc != "", envLimit && limit != ""
+	noLimit := envLimit && limit == "off"
 	gcDesc, limitDesc := "100 (Go's default)", "none (Go's default)"
 	if envGOGC {
 		gcDesc = gogc + " (from the environment)"
@@ -116,7 +121,7 @@ func tuneGC(budget int64, auto string, lookupEnv func(string) (string, bool), lo
 	}
 	var b *membudget.Budget
 	if budget > 0 {
-		if !envGOGC {
+		if !envGOGC && !noLimit {
 			debug.SetGCPercent(-1)
 			gcDesc = "off"
 		}

@@ -43,6 +43,10 @@ func TestServeMemoryBudget(t *testing.T) {
 			`"memory_budget":"48MiB (auto: 136 SOAP requests admitted at once)","GOGC":"150 (from the environment)"`},
 		{"GOMEMLIMIT in the environment", nil, []string{"GOMEMLIMIT=200MiB"}, gogcOff, 200 << 20, 0,
 			`"memory_budget":"none (GOMEMLIMIT is set)","GOGC":"off","GOMEMLIMIT":"200MiB (from the environment)"`},
+		{"GOMEMLIMIT=off keeps Go's GOGC: nothing would be collected with neither", two, []string{"GOMEMLIMIT=off"}, 100, math.MaxInt64, 0,
+			`"memory_budget":"none (GOMEMLIMIT is set)","GOGC":"100 (Go's default)","GOMEMLIMIT":"off (from the environment)"`},
+		{"empty variables are unset, as Go reads them", two, []string{"GOGC=", "GOMEMLIMIT="}, gogcOff, 48 << 20, 48 << 20,
+			`"memory_budget":"48MiB (auto: 136 SOAP requests admitted at once)","GOGC":"off","GOMEMLIMIT":"48MiB and the reservations of password checks"`},
 		{"both in the environment", []string{"--memory-budget", "80MiB"}, []string{"GOGC=50", "GOMEMLIMIT=1GiB"}, 50, 1 << 30, 0,
 			`"GOGC":"50 (from the environment)","GOMEMLIMIT":"1GiB (from the environment)"`},
 	} {
