@@ -478,8 +478,12 @@ func TestRenewalState(t *testing.T) {
 		gone.Status = CertSuperseded
 		live := cert("s1", "ks1", "rs1", "p1")
 		live.RequestHash, live.RetrievedAt = "h1", t0.Add(time.Hour)
+		// q1's one successor was superseded: it has no live one, and is
+		// found all the same.
+		onlyGone := cert("t0", "kt0", "rt0", "q1")
+		onlyGone.Status = CertSuperseded
 		update(t, db, func(ctx context.Context, tx *Tx) error {
-			for _, c := range []Certificate{p, gone, live, cert("x1", "kx", "rx", "")} {
+			for _, c := range []Certificate{p, gone, live, cert("x1", "kx", "rx", ""), cert("q1", "kq", "rq", ""), onlyGone} {
 				if err := tx.InsertCertificate(ctx, c); err != nil {
 					return err
 				}
@@ -514,6 +518,10 @@ func TestRenewalState(t *testing.T) {
 			st, err = tx.RenewalState(ctx, "x1", []byte{1, 2, 3, 4}, "new")
 			if err != nil || st.SameDER || st.KeyCertified || st.Successor != nil || st.Cert.Serial != "x1" {
 				t.Errorf("x1: %+v %v, want another DER, an unused key, no successor", st, err)
+			}
+			st, err = tx.RenewalState(ctx, "q1", p.DER, "kt0")
+			if err != nil || st.Successor != nil || st.Cert.Serial != "q1" || !st.KeyCertified {
+				t.Errorf("q1: %+v %v, want no live successor, the superseded one's key certified", st, err)
 			}
 			if _, err := tx.RenewalState(ctx, "nope", p.DER, "kx"); !errors.Is(err, ErrNotFound) {
 				t.Errorf("no such certificate: %v, want ErrNotFound", err)
