@@ -1,7 +1,6 @@
 package certapi_test
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -11,7 +10,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -737,25 +735,13 @@ func TestAnswersCarryTheirLength(t *testing.T) {
 		{"fault", []byte("hello"), http.StatusInternalServerError},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req, err := http.NewRequest(http.MethodPost, s.URL, bytes.NewReader(tc.body))
-			if err != nil {
-				t.Fatal(err)
+			r := post(t, s.URL, "-", textXML, tc.body)
+			b := r.body
+			if r.status != tc.want {
+				t.Fatalf("HTTP %d, want %d\n%s", r.status, tc.want, b)
 			}
-			req.Header.Set("Content-Type", textXML)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			b, err := io.ReadAll(resp.Body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if resp.StatusCode != tc.want {
-				t.Fatalf("HTTP %d, want %d\n%s", resp.StatusCode, tc.want, b)
-			}
-			if len(resp.TransferEncoding) != 0 || resp.ContentLength != int64(len(b)) {
-				t.Errorf("Transfer-Encoding %q, Content-Length %d for a body of %d bytes", resp.TransferEncoding, resp.ContentLength, len(b))
+			if len(r.encoding) != 0 || r.length != int64(len(b)) {
+				t.Errorf("Transfer-Encoding %q, Content-Length %d for a body of %d bytes", r.encoding, r.length, len(b))
 			}
 			if tc.want == http.StatusOK && len(b) <= 2048 {
 				t.Errorf("the signed answer is %d bytes: too short to show chunking", len(b))

@@ -34,6 +34,10 @@ type httpResult struct {
 	ctype      string
 	body       []byte
 	retryAfter string
+	// length is the declared Content-Length (-1 if none), encoding the
+	// Transfer-Encoding ("chunked" or none).
+	length   int64
+	encoding []string
 }
 
 // post sends body to url with a SOAPAction header (none if action is "-")
@@ -57,7 +61,8 @@ func post(t testing.TB, url, action, ctype string, body []byte) httpResult {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return httpResult{status: resp.StatusCode, ctype: resp.Header.Get("Content-Type"), body: b, retryAfter: resp.Header.Get("Retry-After")}
+	return httpResult{status: resp.StatusCode, ctype: resp.Header.Get("Content-Type"), body: b, retryAfter: resp.Header.Get("Retry-After"),
+		length: resp.ContentLength, encoding: resp.TransferEncoding}
 }
 
 const textXML = "text/xml; charset=utf-8"
