@@ -148,13 +148,9 @@ func (t *Tx) InsertCertificate(ctx context.Context, c Certificate) error {
 
 func scanCert(sc scanner) (Certificate, error) {
 	var c Certificate
-	var nb, na, rev, retr, created int64
-	var status string
-	err := sc.Scan(&c.Serial, &c.CustomerID, &c.Environment, &nb, &na, &c.DER, &c.KeyFingerprint, &status, &rev,
-		&c.RevokeReason, &c.Predecessor, &c.OrderID, &c.RequestHash, &c.RetrievalID, &retr, &created,
-		&c.ContactName, &c.ContactEmail, &c.ContactLanguage, &c.Purpose, &c.Description)
-	c.NotBefore, c.NotAfter, c.RevokedAt, c.RetrievedAt, c.CreatedAt = fromMs(nb), fromMs(na), fromMs(rev), fromMs(retr), fromMs(created)
-	c.Status = CertStatus(status)
+	var f certFields
+	err := sc.Scan(f.pointers(&c, true)...)
+	f.finish(&c)
 	return c, err
 }
 
@@ -218,8 +214,8 @@ func (t *Tx) RenewalState(ctx context.Context, serial string, der []byte, fp str
 	var succ Certificate
 	var cur, next certFields
 	var orgCreated int64
-	dest := append(cur.pointers(&st.Cert), &st.SameDER)
-	dest = append(dest, next.pointers(&succ)...)
+	dest := append(cur.pointers(&st.Cert, false), &st.SameDER)
+	dest = append(dest, next.pointers(&succ, false)...)
 	dest = append(dest, &st.KeyCertified, &st.Org.CustomerID, &st.Org.Name, &st.Org.ContactEmail, &st.Org.Language, &orgCreated)
 	if err := t.queryRow(ctx, qRenewalState, der, fp, serial).Scan(dest...); err != nil {
 		return RenewalState{}, notFound(err, "certificate")
@@ -233,18 +229,24 @@ func (t *Tx) RenewalState(ctx context.Context, serial string, der []byte, fp str
 	return st, nil
 }
 
-// certFields holds what a Certificate's columns other than der scan into
-// before certFields.finish makes them its fields.
+// certFields holds what a Certificate's columns scan into before
+// certFields.finish makes them its fields: the one place that maps the
+// columns to the fields.
 type certFields struct {
 	nb, na, rev, retr, created int64
 	status                     string
 }
 
-// pointers are the scan destinations of certColsNoDER for c.
-func (f *certFields) pointers(c *Certificate) []any {
-	return []any{&c.Serial, &c.CustomerID, &c.Environment, &f.nb, &f.na, &c.KeyFingerprint, &f.status, &f.rev,
+// pointers are the scan destinations for c of certCols (withDER), or of
+// certColsNoDER.
+func (f *certFields) pointers(c *Certificate, withDER bool) []any {
+	p := []any{&c.Serial, &c.CustomerID, &c.Environment, &f.nb, &f.na}
+	if withDER {
+		p = append(p, &c.DER)
+	}
+	return append(p, &c.KeyFingerprint, &f.status, &f.rev,
 		&c.RevokeReason, &c.Predecessor, &c.OrderID, &c.RequestHash, &c.RetrievalID, &f.retr, &f.created,
-		&c.ContactName, &c.ContactEmail, &c.ContactLanguage, &c.Purpose, &c.Description}
+		&c.ContactName, &c.ContactEmail, &c.ContactLanguage, &c.Purpose, &c.Description)
 }
 
 func (f *certFields) finish(c *Certificate) {
