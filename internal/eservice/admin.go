@@ -117,12 +117,10 @@ func (h *Handler) adminAddUser(w http.ResponseWriter, r *http.Request, s *sessio
 		h.renderOrg(w, r, s, http.StatusBadRequest, d)
 		return
 	}
-	_, err := func() (accounts.Account, error) {
-		// The new password's hash; released on a panic too, lest the
-		// limit stay raised.
-		defer reserveMemory(h.cfg.ReserveMemory, h.cfg.Argon2.MemoryBytes())()
-		return accounts.Add(r.Context(), h.db, h.clock, h.cfg.Argon2, accounts.NewAccount{Email: email, Name: name, CustomerID: id, Password: pw}, actor(s.user))
-	}()
+	var err error
+	withMemory(h.cfg.ReserveMemory, h.cfg.Argon2.MemoryBytes(), func() { // the new password's hash
+		_, err = accounts.Add(r.Context(), h.db, h.clock, h.cfg.Argon2, accounts.NewAccount{Email: email, Name: name, CustomerID: id, Password: pw}, actor(s.user))
+	})
 	if msg := inputError(err); msg != "" {
 		d.Error, d.Detail = "form.invalid", msg
 		h.renderOrg(w, r, s, http.StatusBadRequest, d)

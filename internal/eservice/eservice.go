@@ -130,13 +130,15 @@ type Config struct {
 	NoPasswords bool
 }
 
-// reserveMemory takes a reservation of n bytes with reserve (the hook
-// Config.ReserveMemory; nil reserves nothing) and returns its release.
-func reserveMemory(reserve func(int64) func(), n int64) (release func()) {
-	if reserve == nil {
-		return func() {}
+// withMemory runs hash, a password hash or check holding n bytes, under a
+// reservation of them taken with reserve (the hook Config.ReserveMemory;
+// nil reserves nothing) and released on every path out, a panic too, lest
+// the limit stay raised.
+func withMemory(reserve func(int64) func(), n int64, hash func()) {
+	if reserve != nil {
+		defer reserve(n)()
 	}
-	return reserve(n)
+	hash()
 }
 
 // Observer is told the outcome of each sign-in attempt (for metrics): ok,
@@ -216,9 +218,10 @@ func New(cfg Config, svc Service, db Store, m notify.Mailer, clk clock.Clock, lo
 	} else if cfg.NoPasswords {
 		return nil, errors.New("eservice: password sign-in can be turned off only with an OpenID Connect provider configured")
 	}
-	release := reserveMemory(cfg.ReserveMemory, cfg.Argon2.MemoryBytes())
-	dummy, err := accounts.HashPassword(cfg.Argon2, "no such account: equal work for unknown names")
-	release()
+	var dummy string
+	withMemory(cfg.ReserveMemory, cfg.Argon2.MemoryBytes(), func() {
+		dummy, err = accounts.HashPassword(cfg.Argon2, "no such account: equal work for unknown names")
+	})
 	if err != nil {
 		return nil, err
 	}

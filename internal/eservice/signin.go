@@ -34,8 +34,7 @@ func (h *Handler) authenticate(ctx context.Context, client, email, password stri
 	check := func() {
 		// Reserved once the check has its place among the HashWorkers
 		// running, not while it waits.
-		defer reserveMemory(h.cfg.ReserveMemory, accounts.CheckMemory(hash))()
-		ok = accounts.CheckPassword(hash, password)
+		withMemory(h.cfg.ReserveMemory, accounts.CheckMemory(hash), func() { ok = accounts.CheckPassword(hash, password) })
 	}
 	if err := h.hashes.Do(ctx, client, check); err != nil {
 		return User{}, false, err
