@@ -339,7 +339,7 @@ func ladder(ctx context.Context, c config, steps []int, stdout, stderr io.Writer
 	rep.Rounds = max(c.rounds, 1)
 	for round := 1; round <= rep.Rounds; round++ {
 		for _, n := range steps {
-			want := min(int(1.3*rate*c.duration.Seconds())*perCycle+2*n, maxReadyKeys)
+			want := min(int(1.3*rate*(c.duration+warmupFor(c)).Seconds())*perCycle+2*n, maxReadyKeys)
 			st, err := step(ctx, c, cl, keys, issuers, busy, pid, n, want, stderr)
 			rate = max(rate, st.CyclesPerS)
 			if err != nil {
@@ -392,7 +392,17 @@ const maxOrderCount = 10000
 // maxReadyKeys bounds the keys made before a step.
 const maxReadyKeys = 4000
 
-// step runs n clients for c.duration once all are set up.
+// warmupFor is how long a ladder step's clients run before its window
+// opens: --warmup, or a fifth of --duration up to 2s.
+func warmupFor(c config) time.Duration {
+	if c.warmup >= 0 {
+		return c.warmup
+	}
+	return min(c.duration/5, 2*time.Second)
+}
+
+// step runs n clients, once all are set up, for a warm-up and then
+// c.duration, which it measures.
 //
 // keysWanted is how many keys with their CSRs to have ready before the
 // clock starts (more are made during the step if they run out, and
@@ -430,28 +440,24 @@ func step(ctx context.Context, c config, cl *client.Client, keys *keyPool, issue
 	if err := keys.prepare(ctx, keysWanted); err != nil {
 		return StepReport{}, err
 	}
-	late0 := keys.late.Load()
 	runtime.GC()
 	load := loadAverage()
-	cpu0, err := processCPU(pid)
-	if err != nil {
-		return StepReport{}, err
-	}
-	var db0 time.Duration
-	if c.databasePID != 0 {
-		db0 = postgresCPU(c.databasePID)
-	}
-	self0, _ := statCPU(os.Getpid(), true) // with the irpkid order processes of full mode
-	wait0 := runQueueWait(pid)
-	idle0, _ := machineIdle()
-	busy0 := busy.n.Load()
-	busy.takeAdmitted()
-	sampling := make(chan struct{})
-	signs := make(chan []time.Duration, 1)
-	go func() { signs <- sampleSignatures(sampling) }()
+	// The clients run for the warm-up and then the window. Only what the
+	// window holds is measured: the cycles that end in it, the server's
+	// CPU, the idle cores and the 503s. The cycles in flight when it
+	// closes end after it, uncounted, so that neither the start (every
+	// client sending at once) nor the end (clients still backing off after
+	// a 503, for seconds) is taken for the service's pace.
+	rec.count(false)
+	warmup := warmupFor(c)
 	start := time.Now()
-	deadline := start.Add(c.duration)
-	fmt.Fprintf(stderr, "irpkiload: %d clients set up; measuring for %s\n", n, c.duration)
+	from := start.Add(warmup)
+	deadline := from.Add(c.duration)
+	if warmup > 0 {
+		fmt.Fprintf(stderr, "irpkiload: %d clients set up; warming up for %s, then measuring for %s\n", n, warmup, c.duration)
+	} else {
+		fmt.Fprintf(stderr, "irpkiload: %d clients set up; measuring for %s\n", n, c.duration)
+	}
 	var lateOrders atomic.Int64
 	var wg sync.WaitGroup
 	for i, id := range customers {
@@ -492,13 +498,46 @@ func step(ctx context.Context, c config, cl *client.Client, keys *keyPool, issue
 			}
 		}()
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	close(sampling)
-	cpu1, err := processCPU(pid)
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	// until waits for t, or for the clients to end (all failed) or ctx.
+	until := func(t time.Time) {
+		timer := time.NewTimer(time.Until(t))
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-finished:
+		case <-ctx.Done():
+		}
+	}
+	until(from)
+	cpu0, err := processCPU(pid)
 	if err != nil {
+		rec.count(false)
+		<-finished
 		return StepReport{}, err
 	}
+	var db0 time.Duration
+	if c.databasePID != 0 {
+		db0 = postgresCPU(c.databasePID)
+	}
+	self0, _ := statCPU(os.Getpid(), true) // with the irpkid order processes of full mode
+	wait0 := runQueueWait(pid)
+	idle0, _ := machineIdle()
+	busy0 := busy.n.Load()
+	late0 := keys.late.Load()
+	lateOrders0 := lateOrders.Load()
+	busy.takeAdmitted()
+	sampling := make(chan struct{})
+	signs := make(chan []time.Duration, 1)
+	go func() { signs <- sampleSignatures(sampling) }()
+	opened := time.Now()
+	rec.count(true)
+	until(deadline)
+	rec.count(false)
+	elapsed := time.Since(opened)
+	close(sampling)
+	cpu1, err := processCPU(pid)
 	var db1 time.Duration
 	if c.databasePID != 0 {
 		db1 = postgresCPU(c.databasePID)
@@ -506,12 +545,27 @@ func step(ctx context.Context, c config, cl *client.Client, keys *keyPool, issue
 	self1, _ := statCPU(os.Getpid(), true)
 	wait1 := runQueueWait(pid)
 	idle1, _ := machineIdle()
-	rss, _ := procRSS(pid)
+	busy1 := busy.n.Load()
+	late1 := keys.late.Load()
+	lateOrders1 := lateOrders.Load()
 	admitted := busy.takeAdmitted()
+	rss, _ := procRSS(pid)
+	select {
+	case <-finished:
+	case <-time.After(time.Second):
+		fmt.Fprintf(stderr, "irpkiload: measured; waiting for the cycles in flight to end (after a 503 a client may back off for seconds)\n")
+		<-finished
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return StepReport{}, ctxErr
+	}
+	if err != nil {
+		return StepReport{}, err
+	}
 	r := rec.report(n, elapsed)
-	st := StepReport{Clients: n, Cycles: r.Cycles, Errors: r.Errors, Busy: busy.n.Load() - busy0, Seconds: elapsed.Seconds(),
+	st := StepReport{Clients: n, Cycles: r.Cycles, Errors: r.Errors, Busy: busy1 - busy0, Seconds: elapsed.Seconds(),
 		CyclesPerS: r.CyclesPerS, RSSMiB: float64(rss) / (1 << 20), FirstErrors: r.FirstErrors,
-		IdleCores: (idle1 - idle0).Seconds() / elapsed.Seconds(), LoadAvg: load, LateKeys: keys.late.Load() - late0, LateOrders: lateOrders.Load()}
+		IdleCores: (idle1 - idle0).Seconds() / elapsed.Seconds(), LoadAvg: load, LateKeys: late1 - late0, LateOrders: lateOrders1 - lateOrders0}
 	if len(admitted) > 0 {
 		st.AdmittedP50, st.AdmittedP99 = ms(pct(admitted, 50)), ms(pct(admitted, 99))
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/irpki/irpki/internal/server/irpkidproc"
 )
@@ -108,6 +109,60 @@ func TestStartLeavesNoTemporaryFiles(t *testing.T) {
 	for _, e := range left {
 		if strings.HasPrefix(e.Name(), "irpkiload-") {
 			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+}
+
+// TestStepMeasuresItsWindow: a step measures only its window, after the
+// warm-up, not the seconds its clients spend backing off after 503s once
+// the window has closed. The server admits one request at a time and
+// queues one more, so that eight clients are turned away (503 with
+// Retry-After) and back off for one second or more; before the window,
+// the step took that back-off for the service's pace.
+func TestStepMeasuresItsWindow(t *testing.T) {
+	bin := irpkidproc.Build(t, "./cmd/irpkid")
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"--start", "--irpkid", bin, "--data-dir", t.TempDir() + "/data",
+		"--serve-flag=--max-inflight-requests=1", "--serve-flag=--max-queued-requests=1",
+		"--ladder", "8", "--duration", "2s", "--warmup", "500ms", "--mode", "renew", "--json"}, &stdout, &stderr)
+	var rep LadderReport
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil || code != 0 {
+		t.Fatalf("exit %d, %v\n%s\n%s", code, err, stdout.String(), stderr.String())
+	}
+	s := rep.Steps[0]
+	if s.Busy == 0 || s.Errors != 0 || s.Cycles == 0 {
+		t.Fatalf("step %+v: want 503s, no errors and cycles\n%s", s, stderr.String())
+	}
+	if s.Seconds < 1.9 || s.Seconds > 2.5 {
+		t.Errorf("step measured %.2fs, want its 2s window", s.Seconds)
+	}
+	if got := float64(s.Cycles) / s.Seconds; math.Abs(got-s.CyclesPerS) > 1e-6 {
+		t.Errorf("%.2f cycles/s from %d cycles in %.2fs, reported %.2f", got, s.Cycles, s.Seconds, s.CyclesPerS)
+	}
+	if !strings.Contains(stderr.String(), "warming up for 500ms, then measuring for 2s") {
+		t.Errorf("stderr does not tell the warm-up:\n%s", stderr.String())
+	}
+}
+
+// TestWarmupFlag: --warmup takes a duration, 0 or auto (a fifth of
+// --duration, at most 2s), and only with --ladder.
+func TestWarmupFlag(t *testing.T) {
+	for _, tc := range []struct {
+		duration, warmup time.Duration
+		want             time.Duration
+	}{{10 * time.Second, -1, 2 * time.Second}, {time.Second, -1, 200 * time.Millisecond}, {time.Minute, -1, 2 * time.Second}, {10 * time.Second, 0, 0}, {time.Second, 5 * time.Second, 5 * time.Second}} {
+		if got := warmupFor(config{duration: tc.duration, warmup: tc.warmup}); got != tc.want {
+			t.Errorf("warm-up for --duration %s --warmup %s: %s, want %s", tc.duration, tc.warmup, got, tc.want)
+		}
+	}
+	for _, args := range [][]string{
+		{"--start", "--ladder", "1", "--warmup", "-1s"},
+		{"--start", "--ladder", "1", "--warmup", "soon"},
+		{"--start", "--warmup", "1s"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), args, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "--warmup") {
+			t.Errorf("%v: exit %d, %q; want 2 and a word about --warmup", args, code, stderr.String())
 		}
 	}
 }

@@ -76,6 +76,7 @@ type config struct {
 	onAnswer                func(Answered)
 	clients, cycles, pregen int
 	duration                time.Duration
+	warmup                  time.Duration // with --ladder; negative: auto (see warmupFor)
 	asJSON                  bool
 	// The ladder.
 	ladder, database string
@@ -104,6 +105,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&c.asJSON, "json", false, "print the report as JSON")
 	fs.IntVar(&c.pregen, "pregen-keys", 0, "generate this many RSA keys before the clock starts, so that the run measures the service rather than the load generator's key generation (cycles take keys from the pool, then generate their own)")
 	fs.StringVar(&c.ladder, "ladder", "", "run a ladder of steps, one per client count (e.g. 1,4,16,64,128), each for --duration, and report\nfor each cycles/s, the server's CPU per cycle (from /proc; --server-pid or --start), Go's RSA-2048\nsignature cost measured in the same run, the signatures' share, latency p50/p99, 503s and the server's RSS")
+	warmup := fs.String("warmup", "auto", "with --ladder: how long each step's clients run before its measured --duration starts, so that the\nstep is measured at its steady state (auto: a fifth of --duration, at most 2s; 0: none). Cycles still\nin flight when the window closes end, uncounted, before the next step")
 	fs.IntVar(&c.rounds, "rounds", 1, "with --ladder: run the whole ladder this many times on the same server and report, beside each\nround, every step's median over the rounds (a shared machine's speed drifts within minutes)")
 	fs.IntVar(&c.serverPID, "server-pid", 0, "the irpkid serve process whose CPU and memory the ladder reads (Linux /proc)")
 	fs.IntVar(&c.databasePID, "database-pid", 0, "the PostgreSQL server's postmaster: the ladder adds its CPU and its children's to the server's (Linux /proc)")
@@ -134,6 +136,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		if !c.start && c.serverPID == 0 {
 			bad = append(bad, "--ladder needs --server-pid (the running irpkid) or --start")
+		}
+	}
+	c.warmup = -1
+	if *warmup != "auto" {
+		d, err := time.ParseDuration(*warmup)
+		switch {
+		case err != nil || d < 0:
+			bad = append(bad, fmt.Sprintf("--warmup %q: give a duration such as 2s, 0 or auto", *warmup))
+		case c.ladder == "":
+			bad = append(bad, "--warmup: only with --ladder")
+		default:
+			c.warmup = d
 		}
 	}
 	if c.rounds < 1 || (c.rounds > 1 && c.ladder == "") {
@@ -274,6 +288,9 @@ func (r *Report) write(w io.Writer) {
 
 // recorder collects latencies and errors from the clients.
 type recorder struct {
+	// paused stops ok from recording latencies and cycles: a ladder step
+	// counts only what completes inside its measurement window.
+	paused  bool
 	keys    *keyPool
 	issuers *issuerCache
 	mu      sync.Mutex
@@ -307,10 +324,22 @@ func (r *recorder) answer(customer, rid string) {
 
 func (r *recorder) ok(op string, d time.Duration) {
 	r.mu.Lock()
+	if r.paused {
+		r.mu.Unlock()
+		return
+	}
 	r.lat[op] = append(r.lat[op], d)
 	if op == opCycle {
 		r.cycles++
 	}
+	r.mu.Unlock()
+}
+
+// count opens (true) or closes (false) the window in which ok records;
+// errors are counted in and out of it.
+func (r *recorder) count(on bool) {
+	r.mu.Lock()
+	r.paused = !on
 	r.mu.Unlock()
 }
 
