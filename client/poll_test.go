@@ -100,3 +100,37 @@ func TestJitterSpreads(t *testing.T) {
 		t.Error("Jitter of less than 2 ns is not that")
 	}
 }
+
+// TestBusyWaitsDoubleUpToACap: a request answered 503 with Retry-After: 1
+// again and again waits at least 1 s, about twice as long each time
+// (jittered into [d/2, d]), but never more than 30 s between attempts:
+// a client turned away ten times in a row does not sleep for minutes.
+func TestBusyWaitsDoubleUpToACap(t *testing.T) {
+	calls := 0
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+	}))
+	defer hs.Close()
+	s := irpkidtest.Start(t, irpkidtest.Config{})
+	var waits []time.Duration
+	c, err := client.New(hs.URL, client.Options{Environment: client.EnvTest, Trust: s.Trust(), BusyRetries: 10,
+		Sleep: func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetCertificate(context.Background(), goldenCustomer, "00000000000000000000000000000000"); err == nil {
+		t.Fatal("a service that is always busy: no error")
+	}
+	if calls != 11 || len(waits) != 10 {
+		t.Fatalf("%d requests and waits %v; want 11 requests and 10 waits", calls, waits)
+	}
+	step := time.Second
+	for i, d := range waits {
+		step = min(2*step, 30*time.Second)
+		if lo := max(time.Second, step/2); d < lo || d > step {
+			t.Errorf("wait %d: %s, want within [%s, %s]", i+1, d, lo, step)
+		}
+	}
+}
