@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/big"
 	"net"
 	"net/http"
@@ -44,7 +45,9 @@ import (
 // only once all are ready, so that a step measures its cycles alone.
 // During each step Go's RSA-2048 signature is sampled on a locked thread
 // (its thread CPU time, every quarter second), so that the signatures'
-// share of a cycle's CPU is computed from the same machine in the same run.
+// share of a cycle's CPU is computed from the same machine in the same run;
+// with the server's profiler (--server-pprof, set up by --start) the share
+// is also read off the server's own CPU profile over the step's window.
 
 // StepReport is one step of the ladder.
 type StepReport struct {
@@ -64,9 +67,13 @@ type StepReport struct {
 	ServerCPUShare        float64 `json:"server_cpu_cores"` // server CPU seconds per second
 	SigMs                 float64 `json:"rsa2048_sign_ms"`
 	SigShare              float64 `json:"signature_share"`
-	CycleP50              float64 `json:"cycle_p50_ms"`
-	CycleP99              float64 `json:"cycle_p99_ms"`
-	RequestP99            float64 `json:"request_p99_ms"` // the worst operation's, retries after 503 included
+	// ProfileSigShare is the share of the server's CPU in RSA signatures,
+	// read off its CPU profile over the window (--server-pprof); 0 when
+	// not read.
+	ProfileSigShare float64 `json:"signature_share_profile,omitempty"`
+	CycleP50        float64 `json:"cycle_p50_ms"`
+	CycleP99        float64 `json:"cycle_p99_ms"`
+	RequestP99      float64 `json:"request_p99_ms"` // the worst operation's, retries after 503 included
 	// AdmittedP50 and AdmittedP99 are those of single HTTP requests the
 	// server admitted (all but its 503 answers).
 	AdmittedP50 float64 `json:"admitted_request_p50_ms"`
@@ -157,7 +164,7 @@ func (r *LadderReport) write(w io.Writer) {
 // writeSteps writes steps as a table, with their round if withRound.
 func writeSteps(w io.Writer, steps []StepReport, withRound bool) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	head := "clients\tcycles/s\tCPU ms/cycle\tcores\tsign ms\tsig share\tcycle p50\tcycle p99\treq p99\tadmitted p50/p99\t503s\terrors\tRSS MiB\tdb ms/cycle\tclient ms/cycle\tlate keys/orders\tidle cores\tload\trunqueue ms/cycle\t"
+	head := "clients\tcycles/s\tCPU ms/cycle\tcores\tsign ms\tsig share\tsig share (profile)\tcycle p50\tcycle p99\treq p99\tadmitted p50/p99\t503s\terrors\tRSS MiB\tdb ms/cycle\tclient ms/cycle\tlate keys/orders\tidle cores\tload\trunqueue ms/cycle\t"
 	if withRound {
 		head = "round\t" + head
 	}
@@ -166,8 +173,12 @@ func writeSteps(w io.Writer, steps []StepReport, withRound bool) {
 		if withRound {
 			fmt.Fprintf(tw, "%d\t", s.Round)
 		}
-		fmt.Fprintf(tw, "%d\t%.1f\t%.2f\t%.2f\t%.3f\t%.2f\t%.1f\t%.1f\t%.1f\t%.0f/%.0f\t%d\t%d\t%.0f\t%.2f\t%.2f\t%d/%d\t%.2f\t%.1f\t%.2f\t\n", s.Clients, s.CyclesPerS, s.CPUmsPerCycle, s.ServerCPUShare,
-			s.SigMs, s.SigShare, s.CycleP50, s.CycleP99, s.RequestP99, s.AdmittedP50, s.AdmittedP99, s.Busy, s.Errors, s.RSSMiB, s.DatabaseCPUmsPerCycle, s.ClientCPUmsPerCycle, s.LateKeys, s.LateOrders, s.IdleCores, s.LoadAvg, s.RunQueueMsPerCycle)
+		prof := "-"
+		if s.ProfileSigShare > 0 {
+			prof = fmt.Sprintf("%.2f", s.ProfileSigShare)
+		}
+		fmt.Fprintf(tw, "%d\t%.1f\t%.2f\t%.2f\t%.3f\t%.2f\t%s\t%.1f\t%.1f\t%.1f\t%.0f/%.0f\t%d\t%d\t%.0f\t%.2f\t%.2f\t%d/%d\t%.2f\t%.1f\t%.2f\t\n", s.Clients, s.CyclesPerS, s.CPUmsPerCycle, s.ServerCPUShare,
+			s.SigMs, s.SigShare, prof, s.CycleP50, s.CycleP99, s.RequestP99, s.AdmittedP50, s.AdmittedP99, s.Busy, s.Errors, s.RSSMiB, s.DatabaseCPUmsPerCycle, s.ClientCPUmsPerCycle, s.LateKeys, s.LateOrders, s.IdleCores, s.LoadAvg, s.RunQueueMsPerCycle)
 	}
 	tw.Flush()
 }
@@ -207,6 +218,7 @@ func medians(steps []StepReport) []StepReport {
 			ServerCPUShare:        med(func(s StepReport) float64 { return s.ServerCPUShare }),
 			SigMs:                 med(func(s StepReport) float64 { return s.SigMs }),
 			SigShare:              med(func(s StepReport) float64 { return s.SigShare }),
+			ProfileSigShare:       med(func(s StepReport) float64 { return s.ProfileSigShare }),
 			CycleP50:              med(func(s StepReport) float64 { return s.CycleP50 }),
 			CycleP99:              med(func(s StepReport) float64 { return s.CycleP99 }),
 			RequestP99:            med(func(s StepReport) float64 { return s.RequestP99 }),
@@ -327,11 +339,13 @@ func ladder(ctx context.Context, c config, steps []int, stdout, stderr io.Writer
 		rep.SigsPerCycle = 6
 	}
 	issuers := &issuerCache{}
-	// Keys for the first step: enough for about 60 cycles/s; later steps
-	// size theirs from the best rate so far. Making one costs about two
-	// signatures, so the pool is bounded (maxReadyKeys); a step that runs
-	// out makes its own and says how many (late keys).
-	rate := 60.0
+	// Keys for the first step: enough for about 100 cycles/s; later steps
+	// size theirs from twice the best rate so far (the next step, with
+	// more clients, may well be faster: at 1.3 times, the 4-client step
+	// made a third of its keys while it was measured). Making one costs
+	// about two signatures, so the pool is bounded (maxReadyKeys); a step
+	// that runs out makes its own and says how many (late keys).
+	rate := 100.0
 	perCycle := 1
 	if c.mode == "full" {
 		perCycle = 2 // keys
@@ -339,7 +353,7 @@ func ladder(ctx context.Context, c config, steps []int, stdout, stderr io.Writer
 	rep.Rounds = max(c.rounds, 1)
 	for round := 1; round <= rep.Rounds; round++ {
 		for _, n := range steps {
-			want := min(int(1.3*rate*(c.duration+warmupFor(c)).Seconds())*perCycle+2*n, maxReadyKeys)
+			want := min(int(2*rate*(c.duration+warmupFor(c)).Seconds())*perCycle+2*n, maxReadyKeys)
 			st, err := step(ctx, c, cl, keys, issuers, busy, pid, n, want, stderr)
 			rate = max(rate, st.CyclesPerS)
 			if err != nil {
@@ -531,6 +545,18 @@ func step(ctx context.Context, c config, cl *client.Client, keys *keyPool, issue
 	sampling := make(chan struct{})
 	signs := make(chan []time.Duration, 1)
 	go func() { signs <- sampleSignatures(sampling) }()
+	type shareResult struct {
+		share float64
+		err   error
+	}
+	var profiled chan shareResult
+	if c.serverPprof != "" {
+		profiled = make(chan shareResult, 1)
+		go func() {
+			share, err := profileShare(ctx, c.serverPprof, max(1, int(math.Round(c.duration.Seconds()))))
+			profiled <- shareResult{share, err}
+		}()
+	}
 	opened := time.Now()
 	rec.count(true)
 	until(deadline)
@@ -550,6 +576,14 @@ func step(ctx context.Context, c config, cl *client.Client, keys *keyPool, issue
 	lateOrders1 := lateOrders.Load()
 	admitted := busy.takeAdmitted()
 	rss, _ := procRSS(pid)
+	var profShare float64
+	if profiled != nil {
+		if r := <-profiled; r.err != nil {
+			fmt.Fprintf(stderr, "irpkiload: %d clients: no signature share from the server's profile: %v\n", n, r.err)
+		} else {
+			profShare = r.share
+		}
+	}
 	select {
 	case <-finished:
 	case <-time.After(time.Second):
@@ -565,7 +599,8 @@ func step(ctx context.Context, c config, cl *client.Client, keys *keyPool, issue
 	r := rec.report(n, elapsed)
 	st := StepReport{Clients: n, Cycles: r.Cycles, Errors: r.Errors, Busy: busy1 - busy0, Seconds: elapsed.Seconds(),
 		CyclesPerS: r.CyclesPerS, RSSMiB: float64(rss) / (1 << 20), FirstErrors: r.FirstErrors,
-		IdleCores: (idle1 - idle0).Seconds() / elapsed.Seconds(), LoadAvg: load, LateKeys: late1 - late0, LateOrders: lateOrders1 - lateOrders0}
+		IdleCores: (idle1 - idle0).Seconds() / elapsed.Seconds(), LoadAvg: load, LateKeys: late1 - late0, LateOrders: lateOrders1 - lateOrders0,
+		ProfileSigShare: profShare}
 	if len(admitted) > 0 {
 		st.AdmittedP50, st.AdmittedP99 = ms(pct(admitted, 50)), ms(pct(admitted, 99))
 	}
@@ -756,6 +791,8 @@ type server struct {
 	// temp are the directories startServer made for it (the TLS key, a
 	// data directory not given with --data-dir), removed by close.
 	temp []string
+	// pprof is the base URL of its profiler, when launch gave it one.
+	pprof string
 }
 
 // close stops the server and removes the directories made for it.
@@ -820,6 +857,9 @@ func startServer(ctx context.Context, c *config, stderr io.Writer) (_ *server, e
 		return nil, err
 	}
 	srv.temp = temp
+	if srv.pprof != "" {
+		c.serverPprof = srv.pprof
+	}
 	c.endpoint = "https://" + addr + "/2017/10/CertificateServices"
 	c.tlsClient = &tls.Config{RootCAs: pool}
 	where := c.dataDir
@@ -854,6 +894,19 @@ func launch(ctx context.Context, c *config, certFile, keyFile string, pool *x509
 		args = append(args, "--database", c.database)
 	}
 	args = append(args, c.serveFlags...)
+	var pprofBase string
+	if c.serverPprof == "" && !slices.ContainsFunc(c.serveFlags, func(f string) bool { return strings.HasPrefix(strings.TrimLeft(f, "-"), "metrics-listen") }) {
+		// The profiler, for the signatures' share read off the server's
+		// own CPU profile; on loopback, like the service.
+		ml, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, "", err
+		}
+		maddr := ml.Addr().String()
+		ml.Close()
+		args = append(args, "--metrics-listen", maddr, "--pprof")
+		pprofBase = "http://" + maddr
+	}
 	cmd := exec.Command(c.irpkid, args...)
 	var logs strings.Builder
 	var logMu sync.Mutex
@@ -862,7 +915,7 @@ func launch(ctx context.Context, c *config, certFile, keyFile string, pool *x509
 	if err := cmd.Start(); err != nil {
 		return nil, "", fmt.Errorf("start %s serve: %w", c.irpkid, err)
 	}
-	srv := &server{cmd: cmd, pid: cmd.Process.Pid}
+	srv := &server{cmd: cmd, pid: cmd.Process.Pid, pprof: pprofBase}
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {

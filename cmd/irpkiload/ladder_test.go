@@ -16,7 +16,8 @@ import (
 // TestLadderStartsItsServer: irpkiload --start --ladder starts irpkid
 // serve (HTTPS on loopback) and runs one step per client count, each with
 // cycles, the server's CPU from /proc, a signature cost sampled in the
-// run, the server's memory, the load generator's own CPU and the admitted
+// run, the signatures' share read off the server's own CPU profile, the
+// server's memory, the load generator's own CPU and the admitted
 // requests' latency; no errors. With --rounds 2 it runs the ladder twice
 // and adds each client count's medians. Figures are not asserted: they
 // are the machine's (docs/benchmark.md).
@@ -39,7 +40,7 @@ func TestLadderStartsItsServer(t *testing.T) {
 	}
 	for _, s := range append(rep.Steps, rep.Medians...) {
 		if s.Cycles == 0 || s.CPUmsPerCycle <= 0 || s.SigMs <= 0 || s.SigShare <= 0 || s.RSSMiB <= 0 || s.CycleP99 < s.CycleP50 ||
-			s.ClientCPUmsPerCycle <= 0 || s.AdmittedP50 <= 0 || s.AdmittedP99 < s.AdmittedP50 {
+			s.ClientCPUmsPerCycle <= 0 || s.AdmittedP50 <= 0 || s.AdmittedP99 < s.AdmittedP50 || s.ProfileSigShare <= 0 || s.ProfileSigShare >= 1 {
 			t.Errorf("step %+v: a figure is missing", s)
 		}
 	}

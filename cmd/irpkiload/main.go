@@ -82,6 +82,7 @@ type config struct {
 	ladder, database string
 	rounds           int
 	serverPID        int
+	serverPprof      string // base URL of the server's net/http/pprof
 	databasePID      int
 	start            bool
 	serveFlags       []string
@@ -108,6 +109,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	warmup := fs.String("warmup", "auto", "with --ladder: how long each step's clients run before its measured --duration starts, so that the\nstep is measured at its steady state (auto: a fifth of --duration, at most 2s; 0: none). Cycles still\nin flight when the window closes end, uncounted, before the next step")
 	fs.IntVar(&c.rounds, "rounds", 1, "with --ladder: run the whole ladder this many times on the same server and report, beside each\nround, every step's median over the rounds (a shared machine's speed drifts within minutes)")
 	fs.IntVar(&c.serverPID, "server-pid", 0, "the irpkid serve process whose CPU and memory the ladder reads (Linux /proc)")
+	fs.StringVar(&c.serverPprof, "server-pprof", "", "with --ladder: the server's profiler, http://ADDR of irpkid serve --metrics-listen ADDR --pprof; each step then\nalso reads the signatures' share of the server's CPU off its CPU profile (sig share (profile)). With --start\nirpkiload sets this up itself unless a --serve-flag gives --metrics-listen")
 	fs.IntVar(&c.databasePID, "database-pid", 0, "the PostgreSQL server's postmaster: the ladder adds its CPU and its children's to the server's (Linux /proc)")
 	fs.BoolVar(&c.start, "start", false, "start irpkid serve itself (HTTPS on a loopback port; a new temporary data directory, removed after, unless --data-dir) for the run, and stop it after")
 	fs.StringVar(&c.database, "database", "", "with --start: the PostgreSQL URL irpkid serve and its operator commands use (default SQLite in the data directory)")
