@@ -68,8 +68,9 @@ type StepReport struct {
 	SigMs                 float64 `json:"rsa2048_sign_ms"`
 	SigShare              float64 `json:"signature_share"`
 	// ProfileSigShare is the share of the server's CPU in RSA signatures,
-	// read off its CPU profile over the window (--server-pprof); 0 when
-	// not read.
+	// read off its CPU profile over the window (--server-pprof), of
+	// irpkid's CPU and the database server's (--database-pid) together
+	// like SigShare; 0 when not read.
 	ProfileSigShare float64 `json:"signature_share_profile,omitempty"`
 	CycleP50        float64 `json:"cycle_p50_ms"`
 	CycleP99        float64 `json:"cycle_p99_ms"`
@@ -616,6 +617,11 @@ func step(ctx context.Context, c config, cl *client.Client, keys *keyPool, issue
 	}
 	cpu := (cpu1 - cpu0 + db1 - db0).Seconds()
 	st.ServerCPUShare = cpu / elapsed.Seconds()
+	if db1 > db0 && cpu > 0 {
+		// The profile is irpkid's alone; the share is of the server's CPU
+		// with the database server's.
+		st.ProfileSigShare *= (cpu1 - cpu0).Seconds() / cpu
+	}
 	if r.Cycles > 0 {
 		st.CPUmsPerCycle = cpu * 1000 / float64(r.Cycles)
 		st.ClientCPUmsPerCycle = (self1 - self0).Seconds() * 1000 / float64(r.Cycles)
