@@ -320,7 +320,7 @@ func ladder(ctx context.Context, c config, steps []int, stdout, stderr io.Writer
 	if err != nil {
 		return nil, err
 	}
-	tr := &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 0, TLSClientConfig: c.tlsClient}
+	tr := clientTransport(c.tlsClient, 256)
 	busy := &busyCounter{next: tr}
 	cl, err := client.New(c.endpoint, client.Options{Environment: client.EnvTest, Trust: trust,
 		HTTPClient: &http.Client{Timeout: 120 * time.Second, Transport: busy}, BusyRetries: 1000})
@@ -467,7 +467,7 @@ func step(ctx context.Context, c config, cl *client.Client, keys *keyPool, issue
 	warmup := warmupFor(c)
 	start := time.Now()
 	from := start.Add(warmup)
-	deadline := from.Add(c.duration)
+	var closed atomic.Bool // the window has closed: start no more cycles
 	if warmup > 0 {
 		fmt.Fprintf(stderr, "irpkiload: %d clients set up; warming up for %s, then measuring for %s\n", n, warmup, c.duration)
 	} else {
@@ -480,7 +480,7 @@ func step(ctx context.Context, c config, cl *client.Client, keys *keyPool, issue
 		go func() {
 			defer wg.Done()
 			h := held[i]
-			for ctx.Err() == nil && time.Now().Before(deadline) {
+			for ctx.Err() == nil && !closed.Load() {
 				t0 := time.Now()
 				var err error
 				switch {
@@ -560,8 +560,9 @@ func step(ctx context.Context, c config, cl *client.Client, keys *keyPool, issue
 	}
 	opened := time.Now()
 	rec.count(true)
-	until(deadline)
+	until(opened.Add(c.duration))
 	rec.count(false)
+	closed.Store(true)
 	elapsed := time.Since(opened)
 	close(sampling)
 	cpu1, err := processCPU(pid)

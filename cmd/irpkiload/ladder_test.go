@@ -134,7 +134,7 @@ func TestStepMeasuresItsWindow(t *testing.T) {
 	if s.Busy == 0 || s.Errors != 0 || s.Cycles == 0 {
 		t.Fatalf("step %+v: want 503s, no errors and cycles\n%s", s, stderr.String())
 	}
-	if s.Seconds < 1.9 || s.Seconds > 2.5 {
+	if s.Seconds < 2 || s.Seconds > 2.5 {
 		t.Errorf("step measured %.2fs, want its 2s window", s.Seconds)
 	}
 	if got := float64(s.Cycles) / s.Seconds; math.Abs(got-s.CyclesPerS) > 1e-6 {

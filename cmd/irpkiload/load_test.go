@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/irpki/irpki/internal/certapi"
 	"github.com/irpki/irpki/internal/server/irpkidproc"
 )
 
@@ -114,5 +115,19 @@ func TestHelpAndFlagErrors(t *testing.T) {
 	if code := run(context.Background(), []string{"--clients", "0"}, &stdout, &stderr); code != 2 ||
 		stderr.String() != "irpkiload: --endpoint is required; --data-dir is required; --clients must be at least 1 (irpkiload --help lists the flags)\n" {
 		t.Errorf("missing flags: exit %d, %q", code, stderr.String())
+	}
+}
+
+// TestClientsDropIdleConnectionsBeforeTheServer: the clients' transport
+// drops an idle connection before irpkid would close it, so that no
+// request is sent on a connection the server is closing (a POST is not
+// sent again by the transport: it would fail with EOF).
+func TestClientsDropIdleConnectionsBeforeTheServer(t *testing.T) {
+	tr := clientTransport(nil, 8)
+	if tr.IdleConnTimeout <= 0 || tr.IdleConnTimeout >= certapi.IdleTimeout {
+		t.Fatalf("the clients keep idle connections %s; irpkid closes them after %s", tr.IdleConnTimeout, certapi.IdleTimeout)
+	}
+	if tr.MaxIdleConnsPerHost != 8 {
+		t.Errorf("idle connections per host %d, want 8", tr.MaxIdleConnsPerHost)
 	}
 }

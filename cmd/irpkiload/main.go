@@ -288,6 +288,16 @@ func (r *Report) write(w io.Writer) {
 	}
 }
 
+// clientTransport is the clients' HTTP transport: up to maxIdle
+// connections kept open between requests, each dropped after a minute
+// idle. Without that bound a connection left idle between steps was
+// reused just as irpkid closed it (its IdleTimeout, 120 s), and the
+// POST, which the transport does not send again by itself, failed with
+// EOF.
+func clientTransport(tlsConfig *tls.Config, maxIdle int) *http.Transport {
+	return &http.Transport{MaxIdleConnsPerHost: maxIdle, IdleConnTimeout: time.Minute, TLSClientConfig: tlsConfig}
+}
+
 // recorder collects latencies and errors from the clients.
 type recorder struct {
 	// paused stops ok from recording latencies and cycles: a ladder step
@@ -389,7 +399,7 @@ func load(ctx context.Context, c config, stderr io.Writer) (*Report, error) {
 	for _, ep := range strings.Split(c.endpoint, ",") {
 		cl, err := client.New(strings.TrimSpace(ep), client.Options{
 			Environment: client.EnvTest, Trust: trust,
-			HTTPClient: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: c.clients, TLSClientConfig: c.tlsClient}},
+			HTTPClient: &http.Client{Timeout: 60 * time.Second, Transport: clientTransport(c.tlsClient, c.clients)},
 		})
 		if err != nil {
 			return nil, err
