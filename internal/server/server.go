@@ -208,6 +208,9 @@ func (s *Server) measure() {
 	m.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "irpkid_soap_requests_admitted",
 		Help: "SOAP requests being served or waiting for their turn (bounded by --max-inflight-requests plus --max-queued-requests)."},
 		func() float64 { all, _ := api.Admission().Queued(""); return float64(all) }))
+	m.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "irpkid_soap_requests_running",
+		Help: "SOAP requests being served now (at most --max-inflight-requests); irpkid_soap_requests_admitted less this are waiting for their turn."},
+		func() float64 { return float64(api.Admission().Running()) }))
 	m.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "irpkid_store_commits_total",
 		Help: "Durable SQLite commits (each one fsync); with irpkid_store_committed_transactions_total, how many write transactions a group commit holds."},
 		func() float64 { c, _ := db.CommitStats(); return float64(c) }))

@@ -211,3 +211,63 @@ func TestCloseWaitsForMetricsServer(t *testing.T) {
 		t.Fatalf("the metrics server's goroutine still runs after Close:\n%s", stacks)
 	}
 }
+
+// TestAdmissionGauges: /metrics tells the SOAP requests being served
+// apart from those admitted in all (served and waiting): with one request
+// holding the only place and one waiting for it, running is 1 and
+// admitted 2; when both are gone, 0 and 0.
+func TestAdmissionGauges(t *testing.T) {
+	cfg := fullConfig(t)
+	cfg.Metrics = metrics.New(buildinfo.Info{})
+	cfg.SOAP.MaxInFlight, cfg.SOAP.MaxQueued = 1, 1
+	s, err := server.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ServeMetrics(ln, false); err != nil {
+		t.Fatal(err)
+	}
+	gauges := func() (running, admitted string) {
+		t.Helper()
+		resp, err := http.Get("http://" + ln.Addr().String() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		for _, line := range strings.Split(string(body), "\n") {
+			if v, ok := strings.CutPrefix(line, "irpkid_soap_requests_running "); ok {
+				running = v
+			}
+			if v, ok := strings.CutPrefix(line, "irpkid_soap_requests_admitted "); ok {
+				admitted = v
+			}
+		}
+		return running, admitted
+	}
+	q := s.API.Admission()
+	release, err := q.Enter(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	waited := make(chan error, 1)
+	go func() { _, err := q.Enter(ctx, ""); waited <- err }()
+	for all, _ := q.Queued(""); all < 2; all, _ = q.Queued("") {
+		time.Sleep(time.Millisecond)
+	}
+	if r, a := gauges(); r != "1" || a != "2" {
+		t.Errorf("one served, one waiting: running %q, admitted %q; want 1 and 2", r, a)
+	}
+	cancel()
+	<-waited
+	release()
+	if r, a := gauges(); r != "0" || a != "0" {
+		t.Errorf("none left: running %q, admitted %q; want 0 and 0", r, a)
+	}
+}
