@@ -528,7 +528,9 @@ func step(ctx context.Context, c config, cl *client.Client, keys *keyPool, issue
 	until(from)
 	cpu0, err := processCPU(pid)
 	if err != nil {
-		rec.count(false)
+		// The clients stop too: otherwise, unless they fail, they run on
+		// and the step never returns (a wrong --server-pid).
+		closed.Store(true)
 		<-finished
 		return StepReport{}, err
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -165,5 +166,28 @@ func TestWarmupFlag(t *testing.T) {
 		if code := run(context.Background(), args, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "--warmup") {
 			t.Errorf("%v: exit %d, %q; want 2 and a word about --warmup", args, code, stderr.String())
 		}
+	}
+}
+
+// TestLadderWithAWrongServerPIDEnds: a --server-pid with no process behind
+// it ends the ladder with an error once the first step's window would
+// open. The clients, running against a healthy server, stop with it
+// rather than run on, and the step returns on its own, before ctx's
+// deadline.
+func TestLadderWithAWrongServerPIDEnds(t *testing.T) {
+	bin := irpkidproc.Build(t, "./cmd/irpkid")
+	dir := filepath.Join(t.TempDir(), "data")
+	p := irpkidproc.Start(t, bin, dir, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	// Above the largest pid_max Linux allows (2^22).
+	code := run(ctx, []string{"--endpoint", p.Endpoint, "--data-dir", dir, "--irpkid", bin, "--server-pid", "8388608",
+		"--ladder", "1", "--duration", "1s", "--warmup", "0", "--mode", "renew"}, &stdout, &stderr)
+	if ctx.Err() != nil {
+		t.Fatalf("the step ran until ctx's deadline: exit %d\n%s", code, stderr.String())
+	}
+	if code != 1 || !strings.Contains(stderr.String(), "server CPU") {
+		t.Errorf("exit %d, %q; want 1 and the server CPU's error", code, stderr.String())
 	}
 }
