@@ -904,7 +904,7 @@ func launch(ctx context.Context, c *config, certFile, keyFile string, pool *x509
 	}
 	args = append(args, c.serveFlags...)
 	var pprofBase string
-	if c.serverPprof == "" && !slices.ContainsFunc(c.serveFlags, func(f string) bool { return strings.HasPrefix(strings.TrimLeft(f, "-"), "metrics-listen") }) {
+	if c.ladder != "" && c.serverPprof == "" && !givesMetricsListen(c.serveFlags) {
 		// The profiler, for the signatures' share read off the server's
 		// own CPU profile; on loopback, like the service.
 		ml, err := net.Listen("tcp", "127.0.0.1:0")
@@ -967,6 +967,12 @@ func launch(ctx context.Context, c *config, certFile, keyFile string, pool *x509
 		}
 	}
 	return srv, addr, nil
+}
+
+// givesMetricsListen reports whether serveFlags (--serve-flag) set irpkid
+// serve's --metrics-listen, which is then the user's to profile.
+func givesMetricsListen(serveFlags []string) bool {
+	return slices.ContainsFunc(serveFlags, func(f string) bool { return strings.HasPrefix(strings.TrimLeft(f, "-"), "metrics-listen") })
 }
 
 // loopbackCert makes a self-signed ECDSA certificate for 127.0.0.1.

@@ -191,3 +191,20 @@ func TestLadderWithAWrongServerPIDEnds(t *testing.T) {
 		t.Errorf("exit %d, %q; want 1 and the server CPU's error", code, stderr.String())
 	}
 }
+
+// TestServerPprofFlag: --server-pprof takes the profiler's base URL, only
+// with --ladder, and with --start only beside a --serve-flag that gives
+// the started server a --metrics-listen to profile.
+func TestServerPprofFlag(t *testing.T) {
+	for _, args := range [][]string{
+		{"--server-pid", "1", "--endpoint", "http://127.0.0.1:1", "--data-dir", "d", "--server-pprof", "http://127.0.0.1:6060"},
+		{"--server-pid", "1", "--endpoint", "http://127.0.0.1:1", "--data-dir", "d", "--ladder", "1", "--server-pprof", "127.0.0.1:6060"},
+		{"--server-pid", "1", "--endpoint", "http://127.0.0.1:1", "--data-dir", "d", "--ladder", "1", "--server-pprof", "ftp://127.0.0.1:6060"},
+		{"--start", "--ladder", "1", "--server-pprof", "http://127.0.0.1:6060"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), args, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "--server-pprof") {
+			t.Errorf("%v: exit %d, %q; want 2 and a word about --server-pprof", args, code, stderr.String())
+		}
+	}
+}

@@ -38,6 +38,7 @@ import (
 	"io"
 	"math/big"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -138,6 +139,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		if !c.start && c.serverPID == 0 {
 			bad = append(bad, "--ladder needs --server-pid (the running irpkid) or --start")
+		}
+	}
+	if c.serverPprof != "" {
+		c.serverPprof = strings.TrimRight(c.serverPprof, "/")
+		u, err := url.Parse(c.serverPprof)
+		switch {
+		case c.ladder == "":
+			bad = append(bad, "--server-pprof: only with --ladder")
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			bad = append(bad, fmt.Sprintf("--server-pprof %q: give the profiler's base URL, http://ADDR", c.serverPprof))
+		case c.start && !givesMetricsListen(c.serveFlags):
+			// The server started here would have no profiler there.
+			bad = append(bad, "--server-pprof with --start: irpkiload sets up the server's profiler itself; give it only with --serve-flag=--metrics-listen=ADDR --serve-flag=--pprof")
 		}
 	}
 	c.warmup = -1
