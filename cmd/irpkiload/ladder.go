@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"math/big"
 	"net"
 	"net/http"
@@ -555,8 +554,10 @@ func step(ctx context.Context, c config, cl *client.Client, keys *keyPool, issue
 	var profiled chan shareResult
 	if c.serverPprof != "" {
 		profiled = make(chan shareResult, 1)
+		// net/http/pprof profiles whole seconds: the window's, so that the
+		// profile ends before the cycles in flight at its close do.
 		go func() {
-			share, err := profileShare(ctx, c.serverPprof, max(1, int(math.Round(c.duration.Seconds()))))
+			share, err := profileShare(ctx, c.serverPprof, max(1, int(c.duration/time.Second)))
 			profiled <- shareResult{share, err}
 		}()
 	}
@@ -582,7 +583,7 @@ func step(ctx context.Context, c config, cl *client.Client, keys *keyPool, issue
 	rss, _ := procRSS(pid)
 	var profShare float64
 	if profiled != nil {
-		if r := <-profiled; r.err != nil {
+		if r := <-profiled; r.err != nil && ctx.Err() == nil {
 			fmt.Fprintf(stderr, "irpkiload: %d clients: no signature share from the server's profile: %v\n", n, r.err)
 		} else {
 			profShare = r.share
