@@ -176,8 +176,9 @@ type Options struct {
 	// BusyRetries is how often a request answered "busy" (HTTP 503 with
 	// Retry-After, as irpkid's SERVICE_BUSY: nothing was done) is sent
 	// again, after waiting at least Retry-After, jittered and doubling
-	// up to 30 s (see Jitter); default 6, negative none. A Retry-After over
-	// MaxBusyWait is not waited for here: the busy answer is returned.
+	// up to 30 s or twice Retry-After (see Jitter); default 6, negative
+	// none. A Retry-After over MaxBusyWait is not waited for here: the
+	// busy answer is returned.
 	BusyRetries int
 	// Sleep waits d or until ctx is done; tests inject one. Default: a
 	// timer.
@@ -187,9 +188,10 @@ type Options struct {
 // MaxBusyWait is the longest Retry-After a request waits for by itself.
 const MaxBusyWait = 2 * time.Minute
 
-// maxBusyStep caps the doubling of a busy request's waits: it waits at
-// most 30 s between attempts (jittered between 15 and 30 s), unless the
-// service's Retry-After asks for longer.
+// maxBusyStep caps the doubling of a busy request's waits: after a few
+// refusals in a row it waits between 15 and 30 s. A longer Retry-After is
+// waited for, and jittered up to twice itself like any first wait, so
+// that the clients turned away together still come back apart.
 const maxBusyStep = 30 * time.Second
 
 // DefaultUserAgent is "irpki/VERSION", VERSION the version of this module
@@ -405,7 +407,7 @@ func (c *Client) call(ctx context.Context, op wire.Operation, element []byte) (*
 		// Busy: wait at least what the service asked, and longer each
 		// time, jittered so that the clients it turned away together do
 		// not all come back at the same instant.
-		step = min(max(2*retryAfter, 2*step), maxBusyStep)
+		step = max(2*retryAfter, min(2*step, maxBusyStep))
 		if serr := c.opt.Sleep(ctx, max(retryAfter, Jitter(step))); serr != nil {
 			return resp, err // the busy answer, the last there was
 		}

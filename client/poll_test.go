@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -132,5 +133,38 @@ func TestBusyWaitsDoubleUpToACap(t *testing.T) {
 		if lo := max(time.Second, step/2); d < lo || d > step {
 			t.Errorf("wait %d: %s, want within [%s, %s]", i+1, d, lo, step)
 		}
+	}
+}
+
+// TestBusyWaitsOverTheCapAreJittered: a Retry-After longer than the cap
+// (40 s) is waited for, each time between it and twice it, and not all
+// waits are the same: clients turned away together do not all come back
+// at the same instant.
+func TestBusyWaitsOverTheCapAreJittered(t *testing.T) {
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "40")
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+	}))
+	defer hs.Close()
+	s := irpkidtest.Start(t, irpkidtest.Config{})
+	var waits []time.Duration
+	c, err := client.New(hs.URL, client.Options{Environment: client.EnvTest, Trust: s.Trust(), BusyRetries: 8,
+		Sleep: func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetCertificate(context.Background(), goldenCustomer, "00000000000000000000000000000000"); err == nil {
+		t.Fatal("a service that is always busy: no error")
+	}
+	if len(waits) != 8 {
+		t.Fatalf("waits %v; want 8", waits)
+	}
+	for i, d := range waits {
+		if d < 40*time.Second || d > 80*time.Second {
+			t.Errorf("wait %d: %s, want within [40s, 80s]", i+1, d)
+		}
+	}
+	if slices.Min(waits) == slices.Max(waits) {
+		t.Errorf("waits %v: all the same", waits)
 	}
 }
