@@ -53,10 +53,13 @@ type StepReport struct {
 	Clients int `json:"clients"`
 	// Round is the ladder's round the step ran in (--rounds), from 1; 0
 	// in Medians.
-	Round         int     `json:"round,omitempty"`
+	Round int `json:"round,omitempty"`
+	// Cycles are those that ended in the measured window, Seconds its
+	// length. Errors are the whole step's, warm-up and the cycles in
+	// flight at the close included: an error anywhere fails the run.
 	Cycles        int     `json:"cycles"`
 	Errors        int     `json:"errors"`
-	Busy          int64   `json:"busy_answers"` // 503 SERVICE_BUSY answers, retried after Retry-After
+	Busy          int64   `json:"busy_answers"` // 503 SERVICE_BUSY answers in the window, retried after Retry-After
 	Seconds       float64 `json:"seconds"`
 	CyclesPerS    float64 `json:"cycles_per_second"`
 	CPUmsPerCycle float64 `json:"server_cpu_ms_per_cycle"` // irpkid's, and with --database-pid the database server's
@@ -339,10 +342,10 @@ func ladder(ctx context.Context, c config, steps []int, stdout, stderr io.Writer
 		rep.SigsPerCycle = 6
 	}
 	issuers := &issuerCache{}
-	// Keys for the first step: enough for about 100 cycles/s; later steps
-	// size theirs from twice the best rate so far (the next step, with
-	// more clients, may well be faster: at 1.3 times, the 4-client step
-	// made a third of its keys while it was measured). Making one costs
+	// Keys for a step: for twice the best rate so far (at first 100
+	// cycles/s) over its warm-up and window. The next step, with more
+	// clients, may well be faster: at 1.3 times, the 4-client step made a
+	// third of its keys while it was measured. Making one costs
 	// about two signatures, so the pool is bounded (maxReadyKeys); a step
 	// that runs out makes its own and says how many (late keys).
 	rate := 100.0
