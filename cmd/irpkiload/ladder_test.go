@@ -208,3 +208,18 @@ func TestServerPprofFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestDurationFlag: a ladder's --duration, and a run's without --cycles,
+// is positive: a window of none measures nothing.
+func TestDurationFlag(t *testing.T) {
+	for _, args := range [][]string{
+		{"--start", "--ladder", "1", "--duration", "0s"},
+		{"--start", "--ladder", "1", "--cycles", "3", "--duration", "-1s"},
+		{"--start", "--duration", "0s"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), args, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "--duration") {
+			t.Errorf("%v: exit %d, %q; want 2 and a word about --duration", args, code, stderr.String())
+		}
+	}
+}

@@ -187,6 +187,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if c.cycles < 0 {
 		bad = append(bad, "--cycles must not be negative")
 	}
+	if c.duration <= 0 && (c.ladder != "" || c.cycles == 0) {
+		// A step's window, or the run, would measure nothing.
+		bad = append(bad, fmt.Sprintf("--duration %s: give a positive duration", c.duration))
+	}
 	if fs.NArg() > 0 {
 		bad = append(bad, fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
 	}
