@@ -435,7 +435,11 @@ func step(ctx context.Context, c config, cl *client.Client, keys *keyPool, issue
 	held := make([]*holding, n)
 	creds := make([][]credentials, n)
 	if c.mode == "enrol" {
-		per := min((keysWanted+n-1)/n, maxOrderCount)
+		// Twice each client's share of the keys: the queue serves clients
+		// unevenly (those turned away with 503 wait), and at an even
+		// share a 256-client step made orders in its cycles, each an
+		// irpkid order process writing to the server's database.
+		per := min(2*((keysWanted+n-1)/n), maxOrderCount)
 		err := onEach(ctx, customers, 4, func(i int, id string) (err error) {
 			creds[i], err = order(ctx, c, id, per)
 			return err
