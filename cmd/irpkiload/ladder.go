@@ -207,11 +207,7 @@ func medians(steps []StepReport) []StepReport {
 			for i, s := range ss {
 				v[i] = f(s)
 			}
-			slices.Sort(v)
-			if len(v)%2 == 0 {
-				return (v[len(v)/2-1] + v[len(v)/2]) / 2
-			}
-			return v[len(v)/2]
+			return median(v)
 		}
 		m := StepReport{Clients: n,
 			Seconds:               med(func(s StepReport) float64 { return s.Seconds }),
@@ -221,7 +217,7 @@ func medians(steps []StepReport) []StepReport {
 			ServerCPUShare:        med(func(s StepReport) float64 { return s.ServerCPUShare }),
 			SigMs:                 med(func(s StepReport) float64 { return s.SigMs }),
 			SigShare:              med(func(s StepReport) float64 { return s.SigShare }),
-			ProfileSigShare:       med(func(s StepReport) float64 { return s.ProfileSigShare }),
+			ProfileSigShare:       medianRead(ss, func(s StepReport) float64 { return s.ProfileSigShare }),
 			CycleP50:              med(func(s StepReport) float64 { return s.CycleP50 }),
 			CycleP99:              med(func(s StepReport) float64 { return s.CycleP99 }),
 			RequestP99:            med(func(s StepReport) float64 { return s.RequestP99 }),
@@ -243,6 +239,32 @@ func medians(steps []StepReport) []StepReport {
 		out = append(out, m)
 	}
 	return out
+}
+
+// medianRead is the median of f over the steps where it was read (not
+// 0), 0 if none: a profile that could not be fetched in one round is not
+// a share of 0.
+func medianRead(steps []StepReport, f func(StepReport) float64) float64 {
+	var v []float64
+	for _, s := range steps {
+		if x := f(s); x != 0 {
+			v = append(v, x)
+		}
+	}
+	return median(v)
+}
+
+// median is the middle of v (the mean of the middle two of an even
+// number), 0 for none; it sorts v.
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	slices.Sort(v)
+	if len(v)%2 == 0 {
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	return v[len(v)/2]
 }
 
 // parseLadder reads "1,4,16".

@@ -52,18 +52,19 @@ func TestLadderStartsItsServer(t *testing.T) {
 
 // TestMedians: each column of a client count's steps is reduced to its
 // median (the mean of the middle two of an even number), counts keep the order they
-// were first met in, errors and 503s are summed.
+// were first met in, errors and 503s are summed; the profile's share is
+// the median of the rounds that read it (round 3 of 4 clients did not).
 func TestMedians(t *testing.T) {
 	steps := []StepReport{
-		{Clients: 4, Round: 1, CyclesPerS: 100, SigMs: 1.5, RSSMiB: 50, Errors: 1, Busy: 2},
+		{Clients: 4, Round: 1, CyclesPerS: 100, SigMs: 1.5, RSSMiB: 50, Errors: 1, Busy: 2, ProfileSigShare: 0.6},
 		{Clients: 16, Round: 1, CyclesPerS: 200, SigMs: 1.2},
-		{Clients: 4, Round: 2, CyclesPerS: 300, SigMs: 1.1, RSSMiB: 52},
+		{Clients: 4, Round: 2, CyclesPerS: 300, SigMs: 1.1, RSSMiB: 52, ProfileSigShare: 0.7},
 		{Clients: 16, Round: 2, CyclesPerS: 150, SigMs: 1.4, Busy: 3},
 		{Clients: 4, Round: 3, CyclesPerS: 200, SigMs: 1.3, RSSMiB: 70},
 	}
 	got := medians(steps)
 	want := []StepReport{
-		{Clients: 4, CyclesPerS: 200, SigMs: 1.3, RSSMiB: 52, Errors: 1, Busy: 2},
+		{Clients: 4, CyclesPerS: 200, SigMs: 1.3, RSSMiB: 52, Errors: 1, Busy: 2, ProfileSigShare: 0.65},
 		{Clients: 16, CyclesPerS: 175, SigMs: 1.3, Busy: 3},
 	}
 	if len(got) != len(want) {
@@ -71,7 +72,8 @@ func TestMedians(t *testing.T) {
 	}
 	for i := range want {
 		g, w := got[i], want[i]
-		if g.Clients != w.Clients || g.CyclesPerS != w.CyclesPerS || math.Abs(g.SigMs-w.SigMs) > 1e-9 || g.RSSMiB != w.RSSMiB || g.Errors != w.Errors || g.Busy != w.Busy || g.Round != 0 {
+		if g.Clients != w.Clients || g.CyclesPerS != w.CyclesPerS || math.Abs(g.SigMs-w.SigMs) > 1e-9 || g.RSSMiB != w.RSSMiB || g.Errors != w.Errors || g.Busy != w.Busy || g.Round != 0 ||
+			math.Abs(g.ProfileSigShare-w.ProfileSigShare) > 1e-9 {
 			t.Errorf("median %d: %+v, want %+v", i, g, w)
 		}
 	}

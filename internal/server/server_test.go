@@ -258,8 +258,13 @@ func TestAdmissionGauges(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	waited := make(chan error, 1)
 	go func() { _, err := q.Enter(ctx, ""); waited <- err }()
-	for all, _ := q.Queued(""); all < 2; all, _ = q.Queued("") {
-		time.Sleep(time.Millisecond)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if all, _ := q.Queued(""); all == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second request did not start waiting within 10 s")
+		}
 	}
 	if r, a := gauges(); r != "1" || a != "2" {
 		t.Errorf("one served, one waiting: running %q, admitted %q; want 1 and 2", r, a)
