@@ -102,21 +102,19 @@ func TestJitterSpreads(t *testing.T) {
 	}
 }
 
-// TestBusyWaitsDoubleUpToACap: a request answered 503 with Retry-After: 1
-// again and again waits at least 1 s, about twice as long each time
-// (jittered into [d/2, d]), but never more than 30 s between attempts:
-// a client turned away ten times in a row does not sleep for minutes.
-func TestBusyWaitsDoubleUpToACap(t *testing.T) {
-	calls := 0
+// busyWaits sends a GetCertificate, with retries more after busy answers,
+// to a service that always answers 503 with retryAfter, and returns how
+// many requests it got and the waits between them.
+func busyWaits(t *testing.T, retryAfter string, retries int) (calls int, waits []time.Duration) {
+	t.Helper()
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls++
-		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Retry-After", retryAfter)
 		http.Error(w, "busy", http.StatusServiceUnavailable)
 	}))
 	defer hs.Close()
 	s := irpkidtest.Start(t, irpkidtest.Config{})
-	var waits []time.Duration
-	c, err := client.New(hs.URL, client.Options{Environment: client.EnvTest, Trust: s.Trust(), BusyRetries: 10,
+	c, err := client.New(hs.URL, client.Options{Environment: client.EnvTest, Trust: s.Trust(), BusyRetries: retries,
 		Sleep: func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }})
 	if err != nil {
 		t.Fatal(err)
@@ -124,6 +122,15 @@ func TestBusyWaitsDoubleUpToACap(t *testing.T) {
 	if _, err := c.GetCertificate(context.Background(), goldenCustomer, "00000000000000000000000000000000"); err == nil {
 		t.Fatal("a service that is always busy: no error")
 	}
+	return calls, waits
+}
+
+// TestBusyWaitsDoubleUpToACap: a request answered 503 with Retry-After: 1
+// again and again waits at least 1 s, about twice as long each time
+// (jittered into [d/2, d]), but never more than 30 s between attempts:
+// a client turned away ten times in a row does not sleep for minutes.
+func TestBusyWaitsDoubleUpToACap(t *testing.T) {
+	calls, waits := busyWaits(t, "1", 10)
 	if calls != 11 || len(waits) != 10 {
 		t.Fatalf("%d requests and waits %v; want 11 requests and 10 waits", calls, waits)
 	}
@@ -141,21 +148,7 @@ func TestBusyWaitsDoubleUpToACap(t *testing.T) {
 // waits are the same: clients turned away together do not all come back
 // at the same instant.
 func TestBusyWaitsOverTheCapAreJittered(t *testing.T) {
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Retry-After", "40")
-		http.Error(w, "busy", http.StatusServiceUnavailable)
-	}))
-	defer hs.Close()
-	s := irpkidtest.Start(t, irpkidtest.Config{})
-	var waits []time.Duration
-	c, err := client.New(hs.URL, client.Options{Environment: client.EnvTest, Trust: s.Trust(), BusyRetries: 8,
-		Sleep: func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.GetCertificate(context.Background(), goldenCustomer, "00000000000000000000000000000000"); err == nil {
-		t.Fatal("a service that is always busy: no error")
-	}
+	_, waits := busyWaits(t, "40", 8)
 	if len(waits) != 8 {
 		t.Fatalf("waits %v; want 8", waits)
 	}
