@@ -281,8 +281,7 @@ func (s *Service) decideRenew(ctx context.Context, tx *store.Tx, q renewal) (d r
 	// One statement reads what Certificate, Successor, keyUnused and Org
 	// would: the decision is the same, in the same order.
 	st, err := tx.RenewalState(ctx, q.signerSerial, q.signer.Raw, q.fp)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !(st.SameDER && st.Cert.Environment == s.cfg.Environment)) {
-		// not byte for byte a certificate of this service (storedAs)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !s.pinned(st.Cert, st.SameDER)) {
 		d.refusal = signerUnknown()
 		return d, nil
 	}
@@ -355,7 +354,13 @@ func (s *Service) issuedHere(ctx context.Context, cert *x509.Certificate) (bool,
 // storedAs tells whether c, a certificate in the store, is cert byte for
 // byte and of this service's environment: the pin on a renewal's signer.
 func (s *Service) storedAs(c store.Certificate, cert *x509.Certificate) bool {
-	return bytes.Equal(c.DER, cert.Raw) && c.Environment == s.cfg.Environment
+	return s.pinned(c, bytes.Equal(c.DER, cert.Raw))
+}
+
+// pinned is storedAs for a certificate read without its DER, sameDER
+// telling whether the DER stored is the signer's.
+func (s *Service) pinned(c store.Certificate, sameDER bool) bool {
+	return sameDER && c.Environment == s.cfg.Environment
 }
 
 // foreignSigner is the refusal of a request signed with a certificate this
