@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-
 	"time"
 
 	"modernc.org/sqlite" // also registers the "sqlite" driver
@@ -78,16 +77,24 @@ type control struct {
 	begin, beginImmediate, commit, rollback, savepoint, release, rollbackTo *sql.Stmt
 }
 
+// statements lists c's statements with their SQL: the one list that
+// prepareControl fills and close empties.
+func (c *control) statements() []controlStmt {
+	return []controlStmt{
+		{&c.begin, "BEGIN"}, {&c.beginImmediate, "BEGIN IMMEDIATE"}, {&c.commit, "COMMIT"}, {&c.rollback, "ROLLBACK"},
+		{&c.savepoint, "SAVEPOINT w"}, {&c.release, "RELEASE w"}, {&c.rollbackTo, "ROLLBACK TO w"},
+	}
+}
+
+type controlStmt struct {
+	st **sql.Stmt
+	q  string
+}
+
 // prepareControl prepares the transaction control statements on conn.
 func prepareControl(ctx context.Context, conn *sql.Conn) (*control, error) {
 	c := &control{}
-	for _, p := range []struct {
-		st **sql.Stmt
-		q  string
-	}{
-		{&c.begin, "BEGIN"}, {&c.beginImmediate, "BEGIN IMMEDIATE"}, {&c.commit, "COMMIT"}, {&c.rollback, "ROLLBACK"},
-		{&c.savepoint, "SAVEPOINT w"}, {&c.release, "RELEASE w"}, {&c.rollbackTo, "ROLLBACK TO w"},
-	} {
+	for _, p := range c.statements() {
 		st, err := conn.PrepareContext(ctx, p.q)
 		if err != nil {
 			c.close()
@@ -99,9 +106,9 @@ func prepareControl(ctx context.Context, conn *sql.Conn) (*control, error) {
 }
 
 func (c *control) close() {
-	for _, st := range []*sql.Stmt{c.begin, c.beginImmediate, c.commit, c.rollback, c.savepoint, c.release, c.rollbackTo} {
-		if st != nil {
-			st.Close()
+	for _, p := range c.statements() {
+		if *p.st != nil {
+			(*p.st).Close()
 		}
 	}
 }
