@@ -353,16 +353,20 @@ var (
 	qMarkRetrieved = `UPDATE certificates SET retrieved_at=? WHERE serial=? AND retrieved_at=0`
 	qAudit         = `INSERT INTO audit (at, actor, action, customer_id, serial, outcome, code, detail, request_id) VALUES (?,?,?,?,?,?,?,?,?)`
 	qCertWhere     = `SELECT ` + certCols + ` FROM certificates WHERE `
-	qKeyCertified  = `SELECT EXISTS (SELECT 1 FROM certificates WHERE key_fingerprint=?)`
+	qKeyCertified  = `SELECT ` + existsKey
 	// The successor's join repeats the partial index's condition (see
 	// whereSuccessor); the placeholders are der, fp and serial.
 	qRenewalState = `SELECT ` + certColsNoDER("c") + `, c.der = ?, ` + certColsNoDER("s") + `,
-		EXISTS (SELECT 1 FROM certificates k WHERE k.key_fingerprint = ?),
+		` + existsKey + `,
 		COALESCE(o.customer_id, ''), COALESCE(o.name, ''), COALESCE(o.contact_email, ''), COALESCE(o.language, ''), COALESCE(o.created_at, 0)
 		FROM certificates c
 		LEFT JOIN certificates s ON s.predecessor = c.serial AND s.predecessor != '' AND s.status != 'superseded'
 		LEFT JOIN orgs o ON o.customer_id = c.customer_id
 		WHERE c.serial = ?`
+
+	// existsKey: was the key with this fingerprint ever certified (its
+	// column names the innermost certificates, in qRenewalState too).
+	existsKey = `EXISTS (SELECT 1 FROM certificates WHERE key_fingerprint=?)`
 
 	whereSerial      = `serial=?`
 	whereRetrievalID = `retrieval_id=?`
