@@ -105,25 +105,17 @@ func ParseSize(s string) (int64, error) {
 	if i := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' }); i >= 0 {
 		num, unit = s[:i], s[i:]
 	}
-	var shift uint
-	switch unit {
-	case "", "B":
-	case "KiB":
-		shift = 10
-	case "MiB":
-		shift = 20
-	case "GiB":
-		shift = 30
-	case "TiB":
-		shift = 40
-	default:
-		if strings.HasPrefix(s, "-") {
-			return 0, errors.New("a size must not be negative")
+	if strings.HasPrefix(s, "-") {
+		return 0, errors.New("a size must not be negative")
+	}
+	shift, known := uint(0), unit == "" || unit == "B"
+	for _, u := range units {
+		if unit == u.name {
+			shift, known = u.shift, true
 		}
-		return 0, fmt.Errorf("size %q: give a whole number of bytes, or one followed by B, KiB, MiB, GiB or TiB (e.g. 64MiB)", s)
 	}
 	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || num == "" {
+	if !known || err != nil || num == "" {
 		return 0, fmt.Errorf("size %q: give a whole number of bytes, or one followed by B, KiB, MiB, GiB or TiB (e.g. 64MiB)", s)
 	}
 	if n > math.MaxInt64>>shift {
@@ -132,13 +124,17 @@ func ParseSize(s string) (int64, error) {
 	return n << shift, nil
 }
 
+// units are the units of ParseSize and FormatSize above a byte, largest
+// first.
+var units = []struct {
+	shift uint
+	name  string
+}{{40, "TiB"}, {30, "GiB"}, {20, "MiB"}, {10, "KiB"}}
+
 // FormatSize writes n bytes in the largest unit of ParseSize that divides
 // it (64MiB, 1536KiB, 100B).
 func FormatSize(n int64) string {
-	for _, u := range []struct {
-		shift uint
-		name  string
-	}{{40, "TiB"}, {30, "GiB"}, {20, "MiB"}, {10, "KiB"}} {
+	for _, u := range units {
 		if n != 0 && n%(1<<u.shift) == 0 {
 			return strconv.FormatInt(n>>u.shift, 10) + u.name
 		}
