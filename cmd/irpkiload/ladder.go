@@ -431,6 +431,40 @@ const maxOrderCount = 10000
 // maxReadyKeys bounds the keys made before a step.
 const maxReadyKeys = 4000
 
+// counters are what a step reads at each edge of its window: CPU times
+// (the server's, the database server's, the load generator's with its
+// children, the server threads' run-queue wait, the machine's idle time)
+// and counts (503s, keys and orders made late). The step's figures are
+// their differences across the window (since).
+type counters struct {
+	cpu, db, self, wait, idle time.Duration
+	busy, late, lateOrders    int64
+}
+
+// readCounters reads the counters; only the server's CPU must be
+// readable (--server-pid), the others are 0 where they cannot be read.
+func readCounters(c config, pid int, busy *busyCounter, keys *keyPool, lateOrders *atomic.Int64) (counters, error) {
+	cpu, err := processCPU(pid)
+	if err != nil {
+		return counters{}, err
+	}
+	k := counters{cpu: cpu}
+	if c.databasePID != 0 {
+		k.db = postgresCPU(c.databasePID)
+	}
+	k.self, _ = statCPU(os.Getpid(), true) // with the irpkid order processes of full mode
+	k.wait = runQueueWait(pid)
+	k.idle, _ = machineIdle()
+	k.busy, k.late, k.lateOrders = busy.n.Load(), keys.late.Load(), lateOrders.Load()
+	return k, nil
+}
+
+// since is what the counters grew by from before to k.
+func (k counters) since(before counters) counters {
+	return counters{cpu: k.cpu - before.cpu, db: k.db - before.db, self: k.self - before.self, wait: k.wait - before.wait,
+		idle: k.idle - before.idle, busy: k.busy - before.busy, late: k.late - before.late, lateOrders: k.lateOrders - before.lateOrders}
+}
+
 // warmupFor is how long a ladder step's clients run before its window
 // opens: --warmup, or a fifth of --duration up to 2s.
 func warmupFor(c config) time.Duration {
@@ -554,7 +588,8 @@ func step(ctx context.Context, c config, cl *client.Client, keys *keyPool, issue
 		}
 	}
 	until(from)
-	cpu0, err := processCPU(pid)
+	read := func() (counters, error) { return readCounters(c, pid, busy, keys, &lateOrders) }
+	at0, err := read()
 	if err != nil {
 		// The clients stop too: otherwise, unless they fail, they run on
 		// and the step never returns (a wrong --server-pid).
@@ -562,16 +597,6 @@ func step(ctx context.Context, c config, cl *client.Client, keys *keyPool, issue
 		<-finished
 		return StepReport{}, err
 	}
-	var db0 time.Duration
-	if c.databasePID != 0 {
-		db0 = postgresCPU(c.databasePID)
-	}
-	self0, _ := statCPU(os.Getpid(), true) // with the irpkid order processes of full mode
-	wait0 := runQueueWait(pid)
-	idle0, _ := machineIdle()
-	busy0 := busy.n.Load()
-	late0 := keys.late.Load()
-	lateOrders0 := lateOrders.Load()
 	busy.takeAdmitted()
 	sampling := make(chan struct{})
 	signs := make(chan []time.Duration, 1)
@@ -597,17 +622,8 @@ func step(ctx context.Context, c config, cl *client.Client, keys *keyPool, issue
 	closed.Store(true)
 	elapsed := time.Since(opened)
 	close(sampling)
-	cpu1, err := processCPU(pid)
-	var db1 time.Duration
-	if c.databasePID != 0 {
-		db1 = postgresCPU(c.databasePID)
-	}
-	self1, _ := statCPU(os.Getpid(), true)
-	wait1 := runQueueWait(pid)
-	idle1, _ := machineIdle()
-	busy1 := busy.n.Load()
-	late1 := keys.late.Load()
-	lateOrders1 := lateOrders.Load()
+	at1, err := read()
+	d := at1.since(at0)
 	admitted := busy.takeAdmitted()
 	rss, _ := procRSS(pid)
 	var profShare float64
@@ -631,9 +647,9 @@ func step(ctx context.Context, c config, cl *client.Client, keys *keyPool, issue
 		return StepReport{}, err
 	}
 	r := rec.report(n, elapsed)
-	st := StepReport{Clients: n, Cycles: r.Cycles, Errors: r.Errors, Busy: busy1 - busy0, Seconds: elapsed.Seconds(),
+	st := StepReport{Clients: n, Cycles: r.Cycles, Errors: r.Errors, Busy: d.busy, Seconds: elapsed.Seconds(),
 		CyclesPerS: r.CyclesPerS, RSSMiB: float64(rss) / (1 << 20), FirstErrors: r.FirstErrors,
-		IdleCores: (idle1 - idle0).Seconds() / elapsed.Seconds(), LoadAvg: load, LateKeys: late1 - late0, LateOrders: lateOrders1 - lateOrders0,
+		IdleCores: d.idle.Seconds() / elapsed.Seconds(), LoadAvg: load, LateKeys: d.late, LateOrders: d.lateOrders,
 		ProfileSigShare: profShare}
 	if len(admitted) > 0 {
 		st.AdmittedP50, st.AdmittedP99 = ms(pct(admitted, 50)), ms(pct(admitted, 99))
@@ -648,18 +664,18 @@ func step(ctx context.Context, c config, cl *client.Client, keys *keyPool, issue
 		sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 		st.SigMs = ms(pct(s, 50))
 	}
-	cpu := (cpu1 - cpu0 + db1 - db0).Seconds()
+	cpu := (d.cpu + d.db).Seconds()
 	st.ServerCPUShare = cpu / elapsed.Seconds()
-	if db1 > db0 && cpu > 0 {
+	if d.db > 0 && cpu > 0 {
 		// The profile is irpkid's alone; the share is of the server's CPU
 		// with the database server's.
-		st.ProfileSigShare *= (cpu1 - cpu0).Seconds() / cpu
+		st.ProfileSigShare *= d.cpu.Seconds() / cpu
 	}
 	if r.Cycles > 0 {
 		st.CPUmsPerCycle = cpu * 1000 / float64(r.Cycles)
-		st.ClientCPUmsPerCycle = (self1 - self0).Seconds() * 1000 / float64(r.Cycles)
-		st.DatabaseCPUmsPerCycle = (db1 - db0).Seconds() * 1000 / float64(r.Cycles)
-		st.RunQueueMsPerCycle = (wait1 - wait0).Seconds() * 1000 / float64(r.Cycles)
+		st.ClientCPUmsPerCycle = d.self.Seconds() * 1000 / float64(r.Cycles)
+		st.DatabaseCPUmsPerCycle = d.db.Seconds() * 1000 / float64(r.Cycles)
+		st.RunQueueMsPerCycle = d.wait.Seconds() * 1000 / float64(r.Cycles)
 	}
 	for _, o := range r.Ops {
 		switch o.Op {
