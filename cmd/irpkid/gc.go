@@ -78,24 +78,25 @@ func autoMemoryBudget(inFlight, queued int) int64 {
 
 // parseMemoryBudget reads --memory-budget: auto (autoMemoryBudget of the
 // admission bounds), 0 (Go's own settings), or a size of at least
-// minMemoryBudget.
-func parseMemoryBudget(v string, inFlight, queued int) (int64, error) {
+// minMemoryBudget. how says, for the log, how auto chose the budget (""
+// for a size given).
+func parseMemoryBudget(v string, inFlight, queued int) (n int64, how string, err error) {
 	if v == "auto" {
-		return autoMemoryBudget(inFlight, queued), nil
+		return autoMemoryBudget(inFlight, queued), fmt.Sprintf(" (auto: %d SOAP requests admitted at once)", inFlight+queued), nil
 	}
-	n, err := membudget.ParseSize(v)
+	n, err = membudget.ParseSize(v)
 	if err != nil {
-		return 0, fmt.Errorf("--memory-budget: %v, or auto", err)
+		return 0, "", fmt.Errorf("--memory-budget: %v, or auto", err)
 	}
 	if n != 0 && n < minMemoryBudget {
 		unitless := ""
 		if strings.Trim(v, "0123456789") == "" {
 			unitless = " (a number without a unit is bytes: write e.g. 64MiB)"
 		}
-		return 0, fmt.Errorf("--memory-budget %s: at least %s, or auto, or 0 for Go's own collector settings: serving keeps up to about 18 MiB (heap, stacks, runtime) under load on two CPUs, and the collector needs room beside it for garbage%s",
+		return 0, "", fmt.Errorf("--memory-budget %s: at least %s, or auto, or 0 for Go's own collector settings: serving keeps up to about 18 MiB (heap, stacks, runtime) under load on two CPUs, and the collector needs room beside it for garbage%s",
 			v, membudget.FormatSize(minMemoryBudget), unitless)
 	}
-	return n, nil
+	return n, "", nil
 }
 
 // tuneGC sets the collector to work to budget bytes (0: leave Go's

@@ -132,7 +132,7 @@ func TestAutoMemoryBudget(t *testing.T) {
 		t.Errorf("autoMemoryBudget of the largest bounds = %d, want a large whole number of MiB", got)
 	}
 	for _, v := range []string{"auto", "0", "32MiB", "1GiB"} {
-		if _, err := parseMemoryBudget(v, 8, 128); err != nil {
+		if _, _, err := parseMemoryBudget(v, 8, 128); err != nil {
 			t.Errorf("--memory-budget %s: %v", v, err)
 		}
 	}

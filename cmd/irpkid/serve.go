@@ -66,7 +66,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *inflight < int64(*maxBody) {
 		return fmt.Errorf("--max-inflight-body-bytes %d: at least --max-body-bytes (%d), or the largest request could never be received", *inflight, *maxBody)
 	}
-	budget, err := parseMemoryBudget(*memBudget, *maxInFlight, *maxQueued)
+	budget, auto, err := parseMemoryBudget(*memBudget, *maxInFlight, *maxQueued)
 	if err != nil {
 		return err
 	}
@@ -126,10 +126,6 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if cfg.CoreConfig, err = c.coreConfig(stderr); err != nil {
 		return err
-	}
-	var auto string
-	if *memBudget == "auto" {
-		auto = fmt.Sprintf(" (auto: %d SOAP requests admitted at once)", *maxInFlight+*maxQueued)
 	}
 	mem := tuneGC(budget, auto, os.LookupEnv, cfg.Log)
 	if cfg.EService != nil && mem != nil {
